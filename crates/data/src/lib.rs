@@ -1,0 +1,24 @@
+//! wick-data: `torch.utils.data` and torchvision's datasets and transforms, in Rust.
+//!
+//! - [`Dataset`]: indexed samples (`__len__`, `__getitem__`), e.g. [`Mnist`] for MNIST
+//!   and Fashion-MNIST from IDX files (gzipped or not), with checksum-verified download.
+//! - [`transforms`]: torchvision's transforms by name (`ToTensor`, `Normalize`, …), with
+//!   randomness drawn from a per-sample seeded stream.
+//! - [`sampler`]: `SequentialSampler`, `RandomSampler`.
+//! - [`DataLoader`]: batches collated into candle tensors, optionally decoded on worker
+//!   threads, in the same order with the same contents whatever `num_workers` is.
+#![warn(missing_docs)]
+
+mod dataloader;
+mod dataset;
+pub mod download;
+mod error;
+pub mod idx;
+mod mnist;
+pub mod sampler;
+pub mod transforms;
+
+pub use dataloader::{Batch, DataLoader, DataLoaderConfig};
+pub use dataset::{Array, Dataset, Image, Input, Sample};
+pub use error::{Error, Result};
+pub use mnist::{data_root, Mnist, MnistKind, Split};

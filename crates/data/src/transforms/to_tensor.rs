@@ -1,0 +1,40 @@
+use super::Transform;
+use crate::{Array, Error, Input, Result};
+use serde::{Deserialize, Serialize};
+use wick_tensor::SeedRng;
+
+/// `torchvision.transforms.ToTensor()` takes no arguments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToTensorConfig {}
+
+/// `torchvision.transforms.ToTensor`: an 8-bit `H×W×C` image becomes a float
+/// `[C, H, W]` array scaled to `[0, 1]` (`x / 255`).
+pub struct ToTensor;
+
+impl Transform for ToTensor {
+    fn apply(&self, input: Input, _rng: &mut SeedRng) -> Result<Input> {
+        let Input::Image(img) = input else {
+            return Err(Error::Transform(
+                "ToTensor expects an image, but got an array (ToTensor listed twice?)".into(),
+            ));
+        };
+        let (h, w, c) = (img.height, img.width, img.channels);
+        let mut data = vec![0f32; h * w * c];
+        if c == 1 {
+            for (o, &v) in data.iter_mut().zip(&img.data) {
+                *o = f32::from(v) / 255.0;
+            }
+        } else {
+            for (i, px) in img.data.chunks_exact(c).enumerate() {
+                for (ch, &v) in px.iter().enumerate() {
+                    data[ch * h * w + i] = f32::from(v) / 255.0;
+                }
+            }
+        }
+        Ok(Input::Array(Array {
+            shape: vec![c, h, w],
+            data,
+        }))
+    }
+}

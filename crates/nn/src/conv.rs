@@ -1,0 +1,244 @@
+use crate::layer::py_bool;
+use crate::{BuildCtx, Error, IntOrPair, Layer, Result, Shape};
+use candle_core::{Tensor, Var};
+use serde::{Deserialize, Serialize};
+use wick_tensor::{init, Param};
+
+/// Arguments of `torch.nn.Conv2d(in_channels, out_channels, kernel_size, stride=1,
+/// padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')`.
+///
+/// `in_channels` may be left out: it is inferred from the input shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conv2dConfig {
+    /// Channels of the input; inferred when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_channels: Option<usize>,
+    /// Channels produced.
+    pub out_channels: usize,
+    /// Kernel size, `k` or `[kH, kW]`.
+    pub kernel_size: IntOrPair,
+    /// Stride (default 1).
+    #[serde(default = "one")]
+    pub stride: IntOrPair,
+    /// Zero padding on both sides (default 0).
+    #[serde(default = "zero")]
+    pub padding: IntOrPair,
+    /// Spacing between kernel elements (default 1).
+    #[serde(default = "one")]
+    pub dilation: IntOrPair,
+    /// Blocked connections from input to output channels (default 1).
+    #[serde(default = "one_usize")]
+    pub groups: usize,
+    /// Whether to learn a bias (default `true`).
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// Padding mode; `"zeros"` (the default) is supported.
+    #[serde(default = "zeros")]
+    pub padding_mode: String,
+}
+
+fn one() -> IntOrPair {
+    IntOrPair::Int(1)
+}
+fn zero() -> IntOrPair {
+    IntOrPair::Int(0)
+}
+fn one_usize() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn zeros() -> String {
+    "zeros".into()
+}
+
+impl Conv2dConfig {
+    /// `Conv2d(in_channels, out_channels, kernel_size)` with PyTorch's defaults.
+    pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Self {
+        Self {
+            in_channels: Some(in_channels),
+            out_channels,
+            kernel_size: IntOrPair::Int(kernel_size),
+            stride: one(),
+            padding: zero(),
+            dilation: one(),
+            groups: 1,
+            bias: true,
+            padding_mode: zeros(),
+        }
+    }
+
+    /// Checks the arguments against the per-sample input `[C_in, H, W]`, fills
+    /// `in_channels`, and returns `[C_out, H_out, W_out]` with
+    /// `H_out = ⌊(H + 2·padding − dilation·(kernel−1) − 1) / stride⌋ + 1`.
+    pub fn infer(&mut self, input: &[usize]) -> Result<Shape> {
+        let &[c, h, w] = input else {
+            return Err(Error::shape(format!(
+                "Conv2d expects [C, H, W] samples, but its input has shape {}",
+                crate::shape::show_batched(input)
+            )));
+        };
+        match self.in_channels {
+            Some(given) if given != c => {
+                return Err(Error::field(
+                    "in_channels",
+                    format!(
+                        "in_channels = {given}, but the input to this layer has {c} channels \
+                         (shape {}); set in_channels = {c} or leave it out",
+                        crate::shape::show_batched(input)
+                    ),
+                ))
+            }
+            _ => self.in_channels = Some(c),
+        }
+        if self.padding_mode != "zeros" {
+            return Err(Error::field(
+                "padding_mode",
+                format!(
+                    "padding_mode {:?} is not supported; use \"zeros\"",
+                    self.padding_mode
+                ),
+            ));
+        }
+        let (kh, kw) = self.kernel_size.pair();
+        let (sh, sw) = self.stride.pair();
+        let (dh, dw) = self.dilation.pair();
+        if kh == 0 || kw == 0 {
+            return Err(Error::field("kernel_size", "kernel_size must be positive"));
+        }
+        if sh == 0 || sw == 0 {
+            return Err(Error::field("stride", "stride must be positive"));
+        }
+        if sh != sw {
+            return Err(Error::field(
+                "stride",
+                "different strides for H and W are not supported",
+            ));
+        }
+        if dh == 0 || dw == 0 {
+            return Err(Error::field("dilation", "dilation must be positive"));
+        }
+        if dh != dw {
+            return Err(Error::field(
+                "dilation",
+                "different dilations for H and W are not supported",
+            ));
+        }
+        let g = self.groups;
+        if g == 0 || c % g != 0 || self.out_channels % g != 0 {
+            return Err(Error::field(
+                "groups",
+                format!(
+                    "groups = {g} must divide in_channels ({c}) and out_channels ({})",
+                    self.out_channels
+                ),
+            ));
+        }
+        if self.out_channels == 0 {
+            return Err(Error::field(
+                "out_channels",
+                "out_channels must be at least 1",
+            ));
+        }
+        let (ph, pw) = self.padding.pair();
+        let out = |n: usize, p: usize, k: usize, s: usize, d: usize| -> Option<usize> {
+            let span = (n + 2 * p).checked_sub(d * (k - 1) + 1)?;
+            Some(span / s + 1)
+        };
+        match (out(h, ph, kh, sh, dh), out(w, pw, kw, sw, dw)) {
+            (Some(ho), Some(wo)) => Ok(vec![self.out_channels, ho, wo]),
+            _ => Err(Error::field(
+                "kernel_size",
+                format!(
+                    "kernel {kh}x{kw} (dilation {dh}) does not fit the padded input {}x{} of shape {}",
+                    h + 2 * ph,
+                    w + 2 * pw,
+                    crate::shape::show_batched(input)
+                ),
+            )),
+        }
+    }
+
+    /// Creates the layer with PyTorch's default init; `in_channels` must be known.
+    pub fn init(&self, ctx: &mut BuildCtx) -> Result<Conv2d> {
+        let c = self
+            .in_channels
+            .ok_or_else(|| Error::field("in_channels", "in_channels is not known"))?;
+        let (kh, kw) = self.kernel_size.pair();
+        let shape = [self.out_channels, c / self.groups, kh, kw];
+        let (w, b) =
+            init::torch_default_weight_bias(&shape, self.bias, ctx.dtype, ctx.device, ctx.rng)?;
+        Ok(Conv2d {
+            cfg: self.clone(),
+            weight: Var::from_tensor(&w)?,
+            bias: b.map(|b| Var::from_tensor(&b)).transpose()?,
+        })
+    }
+}
+
+/// `torch.nn.Conv2d`: `out[n, o] = bias[o] + Σ_c weight[o, c] ⋆ input[n, c]`.
+///
+/// # Shapes
+/// input `[N, C_in, H, W]`, output `[N, C_out, H_out, W_out]`; weight
+/// `[C_out, C_in/groups, kH, kW]`, bias `[C_out]`, both `U(±1/√(C_in/groups·kH·kW))`.
+pub struct Conv2d {
+    cfg: Conv2dConfig,
+    weight: Var,
+    bias: Option<Var>,
+}
+
+impl Layer for Conv2d {
+    fn type_name(&self) -> &'static str {
+        "Conv2d"
+    }
+
+    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+        let (ph, pw) = self.cfg.padding.pair();
+        let (s, _) = self.cfg.stride.pair();
+        let (d, _) = self.cfg.dilation.pair();
+        let (x, p) = if ph == pw {
+            (x.clone(), ph)
+        } else {
+            (x.pad_with_zeros(2, ph, ph)?.pad_with_zeros(3, pw, pw)?, 0)
+        };
+        let y = x.conv2d(self.weight.as_tensor(), p, s, d, self.cfg.groups)?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(&b.as_tensor().reshape((1, (), 1, 1))?)?,
+            None => y,
+        })
+    }
+
+    fn parameters(&self) -> Vec<Param> {
+        let mut p = vec![Param::new("weight", self.weight.clone())];
+        if let Some(b) = &self.bias {
+            p.push(Param::new("bias", b.clone()));
+        }
+        p
+    }
+
+    fn describe(&self) -> String {
+        let c = &self.cfg;
+        let mut s = format!(
+            "Conv2d({}, {}, kernel_size={}, stride={}",
+            c.in_channels.unwrap_or(0),
+            c.out_channels,
+            c.kernel_size,
+            c.stride
+        );
+        if c.padding != IntOrPair::Int(0) {
+            s += &format!(", padding={}", c.padding);
+        }
+        if c.dilation != IntOrPair::Int(1) {
+            s += &format!(", dilation={}", c.dilation);
+        }
+        if c.groups != 1 {
+            s += &format!(", groups={}", c.groups);
+        }
+        if !c.bias {
+            s += &format!(", bias={}", py_bool(false));
+        }
+        s + ")"
+    }
+}

@@ -1,0 +1,150 @@
+use crate::layer::py_bool;
+use crate::{BuildCtx, Error, Layer, Result, Shape};
+use candle_core::{Tensor, Var};
+use serde::{Deserialize, Serialize};
+use wick_tensor::{init, Param};
+
+/// Arguments of `torch.nn.Linear(in_features, out_features, bias=True)`.
+///
+/// `in_features` may be left out: it is inferred from the input shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearConfig {
+    /// Size of each input sample's last dimension; inferred when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_features: Option<usize>,
+    /// Size of each output sample's last dimension.
+    pub out_features: usize,
+    /// Whether to learn an additive bias (default `true`).
+    #[serde(default = "yes")]
+    pub bias: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl LinearConfig {
+    /// `Linear(in_features, out_features)` with a bias.
+    pub fn new(in_features: usize, out_features: usize) -> Self {
+        Self {
+            in_features: Some(in_features),
+            out_features,
+            bias: true,
+        }
+    }
+
+    /// Checks the arguments against the per-sample input shape `[*, H_in]`, fills
+    /// `in_features`, and returns the output shape `[*, H_out]`.
+    pub fn infer(&mut self, input: &[usize]) -> Result<Shape> {
+        let Some(&last) = input.last() else {
+            return Err(Error::shape(
+                "Linear needs an input with at least one dimension per sample",
+            ));
+        };
+        match self.in_features {
+            Some(given) if given != last => {
+                return Err(Error::field(
+                    "in_features",
+                    format!(
+                        "in_features = {given}, but the input to this layer has shape {} \
+                         (last dimension {last}); set in_features = {last} or leave it out",
+                        crate::shape::show_batched(input)
+                    ),
+                ))
+            }
+            _ => self.in_features = Some(last),
+        }
+        if self.out_features == 0 {
+            return Err(Error::field(
+                "out_features",
+                "out_features must be at least 1",
+            ));
+        }
+        let mut out = input.to_vec();
+        *out.last_mut().expect("checked non-empty") = self.out_features;
+        Ok(out)
+    }
+
+    /// Creates the layer with PyTorch's default init; `in_features` must be known.
+    pub fn init(&self, ctx: &mut BuildCtx) -> Result<Linear> {
+        let in_features = self
+            .in_features
+            .ok_or_else(|| Error::field("in_features", "in_features is not known"))?;
+        let (w, b) = init::torch_default_weight_bias(
+            &[self.out_features, in_features],
+            self.bias,
+            ctx.dtype,
+            ctx.device,
+            ctx.rng,
+        )?;
+        Ok(Linear {
+            weight: Var::from_tensor(&w)?,
+            bias: b.map(|b| Var::from_tensor(&b)).transpose()?,
+        })
+    }
+}
+
+/// `torch.nn.Linear`: `y = x·Wᵀ + b`.
+///
+/// # Shapes
+/// - input `[*, in_features]`, output `[*, out_features]`
+/// - weight `[out_features, in_features]`, bias `[out_features]`, both initialized
+///   `U(−1/√in_features, 1/√in_features)`.
+pub struct Linear {
+    weight: Var,
+    bias: Option<Var>,
+}
+
+impl Linear {
+    /// A layer from existing weight `[out, in]` and optional bias `[out]` tensors.
+    pub fn from_tensors(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self> {
+        Ok(Self {
+            weight: Var::from_tensor(weight)?,
+            bias: bias.map(Var::from_tensor).transpose()?,
+        })
+    }
+}
+
+impl Layer for Linear {
+    fn type_name(&self) -> &'static str {
+        "Linear"
+    }
+
+    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+        let w = self.weight.as_tensor();
+        let dims = x.dims().to_vec();
+        let x2 = if dims.len() == 2 {
+            x.clone()
+        } else {
+            x.flatten_to(dims.len().saturating_sub(2))?
+        };
+        let x2 = if x2.rank() == 1 { x2.unsqueeze(0)? } else { x2 };
+        let mut y = x2.matmul(&w.t()?)?;
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(b.as_tensor())?;
+        }
+        if dims.len() != 2 {
+            let mut out = dims.clone();
+            *out.last_mut().unwrap_or(&mut 0) = w.dim(0)?;
+            y = y.reshape(out)?;
+        }
+        Ok(y)
+    }
+
+    fn parameters(&self) -> Vec<Param> {
+        let mut p = vec![Param::new("weight", self.weight.clone())];
+        if let Some(b) = &self.bias {
+            p.push(Param::new("bias", b.clone()));
+        }
+        p
+    }
+
+    fn describe(&self) -> String {
+        let (o, i) = self.weight.as_tensor().dims2().unwrap_or((0, 0));
+        format!(
+            "Linear(in_features={i}, out_features={o}, bias={})",
+            py_bool(self.bias.is_some())
+        )
+    }
+}

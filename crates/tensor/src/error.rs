@@ -1,0 +1,19 @@
+/// Errors of the tensor layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An error raised by candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// A device string that is not `auto`, `cpu`, `cuda` or `cuda:N`.
+    #[error("invalid device {0:?} (expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\")")]
+    InvalidDevice(String),
+    /// CUDA asked for, but this build has no CUDA support or no GPU is present.
+    #[error("{0}")]
+    CudaUnavailable(String),
+    /// A gradient check failed.
+    #[error("gradcheck failed: {0}")]
+    GradCheck(String),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

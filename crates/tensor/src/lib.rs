@@ -1,0 +1,28 @@
+//! wick-tensor: the tensor layer under every other wick crate.
+//!
+//! candle gives tensors, devices and reverse-mode autograd; this crate adds what a
+//! PyTorch user expects around them:
+//! - [`DeviceSpec`]: `"auto" | "cpu" | "cuda" | "cuda:N"`, like `torch.device`.
+//! - [`SeedRng`]: one seed driving every random stream (init, sampler, augmentation).
+//! - [`Param`]: a trainable tensor with its PyTorch `state_dict` name, kept in
+//!   name order (candle's `VarMap` iterates in hash order).
+//! - [`init`]: `torch.nn.init`'s schemes (`kaiming_uniform_`, `uniform_`, …).
+//! - [`gradcheck`]: finite-difference checking of any op's gradient, candle's own included.
+//! - [`tagged_config!`]: the catalog pattern behind `type = "Linear"` in experiment files.
+#![warn(missing_docs)]
+
+mod device;
+mod error;
+pub mod gradcheck;
+pub mod init;
+mod introspect;
+mod param;
+mod rng;
+mod tagged;
+
+pub use candle_core;
+pub use device::DeviceSpec;
+pub use error::{Error, Result};
+pub use introspect::struct_fields;
+pub use param::Param;
+pub use rng::SeedRng;
