@@ -1,1 +1,89 @@
-fn main() {}
+//! `wick`: train neural networks described in TOML experiment files.
+
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wick_runner::trainer::Device;
+use wick_runner::{load_experiment, logging, RunOptions};
+
+/// Train neural networks described in TOML experiment files, the PyTorch way.
+#[derive(Parser)]
+#[command(name = "wick", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train and evaluate an experiment; writes runs/<name>/<timestamp>/.
+    Run {
+        /// The experiment file.
+        experiment: PathBuf,
+        /// Where run directories go.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// Never draw progress bars.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Validate an experiment and print its model table; trains nothing.
+    Check {
+        /// The experiment file.
+        experiment: PathBuf,
+    },
+}
+
+const EXIT_BAD_EXPERIMENT: u8 = 2;
+const EXIT_FAILED_RUN: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    match cli.command {
+        Command::Check { experiment } => match load_experiment(&experiment) {
+            Ok(exp) => match wick_runner::build_model(&exp, &Device::Cpu) {
+                Ok(model) => {
+                    println!("{}: OK", experiment.display());
+                    println!("{}", model.summary());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+            },
+            Err(e) => {
+                eprint!("{}", e.rendered);
+                ExitCode::from(EXIT_BAD_EXPERIMENT)
+            }
+        },
+        Command::Run {
+            experiment,
+            runs_dir,
+            no_progress,
+        } => {
+            let exp = match load_experiment(&experiment) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprint!("{}", e.rendered);
+                    return ExitCode::from(EXIT_BAD_EXPERIMENT);
+                }
+            };
+            let opts = RunOptions {
+                runs_dir,
+                progress: !no_progress && std::io::stderr().is_terminal(),
+                mirrors: std::env::var("WICK_MIRRORS")
+                    .ok()
+                    .map(|m| m.split(',').map(str::to_string).collect()),
+            };
+            match wick_runner::run(&exp, &opts) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+            }
+        }
+    }
+}
+
+fn fail(e: &anyhow::Error, code: u8) -> ExitCode {
+    tracing::error!("{e:#}");
+    ExitCode::from(code)
+}

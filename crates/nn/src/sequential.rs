@@ -1,6 +1,7 @@
 use crate::shape::show_batched;
 use crate::{BuildCtx, Error, Layer, LayerConfig, Result, Shape};
 use candle_core::Tensor;
+use std::collections::HashMap;
 use std::fmt;
 use wick_tensor::Param;
 
@@ -81,6 +82,35 @@ impl Sequential {
                     .map(move |p| p.prefixed(&i.to_string()))
             })
             .collect()
+    }
+
+    /// Copies tensors into the parameters by `state_dict` name, as
+    /// `model.load_state_dict(state_dict)` (strict: every parameter must be present with
+    /// its shape, and no key may be left over).
+    pub fn load_state_dict(&self, state: &HashMap<String, Tensor>) -> Result<()> {
+        let params = self.parameters();
+        for p in &params {
+            let t = state
+                .get(&p.name)
+                .ok_or_else(|| Error::shape(format!("missing key in state_dict: {:?}", p.name)))?;
+            if t.dims() != p.var.dims() {
+                return Err(Error::shape(format!(
+                    "size mismatch for {}: copying a param with shape {:?}, the shape in the \
+                     current model is {:?}",
+                    p.name,
+                    t.dims(),
+                    p.var.dims()
+                )));
+            }
+            p.var
+                .set(&t.to_dtype(p.var.dtype())?.to_device(p.var.device())?)?;
+        }
+        if let Some(extra) = state.keys().find(|k| !params.iter().any(|p| &p.name == *k)) {
+            return Err(Error::shape(format!(
+                "unexpected key in state_dict: {extra:?}"
+            )));
+        }
+        Ok(())
     }
 
     /// The model table: layer, output shape and parameter count per layer.

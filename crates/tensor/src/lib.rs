@@ -19,6 +19,7 @@ mod introspect;
 mod param;
 mod rng;
 mod tagged;
+pub mod testing;
 
 pub use candle_core;
 pub use device::DeviceSpec;

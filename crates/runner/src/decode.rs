@@ -1,0 +1,218 @@
+//! Decoding an experiment file into typed configs while tracking key paths, so every
+//! error can point at its place in the file.
+
+use crate::diagnostic::{suggest, Diagnostic};
+use crate::keypath::KeyPath;
+use serde::de::DeserializeOwned;
+use serde::Deserializer;
+
+/// A catalog enum whose variants are PyTorch class names (see `wick_tensor::tagged_config!`).
+pub(crate) trait Catalog: Sized {
+    /// What the catalog holds, for messages ("layer", "loss").
+    const WHAT: &'static str;
+    fn types() -> &'static [&'static str];
+    fn fields_of(ty: &str) -> Option<&'static [&'static str]>;
+    fn deserialize_as<'de, D: Deserializer<'de>>(ty: &str, d: D) -> Option<Result<Self, D::Error>>;
+}
+
+macro_rules! catalog {
+    ($t:ty, $what:literal) => {
+        impl Catalog for $t {
+            const WHAT: &'static str = $what;
+            fn types() -> &'static [&'static str] {
+                <$t>::TYPES
+            }
+            fn fields_of(ty: &str) -> Option<&'static [&'static str]> {
+                <$t>::fields_of(ty)
+            }
+            fn deserialize_as<'de, D: Deserializer<'de>>(
+                ty: &str,
+                d: D,
+            ) -> Option<Result<Self, D::Error>> {
+                <$t>::deserialize_as(ty, d)
+            }
+        }
+    };
+}
+
+catalog!(wick_nn::LayerConfig, "layer");
+catalog!(wick_losses::LossConfig, "loss");
+catalog!(wick_optim::OptimizerConfig, "optimizer");
+catalog!(wick_data::transforms::TransformConfig, "transform");
+catalog!(wick_data::sampler::SamplerConfig, "sampler");
+
+/// The words between backticks in a serde message.
+fn ticked(msg: &str) -> Vec<&str> {
+    msg.split('`').skip(1).step_by(2).collect()
+}
+
+fn list(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Turns a serde error at `path` into a diagnostic, recognizing serde's standard
+/// messages (unknown field, unknown variant, missing field, invalid type).
+pub(crate) fn serde_error(path: KeyPath, msg: &str) -> Diagnostic {
+    let words = ticked(msg);
+    if msg.starts_with("unknown field") && !words.is_empty() {
+        let field = words[0];
+        let known = &words[1..];
+        let d = Diagnostic::key(path.key(field), format!("unknown key `{field}`"))
+            .with_label("unknown key");
+        return match suggest(field, known.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None if known.is_empty() => d.with_help("this table takes no keys"),
+            None => d.with_help(format!("expected one of {}", list(known))),
+        };
+    }
+    if msg.starts_with("unknown variant") && !words.is_empty() {
+        let v = words[0];
+        let d = Diagnostic::value(path, format!("unknown value `{v}`")).with_label("unknown value");
+        return match suggest(v, words[1..].iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!("expected one of {}", list(&words[1..]))),
+        };
+    }
+    if msg.starts_with("missing field") && !words.is_empty() {
+        return Diagnostic::value(path, format!("missing key `{}`", words[0]))
+            .with_label(format!("this table needs `{}`", words[0]));
+    }
+    let label = if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
+        "wrong type"
+    } else {
+        "invalid value"
+    };
+    Diagnostic::value(path, msg.to_string()).with_label(label)
+}
+
+/// Deserializes `value` (found at `path`) into `T`, with the failing key's full path.
+pub(crate) fn decode<T: DeserializeOwned>(
+    value: toml::Value,
+    path: &KeyPath,
+) -> Result<T, Diagnostic> {
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(value, &mut track);
+    T::deserialize(de).map_err(|e| {
+        serde_error(
+            path.join(&KeyPath::from_serde(&track.path())),
+            &e.to_string(),
+        )
+    })
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    v.type_str()
+}
+
+/// Decodes a `{ type = "ClassName", arg = … }` table of catalog `C`: checks the class
+/// name and every argument name (with suggestions), then the argument values.
+pub(crate) fn decode_tagged<C: Catalog>(
+    value: &toml::Value,
+    path: &KeyPath,
+) -> Result<C, Diagnostic> {
+    let what = C::WHAT;
+    let Some(table) = value.as_table() else {
+        return Err(Diagnostic::value(
+            path.clone(),
+            format!(
+                "expected a {what} table like {{ type = \"...\" }}, found a {}",
+                type_name(value)
+            ),
+        )
+        .with_label("not a table"));
+    };
+    let Some(ty) = table.get("type") else {
+        return Err(
+            Diagnostic::value(path.clone(), format!("this {what} has no `type`"))
+                .with_label("missing `type`")
+                .with_help(format!("set `type` to one of {}", list(C::types()))),
+        );
+    };
+    let Some(ty) = ty.as_str() else {
+        return Err(Diagnostic::value(
+            path.key("type"),
+            format!("`type` must be a string, found a {}", type_name(ty)),
+        )
+        .with_label("not a string"));
+    };
+    let Some(fields) = C::fields_of(ty) else {
+        let d = Diagnostic::value(path.key("type"), format!("unknown {what} type `{ty}`"))
+            .with_label(format!("unknown {what}"));
+        return Err(match suggest(ty, C::types().iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!("known {what} types: {}", list(C::types()))),
+        });
+    };
+    let mut args = table.clone();
+    args.remove("type");
+    for key in args.keys() {
+        if !fields.contains(&key.as_str()) {
+            let d = Diagnostic::key(
+                path.key(key.as_str()),
+                format!("unknown argument `{key}` for {ty}"),
+            )
+            .with_label("unknown argument");
+            return Err(match suggest(key, fields.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None if fields.is_empty() => d.with_help(format!("{ty} takes no arguments")),
+                None => d.with_help(format!("{ty} takes {}", list(fields))),
+            });
+        }
+    }
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(toml::Value::Table(args), &mut track);
+    match C::deserialize_as(ty, de) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(serde_error(
+            path.join(&KeyPath::from_serde(&track.path())),
+            &e.to_string(),
+        )),
+        None => unreachable!("fields_of knew the type"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wick_nn::LayerConfig;
+
+    fn layer(src: &str) -> Result<LayerConfig, Diagnostic> {
+        let v: toml::Value =
+            toml::from_str::<toml::Table>(&format!("l = {src}")).unwrap()["l"].clone();
+        decode_tagged::<LayerConfig>(&v, &KeyPath::root().key("l"))
+    }
+
+    #[test]
+    fn decodes_and_reports() {
+        assert!(matches!(
+            layer("{ type = \"Linear\", out_features = 3 }"),
+            Ok(LayerConfig::Linear(_))
+        ));
+        let e = layer("{ type = \"Linaer\", out_features = 3 }").unwrap_err();
+        assert_eq!(e.path.to_string(), "l.type");
+        assert_eq!(e.help.as_deref(), Some("did you mean `Linear`?"));
+        let e = layer("{ type = \"Linear\", out_feature = 3 }").unwrap_err();
+        assert_eq!(e.path.to_string(), "l.out_feature");
+        assert_eq!(e.help.as_deref(), Some("did you mean `out_features`?"));
+        let e = layer("{ type = \"Linear\", out_features = \"ten\" }").unwrap_err();
+        assert_eq!(e.path.to_string(), "l.out_features");
+        assert!(e.message.contains("invalid type"), "{}", e.message);
+        let e =
+            layer("{ type = \"Conv2d\", out_channels = 3, kernel_size = [3, \"x\"] }").unwrap_err();
+        assert!(
+            e.path.to_string().starts_with("l.kernel_size"),
+            "{}",
+            e.path
+        );
+        let e = layer("{ type = \"Linear\" }").unwrap_err();
+        assert!(
+            e.message.contains("missing key `out_features`"),
+            "{}",
+            e.message
+        );
+    }
+}

@@ -1,0 +1,485 @@
+//! The experiment file: its typed form, its defaults, and its validation.
+//!
+//! ```toml
+//! name = "mnist-mlp"
+//! seed = 0
+//! device = "auto"
+//! [data]          # dataset, root, download, [data.train], [data.test]
+//! [model]         # input = [1, 28, 28], layers = [{ type = "Linear", ... }, ...]
+//! [loss]          # type = "CrossEntropyLoss", ...
+//! [optimizer]     # type = "SGD", lr = 0.01, ...
+//! [train]         # epochs, log_interval
+//! ```
+
+use crate::decode::{decode, decode_tagged};
+use crate::diagnostic::{suggest, Diagnostic};
+use crate::keypath::KeyPath;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use wick_data::sampler::SamplerConfig;
+use wick_data::transforms::TransformConfig;
+use wick_data::DataLoaderConfig;
+use wick_losses::LossConfig;
+use wick_nn::{LayerConfig, Sequential};
+use wick_optim::OptimizerConfig;
+use wick_tensor::DeviceSpec;
+
+/// A whole experiment, resolved: every default filled, every inferred argument set.
+/// Serializing it gives the `config.toml` of a run directory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Experiment {
+    /// The run's name (its folder under `runs/`).
+    pub name: String,
+    /// The seed driving init, sampling and augmentation (default 0).
+    pub seed: u64,
+    /// `auto`, `cpu`, `cuda`, `cuda:N` (default `auto`).
+    pub device: DeviceSpec,
+    /// Dataset and loaders.
+    pub data: DataConfig,
+    /// The model.
+    pub model: ModelConfig,
+    /// The loss (`torch.nn` class name and arguments).
+    pub loss: LossConfig,
+    /// The optimizer (`torch.optim` class name and arguments).
+    pub optimizer: OptimizerConfig,
+    /// The training loop.
+    pub train: TrainConfig,
+}
+
+/// The datasets wick reads.
+pub const DATASETS: &[&str] = &["MNIST", "FashionMNIST"];
+
+/// `[data]`: which dataset, where, and how each split is loaded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataConfig {
+    /// A torchvision dataset class name: `MNIST`, `FashionMNIST`.
+    pub dataset: String,
+    /// Where the files are (default: `$WICK_DATA`, else `./data`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
+    /// Download missing files from the official mirrors (default `false`).
+    pub download: bool,
+    /// The training loader.
+    pub train: SplitConfig,
+    /// The evaluation loader, run after every epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<SplitConfig>,
+}
+
+/// `[data.train]` / `[data.test]`: a split, its transforms and its `DataLoader`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SplitConfig {
+    /// `train` or `test`.
+    pub split: String,
+    /// torchvision transforms, applied in order (a `Compose`).
+    pub transforms: Vec<TransformConfig>,
+    /// `DataLoader` arguments.
+    #[serde(flatten)]
+    pub loader: DataLoaderConfig,
+}
+
+/// `[model]`: a `nn.Sequential` and the per-sample input shape it is built for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelConfig {
+    /// Per-sample input shape, e.g. `[1, 28, 28]`.
+    pub input: Vec<usize>,
+    /// The layers, in order.
+    pub layers: Vec<LayerConfig>,
+}
+
+/// `[train]`: the loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training set (default 1).
+    #[serde(default = "one")]
+    pub epochs: usize,
+    /// Batches between running-loss lines `[epoch, batch] loss: x.xxx` (default 300).
+    #[serde(default = "three_hundred")]
+    pub log_interval: usize,
+}
+
+fn one() -> usize {
+    1
+}
+fn three_hundred() -> usize {
+    300
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            log_interval: 300,
+        }
+    }
+}
+
+// ---- the file as written, before the catalogs are decoded ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExperiment {
+    name: String,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    device: DeviceSpec,
+    data: RawData,
+    model: RawModel,
+    loss: toml::Value,
+    optimizer: toml::Value,
+    #[serde(default)]
+    train: TrainConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    dataset: String,
+    #[serde(default)]
+    root: Option<PathBuf>,
+    #[serde(default)]
+    download: bool,
+    train: RawSplit,
+    #[serde(default)]
+    test: Option<RawSplit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSplit {
+    #[serde(default)]
+    split: Option<String>,
+    #[serde(default)]
+    transforms: Vec<toml::Value>,
+    #[serde(default = "one")]
+    batch_size: usize,
+    #[serde(default)]
+    shuffle: bool,
+    #[serde(default)]
+    sampler: Option<toml::Value>,
+    #[serde(default)]
+    drop_last: bool,
+    #[serde(default)]
+    num_workers: usize,
+    #[serde(default)]
+    prefetch_factor: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    input: Vec<usize>,
+    layers: Vec<toml::Value>,
+}
+
+fn root() -> KeyPath {
+    KeyPath::root()
+}
+
+impl RawSplit {
+    fn resolve(self, path: &KeyPath, default_split: &str) -> Result<SplitConfig, Diagnostic> {
+        let transforms = self
+            .transforms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| decode_tagged(t, &path.key("transforms").index(i)))
+            .collect::<Result<_, _>>()?;
+        let sampler = self
+            .sampler
+            .as_ref()
+            .map(|s| decode_tagged::<SamplerConfig>(s, &path.key("sampler")))
+            .transpose()?;
+        let split = self.split.unwrap_or_else(|| default_split.to_string());
+        if split != "train" && split != "test" {
+            let d = Diagnostic::value(path.key("split"), format!("unknown split `{split}`"))
+                .with_label("unknown split");
+            return Err(match suggest(&split, ["train", "test"]) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help("MNIST-style datasets have the splits `train` and `test`"),
+            });
+        }
+        Ok(SplitConfig {
+            split,
+            transforms,
+            loader: DataLoaderConfig {
+                batch_size: self.batch_size,
+                shuffle: self.shuffle,
+                sampler,
+                drop_last: self.drop_last,
+                num_workers: self.num_workers,
+                prefetch_factor: self.prefetch_factor,
+            },
+        })
+    }
+}
+
+impl Experiment {
+    /// Parses and validates an experiment from TOML text. The error is a diagnostic
+    /// with the key path; [`crate::diagnostic::render`] shows it against the text.
+    pub fn from_toml(src: &str) -> Result<Self, Diagnostic> {
+        let doc: toml::Table = toml::from_str(src).map_err(|e| syntax_error(src, &e))?;
+        let raw: RawExperiment = decode(toml::Value::Table(doc), &root())?;
+        let data_path = root().key("data");
+        if !DATASETS.contains(&raw.data.dataset.as_str()) {
+            let ds = &raw.data.dataset;
+            let d = Diagnostic::value(data_path.key("dataset"), format!("unknown dataset `{ds}`"))
+                .with_label("unknown dataset");
+            return Err(match suggest(ds, DATASETS.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help(format!("wick reads {}", DATASETS.join(", "))),
+            });
+        }
+        let data = DataConfig {
+            dataset: raw.data.dataset,
+            root: raw.data.root,
+            download: raw.data.download,
+            train: raw.data.train.resolve(&data_path.key("train"), "train")?,
+            test: raw
+                .data
+                .test
+                .map(|t| t.resolve(&data_path.key("test"), "test"))
+                .transpose()?,
+        };
+        let layers_path = root().key("model").key("layers");
+        let layers = raw
+            .model
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| decode_tagged(l, &layers_path.index(i)))
+            .collect::<Result<_, _>>()?;
+        let mut exp = Experiment {
+            name: raw.name,
+            seed: raw.seed,
+            device: raw.device,
+            data,
+            model: ModelConfig {
+                input: raw.model.input,
+                layers,
+            },
+            loss: decode_tagged(&raw.loss, &root().key("loss"))?,
+            optimizer: decode_tagged(&raw.optimizer, &root().key("optimizer"))?,
+            train: raw.train,
+        };
+        exp.validate()?;
+        Ok(exp)
+    }
+
+    /// Per-sample shape and class count of the dataset's raw samples.
+    pub fn dataset_sample(&self) -> (Vec<usize>, usize) {
+        // MNIST and Fashion-MNIST: 28×28 grayscale, 10 classes.
+        (vec![1, 28, 28], 10)
+    }
+
+    /// Checks everything that can be checked without data: names, arguments, shapes,
+    /// and that data, model and loss fit together. Fills inferred arguments.
+    fn validate(&mut self) -> Result<(), Diagnostic> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && !self.name.starts_with('.');
+        if !name_ok {
+            return Err(Diagnostic::value(
+                root().key("name"),
+                format!("invalid name {:?}", self.name),
+            )
+            .with_label("used as a folder name")
+            .with_help("use letters, digits, `-`, `_` and `.`"));
+        }
+        let model_path = root().key("model");
+        if self.model.input.is_empty() || self.model.input.contains(&0) {
+            return Err(Diagnostic::value(
+                model_path.key("input"),
+                format!(
+                    "model.input must be a non-empty shape of positive sizes, got {:?}",
+                    self.model.input
+                ),
+            )
+            .with_label("per-sample input shape, e.g. [1, 28, 28]"));
+        }
+        if self.model.layers.is_empty() {
+            return Err(
+                Diagnostic::value(model_path.key("layers"), "the model has no layers")
+                    .with_label("empty"),
+            );
+        }
+        let shapes = Sequential::infer(&self.model.input, &mut self.model.layers)
+            .map_err(|e| nn_error(e, &model_path))?;
+
+        // data → model input
+        let (raw_shape, classes) = self.dataset_sample();
+        for (split, key) in [
+            (Some(&self.data.train), "train"),
+            (self.data.test.as_ref(), "test"),
+        ] {
+            let Some(split) = split else { continue };
+            let path = root().key("data").key(key);
+            split
+                .loader
+                .sampler_config()
+                .map_err(|e| data_error(e, &path))?;
+            let mut shape = raw_shape.clone();
+            for (i, t) in split.transforms.iter().enumerate() {
+                let tp = path.key("transforms").index(i);
+                let built = t.build().map_err(|e| data_error(e, &tp))?;
+                shape = built.output_shape(&shape).map_err(|e| data_error(e, &tp))?;
+            }
+            if !split
+                .transforms
+                .iter()
+                .any(|t| matches!(t, TransformConfig::ToTensor(_)))
+            {
+                return Err(Diagnostic::value(
+                    path.key("transforms"),
+                    "the samples are images; the transforms need a `ToTensor`",
+                )
+                .with_label("no ToTensor")
+                .with_help("add { type = \"ToTensor\" }"));
+            }
+            if shape != self.model.input {
+                return Err(Diagnostic::value(
+                    model_path.key("input"),
+                    format!(
+                        "model.input is {:?}, but {} {} samples after the transforms have shape {shape:?}",
+                        self.model.input, self.data.dataset, key
+                    ),
+                )
+                .with_label("does not match the data")
+                .with_help(format!("set input = {shape:?}")));
+            }
+        }
+
+        // model output → loss
+        let out = shapes.last().cloned().unwrap_or_default();
+        let last = self.model.layers.len() - 1;
+        match &self.loss {
+            LossConfig::CrossEntropyLoss(c) => {
+                if out.len() != 1 || out[0] != classes {
+                    let field = match &self.model.layers[last] {
+                        LayerConfig::Linear(_) => "out_features",
+                        _ => "type",
+                    };
+                    return Err(Diagnostic::value(
+                        model_path.key("layers").index(last).key(field),
+                        format!(
+                            "CrossEntropyLoss needs one score per class: {} has {classes} classes, \
+                             but the model outputs per-sample shape {out:?}",
+                            self.data.dataset
+                        ),
+                    )
+                    .with_label("model output")
+                    .with_help(format!("end the model with a layer producing [{classes}]")));
+                }
+                if let Some(w) = &c.weight {
+                    if w.len() != classes {
+                        return Err(Diagnostic::value(
+                            root().key("loss").key("weight"),
+                            format!(
+                                "weight has {} entries, but there are {classes} classes",
+                                w.len()
+                            ),
+                        )
+                        .with_label("one weight per class"));
+                    }
+                }
+            }
+        }
+        self.loss.build().map_err(|e| match e {
+            wick_losses::Error::Config { field, message } => {
+                Diagnostic::value(root().key("loss").key(field), message)
+                    .with_label("invalid value")
+            }
+            e => Diagnostic::value(root().key("loss"), e.to_string()),
+        })?;
+        self.optimizer.validate().map_err(|e| match e {
+            wick_optim::Error::Config { field, message } => {
+                Diagnostic::value(root().key("optimizer").key(field), message)
+                    .with_label("invalid value")
+            }
+            e => Diagnostic::value(root().key("optimizer"), e.to_string()),
+        })?;
+        if self.train.epochs == 0 {
+            return Err(Diagnostic::value(
+                root().key("train").key("epochs"),
+                "epochs must be at least 1",
+            )
+            .with_label("zero"));
+        }
+        if self.train.log_interval == 0 {
+            return Err(Diagnostic::value(
+                root().key("train").key("log_interval"),
+                "log_interval must be at least 1",
+            )
+            .with_label("zero"));
+        }
+        Ok(())
+    }
+
+    /// The resolved experiment as TOML (the run directory's `config.toml`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("# cannot serialize the config: {e}\n"))
+    }
+}
+
+fn nn_error(e: wick_nn::Error, model_path: &KeyPath) -> Diagnostic {
+    match e {
+        wick_nn::Error::Layer { index, ty, source } => {
+            let lp = model_path.key("layers").index(index);
+            match *source {
+                wick_nn::Error::Config {
+                    field: Some(f),
+                    message,
+                } => Diagnostic::value(lp.key(f), format!("{ty}: {message}"))
+                    .with_label("does not fit"),
+                other => Diagnostic::value(lp.key("type"), format!("{ty}: {other}"))
+                    .with_label("does not fit its input"),
+            }
+        }
+        other => Diagnostic::value(model_path.clone(), other.to_string()),
+    }
+}
+
+fn data_error(e: wick_data::Error, path: &KeyPath) -> Diagnostic {
+    match e {
+        wick_data::Error::Config { field, message } => {
+            Diagnostic::value(path.key(field), message).with_label("invalid value")
+        }
+        other => Diagnostic::value(path.clone(), other.to_string()).with_label("invalid"),
+    }
+}
+
+/// A TOML syntax error, with the key path guessed from the enclosing table header and
+/// the key on the failing line.
+fn syntax_error(src: &str, e: &toml::de::Error) -> Diagnostic {
+    let span = e.span().unwrap_or(0..0);
+    let upto = &src[..span.start.min(src.len())];
+    let mut path = KeyPath::root();
+    for line in upto.lines() {
+        let t = line.trim();
+        if t.starts_with('[') && !t.contains('=') {
+            let inner = t.trim_start_matches('[').split(']').next().unwrap_or("");
+            path = KeyPath::root();
+            for k in inner.split('.') {
+                path = path.key(k.trim().trim_matches('"'));
+            }
+        }
+    }
+    let line_start = upto.rfind('\n').map_or(0, |i| i + 1);
+    let line = src[line_start..].lines().next().unwrap_or("");
+    if let Some((k, _)) = line.split_once('=') {
+        let k = k.trim();
+        if !k.is_empty() && !k.starts_with('[') && !k.starts_with('{') {
+            path = path.key(k);
+        }
+    }
+    let message = e.message().trim().to_string();
+    Diagnostic {
+        span: Some(span),
+        ..Diagnostic::value(path, format!("invalid TOML: {message}")).with_label("here")
+    }
+}
