@@ -2,7 +2,7 @@
 //! error can point at its place in the file.
 
 use crate::diagnostic::{suggest, Diagnostic};
-use crate::keypath::KeyPath;
+use crate::keypath::{KeyPath, Segment};
 use serde::de::DeserializeOwned;
 use serde::Deserializer;
 
@@ -61,8 +61,13 @@ pub(crate) fn serde_error(path: KeyPath, msg: &str) -> Diagnostic {
     if msg.starts_with("unknown field") && !words.is_empty() {
         let field = words[0];
         let known = &words[1..];
-        let d = Diagnostic::key(path.key(field), format!("unknown key `{field}`"))
-            .with_label("unknown key");
+        // serde_path_to_error may already have stepped into the unknown key
+        let at = if path.0.last() == Some(&Segment::Key(field.to_string())) {
+            path
+        } else {
+            path.key(field)
+        };
+        let d = Diagnostic::key(at, format!("unknown key `{field}`")).with_label("unknown key");
         return match suggest(field, known.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None if known.is_empty() => d.with_help("this table takes no keys"),
@@ -208,6 +213,15 @@ mod tests {
             "{}",
             e.path
         );
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Top {
+            a: u32,
+        }
+        let v = toml::Value::Table(toml::from_str("a = 1\n[optimzer]\nx = 1").unwrap());
+        let e = decode::<Top>(v, &KeyPath::root()).unwrap_err();
+        assert_eq!(e.path.to_string(), "optimzer");
         let e = layer("{ type = \"Linear\" }").unwrap_err();
         assert!(
             e.message.contains("missing key `out_features`"),

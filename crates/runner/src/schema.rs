@@ -307,9 +307,6 @@ impl Experiment {
                     .with_label("empty"),
             );
         }
-        let shapes = Sequential::infer(&self.model.input, &mut self.model.layers)
-            .map_err(|e| nn_error(e, &model_path))?;
-
         // data → model input
         let (raw_shape, classes) = self.dataset_sample();
         for (split, key) in [
@@ -352,6 +349,9 @@ impl Experiment {
                 .with_help(format!("set input = {shape:?}")));
             }
         }
+
+        let shapes = Sequential::infer(&self.model.input, &mut self.model.layers)
+            .map_err(|e| nn_error(e, &model_path))?;
 
         // model output → loss
         let out = shapes.last().cloned().unwrap_or_default();

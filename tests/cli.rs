@@ -1,0 +1,349 @@
+//! End-to-end tests of the `wick` binary: what a user sees.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn wick(args: &[&str], data: Option<&Path>, cwd: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wick"));
+    cmd.args(args).current_dir(cwd).env_remove("RUST_LOG");
+    match data {
+        Some(d) => cmd.env("WICK_DATA", d),
+        None => cmd.env("WICK_DATA", cwd.join("no-data-here")),
+    };
+    cmd.output().expect("run wick")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every broken experiment under tests/bad: exit code 2, and the message names the
+/// file, line and column, the key path, and a suggestion where one fits.
+#[test]
+fn broken_experiments_exit_2_with_file_line_column_and_key() {
+    let cases: &[(&str, &str, &str, Option<&str>)] = &[
+        // (file, line:column, key path, help)
+        ("syntax_error", "56:10", "optimizer.lr", None),
+        (
+            "unknown_section",
+            "54:2",
+            "optimzer",
+            Some("did you mean `optimizer`?"),
+        ),
+        (
+            "unknown_layer_type",
+            "40:12",
+            "model.layers[1].type",
+            Some("did you mean `Linear`?"),
+        ),
+        (
+            "unknown_layer_argument",
+            "40:41",
+            "model.layers[1].out_feature",
+            Some("did you mean `out_features`?"),
+        ),
+        (
+            "wrong_value_type",
+            "42:56",
+            "model.layers[3].out_features",
+            None,
+        ),
+        (
+            "shape_mismatch",
+            "42:36",
+            "model.layers[3].in_features",
+            None,
+        ),
+        (
+            "unknown_optimizer",
+            "55:8",
+            "optimizer.type",
+            Some("did you mean `SGD`?"),
+        ),
+        ("negative_lr", "56:6", "optimizer.lr", None),
+        (
+            "nesterov_without_momentum",
+            "57:12",
+            "optimizer.nesterov",
+            None,
+        ),
+        (
+            "unknown_transform",
+            "23:12",
+            "data.train.transforms[0].type",
+            Some("did you mean `ToTensor`?"),
+        ),
+        (
+            "normalize_channels",
+            "24:3",
+            "data.train.transforms[1]",
+            None,
+        ),
+        ("missing_argument", "48:3", "model.layers[9]", None),
+        (
+            "wrong_class_count",
+            "48:55",
+            "model.layers[9].out_features",
+            None,
+        ),
+        (
+            "unknown_dataset",
+            "14:11",
+            "data.dataset",
+            Some("did you mean `MNIST`?"),
+        ),
+        ("shuffle_and_sampler", "21:11", "data.train.shuffle", None),
+        (
+            "unknown_loss_argument",
+            "53:1",
+            "loss.label_smothing",
+            Some("did you mean `label_smoothing`?"),
+        ),
+        ("wrong_top_level_type", "10:8", "seed", None),
+        (
+            "input_shape_mismatch",
+            "37:9",
+            "model.input",
+            Some("set input = [1, 28, 28]"),
+        ),
+        ("bad_device", "11:10", "device", None),
+        ("zero_batch_size", "20:14", "data.train.batch_size", None),
+    ];
+    let root = repo();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root.join("tests/bad")).unwrap() {
+        let name = entry
+            .unwrap()
+            .path()
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            cases.iter().any(|c| c.0 == name),
+            "tests/bad/{name}.toml has no expectation"
+        );
+    }
+    for (file, pos, key, help) in cases {
+        let rel = format!("tests/bad/{file}.toml");
+        for cmd in ["check", "run"] {
+            let out = wick(&[cmd, &rel], None, &root);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {rel}: exit code\n{err}");
+            assert!(
+                err.contains(&format!("{rel}:{pos}")),
+                "{rel}: no {rel}:{pos} in\n{err}"
+            );
+            assert!(
+                err.contains(&format!("key: {key}\n")),
+                "{rel}: no key path {key} in\n{err}"
+            );
+            if let Some(h) = help {
+                assert!(err.contains(h), "{rel}: no help {h:?} in\n{err}");
+            }
+            assert!(!err.contains("panicked"), "{rel}: panic\n{err}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 10);
+}
+
+#[test]
+fn check_prints_the_model_table_and_trains_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = repo().join("experiments/mnist.toml");
+    let out = wick(&["check", exp.to_str().unwrap()], None, tmp.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Linear(in_features=784, out_features=512, bias=True)"),
+        "{text}"
+    );
+    assert!(text.contains("[-1, 10]"), "{text}");
+    assert!(text.contains("Total params: 575,050"), "{text}");
+    assert!(
+        !tmp.path().join("runs").exists(),
+        "check must not create a run"
+    );
+    let fashion = repo().join("experiments/fashion_mnist.toml");
+    assert_eq!(
+        wick(&["check", fashion.to_str().unwrap()], None, tmp.path())
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn missing_file_and_missing_data_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = wick(&["check", "nope.toml"], None, tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read nope.toml"));
+
+    let exp = repo().join("experiments/mnist.toml");
+    let out = wick(&["run", exp.to_str().unwrap()], None, tmp.path());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("MNIST training files not found"), "{all}");
+    assert!(
+        all.contains("MNIST/raw"),
+        "{all}: should say where the files go"
+    );
+    assert!(all.contains("download = true"), "{all}");
+    assert!(!all.contains("panicked"), "{all}");
+}
+
+/// A small learnable MNIST-format set: the label is the row band the bright square
+/// lies in, so a few epochs of the MLP learn it.
+fn write_tiny_mnist(dir: &Path, n_train: usize, n_test: usize) {
+    use std::io::Write;
+    let raw = dir.join("MNIST/raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    let make = |n: usize, seed: u64| {
+        let mut imgs = Vec::with_capacity(n * 784);
+        let mut labels = Vec::with_capacity(n);
+        let mut s = seed;
+        for i in 0..n {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let label = (i % 10) as u8;
+            let col = ((s >> 33) % 20) as usize;
+            let mut img = vec![0u8; 784];
+            for r in 0..3 {
+                for c in 0..6 {
+                    img[(label as usize * 2 + r + 3) * 28 + col + c] = 255;
+                }
+            }
+            imgs.extend_from_slice(&img);
+            labels.push(label);
+        }
+        (imgs, labels)
+    };
+    let write = |name: &str, dims: &[u32], data: &[u8]| {
+        let mut f = std::fs::File::create(raw.join(name)).unwrap();
+        f.write_all(&[0, 0, 8, dims.len() as u8]).unwrap();
+        for d in dims {
+            f.write_all(&d.to_be_bytes()).unwrap();
+        }
+        f.write_all(data).unwrap();
+    };
+    let (ti, tl) = make(n_train, 1);
+    write("train-images-idx3-ubyte", &[n_train as u32, 28, 28], &ti);
+    write("train-labels-idx1-ubyte", &[n_train as u32], &tl);
+    let (si, sl) = make(n_test, 2);
+    write("t10k-images-idx3-ubyte", &[n_test as u32, 28, 28], &si);
+    write("t10k-labels-idx1-ubyte", &[n_test as u32], &sl);
+}
+
+#[test]
+fn run_trains_and_writes_the_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny_mnist(&tmp.path().join("data"), 1280, 200);
+    let src = std::fs::read_to_string(repo().join("experiments/mnist.toml")).unwrap();
+    let src = src
+        .replace("epochs = 10", "epochs = 6")
+        .replace("log_interval = 300", "log_interval = 4")
+        .replace("lr = 0.01", "lr = 0.05")
+        .replace("momentum = 0.5", "momentum = 0.8");
+    std::fs::write(tmp.path().join("exp.toml"), src).unwrap();
+    let out = wick(
+        &["run", "exp.toml"],
+        Some(&tmp.path().join("data")),
+        tmp.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // the course's log lines
+    assert!(stdout.contains("[1,     4] loss: "), "{stdout}");
+    assert!(stdout.contains("[6,     8] loss: "), "{stdout}");
+    assert!(stdout.contains("Accuracy on test set: "), "{stdout}");
+    let last_acc: f64 = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Accuracy on test set: "))
+        .last()
+        .and_then(|l| l.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(last_acc > 80.0, "the tiny task should be learned: {stdout}");
+
+    let runs: Vec<_> = std::fs::read_dir(tmp.path().join("runs/mnist-mlp"))
+        .unwrap()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let dir = runs[0].as_ref().unwrap().path();
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "log.jsonl",
+        "meta.json",
+        "summary.txt",
+    ] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("in_features = 784"), "{config}");
+    assert!(
+        config.contains("dampening = 0.0"),
+        "resolved defaults: {config}"
+    );
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert_eq!(
+        csv.lines().filter(|l| l.starts_with("epoch,")).count(),
+        6,
+        "{csv}"
+    );
+    let jsonl = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    for line in jsonl.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["epoch"].is_number());
+    }
+    let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("Accuracy on test set")),
+        "{log}"
+    );
+
+    // the resolved config is itself a valid experiment that checks
+    let out = wick(
+        &["check", dir.join("config.toml").to_str().unwrap()],
+        None,
+        tmp.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // a second run never reuses the directory
+    let out = wick(
+        &["run", "exp.toml"],
+        Some(&tmp.path().join("data")),
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("runs/mnist-mlp"))
+            .unwrap()
+            .count(),
+        2
+    );
+}
