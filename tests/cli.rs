@@ -275,8 +275,8 @@ fn run_trains_and_writes_the_run_directory() {
     assert!(stdout.contains("Accuracy on test set: "), "{stdout}");
     let last_acc: f64 = stdout
         .lines()
-        .filter_map(|l| l.strip_prefix("Accuracy on test set: "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("Accuracy on test set: "))
         .and_then(|l| l.split(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap();

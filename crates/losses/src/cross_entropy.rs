@@ -271,7 +271,7 @@ mod tests {
                     l.forward(&v[0], &y)
                         .map_err(|e| candle_core::Error::Msg(e.to_string()))
                 },
-                &[x.clone()],
+                std::slice::from_ref(&x),
             )
             .unwrap();
         }

@@ -127,7 +127,7 @@ impl Conv2dConfig {
             ));
         }
         let g = self.groups;
-        if g == 0 || c % g != 0 || self.out_channels % g != 0 {
+        if g == 0 || !c.is_multiple_of(g) || !self.out_channels.is_multiple_of(g) {
             return Err(Error::field(
                 "groups",
                 format!(

@@ -44,13 +44,7 @@ impl CustomOp1 for Relu {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let out = float_dispatch!(s, l, "relu", |v| v
             .iter()
-            .map(|&x| if x > 0.0 {
-                x
-            } else if x.is_nan() {
-                x
-            } else {
-                0.0
-            })
+            .map(|&x| if x > 0.0 || x.is_nan() { x } else { 0.0 })
             .collect());
         Ok((out, l.shape().clone()))
     }
@@ -141,7 +135,6 @@ impl Pool2d {
         w: usize,
         oh: usize,
         ow: usize,
-        neg_inf: T,
     ) -> Vec<usize> {
         let planes = x.len() / (h * w);
         let mut idx = Vec::with_capacity(planes * oh * ow);
@@ -151,8 +144,8 @@ impl Pool2d {
                 let y0 = oy as i64 * self.stride.0 as i64 - self.padding.0 as i64;
                 for ox in 0..ow {
                     let x0 = ox as i64 * self.stride.1 as i64 - self.padding.1 as i64;
-                    let mut best = neg_inf;
-                    let mut best_i = usize::MAX;
+                    let mut best: Option<T> = None;
+                    let mut best_i = 0;
                     for ky in 0..self.kernel.0 {
                         let y = y0 + (ky * self.dilation.0) as i64;
                         if y < 0 || y >= h as i64 {
@@ -167,8 +160,8 @@ impl Pool2d {
                             let v = plane[i];
                             #[allow(clippy::eq_op)]
                             let is_nan = v != v;
-                            if best_i == usize::MAX || v > best || is_nan {
-                                best = v;
+                            if best.is_none_or(|b| v > b) || is_nan {
+                                best = Some(v);
                                 best_i = i;
                             }
                         }
@@ -201,7 +194,7 @@ impl CustomOp1 for MaxPool2dFwd {
             candle_core::bail!("max_pool2d: input {h}x{w} is too small for {:?}", self.0)
         };
         let out = float_dispatch!(s, l, "max_pool2d", |v| {
-            let idx = self.0.argmax(v, h, w, oh, ow, <_>::from(f32::NEG_INFINITY));
+            let idx = self.0.argmax(v, h, w, oh, ow);
             idx.iter()
                 .enumerate()
                 .map(|(o, &i)| v[(o / (oh * ow)) * h * w + i])
@@ -241,7 +234,7 @@ impl CustomOp2 for MaxPool2dBwd {
                     contiguous(g, l2, "max_pool2d")?,
                 );
                 CpuStorage::F32(scatter(
-                    &self.0.argmax(x, h, w, oh, ow, f32::NEG_INFINITY),
+                    &self.0.argmax(x, h, w, oh, ow),
                     g,
                     x.len(),
                     h * w,
@@ -254,7 +247,7 @@ impl CustomOp2 for MaxPool2dBwd {
                     contiguous(g, l2, "max_pool2d")?,
                 );
                 CpuStorage::F64(scatter(
-                    &self.0.argmax(x, h, w, oh, ow, f64::NEG_INFINITY),
+                    &self.0.argmax(x, h, w, oh, ow),
                     g,
                     x.len(),
                     h * w,

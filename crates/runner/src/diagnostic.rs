@@ -33,7 +33,7 @@ pub struct Diagnostic {
     /// A suggestion ("did you mean `out_features`?").
     pub help: Option<String>,
     /// A byte range to use when the path cannot locate the problem (syntax errors).
-    pub span: Option<Range<usize>>,
+    pub span: Option<Box<Range<usize>>>,
 }
 
 impl Diagnostic {
@@ -157,7 +157,7 @@ pub fn render(file: &str, src: &str, diags: &[Diagnostic], color: bool) -> Strin
     let config = term::Config::default();
     for d in diags {
         let span = match (&d.span, &doc) {
-            (Some(s), _) => s.clone(),
+            (Some(s), _) => (**s).clone(),
             (None, Some(doc)) => locate(doc, &d.path, d.target),
             (None, None) => 0..0,
         };

@@ -479,7 +479,7 @@ fn syntax_error(src: &str, e: &toml::de::Error) -> Diagnostic {
     }
     let message = e.message().trim().to_string();
     Diagnostic {
-        span: Some(span),
+        span: Some(Box::new(span)),
         ..Diagnostic::value(path, format!("invalid TOML: {message}")).with_label("here")
     }
 }

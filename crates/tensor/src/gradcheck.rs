@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn catches_a_missing_gradient() {
         let a = t(&[0.3, -1.2, 0.7], &[3]);
-        let err = gradcheck(|x| Ok(x[0].detach().exp()?), &[a]).unwrap_err();
+        let err = gradcheck(|x| x[0].detach().exp(), &[a]).unwrap_err();
         assert!(err.to_string().contains("finite differences"), "{err}");
     }
 
@@ -139,7 +139,7 @@ mod tests {
         // relu (away from the kink), reshape/flatten
         gradcheck(
             |v| v[0].relu()?.reshape((4, 2))?.flatten_all(),
-            &[x.clone()],
+            std::slice::from_ref(&x),
         )
         .unwrap();
         // max_keepdim / log-sum-exp as log_softmax uses them

@@ -1,0 +1,242 @@
+//! Downloading against a local HTTP server on 127.0.0.1 that serves the shared MNIST
+//! files (`../shared/datasets/mnist`), or small files the test makes when those are
+//! absent: checksums, mirror fallback, atomic rename, and the error when all fail.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use wick_data::download::{download, md5_file, Resource};
+use wick_data::{Dataset, Mnist, MnistKind, Split};
+
+/// Serves files from `dir` at `/<name>`; `/broken/<name>` serves the file with its
+/// last byte flipped, `/cut/<name>` announces the full length but sends half. Returns
+/// the base URL and a request counter. The server stops after `max_requests`.
+fn serve(dir: PathBuf, max_requests: usize) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(max_requests) {
+            let Ok(mut stream) = stream else { continue };
+            c.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                match reader.read_line(&mut h) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if h == "\r\n" => break,
+                    Ok(_) => {}
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let (mode, name) = match path.trim_start_matches('/').split_once('/') {
+                Some((m, n)) => (m.to_string(), n.to_string()),
+                None => (String::new(), path.trim_start_matches('/').to_string()),
+            };
+            let file = match mode.as_str() {
+                "" | "broken" | "cut" => std::fs::read(dir.join(&name)),
+                _ => Err(std::io::ErrorKind::NotFound.into()),
+            };
+            match file {
+                Ok(mut body) => {
+                    let len = body.len();
+                    if mode == "broken" {
+                        *body.last_mut().unwrap() ^= 0xff;
+                    }
+                    if mode == "cut" {
+                        body.truncate(len / 2);
+                    }
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+                    );
+                    let _ = stream.write_all(&body);
+                }
+                Err(_) => {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                }
+            }
+        }
+    });
+    (format!("http://{addr}"), count)
+}
+
+fn shared_mnist() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/mnist")
+}
+
+fn leaked(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn resource(dir: &Path, file: &str) -> Resource {
+    Resource {
+        file: leaked(file.to_string()),
+        md5: leaked(md5_file(&dir.join(file)).unwrap()),
+    }
+}
+
+#[test]
+fn official_checksums_of_the_shared_test_set() {
+    let dir = shared_mnist();
+    if !dir.is_dir() {
+        eprintln!("skipping: {} not present", dir.display());
+        return;
+    }
+    // The shared t10k files are the official ones: their MD5s are torchvision's.
+    for r in MnistKind::Mnist.resources(Split::Test) {
+        assert_eq!(md5_file(&dir.join(r.file)).unwrap(), r.md5, "{}", r.file);
+    }
+}
+
+#[test]
+fn downloads_verifies_and_falls_back_to_the_next_mirror() {
+    let made = tempfile::tempdir().unwrap();
+    let src = if shared_mnist().is_dir() {
+        shared_mnist()
+    } else {
+        let bytes = wick_data::idx::encode_u8(&[3], &[1, 2, 3]);
+        std::fs::write(made.path().join("t10k-labels-idx1-ubyte.gz"), bytes).unwrap();
+        made.path().to_path_buf()
+    };
+    let (base, count) = serve(src.clone(), 16);
+    let res = resource(&src, "t10k-labels-idx1-ubyte.gz");
+    let out = tempfile::tempdir().unwrap();
+    let dest_dir = out.path().join("MNIST/raw");
+    // first mirror 404s, second serves a corrupted file, third a cut one, fourth is right
+    let mirrors = vec![
+        format!("{base}/missing-dir"),
+        format!("{base}/broken/"),
+        format!("{base}/cut"),
+        format!("{base}/"),
+    ];
+    let path = download(&mirrors, &res, &dest_dir).unwrap();
+    assert_eq!(path, dest_dir.join(res.file));
+    assert_eq!(md5_file(&path).unwrap(), res.md5);
+    assert_eq!(count.load(Ordering::SeqCst), 4);
+    // no temporary file is left behind
+    let names: Vec<String> = std::fs::read_dir(&dest_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec![res.file.to_string()]);
+}
+
+#[test]
+fn all_mirrors_failing_names_each_failure_and_leaves_nothing() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("f.gz"), b"some bytes").unwrap();
+    let (base, _) = serve(src.path().to_path_buf(), 8);
+    let res = Resource {
+        file: "f.gz",
+        md5: "00000000000000000000000000000000",
+    };
+    let out = tempfile::tempdir().unwrap();
+    let err = download(
+        &[format!("{base}/"), format!("{base}/nothing/")],
+        &res,
+        out.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(err.contains("404"), "{err}");
+    assert!(err.contains("could not download f.gz"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "nothing half-written is left"
+    );
+    // a server that is not there at all
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = download(&[format!("http://{dead}/")], &res, out.path())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&dead.to_string()), "{err}");
+}
+
+#[test]
+fn mnist_load_downloads_into_the_torchvision_layout() {
+    let src = shared_mnist();
+    if !src.is_dir() {
+        eprintln!("skipping: {} not present", src.display());
+        return;
+    }
+    let (base, _) = serve(src.clone(), 8);
+    let root = tempfile::tempdir().unwrap();
+    // The official test split, checked against torchvision's checksums.
+    let ds = Mnist::load(
+        MnistKind::Mnist,
+        root.path(),
+        Split::Test,
+        true,
+        Some(&[format!("{base}/")]),
+    )
+    .unwrap();
+    assert_eq!(ds.len(), 10_000);
+    assert!(root
+        .path()
+        .join("MNIST/raw/t10k-images-idx3-ubyte.gz")
+        .is_file());
+    assert_eq!(ds.get(0).unwrap().target, 7, "the first test digit is a 7");
+    // found again without a server
+    let again = Mnist::load(MnistKind::Mnist, root.path(), Split::Test, false, None).unwrap();
+    assert_eq!(again.len(), 10_000);
+    // without download and without files: a message that says where files go
+    let empty = tempfile::tempdir().unwrap();
+    let err = Mnist::load(MnistKind::Mnist, empty.path(), Split::Test, false, None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("t10k-images-idx3-ubyte.gz") && err.contains("MNIST/raw"),
+        "{err}"
+    );
+}
+
+#[test]
+fn corrupt_files_name_the_file() {
+    let root = tempfile::tempdir().unwrap();
+    let raw = root.path().join("MNIST/raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    std::fs::write(
+        raw.join("t10k-images-idx3-ubyte"),
+        wick_data::idx::encode_u8(&[2, 2, 2], &[0; 8]),
+    )
+    .unwrap();
+    std::fs::write(
+        raw.join("t10k-labels-idx1-ubyte"),
+        wick_data::idx::encode_u8(&[3], &[1, 2, 3]),
+    )
+    .unwrap();
+    let err = Mnist::load(MnistKind::Mnist, root.path(), Split::Test, false, None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("t10k-labels-idx1-ubyte") && err.contains("3 labels for 2 images"),
+        "{err}"
+    );
+    std::fs::write(raw.join("t10k-labels-idx1-ubyte"), b"garbage").unwrap();
+    let err = Mnist::load(MnistKind::Mnist, root.path(), Split::Test, false, None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("t10k-labels-idx1-ubyte") && err.contains("magic number"),
+        "{err}"
+    );
+}

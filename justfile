@@ -1,0 +1,38 @@
+# wick's everyday commands. `just --list` shows them.
+
+set shell := ["bash", "-cu"]
+
+# list the recipes
+default:
+    @just --list
+
+# train an experiment: just run experiments/mnist.toml
+run EXPERIMENT *ARGS:
+    cargo run --release -- run {{EXPERIMENT}} {{ARGS}}
+
+# validate an experiment and print its model table
+check EXPERIMENT:
+    cargo run --release -- check {{EXPERIMENT}}
+
+# every test of every crate
+test:
+    cargo test --workspace
+
+# one epoch of experiments/fashion_mnist.toml, wick vs PyTorch (needs a venv with torch: PYTHON=...)
+bench:
+    cargo build --release
+    bash scripts/bench_epoch.sh
+
+# format the code
+fmt:
+    cargo fmt --all
+
+# clippy with warnings as errors, and the formatting check
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# link the team's shared MNIST files into ./data in torchvision's layout
+link-shared-data:
+    mkdir -p data/MNIST
+    test -e data/MNIST/raw || ln -s "$(cd .. && pwd)/shared/datasets/mnist" data/MNIST/raw
