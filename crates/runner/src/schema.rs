@@ -483,3 +483,109 @@ fn syntax_error(src: &str, e: &toml::de::Error) -> Diagnostic {
         ..Diagnostic::value(path, format!("invalid TOML: {message}")).with_label("here")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INLINE: &str = r#"
+name = "t"
+[data]
+dataset = "MNIST"
+[data.train]
+batch_size = 8
+transforms = [{ type = "ToTensor" }, { type = "Normalize", mean = [0.5], std = [0.5] }]
+[model]
+input = [1, 28, 28]
+layers = [
+  { type = "Conv2d", out_channels = 4, kernel_size = 3, padding = 1 },
+  { type = "ReLU" },
+  { type = "MaxPool2d", kernel_size = 2 },
+  { type = "Flatten" },
+  { type = "Linear", out_features = 10 },
+]
+[loss]
+type = "CrossEntropyLoss"
+[optimizer]
+type = "SGD"
+lr = 0.1
+"#;
+
+    const LONG_HAND: &str = r#"
+name = "t"
+[data]
+dataset = "MNIST"
+[data.train]
+batch_size = 8
+[[data.train.transforms]]
+type = "ToTensor"
+[[data.train.transforms]]
+type = "Normalize"
+mean = [0.5]
+std = [0.5]
+[model]
+input = [1, 28, 28]
+[[model.layers]]
+type = "Conv2d"
+out_channels = 4
+kernel_size = 3
+padding = 1
+[[model.layers]]
+type = "ReLU"
+[[model.layers]]
+type = "MaxPool2d"
+kernel_size = 2
+[[model.layers]]
+type = "Flatten"
+[[model.layers]]
+type = "Linear"
+out_features = 10
+[loss]
+type = "CrossEntropyLoss"
+[optimizer]
+type = "SGD"
+lr = 0.1
+"#;
+
+    #[test]
+    fn inline_and_long_hand_tables_are_the_same_experiment() {
+        let a = Experiment::from_toml(INLINE).unwrap();
+        let b = Experiment::from_toml(LONG_HAND).unwrap();
+        assert_eq!(a, b);
+        match &a.model.layers[4] {
+            LayerConfig::Linear(l) => assert_eq!(l.in_features, Some(4 * 14 * 14)),
+            other => panic!("{other:?}"),
+        }
+        match &a.model.layers[0] {
+            LayerConfig::Conv2d(c) => assert_eq!(c.in_channels, Some(1)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_pytorchs_and_the_resolved_config_round_trips() {
+        let a = Experiment::from_toml(INLINE).unwrap();
+        assert_eq!(a.seed, 0);
+        assert_eq!(
+            a.train,
+            TrainConfig {
+                epochs: 1,
+                log_interval: 300
+            }
+        );
+        assert!(!a.data.train.loader.shuffle);
+        assert_eq!(a.data.train.split, "train");
+        match &a.optimizer {
+            OptimizerConfig::SGD(s) => {
+                assert_eq!(
+                    (s.momentum, s.dampening, s.weight_decay, s.nesterov),
+                    (0.0, 0.0, 0.0, false)
+                )
+            }
+        }
+        let text = a.to_toml();
+        assert!(text.contains("ignore_index = -100"), "{text}");
+        let again = Experiment::from_toml(&text).unwrap();
+        assert_eq!(a, again);
+    }
+}
