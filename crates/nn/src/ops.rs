@@ -229,30 +229,10 @@ impl CustomOp2 for MaxPool2dBwd {
         let (_, _, oh, ow) = dims4(l2, "max_pool2d backward")?;
         let out = match (s1, s2) {
             (CpuStorage::F32(x), CpuStorage::F32(g)) => {
-                let (x, g) = (
-                    contiguous(x, l1, "max_pool2d")?,
-                    contiguous(g, l2, "max_pool2d")?,
-                );
-                CpuStorage::F32(scatter(
-                    &self.0.argmax(x, h, w, oh, ow),
-                    g,
-                    x.len(),
-                    h * w,
-                    oh * ow,
-                ))
+                CpuStorage::F32(self.grad_input(x, l1, g, l2, (h, w, oh, ow))?)
             }
             (CpuStorage::F64(x), CpuStorage::F64(g)) => {
-                let (x, g) = (
-                    contiguous(x, l1, "max_pool2d")?,
-                    contiguous(g, l2, "max_pool2d")?,
-                );
-                CpuStorage::F64(scatter(
-                    &self.0.argmax(x, h, w, oh, ow),
-                    g,
-                    x.len(),
-                    h * w,
-                    oh * ow,
-                ))
+                CpuStorage::F64(self.grad_input(x, l1, g, l2, (h, w, oh, ow))?)
             }
             _ => candle_core::bail!("max_pool2d backward: unsupported dtypes"),
         };
@@ -260,18 +240,26 @@ impl CustomOp2 for MaxPool2dBwd {
     }
 }
 
-fn scatter<T: Copy + Default + std::ops::AddAssign>(
-    idx: &[usize],
-    g: &[T],
-    n: usize,
-    plane: usize,
-    oplane: usize,
-) -> Vec<T> {
-    let mut out = vec![T::default(); n];
-    for (o, (&i, &gv)) in idx.iter().zip(g).enumerate() {
-        out[(o / oplane) * plane + i] += gv;
+impl MaxPool2dBwd {
+    /// Routes each output gradient to its window's argmax (summing where windows overlap).
+    fn grad_input<T: Copy + Default + PartialOrd + std::ops::AddAssign>(
+        &self,
+        x: &[T],
+        lx: &Layout,
+        g: &[T],
+        lg: &Layout,
+        (h, w, oh, ow): (usize, usize, usize, usize),
+    ) -> Result<Vec<T>> {
+        let (x, g) = (
+            contiguous(x, lx, "max_pool2d")?,
+            contiguous(g, lg, "max_pool2d")?,
+        );
+        let mut out = vec![T::default(); x.len()];
+        for (o, (&i, &gv)) in self.0.argmax(x, h, w, oh, ow).iter().zip(g).enumerate() {
+            out[(o / (oh * ow)) * h * w + i] += gv;
+        }
+        Ok(out)
     }
-    out
 }
 
 /// `torch.nn.functional.max_pool2d` on `[N, C, H, W]`, with PyTorch's gradient.

@@ -389,17 +389,11 @@ impl Experiment {
             }
         }
         self.loss.build().map_err(|e| match e {
-            wick_losses::Error::Config { field, message } => {
-                Diagnostic::value(root().key("loss").key(field), message)
-                    .with_label("invalid value")
-            }
+            wick_losses::Error::Config { field, message } => invalid("loss", field, message),
             e => Diagnostic::value(root().key("loss"), e.to_string()),
         })?;
         self.optimizer.validate().map_err(|e| match e {
-            wick_optim::Error::Config { field, message } => {
-                Diagnostic::value(root().key("optimizer").key(field), message)
-                    .with_label("invalid value")
-            }
+            wick_optim::Error::Config { field, message } => invalid("optimizer", field, message),
             e => Diagnostic::value(root().key("optimizer"), e.to_string()),
         })?;
         if self.train.epochs == 0 {
@@ -424,6 +418,11 @@ impl Experiment {
         toml::to_string_pretty(self)
             .unwrap_or_else(|e| format!("# cannot serialize the config: {e}\n"))
     }
+}
+
+/// An invalid argument `section.field`.
+fn invalid(section: &str, field: &str, message: String) -> Diagnostic {
+    Diagnostic::value(root().key(section).key(field), message).with_label("invalid value")
 }
 
 fn nn_error(e: wick_nn::Error, model_path: &KeyPath) -> Diagnostic {
