@@ -34,5 +34,6 @@ lint:
 
 # link the team's shared MNIST files into ./data in torchvision's layout
 link-shared-data:
+    test -d ../shared/datasets/mnist || { echo "no ../shared/datasets/mnist here"; exit 1; }
     mkdir -p data/MNIST
-    test -e data/MNIST/raw || ln -s "$(cd .. && pwd)/shared/datasets/mnist" data/MNIST/raw
+    ln -sfn "$(cd ../shared/datasets/mnist && pwd)" data/MNIST/raw

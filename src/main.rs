@@ -71,9 +71,15 @@ fn main() -> ExitCode {
             let opts = RunOptions {
                 runs_dir,
                 progress: !no_progress && std::io::stderr().is_terminal(),
-                mirrors: std::env::var("WICK_MIRRORS")
-                    .ok()
-                    .map(|m| m.split(',').map(str::to_string).collect()),
+                mirrors: std::env::var("WICK_MIRRORS").ok().and_then(|m| {
+                    let list: Vec<String> = m
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    (!list.is_empty()).then_some(list)
+                }),
             };
             match wick_runner::run(&exp, &opts) {
                 Ok(_) => ExitCode::SUCCESS,
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(e: &anyhow::Error, code: u8) -> ExitCode {
-    tracing::error!("{e:#}");
+    eprintln!("error: {e:#}");
+    tracing::error!(target: "wick::exit", "{e:#}");
     ExitCode::from(code)
 }

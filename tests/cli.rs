@@ -108,6 +108,25 @@ fn broken_experiments_exit_2_with_file_line_column_and_key() {
         ),
         ("bad_device", "11:10", "device", None),
         ("zero_batch_size", "20:14", "data.train.batch_size", None),
+        (
+            "normalize_before_to_tensor",
+            "24:12",
+            "data.train.transforms[0].type",
+            Some("before Normalize"),
+        ),
+        (
+            "reduction_none",
+            "53:13",
+            "loss.reduction",
+            Some("use \"mean\""),
+        ),
+        (
+            "unknown_reduction",
+            "53:13",
+            "loss.reduction",
+            Some("expected one of `none`, `mean`, `sum`\n"),
+        ),
+        ("too_many_workers", "22:15", "data.train.num_workers", None),
     ];
     let root = repo();
     let mut seen = 0;

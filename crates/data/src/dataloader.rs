@@ -36,6 +36,11 @@ fn one() -> usize {
     1
 }
 
+/// Upper bounds that keep a typo from exhausting memory or threads.
+const MAX_PREFETCH: usize = 1024;
+const MAX_WORKERS: usize = 256;
+const MAX_SAMPLES: usize = 1 << 32;
+
 impl Default for DataLoaderConfig {
     fn default() -> Self {
         Self {
@@ -65,11 +70,41 @@ impl DataLoaderConfig {
                  let num_workers > 0 to enable it",
             ));
         }
-        if self.prefetch_factor == Some(0) {
+        if let Some(p) = self.prefetch_factor {
+            if p == 0 || p > MAX_PREFETCH {
+                return Err(Error::config(
+                    "prefetch_factor",
+                    format!(
+                        "prefetch_factor = {p}: expected 1 to {MAX_PREFETCH} batches per worker"
+                    ),
+                ));
+            }
+        }
+        if self.num_workers > MAX_WORKERS {
             return Err(Error::config(
-                "prefetch_factor",
-                "prefetch_factor must be at least 1",
+                "num_workers",
+                format!(
+                    "num_workers = {}: expected at most {MAX_WORKERS} worker threads",
+                    self.num_workers
+                ),
             ));
+        }
+        if let Some(SamplerConfig::RandomSampler(r)) = &self.sampler {
+            match r.num_samples {
+                Some(0) => {
+                    return Err(Error::config(
+                        "sampler",
+                        "num_samples should be a positive integer value, but got num_samples=0",
+                    ))
+                }
+                Some(n) if n > MAX_SAMPLES => {
+                    return Err(Error::config(
+                        "sampler",
+                        format!("num_samples = {n} is more than {MAX_SAMPLES} samples per epoch"),
+                    ))
+                }
+                _ => {}
+            }
         }
         match (&self.sampler, self.shuffle) {
             (Some(_), true) => Err(Error::config(

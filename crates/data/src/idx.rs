@@ -69,7 +69,10 @@ pub fn parse_u8(bytes: &[u8], ndim: usize) -> std::result::Result<IdxU8, String>
             u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
         })
         .collect();
-    let n: usize = dims.iter().product();
+    let n = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| format!("the header's dimensions {dims:?} are impossibly large"))?;
     let body = &bytes[header..];
     if body.len() != n {
         return Err(format!(

@@ -131,13 +131,18 @@ impl MnistKind {
     }
 }
 
-/// The data root: `root` from the experiment, else `$WICK_DATA`, else `./data`.
+/// The data root: `root` from the experiment, else `$WICK_DATA`, else `./data`. A
+/// leading `~/` is the home directory, as `os.path.expanduser` makes it in torchvision.
 pub fn data_root(root: Option<&Path>) -> PathBuf {
-    match root {
+    let root = match root {
         Some(r) => r.to_path_buf(),
         None => std::env::var_os("WICK_DATA")
             .map(PathBuf::from)
             .unwrap_or_else(|| "data".into()),
+    };
+    match (root.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => root,
     }
 }
 
@@ -167,17 +172,24 @@ impl Mnist {
         ]
     }
 
-    fn locate(kind: MnistKind, root: &Path, split: Split) -> Option<[PathBuf; 2]> {
+    /// Every directory that holds both files of the split, in search order, with
+    /// whether it is the ambiguous flat root (where MNIST and Fashion-MNIST files have
+    /// the same names).
+    fn candidates(kind: MnistKind, root: &Path, split: Split) -> Vec<([PathBuf; 2], bool)> {
         let [imgs, labels] = kind.resources(split);
-        Self::search_dirs(kind, root).into_iter().find_map(|dir| {
-            let find = |gz: &str| {
-                let plain = gz.trim_end_matches(".gz");
-                [dir.join(gz), dir.join(plain)]
-                    .into_iter()
-                    .find(|p| p.is_file())
-            };
-            Some([find(imgs.file)?, find(labels.file)?])
-        })
+        Self::search_dirs(kind, root)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, dir)| {
+                let find = |gz: &str| {
+                    let plain = gz.trim_end_matches(".gz");
+                    [dir.join(gz), dir.join(plain)]
+                        .into_iter()
+                        .find(|p| p.is_file())
+                };
+                Some(([find(imgs.file)?, find(labels.file)?], i == 2))
+            })
+            .collect()
     }
 
     /// Finds (or, with `download`, fetches into `root/<Class>/raw`) and reads a split.
@@ -189,41 +201,62 @@ impl Mnist {
         download: bool,
         mirrors: Option<&[String]>,
     ) -> Result<Self> {
-        let paths = match Self::locate(kind, root, split) {
-            Some(p) => p,
-            None if download => {
-                let dir = root.join(kind.class_name()).join("raw");
-                let official = kind.mirrors();
-                let mirrors = mirrors.unwrap_or(&official);
-                let [a, b] = kind.resources(split);
-                [
-                    download::download(mirrors, &a, &dir)?,
-                    download::download(mirrors, &b, &dir)?,
-                ]
+        for ([images, labels], flat) in Self::candidates(kind, root, split) {
+            let ds = Self::from_files(kind, &images, &labels)?;
+            if flat {
+                if let Some(other) = ds.looks_like_other_kind() {
+                    tracing::warn!(
+                        "skipping {}: these look like {} images, not {}",
+                        images.display(),
+                        other.class_name(),
+                        kind.class_name()
+                    );
+                    continue;
+                }
             }
-            None => {
-                let [a, b] = kind.resources(split);
-                let dirs: Vec<String> = Self::search_dirs(kind, root)
-                    .iter()
-                    .map(|d| format!("  {}", d.display()))
-                    .collect();
-                return Err(Error::NotFound(format!(
-                    "{} {} files not found: looked for {} and {} (gzipped or not) in\n{}\n\
-                     put them in {} (or set `root`, or $WICK_DATA), or set `download = true`",
-                    kind.class_name(),
-                    if split == Split::Train {
-                        "training"
-                    } else {
-                        "test"
-                    },
-                    a.file,
-                    b.file,
-                    dirs.join("\n"),
-                    root.join(kind.class_name()).join("raw").display()
-                )));
-            }
-        };
-        Self::from_files(kind, &paths[0], &paths[1])
+            return Ok(ds);
+        }
+        if !download {
+            let [a, b] = kind.resources(split);
+            let dirs: Vec<String> = Self::search_dirs(kind, root)
+                .iter()
+                .map(|d| format!("  {}", d.display()))
+                .collect();
+            return Err(Error::NotFound(format!(
+                "{} {} files not found: looked for {} and {} (gzipped or not) in\n{}\n\
+                 put them in {} (or set `root`, or $WICK_DATA), or set `download = true`",
+                kind.class_name(),
+                if split == Split::Train {
+                    "training"
+                } else {
+                    "test"
+                },
+                a.file,
+                b.file,
+                dirs.join("\n"),
+                root.join(kind.class_name()).join("raw").display()
+            )));
+        }
+        let dir = root.join(kind.class_name()).join("raw");
+        let official = kind.mirrors();
+        let mirrors = mirrors.unwrap_or(&official);
+        let [a, b] = kind.resources(split);
+        let images = download::download(mirrors, &a, &dir)?;
+        let labels = download::download(mirrors, &b, &dir)?;
+        Self::from_files(kind, &images, &labels)
+    }
+
+    /// MNIST digits are dark (mean pixel ≈ 0.13) and Fashion-MNIST clothes brighter
+    /// (≈ 0.29): the other kind, when the pixel statistics say so clearly.
+    fn looks_like_other_kind(&self) -> Option<MnistKind> {
+        let sample = &self.images[..self.images.len().min(784 * 2000)];
+        let sum: u64 = sample.iter().map(|&p| u64::from(p)).sum();
+        let mean = sum as f64 / sample.len().max(1) as f64 / 255.0;
+        match self.kind {
+            MnistKind::Mnist if mean > 0.22 => Some(MnistKind::FashionMnist),
+            MnistKind::FashionMnist if mean < 0.19 => Some(MnistKind::Mnist),
+            _ => None,
+        }
     }
 
     /// Reads an images file and a labels file, checking that they fit together.
@@ -244,6 +277,20 @@ impl Mnist {
                     images.display()
                 ),
             ));
+        }
+        if img.dims[1] != 28 || img.dims[2] != 28 {
+            return Err(corrupt(
+                images,
+                format!(
+                    "images are {}x{}, but {} images are 28x28",
+                    img.dims[1],
+                    img.dims[2],
+                    kind.class_name()
+                ),
+            ));
+        }
+        if img.dims[0] == 0 {
+            return Err(corrupt(images, "the file holds no images".into()));
         }
         if let Some(bad) = lab.data.iter().find(|&&l| l > 9) {
             return Err(corrupt(

@@ -208,6 +208,26 @@ fn mnist_load_downloads_into_the_torchvision_layout() {
 }
 
 #[test]
+fn flat_root_with_the_other_dataset_is_skipped() {
+    let src = shared_mnist();
+    if !src.is_dir() || !Path::new("/usr/share/datasets/fashion-mnist").is_dir() {
+        eprintln!("skipping: needs the shared MNIST and Debian's Fashion-MNIST");
+        return;
+    }
+    // MNIST digits flat in the root must not be taken for Fashion-MNIST: the search
+    // goes on to the system-wide Fashion-MNIST.
+    let ds = Mnist::load(MnistKind::FashionMnist, &src, Split::Test, false, None).unwrap();
+    assert!(
+        ds.images_path
+            .starts_with("/usr/share/datasets/fashion-mnist"),
+        "{}",
+        ds.images_path.display()
+    );
+    let ds = Mnist::load(MnistKind::Mnist, &src, Split::Test, false, None).unwrap();
+    assert!(ds.images_path.starts_with(&src));
+}
+
+#[test]
 fn corrupt_files_name_the_file() {
     let root = tempfile::tempdir().unwrap();
     let raw = root.path().join("MNIST/raw");
@@ -228,6 +248,16 @@ fn corrupt_files_name_the_file() {
         .to_string();
     assert!(
         err.contains("t10k-labels-idx1-ubyte") && err.contains("3 labels for 2 images"),
+        "{err}"
+    );
+    let small = wick_data::idx::encode_u8(&[3, 2, 2], &[0; 12]);
+    std::fs::write(raw.join("t10k-images-idx3-ubyte"), small).unwrap();
+    let err = Mnist::load(MnistKind::Mnist, root.path(), Split::Test, false, None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("t10k-images-idx3-ubyte") && err.contains("2x2"),
         "{err}"
     );
     std::fs::write(raw.join("t10k-labels-idx1-ubyte"), b"garbage").unwrap();

@@ -142,9 +142,19 @@ impl Conv2dConfig {
                 "out_channels must be at least 1",
             ));
         }
+        crate::shape::check_param_count(
+            "out_channels",
+            &[
+                self.out_channels,
+                c / g,
+                self.kernel_size.pair().0,
+                self.kernel_size.pair().1,
+            ],
+        )?;
         let (ph, pw) = self.padding.pair();
         let out = |n: usize, p: usize, k: usize, s: usize, d: usize| -> Option<usize> {
-            let span = (n + 2 * p).checked_sub(d * (k - 1) + 1)?;
+            let padded = n.checked_add(p.checked_mul(2)?)?;
+            let span = padded.checked_sub(d.checked_mul(k - 1)?.checked_add(1)?)?;
             Some(span / s + 1)
         };
         match (out(h, ph, kh, sh, dh), out(w, pw, kw, sw, dw)) {
@@ -178,6 +188,57 @@ impl Conv2dConfig {
     }
 }
 
+/// `F.conv2d(x, weight, bias, stride, padding, dilation, groups)` with zero padding.
+///
+/// candle's conv2d backward takes the width's output padding from the height, which
+/// breaks (shape error) when a stride leaves a different remainder in H and W. The
+/// input is therefore cropped to the rows and columns the windows actually reach (the
+/// rest gets no gradient anyway), so that both remainders are zero.
+pub fn conv2d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    cfg: &Conv2dConfig,
+) -> Result<Tensor> {
+    let (ph, pw) = cfg.padding.pair();
+    let (s, _) = cfg.stride.pair();
+    let (d, _) = cfg.dilation.pair();
+    let (_, _, kh, kw) = weight.dims4()?;
+    let (_, _, h, w) = x.dims4()?;
+    let reach = |n: usize, p: usize, k: usize| -> Option<usize> {
+        let span = (n + 2 * p).checked_sub(d * (k - 1) + 1)?;
+        Some(span / s * s + d * (k - 1) + 1)
+    };
+    let (Some(hu), Some(wu)) = (reach(h, ph, kh), reach(w, pw, kw)) else {
+        return Err(Error::shape(format!(
+            "Conv2d: kernel {kh}x{kw} does not fit the padded input {}x{}",
+            h + 2 * ph,
+            w + 2 * pw
+        )));
+    };
+    let y = if ph == pw && hu == h + 2 * ph && wu == w + 2 * pw {
+        x.conv2d(weight, ph, s, d, cfg.groups)?
+    } else {
+        let x = if ph > 0 {
+            x.pad_with_zeros(2, ph, ph)?
+        } else {
+            x.clone()
+        };
+        let x = if pw > 0 {
+            x.pad_with_zeros(3, pw, pw)?
+        } else {
+            x
+        };
+        x.narrow(2, 0, hu)?
+            .narrow(3, 0, wu)?
+            .conv2d(weight, 0, s, d, cfg.groups)?
+    };
+    Ok(match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?)?,
+        None => y,
+    })
+}
+
 /// `torch.nn.Conv2d`: `out[n, o] = bias[o] + Σ_c weight[o, c] ⋆ input[n, c]`.
 ///
 /// # Shapes
@@ -195,19 +256,12 @@ impl Layer for Conv2d {
     }
 
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
-        let (ph, pw) = self.cfg.padding.pair();
-        let (s, _) = self.cfg.stride.pair();
-        let (d, _) = self.cfg.dilation.pair();
-        let (x, p) = if ph == pw {
-            (x.clone(), ph)
-        } else {
-            (x.pad_with_zeros(2, ph, ph)?.pad_with_zeros(3, pw, pw)?, 0)
-        };
-        let y = x.conv2d(self.weight.as_tensor(), p, s, d, self.cfg.groups)?;
-        Ok(match &self.bias {
-            Some(b) => y.broadcast_add(&b.as_tensor().reshape((1, (), 1, 1))?)?,
-            None => y,
-        })
+        conv2d(
+            x,
+            self.weight.as_tensor(),
+            self.bias.as_ref().map(Var::as_tensor),
+            &self.cfg,
+        )
     }
 
     fn parameters(&self) -> Vec<Param> {
@@ -240,5 +294,49 @@ impl Layer for Conv2d {
             s += &format!(", bias={}", py_bool(false));
         }
         s + ")"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use wick_tensor::gradcheck::gradcheck;
+
+    fn t(n: usize, shape: &[usize], m: usize) -> Tensor {
+        let v: Vec<f64> = (0..n).map(|i| ((i * m) % 17) as f64 / 8.0 - 1.0).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn gradcheck_strides_rectangular_kernels_and_uneven_padding() {
+        let x = t(2 * 9 * 7, &[1, 2, 9, 7], 13);
+        for (k, stride, padding) in [
+            ([3, 4], 2, IntOrPair::Int(0)),
+            ([3, 4], 2, IntOrPair::Pair([1, 2])),
+            ([2, 3], 3, IntOrPair::Int(1)),
+            ([3, 3], 1, IntOrPair::Pair([0, 1])),
+        ] {
+            let cfg = Conv2dConfig {
+                kernel_size: IntOrPair::Pair(k),
+                stride: IntOrPair::Int(stride),
+                padding,
+                ..Conv2dConfig::new(2, 3, 1)
+            };
+            let mut c = cfg.clone();
+            let out = c.infer(&[2, 9, 7]).unwrap();
+            let w = t(3 * 2 * k[0] * k[1], &[3, 2, k[0], k[1]], 7);
+            let b = t(3, &[3], 5);
+            let y = conv2d(&x, &w, Some(&b), &cfg).unwrap();
+            assert_eq!(&y.dims()[1..], out.as_slice(), "{cfg:?}");
+            gradcheck(
+                |v| {
+                    conv2d(&v[0], &v[1], Some(&v[2]), &cfg)
+                        .map_err(|e| candle_core::Error::Msg(e.to_string()))
+                },
+                &[x.clone(), w, b],
+            )
+            .unwrap();
+        }
     }
 }

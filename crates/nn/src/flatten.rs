@@ -66,7 +66,11 @@ impl FlattenConfig {
             ));
         }
         let mut out: Vec<usize> = batched[..s].to_vec();
-        out.push(batched[s..=e].iter().product());
+        let merged = batched[s..=e]
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::shape(format!("flattening {input:?} overflows")))?;
+        out.push(merged);
         out.extend_from_slice(&batched[e + 1..]);
         Ok(out[1..].to_vec())
     }

@@ -21,7 +21,7 @@ mod shape;
 
 pub use activation::{ReLU, ReLUConfig};
 pub use config::LayerConfig;
-pub use conv::{Conv2d, Conv2dConfig};
+pub use conv::{conv2d, Conv2d, Conv2dConfig};
 pub use error::{Error, Result};
 pub use flatten::{Flatten, FlattenConfig};
 pub use layer::{BuildCtx, Layer};

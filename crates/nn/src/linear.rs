@@ -61,6 +61,7 @@ impl LinearConfig {
                 "out_features must be at least 1",
             ));
         }
+        crate::shape::check_param_count("out_features", &[self.out_features, last])?;
         let mut out = input.to_vec();
         *out.last_mut().expect("checked non-empty") = self.out_features;
         Ok(out)

@@ -92,16 +92,19 @@ impl Pool2d {
         d: usize,
         ceil: bool,
     ) -> Option<usize> {
-        let span = input as i64 + 2 * p as i64 - d as i64 * (k as i64 - 1) - 1;
-        let numer = span + if ceil { s as i64 - 1 } else { 0 };
-        if numer < 0 {
+        // i128: no user-given size can overflow it
+        let (input, k, s, p, d) = (input as i128, k as i128, s as i128, p as i128, d as i128);
+        let span = input + 2 * p - d * (k - 1) - 1;
+        let numer = span + if ceil { s - 1 } else { 0 };
+        if numer < 0 || s <= 0 {
             return None;
         }
-        let mut out = numer / s as i64 + 1;
-        if ceil && (out - 1) * s as i64 >= input as i64 + p as i64 {
+        let mut out = numer / s + 1;
+        if ceil && (out - 1) * s >= input + p {
             out -= 1;
         }
-        (out >= 1).then_some(out as usize)
+        let out = usize::try_from(out).ok()?;
+        (out >= 1).then_some(out)
     }
 
     /// `(H_out, W_out)` for an input of `(H, W)`.
@@ -263,7 +266,14 @@ impl MaxPool2dBwd {
 }
 
 /// `torch.nn.functional.max_pool2d` on `[N, C, H, W]`, with PyTorch's gradient.
+///
+/// The kernel is a CPU one; on another device the input goes to the CPU and back
+/// (differentiably), until a device kernel exists.
 pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        let dev = x.device().clone();
+        return max_pool2d(&x.to_device(&candle_core::Device::Cpu)?, p)?.to_device(&dev);
+    }
     x.contiguous()?.apply_op1(MaxPool2dFwd(p))
 }
 

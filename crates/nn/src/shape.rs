@@ -1,3 +1,4 @@
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -41,4 +42,20 @@ impl fmt::Display for IntOrPair {
 pub fn show_batched(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("[-1, {}]", dims.join(", "))
+}
+
+/// The most parameters one layer may have (2²⁸, 1 GiB in f32): more is a typo on a
+/// machine like this, and would exhaust memory instead of giving an error.
+pub const MAX_LAYER_PARAMS: usize = 1 << 28;
+
+/// Checks that a weight of shape `dims` is not absurdly large, blaming `field`.
+pub(crate) fn check_param_count(field: &'static str, dims: &[usize]) -> Result<()> {
+    let n = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    match n {
+        Some(n) if n <= MAX_LAYER_PARAMS => Ok(()),
+        _ => Err(Error::field(
+            field,
+            format!("a weight of shape {dims:?} is larger than wick's limit of {MAX_LAYER_PARAMS} parameters per layer"),
+        )),
+    }
 }

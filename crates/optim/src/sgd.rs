@@ -126,17 +126,16 @@ impl Optimizer for Sgd {
     fn step(&mut self, grads: &GradStore) -> Result<()> {
         let c = &self.cfg;
         for (p, buf) in self.params.iter().zip(self.momentum_buffer.iter_mut()) {
-            let theta = p.var.as_tensor();
-            let Some(grad) = grads.get(theta) else {
+            let Some(grad) = grads.get(p.var.as_tensor()) else {
                 continue;
             };
-            let mut g = if c.maximize {
-                grad.neg()?
-            } else {
-                grad.clone()
-            };
+            // The update is outside any graph: detached, nothing it computes keeps the
+            // parameters' or the gradients' history alive across steps.
+            let theta = p.var.as_tensor().detach();
+            let grad = grad.detach();
+            let mut g = if c.maximize { grad.neg()? } else { grad };
             if c.weight_decay != 0.0 {
-                g = (g + (theta * c.weight_decay)?)?;
+                g = (g + (&theta * c.weight_decay)?)?;
             }
             if c.momentum != 0.0 {
                 let b = match buf.take() {
@@ -231,6 +230,29 @@ mod tests {
                 1
             )[0],
             1.1
+        );
+    }
+
+    #[test]
+    fn state_keeps_no_autograd_history() {
+        let v = Var::new(&[1.0f32, -2.0], &Device::Cpu).unwrap();
+        let cfg = SgdConfig {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.1,
+            weight_decay: 0.01,
+            ..Default::default()
+        };
+        let mut opt = cfg.build(vec![Param::new("w", v.clone())]).unwrap();
+        for _ in 0..3 {
+            let loss = v.as_tensor().sqr().unwrap().sum_all().unwrap();
+            opt.step(&loss.backward().unwrap()).unwrap();
+        }
+        let bufs: Vec<&Tensor> = opt.momentum_buffers().iter().flatten().collect();
+        assert_eq!(bufs.len(), 1);
+        assert!(
+            bufs.iter().all(|b| !b.track_op()),
+            "a momentum buffer must not hold a graph"
         );
     }
 

@@ -57,6 +57,8 @@ fn list(words: &[&str]) -> String {
 /// Turns a serde error at `path` into a diagnostic, recognizing serde's standard
 /// messages (unknown field, unknown variant, missing field, invalid type).
 pub(crate) fn serde_error(path: KeyPath, msg: &str) -> Diagnostic {
+    // toml appends "\nin `key`"; the key path says that better
+    let msg = msg.split("\nin `").next().unwrap_or(msg);
     let words = ticked(msg);
     if msg.starts_with("unknown field") && !words.is_empty() {
         let field = words[0];

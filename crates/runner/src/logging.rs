@@ -30,10 +30,13 @@ fn json_slot() -> &'static Arc<Mutex<Option<File>>> {
 
 /// Installs the global subscriber (once; later calls do nothing).
 pub fn init() {
+    // `wick::exit` events (the final error) are printed by the binary itself on stderr,
+    // whatever RUST_LOG says; the terminal layer leaves them to log.jsonl.
+    let term_filter = filter().add_directive("wick::exit=off".parse().expect("a valid directive"));
     let term = tracing_subscriber::fmt::layer()
         .event_format(Plain)
         .with_writer(TermWriter)
-        .with_filter(filter());
+        .with_filter(term_filter);
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(false)
@@ -131,12 +134,16 @@ struct TermWriter;
 impl<'a> MakeWriter<'a> for TermWriter {
     type Writer = LineOut;
     fn make_writer(&'a self) -> LineOut {
-        LineOut(Vec::new())
+        LineOut(Vec::new(), false)
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> LineOut {
+        LineOut(Vec::new(), *meta.level() <= Level::WARN)
     }
 }
 
-/// Buffers one event and prints it above the progress bars when dropped.
-struct LineOut(Vec<u8>);
+/// Buffers one event and prints it above the progress bars when dropped: on stderr for
+/// warnings and errors, on stdout otherwise.
+struct LineOut(Vec<u8>, bool);
 
 impl Write for LineOut {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
@@ -151,10 +158,15 @@ impl Write for LineOut {
 impl Drop for LineOut {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.0);
+        let to_stderr = self.1;
         multi().suspend(|| {
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(&buf);
-            let _ = out.flush();
+            if to_stderr {
+                let _ = io::stderr().lock().write_all(&buf);
+            } else {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(&buf);
+                let _ = out.flush();
+            }
         });
     }
 }

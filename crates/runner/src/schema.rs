@@ -320,16 +320,34 @@ impl Experiment {
                 .sampler_config()
                 .map_err(|e| data_error(e, &path))?;
             let mut shape = raw_shape.clone();
+            // samples start as images; ToTensor makes them tensors, Normalize needs tensors
+            let mut is_image = true;
             for (i, t) in split.transforms.iter().enumerate() {
                 let tp = path.key("transforms").index(i);
+                match t {
+                    TransformConfig::ToTensor(_) if !is_image => {
+                        return Err(Diagnostic::value(
+                            tp.key("type"),
+                            "ToTensor expects an image, but the samples are already tensors here",
+                        )
+                        .with_label("second ToTensor")
+                        .with_help("keep one ToTensor"))
+                    }
+                    TransformConfig::ToTensor(_) => is_image = false,
+                    TransformConfig::Normalize(_) if is_image => {
+                        return Err(Diagnostic::value(
+                            tp.key("type"),
+                            "Normalize expects a tensor, but the samples are still images here",
+                        )
+                        .with_label("before ToTensor")
+                        .with_help("put { type = \"ToTensor\" } before Normalize"))
+                    }
+                    TransformConfig::Normalize(_) => {}
+                }
                 let built = t.build().map_err(|e| data_error(e, &tp))?;
                 shape = built.output_shape(&shape).map_err(|e| data_error(e, &tp))?;
             }
-            if !split
-                .transforms
-                .iter()
-                .any(|t| matches!(t, TransformConfig::ToTensor(_)))
-            {
+            if is_image {
                 return Err(Diagnostic::value(
                     path.key("transforms"),
                     "the samples are images; the transforms need a `ToTensor`",
@@ -358,6 +376,14 @@ impl Experiment {
         let last = self.model.layers.len() - 1;
         match &self.loss {
             LossConfig::CrossEntropyLoss(c) => {
+                if c.reduction == wick_losses::Reduction::None {
+                    return Err(Diagnostic::value(
+                        root().key("loss").key("reduction"),
+                        "training needs a scalar loss, but reduction = \"none\" gives one per sample",
+                    )
+                    .with_label("not a scalar")
+                    .with_help("use \"mean\" (the default) or \"sum\""));
+                }
                 if out.len() != 1 || out[0] != classes {
                     let field = match &self.model.layers[last] {
                         LayerConfig::Linear(_) => "out_features",

@@ -149,22 +149,54 @@ fn correct(logits: &Tensor, target: &Tensor) -> candle_core::Result<f64> {
 }
 
 /// `test()`: mean loss and accuracy over a loader, in eval mode.
+/// The sum of per-sample losses in a batch, from the loss value: `mean × n`, or the
+/// value itself with `reduction = "sum"`.
+fn batch_total(loss: f64, n: usize, summed: bool) -> f64 {
+    if summed {
+        loss
+    } else {
+        loss * n as f64
+    }
+}
+
+fn summed(exp: &Experiment) -> bool {
+    match &exp.loss {
+        wick_losses::LossConfig::CrossEntropyLoss(c) => c.reduction == wick_losses::Reduction::Sum,
+    }
+}
+
+/// What `test()` measures.
+struct Eval {
+    loss: f64,
+    hits: u64,
+    total: usize,
+}
+
+/// `test()`: mean per-sample loss and the correct predictions over a loader, in eval mode.
 fn evaluate(
     model: &Sequential,
     loss: &dyn Loss,
     loader: &DataLoader,
-) -> Result<(f64, f64), RunError> {
+    summed: bool,
+) -> Result<Eval, RunError> {
     let (mut total, mut loss_sum, mut hits) = (0usize, 0f64, 0f64);
     for batch in loader.epoch(0) {
         let batch = batch?;
         let logits = model.forward(&batch.input, false)?.detach();
-        let l = loss.forward(&logits, &batch.target)?;
-        loss_sum += f64::from(l.to_dtype(DType::F32)?.to_scalar::<f32>()?) * batch.len as f64;
+        let l = f64::from(
+            loss.forward(&logits, &batch.target)?
+                .to_dtype(DType::F32)?
+                .to_scalar::<f32>()?,
+        );
+        loss_sum += batch_total(l, batch.len, summed);
         hits += correct(&logits, &batch.target)?;
         total += batch.len;
     }
-    let n = total.max(1) as f64;
-    Ok((loss_sum / n, hits / n))
+    Ok(Eval {
+        loss: loss_sum / total.max(1) as f64,
+        hits: hits as u64,
+        total,
+    })
 }
 
 /// Trains an experiment and writes its run directory.
@@ -232,6 +264,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
     tracing::info!(run_dir = %dir.path.display(), "run directory: {}", dir.path.display());
 
     let log_interval = exp.train.log_interval;
+    let summed = summed(exp);
     let mut step: u64 = 0;
     let mut epochs = Vec::new();
     for epoch in 1..=exp.train.epochs {
@@ -244,9 +277,6 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
             let batch = batch?;
             let logits = model.forward(&batch.input, true)?;
             let loss = criterion.forward(&logits, &batch.target)?;
-            let grads = loss.backward()?;
-            optimizer.step(&grads)?;
-            step += 1;
             let l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
             if !l.is_finite() {
                 bar.finish_and_clear();
@@ -256,8 +286,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
                     batch: batch_idx + 1,
                 });
             }
+            let grads = loss.backward()?;
+            optimizer.step(&grads)?;
+            step += 1;
             running += l;
-            loss_sum += l * batch.len as f64;
+            loss_sum += batch_total(l, batch.len, summed);
             hits += correct(&logits.detach(), &batch.target)?;
             seen += batch.len;
             bar.inc(1);
@@ -312,18 +345,19 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
         );
         // ---- test() ----
         if let Some(loader) = &test_loader {
-            let (tl, ta) = evaluate(&model, criterion.as_ref(), loader)?;
-            stats.test_loss = Some(tl);
-            stats.test_acc = Some(ta);
+            let ev = evaluate(&model, criterion.as_ref(), loader, summed)?;
+            let acc = ev.hits as f64 / ev.total.max(1) as f64;
+            stats.test_loss = Some(ev.loss);
+            stats.test_acc = Some(acc);
             tracing::info!(
                 epoch,
-                test_loss = tl,
-                test_acc = ta,
+                test_loss = ev.loss,
+                test_acc = acc,
                 "Accuracy on test set: {:.2} % ({}/{}), test loss {:.4}",
-                100.0 * ta,
-                (ta * loader.num_samples() as f64).round(),
-                loader.num_samples(),
-                tl
+                100.0 * acc,
+                ev.hits,
+                ev.total,
+                ev.loss
             );
         }
         dir.log_metrics(&MetricRow {

@@ -165,6 +165,26 @@ mod tests {
         let x = t(&x, &[2, 3, 6, 5]);
         let k = t(&k, &[4, 3, 3, 3]);
         gradcheck(|v| v[0].conv2d(&v[1], 1, 1, 1, 1), &[x.clone(), k.clone()]).unwrap();
-        gradcheck(|v| v[0].conv2d(&v[1], 0, 1, 1, 1), &[x, k]).unwrap();
+        gradcheck(|v| v[0].conv2d(&v[1], 0, 1, 1, 1), &[x.clone(), k]).unwrap();
+        // stride 2 with a rectangular kernel on an odd, non-square input
+        let k: Vec<f64> = (0..2 * 3 * 3 * 2)
+            .map(|i| ((i * 5) % 9) as f64 / 4.0 - 1.0)
+            .collect();
+        let k = t(&k, &[2, 3, 3, 2]);
+        gradcheck(|v| v[0].conv2d(&v[1], 1, 2, 1, 1), &[x, k]).unwrap();
+        let x: Vec<f64> = (0..2 * 9 * 9)
+            .map(|i| ((i * 13) % 23) as f64 / 11.0 - 1.0)
+            .collect();
+        let k: Vec<f64> = (0..3 * 2 * 3 * 4)
+            .map(|i| ((i * 7) % 5) as f64 / 3.0 - 0.5)
+            .collect();
+        let (x, k) = (t(&x, &[1, 2, 9, 9]), t(&k, &[3, 2, 3, 4]));
+        // candle 0.11 gets this one wrong (it takes the width's output padding from the
+        // height): wick's Conv2d crops its input so that both are zero (see wick-nn).
+        let e = gradcheck(|v| v[0].conv2d(&v[1], 0, 2, 1, 1), &[x, k]);
+        assert!(
+            e.is_err(),
+            "candle fixed rectangular strided conv2d backward: simplify wick-nn's Conv2d"
+        );
     }
 }
