@@ -14,9 +14,14 @@ run EXPERIMENT *ARGS:
 check EXPERIMENT:
     cargo run --release -- check {{EXPERIMENT}}
 
-# every test of every crate
+# every test of every crate, then one closing line with the totals
 test:
-    cargo test --workspace
+    #!/usr/bin/env bash
+    set -euo pipefail
+    log=$(mktemp)
+    trap 'rm -f "$log"' EXIT
+    cargo test --workspace 2>&1 | tee "$log"
+    awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 
 # one epoch of experiments/fashion_mnist.toml, wick vs PyTorch (needs a venv with torch: PYTHON=...)
 bench:
