@@ -93,6 +93,14 @@ fn fetch(
                 .progress_chars("=> "),
         );
         bar.set_message(res.file);
+        // cleared on every path, so a failure's log line is not drawn over a stale bar
+        struct Clear(ProgressBar);
+        impl Drop for Clear {
+            fn drop(&mut self) {
+                self.0.finish_and_clear();
+            }
+        }
+        let bar = Clear(bar);
         let mut reader = resp.body_mut().as_reader();
         let mut h = Md5::new();
         let mut buf = vec![0u8; 1 << 16];
@@ -108,9 +116,9 @@ fn fetch(
             out.write_all(&buf[..n])
                 .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
             got += n as u64;
-            bar.set_position(got);
+            bar.0.set_position(got);
         }
-        bar.finish_and_clear();
+        drop(bar);
         if let Some(n) = total {
             if got != n {
                 return Err(format!("got {got} of {n} bytes"));
