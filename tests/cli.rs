@@ -4,8 +4,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn wick(args: &[&str], data: Option<&Path>, cwd: &Path) -> Output {
+    wick_with(args, data, cwd, &[])
+}
+
+fn wick_with(args: &[&str], data: Option<&Path>, cwd: &Path, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wick"));
-    cmd.args(args).current_dir(cwd).env_remove("RUST_LOG");
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .env_remove("WICK_MIRRORS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     match data {
         Some(d) => cmd.env("WICK_DATA", d),
         None => cmd.env("WICK_DATA", cwd.join("no-data-here")),
@@ -365,4 +375,77 @@ fn run_trains_and_writes_the_run_directory() {
             .count(),
         2
     );
+}
+
+/// `download = true` through the binary: the test split comes from a local mirror
+/// (the shared official t10k files, checked against torchvision's MD5s) into
+/// `<root>/MNIST/raw`; with every mirror down, the error names each one and where
+/// the file goes.
+#[test]
+fn run_downloads_missing_files_from_the_mirrors() {
+    let shared = repo().join("../shared/datasets/mnist");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_tiny_mnist(&data, 640, 10);
+    for f in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+        std::fs::remove_file(data.join("MNIST/raw").join(f)).unwrap();
+    }
+    let src = std::fs::read_to_string(repo().join("experiments/mnist.toml")).unwrap();
+    let src = src
+        .replace("download = false", "download = true")
+        .replace("epochs = 10", "epochs = 1");
+    std::fs::write(tmp.path().join("exp.toml"), src).unwrap();
+
+    // every mirror down: exit 1, each failure named, and where the file goes
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mirror = format!("http://{dead}/");
+    let out = wick_with(
+        &["run", "exp.toml"],
+        Some(&data),
+        tmp.path(),
+        &[("WICK_MIRRORS", &mirror)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("could not download t10k-images-idx3-ubyte.gz"),
+        "{err}"
+    );
+    assert!(err.contains(&dead.to_string()), "{err}");
+    assert!(
+        err.contains("MNIST/raw/t10k-images-idx3-ubyte.gz yourself"),
+        "{err}"
+    );
+
+    if !shared.is_dir() {
+        eprintln!(
+            "skipping the download itself: {} not present",
+            shared.display()
+        );
+        return;
+    }
+    let (base, _) = wick_data::testing::serve(shared, 8).unwrap();
+    let mirror = format!("{base}/");
+    let out = wick_with(
+        &["run", "exp.toml"],
+        Some(&data),
+        tmp.path(),
+        &[("WICK_MIRRORS", &mirror)],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("/10000), test loss"),
+        "evaluated on the 10,000 downloaded digits: {stdout}"
+    );
+    assert!(data.join("MNIST/raw/t10k-images-idx3-ubyte.gz").is_file());
+    assert!(data.join("MNIST/raw/t10k-labels-idx1-ubyte.gz").is_file());
 }

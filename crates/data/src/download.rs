@@ -53,11 +53,11 @@ pub fn download(mirrors: &[String], res: &Resource, dir: &Path) -> Result<PathBu
     let mut failures = Vec::new();
     for mirror in mirrors {
         let url = format!("{}/{}", mirror.trim_end_matches('/'), res.file);
-        tracing::info!(%url, dest = %dest.display(), "downloading");
+        tracing::info!(%url, dest = %dest.display(), "downloading {url} into {}", dir.display());
         match fetch(&agent, &url, res, &dest) {
             Ok(()) => return Ok(dest),
             Err(msg) => {
-                tracing::warn!(%url, "download failed: {msg}");
+                tracing::warn!(%url, "download from {url} failed: {msg}");
                 failures.push(format!("  {url}: {msg}"));
             }
         }

@@ -16,6 +16,8 @@ mod error;
 pub mod idx;
 mod mnist;
 pub mod sampler;
+#[doc(hidden)]
+pub mod testing;
 pub mod transforms;
 
 pub use dataloader::{Batch, DataLoader, DataLoaderConfig};

@@ -2,74 +2,12 @@
 //! files (`../shared/datasets/mnist`), or small files the test makes when those are
 //! absent: checksums, mirror fallback, atomic rename, and the error when all fail.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use wick_data::download::{download, md5_file, Resource};
+use wick_data::testing::serve;
 use wick_data::{Dataset, Mnist, MnistKind, Split};
-
-/// Serves files from `dir` at `/<name>`; `/broken/<name>` serves the file with its
-/// last byte flipped, `/cut/<name>` announces the full length but sends half. Returns
-/// the base URL and a request counter. The server stops after `max_requests`.
-fn serve(dir: PathBuf, max_requests: usize) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(max_requests) {
-            let Ok(mut stream) = stream else { continue };
-            c.fetch_add(1, Ordering::SeqCst);
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            loop {
-                let mut h = String::new();
-                match reader.read_line(&mut h) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) if h == "\r\n" => break,
-                    Ok(_) => {}
-                }
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let (mode, name) = match path.trim_start_matches('/').split_once('/') {
-                Some((m, n)) => (m.to_string(), n.to_string()),
-                None => (String::new(), path.trim_start_matches('/').to_string()),
-            };
-            let file = match mode.as_str() {
-                "" | "broken" | "cut" => std::fs::read(dir.join(&name)),
-                _ => Err(std::io::ErrorKind::NotFound.into()),
-            };
-            match file {
-                Ok(mut body) => {
-                    let len = body.len();
-                    if mode == "broken" {
-                        *body.last_mut().unwrap() ^= 0xff;
-                    }
-                    if mode == "cut" {
-                        body.truncate(len / 2);
-                    }
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
-                    );
-                    let _ = stream.write_all(&body);
-                }
-                Err(_) => {
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    );
-                }
-            }
-        }
-    });
-    (format!("http://{addr}"), count)
-}
 
 fn shared_mnist() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/mnist")
@@ -109,7 +47,7 @@ fn downloads_verifies_and_falls_back_to_the_next_mirror() {
         std::fs::write(made.path().join("t10k-labels-idx1-ubyte.gz"), bytes).unwrap();
         made.path().to_path_buf()
     };
-    let (base, count) = serve(src.clone(), 16);
+    let (base, count) = serve(src.clone(), 16).unwrap();
     let res = resource(&src, "t10k-labels-idx1-ubyte.gz");
     let out = tempfile::tempdir().unwrap();
     let dest_dir = out.path().join("MNIST/raw");
@@ -136,7 +74,7 @@ fn downloads_verifies_and_falls_back_to_the_next_mirror() {
 fn all_mirrors_failing_names_each_failure_and_leaves_nothing() {
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("f.gz"), b"some bytes").unwrap();
-    let (base, _) = serve(src.path().to_path_buf(), 8);
+    let (base, _) = serve(src.path().to_path_buf(), 8).unwrap();
     let res = Resource {
         file: "f.gz",
         md5: "00000000000000000000000000000000",
@@ -175,7 +113,7 @@ fn mnist_load_downloads_into_the_torchvision_layout() {
         eprintln!("skipping: {} not present", src.display());
         return;
     }
-    let (base, _) = serve(src.clone(), 8);
+    let (base, _) = serve(src.clone(), 8).unwrap();
     let root = tempfile::tempdir().unwrap();
     // The official test split, checked against torchvision's checksums.
     let ds = Mnist::load(
