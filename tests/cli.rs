@@ -343,6 +343,12 @@ fn run_trains_and_writes_the_run_directory() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(v["epoch"].is_number());
     }
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["device"], "cpu");
+    assert_eq!(meta["seed"], 0);
+    assert_eq!(meta["config_md5"].as_str().map(str::len), Some(32));
+    assert!(meta["ended"].is_string(), "{meta}");
     let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
     assert!(
         log.lines().any(|l| l.contains("Accuracy on test set")),

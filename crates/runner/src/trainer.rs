@@ -202,14 +202,12 @@ fn evaluate(
 /// Trains an experiment and writes its run directory.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
     let device = exp.device.open()?;
-    tracing::info!(
-        "device: {}",
-        if device.is_cpu() {
-            "cpu".to_string()
-        } else {
-            format!("{device:?}")
-        }
-    );
+    let device_name = match device.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".to_string(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    };
+    tracing::info!(device = %device_name, requested = %exp.device, "device: {device_name}");
     let train_ds = load_split(exp, &exp.data.train, opts)?;
     let test_ds = exp
         .data
@@ -241,7 +239,15 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
 
     let mut dir = RunDir::create(&opts.runs_dir, &exp.name)?;
     logging::log_to_file(&dir.path.join("log.jsonl"))?;
-    dir.write_file("config.toml", exp.to_toml().as_bytes())?;
+    let config = exp.to_toml();
+    dir.write_file("config.toml", config.as_bytes())?;
+    let config_md5: String = {
+        use md5::{Digest, Md5};
+        Md5::digest(config.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
     let summary = model.summary();
     dir.write_file("summary.txt", format!("{summary}\n").as_bytes())?;
     let started = chrono::Local::now();
@@ -250,7 +256,9 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
             "wick_version": env!("CARGO_PKG_VERSION"),
             "name": exp.name,
             "seed": exp.seed,
-            "device": exp.device.to_string(),
+            "config_md5": config_md5,
+            "device": device_name,
+            "device_requested": exp.device.to_string(),
             "started": started.to_rfc3339(),
             "ended": end,
         })
