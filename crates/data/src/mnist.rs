@@ -240,10 +240,18 @@ impl Mnist {
         let dir = root.join(kind.class_name()).join("raw");
         let official = kind.mirrors();
         let mirrors = mirrors.unwrap_or(&official);
+        // fetch only what is missing from the download folder
+        let fetch = |r: &download::Resource| -> Result<PathBuf> {
+            let have = [dir.join(r.file), dir.join(r.file.trim_end_matches(".gz"))]
+                .into_iter()
+                .find(|p| p.is_file());
+            match have {
+                Some(p) => Ok(p),
+                None => download::download(mirrors, r, &dir),
+            }
+        };
         let [a, b] = kind.resources(split);
-        let images = download::download(mirrors, &a, &dir)?;
-        let labels = download::download(mirrors, &b, &dir)?;
-        Self::from_files(kind, &images, &labels)
+        Self::from_files(kind, &fetch(&a)?, &fetch(&b)?)
     }
 
     /// MNIST digits are dark (mean pixel ≈ 0.13) and Fashion-MNIST clothes brighter
