@@ -1,4 +1,8 @@
-use crate::{Optimizer, Result, SgdConfig};
+use crate::engine::validate_all;
+use crate::{
+    AdadeltaConfig, AdagradConfig, AdamConfig, AdamWConfig, AdamaxConfig, NadamConfig, Optimizer,
+    RadamConfig, Result, RmspropConfig, SgdConfig,
+};
 use wick_tensor::Param;
 
 wick_tensor::tagged_config! {
@@ -6,21 +10,57 @@ wick_tensor::tagged_config! {
     pub enum OptimizerConfig {
         /// `torch.optim.SGD`
         SGD(SgdConfig),
+        /// `torch.optim.Adam`
+        Adam(AdamConfig),
+        /// `torch.optim.AdamW`
+        AdamW(AdamWConfig),
+        /// `torch.optim.RMSprop`
+        RMSprop(RmspropConfig),
+        /// `torch.optim.Adagrad`
+        Adagrad(AdagradConfig),
+        /// `torch.optim.Adadelta`
+        Adadelta(AdadeltaConfig),
+        /// `torch.optim.Adamax`
+        Adamax(AdamaxConfig),
+        /// `torch.optim.NAdam`
+        NAdam(NadamConfig),
+        /// `torch.optim.RAdam`
+        RAdam(RadamConfig),
     }
 }
 
+macro_rules! each {
+    ($self:ident, $c:ident => $e:expr) => {
+        match $self {
+            Self::SGD($c) => $e,
+            Self::Adam($c) => $e,
+            Self::AdamW($c) => $e,
+            Self::RMSprop($c) => $e,
+            Self::Adagrad($c) => $e,
+            Self::Adadelta($c) => $e,
+            Self::Adamax($c) => $e,
+            Self::NAdam($c) => $e,
+            Self::RAdam($c) => $e,
+        }
+    };
+}
+
 impl OptimizerConfig {
-    /// Validates the arguments and creates the optimizer over `params`.
+    /// Validates the arguments, splits `params` into the configured groups and creates
+    /// the optimizer.
     pub fn build(&self, params: Vec<Param>) -> Result<Box<dyn Optimizer>> {
-        Ok(match self {
-            Self::SGD(c) => Box::new(c.build(params)?),
-        })
+        Ok(each!(self, c => Box::new(c.build(params)?)))
     }
 
-    /// Validates the arguments without creating anything.
+    /// Validates the arguments (and those of every `param_groups` entry) without
+    /// creating anything; patterns are checked against parameter names by
+    /// [`build`](Self::build).
     pub fn validate(&self) -> Result<()> {
-        match self {
-            Self::SGD(c) => c.validate(),
-        }
+        each!(self, c => validate_all(c))
+    }
+
+    /// The learning rate of the top-level arguments.
+    pub fn lr(&self) -> f64 {
+        each!(self, c => c.lr)
     }
 }

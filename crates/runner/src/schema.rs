@@ -607,6 +607,7 @@ lr = 0.1
                     (0.0, 0.0, 0.0, false)
                 )
             }
+            other => panic!("expected SGD, got {}", other.type_name()),
         }
         let text = a.to_toml();
         assert!(text.contains("ignore_index = -100"), "{text}");

@@ -322,7 +322,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
                     step,
                     batch: Some(batch_idx + 1),
                     train_loss: Some(mean),
-                    lr: Some(optimizer.lr()),
+                    lr: Some(optimizer.lr(0)),
                     ..Default::default()
                 })?;
                 running = 0.0;
@@ -376,7 +376,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
             train_acc: Some(stats.train_acc),
             test_loss: stats.test_loss,
             test_acc: stats.test_acc,
-            lr: Some(optimizer.lr()),
+            lr: Some(optimizer.lr(0)),
             seconds: Some(stats.seconds),
             samples_per_sec: Some(stats.samples_per_sec),
             ..Default::default()
