@@ -4,8 +4,10 @@ use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use wick_runner::trainer::Device;
-use wick_runner::{load_experiment, logging, RunOptions};
+use wick_runner::{load_experiment_with, logging, Override, RunError, RunOptions};
 
 /// Train neural networks described in TOML experiment files, the PyTorch way.
 #[derive(Parser)]
@@ -19,8 +21,15 @@ struct Cli {
 enum Command {
     /// Train and evaluate an experiment; writes runs/<name>/<timestamp>/.
     Run {
-        /// The experiment file.
-        experiment: PathBuf,
+        /// The experiment file (not with --resume).
+        #[arg(required_unless_present = "resume")]
+        experiment: Option<PathBuf>,
+        /// Override a key of the file, validated like the file: `--set optimizer.lr=0.1`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
+        /// Continue the run in this directory from its `last` checkpoint.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["experiment", "set"])]
+        resume: Option<PathBuf>,
         /// Where run directories go.
         #[arg(long, default_value = "runs")]
         runs_dir: PathBuf,
@@ -32,11 +41,38 @@ enum Command {
     Check {
         /// The experiment file.
         experiment: PathBuf,
+        /// Override a key of the file: `--set optimizer.lr=0.1`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
+    },
+    /// Evaluate a checkpoint of a run directory on its test split.
+    Eval {
+        /// The run directory (runs/<name>/<timestamp>).
+        run_dir: PathBuf,
+        /// Which checkpoint: `last`, `best` or a folder name such as `epoch-0003`.
+        #[arg(long, default_value = "best")]
+        checkpoint: String,
+    },
+    /// Write the experiment of a run directory as a PyTorch program that loads its
+    /// checkpoint.
+    Export {
+        /// Write Python (the only format so far).
+        #[arg(long, required = true)]
+        python: bool,
+        /// The run directory (runs/<name>/<timestamp>).
+        run_dir: PathBuf,
+        /// Which checkpoint the script loads by default.
+        #[arg(long, default_value = "best")]
+        checkpoint: String,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
 }
 
-const EXIT_BAD_EXPERIMENT: u8 = 2;
 const EXIT_FAILED_RUN: u8 = 1;
+const EXIT_BAD_EXPERIMENT: u8 = 2;
+const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     // candle asks for the thread count on every parallel op and, without
@@ -49,7 +85,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
     match cli.command {
-        Command::Check { experiment } => match load_experiment(&experiment) {
+        Command::Check { experiment, set } => match load_experiment_with(&experiment, &set) {
             Ok(exp) => match wick_runner::build_model(&exp, &Device::Cpu) {
                 Ok(model) => {
                     println!("{}: OK", experiment.display());
@@ -65,35 +101,119 @@ fn main() -> ExitCode {
         },
         Command::Run {
             experiment,
+            set,
+            resume,
             runs_dir,
             no_progress,
         } => {
-            let exp = match load_experiment(&experiment) {
-                Ok(e) => e,
-                Err(e) => {
-                    eprint!("{}", e.rendered);
-                    return ExitCode::from(EXIT_BAD_EXPERIMENT);
-                }
-            };
             let opts = RunOptions {
                 runs_dir,
                 progress: !no_progress && std::io::stderr().is_terminal(),
-                mirrors: std::env::var("WICK_MIRRORS").ok().and_then(|m| {
-                    let list: Vec<String> = m
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect();
-                    (!list.is_empty()).then_some(list)
-                }),
+                mirrors: mirrors(),
+                overrides: set.iter().map(ToString::to_string).collect(),
+                stop: stop_on_ctrl_c(),
             };
-            match wick_runner::run(&exp, &opts) {
+            let result = match (resume, experiment) {
+                (Some(dir), _) => wick_runner::trainer::resume(&dir, &opts),
+                (None, Some(experiment)) => {
+                    let exp = match load_experiment_with(&experiment, &set) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            eprint!("{}", e.rendered);
+                            return ExitCode::from(EXIT_BAD_EXPERIMENT);
+                        }
+                    };
+                    wick_runner::run(&exp, &opts)
+                }
+                (None, None) => unreachable!("clap requires an experiment without --resume"),
+            };
+            match result {
                 Ok(_) => ExitCode::SUCCESS,
+                Err(e @ RunError::Interrupted { .. }) => fail(&e.into(), EXIT_INTERRUPTED),
                 Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
             }
         }
+        Command::Eval {
+            run_dir,
+            checkpoint,
+        } => {
+            let opts = RunOptions {
+                mirrors: mirrors(),
+                ..Default::default()
+            };
+            match wick_runner::trainer::eval(&run_dir, &checkpoint, &opts) {
+                Ok(ev) => {
+                    println!(
+                        "accuracy {:.2} % ({}/{}), loss {:.4}",
+                        100.0 * ev.accuracy(),
+                        ev.hits,
+                        ev.total,
+                        ev.loss
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+            }
+        }
+        Command::Export {
+            python: _,
+            run_dir,
+            checkpoint,
+            output,
+        } => match export(&run_dir, &checkpoint, output) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, EXIT_FAILED_RUN),
+        },
     }
+}
+
+fn export(
+    run_dir: &std::path::Path,
+    checkpoint: &str,
+    output: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let exp = wick_runner::trainer::load_run_config(run_dir)?;
+    let ckpt = run_dir
+        .join("checkpoints")
+        .join(checkpoint)
+        .join(wick_runner::checkpoint::MODEL_FILE);
+    let script = wick_runner::export::python_script(&exp, Some(&ckpt.display().to_string()));
+    match output {
+        Some(path) => std::fs::write(&path, script)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+        None => print!("{script}"),
+    }
+    Ok(())
+}
+
+/// `WICK_MIRRORS`: comma-separated base URLs tried instead of the official mirrors.
+fn mirrors() -> Option<Vec<String>> {
+    std::env::var("WICK_MIRRORS").ok().and_then(|m| {
+        let list: Vec<String> = m
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        (!list.is_empty()).then_some(list)
+    })
+}
+
+/// The first Ctrl-C (or SIGTERM) asks the trainer to finish its step, save `last` and
+/// exit; a second one exits at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let installed = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ninterrupted: finishing the step and saving `last` (Ctrl-C again to quit now)");
+    });
+    if let Err(e) = installed {
+        tracing::warn!("cannot install the Ctrl-C handler: {e}");
+    }
+    stop
 }
 
 fn fail(e: &anyhow::Error, code: u8) -> ExitCode {

@@ -3,17 +3,23 @@
 //! adds nothing numerical of its own.
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 mod decode;
 pub mod diagnostic;
+pub mod export;
 mod keypath;
 pub mod logging;
 pub mod metrics;
+pub mod monitor;
+pub mod overrides;
+pub mod plots;
 pub mod rundir;
 pub mod schema;
 pub mod trainer;
 
 pub use diagnostic::Diagnostic;
 pub use keypath::{KeyPath, Segment};
+pub use overrides::{Override, OverrideError};
 pub use schema::Experiment;
 pub use trainer::{build_model, run, RunError, RunOptions, RunReport};
 
@@ -32,6 +38,16 @@ pub struct ExperimentError {
 
 /// Reads, parses and validates an experiment file.
 pub fn load_experiment(path: &Path) -> Result<Experiment, ExperimentError> {
+    load_experiment_with(path, &[])
+}
+
+/// Reads an experiment file, applies `--set` overrides to its text, then parses and
+/// validates it. An error in an overridden value is shown on the overridden text, with
+/// a note naming the `--set` it came from.
+pub fn load_experiment_with(
+    path: &Path,
+    overrides: &[Override],
+) -> Result<Experiment, ExperimentError> {
     let file = path.display().to_string();
     let src = match std::fs::read_to_string(path) {
         Ok(s) => s,
@@ -43,8 +59,32 @@ pub fn load_experiment(path: &Path) -> Result<Experiment, ExperimentError> {
             });
         }
     };
-    Experiment::from_toml(&src).map_err(|d| {
+    let (src, file) = if overrides.is_empty() {
+        (src, file)
+    } else {
+        match overrides::apply(&src, overrides) {
+            Ok(s) => (s, format!("{file} (with --set)")),
+            Err(e) => {
+                let d = Diagnostic::value(KeyPath::root(), e.to_string());
+                return Err(ExperimentError {
+                    rendered: format!("error: {e}\n"),
+                    diagnostic: Box::new(d),
+                });
+            }
+        }
+    };
+    Experiment::from_toml(&src).map_err(|mut d| {
         let color = std::io::stderr().is_terminal();
+        if let Some(o) = overrides.iter().rev().find(|o| {
+            !d.path.0.is_empty()
+                && (d.path.0.starts_with(&o.path.0) || o.path.0.starts_with(&d.path.0))
+        }) {
+            let note = format!("set by `--set {o}`");
+            d.help = Some(match d.help.take() {
+                Some(h) => format!("{h} ({note})"),
+                None => note,
+            });
+        }
         let rendered = diagnostic::render(&file, &src, std::slice::from_ref(&d), color);
         ExperimentError {
             diagnostic: Box::new(d),

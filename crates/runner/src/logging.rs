@@ -53,9 +53,12 @@ fn filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
-/// Starts writing JSON log lines to `path` (the run directory's `log.jsonl`).
+/// Starts appending JSON log lines to `path` (the run directory's `log.jsonl`).
 pub fn log_to_file(path: &Path) -> io::Result<()> {
-    let f = File::create(path)?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     if let Ok(mut slot) = json_slot().lock() {
         *slot = Some(f);
     }

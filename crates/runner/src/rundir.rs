@@ -45,13 +45,58 @@ impl RunDir {
         Ok(Self { path, jsonl, csv })
     }
 
+    /// Reopens an existing run directory to continue it (`--resume`) from a checkpoint
+    /// taken at `step` with `epochs_done` whole epochs: rows written after that
+    /// checkpoint (later steps, epochs it had not finished) are dropped, so the files
+    /// read as one uninterrupted run.
+    pub fn reopen(path: &Path, step: u64, epochs_done: usize) -> io::Result<Self> {
+        let keep_row = |kind: &str, epoch: Option<u64>, s: Option<u64>| match kind {
+            "epoch" => epoch.is_some_and(|e| e <= epochs_done as u64),
+            _ => s.is_some_and(|s| s <= step),
+        };
+        let keep = |line: &str| -> bool {
+            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| {
+                keep_row(
+                    v.get("kind").and_then(|k| k.as_str()).unwrap_or(""),
+                    v.get("epoch").and_then(|e| e.as_u64()),
+                    v.get("step").and_then(|s| s.as_u64()),
+                )
+            })
+        };
+        let jsonl_path = path.join("metrics.jsonl");
+        let text = fs::read_to_string(&jsonl_path).unwrap_or_default();
+        let kept: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
+        let mut jsonl_text = kept.join("\n");
+        if !jsonl_text.is_empty() {
+            jsonl_text.push('\n');
+        }
+        write_atomic(path, "metrics.jsonl", jsonl_text.as_bytes())?;
+        let csv_path = path.join("metrics.csv");
+        let csv_text = fs::read_to_string(&csv_path).unwrap_or_default();
+        let mut csv_out = String::new();
+        for (i, line) in csv_text.lines().enumerate() {
+            let cols: Vec<&str> = line.split(',').collect();
+            let num = |i: usize| cols.get(i).and_then(|s| s.parse::<u64>().ok());
+            if i == 0 || keep_row(cols[0], num(1), num(2)) {
+                csv_out.push_str(line);
+                csv_out.push('\n');
+            }
+        }
+        if csv_out.is_empty() {
+            csv_out = format!("{}\n", MetricRow::CSV_HEADER);
+        }
+        write_atomic(path, "metrics.csv", csv_out.as_bytes())?;
+        let open = |f: &str| OpenOptions::new().append(true).open(path.join(f));
+        Ok(Self {
+            path: path.to_path_buf(),
+            jsonl: open("metrics.jsonl")?,
+            csv: open("metrics.csv")?,
+        })
+    }
+
     /// Writes a whole file in the run directory, atomically (temp file, fsync, rename).
     pub fn write_file(&self, name: &str, contents: &[u8]) -> io::Result<()> {
-        let tmp = self.path.join(format!(".{name}.tmp"));
-        let mut f = File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        fs::rename(tmp, self.path.join(name))
+        write_atomic(&self.path, name, contents)
     }
 
     /// Appends a metrics row to `metrics.jsonl` and `metrics.csv`.
@@ -61,4 +106,13 @@ impl RunDir {
         writeln!(self.csv, "{}", row.csv())?;
         Ok(())
     }
+}
+
+/// Writes `dir/name` atomically: a temporary file, fsynced, renamed over the old one.
+pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    fs::rename(tmp, dir.join(name))
 }

@@ -11,9 +11,11 @@
 //! [train]         # epochs, log_interval
 //! ```
 
+use crate::checkpoint::CheckpointConfig;
 use crate::decode::{decode, decode_tagged};
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::keypath::KeyPath;
+use crate::monitor::EarlyStoppingConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use wick_data::sampler::SamplerConfig;
@@ -97,6 +99,12 @@ pub struct TrainConfig {
     /// Batches between running-loss lines `[epoch, batch] loss: x.xxx` (default 300).
     #[serde(default = "three_hundred")]
     pub log_interval: usize,
+    /// `[train.checkpoint]`: when to write checkpoints and which metric picks `best`.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+    /// `[train.early_stopping]`: stop when a metric stops improving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStoppingConfig>,
 }
 
 fn one() -> usize {
@@ -111,6 +119,8 @@ impl Default for TrainConfig {
         Self {
             epochs: 1,
             log_interval: 300,
+            checkpoint: CheckpointConfig::default(),
+            early_stopping: None,
         }
     }
 }
@@ -429,6 +439,29 @@ impl Experiment {
             )
             .with_label("zero"));
         }
+        let metrics = self.epoch_metrics();
+        let tp = root().key("train");
+        let watched = [
+            (
+                self.train.checkpoint.monitor.as_ref(),
+                tp.key("checkpoint").key("monitor"),
+            ),
+            (
+                self.train.early_stopping.as_ref().map(|e| &e.monitor),
+                tp.key("early_stopping").key("monitor"),
+            ),
+        ];
+        for (m, path) in watched {
+            let Some(m) = m else { continue };
+            if !metrics.contains(&m.as_str()) {
+                let d = Diagnostic::value(path, format!("unknown metric `{m}`"))
+                    .with_label("not measured by this experiment");
+                return Err(match suggest(m, metrics.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("this experiment measures {}", metrics.join(", "))),
+                });
+            }
+        }
         if self.train.log_interval == 0 {
             return Err(Diagnostic::value(
                 root().key("train").key("log_interval"),
@@ -437,6 +470,30 @@ impl Experiment {
             .with_label("zero"));
         }
         Ok(())
+    }
+
+    /// The per-epoch metrics this experiment measures (the names `monitor` can take).
+    pub fn epoch_metrics(&self) -> Vec<&'static str> {
+        let mut m = vec!["train_loss", "train_acc"];
+        if self.data.test.is_some() {
+            m.extend(["test_loss", "test_acc"]);
+        }
+        m
+    }
+
+    /// The metric that picks the `best` checkpoint.
+    pub fn best_metric(&self) -> String {
+        if let Some(m) = &self.train.checkpoint.monitor {
+            return m.clone();
+        }
+        let m = self.epoch_metrics();
+        if m.contains(&"test_acc") {
+            "test_acc".into()
+        } else if m.contains(&"test_loss") {
+            "test_loss".into()
+        } else {
+            "train_loss".into()
+        }
     }
 
     /// The resolved experiment as TOML (the run directory's `config.toml`).
@@ -595,7 +652,8 @@ lr = 0.1
             a.train,
             TrainConfig {
                 epochs: 1,
-                log_interval: 300
+                log_interval: 300,
+                ..Default::default()
             }
         );
         assert!(!a.data.train.loader.shuffle);

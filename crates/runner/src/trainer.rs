@@ -1,19 +1,26 @@
 //! The training loop: the PyTorch course's `train(epoch)` / `test()` pair, with the
-//! run directory, metrics and progress around it.
+//! run directory, checkpoints, resume, metrics and progress around it.
 
+use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::logging;
 use crate::metrics::MetricRow;
+use crate::monitor::Monitor;
+use crate::plots;
 use crate::rundir::RunDir;
 use crate::schema::{Experiment, SplitConfig};
 pub use candle_core::Device;
 use candle_core::{DType, Tensor};
-use std::path::PathBuf;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use wick_data::transforms::Compose;
 use wick_data::{data_root, DataLoader, Dataset, Mnist, MnistKind, Split};
 use wick_losses::Loss;
 use wick_nn::{BuildCtx, Sequential};
+use wick_optim::Optimizer;
 use wick_tensor::SeedRng;
 
 /// A run that failed after the experiment was validated.
@@ -40,8 +47,16 @@ pub enum RunError {
     /// Writing the run directory failed.
     #[error("cannot write the run directory: {0}")]
     Io(#[from] std::io::Error),
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A run directory cannot be resumed or evaluated.
+    #[error("{0}")]
+    RunDir(String),
     /// The loss became NaN or infinite.
-    #[error("the loss is {value} at epoch {epoch}, batch {batch}: training diverged")]
+    #[error(
+        "the loss is {value} at epoch {epoch}, batch {batch} (step {step}): training diverged"
+    )]
     Diverged {
         /// The bad value.
         value: f64,
@@ -49,6 +64,18 @@ pub enum RunError {
         epoch: usize,
         /// 1-based batch.
         batch: usize,
+        /// 1-based optimizer step.
+        step: u64,
+    },
+    /// Stopped by Ctrl-C (or SIGTERM) after finishing a step and writing `last`.
+    #[error("interrupted at epoch {epoch}, step {step}; `last` is saved: wick run --resume {dir}")]
+    Interrupted {
+        /// 1-based epoch.
+        epoch: usize,
+        /// Optimizer steps done.
+        step: u64,
+        /// The run directory.
+        dir: String,
     },
 }
 
@@ -61,6 +88,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Mirrors to download from instead of the official ones.
     pub mirrors: Option<Vec<String>>,
+    /// The `--set` overrides applied to the file, recorded in `meta.json`.
+    pub overrides: Vec<String>,
+    /// Set (by a Ctrl-C handler) to stop after the current step.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Default for RunOptions {
@@ -69,12 +100,14 @@ impl Default for RunOptions {
             runs_dir: "runs".into(),
             progress: true,
             mirrors: None,
+            overrides: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 }
 
 /// One epoch's numbers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
     /// 1-based epoch.
     pub epoch: usize,
@@ -92,6 +125,19 @@ pub struct EpochStats {
     pub samples_per_sec: f64,
 }
 
+impl EpochStats {
+    /// A metric by its name (`train_loss`, `test_acc`, ...).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        match name {
+            "train_loss" => Some(self.train_loss),
+            "train_acc" => Some(self.train_acc),
+            "test_loss" => self.test_loss,
+            "test_acc" => self.test_acc,
+            _ => None,
+        }
+    }
+}
+
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct RunReport {
@@ -99,6 +145,40 @@ pub struct RunReport {
     pub dir: PathBuf,
     /// Every epoch.
     pub epochs: Vec<EpochStats>,
+    /// Why the run ended before `epochs`, if it did (early stopping).
+    pub stopped_early: Option<String>,
+}
+
+/// Sums over the batches of the epoch in progress.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct EpochAcc {
+    running: f64,
+    loss_sum: f64,
+    hits: f64,
+    seen: usize,
+    seconds: f64,
+}
+
+/// Everything besides weights and optimizer state that a resumed run needs to continue
+/// exactly: stored as JSON in the checkpoint's `state.safetensors` header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct TrainState {
+    wick_version: String,
+    config_md5: String,
+    /// The 1-based epoch in progress (or next to start when `batch == 0`).
+    epoch: usize,
+    /// Batches of `epoch` already trained.
+    batch: usize,
+    /// Optimizer steps so far.
+    step: u64,
+    partial: EpochAcc,
+    history: Vec<EpochStats>,
+    /// `(step, running loss, lr)` of every logged step, for the plots.
+    steps: Vec<(u64, f64, f64)>,
+    best: Monitor,
+    early: Option<Monitor>,
+    /// True once the run has ended (all epochs or early stopping).
+    finished: bool,
 }
 
 fn load_split(
@@ -139,6 +219,27 @@ pub fn build_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunE
     Ok(Sequential::new(&exp.model.input, &mut layers, &mut ctx)?)
 }
 
+/// The model's `state_dict()`, PyTorch's key names.
+fn model_state(model: &Sequential) -> Vec<(String, Tensor)> {
+    model
+        .parameters()
+        .into_iter()
+        .map(|p| (p.name, p.var.as_tensor().detach()))
+        .collect()
+}
+
+/// Loads a `state_dict` into the model; every key must match.
+fn load_model_state(
+    model: &Sequential,
+    state: Vec<(String, Tensor)>,
+    file: &Path,
+) -> Result<(), RunError> {
+    let map: HashMap<String, Tensor> = state.into_iter().collect();
+    model
+        .load_state_dict(&map)
+        .map_err(|e| RunError::RunDir(format!("{}: {e}", file.display())))
+}
+
 fn correct(logits: &Tensor, target: &Tensor) -> candle_core::Result<f64> {
     let pred = logits.argmax(1)?;
     let hits = pred
@@ -148,7 +249,6 @@ fn correct(logits: &Tensor, target: &Tensor) -> candle_core::Result<f64> {
     Ok(f64::from(hits.to_scalar::<f32>()?))
 }
 
-/// `test()`: mean loss and accuracy over a loader, in eval mode.
 /// The sum of per-sample losses in a batch, from the loss value: `mean × n`, or the
 /// value itself with `reduction = "sum"`.
 fn batch_total(loss: f64, n: usize, summed: bool) -> f64 {
@@ -166,10 +266,21 @@ fn summed(exp: &Experiment) -> bool {
 }
 
 /// What `test()` measures.
-struct Eval {
-    loss: f64,
-    hits: u64,
-    total: usize,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Eval {
+    /// Mean per-sample loss.
+    pub loss: f64,
+    /// Correct predictions.
+    pub hits: u64,
+    /// Samples seen.
+    pub total: usize,
+}
+
+impl Eval {
+    /// Accuracy in [0, 1].
+    pub fn accuracy(&self) -> f64 {
+        self.hits as f64 / self.total.max(1) as f64
+    }
 }
 
 /// `test()`: mean per-sample loss and the correct predictions over a loader, in eval mode.
@@ -199,201 +310,543 @@ fn evaluate(
     })
 }
 
-/// Trains an experiment and writes its run directory.
-pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
-    let device = exp.device.open()?;
-    let device_name = match device.location() {
+fn device_name(device: &Device) -> String {
+    match device.location() {
         candle_core::DeviceLocation::Cpu => "cpu".to_string(),
         candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
         candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
-    };
-    tracing::info!(device = %device_name, requested = %exp.device, "device: {device_name}");
-    let train_ds = load_split(exp, &exp.data.train, opts)?;
-    let test_ds = exp
-        .data
-        .test
-        .as_ref()
-        .map(|t| load_split(exp, t, opts))
-        .transpose()?;
+    }
+}
 
-    let model = build_model(exp, &device)?;
-    let criterion = exp.loss.build()?;
-    let mut optimizer = exp.optimizer.build(model.parameters())?;
-    let train_loader = DataLoader::new(
-        train_ds,
-        Compose::from_configs(&exp.data.train.transforms)?,
-        &exp.data.train.loader,
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The model, loss, optimizer and loaders of an experiment, ready to train.
+struct Session<'a> {
+    exp: &'a Experiment,
+    opts: &'a RunOptions,
+    device: Device,
+    model: Sequential,
+    criterion: Box<dyn Loss>,
+    optimizer: Box<dyn Optimizer>,
+    train_loader: DataLoader,
+    test_loader: Option<DataLoader>,
+    dir: RunDir,
+    state: TrainState,
+}
+
+impl<'a> Session<'a> {
+    /// Loads the data and builds everything from the experiment's seed.
+    fn new(exp: &'a Experiment, opts: &'a RunOptions, dir: RunDir) -> Result<Self, RunError> {
+        let device = exp.device.open()?;
+        let name = device_name(&device);
+        tracing::info!(device = %name, requested = %exp.device, "device: {name}");
+        let train_ds = load_split(exp, &exp.data.train, opts)?;
+        let test_ds = exp
+            .data
+            .test
+            .as_ref()
+            .map(|t| load_split(exp, t, opts))
+            .transpose()?;
+        let model = build_model(exp, &device)?;
+        let criterion = exp.loss.build()?;
+        let optimizer = exp.optimizer.build(model.parameters())?;
+        let train_loader = DataLoader::new(
+            train_ds,
+            Compose::from_configs(&exp.data.train.transforms)?,
+            &exp.data.train.loader,
+            exp.seed,
+            device.clone(),
+        )?;
+        let test_loader = match (&exp.data.test, test_ds) {
+            (Some(cfg), Some(ds)) => Some(DataLoader::new(
+                ds,
+                Compose::from_configs(&cfg.transforms)?,
+                &cfg.loader,
+                exp.seed,
+                device.clone(),
+            )?),
+            _ => None,
+        };
+        let best = exp.best_metric();
+        let state = TrainState {
+            wick_version: env!("CARGO_PKG_VERSION").to_string(),
+            config_md5: md5_hex(exp.to_toml().as_bytes()),
+            epoch: 1,
+            batch: 0,
+            step: 0,
+            partial: EpochAcc::default(),
+            history: Vec::new(),
+            steps: Vec::new(),
+            best: Monitor::new(&best, exp.train.checkpoint.mode, 0.0),
+            early: exp
+                .train
+                .early_stopping
+                .as_ref()
+                .map(|e| Monitor::new(&e.monitor, e.mode, e.min_delta)),
+            finished: false,
+        };
+        Ok(Self {
+            exp,
+            opts,
+            device,
+            model,
+            criterion,
+            optimizer,
+            train_loader,
+            test_loader,
+            dir,
+            state,
+        })
+    }
+
+    fn checkpoints_dir(&self) -> PathBuf {
+        self.dir.path.join("checkpoints")
+    }
+
+    /// Writes a checkpoint `id` and points `links` at it.
+    fn save(&self, id: &str, links: &[&str]) -> Result<(), RunError> {
+        let ckpt = Checkpoint {
+            model: model_state(&self.model),
+            optimizer: self.optimizer.state_dict()?,
+            state: self.state.clone(),
+        };
+        checkpoint::save(&self.checkpoints_dir(), id, &ckpt, links)?;
+        tracing::debug!(
+            step = self.state.step,
+            "checkpoint {id} ({})",
+            links.join(", ")
+        );
+        Ok(())
+    }
+
+    /// Restores weights, optimizer state and training state from a checkpoint folder.
+    fn restore(&mut self, ckpt_dir: &Path) -> Result<(), RunError> {
+        let ckpt: Checkpoint<TrainState> = checkpoint::load(ckpt_dir, &self.device)?;
+        if ckpt.state.config_md5 != self.state.config_md5 {
+            return Err(RunError::RunDir(format!(
+                "{}: the checkpoint was written for another config (MD5 {}, config.toml has {})",
+                ckpt_dir.display(),
+                ckpt.state.config_md5,
+                self.state.config_md5
+            )));
+        }
+        load_model_state(
+            &self.model,
+            ckpt.model,
+            &ckpt_dir.join(checkpoint::MODEL_FILE),
+        )?;
+        self.optimizer.load_state_dict(&ckpt.optimizer)?;
+        self.state = ckpt.state;
+        Ok(())
+    }
+
+    /// Redraws `plots/*.png` from the history; a plot that fails is a warning.
+    fn draw_plots(&self) {
+        let dir = self.dir.path.join("plots");
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::warn!("cannot create {}: {e}", dir.display());
+            return;
+        }
+        let h = &self.state.history;
+        let series = |name: &str, f: &dyn Fn(&EpochStats) -> Option<f64>| plots::Series {
+            name: name.to_string(),
+            points: h
+                .iter()
+                .filter_map(|e| f(e).map(|v| (e.epoch as f64, v)))
+                .collect(),
+        };
+        let steps = |name: &str, f: &dyn Fn(&(u64, f64, f64)) -> f64| plots::Series {
+            name: name.to_string(),
+            points: self
+                .state
+                .steps
+                .iter()
+                .map(|s| (s.0 as f64, f(s)))
+                .collect(),
+        };
+        let results = [
+            plots::line_chart(
+                &dir.join("loss.png"),
+                "loss",
+                "epoch",
+                "loss",
+                &[
+                    series("train", &|e| Some(e.train_loss)),
+                    series("test", &|e| e.test_loss),
+                ],
+            ),
+            plots::line_chart(
+                &dir.join("accuracy.png"),
+                "accuracy",
+                "epoch",
+                "accuracy",
+                &[
+                    series("train", &|e| Some(e.train_acc)),
+                    series("test", &|e| e.test_acc),
+                ],
+            ),
+            plots::line_chart(
+                &dir.join("train_loss_steps.png"),
+                "running training loss",
+                "step",
+                "loss",
+                &[steps("train", &|s| s.1)],
+            ),
+            plots::line_chart(
+                &dir.join("lr.png"),
+                "learning rate",
+                "step",
+                "lr",
+                &[steps("lr", &|s| s.2)],
+            ),
+        ];
+        for r in results {
+            if let Err(e) = r {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+
+    fn write_meta(&self, started: &str, ended: Option<String>) -> Result<(), RunError> {
+        let meta = serde_json::json!({
+            "wick_version": env!("CARGO_PKG_VERSION"),
+            "name": self.exp.name,
+            "seed": self.exp.seed,
+            "config_md5": self.state.config_md5,
+            "device": device_name(&self.device),
+            "device_requested": self.exp.device.to_string(),
+            "overrides": self.opts.overrides,
+            "started": started,
+            "ended": ended,
+        });
+        self.dir.write_file(
+            "meta.json",
+            serde_json::to_string_pretty(&meta)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    /// Trains from the current state to the last epoch (or until stopped).
+    fn train(&mut self) -> Result<Option<String>, RunError> {
+        let exp = self.exp;
+        let log_interval = exp.train.log_interval;
+        let summed = summed(exp);
+        let every_n_steps = exp.train.checkpoint.every_n_steps;
+        let mut stopped_early = None;
+        while self.state.epoch <= exp.train.epochs && !self.state.finished {
+            let epoch = self.state.epoch;
+            // ---- train(epoch) ----
+            let bar = logging::progress_bar(self.train_loader.len() as u64, self.opts.progress);
+            bar.set_prefix(format!("epoch {epoch}/{}", exp.train.epochs));
+            bar.set_position(self.state.batch as u64);
+            let t0 = Instant::now();
+            let start = self.state.batch;
+            let batches = self.train_loader.epoch(epoch as u64 - 1).skip(start);
+            for (batch_idx, batch) in (start..).zip(batches) {
+                let batch = batch?;
+                let logits = self.model.forward(&batch.input, true)?;
+                let loss = self.criterion.forward(&logits, &batch.target)?;
+                let l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
+                if !l.is_finite() {
+                    bar.finish_and_clear();
+                    return Err(RunError::Diverged {
+                        value: l,
+                        epoch,
+                        batch: batch_idx + 1,
+                        step: self.state.step + 1,
+                    });
+                }
+                let grads = loss.backward()?;
+                self.optimizer.step(&grads)?;
+                let hits = correct(&logits.detach(), &batch.target)?;
+                let st = &mut self.state;
+                st.step += 1;
+                st.batch = batch_idx + 1;
+                let acc = &mut st.partial;
+                acc.running += l;
+                acc.loss_sum += batch_total(l, batch.len, summed);
+                acc.hits += hits;
+                acc.seen += batch.len;
+                bar.inc(1);
+                if batch_idx % 20 == 0 {
+                    bar.set_message(format!("loss {l:.3}"));
+                }
+                if batch_idx % log_interval == log_interval - 1 {
+                    let mean = acc.running / log_interval as f64;
+                    acc.running = 0.0;
+                    tracing::info!(
+                        epoch,
+                        batch = batch_idx + 1,
+                        loss = mean,
+                        "[{}, {:5}] loss: {:.3}",
+                        epoch,
+                        batch_idx + 1,
+                        mean
+                    );
+                    let row = MetricRow {
+                        kind: "step",
+                        epoch,
+                        step: st.step,
+                        batch: Some(batch_idx + 1),
+                        train_loss: Some(mean),
+                        lr: Some(self.optimizer.lr(0)),
+                        ..Default::default()
+                    };
+                    self.dir.log_metrics(&row)?;
+                    self.state
+                        .steps
+                        .push((row.step, mean, self.optimizer.lr(0)));
+                }
+                let stop = self.opts.stop.load(Ordering::SeqCst);
+                if stop || (every_n_steps > 0 && self.state.step % every_n_steps == 0) {
+                    self.state.partial.seconds += t0.elapsed().as_secs_f64();
+                    let id = format!("step-{:09}", self.state.step);
+                    self.save(&id, &["last"])?;
+                    self.state.partial.seconds -= t0.elapsed().as_secs_f64();
+                    if stop {
+                        bar.finish_and_clear();
+                        return Err(RunError::Interrupted {
+                            epoch,
+                            step: self.state.step,
+                            dir: self.dir.path.display().to_string(),
+                        });
+                    }
+                }
+            }
+            bar.finish_and_clear();
+            let acc = std::mem::take(&mut self.state.partial);
+            let seconds = acc.seconds + t0.elapsed().as_secs_f64();
+            let n = acc.seen.max(1) as f64;
+            let mut stats = EpochStats {
+                epoch,
+                train_loss: acc.loss_sum / n,
+                train_acc: acc.hits / n,
+                test_loss: None,
+                test_acc: None,
+                seconds,
+                samples_per_sec: acc.seen as f64 / seconds.max(1e-9),
+            };
+            tracing::info!(
+                epoch,
+                train_loss = stats.train_loss,
+                seconds,
+                samples_per_sec = stats.samples_per_sec,
+                "epoch {epoch}: train loss {:.4}, accuracy {:.2} %, {:.1} s, {:.0} samples/s",
+                stats.train_loss,
+                100.0 * stats.train_acc,
+                seconds,
+                stats.samples_per_sec
+            );
+            // ---- test() ----
+            if let Some(loader) = &self.test_loader {
+                let ev = evaluate(&self.model, self.criterion.as_ref(), loader, summed)?;
+                let acc = ev.accuracy();
+                stats.test_loss = Some(ev.loss);
+                stats.test_acc = Some(acc);
+                tracing::info!(
+                    epoch,
+                    test_loss = ev.loss,
+                    test_acc = acc,
+                    "Accuracy on test set: {:.2} % ({}/{}), test loss {:.4}",
+                    100.0 * acc,
+                    ev.hits,
+                    ev.total,
+                    ev.loss
+                );
+            }
+            self.dir.log_metrics(&MetricRow {
+                kind: "epoch",
+                epoch,
+                step: self.state.step,
+                train_loss: Some(stats.train_loss),
+                train_acc: Some(stats.train_acc),
+                test_loss: stats.test_loss,
+                test_acc: stats.test_acc,
+                lr: Some(self.optimizer.lr(0)),
+                seconds: Some(stats.seconds),
+                samples_per_sec: Some(stats.samples_per_sec),
+                ..Default::default()
+            })?;
+            // ---- end of epoch: best, early stopping, checkpoints ----
+            let mut links = vec!["last"];
+            let best_metric = self.state.best.metric.clone();
+            if let Some(v) = stats.metric(&best_metric) {
+                if self.state.best.update(v, epoch) {
+                    links.push("best");
+                    tracing::info!("best {best_metric} so far: {v:.4} (epoch {epoch})");
+                }
+            }
+            if let Some(early) = &mut self.state.early {
+                if let Some(v) = stats.metric(&early.metric) {
+                    early.update(v, epoch);
+                    let patience = exp.train.early_stopping.as_ref().map_or(0, |e| e.patience);
+                    if early.bad_epochs >= patience && epoch < exp.train.epochs {
+                        let msg = format!(
+                            "early stopping after epoch {epoch}: {} has not improved for {patience} epochs (best {:.4} at epoch {})",
+                            early.metric,
+                            early.best.map_or(f64::NAN, |b| b.0),
+                            early.best.map_or(0, |b| b.1),
+                        );
+                        tracing::info!("{msg}");
+                        stopped_early = Some(msg);
+                        self.state.finished = true;
+                    }
+                }
+            }
+            self.state.history.push(stats);
+            self.draw_plots();
+            self.state.epoch += 1;
+            self.state.batch = 0;
+            if self.state.epoch > exp.train.epochs {
+                self.state.finished = true;
+            }
+            let every = exp.train.checkpoint.every_n_epochs;
+            let id = if every > 0 && epoch % every == 0 {
+                format!("epoch-{epoch:04}")
+            } else {
+                format!("step-{:09}", self.state.step)
+            };
+            self.save(&id, &links)?;
+        }
+        Ok(stopped_early)
+    }
+
+    fn finish(self, started: &str, stopped_early: Option<String>) -> Result<RunReport, RunError> {
+        let ended = chrono::Local::now().to_rfc3339();
+        self.write_meta(started, Some(ended))?;
+        let h = &self.state.history;
+        let seconds: f64 = h.iter().map(|e| e.seconds).sum();
+        if let Some((v, e)) = self.state.best.best {
+            tracing::info!(
+                "best {} {v:.4} at epoch {e}; {} epochs, {seconds:.1} s of training",
+                self.state.best.metric,
+                h.len()
+            );
+        }
+        tracing::info!("done: {}", self.dir.path.display());
+        logging::close_log_file();
+        Ok(RunReport {
+            dir: self.dir.path,
+            epochs: self.state.history,
+            stopped_early,
+        })
+    }
+}
+
+/// Trains an experiment and writes its run directory.
+pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
+    let dir = RunDir::create(&opts.runs_dir, &exp.name)?;
+    logging::log_to_file(&dir.path.join("log.jsonl"))?;
+    let mut session = Session::new(exp, opts, dir)?;
+    let config = exp.to_toml();
+    session.dir.write_file("config.toml", config.as_bytes())?;
+    let summary = session.model.summary();
+    session
+        .dir
+        .write_file("summary.txt", format!("{summary}\n").as_bytes())?;
+    let started = chrono::Local::now().to_rfc3339();
+    session.write_meta(&started, None)?;
+    tracing::info!(run_dir = %session.dir.path.display(), "run directory: {}", session.dir.path.display());
+    let stopped = session.train()?;
+    session.finish(&started, stopped)
+}
+
+/// Reads the resolved experiment of a run directory (`config.toml`).
+pub fn load_run_config(run_dir: &Path) -> Result<Experiment, RunError> {
+    let path = run_dir.join("config.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        RunError::RunDir(format!(
+            "{}: {e} (is {} a run directory?)",
+            path.display(),
+            run_dir.display()
+        ))
+    })?;
+    Experiment::from_toml(&text).map_err(|d| {
+        RunError::RunDir(format!(
+            "{}: {}",
+            path.display(),
+            crate::diagnostic::render(&path.display().to_string(), &text, &[d], false)
+        ))
+    })
+}
+
+/// Continues the run in `run_dir` from its `last` checkpoint (`wick run --resume`),
+/// mid-epoch included, giving the same numbers as an uninterrupted run (CPU).
+pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> {
+    let exp = load_run_config(run_dir)?;
+    let ckpts = run_dir.join("checkpoints");
+    let last = checkpoint::resolve(&ckpts, "last").ok_or_else(|| {
+        RunError::RunDir(format!(
+            "{}: no `last` checkpoint to resume from",
+            ckpts.display()
+        ))
+    })?;
+    // Peek at the state first: the run directory's metric files are cut back to it.
+    let peek: Checkpoint<TrainState> = checkpoint::load(&last, &Device::Cpu)?;
+    let dir = RunDir::reopen(run_dir, peek.state.step, peek.state.history.len())?;
+    logging::log_to_file(&dir.path.join("log.jsonl"))?;
+    let mut session = Session::new(&exp, opts, dir)?;
+    session.restore(&last)?;
+    let started = std::fs::read_to_string(run_dir.join("meta.json"))
+        .ok()
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
+        .and_then(|v| v.get("started")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| chrono::Local::now().to_rfc3339());
+    if session.state.finished {
+        tracing::info!("{} has already finished", run_dir.display());
+    } else {
+        tracing::info!(
+            "resuming {} at epoch {}, batch {} (step {})",
+            run_dir.display(),
+            session.state.epoch,
+            session.state.batch,
+            session.state.step
+        );
+    }
+    let stopped = session.train()?;
+    session.finish(&started, stopped)
+}
+
+/// Evaluates a checkpoint of a run directory (`wick eval`): `which` is `last`, `best`
+/// or a checkpoint folder name (`epoch-0003`). Uses the test split, else train.
+pub fn eval(run_dir: &Path, which: &str, opts: &RunOptions) -> Result<Eval, RunError> {
+    let exp = load_run_config(run_dir)?;
+    let ckpts = run_dir.join("checkpoints");
+    let ckpt_dir = checkpoint::resolve(&ckpts, which)
+        .or_else(|| Some(ckpts.join(which)).filter(|p| p.is_dir()))
+        .ok_or_else(|| RunError::RunDir(format!("{}: no checkpoint `{which}`", ckpts.display())))?;
+    let device = exp.device.open()?;
+    let model = build_model(&exp, &device)?;
+    let file = ckpt_dir.join(checkpoint::MODEL_FILE);
+    load_model_state(&model, checkpoint::load_model(&file, &device)?, &file)?;
+    let split = exp.data.test.as_ref().unwrap_or(&exp.data.train);
+    let ds = load_split(&exp, split, opts)?;
+    let loader = DataLoader::new(
+        ds,
+        Compose::from_configs(&split.transforms)?,
+        &split.loader,
         exp.seed,
         device.clone(),
     )?;
-    let test_loader = match (&exp.data.test, test_ds) {
-        (Some(cfg), Some(ds)) => Some(DataLoader::new(
-            ds,
-            Compose::from_configs(&cfg.transforms)?,
-            &cfg.loader,
-            exp.seed,
-            device.clone(),
-        )?),
-        _ => None,
-    };
-
-    let mut dir = RunDir::create(&opts.runs_dir, &exp.name)?;
-    logging::log_to_file(&dir.path.join("log.jsonl"))?;
-    let config = exp.to_toml();
-    dir.write_file("config.toml", config.as_bytes())?;
-    let config_md5: String = {
-        use md5::{Digest, Md5};
-        Md5::digest(config.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
-    let summary = model.summary();
-    dir.write_file("summary.txt", format!("{summary}\n").as_bytes())?;
-    let started = chrono::Local::now();
-    let meta = |end: Option<String>| {
-        serde_json::json!({
-            "wick_version": env!("CARGO_PKG_VERSION"),
-            "name": exp.name,
-            "seed": exp.seed,
-            "config_md5": config_md5,
-            "device": device_name,
-            "device_requested": exp.device.to_string(),
-            "started": started.to_rfc3339(),
-            "ended": end,
-        })
-    };
-    dir.write_file(
-        "meta.json",
-        serde_json::to_string_pretty(&meta(None))
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
-    tracing::info!(run_dir = %dir.path.display(), "run directory: {}", dir.path.display());
-
-    let log_interval = exp.train.log_interval;
-    let summed = summed(exp);
-    let mut step: u64 = 0;
-    let mut epochs = Vec::new();
-    for epoch in 1..=exp.train.epochs {
-        // ---- train(epoch) ----
-        let bar = logging::progress_bar(train_loader.len() as u64, opts.progress);
-        bar.set_prefix(format!("epoch {epoch}/{}", exp.train.epochs));
-        let t0 = Instant::now();
-        let (mut running, mut loss_sum, mut hits, mut seen) = (0f64, 0f64, 0f64, 0usize);
-        for (batch_idx, batch) in train_loader.epoch(epoch as u64 - 1).enumerate() {
-            let batch = batch?;
-            let logits = model.forward(&batch.input, true)?;
-            let loss = criterion.forward(&logits, &batch.target)?;
-            let l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
-            if !l.is_finite() {
-                bar.finish_and_clear();
-                return Err(RunError::Diverged {
-                    value: l,
-                    epoch,
-                    batch: batch_idx + 1,
-                });
-            }
-            let grads = loss.backward()?;
-            optimizer.step(&grads)?;
-            step += 1;
-            running += l;
-            loss_sum += batch_total(l, batch.len, summed);
-            hits += correct(&logits.detach(), &batch.target)?;
-            seen += batch.len;
-            bar.inc(1);
-            if batch_idx % 20 == 0 {
-                bar.set_message(format!("loss {l:.3}"));
-            }
-            if batch_idx % log_interval == log_interval - 1 {
-                let mean = running / log_interval as f64;
-                tracing::info!(
-                    epoch,
-                    batch = batch_idx + 1,
-                    loss = mean,
-                    "[{}, {:5}] loss: {:.3}",
-                    epoch,
-                    batch_idx + 1,
-                    mean
-                );
-                dir.log_metrics(&MetricRow {
-                    kind: "step",
-                    epoch,
-                    step,
-                    batch: Some(batch_idx + 1),
-                    train_loss: Some(mean),
-                    lr: Some(optimizer.lr(0)),
-                    ..Default::default()
-                })?;
-                running = 0.0;
-            }
-        }
-        let seconds = t0.elapsed().as_secs_f64();
-        bar.finish_and_clear();
-        let n = seen.max(1) as f64;
-        let mut stats = EpochStats {
-            epoch,
-            train_loss: loss_sum / n,
-            train_acc: hits / n,
-            test_loss: None,
-            test_acc: None,
-            seconds,
-            samples_per_sec: seen as f64 / seconds.max(1e-9),
-        };
-        tracing::info!(
-            epoch,
-            train_loss = stats.train_loss,
-            seconds,
-            samples_per_sec = stats.samples_per_sec,
-            "epoch {epoch}: train loss {:.4}, accuracy {:.2} %, {:.1} s, {:.0} samples/s",
-            stats.train_loss,
-            100.0 * stats.train_acc,
-            seconds,
-            stats.samples_per_sec
-        );
-        // ---- test() ----
-        if let Some(loader) = &test_loader {
-            let ev = evaluate(&model, criterion.as_ref(), loader, summed)?;
-            let acc = ev.hits as f64 / ev.total.max(1) as f64;
-            stats.test_loss = Some(ev.loss);
-            stats.test_acc = Some(acc);
-            tracing::info!(
-                epoch,
-                test_loss = ev.loss,
-                test_acc = acc,
-                "Accuracy on test set: {:.2} % ({}/{}), test loss {:.4}",
-                100.0 * acc,
-                ev.hits,
-                ev.total,
-                ev.loss
-            );
-        }
-        dir.log_metrics(&MetricRow {
-            kind: "epoch",
-            epoch,
-            step,
-            train_loss: Some(stats.train_loss),
-            train_acc: Some(stats.train_acc),
-            test_loss: stats.test_loss,
-            test_acc: stats.test_acc,
-            lr: Some(optimizer.lr(0)),
-            seconds: Some(stats.seconds),
-            samples_per_sec: Some(stats.samples_per_sec),
-            ..Default::default()
-        })?;
-        epochs.push(stats);
-    }
-    let ended = chrono::Local::now().to_rfc3339();
-    dir.write_file(
-        "meta.json",
-        serde_json::to_string_pretty(&meta(Some(ended)))
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
-    tracing::info!("done: {}", dir.path.display());
-    logging::close_log_file();
-    Ok(RunReport {
-        dir: dir.path,
-        epochs,
-    })
+    let criterion = exp.loss.build()?;
+    let ev = evaluate(&model, criterion.as_ref(), &loader, summed(&exp))?;
+    tracing::info!(
+        "{} ({}) on the {} split: accuracy {:.2} % ({}/{}), loss {:.4}",
+        run_dir.display(),
+        which,
+        split.split,
+        100.0 * ev.accuracy(),
+        ev.hits,
+        ev.total,
+        ev.loss
+    );
+    Ok(ev)
 }

@@ -1,0 +1,355 @@
+//! `wick export --python`: the experiment spelled as the PyTorch program it stands for
+//! (the `nn.Sequential`, the loss, the optimizer, the transforms, the loaders and the
+//! course's `train(epoch)` / `test()` loop), loading a checkpoint of the run.
+//!
+//! Every config serializes with PyTorch's argument names, so a class becomes
+//! `nn.<Class>(arg=value, ...)` with each value written as a Python literal (arrays
+//! become tuples, `None` stays `None`); the few wick-only keys are handled here.
+
+use crate::schema::{Experiment, SplitConfig};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// A TOML value as a Python literal.
+fn py(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("{s:?}"),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) if f.is_nan() => "float('nan')".into(),
+        toml::Value::Float(f) if f.is_infinite() => if *f > 0.0 {
+            "float('inf')"
+        } else {
+            "float('-inf')"
+        }
+        .into(),
+        toml::Value::Float(f) => {
+            let s = format!("{f:?}");
+            s
+        }
+        toml::Value::Boolean(b) => if *b { "True" } else { "False" }.into(),
+        toml::Value::Datetime(d) => format!("{:?}", d.to_string()),
+        toml::Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(py).collect();
+            if items.len() == 1 {
+                format!("({},)", items[0])
+            } else {
+                format!("({})", items.join(", "))
+            }
+        }
+        toml::Value::Table(t) => {
+            let items: Vec<String> = t.iter().map(|(k, v)| format!("{k:?}: {}", py(v))).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
+/// A config's fields as a TOML table (the `type` tag removed).
+fn fields<T: Serialize>(cfg: &T) -> (String, toml::Table) {
+    let mut t = toml::Table::try_from(cfg).unwrap_or_default();
+    let ty = match t.remove("type") {
+        Some(toml::Value::String(s)) => s,
+        _ => String::new(),
+    };
+    (ty, t)
+}
+
+/// `module.Class(k=v, ...)`, leaving out `skip` keys.
+fn call(module: &str, ty: &str, args: &toml::Table, skip: &[&str]) -> String {
+    let a: Vec<String> = args
+        .iter()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .map(|(k, v)| format!("{k}={}", py(v)))
+        .collect();
+    format!("{module}.{ty}({})", a.join(", "))
+}
+
+/// One layer as a PyTorch expression (nested containers indented by `indent`).
+fn layer(cfg: &toml::Table, ty: &str, indent: usize) -> String {
+    let pad = " ".repeat(indent + 4);
+    let nested = |key: &str| -> Vec<String> {
+        cfg.get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l.as_table())
+                    .map(|l| {
+                        let mut l = l.clone();
+                        let t = match l.remove("type") {
+                            Some(toml::Value::String(s)) => s,
+                            _ => String::new(),
+                        };
+                        layer(&l, &t, indent + 4)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match ty {
+        "Sequential" => {
+            let inner = nested("layers");
+            format!(
+                "nn.Sequential(\n{}\n{})",
+                inner
+                    .iter()
+                    .map(|l| format!("{pad}{l},"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                " ".repeat(indent)
+            )
+        }
+        "Residual" => {
+            let body = nested("layers");
+            let proj = nested("projection");
+            let seq = |items: &[String]| {
+                format!(
+                    "nn.Sequential(\n{}\n{pad})",
+                    items
+                        .iter()
+                        .map(|l| format!("{pad}    {l},"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            };
+            let proj = if proj.is_empty() {
+                "None".to_string()
+            } else {
+                seq(&proj)
+            };
+            format!(
+                "Residual(\n{pad}{},\n{pad}{proj},\n{})",
+                seq(&body),
+                " ".repeat(indent)
+            )
+        }
+        _ => call("nn", ty, cfg, &["init"]),
+    }
+}
+
+fn transforms(split: &SplitConfig) -> String {
+    let items: Vec<String> = split
+        .transforms
+        .iter()
+        .map(|t| {
+            let (ty, args) = fields(t);
+            call("transforms", &ty, &args, &[])
+        })
+        .collect();
+    format!(
+        "transforms.Compose([\n{}\n])",
+        items
+            .iter()
+            .map(|t| format!("    {t},"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+fn loader_args(split: &SplitConfig) -> String {
+    let l = &split.loader;
+    let mut s = format!(
+        "batch_size={}, shuffle={}",
+        l.batch_size,
+        if l.shuffle { "True" } else { "False" }
+    );
+    if l.drop_last {
+        s.push_str(", drop_last=True");
+    }
+    if l.num_workers > 0 {
+        write!(s, ", num_workers={}", l.num_workers).ok();
+    }
+    s
+}
+
+/// The experiment as a runnable PyTorch script that loads `checkpoint` (a
+/// `model.safetensors`) when given `--checkpoint`, trains otherwise.
+pub fn python_script(exp: &Experiment, default_checkpoint: Option<&str>) -> String {
+    let mut s = String::new();
+    let w = &mut s;
+    writeln!(
+        w,
+        r#"#!/usr/bin/env python3
+"""{name}: the wick experiment as a PyTorch program (generated by `wick export --python`).
+
+    python this.py --checkpoint path/to/model.safetensors   # evaluate a wick checkpoint
+    python this.py --train                                  # train it in PyTorch
+"""
+import argparse
+
+import torch
+import torch.nn as nn
+import torch.optim as optim
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+"#,
+        name = exp.name
+    )
+    .ok();
+    let uses_residual = toml::Table::try_from(&exp.model)
+        .map(|t| t.to_string().contains("\"Residual\""))
+        .unwrap_or(false);
+    if uses_residual {
+        writeln!(
+            w,
+            r#"
+
+class Residual(nn.Module):
+    """wick's Residual block: layers(x) + (projection(x) if projection else x)."""
+
+    def __init__(self, layers, projection=None):
+        super().__init__()
+        self.layers = layers
+        self.projection = projection
+
+    def forward(self, x):
+        skip = x if self.projection is None else self.projection(x)
+        return self.layers(x) + skip
+"#
+        )
+        .ok();
+    }
+    writeln!(w, "\ntorch.manual_seed({})", exp.seed).ok();
+    writeln!(w, "\nmodel = nn.Sequential(").ok();
+    for l in &exp.model.layers {
+        let (ty, args) = fields(l);
+        writeln!(w, "    {},", layer(&args, &ty, 4)).ok();
+    }
+    writeln!(w, ")").ok();
+    let (lty, largs) = fields(&exp.loss);
+    writeln!(w, "criterion = {}", call("nn", &lty, &largs, &[])).ok();
+    let (oty, oargs) = fields(&exp.optimizer);
+    let o = call("optim", &oty, &oargs, &["param_groups"]);
+    let o = o
+        .replacen('(', "(model.parameters(), ", 1)
+        .replace(", )", ")");
+    writeln!(w, "optimizer = {o}").ok();
+
+    let root = exp
+        .data
+        .root
+        .as_ref()
+        .map_or_else(|| "data".to_string(), |p| p.display().to_string());
+    let ds = &exp.data.dataset;
+    writeln!(w, "\nROOT = {root:?}").ok();
+    let dataset = |split: &SplitConfig, var: &str| {
+        format!(
+            "{var}_set = datasets.{ds}(ROOT, train={}, download={}, transform={})\n{var}_loader = DataLoader({var}_set, {})\n",
+            if split.split == "train" { "True" } else { "False" },
+            if exp.data.download { "True" } else { "False" },
+            transforms(split),
+            loader_args(split)
+        )
+    };
+    w.push_str(&dataset(&exp.data.train, "train"));
+    if let Some(t) = &exp.data.test {
+        w.push_str(&dataset(t, "test"));
+    }
+    writeln!(
+        w,
+        r#"
+
+def train(epoch):
+    model.train()
+    running = 0.0
+    for batch_idx, (data, target) in enumerate(train_loader):
+        optimizer.zero_grad()
+        output = model(data)
+        loss = criterion(output, target)
+        loss.backward()
+        optimizer.step()
+        running += loss.item()
+        if batch_idx % {li} == {li_1}:
+            print(f"[{{epoch}}, {{batch_idx + 1:5d}}] loss: {{running / {li}:.3f}}")
+            running = 0.0
+
+
+@torch.no_grad()
+def test(loader):
+    model.eval()
+    loss, correct, total = 0.0, 0, 0
+    for data, target in loader:
+        output = model(data)
+        loss += criterion(output, target).item() * len(data)
+        correct += (output.argmax(1) == target).sum().item()
+        total += len(data)
+    print(f"Accuracy: {{100.0 * correct / total:.2f}} % ({{correct}}/{{total}}), loss {{loss / total:.4f}}")
+    return correct / total
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint", default={ckpt})
+    ap.add_argument("--train", action="store_true")
+    args = ap.parse_args()
+    eval_loader = {eval_loader}
+    if args.train:
+        for epoch in range(1, {epochs} + 1):
+            train(epoch)
+            test(eval_loader)
+    else:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(args.checkpoint))
+        test(eval_loader)"#,
+        li = exp.train.log_interval,
+        li_1 = exp.train.log_interval - 1,
+        epochs = exp.train.epochs,
+        ckpt = default_checkpoint.map_or_else(|| "None".to_string(), |c| format!("{c:?}")),
+        eval_loader = if exp.data.test.is_some() {
+            "test_loader"
+        } else {
+            "train_loader"
+        },
+    )
+    .ok();
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_literals() {
+        assert_eq!(py(&toml::Value::Float(0.01)), "0.01");
+        assert_eq!(py(&toml::Value::Float(1e-5)), "1e-5");
+        assert_eq!(py(&toml::Value::Boolean(true)), "True");
+        assert_eq!(
+            py(&toml::Value::Array(vec![toml::Value::Float(0.5)])),
+            "(0.5,)"
+        );
+        assert_eq!(py(&toml::Value::String("same".into())), "\"same\"");
+    }
+
+    #[test]
+    fn the_mnist_experiment_reads_as_pytorch() {
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../experiments/mnist.toml"
+        ))
+        .unwrap();
+        let exp = Experiment::from_toml(&src).unwrap();
+        let s = python_script(&exp, Some("runs/x/checkpoints/best/model.safetensors"));
+        assert!(
+            s.contains("nn.Linear(in_features=784, out_features=512, bias=True),"),
+            "{s}"
+        );
+        assert!(
+            s.contains("nn.Flatten(start_dim=1, end_dim=-1)") || s.contains("nn.Flatten("),
+            "{s}"
+        );
+        assert!(
+            s.contains("optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.5"),
+            "{s}"
+        );
+        assert!(s.contains("criterion = nn.CrossEntropyLoss("), "{s}");
+        assert!(
+            s.contains("transforms.Normalize(mean=(0.1307,), std=(0.3081,)"),
+            "{s}"
+        );
+        assert!(s.contains("datasets.MNIST(ROOT, train=True"), "{s}");
+        assert!(
+            s.contains("DataLoader(train_set, batch_size=64, shuffle=True)"),
+            "{s}"
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! Checkpoints and resume through the binary: a run killed at any moment (SIGKILL)
+//! leaves a `last` checkpoint that loads, and resuming it ends with exactly the weights
+//! of an uninterrupted run; Ctrl-C (SIGINT) finishes the step, saves `last` and exits
+//! with 130.
+
+mod common;
+
+use common::{wick, write_tiny_mnist};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use wick_runner::checkpoint;
+use wick_runner::trainer::Device;
+
+const EXPERIMENT: &str = r#"
+name = "resume"
+seed = 3
+device = "cpu"
+[data]
+dataset = "MNIST"
+[data.train]
+batch_size = 16
+shuffle = true
+transforms = [{ type = "ToTensor" }, { type = "Normalize", mean = [0.1307], std = [0.3081] }]
+[data.test]
+batch_size = 100
+transforms = [{ type = "ToTensor" }, { type = "Normalize", mean = [0.1307], std = [0.3081] }]
+[model]
+input = [1, 28, 28]
+layers = [
+  { type = "Flatten" },
+  { type = "Linear", out_features = 32 },
+  { type = "ReLU" },
+  { type = "Linear", out_features = 10 },
+]
+[loss]
+type = "CrossEntropyLoss"
+[optimizer]
+type = "SGD"
+lr = 0.05
+momentum = 0.9
+[train]
+epochs = 3
+log_interval = 5
+checkpoint = { every_n_steps = 3 }
+"#;
+
+fn setup() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny_mnist(&tmp.path().join("data"), 512, 100);
+    std::fs::write(tmp.path().join("exp.toml"), EXPERIMENT).unwrap();
+    tmp
+}
+
+fn spawn(cwd: &Path, runs_dir: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_wick"))
+        .args(["run", "exp.toml", "--runs-dir", runs_dir])
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .env("WICK_DATA", cwd.join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wick")
+}
+
+/// The single run directory under `runs_dir/resume`.
+fn run_dir(cwd: &Path, runs_dir: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cwd.join(runs_dir).join("resume"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert!(dirs.len() <= 1, "{dirs:?}");
+    dirs.pop()
+}
+
+fn final_weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let last = checkpoint::resolve(&dir.join("checkpoints"), "last").expect("a last checkpoint");
+    checkpoint::load_model(&last.join(checkpoint::MODEL_FILE), &Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+        .collect()
+}
+
+fn resume(cwd: &Path, dir: &Path) {
+    let out = wick(
+        &["run", "--resume", dir.to_str().unwrap()],
+        Some(&cwd.join("data")),
+        cwd,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "resume failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn epoch_rows(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("epoch,"))
+        // drop the timing columns, which differ between runs
+        .map(|l| l.split(',').take(9).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[test]
+fn sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run() {
+    let tmp = setup();
+    let cwd = tmp.path();
+    let t0 = Instant::now();
+    let out = spawn(cwd, "ref").wait_with_output().unwrap();
+    let full = t0.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference_dir = run_dir(cwd, "ref").unwrap();
+    let reference = final_weights(&reference_dir);
+    let reference_rows = epoch_rows(&reference_dir);
+    assert_eq!(reference_rows.len(), 3);
+
+    let mut seed = 0x9e3779b97f4a7c15u64 ^ u64::from(std::process::id());
+    let (mut resumed, mut trials) = (0, 0);
+    while resumed < 5 && trials < 12 {
+        trials += 1;
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let frac = 0.15 + 0.8 * ((seed >> 11) as f64 / (1u64 << 53) as f64);
+        let delay = full.mul_f64(frac);
+        let runs = format!("kill-{trials}");
+        let mut child = spawn(cwd, &runs);
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let Some(dir) = run_dir(cwd, &runs) else {
+            continue;
+        };
+        let ckpts = dir.join("checkpoints");
+        let Some(last) = checkpoint::resolve(&ckpts, "last") else {
+            continue; // killed before the first checkpoint
+        };
+        // the last checkpoint is whole
+        checkpoint::load_model(&last.join(checkpoint::MODEL_FILE), &Device::Cpu)
+            .unwrap_or_else(|e| panic!("trial {trials} after {delay:?}: {e}"));
+        resume(cwd, &dir);
+        assert_eq!(
+            final_weights(&dir),
+            reference,
+            "trial {trials}: killed after {delay:?} (of {full:?}) and resumed, the weights differ"
+        );
+        assert_eq!(
+            epoch_rows(&dir),
+            reference_rows,
+            "trial {trials}: metrics differ"
+        );
+        resumed += 1;
+    }
+    assert!(
+        resumed >= 3,
+        "only {resumed} of {trials} kills left a checkpoint"
+    );
+}
+
+#[test]
+fn ctrl_c_saves_last_and_exits_130_then_resume_finishes_the_same() {
+    let tmp = setup();
+    let cwd = tmp.path();
+    let out = spawn(cwd, "ref").wait_with_output().unwrap();
+    assert!(out.status.success());
+    let reference = final_weights(&run_dir(cwd, "ref").unwrap());
+
+    let child = spawn(cwd, "int");
+    // wait for the run to get going (its first checkpoint), then interrupt
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let started = run_dir(cwd, "int")
+            .and_then(|d| checkpoint::resolve(&d.join("checkpoints"), "last"))
+            .is_some();
+        if started || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(0) {
+        // finished before the signal arrived: nothing to check
+        return;
+    }
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("wick run --resume"), "{stderr}");
+    let dir = run_dir(cwd, "int").unwrap();
+    resume(cwd, &dir);
+    assert_eq!(final_weights(&dir), reference);
+}
+
+#[test]
+fn resume_without_a_run_directory_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = wick(&["run", "--resume", "runs/nothing/here"], None, tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("runs/nothing/here"), "{err}");
+    assert!(err.contains("config.toml"), "{err}");
+}
