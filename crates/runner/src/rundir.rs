@@ -11,12 +11,14 @@ pub struct RunDir {
     pub path: PathBuf,
     jsonl: File,
     csv: File,
+    extra: Vec<String>,
 }
 
 impl RunDir {
     /// Creates `base/<name>/<YYYYmmdd-HHMMSS>` (with `-2`, `-3`… if that exists: a run
-    /// directory is never reused) and opens `metrics.jsonl` and `metrics.csv`.
-    pub fn create(base: &Path, name: &str) -> io::Result<Self> {
+    /// directory is never reused) and opens `metrics.jsonl` and `metrics.csv`, whose
+    /// header has the fixed columns then `extra`.
+    pub fn create(base: &Path, name: &str, extra: &[String]) -> io::Result<Self> {
         let parent = base.join(name);
         fs::create_dir_all(&parent)?;
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
@@ -41,15 +43,25 @@ impl RunDir {
         };
         let jsonl = open("metrics.jsonl")?;
         let mut csv = open("metrics.csv")?;
-        writeln!(csv, "{}", MetricRow::CSV_HEADER)?;
-        Ok(Self { path, jsonl, csv })
+        writeln!(csv, "{}", MetricRow::csv_header(extra))?;
+        Ok(Self {
+            path,
+            jsonl,
+            csv,
+            extra: extra.to_vec(),
+        })
     }
 
     /// Reopens an existing run directory to continue it (`--resume`) from a checkpoint
     /// taken at `step` with `epochs_done` whole epochs: rows written after that
     /// checkpoint (later steps, epochs it had not finished) are dropped, so the files
     /// read as one uninterrupted run.
-    pub fn reopen(path: &Path, step: u64, epochs_done: usize) -> io::Result<Self> {
+    pub fn reopen(
+        path: &Path,
+        step: u64,
+        epochs_done: usize,
+        extra: &[String],
+    ) -> io::Result<Self> {
         let keep_row = |kind: &str, epoch: Option<u64>, s: Option<u64>| match kind {
             "epoch" => epoch.is_some_and(|e| e <= epochs_done as u64),
             _ => s.is_some_and(|s| s <= step),
@@ -83,7 +95,7 @@ impl RunDir {
             }
         }
         if csv_out.is_empty() {
-            csv_out = format!("{}\n", MetricRow::CSV_HEADER);
+            csv_out = format!("{}\n", MetricRow::csv_header(extra));
         }
         write_atomic(path, "metrics.csv", csv_out.as_bytes())?;
         let open = |f: &str| OpenOptions::new().append(true).open(path.join(f));
@@ -91,6 +103,7 @@ impl RunDir {
             path: path.to_path_buf(),
             jsonl: open("metrics.jsonl")?,
             csv: open("metrics.csv")?,
+            extra: extra.to_vec(),
         })
     }
 
@@ -103,7 +116,7 @@ impl RunDir {
     pub fn log_metrics(&mut self, row: &MetricRow) -> io::Result<()> {
         let json = serde_json::to_string(row).map_err(io::Error::other)?;
         writeln!(self.jsonl, "{json}")?;
-        writeln!(self.csv, "{}", row.csv())?;
+        writeln!(self.csv, "{}", row.csv_with(&self.extra))?;
         Ok(())
     }
 }

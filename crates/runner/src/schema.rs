@@ -15,6 +15,7 @@ use crate::checkpoint::CheckpointConfig;
 use crate::decode::{decode, decode_tagged};
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::keypath::KeyPath;
+use crate::metrics::MetricsConfig;
 use crate::monitor::EarlyStoppingConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -46,6 +47,9 @@ pub struct Experiment {
     pub optimizer: OptimizerConfig,
     /// The training loop.
     pub train: TrainConfig,
+    /// `[metrics]`: extra metrics for the test split.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// The datasets wick reads.
@@ -141,6 +145,8 @@ struct RawExperiment {
     optimizer: toml::Value,
     #[serde(default)]
     train: TrainConfig,
+    #[serde(default)]
+    metrics: MetricsConfig,
 }
 
 #[derive(Deserialize)]
@@ -272,6 +278,7 @@ impl Experiment {
             loss: decode_tagged(&raw.loss, &root().key("loss"))?,
             optimizer: decode_tagged(&raw.optimizer, &root().key("optimizer"))?,
             train: raw.train,
+            metrics: raw.metrics,
         };
         exp.validate()?;
         Ok(exp)
@@ -453,10 +460,10 @@ impl Experiment {
         ];
         for (m, path) in watched {
             let Some(m) = m else { continue };
-            if !metrics.contains(&m.as_str()) {
+            if !metrics.contains(m) {
                 let d = Diagnostic::value(path, format!("unknown metric `{m}`"))
                     .with_label("not measured by this experiment");
-                return Err(match suggest(m, metrics.iter().copied()) {
+                return Err(match suggest(m, metrics.iter().map(String::as_str)) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
                     None => d.with_help(format!("this experiment measures {}", metrics.join(", "))),
                 });
@@ -473,12 +480,27 @@ impl Experiment {
     }
 
     /// The per-epoch metrics this experiment measures (the names `monitor` can take).
-    pub fn epoch_metrics(&self) -> Vec<&'static str> {
+    pub fn epoch_metrics(&self) -> Vec<String> {
         let mut m = vec!["train_loss", "train_acc"];
         if self.data.test.is_some() {
             m.extend(["test_loss", "test_acc"]);
         }
-        m
+        m.into_iter()
+            .map(String::from)
+            .chain(self.extra_metrics())
+            .collect()
+    }
+
+    /// The `[metrics]` columns of metrics.csv (`test_top5_acc`, ...).
+    pub fn extra_metrics(&self) -> Vec<String> {
+        if self.data.test.is_none() {
+            return Vec::new();
+        }
+        self.metrics
+            .top_k
+            .iter()
+            .map(|k| format!("test_top{k}_acc"))
+            .collect()
     }
 
     /// The metric that picks the `best` checkpoint.
@@ -487,9 +509,10 @@ impl Experiment {
             return m.clone();
         }
         let m = self.epoch_metrics();
-        if m.contains(&"test_acc") {
+        let has = |n: &str| m.iter().any(|x| x == n);
+        if has("test_acc") {
             "test_acc".into()
-        } else if m.contains(&"test_loss") {
+        } else if has("test_loss") {
             "test_loss".into()
         } else {
             "train_loss".into()

@@ -3,7 +3,7 @@
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::logging;
-use crate::metrics::MetricRow;
+use crate::metrics::{ClassCounts, MetricRow};
 use crate::monitor::Monitor;
 use crate::plots;
 use crate::rundir::RunDir;
@@ -11,7 +11,7 @@ use crate::schema::{Experiment, SplitConfig};
 pub use candle_core::Device;
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,6 +22,11 @@ use wick_losses::Loss;
 use wick_nn::{BuildCtx, Sequential};
 use wick_optim::Optimizer;
 use wick_tensor::SeedRng;
+
+/// Seconds between plain progress lines when there is no progress bar.
+const PLAIN_PROGRESS_SECS: f64 = 10.0;
+/// Share of an epoch spent waiting for data above which the run is called input-bound.
+const INPUT_BOUND: f64 = 0.3;
 
 /// A run that failed after the experiment was validated.
 #[derive(Debug, thiserror::Error)]
@@ -121,19 +126,25 @@ pub struct EpochStats {
     pub test_acc: Option<f64>,
     /// Seconds spent in the training pass.
     pub seconds: f64,
+    /// Of those, seconds spent waiting for the loader's next batch.
+    #[serde(default)]
+    pub data_seconds: f64,
     /// Training samples per second.
     pub samples_per_sec: f64,
+    /// `[metrics]` and regression metrics by name (`test_top5_acc`, `test_mae`).
+    #[serde(default)]
+    pub extra: BTreeMap<String, f64>,
 }
 
 impl EpochStats {
-    /// A metric by its name (`train_loss`, `test_acc`, ...).
+    /// A metric by its name (`train_loss`, `test_acc`, `test_top5_acc`, ...).
     pub fn metric(&self, name: &str) -> Option<f64> {
         match name {
             "train_loss" => Some(self.train_loss),
             "train_acc" => Some(self.train_acc),
             "test_loss" => self.test_loss,
             "test_acc" => self.test_acc,
-            _ => None,
+            _ => self.extra.get(name).copied(),
         }
     }
 }
@@ -157,6 +168,7 @@ struct EpochAcc {
     hits: f64,
     seen: usize,
     seconds: f64,
+    data_seconds: f64,
 }
 
 /// Everything besides weights and optimizer state that a resumed run needs to continue
@@ -274,6 +286,8 @@ pub struct Eval {
     pub hits: u64,
     /// Samples seen.
     pub total: usize,
+    /// The confusion matrix and top-k hits.
+    pub counts: ClassCounts,
 }
 
 impl Eval {
@@ -289,8 +303,10 @@ fn evaluate(
     loss: &dyn Loss,
     loader: &DataLoader,
     summed: bool,
+    top_k: &[usize],
 ) -> Result<Eval, RunError> {
-    let (mut total, mut loss_sum, mut hits) = (0usize, 0f64, 0f64);
+    let (mut total, mut loss_sum) = (0usize, 0f64);
+    let mut counts: Option<ClassCounts> = None;
     for batch in loader.epoch(0) {
         let batch = batch?;
         let logits = model.forward(&batch.input, false)?.detach();
@@ -300,13 +316,19 @@ fn evaluate(
                 .to_scalar::<f32>()?,
         );
         loss_sum += batch_total(l, batch.len, summed);
-        hits += correct(&logits, &batch.target)?;
+        let classes = logits.dim(1)?;
+        let c = counts.get_or_insert_with(|| ClassCounts::new(classes, top_k));
+        let scores: Vec<f32> = logits.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let targets: Vec<u32> = batch.target.to_dtype(DType::U32)?.to_vec1()?;
+        c.update(&scores, &targets);
         total += batch.len;
     }
+    let counts = counts.unwrap_or_else(|| ClassCounts::new(0, top_k));
     Ok(Eval {
         loss: loss_sum / total.max(1) as f64,
-        hits: hits as u64,
+        hits: counts.hits(),
         total,
+        counts,
     })
 }
 
@@ -338,6 +360,7 @@ struct Session<'a> {
     test_loader: Option<DataLoader>,
     dir: RunDir,
     state: TrainState,
+    wall: Instant,
 }
 
 impl<'a> Session<'a> {
@@ -402,6 +425,7 @@ impl<'a> Session<'a> {
             test_loader,
             dir,
             state,
+            wall: Instant::now(),
         })
     }
 
@@ -549,8 +573,14 @@ impl<'a> Session<'a> {
             bar.set_position(self.state.batch as u64);
             let t0 = Instant::now();
             let start = self.state.batch;
-            let batches = self.train_loader.epoch(epoch as u64 - 1).skip(start);
-            for (batch_idx, batch) in (start..).zip(batches) {
+            let mut batches = self.train_loader.epoch(epoch as u64 - 1).skip(start);
+            let total_batches = self.train_loader.len();
+            let mut last_line = Instant::now();
+            let mut batch_idx = start;
+            loop {
+                let wait = Instant::now();
+                let Some(batch) = batches.next() else { break };
+                self.state.partial.data_seconds += wait.elapsed().as_secs_f64();
                 let batch = batch?;
                 let logits = self.model.forward(&batch.input, true)?;
                 let loss = self.criterion.forward(&logits, &batch.target)?;
@@ -576,6 +606,18 @@ impl<'a> Session<'a> {
                 acc.hits += hits;
                 acc.seen += batch.len;
                 bar.inc(1);
+                if !self.opts.progress && last_line.elapsed().as_secs_f64() >= PLAIN_PROGRESS_SECS {
+                    // No progress bar (output to a file or CI): a plain line now and then.
+                    last_line = Instant::now();
+                    let done = batch_idx + 1 - start;
+                    let elapsed = t0.elapsed().as_secs_f64();
+                    let left = total_batches.saturating_sub(batch_idx + 1);
+                    tracing::info!(
+                        "epoch {epoch}: {}/{total_batches} batches, loss {l:.3}, eta {:.0} s",
+                        batch_idx + 1,
+                        elapsed / done as f64 * left as f64
+                    );
+                }
                 if batch_idx % 20 == 0 {
                     bar.set_message(format!("loss {l:.3}"));
                 }
@@ -620,6 +662,7 @@ impl<'a> Session<'a> {
                         });
                     }
                 }
+                batch_idx += 1;
             }
             bar.finish_and_clear();
             let acc = std::mem::take(&mut self.state.partial);
@@ -632,25 +675,57 @@ impl<'a> Session<'a> {
                 test_loss: None,
                 test_acc: None,
                 seconds,
+                data_seconds: acc.data_seconds,
                 samples_per_sec: acc.seen as f64 / seconds.max(1e-9),
+                extra: BTreeMap::new(),
             };
+            let waiting = acc.data_seconds / seconds.max(1e-9);
+            if waiting > INPUT_BOUND && seconds > 1.0 {
+                tracing::warn!(
+                    "epoch {epoch} is input-bound: {:.0} % of its {seconds:.1} s went to waiting for data (raise data.train.num_workers)",
+                    100.0 * waiting
+                );
+            }
             tracing::info!(
                 epoch,
                 train_loss = stats.train_loss,
                 seconds,
+                data_seconds = stats.data_seconds,
                 samples_per_sec = stats.samples_per_sec,
-                "epoch {epoch}: train loss {:.4}, accuracy {:.2} %, {:.1} s, {:.0} samples/s",
+                "epoch {epoch}: train loss {:.4}, accuracy {:.2} %, {:.1} s ({:.1} s waiting for data), {:.0} samples/s",
                 stats.train_loss,
                 100.0 * stats.train_acc,
                 seconds,
+                stats.data_seconds,
                 stats.samples_per_sec
             );
             // ---- test() ----
             if let Some(loader) = &self.test_loader {
-                let ev = evaluate(&self.model, self.criterion.as_ref(), loader, summed)?;
+                let mc = &exp.metrics;
+                let ev = evaluate(
+                    &self.model,
+                    self.criterion.as_ref(),
+                    loader,
+                    summed,
+                    &mc.top_k,
+                )?;
                 let acc = ev.accuracy();
                 stats.test_loss = Some(ev.loss);
                 stats.test_acc = Some(acc);
+                let classes = loader.dataset().classes();
+                stats.extra = ev.counts.metrics("test_", &classes, mc.per_class);
+                if mc.confusion_matrix {
+                    self.dir
+                        .write_file("confusion_matrix.csv", ev.counts.csv(&classes).as_bytes())?;
+                    let png = self.dir.path.join("plots").join("confusion_matrix.png");
+                    let _ = std::fs::create_dir_all(self.dir.path.join("plots"));
+                    if let Err(e) = plots::confusion_matrix(&png, &ev.counts.matrix, &classes) {
+                        tracing::warn!("{e}");
+                    }
+                }
+                for (k, v) in &stats.extra {
+                    tracing::info!(metric = %k, value = v, "{k}: {v:.4}");
+                }
                 tracing::info!(
                     epoch,
                     test_loss = ev.loss,
@@ -673,6 +748,7 @@ impl<'a> Session<'a> {
                 lr: Some(self.optimizer.lr(0)),
                 seconds: Some(stats.seconds),
                 samples_per_sec: Some(stats.samples_per_sec),
+                extra: stats.extra.clone(),
                 ..Default::default()
             })?;
             // ---- end of epoch: best, early stopping, checkpoints ----
@@ -724,13 +800,17 @@ impl<'a> Session<'a> {
         self.write_meta(started, Some(ended))?;
         let h = &self.state.history;
         let seconds: f64 = h.iter().map(|e| e.seconds).sum();
-        if let Some((v, e)) = self.state.best.best {
-            tracing::info!(
-                "best {} {v:.4} at epoch {e}; {} epochs, {seconds:.1} s of training",
-                self.state.best.metric,
-                h.len()
-            );
-        }
+        let samples: f64 = h.iter().map(|e| e.samples_per_sec * e.seconds).sum();
+        let best = match self.state.best.best {
+            Some((v, e)) => format!("best {} {v:.4} at epoch {e}", self.state.best.metric),
+            None => "no best epoch".to_string(),
+        };
+        tracing::info!(
+            "summary: {best}; {} epochs, {seconds:.1} s training ({:.0} samples/s), {:.1} s wall",
+            h.len(),
+            samples / seconds.max(1e-9),
+            self.wall.elapsed().as_secs_f64()
+        );
         tracing::info!("done: {}", self.dir.path.display());
         logging::close_log_file();
         Ok(RunReport {
@@ -743,7 +823,7 @@ impl<'a> Session<'a> {
 
 /// Trains an experiment and writes its run directory.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
-    let dir = RunDir::create(&opts.runs_dir, &exp.name)?;
+    let dir = RunDir::create(&opts.runs_dir, &exp.name, &exp.extra_metrics())?;
     logging::log_to_file(&dir.path.join("log.jsonl"))?;
     let mut session = Session::new(exp, opts, dir)?;
     let config = exp.to_toml();
@@ -791,7 +871,12 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> 
     })?;
     // Peek at the state first: the run directory's metric files are cut back to it.
     let peek: Checkpoint<TrainState> = checkpoint::load(&last, &Device::Cpu)?;
-    let dir = RunDir::reopen(run_dir, peek.state.step, peek.state.history.len())?;
+    let dir = RunDir::reopen(
+        run_dir,
+        peek.state.step,
+        peek.state.history.len(),
+        &exp.extra_metrics(),
+    )?;
     logging::log_to_file(&dir.path.join("log.jsonl"))?;
     let mut session = Session::new(&exp, opts, dir)?;
     session.restore(&last)?;
@@ -837,7 +922,13 @@ pub fn eval(run_dir: &Path, which: &str, opts: &RunOptions) -> Result<Eval, RunE
         device.clone(),
     )?;
     let criterion = exp.loss.build()?;
-    let ev = evaluate(&model, criterion.as_ref(), &loader, summed(&exp))?;
+    let ev = evaluate(
+        &model,
+        criterion.as_ref(),
+        &loader,
+        summed(&exp),
+        &exp.metrics.top_k,
+    )?;
     tracing::info!(
         "{} ({}) on the {} split: accuracy {:.2} % ({}/{}), loss {:.4}",
         run_dir.display(),

@@ -1,0 +1,250 @@
+//! What a run leaves behind and the commands that read it: `--set`, metrics, plots,
+//! checkpoints, `wick eval`, `wick export --python` (and, when PyTorch is installed,
+//! the exported script evaluating the checkpoint to the same accuracy).
+
+mod common;
+
+use common::{repo, wick, write_tiny_mnist};
+use std::path::Path;
+use std::process::Command;
+
+fn setup() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny_mnist(&tmp.path().join("data"), 640, 200);
+    let src = std::fs::read_to_string(repo().join("experiments/mnist.toml")).unwrap();
+    std::fs::write(tmp.path().join("exp.toml"), src).unwrap();
+    tmp
+}
+
+fn only_run(cwd: &Path) -> std::path::PathBuf {
+    let mut runs: Vec<_> = std::fs::read_dir(cwd.join("runs/mnist-mlp"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1);
+    runs.pop().unwrap()
+}
+
+#[test]
+fn set_overrides_metrics_plots_checkpoints_eval_and_export() {
+    let tmp = setup();
+    let cwd = tmp.path();
+    let data = cwd.join("data");
+    let out = wick(
+        &[
+            "run",
+            "exp.toml",
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "train.log_interval=5",
+            "--set",
+            "optimizer.lr=0.05",
+            "--set",
+            "metrics.top_k=[2]",
+            "--set",
+            "metrics.confusion_matrix=true",
+            "--set",
+            "metrics.per_class=true",
+        ],
+        Some(&data),
+        cwd,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("summary: best test_acc"), "{stdout}");
+    let dir = only_run(cwd);
+
+    // the overrides are in the resolved config and in meta.json
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("epochs = 3"), "{config}");
+    assert!(config.contains("lr = 0.05"), "{config}");
+    let meta = std::fs::read_to_string(dir.join("meta.json")).unwrap();
+    assert!(meta.contains("optimizer.lr=0.05"), "{meta}");
+
+    // metrics: the extra column, per-class values in the jsonl, the confusion matrix
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert!(
+        csv.lines().next().unwrap().ends_with(",test_top2_acc"),
+        "{csv}"
+    );
+    let epochs: Vec<&str> = csv.lines().filter(|l| l.starts_with("epoch,")).collect();
+    assert_eq!(epochs.len(), 3, "{csv}");
+    let top2: f64 = epochs[2].rsplit(',').next().unwrap().parse().unwrap();
+    let top1: f64 = epochs[2].split(',').nth(7).unwrap().parse().unwrap();
+    assert!(top2 >= top1, "{csv}");
+    let jsonl = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    assert!(jsonl.contains("\"test_acc_0 - zero\""), "{jsonl}");
+    let cm = std::fs::read_to_string(dir.join("confusion_matrix.csv")).unwrap();
+    assert_eq!(cm.lines().count(), 11, "{cm}");
+    let total: u64 = cm
+        .lines()
+        .skip(1)
+        .flat_map(|l| l.split(',').skip(1).map(|v| v.parse::<u64>().unwrap()))
+        .sum();
+    assert_eq!(total, 200);
+
+    // plots
+    for p in [
+        "loss",
+        "accuracy",
+        "lr",
+        "train_loss_steps",
+        "confusion_matrix",
+    ] {
+        let f = dir.join("plots").join(format!("{p}.png"));
+        let bytes = std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(&bytes[1..4], b"PNG", "{p}");
+    }
+
+    // checkpoints: last and best, loadable by `wick eval`, which reproduces the
+    // best epoch's test accuracy
+    let ckpts = dir.join("checkpoints");
+    assert!(ckpts.join("last/model.safetensors").is_file());
+    assert!(ckpts.join("best/state.safetensors").is_file());
+    let best_acc = epochs
+        .iter()
+        .map(|l| l.split(',').nth(7).unwrap().parse::<f64>().unwrap())
+        .fold(0.0, f64::max);
+    let out = wick(&["eval", dir.to_str().unwrap()], Some(&data), cwd);
+    let ev = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{ev}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acc: f64 = ev
+        .lines()
+        .find_map(|l| l.strip_prefix("accuracy "))
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{ev}"));
+    assert!(
+        (acc / 100.0 - best_acc).abs() < 1e-9,
+        "eval {acc} vs best {best_acc}"
+    );
+
+    // export --python
+    let script = cwd.join("exported.py");
+    let out = wick(
+        &[
+            "export",
+            "--python",
+            dir.to_str().unwrap(),
+            "-o",
+            script.to_str().unwrap(),
+        ],
+        None,
+        cwd,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let py = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        py.contains("nn.Linear(in_features=784, out_features=512, bias=True)"),
+        "{py}"
+    );
+    assert!(py.contains("optim.SGD(model.parameters(), lr=0.05"), "{py}");
+
+    // With PyTorch installed, the exported program loads the checkpoint into the
+    // nn.Sequential and gets the same test accuracy (torchvision reads the same IDX).
+    let python = std::env::var("WICK_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_torch = Command::new(&python)
+        .args(["-c", "import torch, torchvision, safetensors"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_torch {
+        eprintln!("skipping the PyTorch half: {python} has no torch/torchvision/safetensors");
+        return;
+    }
+    let py = py.replace(
+        "ROOT = \"data\"",
+        &format!("ROOT = {:?}", data.display().to_string()),
+    );
+    std::fs::write(&script, py).unwrap();
+    let out = Command::new(&python)
+        .arg(&script)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let torch_acc: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Accuracy: "))
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        (torch_acc - acc).abs() < 1e-9,
+        "PyTorch {torch_acc} % vs wick {acc} %"
+    );
+}
+
+#[test]
+fn a_bad_override_is_shown_on_the_overridden_text() {
+    let tmp = setup();
+    let out = wick(
+        &["check", "exp.toml", "--set", "optimizer.lr=-1"],
+        None,
+        tmp.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("exp.toml (with --set)"), "{err}");
+    assert!(err.contains("key: optimizer.lr"), "{err}");
+    assert!(err.contains("set by `--set optimizer.lr=-1`"), "{err}");
+    let out = wick(
+        &["check", "exp.toml", "--set", "model.layers[99].p=1"],
+        None,
+        tmp.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--set model.layers[99].p=1"), "{err}");
+    assert!(err.contains("has 10 entries"), "{err}");
+    let out = wick(&["check", "exp.toml", "--set", "lr"], None, tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn eval_of_a_checkpoint_of_another_model_names_the_file() {
+    let tmp = setup();
+    let cwd = tmp.path();
+    let data = cwd.join("data");
+    let out = wick(
+        &["run", "exp.toml", "--set", "train.epochs=1"],
+        Some(&data),
+        cwd,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = only_run(cwd);
+    // make the run's config describe another model
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        config
+            .replace("out_features = 512", "out_features = 500")
+            .replace("in_features = 512", "in_features = 500"),
+    )
+    .unwrap();
+    let out = wick(&["eval", dir.to_str().unwrap()], Some(&data), cwd);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("model.safetensors"), "{err}");
+}
