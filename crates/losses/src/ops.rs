@@ -27,10 +27,12 @@ pub(crate) fn abs(x: &Tensor) -> Result<Tensor> {
     Ok((x * x.detach().sign()?)?)
 }
 
-/// `max(x, min)` with PyTorch's `clamp_min` gradient: passed through where `x ≥ min`.
+/// `max(x, min)` with PyTorch's `clamp_min` gradient: passed through where `x > min`,
+/// 0 at the bound itself (as torch 2.x gives it, measured: `tensor([0.]).clamp_min(0)`
+/// has gradient 0).
 pub(crate) fn clamp_min(x: &Tensor, min: f64) -> Result<Tensor> {
     let floor = (x.detach().zeros_like()? + min)?;
-    Ok(x.detach().ge(min)?.where_cond(x, &floor)?)
+    Ok(x.detach().gt(min)?.where_cond(x, &floor)?)
 }
 
 /// `log(1 + e)` accurate for small `e` (Goldberg's trick), for `e > −1`. No gradient.
@@ -38,8 +40,9 @@ pub(crate) fn log1p(e: &Tensor) -> Result<Tensor> {
     let e = e.detach();
     let u = (&e + 1.0)?;
     let d = (&u - 1.0)?;
-    let ratio = (u.log()? * &e)?.div(&d.where_cond(&d, &e.ones_like()?)?)?;
-    Ok(d.eq(0.0)?.where_cond(&e, &ratio)?)
+    let zero = d.eq(0.0)?;
+    let ratio = (u.log()? * &e)?.div(&zero.where_cond(&e.ones_like()?, &d)?)?;
+    Ok(zero.where_cond(&e, &ratio)?)
 }
 
 /// `σ(x) = 1 / (1 + e^{−x})`, computed without overflow. No gradient.
@@ -189,10 +192,10 @@ mod tests {
     }
 
     #[test]
-    fn clamp_min_passes_the_gradient_at_the_bound() {
+    fn clamp_min_stops_the_gradient_at_the_bound() {
         assert_eq!(
             grad_of(|x| clamp_min(x, 0.5), &[0.0, 0.5, 1.0]),
-            vec![0.0, 1.0, 1.0]
+            vec![0.0, 0.0, 1.0]
         );
     }
 
