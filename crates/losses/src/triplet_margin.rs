@@ -75,7 +75,7 @@ impl TripletMarginLoss {
     /// Validates the arguments as PyTorch does.
     pub fn new(cfg: TripletMarginLossConfig) -> Result<Self> {
         cfg.reduction.check_standard()?;
-        if !(cfg.margin > 0.0) {
+        if cfg.margin.is_nan() || cfg.margin <= 0.0 {
             return Err(Error::Config {
                 field: "margin",
                 message: format!(

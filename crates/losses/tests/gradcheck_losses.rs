@@ -46,10 +46,10 @@ fn smooth_losses_pass_gradcheck() {
     for red in ["mean", "sum", "none"] {
         let f =
             |ty: &str, extra: &str| format!(r#"{{"type": "{ty}", "reduction": "{red}"{extra}}}"#);
-        check(&f("MSELoss", ""), &[x.clone()], Some(&y));
+        check(&f("MSELoss", ""), std::slice::from_ref(&x), Some(&y));
         check(
             &f("BCELoss", r#", "weight": [0.5, 1, 2]"#),
-            &[p.clone()],
+            std::slice::from_ref(&p),
             Some(&soft),
         );
         check(
@@ -57,29 +57,33 @@ fn smooth_losses_pass_gradcheck() {
                 "BCEWithLogitsLoss",
                 r#", "weight": [0.5, 1, 2], "pos_weight": [2, 0.3, 1]"#,
             ),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             Some(&soft),
         );
-        check(&f("SoftMarginLoss", ""), &[x.clone()], Some(&sign));
+        check(
+            &f("SoftMarginLoss", ""),
+            std::slice::from_ref(&x),
+            Some(&sign),
+        );
         check(
             &f("MultiLabelSoftMarginLoss", r#", "weight": [1, 2, 3]"#),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             Some(&soft),
         );
         check(
             &f("PoissonNLLLoss", r#", "full": true"#),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             Some(&(&soft * 4.0).unwrap()),
         );
         check(
             &f("PoissonNLLLoss", r#", "log_input": false"#),
-            &[p.clone()],
+            std::slice::from_ref(&p),
             Some(&soft),
         );
-        check(&f("KLDivLoss", ""), &[x.clone()], Some(&soft));
+        check(&f("KLDivLoss", ""), std::slice::from_ref(&x), Some(&soft));
         check(
             &f("KLDivLoss", r#", "log_target": true"#),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             Some(&y),
         );
         check(
@@ -105,7 +109,7 @@ fn smooth_losses_pass_gradcheck() {
         }
         check(
             &f("NLLLoss", r#", "weight": [1, 2, 3]"#),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             Some(&Tensor::new(&[0u32, 2, 1, 2], &Device::Cpu).unwrap()),
         );
     }
