@@ -1,5 +1,7 @@
+use crate::nll::{default_ignore, to_rows, ClassNll};
+use crate::ops::{class_weight, float_input, nonempty_weight};
 use crate::{Error, Loss, Reduction, Result, TargetKind};
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// Arguments of `torch.nn.CrossEntropyLoss(weight=None, ignore_index=-100,
@@ -19,10 +21,6 @@ pub struct CrossEntropyLossConfig {
     /// Smoothing ε in [0, 1]: the target becomes `(1−ε)·onehot + ε/C` (default 0).
     #[serde(default)]
     pub label_smoothing: f64,
-}
-
-fn default_ignore() -> i64 {
-    -100
 }
 
 impl Default for CrossEntropyLossConfig {
@@ -46,7 +44,7 @@ pub fn log_softmax(x: &Tensor, dim: usize) -> candle_core::Result<Tensor> {
 }
 
 /// `torch.nn.CrossEntropyLoss`: log-softmax over the class dimension, then the negative
-/// log-likelihood.
+/// log-likelihood (as [`NLLLoss`](crate::NLLLoss)).
 ///
 /// For class-index targets `y`, with class weights `w` (default 1) and smoothing ε:
 /// `ℓₙ = −w_{yₙ}·log pₙ[yₙ]` (0 where `yₙ = ignore_index`); `mean` divides
@@ -61,7 +59,9 @@ pub fn log_softmax(x: &Tensor, dim: usize) -> candle_core::Result<Tensor> {
 /// `[N, d₁, …]` with `reduction = "none"`.
 ///
 /// # Errors
-/// Class indices out of `[0, C)`, shapes that do not fit, a weight of the wrong length.
+/// Class indices out of `[0, C)` (naming the index), shapes that do not fit, a weight of
+/// the wrong length.
+#[derive(Debug, Clone)]
 pub struct CrossEntropyLoss {
     cfg: CrossEntropyLossConfig,
 }
@@ -69,6 +69,7 @@ pub struct CrossEntropyLoss {
 impl CrossEntropyLoss {
     /// Validates the arguments as PyTorch does.
     pub fn new(cfg: CrossEntropyLossConfig) -> Result<Self> {
+        cfg.reduction.check_standard()?;
         if !(0.0..=1.0).contains(&cfg.label_smoothing) {
             return Err(Error::Config {
                 field: "label_smoothing",
@@ -78,46 +79,8 @@ impl CrossEntropyLoss {
                 ),
             });
         }
-        if let Some(w) = &cfg.weight {
-            if w.is_empty() {
-                return Err(Error::Config {
-                    field: "weight",
-                    message: "weight must not be empty".into(),
-                });
-            }
-        }
+        nonempty_weight(cfg.weight.as_deref(), "weight")?;
         Ok(Self { cfg })
-    }
-
-    /// Moves the class dimension last and flattens: `[N, C, d…]` → `[N·d…, C]`.
-    fn to_rows(x: &Tensor) -> Result<(Tensor, Vec<usize>)> {
-        match x.rank() {
-            0 => Err(Error::Shape(
-                "CrossEntropyLoss: input must have a class dimension".into(),
-            )),
-            1 => Ok((x.unsqueeze(0)?, vec![])),
-            2 => Ok((x.clone(), vec![x.dim(0)?])),
-            r => {
-                let c = x.dim(1)?;
-                let mut perm: Vec<usize> = (0..r).collect();
-                perm.remove(1);
-                perm.push(1);
-                let mut batch = x.dims().to_vec();
-                batch.remove(1);
-                Ok((x.permute(perm)?.contiguous()?.reshape(((), c))?, batch))
-            }
-        }
-    }
-
-    fn reduce(&self, per: Tensor, denom: Option<Tensor>, batch: &[usize]) -> Result<Tensor> {
-        Ok(match self.cfg.reduction {
-            Reduction::None => per.reshape(batch)?,
-            Reduction::Sum => per.sum_all()?,
-            Reduction::Mean => match denom {
-                Some(d) => per.sum_all()?.div(&d)?,
-                None => per.mean_all()?,
-            },
-        })
     }
 }
 
@@ -130,21 +93,16 @@ impl Loss for CrossEntropyLoss {
         TargetKind::ClassIndex
     }
 
+    fn reduction(&self) -> Reduction {
+        self.cfg.reduction
+    }
+
     fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
-        let (x, batch) = Self::to_rows(input)?;
-        let (n, c) = x.dims2()?;
-        let dtype = x.dtype();
-        let dev = x.device();
-        let w = match &self.cfg.weight {
-            Some(w) if w.len() != c => {
-                return Err(Error::Shape(format!(
-                    "CrossEntropyLoss: weight has {} entries but the input has {c} classes",
-                    w.len()
-                )))
-            }
-            Some(w) => Some(Tensor::from_slice(w, c, dev)?.to_dtype(dtype)?),
-            None => None,
-        };
+        let name = self.type_name();
+        float_input(name, "input", input)?;
+        let (x, batch) = to_rows(name, input)?;
+        let c = x.dim(1)?;
+        let w = class_weight(name, self.cfg.weight.as_deref(), c, "classes", &x)?;
         let logp = log_softmax(&x, 1)?;
         let eps = self.cfg.label_smoothing;
         let weighted = |t: Tensor| -> Result<Tensor> {
@@ -157,69 +115,49 @@ impl Loss for CrossEntropyLoss {
         if target.dtype().is_float() {
             if target.dims() != input.dims() {
                 return Err(Error::Shape(format!(
-                    "CrossEntropyLoss: probability targets must have the input's shape {:?}, got {:?}",
+                    "{name}: probability targets must have the input's shape {:?}, got {:?}",
                     input.dims(),
                     target.dims()
                 )));
             }
-            let (t, _) = Self::to_rows(&target.to_dtype(dtype)?)?;
+            let (t, _) = to_rows(name, &target.to_dtype(x.dtype())?)?;
             let t = if eps > 0.0 {
                 ((t * (1.0 - eps))? + eps / c as f64)?
             } else {
                 t
             };
             let per = weighted((t * &logp)?)?.sum(1)?.neg()?;
-            return self.reduce(per, None, &batch);
+            let per = match self.cfg.reduction {
+                Reduction::None => per.reshape(batch)?,
+                r => r.apply(&per)?,
+            };
+            return Ok(per);
         }
 
-        // class indices
-        let expected: Vec<usize> = batch.clone();
-        if target.dims() != expected.as_slice() {
-            return Err(Error::Shape(format!(
-                "CrossEntropyLoss: expected class-index targets of shape {expected:?} for input of \
-                 shape {:?}, got {:?}",
-                input.dims(),
-                target.dims()
-            )));
-        }
-        let t: Vec<i64> = target.flatten_all()?.to_dtype(DType::I64)?.to_vec1()?;
-        let ignore = self.cfg.ignore_index;
-        let mut onehot = vec![0f32; n * c];
-        let mut valid = vec![0f32; n];
-        for (i, &y) in t.iter().enumerate() {
-            if y == ignore {
-                continue;
-            }
-            if y < 0 || y >= c as i64 {
-                return Err(Error::Shape(format!(
-                    "CrossEntropyLoss: target {y} is out of bounds for {c} classes"
-                )));
-            }
-            onehot[i * c + y as usize] = 1.0;
-            valid[i] = 1.0;
-        }
-        let onehot = Tensor::from_vec(onehot, (n, c), dev)?.to_dtype(dtype)?;
-        let wy = weighted(onehot.clone())?.sum(1)?; // w[yₙ], 0 where ignored
-        let nll = weighted((&onehot * &logp)?)?.sum(1)?.neg()?;
-        let mean_denom = match self.cfg.reduction {
-            Reduction::Mean => Some(wy.sum_all()?),
-            _ => None,
-        };
-        let nll = self.reduce(nll, mean_denom.clone(), &batch)?;
+        let nll = ClassNll::new(
+            name,
+            &x,
+            &batch,
+            input.dims(),
+            target,
+            w.as_ref(),
+            self.cfg.ignore_index,
+        )?;
+        let red = self.cfg.reduction;
+        let loss = nll.reduce(nll.per(&logp, w.as_ref())?, red, &batch)?;
         if eps == 0.0 {
-            return Ok(nll);
+            return Ok(loss);
         }
-        let valid = Tensor::from_vec(valid, n, dev)?.to_dtype(dtype)?;
-        let smooth = (weighted(logp)?.sum(1)?.neg()? * valid)?;
-        let smooth = self.reduce(smooth, mean_denom, &batch)?;
-        Ok(((nll * (1.0 - eps))? + (smooth * (eps / c as f64))?)?)
+        let smooth = (weighted(logp)?.sum(1)?.neg()? * &nll.valid)?;
+        let smooth = nll.reduce(smooth, red, &batch)?;
+        Ok(((loss * (1.0 - eps))? + (smooth * (eps / c as f64))?)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{DType, Device};
     use wick_tensor::gradcheck::gradcheck;
 
     #[test]

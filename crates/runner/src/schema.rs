@@ -391,16 +391,16 @@ impl Experiment {
         // model output → loss
         let out = shapes.last().cloned().unwrap_or_default();
         let last = self.model.layers.len() - 1;
+        if self.loss.reduction() == wick_losses::Reduction::None {
+            return Err(Diagnostic::value(
+                root().key("loss").key("reduction"),
+                "training needs a scalar loss, but reduction = \"none\" gives one per sample",
+            )
+            .with_label("not a scalar")
+            .with_help("use \"mean\" (the default) or \"sum\""));
+        }
         match &self.loss {
             LossConfig::CrossEntropyLoss(c) => {
-                if c.reduction == wick_losses::Reduction::None {
-                    return Err(Diagnostic::value(
-                        root().key("loss").key("reduction"),
-                        "training needs a scalar loss, but reduction = \"none\" gives one per sample",
-                    )
-                    .with_label("not a scalar")
-                    .with_help("use \"mean\" (the default) or \"sum\""));
-                }
                 if out.len() != 1 || out[0] != classes {
                     let field = match &self.model.layers[last] {
                         LayerConfig::Linear(_) => "out_features",
@@ -430,6 +430,9 @@ impl Experiment {
                     }
                 }
             }
+            // The other losses' output and target checks come with the runner's support
+            // for them (TargetKind, Loss::input_arity).
+            _ => {}
         }
         self.loss.build().map_err(|e| match e {
             wick_losses::Error::Config { field, message } => invalid("loss", field, message),

@@ -272,9 +272,7 @@ fn batch_total(loss: f64, n: usize, summed: bool) -> f64 {
 }
 
 fn summed(exp: &Experiment) -> bool {
-    match &exp.loss {
-        wick_losses::LossConfig::CrossEntropyLoss(c) => c.reduction == wick_losses::Reduction::Sum,
-    }
+    exp.loss.reduction() == wick_losses::Reduction::Sum
 }
 
 /// What `test()` measures.
