@@ -4,11 +4,14 @@
 //! maximize, parameter groups); and the state dict round trip (10 steps, save, load
 //! into a fresh optimizer, 10 steps = 20 steps).
 
+mod common;
+
 use candle_core::backprop::GradStore;
 use candle_core::{IndexOp, Tensor, Var};
+use common::{fixture_path, load_fixture};
 use std::collections::HashMap;
 use wick_optim::OptimizerConfig;
-use wick_tensor::testing::{fixture_path, load_fixture, rel_error};
+use wick_tensor::testing::rel_error;
 use wick_tensor::Param;
 
 const NAMES: [&str; 3] = ["0.weight", "0.bias", "1.weight"];
