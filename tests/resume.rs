@@ -39,10 +39,15 @@ type = "CrossEntropyLoss"
 type = "SGD"
 lr = 0.05
 momentum = 0.9
+[scheduler]
+type = "OneCycleLR"
+max_lr = 0.1
+total_steps = 96
 [train]
 epochs = 3
 log_interval = 5
 checkpoint = { every_n_steps = 3 }
+clip_grad_norm = { max_norm = 1.0 }
 "#;
 
 fn setup() -> tempfile::TempDir {

@@ -46,6 +46,12 @@ fn set_overrides_metrics_plots_checkpoints_eval_and_export() {
             "metrics.confusion_matrix=true",
             "--set",
             "metrics.per_class=true",
+            "--set",
+            "scheduler.type=StepLR",
+            "--set",
+            "scheduler.step_size=1",
+            "--set",
+            "scheduler.gamma=0.5",
         ],
         Some(&data),
         cwd,
@@ -71,6 +77,12 @@ fn set_overrides_metrics_plots_checkpoints_eval_and_export() {
     );
     let epochs: Vec<&str> = csv.lines().filter(|l| l.starts_with("epoch,")).collect();
     assert_eq!(epochs.len(), 3, "{csv}");
+    // StepLR(step_size=1, gamma=0.5): the lr of each epoch, as PyTorch's get_last_lr()
+    let lrs: Vec<f64> = epochs
+        .iter()
+        .map(|l| l.split(',').nth(8).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lrs, vec![0.05, 0.025, 0.0125], "{csv}");
     let top2: f64 = epochs[2].rsplit(',').next().unwrap().parse().unwrap();
     let top1: f64 = epochs[2].split(',').nth(7).unwrap().parse().unwrap();
     assert!(top2 >= top1, "{csv}");

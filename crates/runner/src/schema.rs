@@ -24,7 +24,7 @@ use wick_data::transforms::TransformConfig;
 use wick_data::DataLoaderConfig;
 use wick_losses::LossConfig;
 use wick_nn::{LayerConfig, Sequential};
-use wick_optim::OptimizerConfig;
+use wick_optim::{ClipGradNormConfig, ClipGradValueConfig, OptimizerConfig, SchedulerConfig};
 use wick_tensor::DeviceSpec;
 
 /// A whole experiment, resolved: every default filled, every inferred argument set.
@@ -45,6 +45,9 @@ pub struct Experiment {
     pub loss: LossConfig,
     /// The optimizer (`torch.optim` class name and arguments).
     pub optimizer: OptimizerConfig,
+    /// The learning-rate scheduler (`torch.optim.lr_scheduler` class name and arguments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerConfig>,
     /// The training loop.
     pub train: TrainConfig,
     /// `[metrics]`: extra metrics for the test split.
@@ -109,6 +112,12 @@ pub struct TrainConfig {
     /// `[train.early_stopping]`: stop when a metric stops improving.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStoppingConfig>,
+    /// `torch.nn.utils.clip_grad_norm_` before every step: `{ max_norm = 1.0 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<ClipGradNormConfig>,
+    /// `torch.nn.utils.clip_grad_value_` before every step: `{ clip_value = 0.5 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_value: Option<ClipGradValueConfig>,
 }
 
 fn one() -> usize {
@@ -125,6 +134,8 @@ impl Default for TrainConfig {
             log_interval: 300,
             checkpoint: CheckpointConfig::default(),
             early_stopping: None,
+            clip_grad_norm: None,
+            clip_grad_value: None,
         }
     }
 }
@@ -143,6 +154,8 @@ struct RawExperiment {
     model: RawModel,
     loss: toml::Value,
     optimizer: toml::Value,
+    #[serde(default)]
+    scheduler: Option<toml::Value>,
     #[serde(default)]
     train: TrainConfig,
     #[serde(default)]
@@ -277,6 +290,11 @@ impl Experiment {
             },
             loss: decode_tagged(&raw.loss, &root().key("loss"))?,
             optimizer: decode_tagged(&raw.optimizer, &root().key("optimizer"))?,
+            scheduler: raw
+                .scheduler
+                .as_ref()
+                .map(|s| decode_tagged(s, &root().key("scheduler")))
+                .transpose()?,
             train: raw.train,
             metrics: raw.metrics,
         };
@@ -449,9 +467,42 @@ impl Experiment {
             )
             .with_label("zero"));
         }
-        let metrics = self.epoch_metrics();
+        if let Some(sc) = &self.scheduler {
+            sc.validate().map_err(|e| match e {
+                wick_optim::Error::Config { field, message } => {
+                    invalid("scheduler", field, message)
+                }
+                e => Diagnostic::value(root().key("scheduler"), e.to_string()),
+            })?;
+        }
         let tp = root().key("train");
+        for (cfg, key) in [
+            (
+                self.train.clip_grad_norm.as_ref().map(|c| c.validate()),
+                "clip_grad_norm",
+            ),
+            (
+                self.train.clip_grad_value.as_ref().map(|c| c.validate()),
+                "clip_grad_value",
+            ),
+        ] {
+            if let Some(Err(e)) = cfg {
+                return Err(match e {
+                    wick_optim::Error::Config { field, message } => {
+                        Diagnostic::value(tp.key(key).key(field), message)
+                            .with_label("invalid value")
+                    }
+                    e => Diagnostic::value(tp.key(key), e.to_string()),
+                });
+            }
+        }
+        let metrics = self.epoch_metrics();
+        let plateau = self.scheduler.as_ref().and_then(|s| match s {
+            SchedulerConfig::ReduceLROnPlateau(c) => Some(&c.monitor),
+            _ => None,
+        });
         let watched = [
+            (plateau, root().key("scheduler").key("monitor")),
             (
                 self.train.checkpoint.monitor.as_ref(),
                 tp.key("checkpoint").key("monitor"),

@@ -20,9 +20,11 @@ use wick_data::transforms::Compose;
 use wick_data::{data_root, DataLoader, Dataset, Mnist, MnistKind, Split};
 use wick_losses::Loss;
 use wick_nn::{BuildCtx, Sequential};
-use wick_optim::Optimizer;
+use wick_optim::{Interval, Optimizer, Scheduler};
 use wick_tensor::SeedRng;
 
+/// Scheduler entries in a checkpoint's `state.safetensors`, beside the optimizer's.
+const SCHEDULER_PREFIX: &str = "scheduler.";
 /// Seconds between plain progress lines when there is no progress bar.
 const PLAIN_PROGRESS_SECS: f64 = 10.0;
 /// Share of an epoch spent waiting for data above which the run is called input-bound.
@@ -231,6 +233,14 @@ pub fn build_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunE
     Ok(Sequential::new(&exp.model.input, &mut layers, &mut ctx)?)
 }
 
+/// When the scheduler steps: the file's `interval`, else the class's own.
+fn interval(exp: &Experiment, s: &dyn Scheduler) -> Interval {
+    exp.scheduler
+        .as_ref()
+        .and_then(|c| c.interval_override())
+        .unwrap_or_else(|| s.interval())
+}
+
 /// The model's `state_dict()`, PyTorch's key names.
 fn model_state(model: &Sequential) -> Vec<(String, Tensor)> {
     model
@@ -354,6 +364,7 @@ struct Session<'a> {
     model: Sequential,
     criterion: Box<dyn Loss>,
     optimizer: Box<dyn Optimizer>,
+    scheduler: Option<Box<dyn Scheduler>>,
     train_loader: DataLoader,
     test_loader: Option<DataLoader>,
     dir: RunDir,
@@ -376,7 +387,12 @@ impl<'a> Session<'a> {
             .transpose()?;
         let model = build_model(exp, &device)?;
         let criterion = exp.loss.build()?;
-        let optimizer = exp.optimizer.build(model.parameters())?;
+        let mut optimizer = exp.optimizer.build(model.parameters())?;
+        let scheduler = exp
+            .scheduler
+            .as_ref()
+            .map(|s| s.build(optimizer.as_mut()))
+            .transpose()?;
         let train_loader = DataLoader::new(
             train_ds,
             Compose::from_configs(&exp.data.train.transforms)?,
@@ -419,6 +435,7 @@ impl<'a> Session<'a> {
             model,
             criterion,
             optimizer,
+            scheduler,
             train_loader,
             test_loader,
             dir,
@@ -433,9 +450,17 @@ impl<'a> Session<'a> {
 
     /// Writes a checkpoint `id` and points `links` at it.
     fn save(&self, id: &str, links: &[&str]) -> Result<(), RunError> {
+        let mut optimizer = self.optimizer.state_dict()?;
+        if let Some(s) = &self.scheduler {
+            optimizer.extend(
+                s.state_dict()
+                    .into_iter()
+                    .map(|(k, t)| (format!("{SCHEDULER_PREFIX}{k}"), t)),
+            );
+        }
         let ckpt = Checkpoint {
             model: model_state(&self.model),
-            optimizer: self.optimizer.state_dict()?,
+            optimizer,
             state: self.state.clone(),
         };
         checkpoint::save(&self.checkpoints_dir(), id, &ckpt, links)?;
@@ -463,7 +488,18 @@ impl<'a> Session<'a> {
             ckpt.model,
             &ckpt_dir.join(checkpoint::MODEL_FILE),
         )?;
-        self.optimizer.load_state_dict(&ckpt.optimizer)?;
+        let (sched, optim): (Vec<_>, Vec<_>) = ckpt
+            .optimizer
+            .into_iter()
+            .partition(|(k, _)| k.starts_with(SCHEDULER_PREFIX));
+        self.optimizer.load_state_dict(&optim)?;
+        if let Some(s) = &mut self.scheduler {
+            let sched: Vec<(String, Tensor)> = sched
+                .into_iter()
+                .map(|(k, t)| (k[SCHEDULER_PREFIX.len()..].to_string(), t))
+                .collect();
+            s.load_state_dict(&sched)?;
+        }
         self.state = ckpt.state;
         Ok(())
     }
@@ -592,8 +628,19 @@ impl<'a> Session<'a> {
                         step: self.state.step + 1,
                     });
                 }
-                let grads = loss.backward()?;
+                let mut grads = loss.backward()?;
+                if let Some(c) = &exp.train.clip_grad_norm {
+                    c.apply(&mut grads, self.optimizer.params())?;
+                }
+                if let Some(c) = &exp.train.clip_grad_value {
+                    c.apply(&mut grads, self.optimizer.params())?;
+                }
                 self.optimizer.step(&grads)?;
+                if let Some(s) = &mut self.scheduler {
+                    if interval(exp, s.as_ref()) == Interval::Step {
+                        s.step(self.optimizer.as_mut(), None)?;
+                    }
+                }
                 let hits = correct(&logits.detach(), &batch.target)?;
                 let st = &mut self.state;
                 st.step += 1;
@@ -749,6 +796,12 @@ impl<'a> Session<'a> {
                 extra: stats.extra.clone(),
                 ..Default::default()
             })?;
+            if let Some(s) = &mut self.scheduler {
+                if interval(exp, s.as_ref()) == Interval::Epoch {
+                    let metric = s.monitor().map(|m| stats.metric(m).unwrap_or(f64::NAN));
+                    s.step(self.optimizer.as_mut(), metric)?;
+                }
+            }
             // ---- end of epoch: best, early stopping, checkpoints ----
             let mut links = vec!["last"];
             let best_metric = self.state.best.metric.clone();
