@@ -9,8 +9,10 @@
 //!   threads, in the same order with the same contents whatever `num_workers` is.
 #![warn(missing_docs)]
 
+pub mod collate;
 mod dataloader;
 mod dataset;
+pub mod datasets;
 pub mod download;
 mod error;
 pub mod idx;
@@ -20,7 +22,7 @@ pub mod sampler;
 pub mod testing;
 pub mod transforms;
 
-pub use dataloader::{Batch, DataLoader, DataLoaderConfig};
-pub use dataset::{Array, Dataset, Image, Input, Sample};
+pub use dataloader::{Batch, BatchIter, DataLoader, DataLoaderConfig};
+pub use dataset::{Array, Dataset, Image, Input, Sample, Target};
 pub use error::{Error, Result};
 pub use mnist::{data_root, Mnist, MnistKind, Split};

@@ -1,5 +1,5 @@
 use crate::download::{self, Resource};
-use crate::{idx, Dataset, Error, Image, Input, Result, Sample};
+use crate::{idx, Dataset, Error, Image, Input, Result, Sample, Target};
 use std::path::{Path, PathBuf};
 
 /// Which member of the MNIST family.
@@ -328,6 +328,7 @@ impl Dataset for Mnist {
     }
 
     fn get(&self, index: usize) -> Result<Sample> {
+        Error::check_index(index, self.len())?;
         let n = self.rows * self.cols;
         let data = self.images[index * n..(index + 1) * n].to_vec();
         Ok(Sample {
@@ -337,7 +338,7 @@ impl Dataset for Mnist {
                 channels: 1,
                 data,
             }),
-            target: u32::from(self.labels[index]),
+            target: Target::Class(u32::from(self.labels[index])),
         })
     }
 
