@@ -9,6 +9,8 @@
 //!   threads, in the same order with the same contents whatever `num_workers` is.
 #![warn(missing_docs)]
 
+pub mod archive;
+mod cifar;
 pub mod collate;
 mod dataloader;
 mod dataset;
@@ -22,7 +24,8 @@ pub mod sampler;
 pub mod testing;
 pub mod transforms;
 
+pub use cifar::{Cifar, CifarConfig, CifarKind};
 pub use dataloader::{Batch, BatchIter, DataLoader, DataLoaderConfig};
 pub use dataset::{Array, Dataset, Image, Input, Sample, Target};
 pub use error::{Error, Result};
-pub use mnist::{data_root, Mnist, MnistKind, Split};
+pub use mnist::{data_root, EmnistSplit, Mnist, MnistKind, Split};
