@@ -6,8 +6,10 @@
 //! - scikit-learn-style 2-D point sets: [`MakeMoonsConfig`], [`MakeCirclesConfig`],
 //!   [`MakeBlobsConfig`], [`MakeSpiralsConfig`].
 //! - [`Subset`], [`ConcatDataset`], [`random_split`], [`train_val_split`].
+//! - [`DatasetConfig`]: every dataset above by name, built for a split.
 
 mod blobs;
+mod catalog;
 mod circles;
 mod csv;
 mod image_folder;
@@ -20,6 +22,7 @@ mod tensors;
 
 pub use self::csv::{Column, CsvConfig, LabelDtype};
 pub use blobs::{Centers, ClusterStd, MakeBlobsConfig};
+pub use catalog::{DatasetConfig, DatasetContext, EmnistConfig, MnistConfig};
 pub use circles::MakeCirclesConfig;
 pub use image_folder::{ImageFolder, ImageFolderConfig, IMG_EXTENSIONS};
 pub use moons::MakeMoonsConfig;
