@@ -182,7 +182,7 @@ impl Cifar {
                 path: path.clone(),
                 message,
             };
-            if bytes.is_empty() || bytes.len() % record != 0 {
+            if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
                 return Err(corrupt(format!(
                     "{} bytes is not a whole number of {}-byte {} records",
                     bytes.len(),

@@ -56,7 +56,7 @@ impl TensorDataset {
                 format!("samples of shape {shape:?} have no features"),
             ));
         }
-        if x.len() % per != 0 {
+        if !x.len().is_multiple_of(per) {
             return Err(Error::config(
                 "x",
                 format!(
@@ -68,7 +68,7 @@ impl TensorDataset {
         let n = x.len() / per;
         if let Labels::Values { data, shape: ys } = &labels {
             let k = labels.per_sample();
-            if k == 0 || data.len() % k != 0 {
+            if k == 0 || !data.len().is_multiple_of(k) {
                 return Err(Error::config(
                     "y",
                     format!(
