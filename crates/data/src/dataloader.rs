@@ -1,6 +1,9 @@
-use crate::sampler::{RandomSamplerConfig, Sampler, SamplerConfig, SequentialSamplerConfig};
+//! `torch.utils.data.DataLoader`: a sampler, worker threads and collation.
+
+use crate::collate::{Collator, HostBatch, HostTargets};
+use crate::sampler::{BatchSampler, RandomSamplerConfig, SamplerConfig, SequentialSamplerConfig};
 use crate::transforms::{Compose, Transform};
-use crate::{Dataset, Error, Input, Result};
+use crate::{Dataset, Error, Result};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -8,7 +11,7 @@ use std::sync::Arc;
 use wick_tensor::SeedRng;
 
 /// Arguments of `torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False,
-/// sampler=None, num_workers=0, drop_last=False, prefetch_factor=2)`.
+/// sampler=None, num_workers=0, pin_memory=False, drop_last=False, prefetch_factor=2)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataLoaderConfig {
@@ -30,6 +33,12 @@ pub struct DataLoaderConfig {
     /// Batches loaded in advance by each worker (default 2 with workers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefetch_factor: Option<usize>,
+    /// Accepted for PyTorch compatibility (default `false`). wick already builds each
+    /// batch in one contiguous host buffer and copies it to the device once, as one
+    /// transfer per input and target; candle has no page-locked host allocator, so on
+    /// the CPU (and on CUDA) this flag changes nothing.
+    #[serde(default)]
+    pub pin_memory: bool,
 }
 
 fn one() -> usize {
@@ -39,7 +48,6 @@ fn one() -> usize {
 /// Upper bounds that keep a typo from exhausting memory or threads.
 const MAX_PREFETCH: usize = 1024;
 const MAX_WORKERS: usize = 256;
-const MAX_SAMPLES: usize = 1 << 32;
 
 impl Default for DataLoaderConfig {
     fn default() -> Self {
@@ -50,6 +58,7 @@ impl Default for DataLoaderConfig {
             drop_last: false,
             num_workers: 0,
             prefetch_factor: None,
+            pin_memory: false,
         }
     }
 }
@@ -89,22 +98,11 @@ impl DataLoaderConfig {
                 ),
             ));
         }
-        if let Some(SamplerConfig::RandomSampler(r)) = &self.sampler {
-            match r.num_samples {
-                Some(0) => {
-                    return Err(Error::config(
-                        "sampler",
-                        "num_samples should be a positive integer value, but got num_samples=0",
-                    ))
-                }
-                Some(n) if n > MAX_SAMPLES => {
-                    return Err(Error::config(
-                        "sampler",
-                        format!("num_samples = {n} is more than {MAX_SAMPLES} samples per epoch"),
-                    ))
-                }
-                _ => {}
-            }
+        if let Some(s) = &self.sampler {
+            s.validate().map_err(|e| match e {
+                Error::Config { message, .. } => Error::config("sampler", message),
+                other => other,
+            })?;
         }
         match (&self.sampler, self.shuffle) {
             (Some(_), true) => Err(Error::config(
@@ -120,38 +118,33 @@ impl DataLoaderConfig {
     }
 }
 
-/// A collated batch: inputs `[B, …]` (f32) and class indices `[B]` (u32), on the
-/// loader's device.
+/// A collated batch on the loader's device: inputs `[B, …]` f32 (images
+/// `[B, C, H, W]`) and targets, u32 `[B]` for class indices or f32 `[B, …]` for float
+/// targets ([`crate::Target`]).
 #[derive(Debug, Clone)]
 pub struct Batch {
     /// Inputs.
     pub input: Tensor,
-    /// Class indices.
+    /// Class indices (u32 `[B]`) or float targets (f32 `[B, …]`).
     pub target: Tensor,
     /// Number of samples.
     pub len: usize,
 }
 
-/// A batch still on the host, as workers build it.
-struct HostBatch {
-    shape: Vec<usize>,
-    data: Vec<f32>,
-    targets: Vec<u32>,
-}
-
 /// `torch.utils.data.DataLoader`: samples from a [`Dataset`], transformed and collated
 /// into batches.
 ///
-/// Sample `i` of epoch `e` is transformed with the random stream
-/// `("transform", [e, i])` of the loader's seed, so the batches are the same whatever
-/// `num_workers` is. With workers, batch `b` is built by worker `b mod num_workers`
-/// and each worker keeps up to `prefetch_factor` batches ready, as PyTorch does.
+/// Sample `i` of epoch `e` (its position in the epoch's index list) is transformed with
+/// the random stream `("transform", [e, i])` of the loader's seed, so the batches are
+/// the same whatever `num_workers` is. With workers, batch `b` is read, decoded,
+/// transformed and collated (into one contiguous buffer) by worker `b mod num_workers`
+/// and each worker keeps up to `prefetch_factor` batches ready, as PyTorch does; the
+/// main thread only copies each batch to the device, once. A failing sample (an
+/// unreadable file, a shape mismatch) ends the epoch with its error.
 pub struct DataLoader {
     dataset: Arc<dyn Dataset>,
     transform: Arc<Compose>,
-    sampler: Box<dyn Sampler>,
-    batch_size: usize,
-    drop_last: bool,
+    batches: BatchSampler,
     num_workers: usize,
     prefetch: usize,
     seed: u64,
@@ -159,7 +152,8 @@ pub struct DataLoader {
 }
 
 impl DataLoader {
-    /// A loader over `dataset` with per-sample `transform`.
+    /// A loader over `dataset` with per-sample `transform`; `seed` drives the sampler
+    /// and every random transform.
     pub fn new(
         dataset: Arc<dyn Dataset>,
         transform: Compose,
@@ -171,9 +165,7 @@ impl DataLoader {
         Ok(Self {
             dataset,
             transform: Arc::new(transform),
-            sampler,
-            batch_size: cfg.batch_size,
-            drop_last: cfg.drop_last,
+            batches: BatchSampler::new(sampler, cfg.batch_size, cfg.drop_last),
             num_workers: cfg.num_workers,
             prefetch: cfg.prefetch_factor.unwrap_or(2),
             seed,
@@ -186,29 +178,31 @@ impl DataLoader {
         &self.dataset
     }
 
+    /// The batch sampler (sampler, `batch_size`, `drop_last`).
+    pub fn batch_sampler(&self) -> &BatchSampler {
+        &self.batches
+    }
+
     /// Samples per epoch.
     pub fn num_samples(&self) -> usize {
-        let n = self.sampler.len();
-        if self.drop_last {
-            n / self.batch_size * self.batch_size
-        } else {
-            n
-        }
+        self.batches.num_samples()
     }
 
     /// Batches per epoch (`len(loader)`).
     pub fn len(&self) -> usize {
-        let n = self.sampler.len();
-        if self.drop_last {
-            n / self.batch_size
-        } else {
-            n.div_ceil(self.batch_size)
-        }
+        self.batches.len()
     }
 
     /// Whether an epoch has no batch.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The dataset indices of epoch `epoch`, in the order the batches take them (the
+    /// sampler's list; what a mid-epoch checkpoint needs to know is only the epoch and
+    /// the number of batches done).
+    pub fn epoch_indices(&self, epoch: u64) -> Vec<usize> {
+        self.batches.sampler().indices(epoch, self.seed)
     }
 
     /// The per-sample input shape after the transforms (from the first sample).
@@ -223,28 +217,39 @@ impl DataLoader {
 
     /// The batches of epoch `epoch` (0-based), in order.
     pub fn epoch(&self, epoch: u64) -> BatchIter<'_> {
-        let indices = Arc::new(self.sampler.indices(epoch, self.seed));
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of epoch `epoch` from batch `start` on: a run resumed after `start`
+    /// batches of the epoch gets exactly the batches it would have had (same samples,
+    /// same augmentations), without loading the skipped ones.
+    pub fn epoch_from(&self, epoch: u64, start: usize) -> BatchIter<'_> {
+        let indices = Arc::new(self.epoch_indices(epoch));
         let n_batches = self.len();
-        let source = if self.num_workers == 0 {
+        let start = start.min(n_batches);
+        let job = Job {
+            dataset: self.dataset.clone(),
+            transform: self.transform.clone(),
+            indices,
+            batch_size: self.batches.batch_size(),
+            seed: self.seed,
+            epoch,
+        };
+        let source = if self.num_workers == 0 || start == n_batches {
             Source::Inline
         } else {
-            let rxs = (0..self.num_workers)
+            let workers = self.num_workers.min(n_batches - start);
+            let rxs = (0..workers)
                 .map(|w| {
                     let (tx, rx) = sync_channel(self.prefetch);
-                    let job = Job {
-                        dataset: self.dataset.clone(),
-                        transform: self.transform.clone(),
-                        indices: indices.clone(),
-                        batch_size: self.batch_size,
-                        seed: self.seed,
-                        epoch,
-                    };
-                    let workers = self.num_workers;
+                    let job = job.clone();
                     std::thread::Builder::new()
                         .name(format!("wick-loader-{w}"))
                         .spawn(move || {
-                            for b in (w..n_batches).step_by(workers) {
-                                if tx.send(job.build(b)).is_err() {
+                            for b in (start + w..n_batches).step_by(workers) {
+                                let batch = job.build(b);
+                                let failed = batch.is_err();
+                                if tx.send(batch).is_err() || failed {
                                     break;
                                 }
                             }
@@ -260,30 +265,30 @@ impl DataLoader {
         };
         BatchIter {
             loader: self,
-            job: Job {
-                dataset: self.dataset.clone(),
-                transform: self.transform.clone(),
-                indices,
-                batch_size: self.batch_size,
-                seed: self.seed,
-                epoch,
-            },
-            next: 0,
+            job,
+            start,
+            next: start,
             n_batches,
             source,
         }
     }
 
     fn to_device(&self, hb: HostBatch) -> Result<Batch> {
-        let len = hb.targets.len();
+        let len = hb.len();
+        let target_shape = hb.target_shape();
+        let target = match hb.targets {
+            HostTargets::Class(c) => Tensor::from_vec(c, target_shape, &self.device)?,
+            HostTargets::Values { data, .. } => Tensor::from_vec(data, target_shape, &self.device)?,
+        };
         Ok(Batch {
             input: Tensor::from_vec(hb.data, hb.shape, &self.device)?,
-            target: Tensor::from_vec(hb.targets, len, &self.device)?,
+            target,
             len,
         })
     }
 }
 
+#[derive(Clone)]
 struct Job {
     dataset: Arc<dyn Dataset>,
     transform: Arc<Compose>,
@@ -295,47 +300,17 @@ struct Job {
 
 impl Job {
     fn build(&self, b: usize) -> Result<HostBatch> {
-        let start = b * self.batch_size;
+        let start = (b * self.batch_size).min(self.indices.len());
         let end = (start + self.batch_size).min(self.indices.len());
-        let mut data = Vec::new();
-        let mut targets = Vec::with_capacity(end - start);
-        let mut sample_shape: Option<Vec<usize>> = None;
+        let mut collator = Collator::new(end - start);
         for pos in start..end {
             let idx = self.indices[pos];
             let s = self.dataset.get(idx)?;
             let mut rng = SeedRng::stream(self.seed, "transform", &[self.epoch, pos as u64]);
-            let arr = match self.transform.apply(s.input, &mut rng)? {
-                Input::Array(a) => a,
-                Input::Image(_) => {
-                    return Err(Error::Transform(
-                        "samples are still images after the transforms; add ToTensor".into(),
-                    ))
-                }
-            };
-            match &sample_shape {
-                None => {
-                    data.reserve(arr.data.len() * (end - start));
-                    sample_shape = Some(arr.shape.clone());
-                }
-                Some(s) if *s != arr.shape => {
-                    return Err(Error::Transform(format!(
-                        "cannot batch samples of different shapes: sample {idx} is {:?}, \
-                         an earlier one in its batch is {s:?} (add a Resize or a crop)",
-                        arr.shape
-                    )))
-                }
-                Some(_) => {}
-            }
-            data.extend_from_slice(&arr.data);
-            targets.push(s.target);
+            let input = self.transform.apply(s.input, &mut rng)?;
+            collator.push(idx, input, s.target)?;
         }
-        let mut shape = vec![end - start];
-        shape.extend(sample_shape.unwrap_or_default());
-        Ok(HostBatch {
-            shape,
-            data,
-            targets,
-        })
+        Ok(collator.finish())
     }
 }
 
@@ -349,9 +324,18 @@ enum Source {
 pub struct BatchIter<'a> {
     loader: &'a DataLoader,
     job: Job,
+    start: usize,
     next: usize,
     n_batches: usize,
     source: Source,
+}
+
+impl BatchIter<'_> {
+    /// The index of the next batch in the epoch (batches done so far, counting skipped
+    /// ones): what a mid-epoch checkpoint records.
+    pub fn position(&self) -> usize {
+        self.next
+    }
 }
 
 impl Iterator for BatchIter<'_> {
@@ -365,16 +349,23 @@ impl Iterator for BatchIter<'_> {
         self.next += 1;
         let host = match &mut self.source {
             Source::Inline => self.job.build(b),
-            Source::Workers(rxs) => rxs[b % rxs.len()].recv().unwrap_or_else(|_| {
-                Err(Error::Transform(
-                    "a loader worker stopped unexpectedly".into(),
-                ))
-            }),
+            Source::Workers(rxs) => {
+                let w = (b - self.start) % rxs.len();
+                rxs[w].recv().unwrap_or_else(|_| {
+                    Err(Error::Transform(
+                        "a loader worker stopped unexpectedly".into(),
+                    ))
+                })
+            }
             Source::Failed(e) => {
                 self.next = self.n_batches;
                 return e.take().map(Err);
             }
         };
+        if host.is_err() {
+            // a failed batch ends the epoch, as an exception in a PyTorch loop would
+            self.next = self.n_batches;
+        }
         Some(host.and_then(|h| self.loader.to_device(h)))
     }
 
@@ -388,7 +379,7 @@ impl Iterator for BatchIter<'_> {
 mod tests {
     use super::*;
     use crate::transforms::{ToTensor, Transform};
-    use crate::{Image, Sample};
+    use crate::{Image, Input, Sample, Target};
 
     struct Ramp(usize);
     impl Dataset for Ramp {
@@ -403,7 +394,7 @@ mod tests {
                     channels: 1,
                     data: vec![i as u8; 4],
                 }),
-                target: (i % 10) as u32,
+                target: Target::Class((i % 10) as u32),
             })
         }
     }
@@ -468,7 +459,7 @@ mod tests {
         };
         let l0 = loader(base.clone());
         let want = all(&l0, 3);
-        for w in [1, 2, 3] {
+        for w in [1, 2, 4] {
             let l = loader(DataLoaderConfig {
                 num_workers: w,
                 prefetch_factor: Some(1),
@@ -477,6 +468,86 @@ mod tests {
             assert_eq!(all(&l, 3), want, "num_workers = {w}");
         }
         assert_ne!(all(&l0, 4).1, want.1, "a new epoch reshuffles");
+    }
+
+    #[test]
+    fn resuming_mid_epoch_gives_the_remaining_batches() {
+        for w in [0, 2] {
+            let l = loader(DataLoaderConfig {
+                batch_size: 3,
+                shuffle: true,
+                num_workers: w,
+                ..Default::default()
+            });
+            let (x, y) = all(&l, 2);
+            let mut it = l.epoch_from(2, 5);
+            assert_eq!(it.position(), 5);
+            let rest: Vec<_> = it.by_ref().map(|b| b.unwrap()).collect();
+            assert_eq!(it.position(), l.len());
+            assert_eq!(rest.len(), l.len() - 5);
+            for (k, b) in rest.iter().enumerate() {
+                assert_eq!(b.target.to_vec1::<u32>().unwrap(), y[5 + k]);
+                assert_eq!(
+                    b.input.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                    x[5 + k]
+                );
+            }
+            let flat: Vec<u32> = l
+                .epoch_indices(2)
+                .iter()
+                .map(|&i| (i % 10) as u32)
+                .collect();
+            assert_eq!(flat, y.concat());
+            assert_eq!(l.epoch_from(2, 100).count(), 0);
+        }
+    }
+
+    /// Samples whose size depends on the index, and float targets.
+    struct Ragged;
+    impl Dataset for Ragged {
+        fn len(&self) -> usize {
+            8
+        }
+        fn get(&self, i: usize) -> Result<Sample> {
+            let w = if i == 6 { 3 } else { 2 };
+            Ok(Sample {
+                input: Input::Image(Image {
+                    height: 2,
+                    width: w,
+                    channels: 3,
+                    data: vec![0; 2 * w * 3],
+                }),
+                target: Target::Values(crate::Array {
+                    shape: vec![2],
+                    data: vec![i as f32, -(i as f32)],
+                }),
+            })
+        }
+    }
+
+    #[test]
+    fn float_targets_and_shape_errors_with_workers() {
+        for w in [0, 3] {
+            let cfg = DataLoaderConfig {
+                batch_size: 4,
+                num_workers: w,
+                ..Default::default()
+            };
+            let t = Compose(vec![Box::new(ToTensor)]);
+            let l = DataLoader::new(Arc::new(Ragged), t, &cfg, 0, Device::Cpu).unwrap();
+            let mut it = l.epoch(0);
+            let b = it.next().unwrap().unwrap();
+            assert_eq!(b.input.dims(), &[4, 3, 2, 2]);
+            assert_eq!(b.target.dims(), &[4, 2]);
+            assert_eq!(b.target.dtype(), candle_core::DType::F32);
+            assert_eq!(b.target.to_vec2::<f32>().unwrap()[3], vec![3.0, -3.0]);
+            let e = it.next().unwrap().unwrap_err().to_string();
+            assert!(
+                e.contains("sample 6 is [3, 2, 3], sample 4 is [3, 2, 2]"),
+                "{e}"
+            );
+            assert!(it.next().is_none());
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
 use crate::Result;
+use std::collections::BTreeMap;
 
 /// An 8-bit image in height × width × channels order, as a PIL image is before
 /// `ToTensor`.
@@ -42,13 +43,68 @@ impl Input {
     }
 }
 
-/// One sample: an input and its class index.
+/// What a sample is labelled with.
+///
+/// A classification dataset gives class indices, collated into a u32 tensor `[B]`
+/// (what `CrossEntropyLoss`/`NLLLoss` take). A regression dataset, a CSV with float
+/// labels or a multi-label set gives float values with their per-sample shape,
+/// collated into an f32 tensor `[B, …]` (what `MSELoss`/`BCELoss` take). Converting
+/// class indices to floats where a loss needs them is the caller's (the runner's) job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A class index.
+    Class(u32),
+    /// Float values with their shape (`[]` for a scalar, `[1]` for one output, …).
+    Values(Array),
+}
+
+impl Target {
+    /// The class index, if this is one.
+    pub fn class(&self) -> Option<u32> {
+        match self {
+            Self::Class(c) => Some(*c),
+            Self::Values(_) => None,
+        }
+    }
+
+    /// A one-value target of shape `[1]`.
+    pub fn scalar(v: f32) -> Self {
+        Self::Values(Array {
+            shape: vec![1],
+            data: vec![v],
+        })
+    }
+
+    /// The per-sample shape in a collated batch: `[]` for a class index.
+    pub fn shape(&self) -> Vec<usize> {
+        match self {
+            Self::Class(_) => Vec::new(),
+            Self::Values(a) => a.shape.clone(),
+        }
+    }
+
+    /// `"class index"` or `"float values of shape [..]"`, for error messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Class(_) => "a class index".into(),
+            Self::Values(a) => format!("float values of shape {:?}", a.shape),
+        }
+    }
+}
+
+impl From<u32> for Target {
+    fn from(c: u32) -> Self {
+        Self::Class(c)
+    }
+}
+
+/// One sample: an input and its target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// The input.
     pub input: Input,
-    /// The class index.
-    pub target: u32,
+    /// The class index or float values.
+    pub target: Target,
 }
 
 /// A map-style dataset, as `torch.utils.data.Dataset` (`__len__` and `__getitem__`).
@@ -64,5 +120,29 @@ pub trait Dataset: Send + Sync {
     /// Class names, where the dataset knows them.
     fn classes(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// `class_to_idx`: each class name and its index, as torchvision's
+    /// `dataset.class_to_idx` (empty where the dataset has no class names).
+    fn class_to_idx(&self) -> BTreeMap<String, u32> {
+        self.classes()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (c, i as u32))
+            .collect()
+    }
+}
+
+impl<D: Dataset + ?Sized> Dataset for std::sync::Arc<D> {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn get(&self, index: usize) -> Result<Sample> {
+        (**self).get(index)
+    }
+    fn classes(&self) -> Vec<String> {
+        (**self).classes()
+    }
+    fn class_to_idx(&self) -> BTreeMap<String, u32> {
+        (**self).class_to_idx()
     }
 }

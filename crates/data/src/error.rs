@@ -39,6 +39,26 @@ pub enum Error {
     /// A transform got an input it cannot handle.
     #[error("{0}")]
     Transform(String),
+    /// A text data file (CSV) has a bad value or row; `location` is `file:line` or
+    /// `file:line:column` (1-based).
+    #[error("{location}: {message}")]
+    Parse {
+        /// `file:line[:column]`.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An index past the end of a dataset.
+    #[error("index {index} is out of range for a dataset of {len} samples")]
+    Index {
+        /// The index asked for.
+        index: usize,
+        /// The dataset's length.
+        len: usize,
+    },
+    /// Samples that cannot be collated into one batch (different shapes or kinds).
+    #[error("{0}")]
+    Collate(String),
 }
 
 impl Error {
@@ -46,6 +66,13 @@ impl Error {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+    pub(crate) fn check_index(index: usize, len: usize) -> Result<()> {
+        if index < len {
+            Ok(())
+        } else {
+            Err(Self::Index { index, len })
         }
     }
     pub(crate) fn config(field: &'static str, message: impl Into<String>) -> Self {

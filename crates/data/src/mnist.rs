@@ -1,5 +1,6 @@
 use crate::download::{self, Resource};
-use crate::{idx, Dataset, Error, Image, Input, Result, Sample};
+use crate::{idx, Dataset, Error, Image, Input, Result, Sample, Target};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Which member of the MNIST family.
@@ -9,6 +10,84 @@ pub enum MnistKind {
     Mnist,
     /// `torchvision.datasets.FashionMNIST`: Zalando's clothing images.
     FashionMnist,
+    /// `torchvision.datasets.KMNIST`: Kuzushiji (cursive Japanese) characters.
+    Kmnist,
+    /// `torchvision.datasets.EMNIST(split=...)`: handwritten letters and digits.
+    Emnist(EmnistSplit),
+}
+
+/// The `split` argument of `torchvision.datasets.EMNIST`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmnistSplit {
+    /// 62 classes: digits, upper and lower case letters.
+    Byclass,
+    /// 47 classes: letters whose cases look alike merged.
+    Bymerge,
+    /// 47 classes, balanced.
+    Balanced,
+    /// 26 letters (labels 1 to 26; class 0 is `N/A`).
+    Letters,
+    /// 10 digits.
+    Digits,
+    /// 10 digits, MNIST-sized.
+    Mnist,
+}
+
+/// `emnist-<split>-<train|test>-<images-idx3|labels-idx1>-ubyte.gz` as static names.
+macro_rules! emnist_files {
+    ($split:ident, $($s:ident => $name:literal),+) => {
+        match $split {
+            $( EmnistSplit::$s => (
+                [concat!("emnist-", $name, "-train-images-idx3-ubyte.gz"),
+                 concat!("emnist-", $name, "-train-labels-idx1-ubyte.gz")],
+                [concat!("emnist-", $name, "-test-images-idx3-ubyte.gz"),
+                 concat!("emnist-", $name, "-test-labels-idx1-ubyte.gz")],
+            ), )+
+        }
+    };
+}
+
+impl EmnistSplit {
+    /// The split's name, as torchvision spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Byclass => "byclass",
+            Self::Bymerge => "bymerge",
+            Self::Balanced => "balanced",
+            Self::Letters => "letters",
+            Self::Digits => "digits",
+            Self::Mnist => "mnist",
+        }
+    }
+
+    fn files(self, split: Split) -> [&'static str; 2] {
+        let (train, test) = emnist_files!(self,
+            Byclass => "byclass", Bymerge => "bymerge", Balanced => "balanced",
+            Letters => "letters", Digits => "digits", Mnist => "mnist");
+        match split {
+            Split::Train => train,
+            Split::Test => test,
+        }
+    }
+
+    /// torchvision's `classes_split_dict[split]`.
+    pub fn classes(self) -> Vec<String> {
+        let digits = ('0'..='9').map(String::from);
+        let upper = ('A'..='Z').map(String::from);
+        let lower = ('a'..='z').map(String::from);
+        // merged: the lower-case letters that look like their upper case
+        let merged = "cijklmopsuvwxyz";
+        match self {
+            Self::Byclass => digits.chain(upper).chain(lower).collect(),
+            Self::Bymerge | Self::Balanced => digits
+                .chain(upper)
+                .chain(lower.filter(|c| !merged.contains(c.as_str())))
+                .collect(),
+            Self::Letters => std::iter::once("N/A".to_string()).chain(lower).collect(),
+            Self::Digits | Self::Mnist => digits.collect(),
+        }
+    }
 }
 
 /// `train=True` or `train=False`.
@@ -26,15 +105,33 @@ impl MnistKind {
         match self {
             Self::Mnist => "MNIST",
             Self::FashionMnist => "FashionMNIST",
+            Self::Kmnist => "KMNIST",
+            Self::Emnist(_) => "EMNIST",
         }
+    }
+
+    /// The raw-file name stem of a split, for messages (`train-images-idx3-ubyte`).
+    fn describe(self) -> String {
+        match self {
+            Self::Emnist(s) => format!("EMNIST ({})", s.name()),
+            other => other.class_name().to_string(),
+        }
+    }
+
+    /// Whether MNIST and Fashion-MNIST files of the same names may be told apart in a
+    /// flat root; KMNIST's files have the same names and cannot be, so KMNIST is only
+    /// looked for in its own folders.
+    fn searches_flat_root(self) -> bool {
+        !matches!(self, Self::Kmnist)
     }
 
     /// The name of the system-wide copy, as Debian installs it under
     /// `/usr/share/datasets/`.
-    fn system_name(self) -> &'static str {
+    fn system_name(self) -> Option<&'static str> {
         match self {
-            Self::Mnist => "mnist",
-            Self::FashionMnist => "fashion-mnist",
+            Self::Mnist => Some("mnist"),
+            Self::FashionMnist => Some("fashion-mnist"),
+            Self::Kmnist | Self::Emnist(_) => None,
         }
     }
 
@@ -48,6 +145,9 @@ impl MnistKind {
             Self::FashionMnist => {
                 vec!["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/".into()]
             }
+            Self::Kmnist => vec!["http://codh.rois.ac.jp/kmnist/dataset/kmnist/".into()],
+            // EMNIST comes as one 560 MB zip (gzip.zip), which wick does not unpack
+            Self::Emnist(_) => Vec::new(),
         }
     }
 
@@ -86,6 +186,31 @@ impl MnistKind {
                     "25c81989df183df01b3e8a0aad5dffbe",
                 ),
             ],
+            (Self::Kmnist, Train) => [
+                r(
+                    "train-images-idx3-ubyte.gz",
+                    "bdb82020997e1d708af4cf47b453dcf7",
+                ),
+                r(
+                    "train-labels-idx1-ubyte.gz",
+                    "e144d726b3acfaa3e44228e80efcd344",
+                ),
+            ],
+            (Self::Kmnist, Test) => [
+                r(
+                    "t10k-images-idx3-ubyte.gz",
+                    "5c965bf0a639b31b8f53240b1b52f4d7",
+                ),
+                r(
+                    "t10k-labels-idx1-ubyte.gz",
+                    "7320c461ea6c1c855c0b718fb2a4b134",
+                ),
+            ],
+            // torchvision checks only the zip's MD5; the files inside have none
+            (Self::Emnist(s), split) => {
+                let [a, b] = s.files(split);
+                [r(a, ""), r(b, "")]
+            }
             (Self::FashionMnist, Test) => [
                 r(
                     "t10k-images-idx3-ubyte.gz",
@@ -126,6 +251,8 @@ impl MnistKind {
                 "Bag",
                 "Ankle boot",
             ],
+            Self::Kmnist => &["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
+            Self::Emnist(s) => return s.classes(),
         };
         names.iter().map(|s| s.to_string()).collect()
     }
@@ -160,16 +287,19 @@ pub struct Mnist {
 
 impl Mnist {
     /// Every directory searched for a split's files, in order: `root/<Class>/raw`
-    /// (torchvision's layout), `root/<Class>`, `root`, then the system-wide copy under
-    /// `/usr/share/datasets/<name>`.
+    /// (torchvision's layout), `root/<Class>`, `root` (not for KMNIST, whose file names
+    /// are MNIST's), then the system-wide copy under `/usr/share/datasets/<name>`
+    /// (MNIST and Fashion-MNIST).
     pub fn search_dirs(kind: MnistKind, root: &Path) -> Vec<PathBuf> {
         let class = kind.class_name();
-        vec![
-            root.join(class).join("raw"),
-            root.join(class),
-            root.to_path_buf(),
-            Path::new("/usr/share/datasets").join(kind.system_name()),
-        ]
+        let mut dirs = vec![root.join(class).join("raw"), root.join(class)];
+        if kind.searches_flat_root() {
+            dirs.push(root.to_path_buf());
+        }
+        if let Some(sys) = kind.system_name() {
+            dirs.push(Path::new("/usr/share/datasets").join(sys));
+        }
+        dirs
     }
 
     /// Every directory that holds both files of the split, in search order, with
@@ -187,7 +317,10 @@ impl Mnist {
                         .into_iter()
                         .find(|p| p.is_file())
                 };
-                Some(([find(imgs.file)?, find(labels.file)?], i == 2))
+                Some((
+                    [find(imgs.file)?, find(labels.file)?],
+                    i == 2 && kind.searches_flat_root(),
+                ))
             })
             .collect()
     }
@@ -216,6 +349,18 @@ impl Mnist {
             }
             return Ok(ds);
         }
+        if download && kind.mirrors().is_empty() && mirrors.is_none() {
+            let [a, b] = kind.resources(split);
+            return Err(Error::NotFound(format!(
+                "{} is distributed as one zip archive (gzip.zip, 560 MB), which wick does \
+                 not unpack: download it from the NIST EMNIST page, extract {} and {} \
+                 (gzipped or not) into {}",
+                kind.describe(),
+                a.file,
+                b.file,
+                root.join(kind.class_name()).join("raw").display()
+            )));
+        }
         if !download {
             let [a, b] = kind.resources(split);
             let dirs: Vec<String> = Self::search_dirs(kind, root)
@@ -225,7 +370,7 @@ impl Mnist {
             return Err(Error::NotFound(format!(
                 "{} {} files not found: looked for {} and {} (gzipped or not) in\n{}\n\
                  put them in {} (or set `root`, or $WICK_DATA), or set `download = true`",
-                kind.class_name(),
+                kind.describe(),
                 if split == Split::Train {
                     "training"
                 } else {
@@ -263,7 +408,7 @@ impl Mnist {
         match self.kind {
             MnistKind::Mnist if mean > 0.22 => Some(MnistKind::FashionMnist),
             MnistKind::FashionMnist if mean < 0.19 => Some(MnistKind::Mnist),
-            _ => None,
+            _ => None, // EMNIST's names are its own; KMNIST skips the flat root
         }
     }
 
@@ -300,10 +445,14 @@ impl Mnist {
         if img.dims[0] == 0 {
             return Err(corrupt(images, "the file holds no images".into()));
         }
-        if let Some(bad) = lab.data.iter().find(|&&l| l > 9) {
+        let n_classes = kind.classes().len();
+        if let Some(bad) = lab.data.iter().find(|&&l| usize::from(l) >= n_classes) {
             return Err(corrupt(
                 labels,
-                format!("label {bad} is not a class in 0..10"),
+                format!(
+                    "label {bad} is not a class of {} (0..{n_classes})",
+                    kind.describe()
+                ),
             ));
         }
         Ok(Self {
@@ -328,6 +477,7 @@ impl Dataset for Mnist {
     }
 
     fn get(&self, index: usize) -> Result<Sample> {
+        Error::check_index(index, self.len())?;
         let n = self.rows * self.cols;
         let data = self.images[index * n..(index + 1) * n].to_vec();
         Ok(Sample {
@@ -337,11 +487,80 @@ impl Dataset for Mnist {
                 channels: 1,
                 data,
             }),
-            target: u32::from(self.labels[index]),
+            target: Target::Class(u32::from(self.labels[index])),
         })
     }
 
     fn classes(&self) -> Vec<String> {
         self.kind.classes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idx::encode_u8;
+
+    fn write_split(dir: &Path, files: [&str; 2], labels: &[u8]) {
+        std::fs::create_dir_all(dir).unwrap();
+        let n = labels.len();
+        let imgs: Vec<u8> = (0..n * 784).map(|i| (i / 784) as u8).collect();
+        let plain = |f: &str| dir.join(f.trim_end_matches(".gz"));
+        std::fs::write(plain(files[0]), encode_u8(&[n, 28, 28], &imgs)).unwrap();
+        std::fs::write(plain(files[1]), encode_u8(&[n], labels)).unwrap();
+    }
+
+    #[test]
+    fn kmnist_and_emnist_from_their_folders() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let k = MnistKind::Kmnist;
+        let [a, b] = k.resources(Split::Test);
+        write_split(&root.join("KMNIST/raw"), [a.file, b.file], &[3, 9]);
+        let ds = Mnist::load(k, root, Split::Test, false, None).unwrap();
+        assert_eq!(ds.len(), 2);
+        assert_eq!(ds.get(1).unwrap().target, Target::Class(9));
+        assert_eq!(ds.classes()[3], "tsu");
+        // KMNIST's file names are MNIST's: never taken from the flat root
+        write_split(root, [a.file, b.file], &[1]);
+        std::fs::remove_dir_all(root.join("KMNIST")).unwrap();
+        let e = Mnist::load(k, root, Split::Test, false, None)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("KMNIST test files not found"), "{e}");
+
+        let e = MnistKind::Emnist(EmnistSplit::Letters);
+        let [a, b] = e.resources(Split::Train);
+        assert_eq!(a.file, "emnist-letters-train-images-idx3-ubyte.gz");
+        write_split(root, [a.file, b.file], &[1, 26]);
+        let ds = Mnist::load(e, root, Split::Train, false, None).unwrap();
+        assert_eq!(ds.get(1).unwrap().target, Target::Class(26));
+        assert_eq!(ds.classes().len(), 27);
+        assert_eq!(ds.classes()[26], "z");
+        let digits = MnistKind::Emnist(EmnistSplit::Digits);
+        let [a, b] = digits.resources(Split::Train);
+        write_split(root, [a.file, b.file], &[10]);
+        let err = Mnist::load(digits, root, Split::Train, false, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("label 10 is not a class of EMNIST (digits)"),
+            "{err}"
+        );
+        let err = Mnist::load(digits, root, Split::Test, true, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("gzip.zip"), "{err}");
+    }
+
+    #[test]
+    fn emnist_class_lists_match_torchvision() {
+        assert_eq!(EmnistSplit::Byclass.classes().len(), 62);
+        let b = EmnistSplit::Balanced.classes();
+        assert_eq!(b.len(), 47);
+        assert_eq!(b[36..].join(""), "abdefghnqrt");
+        assert_eq!(EmnistSplit::Mnist.classes().len(), 10);
     }
 }

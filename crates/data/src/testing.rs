@@ -72,3 +72,14 @@ pub fn serve(dir: PathBuf, max_requests: usize) -> std::io::Result<(String, Arc<
     });
     Ok((format!("http://{addr}"), count))
 }
+
+/// The shared real data sets (`../shared/datasets` beside the repository), or
+/// `$WICK_SHARED_DATASETS` when set (a git worktree elsewhere); `None` when absent, so
+/// that tests using them skip.
+pub fn shared_datasets() -> Option<PathBuf> {
+    let p = match std::env::var_os("WICK_SHARED_DATASETS") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"),
+    };
+    p.is_dir().then_some(p)
+}

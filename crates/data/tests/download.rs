@@ -129,7 +129,11 @@ fn mnist_load_downloads_into_the_torchvision_layout() {
         .path()
         .join("MNIST/raw/t10k-images-idx3-ubyte.gz")
         .is_file());
-    assert_eq!(ds.get(0).unwrap().target, 7, "the first test digit is a 7");
+    assert_eq!(
+        ds.get(0).unwrap().target,
+        wick_data::Target::Class(7),
+        "the first test digit is a 7"
+    );
     // found again without a server
     let again = Mnist::load(MnistKind::Mnist, root.path(), Split::Test, false, None).unwrap();
     assert_eq!(again.len(), 10_000);

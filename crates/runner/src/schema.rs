@@ -194,6 +194,8 @@ struct RawSplit {
     num_workers: usize,
     #[serde(default)]
     prefetch_factor: Option<usize>,
+    #[serde(default)]
+    pin_memory: bool,
 }
 
 #[derive(Deserialize)]
@@ -239,6 +241,7 @@ impl RawSplit {
                 drop_last: self.drop_last,
                 num_workers: self.num_workers,
                 prefetch_factor: self.prefetch_factor,
+                pin_memory: self.pin_memory,
             },
         })
     }

@@ -1,26 +1,8 @@
-//! `torch.utils.data` samplers: the order in which a loader visits a dataset.
-
+use super::{Sampler, MAX_SAMPLES};
 use crate::{Error, Result};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use wick_tensor::SeedRng;
-
-/// Yields the dataset indices of one epoch.
-pub trait Sampler: Send {
-    /// The indices of epoch `epoch` (0-based), drawn from `seed`'s sampler stream.
-    fn indices(&self, epoch: u64, seed: u64) -> Vec<usize>;
-    /// Number of indices per epoch.
-    fn len(&self) -> usize;
-    /// Whether an epoch is empty.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// `torch.utils.data.SequentialSampler` takes no arguments besides the dataset.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SequentialSamplerConfig {}
 
 /// Arguments of `torch.utils.data.RandomSampler(data_source, replacement=False,
 /// num_samples=None)`.
@@ -35,57 +17,43 @@ pub struct RandomSamplerConfig {
     pub num_samples: Option<usize>,
 }
 
-wick_tensor::tagged_config! {
-    /// A sampler by its PyTorch class name: `{ type = "RandomSampler" }`.
-    pub enum SamplerConfig {
-        /// `torch.utils.data.SequentialSampler`
-        SequentialSampler(SequentialSamplerConfig),
-        /// `torch.utils.data.RandomSampler`
-        RandomSampler(RandomSamplerConfig),
+impl RandomSamplerConfig {
+    /// `num_samples` must be positive (and at most 2³²).
+    pub fn validate(&self) -> Result<()> {
+        match self.num_samples {
+            Some(0) => Err(Error::config(
+                "num_samples",
+                "num_samples should be a positive integer value, but got num_samples=0",
+            )),
+            Some(n) if n > MAX_SAMPLES => Err(Error::config(
+                "num_samples",
+                format!("num_samples = {n} is more than {MAX_SAMPLES} samples per epoch"),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
-impl SamplerConfig {
-    /// Builds the sampler for a dataset of `len` samples.
-    pub fn build(&self, len: usize) -> Result<Box<dyn Sampler>> {
-        Ok(match self {
-            Self::SequentialSampler(_) => Box::new(SequentialSampler(len)),
-            Self::RandomSampler(c) => {
-                if c.num_samples == Some(0) {
-                    return Err(Error::config(
-                        "num_samples",
-                        "num_samples should be a positive integer value, but got num_samples=0",
-                    ));
-                }
-                Box::new(RandomSampler {
-                    len,
-                    replacement: c.replacement,
-                    num_samples: c.num_samples.unwrap_or(len),
-                })
-            }
-        })
-    }
-}
-
-/// Visits `0..len` in order.
-pub struct SequentialSampler(pub usize);
-
-impl Sampler for SequentialSampler {
-    fn indices(&self, _epoch: u64, _seed: u64) -> Vec<usize> {
-        (0..self.0).collect()
-    }
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
-/// A fresh random permutation every epoch (or `num_samples` draws with replacement).
-/// Epoch `e`'s order depends only on the seed and `e`, so a resumed run sees the same
-/// order.
+/// `torch.utils.data.RandomSampler`: a fresh random permutation every epoch, or
+/// `num_samples` uniform draws with replacement. Without replacement and with
+/// `num_samples > len`, whole permutations are concatenated, as PyTorch does.
+/// Epoch `e`'s order depends only on the seed and `e`.
 pub struct RandomSampler {
     len: usize,
     replacement: bool,
     num_samples: usize,
+}
+
+impl RandomSampler {
+    /// A sampler over a dataset of `len` samples.
+    pub fn new(len: usize, cfg: &RandomSamplerConfig) -> Result<Self> {
+        cfg.validate()?;
+        Ok(Self {
+            len,
+            replacement: cfg.replacement,
+            num_samples: cfg.num_samples.unwrap_or(len),
+        })
+    }
 }
 
 impl Sampler for RandomSampler {
@@ -104,7 +72,6 @@ impl Sampler for RandomSampler {
         if self.replacement {
             return (0..self.num_samples).map(|_| rng.below(self.len)).collect();
         }
-        // Like PyTorch: whole permutations, concatenated until num_samples is reached.
         let mut out = Vec::with_capacity(self.num_samples);
         while out.len() < self.num_samples {
             let mut perm: Vec<usize> = (0..self.len).collect();
@@ -118,6 +85,7 @@ impl Sampler for RandomSampler {
 
 #[cfg(test)]
 mod tests {
+    use super::super::SamplerConfig;
     use super::*;
 
     #[test]
@@ -138,14 +106,25 @@ mod tests {
     fn replacement_and_num_samples() {
         let cfg = RandomSamplerConfig {
             replacement: true,
-            num_samples: Some(250),
+            num_samples: Some(2500),
         };
         let idx = SamplerConfig::RandomSampler(cfg)
             .build(10)
             .unwrap()
             .indices(0, 0);
-        assert_eq!(idx.len(), 250);
+        assert_eq!(idx.len(), 2500);
         assert!(idx.iter().all(|&i| i < 10));
+        // with replacement: repeats within the first 10, every value about 250 times
+        let mut counts = [0usize; 10];
+        idx.iter().for_each(|&i| counts[i] += 1);
+        assert!(
+            counts.iter().all(|&c| (180..320).contains(&c)),
+            "{counts:?}"
+        );
+        let mut first: Vec<usize> = idx[..10].to_vec();
+        first.sort();
+        first.dedup();
+        assert!(first.len() < 10 || idx[10..20].iter().any(|i| idx[..10].contains(i)));
         let cfg = RandomSamplerConfig {
             replacement: false,
             num_samples: Some(25),
@@ -158,5 +137,15 @@ mod tests {
         let mut first: Vec<usize> = idx[..10].to_vec();
         first.sort();
         assert_eq!(first, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn zero_num_samples_is_an_error() {
+        let cfg = RandomSamplerConfig {
+            replacement: false,
+            num_samples: Some(0),
+        };
+        let e = RandomSampler::new(5, &cfg).err().unwrap().to_string();
+        assert!(e.contains("num_samples=0"), "{e}");
     }
 }

@@ -1,0 +1,360 @@
+use super::tensor_dataset::{Labels, TensorDataset};
+use crate::{idx::read_maybe_gz, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A column, by 0-based index (negative counts from the end, as in Python:
+/// `-1` is the last) or by its header name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Column {
+    /// 0-based index; negative from the end.
+    Index(i64),
+    /// Header name (needs `header = true`).
+    Name(String),
+}
+
+/// How the label column is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelDtype {
+    /// A float target of shape `[1]` (what `BCELoss`/`MSELoss` take; the course's
+    /// `y = xy[:, [-1]]`).
+    #[default]
+    Float,
+    /// A class index (a non-negative integer; what `CrossEntropyLoss` takes).
+    Class,
+}
+
+/// `CSV`: a table of numbers, as the course reads it with `np.loadtxt(path,
+/// delimiter=",", dtype=np.float32)` and slices `x = xy[:, :-1]`, `y = xy[:, [-1]]`.
+///
+/// The file may be gzipped (detected by content). Every row must have every column
+/// used; values are parsed as f32. Errors name the place: `file:line` for a missing
+/// column, `file:line:column` (1-based) for a value that is not a number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvConfig {
+    /// The file (`.csv` or `.csv.gz`).
+    pub path: PathBuf,
+    /// Field delimiter, one ASCII character (default `","`).
+    #[serde(default = "comma")]
+    pub delimiter: String,
+    /// Whether the first row holds column names (default `false`, as `np.loadtxt`).
+    #[serde(default)]
+    pub header: bool,
+    /// Feature columns (default: every column but the label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<Column>>,
+    /// The label column (default `-1`, the last).
+    #[serde(default = "last")]
+    pub label: Column,
+    /// `"float"` (default) or `"class"`.
+    #[serde(default)]
+    pub label_dtype: LabelDtype,
+}
+
+fn comma() -> String {
+    ",".into()
+}
+fn last() -> Column {
+    Column::Index(-1)
+}
+
+impl CsvConfig {
+    /// A config for `path` with the defaults.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            delimiter: comma(),
+            header: false,
+            features: None,
+            label: last(),
+            label_dtype: LabelDtype::Float,
+        }
+    }
+
+    /// Reads the file at `self.path` (see [`CsvConfig::load`]).
+    pub fn build(&self) -> Result<TensorDataset> {
+        self.load(&self.path)
+    }
+
+    /// Reads `path` (the config's `path` resolved by the caller) into a dataset whose
+    /// samples are `[n_features]` f32 arrays.
+    pub fn load(&self, path: &Path) -> Result<TensorDataset> {
+        let delim = match self.delimiter.as_bytes() {
+            [b] if b.is_ascii() => *b,
+            _ => {
+                return Err(Error::config(
+                    "delimiter",
+                    format!(
+                        "delimiter = {:?}: expected a single ASCII character",
+                        self.delimiter
+                    ),
+                ))
+            }
+        };
+        let bytes = read_maybe_gz(path)?;
+        let name = path.display().to_string();
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(delim)
+            .has_headers(false)
+            .flexible(true)
+            .trim(::csv::Trim::All)
+            .from_reader(bytes.as_slice());
+        let mut records = reader.records();
+        let mut next = || -> Result<Option<(u64, ::csv::StringRecord)>> {
+            for r in records.by_ref() {
+                let r = r.map_err(|e| {
+                    let line = e.position().map_or(0, |p| p.line());
+                    Error::Parse {
+                        location: format!("{name}:{line}"),
+                        message: format!("cannot read the row ({e})"),
+                    }
+                })?;
+                let line = r.position().map_or(0, |p| p.line());
+                if r.iter().all(str::is_empty) {
+                    continue; // blank line
+                }
+                return Ok(Some((line, r)));
+            }
+            Ok(None)
+        };
+        let Some(first) = next()? else {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                message: "the file is empty: no rows".into(),
+            });
+        };
+        let (names, first) = if self.header {
+            let names: Vec<String> = first.1.iter().map(str::to_string).collect();
+            match next()? {
+                Some(r) => (Some(names), r),
+                None => {
+                    return Err(Error::Corrupt {
+                        path: path.to_path_buf(),
+                        message: "the file holds a header but no data rows".into(),
+                    })
+                }
+            }
+        } else {
+            (None, first)
+        };
+        let width = first.1.len();
+        let resolve = |c: &Column, field: &'static str| -> Result<usize> {
+            match c {
+                Column::Index(i) => {
+                    let w = width as i64;
+                    let j = if *i < 0 { w + i } else { *i };
+                    if j < 0 || j >= w {
+                        return Err(Error::config(
+                            field,
+                            format!(
+                                "column {i} is out of range: {name} has {width} columns \
+                                 (line {})",
+                                first.0
+                            ),
+                        ));
+                    }
+                    Ok(j as usize)
+                }
+                Column::Name(n) => match &names {
+                    None => Err(Error::config(
+                        field,
+                        format!("column {n:?} is named, but `header = false`; set `header = true` or give its index"),
+                    )),
+                    Some(names) => names.iter().position(|h| h == n).ok_or_else(|| {
+                        Error::config(
+                            field,
+                            format!("{name} has no column {n:?}; its header is {names:?}"),
+                        )
+                    }),
+                },
+            }
+        };
+        let label = resolve(&self.label, "label")?;
+        let features: Vec<usize> = match &self.features {
+            Some(f) => f
+                .iter()
+                .map(|c| resolve(c, "features"))
+                .collect::<Result<_>>()?,
+            None => (0..width).filter(|&c| c != label).collect(),
+        };
+        if features.is_empty() {
+            return Err(Error::config(
+                "features",
+                format!("no feature columns: {name} has {width} column(s), one is the label"),
+            ));
+        }
+        let needed = features.iter().copied().chain([label]).max().unwrap_or(0) + 1;
+        let mut x = Vec::new();
+        let mut classes = Vec::new();
+        let mut values = Vec::new();
+        let mut row = Some(first);
+        while let Some((line, r)) = row {
+            if r.len() < needed {
+                return Err(Error::Parse {
+                    location: format!("{name}:{line}"),
+                    message: format!(
+                        "the row has {} column(s), but column {} ({}) is used",
+                        r.len(),
+                        needed,
+                        if needed - 1 == label {
+                            "the label"
+                        } else {
+                            "a feature"
+                        }
+                    ),
+                });
+            }
+            let num = |c: usize| -> Result<f32> {
+                let s = &r[c];
+                s.parse::<f32>().map_err(|_| Error::Parse {
+                    location: format!("{name}:{line}:{}", c + 1),
+                    message: format!("{s:?} is not a number"),
+                })
+            };
+            for &c in &features {
+                x.push(num(c)?);
+            }
+            match self.label_dtype {
+                LabelDtype::Float => values.push(num(label)?),
+                LabelDtype::Class => {
+                    let v = num(label)?;
+                    if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f32 {
+                        return Err(Error::Parse {
+                            location: format!("{name}:{line}:{}", label + 1),
+                            message: format!(
+                                "{:?} is not a class index (a non-negative integer; \
+                                 or set `label_dtype = \"float\"`)",
+                                &r[label]
+                            ),
+                        });
+                    }
+                    classes.push(v as u32);
+                }
+            }
+            row = next()?;
+        }
+        let labels = match self.label_dtype {
+            LabelDtype::Float => Labels::Values {
+                shape: vec![1],
+                data: values,
+            },
+            LabelDtype::Class => Labels::Class(classes),
+        };
+        TensorDataset::new(x, vec![features.len()], labels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Dataset, Target};
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn defaults_read_like_loadtxt() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), "a.csv", "1,2,3,0\n4,5,6,1\n\n");
+        let ds = CsvConfig::new(&p).build().unwrap();
+        assert_eq!(ds.len(), 2);
+        let s = ds.get(1).unwrap();
+        assert_eq!(s.input.shape(), vec![3]);
+        assert_eq!(s.target, Target::scalar(1.0));
+    }
+
+    #[test]
+    fn header_names_delimiter_and_class_labels() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), "b.csv", "a;kind;b\n1.5;2;x3\n2.5;0;7\n");
+        let cfg = CsvConfig {
+            delimiter: ";".into(),
+            header: true,
+            features: Some(vec![Column::Name("a".into())]),
+            label: Column::Name("kind".into()),
+            label_dtype: LabelDtype::Class,
+            ..CsvConfig::new(&p)
+        };
+        let ds = cfg.build().unwrap();
+        assert_eq!(ds.get(0).unwrap().target, Target::Class(2));
+        assert_eq!(ds.features(), &[1.5, 2.5]);
+        let e = CsvConfig {
+            features: Some(vec![Column::Name("c".into())]),
+            ..cfg.clone()
+        }
+        .build()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no column \"c\"") && e.contains("b.csv"), "{e}");
+        let e = CsvConfig {
+            features: Some(vec![Column::Index(0), Column::Index(2)]),
+            ..cfg
+        }
+        .build()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("b.csv:2:3: \"x3\" is not a number"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), "empty.csv", "\n\n");
+        let e = CsvConfig::new(&p).build().unwrap_err().to_string();
+        assert!(e.contains("empty.csv") && e.contains("empty"), "{e}");
+        let p = write(d.path(), "short.csv", "1,2,3\n4,5,6\n7,8\n");
+        let e = CsvConfig::new(&p).build().unwrap_err().to_string();
+        assert!(e.contains("short.csv:3: the row has 2 column(s)"), "{e}");
+        let p = write(d.path(), "cls.csv", "1,2,0.5\n");
+        let cfg = CsvConfig {
+            label_dtype: LabelDtype::Class,
+            ..CsvConfig::new(&p)
+        };
+        let e = cfg.build().unwrap_err().to_string();
+        assert!(
+            e.contains("cls.csv:1:3") && e.contains("class index"),
+            "{e}"
+        );
+        let cfg = CsvConfig {
+            label: Column::Index(5),
+            ..CsvConfig::new(&p)
+        };
+        assert!(cfg
+            .build()
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
+        let cfg = CsvConfig {
+            delimiter: "ab".into(),
+            ..CsvConfig::new(&p)
+        };
+        assert!(cfg.build().is_err());
+    }
+
+    #[test]
+    fn the_course_diabetes_file() {
+        let Some(shared) = crate::testing::shared_datasets() else {
+            eprintln!("skipped: the shared datasets are not found");
+            return;
+        };
+        let p = shared.join("diabetes/diabetes.csv.gz");
+        let ds = CsvConfig::new(&p).build().unwrap();
+        assert_eq!(ds.len(), 759);
+        assert_eq!(ds.feature_shape(), &[8]);
+        let s = ds.get(0).unwrap();
+        let Target::Values(y) = s.target else {
+            panic!("float target expected")
+        };
+        assert_eq!(y.data, vec![0.0]);
+        let crate::Input::Array(x) = s.input else {
+            panic!()
+        };
+        assert!((x.data[0] + 0.294118).abs() < 1e-6);
+    }
+}

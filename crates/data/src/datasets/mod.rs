@@ -1,0 +1,32 @@
+//! torchvision's datasets and `torch.utils.data`'s dataset combinators.
+//!
+//! - Image sets: [`ImageFolder`] (and MNIST's family, CIFAR at the crate root).
+//! - Tables and inline data: [`CsvConfig`] (CSV files), [`TensorsConfig`] (numbers
+//!   written in the experiment file), both giving a [`TensorDataset`].
+//! - scikit-learn-style 2-D point sets: [`MakeMoonsConfig`], [`MakeCirclesConfig`],
+//!   [`MakeBlobsConfig`], [`MakeSpiralsConfig`].
+//! - [`Subset`], [`ConcatDataset`], [`random_split`], [`train_val_split`].
+//! - [`DatasetConfig`]: every dataset above by name, built for a split.
+
+mod blobs;
+mod catalog;
+mod circles;
+mod csv;
+mod image_folder;
+mod moons;
+mod spirals;
+mod split;
+mod synthetic;
+mod tensor_dataset;
+mod tensors;
+
+pub use self::csv::{Column, CsvConfig, LabelDtype};
+pub use blobs::{Centers, ClusterStd, MakeBlobsConfig};
+pub use catalog::{DatasetConfig, DatasetContext, EmnistConfig, MnistConfig};
+pub use circles::MakeCirclesConfig;
+pub use image_folder::{ImageFolder, ImageFolderConfig, IMG_EXTENSIONS};
+pub use moons::MakeMoonsConfig;
+pub use spirals::MakeSpiralsConfig;
+pub use split::{random_split, train_val_split, ConcatDataset, SplitLengths, Subset};
+pub use tensor_dataset::{Labels, TensorDataset};
+pub use tensors::{Flat, Nested, TensorsConfig};
