@@ -1,4 +1,4 @@
-use super::Transform;
+use super::{Kind, Transform};
 use crate::{Array, Error, Input, Result};
 use serde::{Deserialize, Serialize};
 use wick_tensor::SeedRng;
@@ -36,5 +36,14 @@ impl Transform for ToTensor {
             shape: vec![c, h, w],
             data,
         }))
+    }
+
+    fn output_kind(&self, input: Kind) -> Result<Kind> {
+        match input {
+            Kind::Image => Ok(Kind::Tensor),
+            Kind::Tensor => Err(Error::Transform(
+                "ToTensor expects an image, but the samples are already tensors here".into(),
+            )),
+        }
     }
 }
