@@ -70,6 +70,7 @@ for k, im in inputs.items():
 BIG = ["img0", "img1", "mnist0", "mnist1"]
 MID = ["mid0", "mid1", "mnist0"]
 SMALL = ["small0", "mnist0"]
+ROT = ["mid0", "mnist0"]
 
 
 def case(name, names, fn):
@@ -115,19 +116,19 @@ for f in [-0.3, 0.2, 0.45]:
 case("blur_5_1.3", MID, lambda im: F.gaussian_blur(im, [5, 5], [1.3, 1.3]))
 case("blur_3x7", MID, lambda im: F.gaussian_blur(im, [3, 7], [0.8, 2.0]))
 # --- rotation and affine (PIL) ---
-case("rotate_33_nearest", MID, lambda im: F.rotate(im, 33.0, IM.NEAREST))
-case("rotate_-20_bilinear", MID, lambda im: F.rotate(im, -20.0, IM.BILINEAR))
-case("rotate_33_expand", MID, lambda im: F.rotate(im, 33.0, IM.BILINEAR, expand=True))
-case("rotate_center_fill", MID, lambda im: F.rotate(im, 50.0, IM.NEAREST, center=[10, 20], fill=200))
-case("rotate_90", MID, lambda im: F.rotate(im, 90.0))
+case("rotate_33_nearest", ROT, lambda im: F.rotate(im, 33.0, IM.NEAREST))
+case("rotate_-20_bilinear", ROT, lambda im: F.rotate(im, -20.0, IM.BILINEAR))
+case("rotate_33_expand", ROT, lambda im: F.rotate(im, 33.0, IM.BILINEAR, expand=True))
+case("rotate_center_fill", ROT, lambda im: F.rotate(im, 50.0, IM.NEAREST, center=[10, 20], fill=200))
+case("rotate_90", ROT, lambda im: F.rotate(im, 90.0))
 case(
     "affine_bilinear",
-    MID,
+    ROT,
     lambda im: F.affine(im, angle=15.0, translate=[3, -4], scale=1.1, shear=[5.0, -3.0], interpolation=IM.BILINEAR),
 )
 case(
     "affine_nearest_fill",
-    MID,
+    ROT,
     lambda im: F.affine(im, angle=-40.0, translate=[-6, 2], scale=0.8, shear=[0.0, 10.0], fill=60),
 )
 # --- pipelines (hymenoptera val, and a fixed train crop) ---
@@ -163,6 +164,17 @@ tcase("t_pad_reflect", lambda t: F.pad(t, [2, 3, 4, 1], padding_mode="reflect"))
 tcase("t_pad_symmetric", lambda t: F.pad(t, [2, 3, 4, 1], padding_mode="symmetric"))
 tcase("t_center_crop", lambda t: F.center_crop(t, [40, 21]))
 tcase("t_erase", lambda t: F.erase(t, 5, 6, 10, 12, torch.tensor(0.5)))
+tcase("t_rotate_bilinear", lambda t: F.rotate(t, 25.0, IM.BILINEAR, fill=[0.3] * t.shape[0]))
+tcase("t_rotate_nearest_expand", lambda t: F.rotate(t, -37.0, IM.NEAREST, expand=True, fill=[0.0] * t.shape[0]))
+tcase("t_rotate_center", lambda t: F.rotate(t, 60.0, IM.BILINEAR, center=[5, 9], fill=[1.0] * t.shape[0]))
+tcase(
+    "t_affine_bilinear",
+    lambda t: F.affine(t, 15.0, [3, -4], 1.1, [5.0, -3.0], IM.BILINEAR, fill=[0.2] * t.shape[0]),
+)
+tcase(
+    "t_affine_nearest",
+    lambda t: F.affine(t, -40.0, [-6, 2], 0.8, [0.0, 10.0], IM.NEAREST, fill=[0.0] * t.shape[0]),
+)
 tcase("t_to_uint8", lambda t: F.convert_image_dtype(t, torch.uint8).float() / 255.0)
 
 save_file(

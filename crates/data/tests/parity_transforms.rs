@@ -383,3 +383,86 @@ fn tensor_paths_match_torchvision() {
         }
     });
 }
+
+const ROT: &[&str] = &["mid0", "mnist0"];
+
+#[test]
+fn rotation_and_affine_match_pil() {
+    let fx = Fx::load();
+    fx.check("rotate_33_nearest", false, ROT, |x| {
+        F::rotate(x, 33.0, IM::Nearest, false, None, &[0.0]).unwrap()
+    });
+    fx.check("rotate_-20_bilinear", false, ROT, |x| {
+        F::rotate(x, -20.0, IM::Bilinear, false, None, &[0.0]).unwrap()
+    });
+    fx.check("rotate_33_expand", false, ROT, |x| {
+        F::rotate(x, 33.0, IM::Bilinear, true, None, &[0.0]).unwrap()
+    });
+    fx.check("rotate_center_fill", false, ROT, |x| {
+        F::rotate(x, 50.0, IM::Nearest, false, Some([10.0, 20.0]), &[200.0]).unwrap()
+    });
+    fx.check("rotate_90", false, ROT, |x| {
+        F::rotate(x, 90.0, IM::Nearest, false, None, &[0.0]).unwrap()
+    });
+    fx.check("affine_bilinear", false, ROT, |x| {
+        F::affine(
+            x,
+            15.0,
+            [3.0, -4.0],
+            1.1,
+            [5.0, -3.0],
+            IM::Bilinear,
+            &[0.0],
+            None,
+        )
+        .unwrap()
+    });
+    fx.check("affine_nearest_fill", false, ROT, |x| {
+        F::affine(
+            x,
+            -40.0,
+            [-6.0, 2.0],
+            0.8,
+            [0.0, 10.0],
+            IM::Nearest,
+            &[60.0],
+            None,
+        )
+        .unwrap()
+    });
+    fx.check("t_rotate_bilinear", true, T, |x| {
+        F::rotate(x, 25.0, IM::Bilinear, false, None, &[0.3]).unwrap()
+    });
+    fx.check("t_rotate_nearest_expand", true, T, |x| {
+        F::rotate(x, -37.0, IM::Nearest, true, None, &[0.0]).unwrap()
+    });
+    fx.check("t_rotate_center", true, T, |x| {
+        F::rotate(x, 60.0, IM::Bilinear, false, Some([5.0, 9.0]), &[1.0]).unwrap()
+    });
+    fx.check("t_affine_bilinear", true, T, |x| {
+        F::affine(
+            x,
+            15.0,
+            [3.0, -4.0],
+            1.1,
+            [5.0, -3.0],
+            IM::Bilinear,
+            &[0.2],
+            None,
+        )
+        .unwrap()
+    });
+    fx.check("t_affine_nearest", true, T, |x| {
+        F::affine(
+            x,
+            -40.0,
+            [-6.0, 2.0],
+            0.8,
+            [0.0, 10.0],
+            IM::Nearest,
+            &[0.0],
+            None,
+        )
+        .unwrap()
+    });
+}

@@ -23,6 +23,7 @@ mod grayscale;
 mod normalize;
 mod pad;
 mod pil_to_tensor;
+mod random_affine;
 mod random_apply;
 mod random_choice;
 mod random_crop;
@@ -30,6 +31,7 @@ mod random_erasing;
 mod random_grayscale;
 mod random_horizontal_flip;
 mod random_resized_crop;
+mod random_rotation;
 mod random_vertical_flip;
 mod resize;
 mod to_tensor;
@@ -44,6 +46,7 @@ pub use grayscale::{Grayscale, GrayscaleConfig};
 pub use normalize::{Normalize, NormalizeConfig};
 pub use pad::{Pad, PadConfig, Padding};
 pub use pil_to_tensor::{PILToTensor, PILToTensorConfig};
+pub use random_affine::{AffineParams, RandomAffine, RandomAffineConfig};
 pub use random_apply::{RandomApply, RandomApplyConfig};
 pub use random_choice::{RandomChoice, RandomChoiceConfig};
 pub use random_crop::{RandomCrop, RandomCropConfig};
@@ -53,6 +56,7 @@ pub use random_erasing::{
 pub use random_grayscale::{RandomGrayscale, RandomGrayscaleConfig};
 pub use random_horizontal_flip::{RandomHorizontalFlip, RandomHorizontalFlipConfig};
 pub use random_resized_crop::{RandomResizedCrop, RandomResizedCropConfig};
+pub use random_rotation::{RandomRotation, RandomRotationConfig};
 pub use random_vertical_flip::{RandomVerticalFlip, RandomVerticalFlipConfig};
 pub use resize::{Resize, ResizeConfig};
 pub use to_tensor::{ToTensor, ToTensorConfig};
@@ -75,8 +79,8 @@ pub trait Transform: Send + Sync {
     /// Applies the transform; random ones draw from `rng`.
     fn apply(&self, input: Input, rng: &mut SeedRng) -> Result<Input>;
     /// The output shape for an input shape (`[C, H, W]`), or an error when the output
-    /// shape is not the same for every sample of that shape (e.g. `RandomRotation`
-    /// with `expand = true` is static; a `RandomChoice` between different sizes is not).
+    /// shape is not the same for every sample of that shape (`RandomRotation` with
+    /// `expand = true`, a `RandomChoice` between different sizes).
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         Ok(input.to_vec())
     }
@@ -112,6 +116,10 @@ wick_tensor::tagged_config! {
         RandomHorizontalFlip(RandomHorizontalFlipConfig),
         /// `torchvision.transforms.RandomVerticalFlip`
         RandomVerticalFlip(RandomVerticalFlipConfig),
+        /// `torchvision.transforms.RandomRotation`
+        RandomRotation(RandomRotationConfig),
+        /// `torchvision.transforms.RandomAffine`
+        RandomAffine(RandomAffineConfig),
         /// `torchvision.transforms.Pad`
         Pad(PadConfig),
         /// `torchvision.transforms.Grayscale`
@@ -146,6 +154,8 @@ impl TransformConfig {
             Self::RandomResizedCrop(c) => Box::new(c.build()?),
             Self::RandomHorizontalFlip(c) => Box::new(c.build()?),
             Self::RandomVerticalFlip(c) => Box::new(c.build()?),
+            Self::RandomRotation(c) => Box::new(c.build()?),
+            Self::RandomAffine(c) => Box::new(c.build()?),
             Self::Pad(c) => Box::new(c.build()?),
             Self::Grayscale(c) => Box::new(c.build()?),
             Self::RandomGrayscale(c) => Box::new(c.build()?),

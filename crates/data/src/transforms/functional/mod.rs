@@ -1,11 +1,13 @@
 //! `torchvision.transforms.functional`: the deterministic operations behind the
 //! transforms, with explicit parameters.
 
+mod affine;
 mod blur;
 mod color;
 mod geometry;
 mod resample;
 
+pub use affine::{affine, inverse_affine_matrix, rotate};
 pub use blur::{gaussian_blur, gaussian_kernel1d};
 pub use color::{
     adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, luma_f32, luma_u8,
