@@ -32,6 +32,8 @@ mod random_grayscale;
 mod random_horizontal_flip;
 mod random_resized_crop;
 mod random_rotation;
+#[cfg(test)]
+mod random_tests;
 mod random_vertical_flip;
 mod resize;
 mod to_tensor;
@@ -41,7 +43,7 @@ pub use color_jitter::{ColorJitter, ColorJitterConfig, ColorJitterParams};
 pub use common::{Fill, InterpolationMode, NumOrRange, PaddingMode, Size};
 pub use compose::{Compose, ComposeConfig};
 pub use convert_image_dtype::{ConvertImageDtype, ConvertImageDtypeConfig, ImageDtype};
-pub use gaussian_blur::{GaussianBlur, GaussianBlurConfig};
+pub use gaussian_blur::{GaussianBlur, GaussianBlurConfig, KernelSize};
 pub use grayscale::{Grayscale, GrayscaleConfig};
 pub use normalize::{Normalize, NormalizeConfig};
 pub use pad::{Pad, PadConfig, Padding};
@@ -49,13 +51,13 @@ pub use pil_to_tensor::{PILToTensor, PILToTensorConfig};
 pub use random_affine::{AffineParams, RandomAffine, RandomAffineConfig};
 pub use random_apply::{RandomApply, RandomApplyConfig};
 pub use random_choice::{RandomChoice, RandomChoiceConfig};
-pub use random_crop::{RandomCrop, RandomCropConfig};
+pub use random_crop::{CropParams, RandomCrop, RandomCropConfig};
 pub use random_erasing::{
     erase, ErasingValue, RandomErasing, RandomErasingConfig, RandomErasingParams,
 };
 pub use random_grayscale::{RandomGrayscale, RandomGrayscaleConfig};
 pub use random_horizontal_flip::{RandomHorizontalFlip, RandomHorizontalFlipConfig};
-pub use random_resized_crop::{RandomResizedCrop, RandomResizedCropConfig};
+pub use random_resized_crop::{CropBox, RandomResizedCrop, RandomResizedCropConfig};
 pub use random_rotation::{RandomRotation, RandomRotationConfig};
 pub use random_vertical_flip::{RandomVerticalFlip, RandomVerticalFlipConfig};
 pub use resize::{Resize, ResizeConfig};

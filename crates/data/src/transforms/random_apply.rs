@@ -40,7 +40,7 @@ pub struct RandomApply {
 impl RandomApply {
     /// Whether the transforms are applied to this sample.
     pub fn get_params(&self, rng: &mut SeedRng) -> bool {
-        !(self.p < rng.uniform(0.0, 1.0))
+        rng.uniform(0.0, 1.0) <= self.p
     }
 }
 

@@ -37,7 +37,9 @@ impl RandomChoiceConfig {
             }
             Some(p) => p.clone(),
         };
-        if weights.iter().any(|&w| !(w >= 0.0) || !w.is_finite())
+        if weights
+            .iter()
+            .any(|&w| w.is_nan() || w < 0.0 || !w.is_finite())
             || weights.iter().sum::<f64>() <= 0.0
         {
             return Err(Error::config(
