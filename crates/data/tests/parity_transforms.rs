@@ -466,3 +466,93 @@ fn rotation_and_affine_match_pil() {
         .unwrap()
     });
 }
+
+/// Throughput of the hymenoptera pipelines on decoded images, one thread. Needs a file
+/// of raw RGB images (`u32` count, then per image `u32` height, `u32` width and the
+/// bytes) named by `WICK_BENCH_IMAGES`; run with `cargo test -p wick-data --test
+/// parity_transforms -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_hymenoptera_pipelines() {
+    let Ok(path) = std::env::var("WICK_BENCH_IMAGES") else {
+        println!("set WICK_BENCH_IMAGES to a raw image file");
+        return;
+    };
+    let raw = std::fs::read(path).unwrap();
+    let u32at = |o: usize| u32::from_le_bytes(raw[o..o + 4].try_into().unwrap()) as usize;
+    let n = u32at(0);
+    let mut o = 4;
+    let mut images = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (h, w) = (u32at(o), u32at(o + 4));
+        o += 8;
+        images.push(Image {
+            height: h,
+            width: w,
+            channels: 3,
+            data: raw[o..o + h * w * 3].to_vec(),
+        });
+        o += h * w * 3;
+    }
+    let normalize = TransformConfig::Normalize(wick_data::transforms::NormalizeConfig {
+        mean: vec![0.485, 0.456, 0.406],
+        std: vec![0.229, 0.224, 0.225],
+        inplace: false,
+    });
+    let train = wick_data::transforms::Compose::from_configs(&[
+        TransformConfig::RandomResizedCrop(wick_data::transforms::RandomResizedCropConfig {
+            size: Size::Int(224),
+            scale: vec![0.08, 1.0],
+            ratio: vec![0.75, 4.0 / 3.0],
+            interpolation: IM::Bilinear,
+            antialias: true,
+        }),
+        TransformConfig::RandomHorizontalFlip(wick_data::transforms::RandomHorizontalFlipConfig {
+            p: 0.5,
+        }),
+        TransformConfig::ToTensor(wick_data::transforms::ToTensorConfig {}),
+        normalize.clone(),
+    ])
+    .unwrap();
+    let val = wick_data::transforms::Compose::from_configs(&[
+        TransformConfig::Resize(ResizeConfig {
+            size: Size::Int(256),
+            interpolation: IM::Bilinear,
+            max_size: None,
+            antialias: true,
+        }),
+        TransformConfig::CenterCrop(CenterCropConfig {
+            size: Size::Int(224),
+        }),
+        TransformConfig::ToTensor(wick_data::transforms::ToTensorConfig {}),
+        normalize,
+    ])
+    .unwrap();
+    // CPU time of this thread (ns), so other load on the machine does not count
+    let cpu = || -> f64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(f64::NAN, |ns| ns * 1e-9)
+    };
+    for (name, t) in [("train", &train), ("val", &val)] {
+        let start = std::time::Instant::now();
+        let cpu0 = cpu();
+        let mut count = 0u64;
+        for epoch in 0..3u64 {
+            for (i, img) in images.iter().enumerate() {
+                let mut rng = SeedRng::stream(0, "transform", &[epoch, i as u64]);
+                let out = t.apply(Input::Image(img.clone()), &mut rng).unwrap();
+                assert_eq!(out.shape(), vec![3, 224, 224]);
+                count += 1;
+            }
+        }
+        let dt = start.elapsed().as_secs_f64();
+        let dc = cpu() - cpu0;
+        println!(
+            "wick {name}: {:.1} images/s of CPU time ({:.1} of wall time; 1 thread, {n} images)",
+            count as f64 / dc,
+            count as f64 / dt
+        );
+    }
+}

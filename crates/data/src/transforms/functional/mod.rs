@@ -32,6 +32,29 @@ pub fn resized_crop(
     interpolation: InterpolationMode,
     antialias: bool,
 ) -> Result<Input> {
+    if let Input::Image(img) = &input {
+        let (ih, iw) = (img.height as i64, img.width as i64);
+        let inside =
+            top >= 0 && left >= 0 && top + height as i64 <= ih && left + width as i64 <= iw;
+        if inside
+            && interpolation != InterpolationMode::Nearest
+            && height != size.0
+            && width != size.1
+            && height > 0
+            && width > 0
+            && size.0 > 0
+            && size.1 > 0
+        {
+            let window = (top as usize, left as usize, height, width);
+            return Ok(Input::Image(resample::resized_window_u8(
+                img,
+                window,
+                size.0,
+                size.1,
+                interpolation,
+            )));
+        }
+    }
     let c = crop(input, top, left, height, width)?;
     resize_exact(c, size.0, size.1, interpolation, antialias)
 }

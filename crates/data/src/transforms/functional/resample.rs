@@ -163,8 +163,9 @@ fn clip8(v: i32) -> u8 {
     }
 }
 
-/// Horizontal pass on rows `y0..y1` of an interleaved 8-bit image.
-fn horizontal_u8(img: &Image, y0: usize, y1: usize, taps: &Taps) -> Vec<u8> {
+/// Horizontal pass on rows `y0..y1` of an interleaved 8-bit image, tap indices
+/// counted from column `x_off`.
+fn horizontal_u8(img: &Image, y0: usize, y1: usize, x_off: usize, taps: &Taps) -> Vec<u8> {
     let c = img.channels;
     let ow = taps.start.len();
     let k = taps.fixed();
@@ -172,7 +173,7 @@ fn horizontal_u8(img: &Image, y0: usize, y1: usize, taps: &Taps) -> Vec<u8> {
     let mut out = vec![0u8; (y1 - y0) * ow * c];
     let half = 1i32 << (PRECISION_BITS - 1);
     for (y, orow) in (y0..y1).zip(out.chunks_exact_mut(ow * c)) {
-        let row = &img.data[y * stride..(y + 1) * stride];
+        let row = &img.data[y * stride + x_off * c..(y + 1) * stride];
         for xx in 0..ow {
             let (s, n) = (taps.start[xx], taps.len[xx]);
             let kk = &k[xx * taps.ksize..xx * taps.ksize + n];
@@ -246,14 +247,20 @@ pub(crate) fn resize_u8_filtered(
     let need_v = oh != img.height;
     let data = match (need_h, need_v) {
         (false, false) => img.data.clone(),
-        (true, false) => horizontal_u8(img, 0, img.height, &Taps::antialiased(img.width, ow, mode)),
+        (true, false) => horizontal_u8(
+            img,
+            0,
+            img.height,
+            0,
+            &Taps::antialiased(img.width, ow, mode),
+        ),
         (false, true) => vertical_u8(&img.data, img.width * c, 0, &vt),
         (true, true) => {
             // only the source rows the vertical pass reads
             let y0 = vt.start[0];
             let y1 = vt.start[oh - 1] + vt.len[oh - 1];
             let ht = Taps::antialiased(img.width, ow, mode);
-            let tmp = horizontal_u8(img, y0, y1, &ht);
+            let tmp = horizontal_u8(img, y0, y1, 0, &ht);
             vertical_u8(&tmp, ow * c, y0, &vt)
         }
     };
@@ -262,6 +269,30 @@ pub(crate) fn resize_u8_filtered(
         width: ow,
         channels: c,
         data,
+    }
+}
+
+/// `crop(top, left, h, w)` then PIL's bilinear/bicubic resize to `oh × ow`, reading
+/// the window in place (no copy of the crop). The window must lie inside the image and
+/// both edges must change size.
+pub(crate) fn resized_window_u8(
+    img: &Image,
+    (top, left, h, w): (usize, usize, usize, usize),
+    oh: usize,
+    ow: usize,
+    mode: InterpolationMode,
+) -> Image {
+    let c = img.channels;
+    let vt = Taps::antialiased(h, oh, mode);
+    let ht = Taps::antialiased(w, ow, mode);
+    let y0 = vt.start[0];
+    let y1 = vt.start[oh - 1] + vt.len[oh - 1];
+    let tmp = horizontal_u8(img, top + y0, top + y1, left, &ht);
+    Image {
+        height: oh,
+        width: ow,
+        channels: c,
+        data: vertical_u8(&tmp, ow * c, y0, &vt),
     }
 }
 
