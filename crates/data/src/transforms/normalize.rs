@@ -1,4 +1,4 @@
-use super::Transform;
+use super::{Kind, Transform};
 use crate::{Error, Input, Result};
 use serde::{Deserialize, Serialize};
 use wick_tensor::SeedRng;
@@ -75,6 +75,13 @@ impl Transform for Normalize {
             }
         }
         Ok(Input::Array(a))
+    }
+
+    fn output_kind(&self, input: Kind) -> Result<Kind> {
+        match input {
+            Kind::Tensor => Ok(Kind::Tensor),
+            Kind::Image => Err(super::needs_tensor("Normalize")),
+        }
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

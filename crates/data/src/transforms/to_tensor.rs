@@ -1,4 +1,4 @@
-use super::Transform;
+use super::{Kind, Transform};
 use crate::{Array, Error, Input, Result};
 use serde::{Deserialize, Serialize};
 use wick_tensor::SeedRng;
@@ -20,15 +20,18 @@ impl Transform for ToTensor {
             ));
         };
         let (h, w, c) = (img.height, img.width, img.channels);
+        // x / 255 for every byte value, as torch divides
+        let lut: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
         let mut data = vec![0f32; h * w * c];
         if c == 1 {
             for (o, &v) in data.iter_mut().zip(&img.data) {
-                *o = f32::from(v) / 255.0;
+                *o = lut[usize::from(v)];
             }
         } else {
+            let mut planes: Vec<&mut [f32]> = data.chunks_exact_mut(h * w).collect();
             for (i, px) in img.data.chunks_exact(c).enumerate() {
-                for (ch, &v) in px.iter().enumerate() {
-                    data[ch * h * w + i] = f32::from(v) / 255.0;
+                for (plane, &v) in planes.iter_mut().zip(px) {
+                    plane[i] = lut[usize::from(v)];
                 }
             }
         }
@@ -36,5 +39,14 @@ impl Transform for ToTensor {
             shape: vec![c, h, w],
             data,
         }))
+    }
+
+    fn output_kind(&self, input: Kind) -> Result<Kind> {
+        match input {
+            Kind::Image => Ok(Kind::Tensor),
+            Kind::Tensor => Err(Error::Transform(
+                "ToTensor expects an image, but the samples are already tensors here".into(),
+            )),
+        }
     }
 }
