@@ -41,6 +41,7 @@ catalog!(wick_optim::OptimizerConfig, "optimizer");
 catalog!(wick_optim::SchedulerConfig, "scheduler");
 catalog!(wick_data::transforms::TransformConfig, "transform");
 catalog!(wick_data::sampler::SamplerConfig, "sampler");
+catalog!(wick_data::datasets::DatasetConfig, "dataset");
 
 /// The words between backticks in a serde message.
 fn ticked(msg: &str) -> Vec<&str> {

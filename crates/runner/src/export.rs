@@ -43,6 +43,21 @@ fn py(v: &toml::Value) -> String {
     }
 }
 
+/// A nested array as a Python list literal.
+fn py_list(v: Option<&toml::Value>) -> String {
+    match v {
+        Some(toml::Value::Array(a)) => format!(
+            "[{}]",
+            a.iter()
+                .map(|x| py_list(Some(x)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Some(other) => py(other),
+        None => "[]".into(),
+    }
+}
+
 /// A config's fields as a TOML table (the `type` tag removed).
 fn fields<T: Serialize>(cfg: &T) -> (String, toml::Table) {
     let mut t = toml::Table::try_from(cfg).unwrap_or_default();
@@ -174,12 +189,24 @@ pub fn python_script(exp: &Experiment, default_checkpoint: Option<&str>) -> Stri
     python this.py --train                                  # train it in PyTorch
 """
 import argparse
+import os
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.optim as optim
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset
 from torchvision import datasets, transforms
+
+
+def csv_dataset(path, args):
+    """wick's CSV dataset: numeric columns, the label last unless told otherwise."""
+    data = np.loadtxt(path, delimiter=args.get("delimiter", ","), skiprows=1 if args.get("header") else 0, dtype=np.float32)
+    label = args.get("label", -1)
+    y = data[:, label]
+    x = np.delete(data, label, axis=1)
+    y = torch.tensor(y).long() if args.get("label_dtype") == "class" else torch.tensor(y).unsqueeze(1)
+    return TensorDataset(torch.tensor(x), y)
 "#,
         name = exp.name
     )
@@ -228,20 +255,66 @@ class Residual(nn.Module):
         .root
         .as_ref()
         .map_or_else(|| "data".to_string(), |p| p.display().to_string());
-    let ds = &exp.data.dataset;
     writeln!(w, "\nROOT = {root:?}").ok();
     let dataset = |split: &SplitConfig, var: &str| {
+        let ds = exp.split_dataset(split);
+        let (ty, args) = fields(ds);
+        let tf = transforms(split);
+        let set = match ty.as_str() {
+            "ImageFolder" => format!(
+                "datasets.ImageFolder(os.path.join(ROOT, {}), transform={tf})",
+                py(args
+                    .get("root")
+                    .unwrap_or(&toml::Value::String(String::new())))
+            ),
+            "Tensors" => format!(
+                "TensorDataset(torch.tensor({}, dtype=torch.float32), torch.tensor({}))",
+                py_list(args.get("x")),
+                py_list(args.get("y"))
+            ),
+            "CSV" => format!(
+                "csv_dataset(os.path.join(ROOT, {}), {})",
+                py(args
+                    .get("path")
+                    .unwrap_or(&toml::Value::String(String::new()))),
+                py(&toml::Value::Table(args.clone()))
+            ),
+            t if t.starts_with("make_") => format!(
+                "# sklearn.datasets.{t}({}) — generate the same kind of points\nNotImplemented",
+                args.iter()
+                    .map(|(k, v)| format!("{k}={}", py(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => format!(
+                "datasets.{ty}(ROOT, train={}, download={}, transform={tf})",
+                if split.split == "train" {
+                    "True"
+                } else {
+                    "False"
+                },
+                if exp.data.download { "True" } else { "False" },
+            ),
+        };
         format!(
-            "{var}_set = datasets.{ds}(ROOT, train={}, download={}, transform={})\n{var}_loader = DataLoader({var}_set, {})\n",
-            if split.split == "train" { "True" } else { "False" },
-            if exp.data.download { "True" } else { "False" },
-            transforms(split),
+            "{var}_set = {set}\n{var}_loader = DataLoader({var}_set, {})\n",
             loader_args(split)
         )
     };
     w.push_str(&dataset(&exp.data.train, "train"));
     if let Some(t) = &exp.data.test {
-        w.push_str(&dataset(t, "test"));
+        match t.holdout {
+            Some(h) => writeln!(
+                w,
+                "train_set, test_set = torch.utils.data.random_split(train_set, [{}, {h}])\n\
+                 train_loader = DataLoader(train_set, {})\ntest_loader = DataLoader(test_set, {})",
+                1.0 - h,
+                loader_args(&exp.data.train),
+                loader_args(t)
+            )
+            .unwrap_or(()),
+            None => w.push_str(&dataset(t, "test")),
+        }
     }
     writeln!(
         w,

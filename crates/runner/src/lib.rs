@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod datainfo;
 mod decode;
 pub mod diagnostic;
 pub mod export;
@@ -15,6 +16,7 @@ pub mod overrides;
 pub mod plots;
 pub mod rundir;
 pub mod schema;
+pub mod task;
 pub mod trainer;
 
 pub use diagnostic::Diagnostic;

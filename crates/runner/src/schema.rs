@@ -12,15 +12,18 @@
 //! ```
 
 use crate::checkpoint::CheckpointConfig;
+use crate::datainfo;
 use crate::decode::{decode, decode_tagged};
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::keypath::KeyPath;
 use crate::metrics::MetricsConfig;
 use crate::monitor::EarlyStoppingConfig;
+use crate::task::Task;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use wick_data::datasets::DatasetConfig;
 use wick_data::sampler::SamplerConfig;
-use wick_data::transforms::TransformConfig;
+use wick_data::transforms::{Kind, TransformConfig};
 use wick_data::DataLoaderConfig;
 use wick_losses::LossConfig;
 use wick_nn::{LayerConfig, Sequential};
@@ -55,14 +58,12 @@ pub struct Experiment {
     pub metrics: MetricsConfig,
 }
 
-/// The datasets wick reads.
-pub const DATASETS: &[&str] = &["MNIST", "FashionMNIST"];
-
 /// `[data]`: which dataset, where, and how each split is loaded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DataConfig {
-    /// A torchvision dataset class name: `MNIST`, `FashionMNIST`.
-    pub dataset: String,
+    /// The dataset of both splits: a torchvision class name (`dataset = "MNIST"`) or a
+    /// table with its arguments (`dataset = { type = "ImageFolder", root = "..." }`).
+    pub dataset: DatasetConfig,
     /// Where the files are (default: `$WICK_DATA`, else `./data`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<PathBuf>,
@@ -78,8 +79,15 @@ pub struct DataConfig {
 /// `[data.train]` / `[data.test]`: a split, its transforms and its `DataLoader`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SplitConfig {
-    /// `train` or `test`.
+    /// `train` or `test`: which files of a torchvision dataset (`train=True/False`).
     pub split: String,
+    /// This split's own dataset (default: `[data] dataset`), e.g. another image folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetConfig>,
+    /// Test only: hold out this fraction of the training dataset as the test split
+    /// (`random_split` by the run's seed); training uses the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<f64>,
     /// torchvision transforms, applied in order (a `Compose`).
     pub transforms: Vec<TransformConfig>,
     /// `DataLoader` arguments.
@@ -165,7 +173,7 @@ struct RawExperiment {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawData {
-    dataset: String,
+    dataset: toml::Value,
     #[serde(default)]
     root: Option<PathBuf>,
     #[serde(default)]
@@ -180,6 +188,10 @@ struct RawData {
 struct RawSplit {
     #[serde(default)]
     split: Option<String>,
+    #[serde(default)]
+    dataset: Option<toml::Value>,
+    #[serde(default)]
+    holdout: Option<f64>,
     #[serde(default)]
     transforms: Vec<toml::Value>,
     #[serde(default = "one")]
@@ -231,8 +243,38 @@ impl RawSplit {
                 None => d.with_help("MNIST-style datasets have the splits `train` and `test`"),
             });
         }
+        let dataset = self
+            .dataset
+            .as_ref()
+            .map(|d| decode_dataset(d, &path.key("dataset")))
+            .transpose()?;
+        if let Some(h) = self.holdout {
+            if default_split == "train" {
+                return Err(Diagnostic::key(
+                    path.key("holdout"),
+                    "holdout belongs in [data.test]: it carves the test split from the training data",
+                )
+                .with_label("only for the test split"));
+            }
+            if !(h > 0.0 && h < 1.0) {
+                return Err(Diagnostic::value(
+                    path.key("holdout"),
+                    format!("holdout must be a fraction between 0 and 1, got {h}"),
+                )
+                .with_label("not in (0, 1)"));
+            }
+            if dataset.is_some() {
+                return Err(Diagnostic::key(
+                    path.key("holdout"),
+                    "holdout carves the test split from the training data, but this split has its own dataset",
+                )
+                .with_label("one or the other"));
+            }
+        }
         Ok(SplitConfig {
             split,
+            dataset,
+            holdout: self.holdout,
             transforms,
             loader: DataLoaderConfig {
                 batch_size: self.batch_size,
@@ -254,17 +296,8 @@ impl Experiment {
         let doc: toml::Table = toml::from_str(src).map_err(|e| syntax_error(src, &e))?;
         let raw: RawExperiment = decode(toml::Value::Table(doc), &root())?;
         let data_path = root().key("data");
-        if !DATASETS.contains(&raw.data.dataset.as_str()) {
-            let ds = &raw.data.dataset;
-            let d = Diagnostic::value(data_path.key("dataset"), format!("unknown dataset `{ds}`"))
-                .with_label("unknown dataset");
-            return Err(match suggest(ds, DATASETS.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => d.with_help(format!("wick reads {}", DATASETS.join(", "))),
-            });
-        }
         let data = DataConfig {
-            dataset: raw.data.dataset,
+            dataset: decode_dataset(&raw.data.dataset, &data_path.key("dataset"))?,
             root: raw.data.root,
             download: raw.data.download,
             train: raw.data.train.resolve(&data_path.key("train"), "train")?,
@@ -305,10 +338,9 @@ impl Experiment {
         Ok(exp)
     }
 
-    /// Per-sample shape and class count of the dataset's raw samples.
-    pub fn dataset_sample(&self) -> (Vec<usize>, usize) {
-        // MNIST and Fashion-MNIST: 28×28 grayscale, 10 classes.
-        (vec![1, 28, 28], 10)
+    /// The dataset of a split (its own, else `[data] dataset`).
+    pub fn split_dataset<'a>(&'a self, split: &'a SplitConfig) -> &'a DatasetConfig {
+        split.dataset.as_ref().unwrap_or(&self.data.dataset)
     }
 
     /// Checks everything that can be checked without data: names, arguments, shapes,
@@ -346,7 +378,8 @@ impl Experiment {
             );
         }
         // data → model input
-        let (raw_shape, classes) = self.dataset_sample();
+        let mut classes = None;
+        let mut class_targets = None;
         for (split, key) in [
             (Some(&self.data.train), "train"),
             (self.data.test.as_ref(), "test"),
@@ -357,9 +390,26 @@ impl Experiment {
                 .loader
                 .sampler_config()
                 .map_err(|e| data_error(e, &path))?;
-            let mut shape = raw_shape.clone();
-            // samples start as images; ToTensor makes them tensors, Normalize needs tensors
-            let mut is_image = true;
+            let ds = self.split_dataset(split);
+            let ds_path = if split.dataset.is_some() {
+                path.key("dataset")
+            } else {
+                root().key("data").key("dataset")
+            };
+            let info = datainfo::info(ds, self.seed).map_err(|e| data_error(e, &ds_path))?;
+            if key == "train" {
+                classes = info.classes;
+                class_targets = info.class_targets;
+            }
+            // Images of unknown size: probe two sizes; a pipeline with a fixed-size
+            // Resize/crop gives the same shape for both.
+            let probes: Vec<Vec<usize>> = match &info.shape {
+                Some(s) => vec![s.clone()],
+                None if info.images => vec![vec![3, 333, 500], vec![3, 517, 401]],
+                None => vec![],
+            };
+            let mut shapes: Vec<Vec<usize>> = probes;
+            let mut is_image = info.images;
             for (i, t) in split.transforms.iter().enumerate() {
                 let tp = path.key("transforms").index(i);
                 match t {
@@ -368,10 +418,17 @@ impl Experiment {
                             tp.key("type"),
                             "ToTensor expects an image, but the samples are already tensors here",
                         )
-                        .with_label("second ToTensor")
-                        .with_help("keep one ToTensor"))
+                        .with_label(if info.images {
+                            "second ToTensor"
+                        } else {
+                            "not an image"
+                        })
+                        .with_help(if info.images {
+                            "keep one ToTensor"
+                        } else {
+                            "this dataset gives tensors: remove ToTensor"
+                        }))
                     }
-                    TransformConfig::ToTensor(_) => is_image = false,
                     TransformConfig::Normalize(_) if is_image => {
                         return Err(Diagnostic::value(
                             tp.key("type"),
@@ -380,10 +437,23 @@ impl Experiment {
                         .with_label("before ToTensor")
                         .with_help("put { type = \"ToTensor\" } before Normalize"))
                     }
-                    TransformConfig::Normalize(_) => {}
+                    _ => {}
                 }
                 let built = t.build().map_err(|e| data_error(e, &tp))?;
-                shape = built.output_shape(&shape).map_err(|e| data_error(e, &tp))?;
+                let kind = if is_image { Kind::Image } else { Kind::Tensor };
+                is_image = built.output_kind(kind).map_err(|e| {
+                    Diagnostic::value(tp.key("type"), e.to_string()).with_label("here")
+                })? == Kind::Image;
+                let mut next = Vec::new();
+                for s in &shapes {
+                    match built.output_shape(s) {
+                        Ok(o) => next.push(o),
+                        // unknown sizes: the shape is checked when the data is read
+                        Err(_) if info.shape.is_none() => {}
+                        Err(e) => return Err(data_error(e, &tp)),
+                    }
+                }
+                shapes = next;
             }
             if is_image {
                 return Err(Diagnostic::value(
@@ -393,17 +463,57 @@ impl Experiment {
                 .with_label("no ToTensor")
                 .with_help("add { type = \"ToTensor\" }"));
             }
-            if shape != self.model.input {
-                return Err(Diagnostic::value(
-                    model_path.key("input"),
-                    format!(
-                        "model.input is {:?}, but {} {} samples after the transforms have shape {shape:?}",
-                        self.model.input, self.data.dataset, key
-                    ),
-                )
-                .with_label("does not match the data")
-                .with_help(format!("set input = {shape:?}")));
+            let fixed = shapes.first().filter(|s| shapes.iter().all(|o| o == *s));
+            if let Some(shape) = fixed {
+                if *shape != self.model.input {
+                    return Err(Diagnostic::value(
+                        model_path.key("input"),
+                        format!(
+                            "model.input is {:?}, but {} {} samples after the transforms have shape {shape:?}",
+                            self.model.input,
+                            ds.type_name(),
+                            key
+                        ),
+                    )
+                    .with_label("does not match the data")
+                    .with_help(format!("set input = {shape:?}")));
+                }
+            } else if info.images && info.shape.is_none() && split.transforms.len() > 0 {
+                // Images of many sizes must be brought to one before batching.
+                let batched = split.loader.batch_size > 1;
+                let resized = split.transforms.iter().any(|t| {
+                    matches!(
+                        t.type_name(),
+                        "Resize" | "CenterCrop" | "RandomCrop" | "RandomResizedCrop"
+                    )
+                });
+                if batched && !resized {
+                    return Err(Diagnostic::value(
+                        path.key("transforms"),
+                        format!(
+                            "{} images come in many sizes, but batches need one: no transform here makes them the same size",
+                            ds.type_name()
+                        ),
+                    )
+                    .with_label("no Resize or crop")
+                    .with_help("add { type = \"Resize\", size = [224, 224] } or a Resize and a CenterCrop"));
+                }
             }
+        }
+        let task = Task::of(&self.loss).map_err(|e| {
+            Diagnostic::value(root().key("loss").key("type"), e.0).with_label("not trainable here")
+        })?;
+        if task == Task::Classify && class_targets == Some(false) {
+            return Err(Diagnostic::value(
+                root().key("loss").key("type"),
+                format!(
+                    "{} needs class indices, but {} gives float targets",
+                    self.loss.type_name(),
+                    self.data.dataset.type_name()
+                ),
+            )
+            .with_label("needs class labels")
+            .with_help("use a regression loss such as MSELoss, or class labels (label_dtype = \"class\" for a CSV)"));
         }
 
         let shapes = Sequential::infer(&self.model.input, &mut self.model.layers)
@@ -420,8 +530,8 @@ impl Experiment {
             .with_label("not a scalar")
             .with_help("use \"mean\" (the default) or \"sum\""));
         }
-        match &self.loss {
-            LossConfig::CrossEntropyLoss(c) => {
+        match (&self.loss, classes) {
+            (LossConfig::CrossEntropyLoss(c), Some(classes)) => {
                 if out.len() != 1 || out[0] != classes {
                     let field = match &self.model.layers[last] {
                         LayerConfig::Linear(_) => "out_features",
@@ -432,7 +542,7 @@ impl Experiment {
                         format!(
                             "CrossEntropyLoss needs one score per class: {} has {classes} classes, \
                              but the model outputs per-sample shape {out:?}",
-                            self.data.dataset
+                            self.data.dataset.type_name()
                         ),
                     )
                     .with_label("model output")
@@ -580,6 +690,26 @@ impl Experiment {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self)
             .unwrap_or_else(|e| format!("# cannot serialize the config: {e}\n"))
+    }
+}
+
+/// A dataset given by name (`"MNIST"`) or as a table with arguments.
+fn decode_dataset(v: &toml::Value, path: &KeyPath) -> Result<DatasetConfig, Diagnostic> {
+    match v {
+        toml::Value::String(ds) => {
+            if DatasetConfig::fields_of(ds).is_none() {
+                let d = Diagnostic::value(path.clone(), format!("unknown dataset `{ds}`"))
+                    .with_label("unknown dataset");
+                return Err(match suggest(ds, DatasetConfig::TYPES.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("wick reads {}", DatasetConfig::TYPES.join(", "))),
+                });
+            }
+            let mut t = toml::Table::new();
+            t.insert("type".into(), v.clone());
+            decode_tagged(&toml::Value::Table(t), path)
+        }
+        _ => decode_tagged(v, path),
     }
 }
 

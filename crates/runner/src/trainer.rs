@@ -3,11 +3,12 @@
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::logging;
-use crate::metrics::{ClassCounts, MetricRow};
+use crate::metrics::{ClassCounts, MetricRow, RegressionSums};
 use crate::monitor::Monitor;
 use crate::plots;
 use crate::rundir::RunDir;
 use crate::schema::{Experiment, SplitConfig};
+use crate::task::{Task, TaskError};
 pub use candle_core::Device;
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+use wick_data::datasets::{random_split, DatasetContext, SplitLengths};
 use wick_data::transforms::Compose;
-use wick_data::{data_root, DataLoader, Dataset, Mnist, MnistKind, Split};
+use wick_data::{data_root, DataLoader, Dataset, Split};
 use wick_losses::Loss;
 use wick_nn::{BuildCtx, Sequential};
 use wick_optim::{Interval, Optimizer, Scheduler};
@@ -60,6 +62,12 @@ pub enum RunError {
     /// A run directory cannot be resumed or evaluated.
     #[error("{0}")]
     RunDir(String),
+    /// The data does not fit the model or the loss.
+    #[error("{0}")]
+    Mismatch(String),
+    /// The targets do not fit the loss.
+    #[error(transparent)]
+    Task(#[from] TaskError),
     /// The loss became NaN or infinite.
     #[error(
         "the loss is {value} at epoch {epoch}, batch {batch} (step {step}): training diverged"
@@ -120,8 +128,8 @@ pub struct EpochStats {
     pub epoch: usize,
     /// Mean training loss over the epoch's samples.
     pub train_loss: f64,
-    /// Training accuracy in [0, 1].
-    pub train_acc: f64,
+    /// Training accuracy in [0, 1] (none for regression).
+    pub train_acc: Option<f64>,
     /// Mean test loss, when there is a test split.
     pub test_loss: Option<f64>,
     /// Test accuracy in [0, 1].
@@ -143,7 +151,7 @@ impl EpochStats {
     pub fn metric(&self, name: &str) -> Option<f64> {
         match name {
             "train_loss" => Some(self.train_loss),
-            "train_acc" => Some(self.train_acc),
+            "train_acc" => self.train_acc,
             "test_loss" => self.test_loss,
             "test_acc" => self.test_acc,
             _ => self.extra.get(name).copied(),
@@ -168,6 +176,9 @@ struct EpochAcc {
     running: f64,
     loss_sum: f64,
     hits: f64,
+    /// Predictions scored (samples, or outputs for multi-label).
+    #[serde(default)]
+    counted: usize,
     seen: usize,
     seconds: f64,
     data_seconds: f64,
@@ -195,30 +206,70 @@ struct TrainState {
     finished: bool,
 }
 
-fn load_split(
-    exp: &Experiment,
-    split: &SplitConfig,
-    opts: &RunOptions,
-) -> Result<Arc<dyn Dataset>, RunError> {
-    let kind = match exp.data.dataset.as_str() {
-        "FashionMNIST" => MnistKind::FashionMnist,
-        _ => MnistKind::Mnist,
-    };
-    let s = if split.split == "train" {
+fn split_of(split: &SplitConfig) -> Split {
+    if split.split == "train" {
         Split::Train
     } else {
         Split::Test
-    };
+    }
+}
+
+/// The training dataset and the test dataset (its own, or held out of the training
+/// data), as the experiment describes them.
+fn load_data(
+    exp: &Experiment,
+    opts: &RunOptions,
+) -> Result<(Arc<dyn Dataset>, Option<Arc<dyn Dataset>>), RunError> {
     let root = data_root(exp.data.root.as_deref());
-    let ds = Mnist::load(kind, &root, s, exp.data.download, opts.mirrors.as_deref())?;
+    let ctx = |split: Split| DatasetContext {
+        split,
+        root: root.clone(),
+        download: exp.data.download,
+        mirrors: opts.mirrors.as_deref(),
+        seed: exp.seed,
+    };
+    let train_cfg = &exp.data.train;
+    let train = exp
+        .split_dataset(train_cfg)
+        .build(&ctx(split_of(train_cfg)))?;
+    let (train, test) = match &exp.data.test {
+        None => (train, None),
+        Some(t) => match t.holdout {
+            Some(h) => {
+                let mut parts =
+                    random_split(train, &SplitLengths::Fractions(vec![1.0 - h, h]), exp.seed)?;
+                let test = parts.pop().map(|p| Arc::new(p) as Arc<dyn Dataset>);
+                let train = Arc::new(parts.pop().expect("two parts")) as Arc<dyn Dataset>;
+                (train, test)
+            }
+            None => {
+                let test = exp.split_dataset(t).build(&ctx(split_of(t)))?;
+                (train, Some(test))
+            }
+        },
+    };
     tracing::info!(
-        "{} {}: {} samples from {}",
-        kind.class_name(),
-        split.split,
-        ds.len(),
-        ds.images_path.display()
+        "{} train: {} samples",
+        exp.split_dataset(train_cfg).type_name(),
+        train.len()
     );
-    Ok(Arc::new(ds))
+    if let (Some(t), Some(ds)) = (&exp.data.test, &test) {
+        let how = if t.holdout.is_some() {
+            " (held out of the training data)"
+        } else {
+            ""
+        };
+        tracing::info!(
+            "{} {}: {} samples{how}",
+            exp.split_dataset(t).type_name(),
+            t.split,
+            ds.len()
+        );
+    }
+    if train.is_empty() {
+        return Err(RunError::Mismatch("the training dataset is empty".into()));
+    }
+    Ok((train, test))
 }
 
 /// Builds the model of an experiment with PyTorch's default init from its seed.
@@ -231,6 +282,42 @@ pub fn build_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunE
         rng: &mut rng,
     };
     Ok(Sequential::new(&exp.model.input, &mut layers, &mut ctx)?)
+}
+
+/// What validation could not check without the data: the samples' shape after the
+/// transforms against `model.input`, and the number of classes against the output.
+fn check_data(
+    exp: &Experiment,
+    model: &Sequential,
+    task: Task,
+    classes: &[String],
+    train: &DataLoader,
+    test: Option<&DataLoader>,
+) -> Result<(), RunError> {
+    for (name, loader) in [("train", Some(train)), ("test", test)] {
+        let Some(loader) = loader else { continue };
+        if loader.dataset().is_empty() {
+            continue;
+        }
+        let shape = loader.sample_shape()?;
+        if shape != exp.model.input {
+            return Err(RunError::Mismatch(format!(
+                "model.input is {:?}, but the {name} samples after the transforms have shape {shape:?}: set input = {shape:?} in [model]",
+                exp.model.input
+            )));
+        }
+    }
+    let out = model.output_shape();
+    if task == Task::Classify && !classes.is_empty() && out != [classes.len()] {
+        return Err(RunError::Mismatch(format!(
+            "{} needs one score per class: the data has {} classes ({}), but the model outputs per-sample shape {out:?}",
+            exp.loss.type_name(),
+            classes.len(),
+            classes.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                + if classes.len() > 5 { ", ..." } else { "" }
+        )));
+    }
+    Ok(())
 }
 
 /// When the scheduler steps: the file's `interval`, else the class's own.
@@ -262,15 +349,6 @@ fn load_model_state(
         .map_err(|e| RunError::RunDir(format!("{}: {e}", file.display())))
 }
 
-fn correct(logits: &Tensor, target: &Tensor) -> candle_core::Result<f64> {
-    let pred = logits.argmax(1)?;
-    let hits = pred
-        .eq(&target.to_dtype(pred.dtype())?)?
-        .to_dtype(DType::F32)?
-        .sum_all()?;
-    Ok(f64::from(hits.to_scalar::<f32>()?))
-}
-
 /// The sum of per-sample losses in a batch, from the loss value: `mean × n`, or the
 /// value itself with `reduction = "sum"`.
 fn batch_total(loss: f64, n: usize, summed: bool) -> f64 {
@@ -290,53 +368,115 @@ fn summed(exp: &Experiment) -> bool {
 pub struct Eval {
     /// Mean per-sample loss.
     pub loss: f64,
-    /// Correct predictions.
+    /// Correct predictions (samples; outputs for multi-label).
     pub hits: u64,
+    /// Predictions scored.
+    pub counted: usize,
     /// Samples seen.
     pub total: usize,
-    /// The confusion matrix and top-k hits.
-    pub counts: ClassCounts,
+    /// Whether predictions have an accuracy (not for regression).
+    pub has_accuracy: bool,
+    /// The confusion matrix and top-k hits (classification).
+    pub counts: Option<ClassCounts>,
+    /// Regression metrics (`mae`, `mse`, `r2`) and the `[metrics]` ones, unprefixed.
+    pub extra: BTreeMap<String, f64>,
 }
 
 impl Eval {
     /// Accuracy in [0, 1].
     pub fn accuracy(&self) -> f64 {
-        self.hits as f64 / self.total.max(1) as f64
+        self.hits as f64 / self.counted.max(1) as f64
     }
 }
 
-/// `test()`: mean per-sample loss and the correct predictions over a loader, in eval mode.
+/// The course's test line: accuracy (classification) or the regression errors.
+fn log_eval(ev: &Eval, epoch: usize) {
+    if ev.has_accuracy {
+        let acc = ev.accuracy();
+        tracing::info!(
+            epoch,
+            test_loss = ev.loss,
+            test_acc = acc,
+            "Accuracy on test set: {:.2} % ({}/{}), test loss {:.4}",
+            100.0 * acc,
+            ev.hits,
+            ev.counted,
+            ev.loss
+        );
+    } else {
+        let m = |k: &str| ev.extra.get(k).copied().unwrap_or(f64::NAN);
+        tracing::info!(
+            epoch,
+            test_loss = ev.loss,
+            "Test loss {:.4}: MAE {:.4}, MSE {:.4}, R² {:.4} ({} samples)",
+            ev.loss,
+            m("mae"),
+            m("mse"),
+            m("r2"),
+            ev.total
+        );
+    }
+}
+
+/// `test()`: mean per-sample loss and the task's scores over a loader, in eval mode.
 fn evaluate(
     model: &Sequential,
     loss: &dyn Loss,
+    task: Task,
     loader: &DataLoader,
     summed: bool,
     top_k: &[usize],
 ) -> Result<Eval, RunError> {
-    let (mut total, mut loss_sum) = (0usize, 0f64);
+    let (mut total, mut loss_sum, mut hits, mut counted) = (0usize, 0f64, 0f64, 0usize);
     let mut counts: Option<ClassCounts> = None;
+    let mut reg = RegressionSums::default();
     for batch in loader.epoch(0) {
         let batch = batch?;
-        let logits = model.forward(&batch.input, false)?.detach();
+        let out = model.forward(&batch.input, false)?.detach();
+        let target = task.target(&batch.target, &out)?;
         let l = f64::from(
-            loss.forward(&logits, &batch.target)?
+            loss.forward(&out, &target)?
                 .to_dtype(DType::F32)?
                 .to_scalar::<f32>()?,
         );
         loss_sum += batch_total(l, batch.len, summed);
-        let classes = logits.dim(1)?;
-        let c = counts.get_or_insert_with(|| ClassCounts::new(classes, top_k));
-        let scores: Vec<f32> = logits.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-        let targets: Vec<u32> = batch.target.to_dtype(DType::U32)?.to_vec1()?;
-        c.update(&scores, &targets);
         total += batch.len;
+        match task {
+            Task::Classify => {
+                let classes = out.dim(1)?;
+                let c = counts.get_or_insert_with(|| ClassCounts::new(classes, top_k));
+                let scores: Vec<f32> = out.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+                let targets: Vec<u32> = target.to_dtype(DType::U32)?.to_vec1()?;
+                c.update(&scores, &targets);
+            }
+            Task::Binary { .. } => {
+                let (h, n) = task.hits(&out, &target)?;
+                hits += h;
+                counted += n;
+            }
+            Task::Regress => {
+                let p: Vec<f32> = out.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+                let t: Vec<f32> = target.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+                reg.update(&p, &t);
+            }
+        }
     }
-    let counts = counts.unwrap_or_else(|| ClassCounts::new(0, top_k));
+    let (hits, counted) = match &counts {
+        Some(c) => (c.hits(), c.total() as usize),
+        None => (hits as u64, counted),
+    };
     Ok(Eval {
         loss: loss_sum / total.max(1) as f64,
-        hits: counts.hits(),
+        hits,
+        counted,
         total,
+        has_accuracy: task.has_accuracy(),
         counts,
+        extra: if task == Task::Regress {
+            reg.metrics("")
+        } else {
+            BTreeMap::new()
+        },
     })
 }
 
@@ -365,6 +505,9 @@ struct Session<'a> {
     criterion: Box<dyn Loss>,
     optimizer: Box<dyn Optimizer>,
     scheduler: Option<Box<dyn Scheduler>>,
+    task: Task,
+    /// Class names of the training data (empty when it has none).
+    classes: Vec<String>,
     train_loader: DataLoader,
     test_loader: Option<DataLoader>,
     dir: RunDir,
@@ -378,13 +521,9 @@ impl<'a> Session<'a> {
         let device = exp.device.open()?;
         let name = device_name(&device);
         tracing::info!(device = %name, requested = %exp.device, "device: {name}");
-        let train_ds = load_split(exp, &exp.data.train, opts)?;
-        let test_ds = exp
-            .data
-            .test
-            .as_ref()
-            .map(|t| load_split(exp, t, opts))
-            .transpose()?;
+        let (train_ds, test_ds) = load_data(exp, opts)?;
+        let task = Task::of(&exp.loss)?;
+        let classes = train_ds.classes();
         let model = build_model(exp, &device)?;
         let criterion = exp.loss.build()?;
         let mut optimizer = exp.optimizer.build(model.parameters())?;
@@ -410,6 +549,14 @@ impl<'a> Session<'a> {
             )?),
             _ => None,
         };
+        check_data(
+            exp,
+            &model,
+            task,
+            &classes,
+            &train_loader,
+            test_loader.as_ref(),
+        )?;
         let best = exp.best_metric();
         let state = TrainState {
             wick_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -436,6 +583,8 @@ impl<'a> Session<'a> {
             criterion,
             optimizer,
             scheduler,
+            task,
+            classes,
             train_loader,
             test_loader,
             dir,
@@ -545,7 +694,7 @@ impl<'a> Session<'a> {
                 "epoch",
                 "accuracy",
                 &[
-                    series("train", &|e| Some(e.train_acc)),
+                    series("train", &|e| e.train_acc),
                     series("test", &|e| e.test_acc),
                 ],
             ),
@@ -617,7 +766,8 @@ impl<'a> Session<'a> {
                 self.state.partial.data_seconds += wait.elapsed().as_secs_f64();
                 let batch = batch?;
                 let logits = self.model.forward(&batch.input, true)?;
-                let loss = self.criterion.forward(&logits, &batch.target)?;
+                let target = self.task.target(&batch.target, &logits)?;
+                let loss = self.criterion.forward(&logits, &target)?;
                 let l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
                 if !l.is_finite() {
                     bar.finish_and_clear();
@@ -641,7 +791,7 @@ impl<'a> Session<'a> {
                         s.step(self.optimizer.as_mut(), None)?;
                     }
                 }
-                let hits = correct(&logits.detach(), &batch.target)?;
+                let (hits, counted) = self.task.hits(&logits.detach(), &target)?;
                 let st = &mut self.state;
                 st.step += 1;
                 st.batch = batch_idx + 1;
@@ -649,6 +799,7 @@ impl<'a> Session<'a> {
                 acc.running += l;
                 acc.loss_sum += batch_total(l, batch.len, summed);
                 acc.hits += hits;
+                acc.counted += counted;
                 acc.seen += batch.len;
                 bar.inc(1);
                 if !self.opts.progress && last_line.elapsed().as_secs_f64() >= PLAIN_PROGRESS_SECS {
@@ -716,7 +867,10 @@ impl<'a> Session<'a> {
             let mut stats = EpochStats {
                 epoch,
                 train_loss: acc.loss_sum / n,
-                train_acc: acc.hits / n,
+                train_acc: self
+                    .task
+                    .has_accuracy()
+                    .then(|| acc.hits / acc.counted.max(1) as f64),
                 test_loss: None,
                 test_acc: None,
                 seconds,
@@ -737,9 +891,12 @@ impl<'a> Session<'a> {
                 seconds,
                 data_seconds = stats.data_seconds,
                 samples_per_sec = stats.samples_per_sec,
-                "epoch {epoch}: train loss {:.4}, accuracy {:.2} %, {:.1} s ({:.1} s waiting for data), {:.0} samples/s",
+                "epoch {epoch}: train loss {:.4}{}, {:.1} s ({:.1} s waiting for data), {:.0} samples/s",
                 stats.train_loss,
-                100.0 * stats.train_acc,
+                stats
+                    .train_acc
+                    .map(|a| format!(", accuracy {:.2} %", 100.0 * a))
+                    .unwrap_or_default(),
                 seconds,
                 stats.data_seconds,
                 stats.samples_per_sec
@@ -750,44 +907,44 @@ impl<'a> Session<'a> {
                 let ev = evaluate(
                     &self.model,
                     self.criterion.as_ref(),
+                    self.task,
                     loader,
                     summed,
                     &mc.top_k,
                 )?;
-                let acc = ev.accuracy();
                 stats.test_loss = Some(ev.loss);
-                stats.test_acc = Some(acc);
-                let classes = loader.dataset().classes();
-                stats.extra = ev.counts.metrics("test_", &classes, mc.per_class);
-                if mc.confusion_matrix {
-                    self.dir
-                        .write_file("confusion_matrix.csv", ev.counts.csv(&classes).as_bytes())?;
-                    let png = self.dir.path.join("plots").join("confusion_matrix.png");
-                    let _ = std::fs::create_dir_all(self.dir.path.join("plots"));
-                    if let Err(e) = plots::confusion_matrix(&png, &ev.counts.matrix, &classes) {
-                        tracing::warn!("{e}");
+                stats.test_acc = ev.has_accuracy.then(|| ev.accuracy());
+                let classes = self.classes.clone();
+                stats.extra = ev
+                    .extra
+                    .iter()
+                    .map(|(k, v)| (format!("test_{k}"), *v))
+                    .collect();
+                if let Some(counts) = &ev.counts {
+                    stats
+                        .extra
+                        .extend(counts.metrics("test_", &classes, mc.per_class));
+                    if mc.confusion_matrix {
+                        self.dir
+                            .write_file("confusion_matrix.csv", counts.csv(&classes).as_bytes())?;
+                        let png = self.dir.path.join("plots").join("confusion_matrix.png");
+                        let _ = std::fs::create_dir_all(self.dir.path.join("plots"));
+                        if let Err(e) = plots::confusion_matrix(&png, &counts.matrix, &classes) {
+                            tracing::warn!("{e}");
+                        }
                     }
                 }
                 for (k, v) in &stats.extra {
                     tracing::info!(metric = %k, value = v, "{k}: {v:.4}");
                 }
-                tracing::info!(
-                    epoch,
-                    test_loss = ev.loss,
-                    test_acc = acc,
-                    "Accuracy on test set: {:.2} % ({}/{}), test loss {:.4}",
-                    100.0 * acc,
-                    ev.hits,
-                    ev.total,
-                    ev.loss
-                );
+                log_eval(&ev, epoch);
             }
             self.dir.log_metrics(&MetricRow {
                 kind: "epoch",
                 epoch,
                 step: self.state.step,
                 train_loss: Some(stats.train_loss),
-                train_acc: Some(stats.train_acc),
+                train_acc: stats.train_acc,
                 test_loss: stats.test_loss,
                 test_acc: stats.test_acc,
                 lr: Some(self.optimizer.lr(0)),
@@ -963,8 +1120,11 @@ pub fn eval(run_dir: &Path, which: &str, opts: &RunOptions) -> Result<Eval, RunE
     let model = build_model(&exp, &device)?;
     let file = ckpt_dir.join(checkpoint::MODEL_FILE);
     load_model_state(&model, checkpoint::load_model(&file, &device)?, &file)?;
-    let split = exp.data.test.as_ref().unwrap_or(&exp.data.train);
-    let ds = load_split(&exp, split, opts)?;
+    let (train_ds, test_ds) = load_data(&exp, opts)?;
+    let (split, ds) = match (&exp.data.test, test_ds) {
+        (Some(t), Some(ds)) => (t, ds),
+        _ => (&exp.data.train, train_ds),
+    };
     let loader = DataLoader::new(
         ds,
         Compose::from_configs(&split.transforms)?,
@@ -976,19 +1136,16 @@ pub fn eval(run_dir: &Path, which: &str, opts: &RunOptions) -> Result<Eval, RunE
     let ev = evaluate(
         &model,
         criterion.as_ref(),
+        Task::of(&exp.loss)?,
         &loader,
         summed(&exp),
         &exp.metrics.top_k,
     )?;
     tracing::info!(
-        "{} ({}) on the {} split: accuracy {:.2} % ({}/{}), loss {:.4}",
+        "{} ({which}) on the {} split ({} samples)",
         run_dir.display(),
-        which,
         split.split,
-        100.0 * ev.accuracy(),
-        ev.hits,
-        ev.total,
-        ev.loss
+        ev.total
     );
     Ok(ev)
 }
