@@ -207,8 +207,21 @@ impl ConvTranspose2dConfig {
         }
         let (kh, kw) = self.kernel_size.pair();
         let shape = [c, self.out_channels / self.groups, kh, kw];
-        let (w, b) =
-            init::torch_default_weight_bias(&shape, self.bias, ctx.dtype, ctx.device, ctx.rng)?;
+        let w = init::kaiming_uniform(&shape[..], 5f64.sqrt(), ctx.dtype, ctx.device, ctx.rng)?;
+        let b = if self.bias {
+            let (fan_in, _) = init::fan_in_fan_out(&shape);
+            let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+            Some(init::uniform(
+                self.out_channels,
+                -bound,
+                bound,
+                ctx.dtype,
+                ctx.device,
+                ctx.rng,
+            )?)
+        } else {
+            None
+        };
         Ok(ConvTranspose2d {
             cfg: self.clone(),
             weight: Var::from_tensor(&w)?,
