@@ -34,7 +34,7 @@ CASES = [
     ("c2d_depthwise", {"type": "Conv2d", "in_channels": 3, "out_channels": 6, "kernel_size": [2, 3], "groups": 3, "padding": [0, 1], "stride": [2, 1]}, [2, 3, 7, 6], False),
     ("c2d_pointwise", {"type": "Conv2d", "in_channels": 5, "out_channels": 3, "kernel_size": 1}, [2, 5, 4, 3], False),
     ("c2d_pointwise_stride", {"type": "Conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 1, "stride": 2, "padding": 1}, [2, 3, 5, 4], False),
-    ("c2d_w2_shape", {"type": "Conv2d", "in_channels": 8, "out_channels": 16, "kernel_size": 3, "padding": 1}, [4, 8, 14, 14], False),
+    ("c2d_w2_shape", {"type": "Conv2d", "in_channels": 8, "out_channels": 16, "kernel_size": 3, "padding": 1}, [20, 8, 14, 14], False),
     # Conv1d
     ("c1d_basic", {"type": "Conv1d", "in_channels": 3, "out_channels": 4, "kernel_size": 3, "padding": 1}, [2, 3, 11], False),
     ("c1d_same_dil_reflect", {"type": "Conv1d", "in_channels": 2, "out_channels": 3, "kernel_size": 4, "padding": "same", "dilation": 2, "padding_mode": "reflect"}, [2, 2, 10], False),

@@ -20,7 +20,7 @@ pub enum PaddingString {
 }
 
 /// A convolution's `padding`: `1`, `[1, 2]`, `"same"` or `"valid"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ConvPadding {
     /// `"same"` or `"valid"`.
@@ -29,6 +29,56 @@ pub enum ConvPadding {
     Int(usize),
     /// `(height, width)` padding on both sides.
     Pair([usize; 2]),
+}
+
+impl<'de> Deserialize<'de> for ConvPadding {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ConvPadding;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a padding: an integer, a pair [H, W], \"same\" or \"valid\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                usize::try_from(v)
+                    .map(ConvPadding::Int)
+                    .map_err(|_| E::custom("padding too large"))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom(format!("padding must not be negative, got {v}")))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                match v {
+                    "same" => Ok(ConvPadding::Mode(PaddingString::Same)),
+                    "valid" => Ok(ConvPadding::Mode(PaddingString::Valid)),
+                    _ => Err(E::custom(format!(
+                        "Invalid padding string {v:?}, should be one of {{'valid', 'same'}}"
+                    ))),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let h: usize = seq
+                    .next_element()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                let w: usize = seq
+                    .next_element()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(1, &self))?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(serde::de::Error::invalid_length(3, &self));
+                }
+                Ok(ConvPadding::Pair([h, w]))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl From<IntOrPair> for ConvPadding {

@@ -409,36 +409,32 @@ fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvGeom) -> Vec
             );
         }
     };
-    if batch_parallel(d.n) {
-        let threads = rayon::current_num_threads().max(1);
-        let chunk = d.n.div_ceil(threads);
-        let partial: Vec<Vec<T>> = (0..threads)
-            .into_par_iter()
-            .map(|t| {
-                let mut acc = vec![T::default(); w_len];
-                let mut cols = Vec::new();
-                for i in t * chunk..((t + 1) * chunk).min(d.n) {
-                    accumulate(&mut acc, &mut cols, i, false);
-                }
-                acc
-            })
-            .collect();
-        let mut parts = partial.into_iter();
-        let mut acc = parts.next().unwrap_or_else(|| vec![T::default(); w_len]);
-        for p in parts {
-            for (a, b) in acc.iter_mut().zip(p) {
-                *a += b;
-            }
-        }
-        acc
-    } else {
+    // Partial sums over fixed chunks of the batch, added in order: the result does not
+    // depend on the thread count or on scheduling.
+    const CHUNK: usize = 8;
+    let chunk_sum = |c: usize, par: bool| {
         let mut acc = vec![T::default(); w_len];
         let mut cols = Vec::new();
-        for i in 0..d.n {
-            accumulate(&mut acc, &mut cols, i, true);
+        for i in c * CHUNK..((c + 1) * CHUNK).min(d.n) {
+            accumulate(&mut acc, &mut cols, i, par);
         }
         acc
+    };
+    let chunks = d.n.div_ceil(CHUNK);
+    let partial: Vec<Vec<T>> = if batch_parallel(chunks) {
+        (0..chunks)
+            .into_par_iter()
+            .map(|c| chunk_sum(c, false))
+            .collect()
+    } else {
+        (0..chunks).map(|c| chunk_sum(c, true)).collect()
+    };
+    let mut parts = partial.into_iter();
+    let mut acc = parts.next().unwrap_or_else(|| vec![T::default(); w_len]);
+    for p in parts {
+        acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
     }
+    acc
 }
 
 /// `Σ_{n, y, x} grad[n, c, y, x]` for `grad [n, c, l]`, channels in parallel.
@@ -505,6 +501,13 @@ impl ConvOp {
     fn dims(&self, lx: &Layout, lw: &Layout) -> Result<Dims> {
         let (n, c, h, w) = dims4(lx, "conv input")?;
         let (a, b, kh, kw) = dims4(lw, "conv weight")?;
+        if [c, h, w, a, b, kh, kw].contains(&0) {
+            candle_core::bail!(
+                "conv2d: empty input {:?} or weight {:?}",
+                lx.dims(),
+                lw.dims()
+            )
+        }
         let g = self.geom.groups;
         if self.transpose {
             // conv from y [n, b·g, oh, ow] to x [n, c, h, w]

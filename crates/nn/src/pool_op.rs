@@ -199,7 +199,9 @@ impl Float for f64 {
 impl PoolOp {
     fn check(&self, l: &Layout, op: &str) -> Result<(usize, usize)> {
         match *l.dims() {
-            [n, c, h, w] if h == self.rows.input && w == self.cols.input => Ok((n * c, h * w)),
+            [n, c, h, w] if h == self.rows.input && w == self.cols.input && h * w > 0 => {
+                Ok((n * c, h * w))
+            }
             _ => candle_core::bail!(
                 "{op}: expected a [N, C, {}, {}] input, got {:?}",
                 self.rows.input,
