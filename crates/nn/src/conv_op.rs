@@ -288,6 +288,13 @@ fn batch_parallel(n: usize) -> bool {
     n >= rayon::current_num_threads()
 }
 
+/// Samples per rayon task: about four tasks per thread, so that the im2col buffer (one
+/// per task) is allocated a few times per call rather than once per sample, while a
+/// descheduled thread still leaves work to steal.
+fn min_samples_per_task(n: usize) -> usize {
+    (n / (4 * rayon::current_num_threads()).max(1)).max(1)
+}
+
 /// Convolution forward: `out [n, cout, oh, ow]` from `x [n, cin, h, w]`, `wt` and an
 /// optional `bias [cout]`.
 fn conv_fwd<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, d: &Dims, g: &ConvGeom) -> Vec<T> {
@@ -324,6 +331,7 @@ fn conv_fwd<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, d: &Dims, g: &ConvG
     };
     if batch_parallel(d.n) {
         out.par_chunks_mut(d.cout * l)
+            .with_min_len(min_samples_per_task(d.n))
             .enumerate()
             .for_each_init(Vec::new, |cols, (i, out_n)| sample(cols, i, out_n, false));
     } else {
@@ -368,6 +376,7 @@ fn conv_bwd_data<T: Float>(grad: &[T], wt: &[T], d: &Dims, g: &ConvGeom) -> Vec<
     };
     if batch_parallel(d.n) {
         gx.par_chunks_mut(in_len)
+            .with_min_len(min_samples_per_task(d.n))
             .enumerate()
             .for_each_init(Vec::new, |cols, (i, gx_n)| sample(cols, i, gx_n, false));
     } else {
