@@ -167,7 +167,7 @@ fn cnn_sgd_nesterov_matches_pytorch() {
     let layers = vec![
         LayerConfig::Conv2d(Conv2dConfig {
             in_channels: None,
-            padding: IntOrPair::Int(1),
+            padding: IntOrPair::Int(1).into(),
             ..Conv2dConfig::new(1, 4, 3)
         }),
         relu(),

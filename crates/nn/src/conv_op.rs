@@ -1,0 +1,1054 @@
+//! 2-D convolution and transposed convolution as candle custom ops with their own
+//! backward: im2col + GEMM (the `gemm` crate candle itself uses), parallel over the
+//! batch with rayon.
+//!
+//! candle's conv2d backward fails on strides that leave different remainders in H and W
+//! and its conv_transpose has no backward; these ops compute, in one place each:
+//!
+//! - forward: `out[n, g] = W[g] · im2col(x[n, g]) (+ bias)`;
+//! - grad input: `col2im(W[g]ᵀ · grad[n, g])`;
+//! - grad weight: `Σₙ grad[n, g] · im2col(x[n, g])ᵀ`;
+//! - grad bias: `Σ_{n, y, x} grad[n, o, y, x]`.
+//!
+//! The transposed convolution is the same three kernels with the roles swapped (its
+//! forward is the convolution's grad input). On devices other than the CPU, or for
+//! dtypes other than f32/f64, [`conv2d`] and [`conv_transpose2d`] fall back to a
+//! composition of candle ops (or a round trip through the CPU where candle has no
+//! such op), so they work everywhere.
+
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
+};
+use rayon::prelude::*;
+
+/// Geometry of a 2-D convolution: stride, zero padding (possibly different on each
+/// side), dilation and groups, each per dimension `(H, W)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeom {
+    /// `(sH, sW)`.
+    pub stride: (usize, usize),
+    /// Zero padding `(top, bottom)`.
+    pub pad_h: (usize, usize),
+    /// Zero padding `(left, right)`.
+    pub pad_w: (usize, usize),
+    /// `(dH, dW)`.
+    pub dilation: (usize, usize),
+    /// Channel groups.
+    pub groups: usize,
+}
+
+impl ConvGeom {
+    /// A geometry with the same padding on both sides.
+    pub fn symmetric(
+        stride: (usize, usize),
+        padding: (usize, usize),
+        dilation: (usize, usize),
+        groups: usize,
+    ) -> Self {
+        Self {
+            stride,
+            pad_h: (padding.0, padding.0),
+            pad_w: (padding.1, padding.1),
+            dilation,
+            groups,
+        }
+    }
+
+    /// Output length of a convolution along one dimension:
+    /// `⌊(n + p₀ + p₁ − d·(k−1) − 1) / s⌋ + 1`, `None` when the kernel does not fit.
+    pub fn conv_len(n: usize, k: usize, s: usize, p: (usize, usize), d: usize) -> Option<usize> {
+        let padded = n.checked_add(p.0)?.checked_add(p.1)?;
+        let span = padded.checked_sub(d.checked_mul(k.checked_sub(1)?)?.checked_add(1)?)?;
+        Some(span / s.max(1) + 1)
+    }
+
+    /// `(H_out, W_out)` of a convolution of an `h × w` input with a `kh × kw` kernel.
+    pub fn conv_hw(&self, h: usize, w: usize, kh: usize, kw: usize) -> Option<(usize, usize)> {
+        Some((
+            Self::conv_len(h, kh, self.stride.0, self.pad_h, self.dilation.0)?,
+            Self::conv_len(w, kw, self.stride.1, self.pad_w, self.dilation.1)?,
+        ))
+    }
+}
+
+/// Sizes of one convolution, in the convolution's own terms: input `[n, cin, h, w]`,
+/// weight `[cout, cin/groups, kh, kw]`, output `[n, cout, oh, ow]`.
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    n: usize,
+    cin: usize,
+    h: usize,
+    w: usize,
+    cout: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Dims {
+    /// Rows of one group's im2col matrix: `cin/groups · kh · kw`.
+    fn kg(&self, g: &ConvGeom) -> usize {
+        self.cin / g.groups * self.kh * self.kw
+    }
+    fn l(&self) -> usize {
+        self.oh * self.ow
+    }
+    /// Whether im2col is the identity (1×1 kernel, stride 1, no padding).
+    fn is_pointwise(&self, g: &ConvGeom) -> bool {
+        self.kh == 1 && self.kw == 1 && g.stride == (1, 1) && g.pad_h == (0, 0) && g.pad_w == (0, 0)
+    }
+}
+
+/// The float types the CPU kernels run on.
+trait Float:
+    Copy + Default + Send + Sync + 'static + std::ops::Add<Output = Self> + std::ops::AddAssign
+{
+    const ONE: Self;
+}
+impl Float for f32 {
+    const ONE: Self = 1.0;
+}
+impl Float for f64 {
+    const ONE: Self = 1.0;
+}
+
+/// A row-major matrix operand: pointer plus row and column strides.
+#[derive(Clone, Copy)]
+struct Mat<T> {
+    ptr: *const T,
+    rs: isize,
+    cs: isize,
+}
+
+impl<T> Mat<T> {
+    fn rows(s: &[T], cols: usize) -> Self {
+        Self {
+            ptr: s.as_ptr(),
+            rs: cols as isize,
+            cs: 1,
+        }
+    }
+    /// The transpose of a row-major `? × cols` matrix.
+    fn rows_t(s: &[T], cols: usize) -> Self {
+        Self {
+            ptr: s.as_ptr(),
+            rs: 1,
+            cs: cols as isize,
+        }
+    }
+}
+
+/// `dst (m × n, row-major) (+)= a (m × k) · b (k × n)`, single-threaded (the callers
+/// parallelize over the batch) unless `par`.
+#[allow(clippy::too_many_arguments)]
+fn gemm<T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    accumulate: bool,
+    a: Mat<T>,
+    b: Mat<T>,
+    par: bool,
+) {
+    assert!(dst.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(T::default());
+        }
+        return;
+    }
+    let parallelism = if par {
+        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `dst` holds m·n elements (checked above); the callers build `a` and `b`
+    // from slices holding at least m·k and k·n elements at the given strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.ptr,
+            a.cs,
+            a.rs,
+            b.ptr,
+            b.cs,
+            b.rs,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+/// Range of output positions `o` in `0..out` whose input position `o·s + off − p` lies
+/// in `0..n`.
+fn valid_range(out: usize, n: usize, s: usize, off: usize, p: usize) -> (usize, usize) {
+    // o·s ≥ p − off
+    let lo = if p > off { (p - off).div_ceil(s) } else { 0 };
+    // o·s < n + p − off
+    let hi = if n + p > off {
+        (n + p - off).div_ceil(s)
+    } else {
+        0
+    };
+    (lo.min(out), hi.min(out).max(lo.min(out)))
+}
+
+/// Unfolds one sample `x [cin, h, w]` into `cols [cin·kh·kw, oh·ow]`.
+fn im2col<T: Float>(x: &[T], cols: &mut [T], d: &Dims, g: &ConvGeom) {
+    let (h, w, oh, ow) = (d.h, d.w, d.oh, d.ow);
+    let l = oh * ow;
+    let zero = T::default();
+    for c in 0..d.cin {
+        let plane = &x[c * h * w..(c + 1) * h * w];
+        for ky in 0..d.kh {
+            let (y_lo, y_hi) = valid_range(oh, h, g.stride.0, ky * g.dilation.0, g.pad_h.0);
+            for kx in 0..d.kw {
+                let row = (c * d.kh + ky) * d.kw + kx;
+                let dst = &mut cols[row * l..(row + 1) * l];
+                let off = kx * g.dilation.1;
+                let (x_lo, x_hi) = valid_range(ow, w, g.stride.1, off, g.pad_w.0);
+                dst[..y_lo * ow].fill(zero);
+                dst[y_hi * ow..].fill(zero);
+                for oy in y_lo..y_hi {
+                    let iy = oy * g.stride.0 + ky * g.dilation.0 - g.pad_h.0;
+                    let src = &plane[iy * w..(iy + 1) * w];
+                    let seg = &mut dst[oy * ow..(oy + 1) * ow];
+                    seg[..x_lo].fill(zero);
+                    seg[x_hi..].fill(zero);
+                    if x_hi > x_lo {
+                        let ix0 = x_lo * g.stride.1 + off - g.pad_w.0;
+                        if g.stride.1 == 1 {
+                            seg[x_lo..x_hi].copy_from_slice(&src[ix0..ix0 + (x_hi - x_lo)]);
+                        } else {
+                            for (j, v) in seg[x_lo..x_hi].iter_mut().enumerate() {
+                                *v = src[ix0 + j * g.stride.1];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Folds `cols [cin·kh·kw, oh·ow]` back into one sample `x [cin, h, w]`, summing
+/// overlaps: the adjoint of [`im2col`]. `x` must hold zeros.
+fn col2im<T: Float>(cols: &[T], x: &mut [T], d: &Dims, g: &ConvGeom) {
+    let (h, w, oh, ow) = (d.h, d.w, d.oh, d.ow);
+    let l = oh * ow;
+    for c in 0..d.cin {
+        let plane = &mut x[c * h * w..(c + 1) * h * w];
+        for ky in 0..d.kh {
+            let (y_lo, y_hi) = valid_range(oh, h, g.stride.0, ky * g.dilation.0, g.pad_h.0);
+            for kx in 0..d.kw {
+                let row = (c * d.kh + ky) * d.kw + kx;
+                let src = &cols[row * l..(row + 1) * l];
+                let off = kx * g.dilation.1;
+                let (x_lo, x_hi) = valid_range(ow, w, g.stride.1, off, g.pad_w.0);
+                if x_hi <= x_lo {
+                    continue;
+                }
+                for oy in y_lo..y_hi {
+                    let iy = oy * g.stride.0 + ky * g.dilation.0 - g.pad_h.0;
+                    let dst = &mut plane[iy * w..(iy + 1) * w];
+                    let seg = &src[oy * ow + x_lo..oy * ow + x_hi];
+                    let ix0 = x_lo * g.stride.1 + off - g.pad_w.0;
+                    if g.stride.1 == 1 {
+                        for (a, &b) in dst[ix0..ix0 + seg.len()].iter_mut().zip(seg) {
+                            *a += b;
+                        }
+                    } else {
+                        for (j, &b) in seg.iter().enumerate() {
+                            dst[ix0 + j * g.stride.1] += b;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether to split the batch across threads (else the GEMMs use the threads).
+fn batch_parallel(n: usize) -> bool {
+    n >= rayon::current_num_threads()
+}
+
+/// Samples per rayon task: about four tasks per thread, so that the im2col buffer (one
+/// per task) is allocated a few times per call rather than once per sample, while a
+/// descheduled thread still leaves work to steal.
+fn min_samples_per_task(n: usize) -> usize {
+    (n / (4 * rayon::current_num_threads()).max(1)).max(1)
+}
+
+/// Convolution forward: `out [n, cout, oh, ow]` from `x [n, cin, h, w]`, `wt` and an
+/// optional `bias [cout]`.
+fn conv_fwd<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, d: &Dims, g: &ConvGeom) -> Vec<T> {
+    let (kg, l) = (d.kg(g), d.l());
+    let mg = d.cout / g.groups;
+    let pointwise = d.is_pointwise(g);
+    let mut out = vec![T::default(); d.n * d.cout * l];
+    let sample = |cols: &mut Vec<T>, i: usize, out_n: &mut [T], par: bool| {
+        let x_n = &x[i * d.cin * d.h * d.w..(i + 1) * d.cin * d.h * d.w];
+        let cols: &[T] = if pointwise {
+            x_n
+        } else {
+            cols.resize(d.cin * d.kh * d.kw * l, T::default());
+            im2col(x_n, cols, d, g);
+            cols
+        };
+        if let Some(b) = bias {
+            for (o, row) in out_n.chunks_mut(l).enumerate() {
+                row.fill(b[o]);
+            }
+        }
+        for gi in 0..g.groups {
+            gemm(
+                mg,
+                l,
+                kg,
+                &mut out_n[gi * mg * l..(gi + 1) * mg * l],
+                bias.is_some(),
+                Mat::rows(&wt[gi * mg * kg..], kg),
+                Mat::rows(&cols[gi * kg * l..], l),
+                par,
+            );
+        }
+    };
+    if batch_parallel(d.n) {
+        out.par_chunks_mut(d.cout * l)
+            .with_min_len(min_samples_per_task(d.n))
+            .enumerate()
+            .for_each_init(Vec::new, |cols, (i, out_n)| sample(cols, i, out_n, false));
+    } else {
+        let mut cols = Vec::new();
+        for (i, out_n) in out.chunks_mut(d.cout * l).enumerate() {
+            sample(&mut cols, i, out_n, true);
+        }
+    }
+    out
+}
+
+/// Convolution grad input: `gx [n, cin, h, w]` from `grad [n, cout, oh, ow]` and `wt`.
+fn conv_bwd_data<T: Float>(grad: &[T], wt: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    let (kg, l) = (d.kg(g), d.l());
+    let mg = d.cout / g.groups;
+    let pointwise = d.is_pointwise(g);
+    let in_len = d.cin * d.h * d.w;
+    let mut gx = vec![T::default(); d.n * in_len];
+    let sample = |cols: &mut Vec<T>, i: usize, gx_n: &mut [T], par: bool| {
+        let g_n = &grad[i * d.cout * l..(i + 1) * d.cout * l];
+        let dst: &mut [T] = if pointwise {
+            gx_n
+        } else {
+            cols.resize(d.cin * d.kh * d.kw * l, T::default());
+            cols
+        };
+        for gi in 0..g.groups {
+            gemm(
+                kg,
+                l,
+                mg,
+                &mut dst[gi * kg * l..(gi + 1) * kg * l],
+                false,
+                Mat::rows_t(&wt[gi * mg * kg..], kg),
+                Mat::rows(&g_n[gi * mg * l..], l),
+                par,
+            );
+        }
+        if !pointwise {
+            col2im(cols, gx_n, d, g);
+        }
+    };
+    if batch_parallel(d.n) {
+        gx.par_chunks_mut(in_len)
+            .with_min_len(min_samples_per_task(d.n))
+            .enumerate()
+            .for_each_init(Vec::new, |cols, (i, gx_n)| sample(cols, i, gx_n, false));
+    } else {
+        let mut cols = Vec::new();
+        for (i, gx_n) in gx.chunks_mut(in_len).enumerate() {
+            sample(&mut cols, i, gx_n, true);
+        }
+    }
+    gx
+}
+
+/// Convolution grad weight: `gw [cout, cin/groups, kh, kw] = Σₙ grad[n] · im2col(x[n])ᵀ`.
+fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    let (kg, l) = (d.kg(g), d.l());
+    let mg = d.cout / g.groups;
+    let pointwise = d.is_pointwise(g);
+    let in_len = d.cin * d.h * d.w;
+    let w_len = d.cout * kg;
+    let accumulate = |acc: &mut Vec<T>, cols: &mut Vec<T>, i: usize, par: bool| {
+        let x_n = &x[i * in_len..(i + 1) * in_len];
+        let g_n = &grad[i * d.cout * l..(i + 1) * d.cout * l];
+        let cols: &[T] = if pointwise {
+            x_n
+        } else {
+            cols.resize(d.cin * d.kh * d.kw * l, T::default());
+            im2col(x_n, cols, d, g);
+            cols
+        };
+        for gi in 0..g.groups {
+            gemm(
+                mg,
+                kg,
+                l,
+                &mut acc[gi * mg * kg..(gi + 1) * mg * kg],
+                true,
+                Mat::rows(&g_n[gi * mg * l..], l),
+                Mat::rows_t(&cols[gi * kg * l..], l),
+                par,
+            );
+        }
+    };
+    // Partial sums over fixed chunks of the batch, added in order: the result does not
+    // depend on the thread count or on scheduling.
+    const CHUNK: usize = 8;
+    let chunk_sum = |c: usize, par: bool| {
+        let mut acc = vec![T::default(); w_len];
+        let mut cols = Vec::new();
+        for i in c * CHUNK..((c + 1) * CHUNK).min(d.n) {
+            accumulate(&mut acc, &mut cols, i, par);
+        }
+        acc
+    };
+    let chunks = d.n.div_ceil(CHUNK);
+    let partial: Vec<Vec<T>> = if batch_parallel(chunks) {
+        (0..chunks)
+            .into_par_iter()
+            .map(|c| chunk_sum(c, false))
+            .collect()
+    } else {
+        (0..chunks).map(|c| chunk_sum(c, true)).collect()
+    };
+    let mut parts = partial.into_iter();
+    let mut acc = parts.next().unwrap_or_else(|| vec![T::default(); w_len]);
+    for p in parts {
+        acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+    }
+    acc
+}
+
+/// `Σ_{n, y, x} grad[n, c, y, x]` for `grad [n, c, l]`, channels in parallel.
+fn channel_sum<T: Float>(grad: &[T], n: usize, c: usize, l: usize) -> Vec<T> {
+    (0..c)
+        .into_par_iter()
+        .map(|o| {
+            (0..n).fold(T::default(), |acc, i| {
+                let start = (i * c + o) * l;
+                grad[start..start + l].iter().fold(acc, |a, &b| a + b)
+            })
+        })
+        .collect()
+}
+
+fn slice<'a, T>(v: &'a [T], l: &Layout, op: &str) -> Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("{op}: operand must be contiguous"),
+    }
+}
+
+fn dims4(l: &Layout, what: &str) -> Result<(usize, usize, usize, usize)> {
+    match *l.dims() {
+        [a, b, c, d] => Ok((a, b, c, d)),
+        _ => candle_core::bail!("{what}: expected 4 dimensions, got {:?}", l.dims()),
+    }
+}
+
+/// Runs `$body` with `$a`, `$b` (and `$c`) as typed slices of the same float type and
+/// wraps the resulting `Vec` back into a storage.
+macro_rules! with_floats {
+    ($op:expr, [$(($s:expr, $l:expr) => $v:ident),+], $body:expr) => {{
+        #[allow(unused_parens)]
+        match ($($s),+) {
+            ($(CpuStorage::F32($v)),+) => {
+                $(let $v = slice($v, $l, $op)?;)+
+                CpuStorage::F32($body)
+            }
+            ($(CpuStorage::F64($v)),+) => {
+                $(let $v = slice($v, $l, $op)?;)+
+                CpuStorage::F64($body)
+            }
+            _ => candle_core::bail!("{}: only f32 and f64 of one dtype are supported", $op),
+        }
+    }};
+}
+
+/// The convolution (`transpose == false`) or transposed convolution of `x` with `w`
+/// (and a fused bias when applied as a `CustomOp3`).
+///
+/// For the transposed convolution, `out_hw` is its output size; the weight
+/// `[cin, cout/groups, kh, kw]` is read as the weight of the convolution from the
+/// output space back to the input space.
+#[derive(Debug, Clone, Copy)]
+struct ConvOp {
+    geom: ConvGeom,
+    transpose: bool,
+    out_hw: (usize, usize),
+}
+
+impl ConvOp {
+    /// The convolution's [`Dims`] from the op's input and weight layouts.
+    fn dims(&self, lx: &Layout, lw: &Layout) -> Result<Dims> {
+        let (n, c, h, w) = dims4(lx, "conv input")?;
+        let (a, b, kh, kw) = dims4(lw, "conv weight")?;
+        if [c, h, w, a, b, kh, kw].contains(&0) {
+            candle_core::bail!(
+                "conv2d: empty input {:?} or weight {:?}",
+                lx.dims(),
+                lw.dims()
+            )
+        }
+        let g = self.geom.groups;
+        if self.transpose {
+            // conv from y [n, b·g, oh, ow] to x [n, c, h, w]
+            if a != c || g == 0 || !c.is_multiple_of(g) {
+                candle_core::bail!(
+                    "conv_transpose2d: weight {:?} does not fit input {:?} with groups {g}",
+                    lw.dims(),
+                    lx.dims()
+                )
+            }
+            let (oh, ow) = self.out_hw;
+            let d = Dims {
+                n,
+                cin: b * g,
+                h: oh,
+                w: ow,
+                cout: c,
+                kh,
+                kw,
+                oh: h,
+                ow: w,
+            };
+            // output_padding ≥ stride (allowed when < dilation) leaves output rows that
+            // no input window reaches: the convolution then has more outputs than h.
+            match self.geom.conv_hw(oh, ow, kh, kw) {
+                Some((a, b)) if a >= h && b >= w => Ok(d),
+                _ => candle_core::bail!(
+                    "conv_transpose2d: output size {oh}x{ow} does not match input {h}x{w}"
+                ),
+            }
+        } else {
+            if g == 0 || b * g != c || !a.is_multiple_of(g) {
+                candle_core::bail!(
+                    "conv2d: weight {:?} does not fit input {:?} with groups {g}",
+                    lw.dims(),
+                    lx.dims()
+                )
+            }
+            let Some((oh, ow)) = self.geom.conv_hw(h, w, kh, kw) else {
+                candle_core::bail!("conv2d: kernel {kh}x{kw} does not fit input {h}x{w}")
+            };
+            Ok(Dims {
+                n,
+                cin: c,
+                h,
+                w,
+                cout: a,
+                kh,
+                kw,
+                oh,
+                ow,
+            })
+        }
+    }
+
+    fn out_shape(&self, d: &Dims) -> Shape {
+        if self.transpose {
+            Shape::from((d.n, d.cin, d.h, d.w))
+        } else {
+            Shape::from((d.n, d.cout, d.oh, d.ow))
+        }
+    }
+
+    fn forward(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = self.dims(l1, l2)?;
+        let g = self.geom;
+        let op = "conv2d";
+        let out = match bias {
+            None if self.transpose => {
+                with_floats!(op, [(s1, l1) => x, (s2, l2) => w], conv_bwd_data(x, w, &d, &g))
+            }
+            None => with_floats!(op, [(s1, l1) => x, (s2, l2) => w], conv_fwd(x, w, None, &d, &g)),
+            Some((s3, l3)) if self.transpose => {
+                with_floats!(op, [(s1, l1) => x, (s2, l2) => w, (s3, l3) => b], {
+                    let mut y = conv_bwd_data(x, w, &d, &g);
+                    let l = d.h * d.w;
+                    for (i, plane) in y.chunks_mut(l).enumerate() {
+                        let bv = b[i % d.cin];
+                        plane.iter_mut().for_each(|v| *v += bv);
+                    }
+                    y
+                })
+            }
+            Some((s3, l3)) => with_floats!(
+                op,
+                [(s1, l1) => x, (s2, l2) => w, (s3, l3) => b],
+                conv_fwd(x, w, Some(b), &d, &g)
+            ),
+        };
+        Ok((out, self.out_shape(&d)))
+    }
+
+    /// Gradients of input and weight (each only when `want_*`), for `grad` of the
+    /// output.
+    fn backward(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        grad: &Tensor,
+        want_x: bool,
+        want_w: bool,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let gx = if want_x {
+            Some(grad.apply_op2_no_bwd(
+                w,
+                &ConvGradOp {
+                    op: *self,
+                    what: GradWhat::Input,
+                    x_dims: x.dims4()?,
+                },
+            )?)
+        } else {
+            None
+        };
+        let gw = if want_w {
+            Some(x.apply_op2_no_bwd(
+                &grad,
+                &ConvGradOp {
+                    op: *self,
+                    what: GradWhat::Weight(w.dims4()?),
+                    x_dims: x.dims4()?,
+                },
+            )?)
+        } else {
+            None
+        };
+        Ok((gx, gw))
+    }
+}
+
+impl CustomOp2 for ConvOp {
+    fn name(&self) -> &'static str {
+        "wick-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.forward(s1, l1, s2, l2, None)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        self.backward(x, w, grad, x.track_op(), w.track_op())
+    }
+}
+
+impl CustomOp3 for ConvOp {
+    fn name(&self) -> &'static str {
+        "wick-conv2d-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.forward(s1, l1, s2, l2, Some((s3, l3)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (gx, gw) = self.backward(x, w, grad, x.track_op(), w.track_op())?;
+        let gb = if b.track_op() {
+            Some(grad.contiguous()?.apply_op1_no_bwd(&ChannelSum)?)
+        } else {
+            None
+        };
+        Ok((gx, gw, gb))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum GradWhat {
+    /// Grad of the op's input; applied to `(grad, weight)`.
+    Input,
+    /// Grad of the op's weight (of these dims); applied to `(x, grad)`.
+    Weight((usize, usize, usize, usize)),
+}
+
+/// One gradient of a [`ConvOp`], as an op without backward.
+struct ConvGradOp {
+    op: ConvOp,
+    what: GradWhat,
+    x_dims: (usize, usize, usize, usize),
+}
+
+impl CustomOp2 for ConvGradOp {
+    fn name(&self) -> &'static str {
+        "wick-conv2d-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = self.x_dims;
+        let x_layout = Layout::contiguous((n, c, h, w));
+        let g = self.op.geom;
+        let op = "conv2d backward";
+        match (self.what, self.op.transpose) {
+            (GradWhat::Input, false) => {
+                // (grad, weight) → grad of x: the adjoint of the forward
+                let d = self.op.dims(&x_layout, l2)?;
+                let out = with_floats!(op, [(s1, l1) => gy, (s2, l2) => wt],
+                    conv_bwd_data(gy, wt, &d, &g));
+                Ok((out, Shape::from((n, c, h, w))))
+            }
+            (GradWhat::Input, true) => {
+                // grad of a transposed conv's input: the convolution of its grad
+                let d = self.op.dims(&x_layout, l2)?;
+                let out = with_floats!(op, [(s1, l1) => gy, (s2, l2) => wt],
+                    conv_fwd(gy, wt, None, &d, &g));
+                Ok((out, Shape::from((n, c, h, w))))
+            }
+            (GradWhat::Weight(wd), false) => {
+                let d = self.op.dims(l1, &Layout::contiguous(wd))?;
+                let out = with_floats!(op, [(s1, l1) => x, (s2, l2) => gy],
+                    conv_bwd_weight(x, gy, &d, &g));
+                Ok((out, Shape::from(wd)))
+            }
+            (GradWhat::Weight(wd), true) => {
+                // the convolution's "input" is the transposed conv's output (its grad),
+                // its "output" the transposed conv's input
+                let d = self.op.dims(l1, &Layout::contiguous(wd))?;
+                let out = with_floats!(op, [(s1, l1) => x, (s2, l2) => gy],
+                    conv_bwd_weight(gy, x, &d, &g));
+                Ok((out, Shape::from(wd)))
+            }
+        }
+    }
+}
+
+/// Per-channel sum of a `[N, C, …]` tensor, as `[C]`.
+struct ChannelSum;
+
+impl CustomOp1 for ChannelSum {
+    fn name(&self) -> &'static str {
+        "wick-channel-sum"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = l.dims();
+        if dims.len() < 2 {
+            candle_core::bail!("channel sum: expected [N, C, ...], got {dims:?}")
+        }
+        let (n, c) = (dims[0], dims[1]);
+        let rest: usize = dims[2..].iter().product();
+        let out = with_floats!("channel sum", [(s, l) => v], channel_sum(v, n, c, rest));
+        Ok((out, Shape::from(c)))
+    }
+}
+
+fn cpu_kernel(x: &Tensor) -> bool {
+    x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
+}
+
+/// Pads with zeros, `(before, after)` on dimension `dim`, differentiably.
+fn zero_pad(x: &Tensor, dim: usize, p: (usize, usize)) -> Result<Tensor> {
+    if p == (0, 0) {
+        Ok(x.clone())
+    } else {
+        x.pad_with_zeros(dim, p.0, p.1)
+    }
+}
+
+/// `F.conv2d(x, weight, bias, stride, padding, dilation, groups)`, with padding given
+/// per side, on `[N, C_in, H, W]` and `weight [C_out, C_in/groups, kH, kW]`.
+///
+/// On the CPU (f32/f64) this is [`ConvOp`]; elsewhere the padded input is cropped to
+/// the rows and columns the windows reach and given to candle's conv2d (whose
+/// backward fails otherwise), or, where candle has no such conv (different strides or
+/// dilations per dimension), the CPU op runs on a copy.
+pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, g: ConvGeom) -> Result<Tensor> {
+    if cpu_kernel(x) {
+        let op = ConvOp {
+            geom: g,
+            transpose: false,
+            out_hw: (0, 0),
+        };
+        let x = x.contiguous()?;
+        let w = weight.contiguous()?;
+        return match bias {
+            Some(b) => x.apply_op3(&w, &b.contiguous()?, op),
+            None => x.apply_op2(&w, op),
+        };
+    }
+    if g.stride.0 != g.stride.1 || g.dilation.0 != g.dilation.1 {
+        let dev = x.device().clone();
+        let cpu = |t: &Tensor| t.to_device(&Device::Cpu)?.to_dtype(DType::F32);
+        let b = bias.map(cpu).transpose()?;
+        return conv2d(&cpu(x)?, &cpu(weight)?, b.as_ref(), g)?
+            .to_dtype(x.dtype())?
+            .to_device(&dev);
+    }
+    conv2d_candle(x, weight, bias, g)
+}
+
+/// The convolution as a composition of candle ops, for devices without a wick kernel:
+/// zero padding, a crop to the rows and columns the windows reach (candle's conv2d
+/// backward fails on strides that leave a remainder otherwise) and candle's conv2d.
+/// Needs the same stride and dilation in H and W.
+fn conv2d_candle(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    g: ConvGeom,
+) -> Result<Tensor> {
+    let (_, _, kh, kw) = weight.dims4()?;
+    let (_, _, h, w) = x.dims4()?;
+    let (s, d) = (g.stride.0, g.dilation.0);
+    let Some((oh, ow)) = g.conv_hw(h, w, kh, kw) else {
+        candle_core::bail!("conv2d: kernel {kh}x{kw} does not fit input {h}x{w}")
+    };
+    let x = zero_pad(&zero_pad(x, 2, g.pad_h)?, 3, g.pad_w)?;
+    let y = x
+        .narrow(2, 0, (oh - 1) * s + d * (kh - 1) + 1)?
+        .narrow(3, 0, (ow - 1) * s + d * (kw - 1) + 1)?
+        .conv2d(weight, 0, s, d, g.groups)?;
+    match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
+        None => Ok(y),
+    }
+}
+
+/// `F.conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups,
+/// dilation)` on `[N, C_in, H, W]` with `weight [C_in, C_out/groups, kH, kW]`, whose
+/// output size `(H_out, W_out)` the caller computes (it depends on `output_padding`).
+///
+/// On the CPU (f32/f64) this is [`ConvOp`] in transpose mode; elsewhere the CPU op runs
+/// on a copy (candle's conv_transpose2d has no backward).
+pub fn conv_transpose2d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    g: ConvGeom,
+    out_hw: (usize, usize),
+) -> Result<Tensor> {
+    if cpu_kernel(x) {
+        let op = ConvOp {
+            geom: g,
+            transpose: true,
+            out_hw,
+        };
+        let x = x.contiguous()?;
+        let w = weight.contiguous()?;
+        return match bias {
+            Some(b) => x.apply_op3(&w, &b.contiguous()?, op),
+            None => x.apply_op2(&w, op),
+        };
+    }
+    let dev = x.device().clone();
+    let cpu = |t: &Tensor| t.to_device(&Device::Cpu)?.to_dtype(DType::F32);
+    let b = bias.map(cpu).transpose()?;
+    conv_transpose2d(&cpu(x)?, &cpu(weight)?, b.as_ref(), g, out_hw)?
+        .to_dtype(x.dtype())?
+        .to_device(&dev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wick_tensor::gradcheck::gradcheck;
+
+    fn t(shape: &[usize], m: usize) -> Tensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f64> = (0..n).map(|i| ((i * m) % 17) as f64 / 8.0 - 1.0).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn geom(
+        s: (usize, usize),
+        ph: (usize, usize),
+        pw: (usize, usize),
+        d: (usize, usize),
+        groups: usize,
+    ) -> ConvGeom {
+        ConvGeom {
+            stride: s,
+            pad_h: ph,
+            pad_w: pw,
+            dilation: d,
+            groups,
+        }
+    }
+
+    #[test]
+    fn valid_range_matches_brute_force() {
+        for out in 0..6 {
+            for n in 1..6 {
+                for s in 1..4 {
+                    for off in 0..5 {
+                        for p in 0..4 {
+                            let ok: Vec<usize> = (0..out)
+                                .filter(|&o| {
+                                    let i = (o * s + off) as i64 - p as i64;
+                                    i >= 0 && i < n as i64
+                                })
+                                .collect();
+                            let (lo, hi) = valid_range(out, n, s, off, p);
+                            assert_eq!((lo..hi).collect::<Vec<_>>(), ok, "{out} {n} {s} {off} {p}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gradcheck_conv2d_all_geometries() {
+        for (cin, cout, k, g) in [
+            (2, 3, (3, 2), geom((1, 1), (1, 1), (0, 0), (1, 1), 1)),
+            (2, 3, (3, 3), geom((2, 3), (1, 0), (2, 1), (1, 2), 1)),
+            (4, 2, (2, 3), geom((1, 2), (0, 1), (1, 1), (2, 1), 2)),
+            (3, 3, (1, 1), geom((1, 1), (0, 0), (0, 0), (1, 1), 3)),
+            (2, 4, (1, 1), geom((2, 1), (1, 0), (0, 0), (1, 1), 1)),
+        ] {
+            let x = t(&[2, cin, 5, 6], 13);
+            let w = t(&[cout, cin / g.groups, k.0, k.1], 7);
+            let b = t(&[cout], 5);
+            gradcheck(
+                |v| conv2d(&v[0], &v[1], Some(&v[2]), g),
+                &[x.clone(), w.clone(), b],
+            )
+            .unwrap();
+            gradcheck(|v| conv2d(&v[0], &v[1], None, g), &[x, w]).unwrap();
+        }
+    }
+
+    #[test]
+    fn gradcheck_conv2d_single_sample_uses_gemm_threads() {
+        let g = geom((2, 1), (1, 1), (1, 2), (1, 1), 1);
+        let x = t(&[1, 2, 5, 4], 11);
+        let w = t(&[3, 2, 3, 3], 7);
+        let b = t(&[3], 5);
+        gradcheck(|v| conv2d(&v[0], &v[1], Some(&v[2]), g), &[x, w, b]).unwrap();
+    }
+
+    #[test]
+    fn gradcheck_conv_transpose2d() {
+        for (cin, cout, k, g, out_pad) in [
+            (
+                2,
+                3,
+                (3, 3),
+                geom((2, 2), (1, 1), (1, 1), (1, 1), 1),
+                (1, 0),
+            ),
+            (
+                4,
+                2,
+                (2, 3),
+                geom((1, 2), (0, 0), (1, 1), (2, 1), 2),
+                (0, 1),
+            ),
+            (
+                2,
+                2,
+                (3, 2),
+                geom((3, 2), (0, 0), (0, 0), (1, 1), 1),
+                (2, 1),
+            ),
+        ] {
+            let (h, w) = (4, 3);
+            let len = |n: usize, k: usize, s: usize, p: (usize, usize), d: usize, op: usize| {
+                (n - 1) * s + d * (k - 1) + 1 + op - p.0 - p.1
+            };
+            let out_hw = (
+                len(h, k.0, g.stride.0, g.pad_h, g.dilation.0, out_pad.0),
+                len(w, k.1, g.stride.1, g.pad_w, g.dilation.1, out_pad.1),
+            );
+            let x = t(&[2, cin, h, w], 13);
+            let wt = t(&[cin, cout / g.groups, k.0, k.1], 7);
+            let b = t(&[cout], 5);
+            gradcheck(
+                |v| conv_transpose2d(&v[0], &v[1], Some(&v[2]), g, out_hw),
+                &[x.clone(), wt.clone(), b],
+            )
+            .unwrap();
+            gradcheck(
+                |v| conv_transpose2d(&v[0], &v[1], None, g, out_hw),
+                &[x, wt],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn candle_fallback_agrees_with_the_kernel() {
+        for g in [
+            geom((2, 2), (1, 2), (0, 1), (1, 1), 2),
+            geom((3, 3), (0, 0), (1, 1), (2, 2), 1),
+        ] {
+            let x = t(&[2, 4, 7, 6], 13);
+            let w = t(&[6, 4 / g.groups, 3, 2], 7);
+            let b = t(&[6], 5);
+            let fast = conv2d(&x, &w, Some(&b), g).unwrap();
+            let slow = conv2d_candle(&x, &w, Some(&b), g).unwrap();
+            let err = wick_tensor::testing::rel_error(&fast, &slow);
+            assert!(err < 1e-12, "{err}");
+            // and its gradient, which non-CPU devices rely on
+            gradcheck(|v| conv2d_candle(&v[0], &v[1], Some(&v[2]), g), &[x, w, b]).unwrap();
+        }
+    }
+}

@@ -1,0 +1,604 @@
+//! 2-D pooling (max, average, adaptive) as candle custom ops with PyTorch's backward.
+//!
+//! candle's max_pool2d backward scales the gradient by `1/(kh·kw)`, its avg_pool2d
+//! backward leaks into the rows that floor mode drops, and neither has a backward when
+//! stride ≠ kernel. Every pooling here is described by its windows, one list of input
+//! indices per output index and per dimension, so one op serves them all:
+//!
+//! - max: the gradient goes to the first maximum of each window (row-major, NaN
+//!   winning), as PyTorch's CPU kernel;
+//! - average: `out = Σ window / divisor`, with PyTorch's divisor (`divisor_override`,
+//!   or the window size counting the padding inside `[−p, n + p)` when
+//!   `count_include_pad`, or only the input elements), and the gradient spread back
+//!   with the same divisor.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Geometry of a 2-D max or average pooling, with PyTorch's argument names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool2d {
+    /// `(kH, kW)`.
+    pub kernel: (usize, usize),
+    /// `(sH, sW)`.
+    pub stride: (usize, usize),
+    /// Implicit padding on each side, `(pH, pW)` (`-inf` for max, zeros for average).
+    pub padding: (usize, usize),
+    /// Spacing between window elements, `(dH, dW)` (1 for average pooling).
+    pub dilation: (usize, usize),
+    /// Round the output size up instead of down.
+    pub ceil_mode: bool,
+}
+
+impl Pool2d {
+    /// Output length of one dimension, as `pooling_output_shape` in ATen:
+    /// `⌊(in + 2p − d·(k−1) − 1 (+ s−1 if ceil)) / s⌋ + 1`, minus one if ceil mode would
+    /// start the last window inside the right padding. `None` if it is less than 1.
+    pub fn out_len(
+        input: usize,
+        k: usize,
+        s: usize,
+        p: usize,
+        d: usize,
+        ceil: bool,
+    ) -> Option<usize> {
+        // i128: no user-given size can overflow it
+        let (input, k, s, p, d) = (input as i128, k as i128, s as i128, p as i128, d as i128);
+        let span = input + 2 * p - d * (k - 1) - 1;
+        let numer = span + if ceil { s - 1 } else { 0 };
+        if numer < 0 || s <= 0 {
+            return None;
+        }
+        let mut out = numer / s + 1;
+        if ceil && (out - 1) * s >= input + p {
+            out -= 1;
+        }
+        let out = usize::try_from(out).ok()?;
+        (out >= 1).then_some(out)
+    }
+
+    /// `(H_out, W_out)` for an input of `(H, W)`.
+    pub fn output_hw(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        Some((
+            Self::out_len(
+                h,
+                self.kernel.0,
+                self.stride.0,
+                self.padding.0,
+                self.dilation.0,
+                self.ceil_mode,
+            )?,
+            Self::out_len(
+                w,
+                self.kernel.1,
+                self.stride.1,
+                self.padding.1,
+                self.dilation.1,
+                self.ceil_mode,
+            )?,
+        ))
+    }
+
+    fn axes(&self, h: usize, w: usize) -> Option<(Windows, Windows)> {
+        let (oh, ow) = self.output_hw(h, w)?;
+        Some((
+            Windows::regular(
+                h,
+                oh,
+                self.kernel.0,
+                self.stride.0,
+                self.padding.0,
+                self.dilation.0,
+            ),
+            Windows::regular(
+                w,
+                ow,
+                self.kernel.1,
+                self.stride.1,
+                self.padding.1,
+                self.dilation.1,
+            ),
+        ))
+    }
+}
+
+/// The pooling windows along one dimension: for each output index, the input indices
+/// it covers (in order) and its size counting padding (for `count_include_pad`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Windows {
+    input: usize,
+    idx: Vec<Vec<usize>>,
+    with_pad: Vec<usize>,
+}
+
+impl Windows {
+    /// Windows starting at `o·s − p`, `k` elements `d` apart; the padded size is
+    /// `min(start + k, n + p) − start` as in ATen's avg_pool2d (dilation 1 there).
+    fn regular(n: usize, out: usize, k: usize, s: usize, p: usize, d: usize) -> Self {
+        let mut idx = Vec::with_capacity(out);
+        let mut with_pad = Vec::with_capacity(out);
+        for o in 0..out {
+            let start = (o * s) as i64 - p as i64;
+            idx.push(
+                (0..k)
+                    .map(|j| start + (j * d) as i64)
+                    .filter(|&i| i >= 0 && i < n as i64)
+                    .map(|i| i as usize)
+                    .collect(),
+            );
+            let end = (start + k as i64).min((n + p) as i64);
+            with_pad.push((end - start).max(0) as usize);
+        }
+        Self {
+            input: n,
+            idx,
+            with_pad,
+        }
+    }
+
+    /// Adaptive windows: `[⌊o·n/out⌋, ⌈(o+1)·n/out⌉)`.
+    fn adaptive(n: usize, out: usize) -> Self {
+        let idx: Vec<Vec<usize>> = (0..out)
+            .map(|o| ((o * n) / out..((o + 1) * n).div_ceil(out)).collect())
+            .collect();
+        let with_pad = idx.iter().map(Vec::len).collect();
+        Self {
+            input: n,
+            idx,
+            with_pad,
+        }
+    }
+
+    fn out(&self) -> usize {
+        self.idx.len()
+    }
+}
+
+/// Max, or average with PyTorch's divisor rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Max,
+    Avg {
+        count_include_pad: bool,
+        divisor_override: Option<usize>,
+    },
+}
+
+/// A pooling of `[N, C, H, W]` over the given windows.
+#[derive(Debug, Clone)]
+struct PoolOp {
+    rows: Arc<Windows>,
+    cols: Arc<Windows>,
+    kind: Kind,
+}
+
+trait Float:
+    Copy
+    + Default
+    + PartialOrd
+    + Send
+    + Sync
+    + std::ops::AddAssign
+    + std::ops::Div<Output = Self>
+    + 'static
+{
+    fn from_usize(n: usize) -> Self;
+}
+impl Float for f32 {
+    fn from_usize(n: usize) -> Self {
+        n as f32
+    }
+}
+impl Float for f64 {
+    fn from_usize(n: usize) -> Self {
+        n as f64
+    }
+}
+
+impl PoolOp {
+    fn check(&self, l: &Layout, op: &str) -> Result<(usize, usize)> {
+        match *l.dims() {
+            [n, c, h, w] if h == self.rows.input && w == self.cols.input && h * w > 0 => {
+                Ok((n * c, h * w))
+            }
+            _ => candle_core::bail!(
+                "{op}: expected a [N, C, {}, {}] input, got {:?}",
+                self.rows.input,
+                self.cols.input,
+                l.dims()
+            ),
+        }
+    }
+
+    /// `v / divisor` for output `(oy, ox)` of an average pooling.
+    fn scale<T: Float>(
+        &self,
+        v: T,
+        (oy, ox): (usize, usize),
+        count_include_pad: bool,
+        over: Option<usize>,
+    ) -> T {
+        let d = match over {
+            Some(d) => d,
+            None if count_include_pad => self.rows.with_pad[oy] * self.cols.with_pad[ox],
+            None => self.rows.idx[oy].len() * self.cols.idx[ox].len(),
+        };
+        if d == 0 {
+            T::default()
+        } else {
+            v / T::from_usize(d)
+        }
+    }
+
+    /// Index (within its plane) of the first maximum of window `(oy, ox)`.
+    fn argmax<T: Float>(&self, plane: &[T], oy: usize, ox: usize) -> Option<usize> {
+        let w = self.cols.input;
+        let mut best: Option<(T, usize)> = None;
+        for &y in &self.rows.idx[oy] {
+            for &x in &self.cols.idx[ox] {
+                let i = y * w + x;
+                let v = plane[i];
+                #[allow(clippy::eq_op)]
+                let is_nan = v != v;
+                if best.is_none_or(|(b, _)| v > b) || is_nan {
+                    best = Some((v, i));
+                }
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    fn forward<T: Float>(&self, x: &[T], hw: usize) -> Vec<T> {
+        let (oh, ow) = (self.rows.out(), self.cols.out());
+        let mut out = vec![T::default(); x.len() / hw.max(1) * oh * ow];
+        let w = self.cols.input;
+        out.par_chunks_mut(oh * ow)
+            .zip(x.par_chunks(hw))
+            .for_each(|(o, plane)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        o[oy * ow + ox] = match self.kind {
+                            Kind::Max => self
+                                .argmax(plane, oy, ox)
+                                .map_or(T::default(), |i| plane[i]),
+                            Kind::Avg {
+                                count_include_pad,
+                                divisor_override,
+                            } => {
+                                let mut s = T::default();
+                                for &y in &self.rows.idx[oy] {
+                                    for &xx in &self.cols.idx[ox] {
+                                        s += plane[y * w + xx];
+                                    }
+                                }
+                                self.scale(s, (oy, ox), count_include_pad, divisor_override)
+                            }
+                        };
+                    }
+                }
+            });
+        out
+    }
+
+    fn backward<T: Float>(&self, x: Option<&[T]>, g: &[T], planes: usize, hw: usize) -> Vec<T> {
+        let (oh, ow) = (self.rows.out(), self.cols.out());
+        let w = self.cols.input;
+        let mut out = vec![T::default(); planes * hw];
+        out.par_chunks_mut(hw)
+            .zip(g.par_chunks(oh * ow))
+            .enumerate()
+            .for_each(|(p, (gx, gy))| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let gv = gy[oy * ow + ox];
+                        match (self.kind, x) {
+                            (Kind::Max, Some(x)) => {
+                                if let Some(i) = self.argmax(&x[p * hw..(p + 1) * hw], oy, ox) {
+                                    gx[i] += gv;
+                                }
+                            }
+                            (Kind::Max, None) => {}
+                            (
+                                Kind::Avg {
+                                    count_include_pad,
+                                    divisor_override,
+                                },
+                                _,
+                            ) => {
+                                let v =
+                                    self.scale(gv, (oy, ox), count_include_pad, divisor_override);
+                                for &y in &self.rows.idx[oy] {
+                                    for &xx in &self.cols.idx[ox] {
+                                        gx[y * w + xx] += v;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        out
+    }
+}
+
+fn slice<'a, T>(v: &'a [T], l: &Layout, op: &str) -> Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
+
+impl CustomOp1 for PoolOp {
+    fn name(&self) -> &'static str {
+        "wick-pool2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (_, hw) = self.check(l, "pool2d")?;
+        let out = match s {
+            CpuStorage::F32(v) => CpuStorage::F32(self.forward(slice(v, l, "pool2d")?, hw)),
+            CpuStorage::F64(v) => CpuStorage::F64(self.forward(slice(v, l, "pool2d")?, hw)),
+            _ => candle_core::bail!("pool2d: only f32 and f64 are supported"),
+        };
+        let d = l.dims();
+        Ok((
+            out,
+            Shape::from((d[0], d[1], self.rows.out(), self.cols.out())),
+        ))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(arg.apply_op2_no_bwd(
+            &grad.contiguous()?,
+            &PoolBwd(self.clone()),
+        )?))
+    }
+}
+
+/// The gradient of a [`PoolOp`], applied to `(input, grad of output)`.
+struct PoolBwd(PoolOp);
+
+impl CustomOp2 for PoolBwd {
+    fn name(&self) -> &'static str {
+        "wick-pool2d-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (planes, hw) = self.0.check(l1, "pool2d backward")?;
+        let op = "pool2d backward";
+        let max = self.0.kind == Kind::Max;
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
+                let x = slice(x, l1, op)?;
+                CpuStorage::F32(
+                    self.0
+                        .backward(max.then_some(x), slice(g, l2, op)?, planes, hw),
+                )
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g)) => {
+                let x = slice(x, l1, op)?;
+                CpuStorage::F64(
+                    self.0
+                        .backward(max.then_some(x), slice(g, l2, op)?, planes, hw),
+                )
+            }
+            _ => candle_core::bail!("{op}: unsupported dtypes"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+fn apply(x: &Tensor, op: PoolOp) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        // The kernel is a CPU one; elsewhere the input goes to the CPU and back
+        // (differentiably), until a device kernel exists.
+        let dev = x.device().clone();
+        return apply(&x.to_device(&candle_core::Device::Cpu)?, op)?.to_device(&dev);
+    }
+    x.contiguous()?.apply_op1(op)
+}
+
+fn hw(x: &Tensor, op: &str) -> Result<(usize, usize)> {
+    match *x.dims() {
+        [_, _, h, w] => Ok((h, w)),
+        _ => candle_core::bail!("{op}: expected a [N, C, H, W] input, got {:?}", x.dims()),
+    }
+}
+
+/// `torch.nn.functional.max_pool2d` on `[N, C, H, W]`, with PyTorch's gradient (to the
+/// first maximum of each window).
+pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
+    let (h, w) = hw(x, "max_pool2d")?;
+    let Some((rows, cols)) = p.axes(h, w) else {
+        candle_core::bail!("max_pool2d: input {h}x{w} is too small for {p:?}")
+    };
+    apply(
+        x,
+        PoolOp {
+            rows: Arc::new(rows),
+            cols: Arc::new(cols),
+            kind: Kind::Max,
+        },
+    )
+}
+
+/// `torch.nn.functional.avg_pool2d(x, kernel_size, stride, padding, ceil_mode,
+/// count_include_pad, divisor_override)` on `[N, C, H, W]` (`p.dilation` must be 1).
+pub fn avg_pool2d(
+    x: &Tensor,
+    p: Pool2d,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+) -> Result<Tensor> {
+    let (h, w) = hw(x, "avg_pool2d")?;
+    let Some((rows, cols)) = p.axes(h, w) else {
+        candle_core::bail!("avg_pool2d: input {h}x{w} is too small for {p:?}")
+    };
+    apply(
+        x,
+        PoolOp {
+            rows: Arc::new(rows),
+            cols: Arc::new(cols),
+            kind: Kind::Avg {
+                count_include_pad,
+                divisor_override,
+            },
+        },
+    )
+}
+
+/// `torch.nn.functional.adaptive_max_pool2d(x, (oh, ow))` (`[N, C, H, W]`): window
+/// `o` covers `[⌊o·n/out⌋, ⌈(o+1)·n/out⌉)`.
+pub fn adaptive_max_pool2d(x: &Tensor, out: (usize, usize)) -> Result<Tensor> {
+    adaptive(x, out, Kind::Max)
+}
+
+/// `torch.nn.functional.adaptive_avg_pool2d(x, (oh, ow))` on `[N, C, H, W]`.
+pub fn adaptive_avg_pool2d(x: &Tensor, out: (usize, usize)) -> Result<Tensor> {
+    adaptive(
+        x,
+        out,
+        Kind::Avg {
+            count_include_pad: false,
+            divisor_override: None,
+        },
+    )
+}
+
+fn adaptive(x: &Tensor, out: (usize, usize), kind: Kind) -> Result<Tensor> {
+    let (h, w) = hw(x, "adaptive pool")?;
+    if out.0 == 0 || out.1 == 0 || h == 0 || w == 0 {
+        candle_core::bail!("adaptive pool: output size {out:?} or input {h}x{w} is empty")
+    }
+    apply(
+        x,
+        PoolOp {
+            rows: Arc::new(Windows::adaptive(h, out.0)),
+            cols: Arc::new(Windows::adaptive(w, out.1)),
+            kind,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use wick_tensor::gradcheck::gradcheck;
+
+    fn pool(k: usize, s: usize, p: usize, d: usize, ceil: bool) -> Pool2d {
+        Pool2d {
+            kernel: (k, k),
+            stride: (s, s),
+            padding: (p, p),
+            dilation: (d, d),
+            ceil_mode: ceil,
+        }
+    }
+
+    fn distinct(shape: (usize, usize, usize, usize)) -> Tensor {
+        // distinct values so that finite differences do not cross a tie
+        let n = shape.0 * shape.1 * shape.2 * shape.3;
+        let vals: Vec<f64> = (0..n).map(|i| ((i * 53) % 97) as f64 / 10.0).collect();
+        Tensor::from_vec(vals, shape, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn gradient_is_not_scaled_like_candles() {
+        let x = Tensor::new(&[[[[1f32, 2.], [3., 4.]]]], &Device::Cpu).unwrap();
+        let v = candle_core::Var::from_tensor(&x).unwrap();
+        let y = max_pool2d(v.as_tensor(), pool(2, 2, 0, 1, false)).unwrap();
+        let g = y.sum_all().unwrap().backward().unwrap();
+        let g: Vec<f32> = g
+            .get(v.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(g, vec![0., 0., 0., 1.]);
+    }
+
+    #[test]
+    fn output_sizes_match_aten() {
+        assert_eq!(Pool2d::out_len(28, 2, 2, 0, 1, false), Some(14));
+        assert_eq!(Pool2d::out_len(5, 2, 2, 0, 1, false), Some(2));
+        assert_eq!(Pool2d::out_len(5, 2, 2, 0, 1, true), Some(3));
+        assert_eq!(Pool2d::out_len(6, 3, 2, 1, 1, false), Some(3));
+        // ceil mode never starts a window in the right padding
+        assert_eq!(Pool2d::out_len(4, 2, 2, 1, 1, true), Some(3));
+        assert_eq!(Pool2d::out_len(1, 3, 1, 0, 1, false), None);
+    }
+
+    #[test]
+    fn adaptive_windows_match_aten() {
+        let w = Windows::adaptive(5, 3);
+        assert_eq!(w.idx, vec![vec![0, 1], vec![1, 2, 3], vec![3, 4]]);
+        let w = Windows::adaptive(2, 4);
+        assert_eq!(w.idx, vec![vec![0], vec![0], vec![1], vec![1]]);
+    }
+
+    #[test]
+    fn gradcheck_max_pool_all_geometries() {
+        let x = distinct((2, 2, 7, 6));
+        for p in [
+            pool(2, 2, 0, 1, false),
+            pool(3, 2, 1, 1, false),
+            pool(2, 1, 0, 2, false),
+            pool(3, 2, 0, 1, true),
+            pool(2, 3, 1, 1, true),
+            Pool2d {
+                kernel: (3, 1),
+                stride: (1, 2),
+                padding: (1, 0),
+                dilation: (1, 3),
+                ceil_mode: true,
+            },
+        ] {
+            gradcheck(|v| max_pool2d(&v[0], p), std::slice::from_ref(&x)).unwrap();
+        }
+    }
+
+    #[test]
+    fn gradcheck_avg_pool_all_options() {
+        let x = distinct((2, 2, 7, 6));
+        for (p, include, over) in [
+            (pool(2, 2, 0, 1, false), true, None),
+            (pool(3, 2, 1, 1, false), true, None),
+            (pool(3, 2, 1, 1, false), false, None),
+            (pool(3, 2, 1, 1, true), true, None),
+            (pool(3, 2, 1, 1, true), false, Some(5)),
+            (pool(2, 3, 0, 1, true), false, None),
+        ] {
+            gradcheck(
+                |v| avg_pool2d(&v[0], p, include, over),
+                std::slice::from_ref(&x),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn gradcheck_adaptive_pools() {
+        let x = distinct((2, 2, 7, 5));
+        for out in [(3, 2), (1, 1), (7, 5), (9, 4)] {
+            gradcheck(
+                |v| adaptive_avg_pool2d(&v[0], out),
+                std::slice::from_ref(&x),
+            )
+            .unwrap();
+            gradcheck(
+                |v| adaptive_max_pool2d(&v[0], out),
+                std::slice::from_ref(&x),
+            )
+            .unwrap();
+        }
+    }
+}
