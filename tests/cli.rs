@@ -111,7 +111,7 @@ fn broken_experiments_exit_2_with_file_line_column_and_key() {
             "unknown_reduction",
             "53:13",
             "loss.reduction",
-            Some("expected one of `none`, `mean`, `sum`\n"),
+            Some("expected one of `none`, `mean`, `sum`, `batchmean`\n"),
         ),
         ("too_many_workers", "22:15", "data.train.num_workers", None),
     ];
