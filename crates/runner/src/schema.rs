@@ -21,7 +21,7 @@ use crate::monitor::EarlyStoppingConfig;
 use crate::task::Task;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use wick_data::datasets::DatasetConfig;
+use wick_data::datasets::{DatasetConfig, Nested};
 use wick_data::sampler::SamplerConfig;
 use wick_data::transforms::{Kind, TransformConfig};
 use wick_data::DataLoaderConfig;
@@ -56,6 +56,18 @@ pub struct Experiment {
     /// `[metrics]`: extra metrics for the test split.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[predict]`: inputs to run the trained model on, printed at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predict: Option<PredictConfig>,
+}
+
+/// `[predict]`: `inputs = [[4.0]]` prints `model(torch.tensor([[4.0]]))` after training,
+/// as the course's regression programs do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictConfig {
+    /// The inputs, `[N, ...model.input]`.
+    pub inputs: Nested,
 }
 
 /// `[data]`: which dataset, where, and how each split is loaded.
@@ -168,6 +180,8 @@ struct RawExperiment {
     train: TrainConfig,
     #[serde(default)]
     metrics: MetricsConfig,
+    #[serde(default)]
+    predict: Option<PredictConfig>,
 }
 
 #[derive(Deserialize)]
@@ -333,6 +347,7 @@ impl Experiment {
                 .transpose()?,
             train: raw.train,
             metrics: raw.metrics,
+            predict: raw.predict,
         };
         exp.validate()?;
         Ok(exp)
@@ -609,6 +624,30 @@ impl Experiment {
                 });
             }
         }
+        if let Some(p) = &self.predict {
+            let path = root().key("predict").key("inputs");
+            let flat = p
+                .inputs
+                .flatten("inputs")
+                .map_err(|e| data_error(e, &path))?;
+            if flat.shape.get(1..) != Some(&self.model.input[..]) {
+                return Err(Diagnostic::value(
+                    path,
+                    format!(
+                        "inputs have shape {:?}, but the model takes [N, {}]",
+                        flat.shape,
+                        self.model
+                            .input
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .with_label("wrong shape")
+                .with_help("give a list of inputs, each shaped like model.input"));
+            }
+        }
         let metrics = self.epoch_metrics();
         let plateau = self.scheduler.as_ref().and_then(|s| match s {
             SchedulerConfig::ReduceLROnPlateau(c) => Some(&c.monitor),
@@ -648,9 +687,16 @@ impl Experiment {
 
     /// The per-epoch metrics this experiment measures (the names `monitor` can take).
     pub fn epoch_metrics(&self) -> Vec<String> {
-        let mut m = vec!["train_loss", "train_acc"];
+        let acc = Task::of(&self.loss).is_ok_and(|t| t.has_accuracy());
+        let mut m = vec!["train_loss"];
+        if acc {
+            m.push("train_acc");
+        }
         if self.data.test.is_some() {
-            m.extend(["test_loss", "test_acc"]);
+            m.push("test_loss");
+            if acc {
+                m.push("test_acc");
+            }
         }
         m.into_iter()
             .map(String::from)
@@ -662,6 +708,11 @@ impl Experiment {
     pub fn extra_metrics(&self) -> Vec<String> {
         if self.data.test.is_none() {
             return Vec::new();
+        }
+        if Task::of(&self.loss) == Ok(Task::Regress) {
+            return ["test_mae", "test_mse", "test_r2"]
+                .map(String::from)
+                .to_vec();
         }
         self.metrics
             .top_k

@@ -1003,7 +1003,71 @@ impl<'a> Session<'a> {
         Ok(stopped_early)
     }
 
+    /// `[predict]`: the trained model on the listed inputs, printed (softmax
+    /// probabilities and the class for classification).
+    fn predict(&self) -> Result<(), RunError> {
+        let Some(p) = &self.exp.predict else {
+            return Ok(());
+        };
+        let flat = p
+            .inputs
+            .flatten("inputs")
+            .map_err(|e| RunError::Mismatch(e.to_string()))?;
+        let data: Vec<f32> = flat.data.iter().map(|&v| v as f32).collect();
+        let x = Tensor::from_vec(data, flat.shape.clone(), &self.device)?;
+        let out = self.model.forward(&x, false)?.detach();
+        let per = flat.shape[1..].iter().product::<usize>().max(1);
+        let rows = out
+            .to_dtype(DType::F32)?
+            .flatten_to(0)?
+            .reshape((flat.shape[0], ()))?;
+        let probs = match self.task {
+            Task::Classify => Some(candle_core::Tensor::exp(&wick_losses::log_softmax(
+                &rows, 1,
+            )?)?),
+            _ => None,
+        };
+        for i in 0..flat.shape[0] {
+            let input: Vec<String> = flat.data[i * per..(i + 1) * per]
+                .iter()
+                .map(|v| format!("{v}"))
+                .collect();
+            let output: Vec<f32> = rows.get(i)?.to_vec1()?;
+            let shown: Vec<String> = output.iter().map(|v| format!("{v:.4}")).collect();
+            let extra = match (&probs, self.task) {
+                (Some(p), _) => {
+                    let p: Vec<f32> = p.get(i)?.to_vec1()?;
+                    let (best, pb) =
+                        p.iter()
+                            .enumerate()
+                            .fold((0, f32::MIN), |a, (j, &v)| if v > a.1 { (j, v) } else { a });
+                    let name = self
+                        .classes
+                        .get(best)
+                        .cloned()
+                        .unwrap_or_else(|| best.to_string());
+                    format!(" -> class {name} (p = {pb:.4})")
+                }
+                (None, Task::Binary { logits: true }) => {
+                    let p: Vec<String> = output
+                        .iter()
+                        .map(|&z| format!("{:.4}", 1.0 / (1.0 + (-z).exp())))
+                        .collect();
+                    format!(" -> p = [{}]", p.join(", "))
+                }
+                _ => String::new(),
+            };
+            tracing::info!(
+                "predict [{}]: [{}]{extra}",
+                input.join(", "),
+                shown.join(", ")
+            );
+        }
+        Ok(())
+    }
+
     fn finish(self, started: &str, stopped_early: Option<String>) -> Result<RunReport, RunError> {
+        self.predict()?;
         let ended = chrono::Local::now().to_rfc3339();
         self.write_meta(started, Some(ended))?;
         let h = &self.state.history;
