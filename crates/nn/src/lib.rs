@@ -7,25 +7,51 @@
 //! names parameters as `nn.Sequential`'s `state_dict` does (`"1.weight"`).
 #![warn(missing_docs)]
 
+#[macro_use]
+mod macros;
+
 mod activation;
+mod batchnorm;
+mod bilinear;
 mod config;
 mod conv;
+mod dropout;
+mod embedding;
 mod error;
 mod flatten;
+mod identity;
+mod instancenorm;
 mod layer;
 mod linear;
+mod norm;
+mod normalization;
 pub mod ops;
 mod pool;
+mod residual;
 mod sequential;
 mod shape;
+pub mod unary;
 
-pub use activation::{ReLU, ReLUConfig};
+pub use activation::{
+    Activation, CELUConfig, ELUConfig, GELUConfig, HardsigmoidConfig, HardswishConfig,
+    HardtanhConfig, LeakyReLUConfig, LogSoftmaxConfig, MishConfig, PReLU, PReLUConfig, ReLU,
+    ReLU6Config, ReLUConfig, SELUConfig, SiLUConfig, SigmoidConfig, SoftmaxConfig, SoftplusConfig,
+    SoftsignConfig, TanhConfig, ThresholdConfig,
+};
+pub use batchnorm::{BatchNorm, BatchNormConfig};
+pub use bilinear::{Bilinear, BilinearConfig};
 pub use config::LayerConfig;
 pub use conv::{conv2d, Conv2d, Conv2dConfig};
+pub use dropout::{Dropout, DropoutConfig};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use error::{Error, Result};
-pub use flatten::{Flatten, FlattenConfig};
+pub use flatten::{Flatten, FlattenConfig, Unflatten, UnflattenConfig};
+pub use identity::{Identity, IdentityConfig};
+pub use instancenorm::{InstanceNorm2d, InstanceNorm2dConfig};
 pub use layer::{BuildCtx, Layer};
 pub use linear::{Linear, LinearConfig};
+pub use normalization::{GroupNorm, GroupNormConfig, IntOrList, LayerNorm, LayerNormConfig};
 pub use pool::{MaxPool2d, MaxPool2dConfig};
-pub use sequential::{LayerSummary, Sequential, Summary};
+pub use residual::{Residual, ResidualConfig};
+pub use sequential::{LayerSummary, Sequential, SequentialConfig, Summary};
 pub use shape::{IntOrPair, Shape};
