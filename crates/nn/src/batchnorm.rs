@@ -7,7 +7,7 @@ use wick_tensor::Param;
 
 config! {
     /// Arguments of `torch.nn.BatchNorm1d`/`BatchNorm2d(num_features, eps=1e-05,
-    /// momentum=0.1, affine=True, track_running_stats=True)`.
+    /// momentum=0.1, affine=True, track_running_stats=True, *, bias=True)`.
     ///
     /// `num_features` may be left out: it is inferred from the input's channels.
     /// `momentum = "None"` is PyTorch's `momentum=None` (cumulative moving average).
@@ -22,6 +22,8 @@ config! {
         momentum: Option<f64> = Some(0.1),
         /// Learn a per-channel scale and shift (default true).
         affine: bool = true,
+        /// With `affine`, learn the shift too (default true; keyword-only in PyTorch).
+        bias: bool = true,
         /// Keep running statistics and use them in eval mode (default true).
         track_running_stats: bool = true,
     }
@@ -66,7 +68,7 @@ impl BatchNormConfig {
         crate::shape::check_param_count("num_features", &[c])?;
         let (w, b) = if self.affine {
             let (w, b) = ones_zeros(&[c], ctx.dtype, ctx.device)?;
-            (Some(w), Some(b))
+            (Some(w), self.bias.then_some(b))
         } else {
             (None, None)
         };
@@ -193,12 +195,13 @@ impl Layer for BatchNorm {
 
     fn describe(&self) -> String {
         format!(
-            "{}({}, eps={}, momentum={}, affine={}, track_running_stats={})",
+            "{}({}, eps={}, momentum={}, affine={}, bias={}, track_running_stats={})",
             self.name,
             self.num_features,
             py_float(self.cfg.eps),
             self.cfg.momentum.map_or("None".into(), py_float),
             py_bool(self.cfg.affine),
+            py_bool(self.bias.is_some()),
             py_bool(self.cfg.track_running_stats)
         )
     }

@@ -7,7 +7,7 @@ use wick_tensor::Param;
 
 config! {
     /// Arguments of `torch.nn.InstanceNorm2d(num_features, eps=1e-05, momentum=0.1,
-    /// affine=False, track_running_stats=False)`.
+    /// affine=False, track_running_stats=False, *, bias=True)`.
     ///
     /// `num_features` may be left out: it is inferred from the input's channels.
     InstanceNorm2dConfig {
@@ -22,6 +22,8 @@ config! {
         momentum: Option<f64> = Some(0.1),
         /// Learn a per-channel scale and shift (default false).
         affine: bool = false,
+        /// With `affine`, learn the shift too (default true; keyword-only in PyTorch).
+        bias: bool = true,
         /// Keep running statistics and use them in eval mode (default false).
         track_running_stats: bool = false,
     }
@@ -51,7 +53,7 @@ impl InstanceNorm2dConfig {
         crate::shape::check_param_count("num_features", &[c])?;
         let (weight, bias) = if self.affine {
             let (w, b) = ones_zeros(&[c], ctx.dtype, ctx.device)?;
-            (Some(w), Some(b))
+            (Some(w), self.bias.then_some(b))
         } else {
             (None, None)
         };
@@ -164,11 +166,12 @@ impl Layer for InstanceNorm2d {
 
     fn describe(&self) -> String {
         format!(
-            "InstanceNorm2d({}, eps={}, momentum={}, affine={}, track_running_stats={})",
+            "InstanceNorm2d({}, eps={}, momentum={}, affine={}, bias={}, track_running_stats={})",
             self.num_features,
             py_float(self.cfg.eps),
             self.cfg.momentum.map_or("None".into(), py_float),
             py_bool(self.cfg.affine),
+            py_bool(self.bias.is_some()),
             py_bool(self.cfg.track_running_stats)
         )
     }

@@ -173,15 +173,17 @@ impl Layer for LayerNorm {
 
     fn describe(&self) -> String {
         format!(
-            "LayerNorm({}, eps={}, elementwise_affine={})",
+            "LayerNorm({}, eps={}, elementwise_affine={}, bias={})",
             py_tuple(&self.shape),
             py_float(self.cfg.eps),
-            py_bool(self.cfg.elementwise_affine)
+            py_bool(self.cfg.elementwise_affine),
+            py_bool(self.bias.is_some())
         )
     }
 }
 
-/// Arguments of `torch.nn.GroupNorm(num_groups, num_channels, eps=1e-05, affine=True)`.
+/// Arguments of `torch.nn.GroupNorm(num_groups, num_channels, eps=1e-05, affine=True, *,
+/// bias=True)`.
 ///
 /// `num_channels` may be left out: it is inferred from the input's channels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +200,9 @@ pub struct GroupNormConfig {
     /// Learn a per-channel scale and shift (default true).
     #[serde(default = "yes")]
     pub affine: bool,
+    /// With `affine`, learn the shift too (default true; keyword-only in PyTorch).
+    #[serde(default = "yes")]
+    pub bias: bool,
 }
 
 impl GroupNormConfig {
@@ -237,7 +242,7 @@ impl GroupNormConfig {
         crate::shape::check_param_count("num_channels", &[c])?;
         let (weight, bias) = if self.affine {
             let (w, b) = ones_zeros(&[c], ctx.dtype, ctx.device)?;
-            (Some(w), Some(b))
+            (Some(w), self.bias.then_some(b))
         } else {
             (None, None)
         };
@@ -301,11 +306,12 @@ impl Layer for GroupNorm {
 
     fn describe(&self) -> String {
         format!(
-            "GroupNorm({}, {}, eps={}, affine={})",
+            "GroupNorm({}, {}, eps={}, affine={}, bias={})",
             self.cfg.num_groups,
             self.channels,
             py_float(self.cfg.eps),
-            py_bool(self.cfg.affine)
+            py_bool(self.cfg.affine),
+            py_bool(self.bias.is_some())
         )
     }
 }

@@ -7,7 +7,7 @@
 //! function `f` and its derivative `f'` as PyTorch's CPU kernels compute them
 //! (`aten/src/ATen/native/cpu/Activation.cpp`), including the value of `f'` at the
 //! kinks: `Hardtanh`'s gradient is zero at `min_val`/`max_val`, `Hardswish`'s is
-//! `x/3 + 1/2` on `[-3, 3]`, `ELU`'s is `α·eˣ` at `x = 0`, `Threshold`'s is zero at the
+//! 0 at −3 and 1 at 3 (PyTorch 2.15), `ELU`'s is `α·eˣ` at `x = 0`, `Threshold`'s is zero at the
 //! threshold. Values are computed in `f64` and rounded to the tensor's dtype.
 //!
 //! The kernel runs on the CPU; tensors on another device go there and back
@@ -51,7 +51,7 @@ pub enum Unary {
     Hardtanh(f64, f64),
     /// `min(max(x/6 + 1/2, 0), 1)`; `f' = 1/6` on `(−3, 3)`, else 0.
     Hardsigmoid,
-    /// `x·min(max(x + 3, 0), 6)/6`; `f' = 0` below −3, `x/3 + 1/2` on `[−3, 3]`, 1 above.
+    /// `x·min(max(x + 3, 0), 6)/6`; `f' = 0` up to −3, `x/3 + 1/2` on `(−3, 3)`, 1 from 3.
     Hardswish,
     /// `x` if `βx > threshold` else `log(1 + e^{βx})/β`; `f' = 1` or `z/(z + 1)`, `z = e^{βx}`.
     Softplus(f64, f64),
@@ -199,9 +199,9 @@ impl Unary {
                 }
             }
             Self::Hardswish => {
-                if x < -3.0 {
+                if x <= -3.0 {
                     0.0
-                } else if x <= 3.0 {
+                } else if x < 3.0 {
                     x / 3.0 + 0.5
                 } else {
                     1.0
@@ -358,8 +358,8 @@ mod tests {
         assert_eq!(at(Unary::Elu(2.0), 0.0), 2.0);
         assert_eq!(at(Unary::Hardtanh(-1.0, 1.0), 1.0), 0.0);
         assert_eq!(at(Unary::Hardsigmoid, 3.0), 0.0);
-        assert_eq!(at(Unary::Hardswish, -3.0), -0.5);
-        assert_eq!(at(Unary::Hardswish, 3.0), 1.5);
+        assert_eq!(at(Unary::Hardswish, -3.0), 0.0);
+        assert_eq!(at(Unary::Hardswish, 3.0), 1.0);
         assert_eq!(at(Unary::Threshold(0.5, 1.0), 0.5), 0.0);
         assert_eq!(Unary::Threshold(0.5, 1.0).f(0.5), 1.0);
         assert!(Unary::Relu6.f(f64::NAN).is_nan());
