@@ -26,6 +26,9 @@ config! {
         bias: bool = true,
         /// Keep running statistics and use them in eval mode (default true).
         track_running_stats: bool = true,
+        /// `torch.nn.init` schemes for `weight`/`bias` (default: PyTorch's init).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        init: Option<crate::ParamInit> = None,
     }
 }
 
@@ -68,8 +71,18 @@ impl BatchNormConfig {
         crate::shape::check_param_count("num_features", &[c])?;
         let (w, b) = if self.affine {
             let (w, b) = ones_zeros(&[c], ctx.dtype, ctx.device)?;
+            let init = self.init.clone().unwrap_or_default();
+            init.validate(&[c], self.bias.then_some(&[c][..]))?;
+            let w = Var::from_tensor(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
+            let b = Var::from_tensor(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
             (Some(w), self.bias.then_some(b))
         } else {
+            if self.init.is_some() {
+                return Err(Error::field(
+                    "init",
+                    "init is given but affine = false (no parameters)",
+                ));
+            }
             (None, None)
         };
         let stats = if self.track_running_stats {

@@ -27,6 +27,9 @@ pub struct BilinearConfig {
     /// Learn an additive bias (default true).
     #[serde(default = "yes")]
     pub bias: bool,
+    /// `torch.nn.init` schemes for `weight`/`bias` (default: PyTorch's init).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<crate::ParamInit>,
 }
 
 impl BilinearConfig {
@@ -37,6 +40,7 @@ impl BilinearConfig {
             in2_features: Some(in2),
             out_features: out,
             bias: true,
+            init: None,
         }
     }
 
@@ -90,11 +94,13 @@ impl BilinearConfig {
         };
         let o = self.out_features;
         let bound = 1.0 / (i1.max(1) as f64).sqrt();
+        let schemes = self.init.clone().unwrap_or_default();
+        schemes.validate(&[o, i1, i2], self.bias.then_some(&[o][..]))?;
         let w = init::uniform((o, i1, i2), -bound, bound, ctx.dtype, ctx.device, ctx.rng)?;
+        let w = schemes.apply("weight", w, ctx)?;
         let b = if self.bias {
-            Some(Var::from_tensor(&init::uniform(
-                o, -bound, bound, ctx.dtype, ctx.device, ctx.rng,
-            )?)?)
+            let b = init::uniform(o, -bound, bound, ctx.dtype, ctx.device, ctx.rng)?;
+            Some(Var::from_tensor(&schemes.apply("bias", b, ctx)?)?)
         } else {
             None
         };

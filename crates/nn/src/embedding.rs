@@ -15,6 +15,10 @@ pub struct EmbeddingConfig {
     /// default none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub padding_idx: Option<i64>,
+    /// A `torch.nn.init` scheme for `weight` (default `N(0, 1)`); the padding row is
+    /// zeroed after it, as PyTorch's `reset_parameters` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<crate::ParamInit>,
 }
 
 impl EmbeddingConfig {
@@ -24,6 +28,7 @@ impl EmbeddingConfig {
             num_embeddings,
             embedding_dim,
             padding_idx: None,
+            init: None,
         }
     }
 
@@ -62,7 +67,7 @@ impl EmbeddingConfig {
     /// Creates the layer: weight `N(0, 1)`, the padding row zero.
     pub fn init(&self, ctx: &mut BuildCtx) -> Result<Embedding> {
         let pad = self.padding()?;
-        let mut w = init::normal(
+        let w = init::normal(
             (self.num_embeddings, self.embedding_dim),
             0.0,
             1.0,
@@ -70,6 +75,9 @@ impl EmbeddingConfig {
             ctx.device,
             ctx.rng,
         )?;
+        let schemes = self.init.clone().unwrap_or_default();
+        schemes.validate(&[self.num_embeddings, self.embedding_dim], None)?;
+        let mut w = schemes.apply("weight", w, ctx)?;
         if let Some(p) = pad {
             let mut keep = vec![1f32; self.num_embeddings];
             keep[p] = 0.0;

@@ -62,6 +62,9 @@ pub struct LayerNormConfig {
     /// Learn the shift too, when `elementwise_affine` (default true).
     #[serde(default = "yes")]
     pub bias: bool,
+    /// `torch.nn.init` schemes for `weight`/`bias` (default: PyTorch's init).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<crate::ParamInit>,
 }
 
 impl LayerNormConfig {
@@ -72,6 +75,7 @@ impl LayerNormConfig {
             eps: 1e-5,
             elementwise_affine: true,
             bias: true,
+            init: None,
         }
     }
 
@@ -106,8 +110,18 @@ impl LayerNormConfig {
         crate::shape::check_param_count("normalized_shape", &ns)?;
         let (weight, bias) = if self.elementwise_affine {
             let (w, b) = ones_zeros(&ns, ctx.dtype, ctx.device)?;
+            let init = self.init.clone().unwrap_or_default();
+            init.validate(&ns, self.bias.then_some(&ns[..]))?;
+            let w = Var::from_tensor(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
+            let b = Var::from_tensor(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
             (Some(w), self.bias.then_some(b))
         } else {
+            if self.init.is_some() {
+                return Err(Error::field(
+                    "init",
+                    "init is given but elementwise_affine = false (no parameters)",
+                ));
+            }
             (None, None)
         };
         Ok(LayerNorm {
@@ -203,6 +217,9 @@ pub struct GroupNormConfig {
     /// With `affine`, learn the shift too (default true; keyword-only in PyTorch).
     #[serde(default = "yes")]
     pub bias: bool,
+    /// `torch.nn.init` schemes for `weight`/`bias` (default: PyTorch's init).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<crate::ParamInit>,
 }
 
 impl GroupNormConfig {
@@ -242,8 +259,18 @@ impl GroupNormConfig {
         crate::shape::check_param_count("num_channels", &[c])?;
         let (weight, bias) = if self.affine {
             let (w, b) = ones_zeros(&[c], ctx.dtype, ctx.device)?;
+            let init = self.init.clone().unwrap_or_default();
+            init.validate(&[c], self.bias.then_some(&[c][..]))?;
+            let w = Var::from_tensor(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
+            let b = Var::from_tensor(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
             (Some(w), self.bias.then_some(b))
         } else {
+            if self.init.is_some() {
+                return Err(Error::field(
+                    "init",
+                    "init is given but affine = false (no parameters)",
+                ));
+            }
             (None, None)
         };
         Ok(GroupNorm {

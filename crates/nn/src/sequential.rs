@@ -551,6 +551,7 @@ mod tests {
                 in_features: None,
                 out_features: o,
                 bias: true,
+                init: None,
             }));
             v.push(LayerConfig::ReLU(ReLUConfig::default()));
         }
@@ -558,6 +559,7 @@ mod tests {
             in_features: None,
             out_features: 10,
             bias: true,
+            init: None,
         }));
         v
     }
@@ -631,6 +633,7 @@ mod tests {
                 in_features: None,
                 out_features: 10,
                 bias: true,
+                init: None,
             }),
         ];
         let shapes = Sequential::infer(&[1, 28, 28], &mut cfgs).unwrap();
@@ -657,8 +660,183 @@ mod tests {
         assert!(LayerConfig::TYPES.contains(&"Conv2d"));
         assert_eq!(
             LayerConfig::fields_of("Linear").unwrap(),
-            &["in_features", "out_features", "bias"]
+            &["in_features", "out_features", "bias", "init"]
         );
         assert!(LayerConfig::fields_of("Conv3d").is_none());
+    }
+}
+
+#[cfg(test)]
+mod container_tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use wick_tensor::SeedRng;
+
+    fn build(json: &str, input: &[usize]) -> Sequential {
+        let mut cfgs: Vec<LayerConfig> = serde_json::from_str(json).unwrap();
+        let mut rng = SeedRng::new(0);
+        let mut ctx = BuildCtx {
+            device: &Device::Cpu,
+            dtype: DType::F32,
+            rng: &mut rng,
+        };
+        Sequential::new(input, &mut cfgs, &mut ctx).unwrap()
+    }
+
+    const RESNETISH: &str = r#"[
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1},
+        {"type": "BatchNorm2d"},
+        {"type": "ReLU"},
+        {"type": "Residual",
+         "layers": [{"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1},
+                    {"type": "BatchNorm2d", "momentum": "None"}],
+         "projection": [{"type": "Conv2d", "out_channels": 8, "kernel_size": 1, "bias": false}]},
+        {"type": "Sequential", "layers": [{"type": "Dropout", "p": 0.25}, {"type": "Flatten"},
+                                          {"type": "Linear", "out_features": 3}]}
+    ]"#;
+
+    #[test]
+    fn state_dict_names_follow_pytorch() {
+        let m = build(RESNETISH, &[1, 5, 5]);
+        let keys: Vec<String> = m.state_dict().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "0.weight",
+                "0.bias",
+                "1.weight",
+                "1.bias",
+                "1.running_mean",
+                "1.running_var",
+                "1.num_batches_tracked",
+                "3.layers.0.weight",
+                "3.layers.0.bias",
+                "3.layers.1.weight",
+                "3.layers.1.bias",
+                "3.layers.1.running_mean",
+                "3.layers.1.running_var",
+                "3.layers.1.num_batches_tracked",
+                "3.projection.0.weight",
+                "4.2.weight",
+                "4.2.bias",
+            ]
+        );
+        assert_eq!(m.output_shape(), &[3]);
+        assert_eq!(m.rng_counters(), vec![("4.0.masks_drawn".to_string(), 0)]);
+        let x = Tensor::ones((2, 1, 5, 5), DType::F32, &Device::Cpu).unwrap();
+        m.forward(&x, true).unwrap();
+        m.forward(&x, true).unwrap();
+        let sd: HashMap<String, Tensor> = m.state_dict().into_iter().collect();
+        assert_eq!(
+            sd["3.layers.1.num_batches_tracked"]
+                .to_scalar::<i64>()
+                .unwrap(),
+            2
+        );
+        assert_eq!(m.rng_counters(), vec![("4.0.masks_drawn".to_string(), 2)]);
+        // a fresh model loads it all back: parameters, buffers; counters separately
+        let fresh = build(RESNETISH, &[1, 5, 5]);
+        fresh.load_state_dict(&sd).unwrap();
+        fresh.set_rng_counters(&m.rng_counters()).unwrap();
+        for ((k, a), (_, b)) in m.state_dict().iter().zip(fresh.state_dict().iter()) {
+            let d = (a.to_dtype(DType::F64).unwrap() - b.to_dtype(DType::F64).unwrap())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert_eq!(d, 0.0, "{k}");
+        }
+        assert_eq!(fresh.rng_counters(), m.rng_counters());
+        // strictness
+        let mut missing = sd.clone();
+        missing.remove("1.running_var");
+        let e = fresh.load_state_dict(&missing).unwrap_err().to_string();
+        assert!(
+            e.contains("Missing key(s) in state_dict: \"1.running_var\""),
+            "{e}"
+        );
+        let mut extra = sd.clone();
+        extra.insert("9.weight".into(), sd["0.bias"].clone());
+        let e = fresh.load_state_dict(&extra).unwrap_err().to_string();
+        assert!(
+            e.contains("Unexpected key(s) in state_dict: \"9.weight\""),
+            "{e}"
+        );
+        let mut wrong = sd;
+        wrong.insert(
+            "1.running_mean".into(),
+            Tensor::zeros(5, DType::F32, &Device::Cpu).unwrap(),
+        );
+        let e = fresh.load_state_dict(&wrong).unwrap_err().to_string();
+        assert!(e.contains("size mismatch for running_mean"), "{e}");
+    }
+
+    #[test]
+    fn residual_shapes_must_match() {
+        let mut cfgs: Vec<LayerConfig> = serde_json::from_str(
+            r#"[{"type": "Flatten"},
+                {"type": "Residual", "layers": [{"type": "Linear", "out_features": 4}]}]"#,
+        )
+        .unwrap();
+        let e = Sequential::infer(&[2, 3], &mut cfgs)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("layer 1 (Residual)")
+                && e.contains("the layers give [-1, 4]")
+                && e.contains("[-1, 6]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn summary_nests_and_estimates_memory() {
+        let m = build(RESNETISH, &[1, 5, 5]);
+        let s = m.summary();
+        let names: Vec<&str> = s.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "0",
+                "1",
+                "2",
+                "3",
+                "3.layers.0",
+                "3.layers.1",
+                "3.projection.0",
+                "4",
+                "4.0",
+                "4.1",
+                "4.2"
+            ]
+        );
+        // conv 4·9+4, bn 8, conv 8·4·9+8, bn 16, 1×1 conv 32, linear 200·3+3
+        let total = 40 + 8 + 296 + 16 + 32 + 603;
+        assert_eq!(s.total_params(), total);
+        assert_eq!(s.rows[3].params, 296 + 16 + 32);
+        // leaf outputs per sample: 100 ×3, 200 ×3, 200, 200, 3
+        assert_eq!(s.activation_bytes_per_sample(), 8 * (300 + 600 + 400 + 3));
+        let text = s.with_batch_size(64).to_string();
+        assert!(
+            text.contains(&format!("Total params: {}", thousands(total))),
+            "{text}"
+        );
+        assert!(
+            text.contains("  3.layers.1 BatchNorm2d(8, eps=1e-05, momentum=None"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Forward/backward pass size per batch of 64 (MB): 0.67"),
+            "{text}"
+        );
+        assert!(
+            m.describe()
+                .contains("(3): Residual(\n    (layers): Sequential(\n      (0): Conv2d"),
+            "{}",
+            m.describe()
+        );
     }
 }
