@@ -1,3 +1,4 @@
+use crate::batchnorm_op::batch_norm_train;
 use crate::layer::{py_bool, py_float};
 use crate::norm::{self, channel_affine, normalize, ones_zeros, RunningStats};
 use crate::{BuildCtx, Error, Layer, Result, Shape};
@@ -130,6 +131,27 @@ pub struct BatchNorm {
     stats: Option<RunningStats>,
 }
 
+impl BatchNorm {
+    /// Updates the running statistics from the batch's (train mode) and reshapes.
+    fn finish(
+        &self,
+        y: Tensor,
+        dims: Vec<usize>,
+        train: bool,
+        mean: Tensor,
+        var: Tensor,
+        count: usize,
+    ) -> Result<Tensor> {
+        if let (true, Some(stats)) = (train, &self.stats) {
+            let tracked = stats.bump()?;
+            let m = self.cfg.momentum.unwrap_or(1.0 / tracked as f64);
+            let unbiased = var.affine(count as f64 / (count - 1) as f64, 0.0)?;
+            stats.update(m, &mean, &unbiased)?;
+        }
+        Ok(y.reshape(dims)?)
+    }
+}
+
 impl Layer for BatchNorm {
     fn type_name(&self) -> &'static str {
         self.name
@@ -146,31 +168,44 @@ impl Layer for BatchNorm {
         let (n, c) = (dims[0], dims[1]);
         let l: usize = dims[2..].iter().product();
         let x3 = x.reshape((n, c, l))?;
-        let use_batch = train || self.stats.is_none();
-        let y = if use_batch {
+        if train || self.stats.is_none() {
             let count = n * l;
             if count <= 1 {
                 return Err(Error::shape(format!(
                     "Expected more than 1 value per channel when training, got input size {dims:?}"
                 )));
             }
-            let (xhat, mean, var) = normalize(&x3, &[0, 2], self.cfg.eps)?;
-            if let (true, Some(stats)) = (train, &self.stats) {
-                let tracked = stats.bump()?;
-                let m = self.cfg.momentum.unwrap_or(1.0 / tracked as f64);
-                let unbiased = var.affine(count as f64 / (count - 1) as f64, 0.0)?;
-                stats.update(m, &mean, &unbiased)?;
-            }
-            xhat
-        } else {
-            let stats = self
-                .stats
-                .as_ref()
-                .ok_or_else(|| Error::shape("no running statistics"))?;
-            let (rm, rv) = stats.shaped(3)?;
-            let inv = rv.affine(1.0, self.cfg.eps)?.sqrt()?.recip()?;
-            x3.broadcast_sub(&rm)?.broadcast_mul(&inv)?
-        };
+            let (y, mean, var) = if x.device().is_cpu() {
+                // one fused kernel with PyTorch's closed-form backward
+                let w = match &self.weight {
+                    Some(w) => w.as_tensor().clone(),
+                    None => Tensor::ones(c, x.dtype(), x.device())?,
+                };
+                let b = match &self.bias {
+                    Some(b) => b.as_tensor().clone(),
+                    None => Tensor::zeros(c, x.dtype(), x.device())?,
+                };
+                let (y, st) = batch_norm_train(&x3, &w, &b, self.cfg.eps)?;
+                (y, st.get(0)?, st.get(1)?)
+            } else {
+                let (xhat, mean, var) = normalize(&x3, &[0, 2], self.cfg.eps)?;
+                let y = channel_affine(
+                    &xhat,
+                    self.weight.as_ref().map(Var::as_tensor),
+                    self.bias.as_ref().map(Var::as_tensor),
+                )?;
+                (y, mean, var)
+            };
+            return self.finish(y, dims, train, mean, var, count);
+        }
+        // eval mode: the running statistics
+        let stats = self
+            .stats
+            .as_ref()
+            .ok_or_else(|| Error::shape("no running statistics"))?;
+        let (rm, rv) = stats.shaped(3)?;
+        let inv = rv.affine(1.0, self.cfg.eps)?.sqrt()?.recip()?;
+        let y = x3.broadcast_sub(&rm)?.broadcast_mul(&inv)?;
         let y = channel_affine(
             &y,
             self.weight.as_ref().map(Var::as_tensor),

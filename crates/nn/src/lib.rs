@@ -12,6 +12,7 @@ mod macros;
 
 mod activation;
 mod batchnorm;
+mod batchnorm_op;
 mod bilinear;
 mod config;
 mod conv;
