@@ -204,13 +204,17 @@ impl Layer for BatchNorm {
             .as_ref()
             .ok_or_else(|| Error::shape("no running statistics"))?;
         let (rm, rv) = stats.shaped(3)?;
-        let inv = rv.affine(1.0, self.cfg.eps)?.sqrt()?.recip()?;
-        let y = x3.broadcast_sub(&rm)?.broadcast_mul(&inv)?;
-        let y = channel_affine(
-            &y,
-            self.weight.as_ref().map(Var::as_tensor),
-            self.bias.as_ref().map(Var::as_tensor),
-        )?;
+        // y = x·scale + shift, scale = γ/√(var + eps), shift = β − mean·scale (as
+        // PyTorch's eval kernel), two passes over x instead of four
+        let mut scale = rv.affine(1.0, self.cfg.eps)?.sqrt()?.recip()?;
+        if let Some(w) = &self.weight {
+            scale = scale.broadcast_mul(&w.as_tensor().reshape((1, c, 1))?)?;
+        }
+        let mut shift = rm.broadcast_mul(&scale)?.neg()?;
+        if let Some(b) = &self.bias {
+            shift = shift.broadcast_add(&b.as_tensor().reshape((1, c, 1))?)?;
+        }
+        let y = x3.broadcast_mul(&scale)?.broadcast_add(&shift)?;
         Ok(y.reshape(dims)?)
     }
 
