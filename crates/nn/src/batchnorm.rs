@@ -258,3 +258,47 @@ impl Layer for BatchNorm {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LayerConfig;
+
+    #[test]
+    fn momentum_none_is_spelled_none() {
+        let c: LayerConfig =
+            serde_json::from_str(r#"{"type": "BatchNorm2d", "momentum": "None"}"#).unwrap();
+        match &c {
+            LayerConfig::BatchNorm2d(b) => assert_eq!(b.momentum, None),
+            _ => unreachable!(),
+        }
+        let back = serde_json::to_string(&c).unwrap();
+        assert!(back.contains(r#""momentum":"None""#), "{back}");
+        let c: LayerConfig = serde_json::from_str(r#"{"type": "BatchNorm1d"}"#).unwrap();
+        assert_eq!(c, LayerConfig::BatchNorm1d(BatchNormConfig::default()));
+        let e = serde_json::from_str::<LayerConfig>(r#"{"type": "BatchNorm1d", "momentum": "x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected a number or \"None\""), "{e}");
+        let mut bad = BatchNormConfig {
+            momentum: Some(1.5),
+            ..BatchNormConfig::default()
+        };
+        let e = bad.infer(2, &[3, 4, 4]).unwrap_err().to_string();
+        assert!(e.contains("Invalid momentum: 1.5"), "{e}");
+        let mut bn2 = BatchNormConfig::new(4);
+        let e = bn2.infer(2, &[3, 4, 4]).unwrap_err().to_string();
+        assert!(
+            e.contains("num_features = 4") && e.contains("[-1, 3, 4, 4]"),
+            "{e}"
+        );
+        let e = BatchNormConfig::default()
+            .infer(2, &[3])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("BatchNorm2d expected 4D input (got 2D input"),
+            "{e}"
+        );
+    }
+}

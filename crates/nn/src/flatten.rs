@@ -152,7 +152,7 @@ impl UnflattenConfig {
             .try_fold(1usize, |a, &s| a.checked_mul(s))
             .unwrap_or(0);
         if let Some(i) = infer_at {
-            if known == 0 || size % known != 0 {
+            if known == 0 || !size.is_multiple_of(known) {
                 return Err(Error::field(
                     "unflattened_size",
                     format!(

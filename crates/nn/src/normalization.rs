@@ -232,7 +232,7 @@ impl GroupNormConfig {
             ));
         };
         norm::infer_channels("num_channels", &mut self.num_channels, c, input)?;
-        if self.num_groups == 0 || c % self.num_groups != 0 {
+        if self.num_groups == 0 || !c.is_multiple_of(self.num_groups) {
             return Err(Error::field(
                 "num_groups",
                 format!(
@@ -250,7 +250,7 @@ impl GroupNormConfig {
         let c = self
             .num_channels
             .ok_or_else(|| Error::field("num_channels", "num_channels is not known"))?;
-        if self.num_groups == 0 || c % self.num_groups != 0 {
+        if self.num_groups == 0 || !c.is_multiple_of(self.num_groups) {
             return Err(Error::field(
                 "num_groups",
                 "num_channels must be divisible by num_groups",

@@ -449,7 +449,7 @@ pub fn orthogonal(
         init_err("orthogonal_: Only tensors with 2 or more dimensions are supported")
     })?;
     let numel: usize = shape.iter().product();
-    let cols = if rows == 0 { 0 } else { numel / rows };
+    let cols = numel.checked_div(rows).unwrap_or(0);
     // a is m × n with m ≥ n, column-major: columns are the vectors to orthonormalize
     let (m, n) = (rows.max(cols), rows.min(cols));
     let mut a: Vec<Vec<f64>> = (0..n)
