@@ -162,3 +162,70 @@ impl Layer for Residual {
         container_repr("Residual", &self.named())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{BuildCtx, LayerConfig, Sequential};
+    use candle_core::{DType, Device, Tensor};
+    use wick_tensor::SeedRng;
+
+    #[derive(serde::Deserialize)]
+    struct Model {
+        layers: Vec<LayerConfig>,
+    }
+
+    /// A small ResNet as an experiment file writes it.
+    const TOML: &str = r#"
+layers = [
+  { type = "Conv2d", out_channels = 8, kernel_size = 3, padding = 1, bias = false },
+  { type = "BatchNorm2d" },
+  { type = "ReLU" },
+  { type = "Residual", layers = [
+      { type = "Conv2d", out_channels = 8, kernel_size = 3, padding = 1, bias = false },
+      { type = "BatchNorm2d", momentum = "None" },
+      { type = "ReLU" },
+      { type = "Conv2d", out_channels = 8, kernel_size = 3, padding = 1, bias = false },
+      { type = "BatchNorm2d" },
+  ] },
+  { type = "Residual",
+    layers = [
+      { type = "Conv2d", out_channels = 16, kernel_size = 3, stride = 2, padding = 1, bias = false },
+      { type = "BatchNorm2d" },
+    ],
+    projection = [
+      { type = "Conv2d", out_channels = 16, kernel_size = 1, stride = 2, bias = false },
+      { type = "BatchNorm2d" },
+    ] },
+  { type = "ReLU" },
+  { type = "Sequential", layers = [{ type = "Flatten" }, { type = "Dropout", p = 0.2 }] },
+  { type = "Linear", out_features = 10 },
+]
+"#;
+
+    #[test]
+    fn resnet_from_toml() {
+        let mut m: Model = toml::from_str(TOML).unwrap();
+        let mut rng = SeedRng::new(0);
+        let mut ctx = BuildCtx {
+            device: &Device::Cpu,
+            dtype: DType::F32,
+            rng: &mut rng,
+        };
+        let net = Sequential::new(&[1, 28, 28], &mut m.layers, &mut ctx).unwrap();
+        assert_eq!(net.shapes()[4], vec![16, 14, 14]);
+        let x = Tensor::randn(0f32, 1., (4, 1, 28, 28), &Device::Cpu).unwrap();
+        let y = net.forward(&x, true).unwrap();
+        assert_eq!(y.dims(), &[4, 10]);
+        let g = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        for p in net.parameters() {
+            assert!(g.get(p.tensor()).is_some(), "{} has no gradient", p.name);
+        }
+        assert!(net
+            .parameters()
+            .iter()
+            .any(|p| p.name == "4.projection.1.weight"));
+        // the configs serialize back to TOML (what the run directory's config.toml holds)
+        let text = toml::to_string(&toml::Value::try_from(&m.layers[3]).unwrap()).unwrap();
+        assert!(text.contains("momentum = \"None\""), "{text}");
+    }
+}
