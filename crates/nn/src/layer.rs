@@ -1,4 +1,4 @@
-use crate::Result;
+use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use wick_tensor::{Param, SeedRng};
 
@@ -9,19 +9,73 @@ pub struct BuildCtx<'a> {
     pub device: &'a Device,
     /// Parameter dtype (`F32` unless told otherwise).
     pub dtype: DType,
-    /// The init stream (derived from the experiment seed).
+    /// The init stream (derived from the experiment seed). Layers with randomness of
+    /// their own (Dropout) draw their stream's seed from it, so the run's seed drives
+    /// them too.
     pub rng: &'a mut SeedRng,
 }
 
-/// A `torch.nn.Module`: forward in train or eval mode, its parameters by name, and a
-/// one-line description as PyTorch prints it.
+/// A `torch.nn.Module`: forward in train or eval mode, its parameters and buffers by
+/// name, and a one-line description as PyTorch prints it.
+///
+/// Train/eval mode is the `train` argument of [`Layer::forward`] (`module.training`).
+/// Every method but `type_name`, `forward` and `describe` has a default for layers
+/// without parameters, buffers or children.
 pub trait Layer: Send + Sync {
     /// The PyTorch class name (`"Linear"`).
     fn type_name(&self) -> &'static str;
     /// Runs the layer on a batch. `train` is `module.training`.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor>;
-    /// Parameters, named relative to the layer (`"weight"`, `"bias"`), in PyTorch order.
+    /// Parameters, named relative to the layer (`"weight"`, `"bias"`), in PyTorch order
+    /// (`named_parameters()`).
     fn parameters(&self) -> Vec<Param> {
+        Vec::new()
+    }
+    /// Buffers (state that is saved but not trained: `running_mean`, `running_var`,
+    /// `num_batches_tracked`), named relative to the layer, in PyTorch order
+    /// (`named_buffers()`); the tensors are detached copies of the current values.
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+    /// Replaces the buffer `name` (as named by [`Layer::buffers`]) with `value`, which
+    /// must have the buffer's shape; it is converted to the buffer's dtype and device.
+    fn load_buffer(&self, name: &str, value: &Tensor) -> Result<()> {
+        let _ = value;
+        Err(Error::shape(format!(
+            "unexpected key in state_dict: {name:?}"
+        )))
+    }
+    /// `state_dict()`: parameters then buffers, as PyTorch orders a module's own
+    /// entries; containers override it to list their children's in module order.
+    fn state_dict(&self) -> Vec<(String, Tensor)> {
+        let mut out: Vec<(String, Tensor)> = self
+            .parameters()
+            .into_iter()
+            .map(|p| (p.name, p.var.as_tensor().detach()))
+            .collect();
+        out.extend(self.buffers());
+        out
+    }
+    /// Counters of the layer's random streams (Dropout's number of masks drawn), named
+    /// like buffers. They are not part of PyTorch's `state_dict`; a checkpoint saves
+    /// them beside it so that a resumed run draws the same masks.
+    fn rng_counters(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+    /// Restores a counter listed by [`Layer::rng_counters`].
+    fn set_rng_counter(&self, name: &str, value: u64) -> Result<()> {
+        let _ = value;
+        Err(Error::shape(format!("no random stream named {name:?}")))
+    }
+    /// Child modules with their names (`"0"`, `"layers"`), for containers; used by the
+    /// summary table.
+    fn children(&self) -> Vec<(String, &dyn Layer)> {
+        Vec::new()
+    }
+    /// Rows of the summary table for the children of a container at `path` (the
+    /// container's own row is written by its parent); empty for a plain layer.
+    fn summary_rows(&self, path: &str, depth: usize) -> Vec<crate::LayerSummary> {
+        let _ = (path, depth);
         Vec::new()
     }
     /// `repr(module)`, e.g. `Linear(in_features=784, out_features=512, bias=True)`.
@@ -33,5 +87,94 @@ pub(crate) fn py_bool(b: bool) -> &'static str {
         "True"
     } else {
         "False"
+    }
+}
+
+/// A float as Python's `repr` writes it: `0.1`, `1.0`, `1e-05`, `inf`.
+pub(crate) fn py_float(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-4..1e16).contains(&a) {
+        // Rust: "1e-5" / "1.5e20"; Python: "1e-05" / "1.5e+20"
+        let s = format!("{v:e}");
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        return format!("{mant}e{sign}{digits:0>2}");
+    }
+    let s = format!("{v}");
+    if s.contains('.') {
+        s
+    } else {
+        s + ".0"
+    }
+}
+
+/// Splits `"3.running_mean"` into `("3", "running_mean")`.
+pub(crate) fn split_name(name: &str) -> Option<(&str, &str)> {
+    name.split_once('.')
+}
+
+/// A buffer behind a lock: layers update their running statistics in `forward(&self)`.
+#[derive(Debug)]
+pub(crate) struct Buffer(std::sync::Mutex<Tensor>);
+
+impl Buffer {
+    pub(crate) fn new(t: Tensor) -> Self {
+        Self(std::sync::Mutex::new(t))
+    }
+    pub(crate) fn get(&self) -> Tensor {
+        match self.0.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+    pub(crate) fn set(&self, t: Tensor) {
+        match self.0.lock() {
+            Ok(mut g) => *g = t,
+            Err(p) => *p.into_inner() = t,
+        }
+    }
+    /// Loads `value` (same shape; converted to this buffer's dtype and device).
+    pub(crate) fn load(&self, name: &str, value: &Tensor) -> Result<()> {
+        let cur = self.get();
+        if value.dims() != cur.dims() {
+            return Err(Error::shape(format!(
+                "size mismatch for {name}: copying a buffer with shape {:?}, the shape in the \
+                 current model is {:?}",
+                value.dims(),
+                cur.dims()
+            )));
+        }
+        self.set(
+            value
+                .to_dtype(cur.dtype())?
+                .to_device(cur.device())?
+                .detach(),
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_python() {
+        assert_eq!(py_float(1e-5), "1e-05");
+        assert_eq!(py_float(0.1), "0.1");
+        assert_eq!(py_float(1.0), "1.0");
+        assert_eq!(py_float(20.0), "20.0");
+        assert_eq!(py_float(0.0001), "0.0001");
+        assert_eq!(py_float(-1.5e20), "-1.5e+20");
+        assert_eq!(py_float(0.01), "0.01");
     }
 }

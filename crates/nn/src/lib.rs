@@ -7,34 +7,60 @@
 //! names parameters as `nn.Sequential`'s `state_dict` does (`"1.weight"`).
 #![warn(missing_docs)]
 
+#[macro_use]
+mod macros;
+
 mod activation;
 mod adaptive_pool;
+mod batchnorm;
+mod batchnorm_op;
+mod bilinear;
 mod config;
 mod conv;
 mod conv_op;
 mod conv_transpose;
+mod dropout;
+mod embedding;
 mod error;
 mod flatten;
+mod identity;
+mod instancenorm;
 mod layer;
 mod linear;
+mod norm;
+mod normalization;
 pub mod ops;
 mod pad_op;
+mod param_init;
 mod pool;
 mod pool_op;
+mod residual;
 mod sequential;
 mod shape;
+pub mod unary;
 
-pub use activation::{ReLU, ReLUConfig};
+pub use activation::{
+    Activation, CELUConfig, ELUConfig, GELUConfig, HardsigmoidConfig, HardswishConfig,
+    HardtanhConfig, LeakyReLUConfig, LogSoftmaxConfig, MishConfig, PReLU, PReLUConfig, ReLU,
+    ReLU6Config, ReLUConfig, SELUConfig, SiLUConfig, SigmoidConfig, SoftmaxConfig, SoftplusConfig,
+    SoftsignConfig, TanhConfig, ThresholdConfig,
+};
+pub use batchnorm::{BatchNorm, BatchNormConfig};
+pub use bilinear::{Bilinear, BilinearConfig};
+pub use config::LayerConfig;
+pub use dropout::{Dropout, DropoutConfig};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use adaptive_pool::{
     AdaptiveAvgPool2d, AdaptiveMaxPool2d, AdaptivePool2dConfig, OutputDim, OutputSize,
 };
-pub use config::LayerConfig;
 pub use conv::{
     conv1d, conv2d, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvPadding, PaddingString,
 };
 pub use conv_transpose::{conv_transpose2d, ConvTranspose2d, ConvTranspose2dConfig};
 pub use error::{Error, Result};
-pub use flatten::{Flatten, FlattenConfig};
+pub use flatten::{Flatten, FlattenConfig, Unflatten, UnflattenConfig};
+pub use identity::{Identity, IdentityConfig};
+pub use instancenorm::{InstanceNorm2d, InstanceNorm2dConfig};
 pub use layer::{BuildCtx, Layer};
 pub use linear::{Linear, LinearConfig};
 pub use ops::PadMode;
@@ -42,5 +68,8 @@ pub use pool::{
     AvgPool1d, AvgPool1dConfig, AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool1dConfig, MaxPool2d,
     MaxPool2dConfig,
 };
-pub use sequential::{LayerSummary, Sequential, Summary};
+pub use normalization::{GroupNorm, GroupNormConfig, IntOrList, LayerNorm, LayerNormConfig};
+pub use param_init::ParamInit;
+pub use residual::{Residual, ResidualConfig};
+pub use sequential::{LayerSummary, Sequential, SequentialConfig, Summary};
 pub use shape::{IntOrPair, Shape};

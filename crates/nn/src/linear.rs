@@ -18,6 +18,9 @@ pub struct LinearConfig {
     /// Whether to learn an additive bias (default `true`).
     #[serde(default = "yes")]
     pub bias: bool,
+    /// `torch.nn.init` schemes for `weight`/`bias` (default: PyTorch's init).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<crate::ParamInit>,
 }
 
 fn yes() -> bool {
@@ -31,6 +34,7 @@ impl LinearConfig {
             in_features: Some(in_features),
             out_features,
             bias: true,
+            init: None,
         }
     }
 
@@ -62,6 +66,12 @@ impl LinearConfig {
             ));
         }
         crate::shape::check_param_count("out_features", &[self.out_features, last])?;
+        if let Some(i) = &self.init {
+            i.validate(
+                &[self.out_features, last],
+                self.bias.then_some(&[self.out_features][..]),
+            )?;
+        }
         let mut out = input.to_vec();
         *out.last_mut().expect("checked non-empty") = self.out_features;
         Ok(out)
@@ -79,6 +89,9 @@ impl LinearConfig {
             ctx.device,
             ctx.rng,
         )?;
+        let init = self.init.clone().unwrap_or_default();
+        let w = init.apply("weight", w, ctx)?;
+        let b = b.map(|b| init.apply("bias", b, ctx)).transpose()?;
         Ok(Linear {
             weight: Var::from_tensor(&w)?,
             bias: b.map(|b| Var::from_tensor(&b)).transpose()?,

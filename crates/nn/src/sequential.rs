@@ -1,12 +1,130 @@
+use crate::layer::split_name;
 use crate::shape::show_batched;
 use crate::{BuildCtx, Error, Layer, LayerConfig, Result, Shape};
 use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use wick_tensor::Param;
 
+/// `torch.nn.Sequential` as a layer of a model: `{ type = "Sequential", layers = [...] }`.
+/// Its parameters are named `"<index>.<child index>.<name>"` (`"4.0.bias"`), as
+/// PyTorch's for nested `nn.Sequential`s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequentialConfig {
+    /// The layers, in order.
+    pub layers: Vec<LayerConfig>,
+    /// Per-sample input shape, recorded by [`SequentialConfig::infer`].
+    #[serde(skip)]
+    pub input: Option<Shape>,
+}
+
+impl SequentialConfig {
+    /// Infers through the inner layers; errors name the inner layer.
+    pub fn infer(&mut self, input: &[usize]) -> Result<Shape> {
+        let shapes = Sequential::infer(input, &mut self.layers)?;
+        self.input = Some(input.to_vec());
+        Ok(shapes.last().cloned().unwrap_or_else(|| input.to_vec()))
+    }
+
+    /// Builds the inner layers; [`SequentialConfig::infer`] must have run.
+    pub fn init(&self, ctx: &mut BuildCtx) -> Result<Sequential> {
+        let input = self
+            .input
+            .as_ref()
+            .ok_or_else(|| Error::shape("Sequential: input shape not inferred"))?;
+        Sequential::new(input, &mut self.layers.clone(), ctx)
+    }
+}
+
+/// Parameters of named children, prefixed with the child's name.
+pub(crate) fn child_parameters(children: &[(String, &dyn Layer)]) -> Vec<Param> {
+    children
+        .iter()
+        .flat_map(|(n, l)| l.parameters().into_iter().map(move |p| p.prefixed(n)))
+        .collect()
+}
+
+/// Buffers of named children, prefixed.
+pub(crate) fn child_buffers(children: &[(String, &dyn Layer)]) -> Vec<(String, Tensor)> {
+    children
+        .iter()
+        .flat_map(|(n, l)| {
+            l.buffers()
+                .into_iter()
+                .map(move |(b, t)| (format!("{n}.{b}"), t))
+        })
+        .collect()
+}
+
+/// `state_dict()` of named children in module order, prefixed.
+pub(crate) fn child_state_dict(children: &[(String, &dyn Layer)]) -> Vec<(String, Tensor)> {
+    children
+        .iter()
+        .flat_map(|(n, l)| {
+            l.state_dict()
+                .into_iter()
+                .map(move |(b, t)| (format!("{n}.{b}"), t))
+        })
+        .collect()
+}
+
+/// Routes `"<child>.<rest>"` to the child.
+pub(crate) fn child_load_buffer(
+    children: &[(String, &dyn Layer)],
+    name: &str,
+    value: &Tensor,
+) -> Result<()> {
+    if let Some((head, rest)) = split_name(name) {
+        if let Some((_, l)) = children.iter().find(|(n, _)| n == head) {
+            return l.load_buffer(rest, value);
+        }
+    }
+    Err(Error::shape(format!(
+        "unexpected key in state_dict: {name:?}"
+    )))
+}
+
+/// Random-stream counters of named children, prefixed.
+pub(crate) fn child_counters(children: &[(String, &dyn Layer)]) -> Vec<(String, u64)> {
+    children
+        .iter()
+        .flat_map(|(n, l)| {
+            l.rng_counters()
+                .into_iter()
+                .map(move |(b, v)| (format!("{n}.{b}"), v))
+        })
+        .collect()
+}
+
+/// Routes a counter to the child.
+pub(crate) fn child_set_counter(
+    children: &[(String, &dyn Layer)],
+    name: &str,
+    value: u64,
+) -> Result<()> {
+    if let Some((head, rest)) = split_name(name) {
+        if let Some((_, l)) = children.iter().find(|(n, _)| n == head) {
+            return l.set_rng_counter(rest, value);
+        }
+    }
+    Err(Error::shape(format!("no random stream named {name:?}")))
+}
+
+/// `repr()` of a container, children indented as PyTorch's `_addindent` does.
+pub(crate) fn container_repr(ty: &str, children: &[(String, &dyn Layer)]) -> String {
+    let mut s = format!("{ty}(\n");
+    for (n, l) in children {
+        let child = l.describe().replace('\n', "\n  ");
+        s += &format!("  ({n}): {child}\n");
+    }
+    s + ")"
+}
+
 /// `torch.nn.Sequential`: layers applied in order. Parameters are named by position,
-/// as in PyTorch's `state_dict` (`"1.weight"`, `"1.bias"`, `"3.weight"`, …).
+/// as in PyTorch's `state_dict` (`"1.weight"`, `"1.bias"`, `"3.weight"`, …), nested
+/// containers adding their own prefixes (`"4.0.bias"`, `"2.layers.0.weight"`).
 pub struct Sequential {
     input: Shape,
     layers: Vec<Box<dyn Layer>>,
@@ -57,6 +175,16 @@ impl Sequential {
         &self.layers
     }
 
+    /// The per-sample input shape.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input
+    }
+
+    /// The per-sample output shape of every layer.
+    pub fn shapes(&self) -> &[Shape] {
+        &self.shapes
+    }
+
     /// The per-sample output shape.
     pub fn output_shape(&self) -> &[usize] {
         self.shapes.last().map(Vec::as_slice).unwrap_or(&self.input)
@@ -71,28 +199,72 @@ impl Sequential {
         Ok(x)
     }
 
-    /// All parameters with their `state_dict` names, in module order.
-    pub fn parameters(&self) -> Vec<Param> {
+    fn named(&self) -> Vec<(String, &dyn Layer)> {
         self.layers
             .iter()
             .enumerate()
-            .flat_map(|(i, l)| {
-                l.parameters()
-                    .into_iter()
-                    .map(move |p| p.prefixed(&i.to_string()))
-            })
+            .map(|(i, l)| (i.to_string(), l.as_ref()))
             .collect()
     }
 
-    /// Copies tensors into the parameters by `state_dict` name, as
-    /// `model.load_state_dict(state_dict)` (strict: every parameter must be present with
-    /// its shape, and no key may be left over).
+    /// All parameters with their `state_dict` names, in module order.
+    pub fn parameters(&self) -> Vec<Param> {
+        child_parameters(&self.named())
+    }
+
+    /// All buffers (`"1.running_mean"`, …) in module order.
+    pub fn buffers(&self) -> Vec<(String, Tensor)> {
+        child_buffers(&self.named())
+    }
+
+    /// `model.state_dict()`: parameters and buffers by PyTorch name, in PyTorch's order
+    /// (each module's parameters, then its buffers, children in order). Saved as
+    /// safetensors, it loads into the equivalent PyTorch model.
+    pub fn state_dict(&self) -> Vec<(String, Tensor)> {
+        child_state_dict(&self.named())
+    }
+
+    /// Copies tensors into the parameters and buffers by `state_dict` name, as
+    /// `model.load_state_dict(state_dict)` (strict: every parameter and buffer must be
+    /// present with its shape, and no key may be left over).
     pub fn load_state_dict(&self, state: &HashMap<String, Tensor>) -> Result<()> {
         let params = self.parameters();
+        let buffers = self.buffers();
+        let missing: Vec<&str> = params
+            .iter()
+            .map(|p| p.name.as_str())
+            .chain(buffers.iter().map(|(n, _)| n.as_str()))
+            .filter(|n| !state.contains_key(*n))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::shape(format!(
+                "Missing key(s) in state_dict: {}",
+                missing
+                    .iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let mut unexpected: Vec<&String> = state
+            .keys()
+            .filter(|k| {
+                !params.iter().any(|p| &p.name == *k) && !buffers.iter().any(|(n, _)| n == *k)
+            })
+            .collect();
+        if !unexpected.is_empty() {
+            unexpected.sort();
+            return Err(Error::shape(format!(
+                "Unexpected key(s) in state_dict: {}",
+                unexpected
+                    .iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         for p in &params {
-            let t = state
-                .get(&p.name)
-                .ok_or_else(|| Error::shape(format!("missing key in state_dict: {:?}", p.name)))?;
+            let t = &state[&p.name];
             if t.dims() != p.var.dims() {
                 return Err(Error::shape(format!(
                     "size mismatch for {}: copying a param with shape {:?}, the shape in the \
@@ -105,32 +277,63 @@ impl Sequential {
             p.var
                 .set(&t.to_dtype(p.var.dtype())?.to_device(p.var.device())?)?;
         }
-        if let Some(extra) = state.keys().find(|k| !params.iter().any(|p| &p.name == *k)) {
-            return Err(Error::shape(format!(
-                "unexpected key in state_dict: {extra:?}"
-            )));
+        for (n, _) in &buffers {
+            Layer::load_buffer(self, n, &state[n])?;
         }
         Ok(())
     }
 
-    /// The model table: layer, output shape and parameter count per layer.
-    pub fn summary(&self) -> Summary {
-        let rows = self
-            .layers
-            .iter()
-            .zip(&self.shapes)
-            .enumerate()
-            .map(|(index, (l, s))| LayerSummary {
+    /// Counters of the random streams (Dropout masks drawn), for checkpoints.
+    pub fn rng_counters(&self) -> Vec<(String, u64)> {
+        child_counters(&self.named())
+    }
+
+    /// Restores counters saved from [`Sequential::rng_counters`].
+    pub fn set_rng_counters(&self, counters: &[(String, u64)]) -> Result<()> {
+        for (n, v) in counters {
+            child_set_counter(&self.named(), n, *v)?;
+        }
+        Ok(())
+    }
+
+    /// The rows of this Sequential's layers and, under containers, of their children.
+    pub(crate) fn rows(&self, prefix: &str, depth: usize) -> Vec<LayerSummary> {
+        let mut rows = Vec::new();
+        for (index, (l, s)) in self.layers.iter().zip(&self.shapes).enumerate() {
+            let name = if prefix.is_empty() {
+                index.to_string()
+            } else {
+                format!("{prefix}.{index}")
+            };
+            let params: usize = l.parameters().iter().map(Param::numel).sum();
+            let nested = l.summary_rows(&name, depth + 1);
+            rows.push(LayerSummary {
                 index,
+                name: name.clone(),
+                depth,
                 ty: l.type_name(),
-                repr: l.describe(),
+                repr: if nested.is_empty() {
+                    l.describe()
+                } else {
+                    format!("{}: {name}", l.type_name())
+                },
                 output_shape: s.clone(),
-                params: l.parameters().iter().map(Param::numel).sum(),
-            })
-            .collect();
+                params,
+                trainable: params > 0,
+                container: !nested.is_empty(),
+            });
+            rows.extend(nested);
+        }
+        rows
+    }
+
+    /// The model table, torchinfo-like: every layer (nested ones indented under their
+    /// container) with its output shape, parameter count and whether it trains.
+    pub fn summary(&self) -> Summary {
         Summary {
             input: self.input.clone(),
-            rows,
+            rows: self.rows("", 0),
+            batch_size: None,
         }
     }
 }
@@ -145,43 +348,103 @@ impl Layer for Sequential {
     fn parameters(&self) -> Vec<Param> {
         Sequential::parameters(self)
     }
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        Sequential::buffers(self)
+    }
+    fn load_buffer(&self, name: &str, value: &Tensor) -> Result<()> {
+        child_load_buffer(&self.named(), name, value)
+    }
+    fn state_dict(&self) -> Vec<(String, Tensor)> {
+        Sequential::state_dict(self)
+    }
+    fn rng_counters(&self) -> Vec<(String, u64)> {
+        Sequential::rng_counters(self)
+    }
+    fn set_rng_counter(&self, name: &str, value: u64) -> Result<()> {
+        child_set_counter(&self.named(), name, value)
+    }
+    fn children(&self) -> Vec<(String, &dyn Layer)> {
+        self.named()
+    }
+    fn summary_rows(&self, path: &str, depth: usize) -> Vec<LayerSummary> {
+        self.rows(path, depth)
+    }
     fn describe(&self) -> String {
-        let mut s = String::from("Sequential(\n");
-        for (i, l) in self.layers.iter().enumerate() {
-            s += &format!("  ({i}): {}\n", l.describe());
-        }
-        s + ")"
+        container_repr("Sequential", &self.named())
     }
 }
 
 /// One row of a [`Summary`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerSummary {
-    /// Position in the model.
+    /// Position in its container.
     pub index: usize,
+    /// The module's path, the prefix of its `state_dict` keys (`"3"`, `"3.layers.0"`).
+    pub name: String,
+    /// Nesting depth (0 for the model's own layers).
+    pub depth: usize,
     /// PyTorch class name.
     pub ty: &'static str,
-    /// `repr()` of the module.
+    /// `repr()` of the module (for containers, their class and path).
     pub repr: String,
     /// Per-sample output shape.
     pub output_shape: Shape,
-    /// Number of parameters.
+    /// Number of parameters (a container's include its children's).
     pub params: usize,
+    /// Whether it has parameters that train.
+    pub trainable: bool,
+    /// Whether it is a container whose children follow.
+    pub container: bool,
 }
 
-/// A model table like `torchsummary`'s: one row per layer, then the totals.
+/// A model table like torchinfo's: one row per layer, then the totals and an estimate
+/// of the memory a forward and backward pass takes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// Per-sample input shape.
     pub input: Shape,
-    /// One row per layer.
+    /// One row per layer, nested layers after their container.
     pub rows: Vec<LayerSummary>,
+    /// Batch size for the memory estimate (per sample when `None`).
+    pub batch_size: Option<usize>,
 }
 
 impl Summary {
+    /// The same table with memory estimated for batches of `n`.
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch_size = Some(n);
+        self
+    }
+
     /// Total number of parameters.
     pub fn total_params(&self) -> usize {
-        self.rows.iter().map(|r| r.params).sum()
+        self.rows
+            .iter()
+            .filter(|r| r.depth == 0)
+            .map(|r| r.params)
+            .sum()
+    }
+
+    /// Trainable parameters (every wick parameter trains).
+    pub fn trainable_params(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.depth == 0 && r.trainable)
+            .map(|r| r.params)
+            .sum()
+    }
+
+    /// Bytes of activations a forward and backward pass keeps per sample (f32): every
+    /// non-container layer's output, and its gradient, as torchinfo's "Forward/backward
+    /// pass size".
+    pub fn activation_bytes_per_sample(&self) -> usize {
+        let outputs: usize = self
+            .rows
+            .iter()
+            .filter(|r| !r.container)
+            .map(|r| r.output_shape.iter().product::<usize>())
+            .sum();
+        2 * 4 * outputs
     }
 }
 
@@ -198,42 +461,78 @@ pub(crate) fn thousands(n: usize) -> String {
     out
 }
 
+fn mb(bytes: usize) -> String {
+    format!("{:.2}", bytes as f64 / 1e6)
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = |r: &LayerSummary| format!("{}{:<4} {}", "  ".repeat(r.depth), r.name, r.repr);
         let layer_w = self
             .rows
             .iter()
-            .map(|r| r.repr.len() + 6)
+            .map(|r| label(r).len())
             .chain([20])
             .max()
             .unwrap_or(20);
-        let line = "=".repeat(layer_w + 38);
+        let line = "=".repeat(layer_w + 50);
         writeln!(
             f,
-            "{:<layer_w$} {:<24} {:>12}",
-            "Layer (type)", "Output Shape", "Param #"
+            "{:<layer_w$} {:<24} {:>12} {:>11}",
+            "Layer (type)", "Output Shape", "Param #", "Trainable"
         )?;
         writeln!(f, "{line}")?;
         writeln!(
             f,
-            "{:<layer_w$} {:<24} {:>12}",
+            "{:<layer_w$} {:<24} {:>12} {:>11}",
             "Input",
             show_batched(&self.input),
+            "",
             ""
         )?;
         for r in &self.rows {
-            let name = format!("{:<4} {}", r.index, r.repr);
             writeln!(
                 f,
-                "{name:<layer_w$} {:<24} {:>12}",
+                "{:<layer_w$} {:<24} {:>12} {:>11}",
+                label(r),
                 show_batched(&r.output_shape),
-                thousands(r.params)
+                if r.params == 0 {
+                    "--".into()
+                } else {
+                    thousands(r.params)
+                },
+                if r.params == 0 {
+                    "--"
+                } else if r.trainable {
+                    "True"
+                } else {
+                    "False"
+                }
             )?;
         }
         writeln!(f, "{line}")?;
-        writeln!(f, "Total params: {}", thousands(self.total_params()))?;
-        writeln!(f, "Trainable params: {}", thousands(self.total_params()))?;
-        write!(f, "Non-trainable params: 0")
+        let total = self.total_params();
+        let trainable = self.trainable_params();
+        writeln!(f, "Total params: {}", thousands(total))?;
+        writeln!(f, "Trainable params: {}", thousands(trainable))?;
+        writeln!(f, "Non-trainable params: {}", thousands(total - trainable))?;
+        writeln!(f, "{line}")?;
+        let n = self.batch_size.unwrap_or(1);
+        let input_bytes = 4 * n * self.input.iter().product::<usize>();
+        let act = n * self.activation_bytes_per_sample();
+        let params = 4 * total;
+        let per = match self.batch_size {
+            Some(n) => format!("batch of {n}"),
+            None => "sample".into(),
+        };
+        writeln!(f, "Input size per {per} (MB): {}", mb(input_bytes))?;
+        writeln!(f, "Forward/backward pass size per {per} (MB): {}", mb(act))?;
+        writeln!(f, "Params size (MB): {}", mb(params))?;
+        write!(
+            f,
+            "Estimated total size per {per} (MB): {}",
+            mb(input_bytes + act + params)
+        )
     }
 }
 
@@ -252,6 +551,7 @@ mod tests {
                 in_features: None,
                 out_features: o,
                 bias: true,
+                init: None,
             }));
             v.push(LayerConfig::ReLU(ReLUConfig::default()));
         }
@@ -259,6 +559,7 @@ mod tests {
             in_features: None,
             out_features: 10,
             bias: true,
+            init: None,
         }));
         v
     }
@@ -332,6 +633,7 @@ mod tests {
                 in_features: None,
                 out_features: 10,
                 bias: true,
+                init: None,
             }),
         ];
         let shapes = Sequential::infer(&[1, 28, 28], &mut cfgs).unwrap();
@@ -358,8 +660,183 @@ mod tests {
         assert!(LayerConfig::TYPES.contains(&"Conv2d"));
         assert_eq!(
             LayerConfig::fields_of("Linear").unwrap(),
-            &["in_features", "out_features", "bias"]
+            &["in_features", "out_features", "bias", "init"]
         );
         assert!(LayerConfig::fields_of("Conv3d").is_none());
+    }
+}
+
+#[cfg(test)]
+mod container_tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use wick_tensor::SeedRng;
+
+    fn build(json: &str, input: &[usize]) -> Sequential {
+        let mut cfgs: Vec<LayerConfig> = serde_json::from_str(json).unwrap();
+        let mut rng = SeedRng::new(0);
+        let mut ctx = BuildCtx {
+            device: &Device::Cpu,
+            dtype: DType::F32,
+            rng: &mut rng,
+        };
+        Sequential::new(input, &mut cfgs, &mut ctx).unwrap()
+    }
+
+    const RESNETISH: &str = r#"[
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1},
+        {"type": "BatchNorm2d"},
+        {"type": "ReLU"},
+        {"type": "Residual",
+         "layers": [{"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1},
+                    {"type": "BatchNorm2d", "momentum": "None"}],
+         "projection": [{"type": "Conv2d", "out_channels": 8, "kernel_size": 1, "bias": false}]},
+        {"type": "Sequential", "layers": [{"type": "Dropout", "p": 0.25}, {"type": "Flatten"},
+                                          {"type": "Linear", "out_features": 3}]}
+    ]"#;
+
+    #[test]
+    fn state_dict_names_follow_pytorch() {
+        let m = build(RESNETISH, &[1, 5, 5]);
+        let keys: Vec<String> = m.state_dict().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "0.weight",
+                "0.bias",
+                "1.weight",
+                "1.bias",
+                "1.running_mean",
+                "1.running_var",
+                "1.num_batches_tracked",
+                "3.layers.0.weight",
+                "3.layers.0.bias",
+                "3.layers.1.weight",
+                "3.layers.1.bias",
+                "3.layers.1.running_mean",
+                "3.layers.1.running_var",
+                "3.layers.1.num_batches_tracked",
+                "3.projection.0.weight",
+                "4.2.weight",
+                "4.2.bias",
+            ]
+        );
+        assert_eq!(m.output_shape(), &[3]);
+        assert_eq!(m.rng_counters(), vec![("4.0.masks_drawn".to_string(), 0)]);
+        let x = Tensor::ones((2, 1, 5, 5), DType::F32, &Device::Cpu).unwrap();
+        m.forward(&x, true).unwrap();
+        m.forward(&x, true).unwrap();
+        let sd: HashMap<String, Tensor> = m.state_dict().into_iter().collect();
+        assert_eq!(
+            sd["3.layers.1.num_batches_tracked"]
+                .to_scalar::<i64>()
+                .unwrap(),
+            2
+        );
+        assert_eq!(m.rng_counters(), vec![("4.0.masks_drawn".to_string(), 2)]);
+        // a fresh model loads it all back: parameters, buffers; counters separately
+        let fresh = build(RESNETISH, &[1, 5, 5]);
+        fresh.load_state_dict(&sd).unwrap();
+        fresh.set_rng_counters(&m.rng_counters()).unwrap();
+        for ((k, a), (_, b)) in m.state_dict().iter().zip(fresh.state_dict().iter()) {
+            let d = (a.to_dtype(DType::F64).unwrap() - b.to_dtype(DType::F64).unwrap())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert_eq!(d, 0.0, "{k}");
+        }
+        assert_eq!(fresh.rng_counters(), m.rng_counters());
+        // strictness
+        let mut missing = sd.clone();
+        missing.remove("1.running_var");
+        let e = fresh.load_state_dict(&missing).unwrap_err().to_string();
+        assert!(
+            e.contains("Missing key(s) in state_dict: \"1.running_var\""),
+            "{e}"
+        );
+        let mut extra = sd.clone();
+        extra.insert("9.weight".into(), sd["0.bias"].clone());
+        let e = fresh.load_state_dict(&extra).unwrap_err().to_string();
+        assert!(
+            e.contains("Unexpected key(s) in state_dict: \"9.weight\""),
+            "{e}"
+        );
+        let mut wrong = sd;
+        wrong.insert(
+            "1.running_mean".into(),
+            Tensor::zeros(5, DType::F32, &Device::Cpu).unwrap(),
+        );
+        let e = fresh.load_state_dict(&wrong).unwrap_err().to_string();
+        assert!(e.contains("size mismatch for running_mean"), "{e}");
+    }
+
+    #[test]
+    fn residual_shapes_must_match() {
+        let mut cfgs: Vec<LayerConfig> = serde_json::from_str(
+            r#"[{"type": "Flatten"},
+                {"type": "Residual", "layers": [{"type": "Linear", "out_features": 4}]}]"#,
+        )
+        .unwrap();
+        let e = Sequential::infer(&[2, 3], &mut cfgs)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("layer 1 (Residual)")
+                && e.contains("the layers give [-1, 4]")
+                && e.contains("[-1, 6]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn summary_nests_and_estimates_memory() {
+        let m = build(RESNETISH, &[1, 5, 5]);
+        let s = m.summary();
+        let names: Vec<&str> = s.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "0",
+                "1",
+                "2",
+                "3",
+                "3.layers.0",
+                "3.layers.1",
+                "3.projection.0",
+                "4",
+                "4.0",
+                "4.1",
+                "4.2"
+            ]
+        );
+        // conv 4·9+4, bn 8, conv 8·4·9+8, bn 16, 1×1 conv 32, linear 200·3+3
+        let total = 40 + 8 + 296 + 16 + 32 + 603;
+        assert_eq!(s.total_params(), total);
+        assert_eq!(s.rows[3].params, 296 + 16 + 32);
+        // leaf outputs per sample: 100 ×3, 200 ×3, 200, 200, 3
+        assert_eq!(s.activation_bytes_per_sample(), 8 * (300 + 600 + 400 + 3));
+        let text = s.with_batch_size(64).to_string();
+        assert!(
+            text.contains(&format!("Total params: {}", thousands(total))),
+            "{text}"
+        );
+        assert!(
+            text.contains("  3.layers.1 BatchNorm2d(8, eps=1e-05, momentum=None"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Forward/backward pass size per batch of 64 (MB): 0.67"),
+            "{text}"
+        );
+        assert!(
+            m.describe()
+                .contains("(3): Residual(\n    (layers): Sequential(\n      (0): Conv2d"),
+            "{}",
+            m.describe()
+        );
     }
 }

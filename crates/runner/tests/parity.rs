@@ -21,6 +21,7 @@ fn linear(out: usize) -> LayerConfig {
         in_features: None,
         out_features: out,
         bias: true,
+        init: None,
     })
 }
 fn relu() -> LayerConfig {

@@ -10,6 +10,9 @@ pub enum Error {
     /// CUDA asked for, but this build has no CUDA support or no GPU is present.
     #[error("{0}")]
     CudaUnavailable(String),
+    /// An invalid argument of an initialization scheme (`torch.nn.init`).
+    #[error("{0}")]
+    Init(String),
     /// A gradient check failed.
     #[error("gradcheck failed: {0}")]
     GradCheck(String),

@@ -37,6 +37,19 @@ impl SeedRng {
         low + (high - low) * self.0.random::<f64>()
     }
 
+    /// A standard normal sample `N(0, 1)` (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        // 1 - U is in (0, 1], so the logarithm is finite.
+        let u1 = 1.0 - self.0.random::<f64>();
+        let u2 = self.0.random::<f64>();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// A raw 64-bit sample, for deriving a seed of a stream of one's own.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0.random::<u64>()
+    }
+
     /// A uniform integer in `0..n`.
     pub fn below(&mut self, n: usize) -> usize {
         self.0.random_range(0..n)

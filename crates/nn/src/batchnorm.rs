@@ -1,0 +1,304 @@
+use crate::batchnorm_op::batch_norm_train;
+use crate::layer::{py_bool, py_float};
+use crate::norm::{self, channel_affine, normalize, ones_zeros, RunningStats};
+use crate::{BuildCtx, Error, Layer, Result, Shape};
+use candle_core::{Tensor, Var};
+use serde::{Deserialize, Serialize};
+use wick_tensor::Param;
+
+config! {
+    /// Arguments of `torch.nn.BatchNorm1d`/`BatchNorm2d(num_features, eps=1e-05,
+    /// momentum=0.1, affine=True, track_running_stats=True, *, bias=True)`.
+    ///
+    /// `num_features` may be left out: it is inferred from the input's channels.
+    /// `momentum = "None"` is PyTorch's `momentum=None` (cumulative moving average).
+    BatchNormConfig {
+        /// `C`, the channels (dimension 1 of the batched input); inferred when absent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        num_features: Option<usize> = None,
+        /// Added to the variance for stability (default 1e-5).
+        eps: f64 = 1e-5,
+        /// Weight of the new batch in the running statistics (default 0.1), or `"None"`.
+        #[serde(with = "norm::momentum", default = "norm::default_momentum")]
+        momentum: Option<f64> = Some(0.1),
+        /// Learn a per-channel scale and shift (default true).
+        affine: bool = true,
+        /// With `affine`, learn the shift too (default true; keyword-only in PyTorch).
+        bias: bool = true,
+        /// Keep running statistics and use them in eval mode (default true).
+        track_running_stats: bool = true,
+        /// `torch.nn.init` schemes for `weight`/`bias` (default: PyTorch's init).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        init: Option<crate::ParamInit> = None,
+    }
+}
+
+impl BatchNormConfig {
+    /// `BatchNorm(num_features)` with PyTorch's defaults.
+    pub fn new(num_features: usize) -> Self {
+        Self {
+            num_features: Some(num_features),
+            ..Self::default()
+        }
+    }
+
+    /// Checks the per-sample input shape for `BatchNorm{dims}d` (`[C]` or `[C, L]` for
+    /// 1d, `[C, H, W]` for 2d), fills `num_features` and returns the input shape.
+    pub fn infer(&mut self, dims: usize, input: &[usize]) -> Result<Shape> {
+        let ok = match dims {
+            1 => matches!(input.len(), 1 | 2),
+            _ => input.len() == 3,
+        };
+        if !ok {
+            let want = if dims == 1 { "2D or 3D" } else { "4D" };
+            return Err(Error::shape(format!(
+                "BatchNorm{dims}d expected {want} input (got {}D input: {})",
+                input.len() + 1,
+                crate::shape::show_batched(input)
+            )));
+        }
+        norm::check_eps_momentum(self.eps, self.momentum)?;
+        norm::infer_channels("num_features", &mut self.num_features, input[0], input)?;
+        Ok(input.to_vec())
+    }
+
+    /// Creates `BatchNorm{dims}d`: weight ones, bias zeros, running mean zeros, running
+    /// variance ones, as PyTorch's `reset_parameters`.
+    pub fn init(&self, dims: usize, ctx: &mut BuildCtx) -> Result<BatchNorm> {
+        let c = self
+            .num_features
+            .ok_or_else(|| Error::field("num_features", "num_features is not known"))?;
+        norm::check_eps_momentum(self.eps, self.momentum)?;
+        crate::shape::check_param_count("num_features", &[c])?;
+        let (w, b) = if self.affine {
+            let (w, b) = ones_zeros(&[c], ctx.dtype, ctx.device)?;
+            let init = self.init.clone().unwrap_or_default();
+            init.validate(&[c], self.bias.then_some(&[c][..]))?;
+            let w = Var::from_tensor(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
+            let b = Var::from_tensor(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
+            (Some(w), self.bias.then_some(b))
+        } else {
+            if self.init.is_some() {
+                return Err(Error::field(
+                    "init",
+                    "init is given but affine = false (no parameters)",
+                ));
+            }
+            (None, None)
+        };
+        let stats = if self.track_running_stats {
+            Some(RunningStats::new(c, ctx.dtype, ctx.device)?)
+        } else {
+            None
+        };
+        Ok(BatchNorm {
+            name: if dims == 1 {
+                "BatchNorm1d"
+            } else {
+                "BatchNorm2d"
+            },
+            cfg: self.clone(),
+            num_features: c,
+            weight: w,
+            bias: b,
+            stats,
+        })
+    }
+}
+
+/// `torch.nn.BatchNorm1d`/`BatchNorm2d`:
+/// `y = (x − E[x]) / √(Var[x] + eps) · γ + β`, per channel.
+///
+/// In train mode (or without running statistics) `E` and `Var` are the batch's mean and
+/// biased variance over every dimension but 1, and the running statistics are updated
+/// as `running = (1 − momentum)·running + momentum·batch` with the *unbiased* batch
+/// variance (`momentum = None`: `1/num_batches_tracked`); in eval mode the running
+/// statistics are used. Composed from candle ops, so every gradient is autograd's
+/// (checked against PyTorch).
+///
+/// # Shapes
+/// input and output `[N, C]` or `[N, C, L]` (1d), `[N, C, H, W]` (2d).
+///
+/// # Errors
+/// Training on one value per channel ("Expected more than 1 value per channel when
+/// training").
+pub struct BatchNorm {
+    name: &'static str,
+    cfg: BatchNormConfig,
+    num_features: usize,
+    weight: Option<Var>,
+    bias: Option<Var>,
+    stats: Option<RunningStats>,
+}
+
+impl BatchNorm {
+    /// Updates the running statistics from the batch's (train mode) and reshapes.
+    fn finish(
+        &self,
+        y: Tensor,
+        dims: Vec<usize>,
+        train: bool,
+        mean: Tensor,
+        var: Tensor,
+        count: usize,
+    ) -> Result<Tensor> {
+        if let (true, Some(stats)) = (train, &self.stats) {
+            let tracked = stats.bump()?;
+            let m = self.cfg.momentum.unwrap_or(1.0 / tracked as f64);
+            let unbiased = var.affine(count as f64 / (count - 1) as f64, 0.0)?;
+            stats.update(m, &mean, &unbiased)?;
+        }
+        Ok(y.reshape(dims)?)
+    }
+}
+
+impl Layer for BatchNorm {
+    fn type_name(&self) -> &'static str {
+        self.name
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        if dims.len() < 2 || dims[1] != self.num_features {
+            return Err(Error::shape(format!(
+                "{}: expected an input [N, {}, *], got {dims:?}",
+                self.name, self.num_features
+            )));
+        }
+        let (n, c) = (dims[0], dims[1]);
+        let l: usize = dims[2..].iter().product();
+        let x3 = x.reshape((n, c, l))?;
+        if train || self.stats.is_none() {
+            let count = n * l;
+            if count <= 1 {
+                return Err(Error::shape(format!(
+                    "Expected more than 1 value per channel when training, got input size {dims:?}"
+                )));
+            }
+            let (y, mean, var) = if x.device().is_cpu() {
+                // one fused kernel with PyTorch's closed-form backward
+                let w = match &self.weight {
+                    Some(w) => w.as_tensor().clone(),
+                    None => Tensor::ones(c, x.dtype(), x.device())?,
+                };
+                let b = match &self.bias {
+                    Some(b) => b.as_tensor().clone(),
+                    None => Tensor::zeros(c, x.dtype(), x.device())?,
+                };
+                let (y, st) = batch_norm_train(&x3, &w, &b, self.cfg.eps)?;
+                (y, st.get(0)?, st.get(1)?)
+            } else {
+                let (xhat, mean, var) = normalize(&x3, &[0, 2], self.cfg.eps)?;
+                let y = channel_affine(
+                    &xhat,
+                    self.weight.as_ref().map(Var::as_tensor),
+                    self.bias.as_ref().map(Var::as_tensor),
+                )?;
+                (y, mean, var)
+            };
+            return self.finish(y, dims, train, mean, var, count);
+        }
+        // eval mode: the running statistics
+        let stats = self
+            .stats
+            .as_ref()
+            .ok_or_else(|| Error::shape("no running statistics"))?;
+        let (rm, rv) = stats.shaped(3)?;
+        // y = x·scale + shift, scale = γ/√(var + eps), shift = β − mean·scale (as
+        // PyTorch's eval kernel), two passes over x instead of four
+        let mut scale = rv.affine(1.0, self.cfg.eps)?.sqrt()?.recip()?;
+        if let Some(w) = &self.weight {
+            scale = scale.broadcast_mul(&w.as_tensor().reshape((1, c, 1))?)?;
+        }
+        let mut shift = rm.broadcast_mul(&scale)?.neg()?;
+        if let Some(b) = &self.bias {
+            shift = shift.broadcast_add(&b.as_tensor().reshape((1, c, 1))?)?;
+        }
+        let y = x3.broadcast_mul(&scale)?.broadcast_add(&shift)?;
+        Ok(y.reshape(dims)?)
+    }
+
+    fn parameters(&self) -> Vec<Param> {
+        let mut p = Vec::new();
+        if let Some(w) = &self.weight {
+            p.push(Param::new("weight", w.clone()));
+        }
+        if let Some(b) = &self.bias {
+            p.push(Param::new("bias", b.clone()));
+        }
+        p
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        self.stats
+            .as_ref()
+            .map(RunningStats::buffers)
+            .unwrap_or_default()
+    }
+
+    fn load_buffer(&self, name: &str, value: &Tensor) -> Result<()> {
+        match &self.stats {
+            Some(s) => s.load(name, value),
+            None => Err(Error::shape(format!(
+                "unexpected key in state_dict: {name:?}"
+            ))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}({}, eps={}, momentum={}, affine={}, bias={}, track_running_stats={})",
+            self.name,
+            self.num_features,
+            py_float(self.cfg.eps),
+            self.cfg.momentum.map_or("None".into(), py_float),
+            py_bool(self.cfg.affine),
+            py_bool(self.bias.is_some()),
+            py_bool(self.cfg.track_running_stats)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LayerConfig;
+
+    #[test]
+    fn momentum_none_is_spelled_none() {
+        let c: LayerConfig =
+            serde_json::from_str(r#"{"type": "BatchNorm2d", "momentum": "None"}"#).unwrap();
+        match &c {
+            LayerConfig::BatchNorm2d(b) => assert_eq!(b.momentum, None),
+            _ => unreachable!(),
+        }
+        let back = serde_json::to_string(&c).unwrap();
+        assert!(back.contains(r#""momentum":"None""#), "{back}");
+        let c: LayerConfig = serde_json::from_str(r#"{"type": "BatchNorm1d"}"#).unwrap();
+        assert_eq!(c, LayerConfig::BatchNorm1d(BatchNormConfig::default()));
+        let e = serde_json::from_str::<LayerConfig>(r#"{"type": "BatchNorm1d", "momentum": "x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected a number or \"None\""), "{e}");
+        let mut bad = BatchNormConfig {
+            momentum: Some(1.5),
+            ..BatchNormConfig::default()
+        };
+        let e = bad.infer(2, &[3, 4, 4]).unwrap_err().to_string();
+        assert!(e.contains("Invalid momentum: 1.5"), "{e}");
+        let mut bn2 = BatchNormConfig::new(4);
+        let e = bn2.infer(2, &[3, 4, 4]).unwrap_err().to_string();
+        assert!(
+            e.contains("num_features = 4") && e.contains("[-1, 3, 4, 4]"),
+            "{e}"
+        );
+        let e = BatchNormConfig::default()
+            .infer(2, &[3])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("BatchNorm2d expected 4D input (got 2D input"),
+            "{e}"
+        );
+    }
+}

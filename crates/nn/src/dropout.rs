@@ -1,0 +1,242 @@
+use crate::layer::py_float;
+use crate::{BuildCtx, Error, Layer, Result, Shape};
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use wick_tensor::SeedRng;
+
+config! {
+    /// Arguments of `torch.nn.Dropout(p=0.5, inplace=False)` and
+    /// `torch.nn.Dropout2d(p=0.5, inplace=False)`.
+    DropoutConfig {
+        /// Probability of an element (a channel, for Dropout2d) to be zeroed (default 0.5).
+        p: f64 = 0.5,
+        /// Accepted and ignored (wick never modifies a layer's input).
+        inplace: bool = false,
+    }
+}
+
+impl DropoutConfig {
+    fn check(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.p) {
+            return Err(Error::field(
+                "p",
+                format!(
+                    "dropout probability has to be between 0 and 1, but got {}",
+                    self.p
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks `p`; the output shape is the input shape. `channelwise` is Dropout2d,
+    /// whose per-sample input is `[C, H, W]` (or `[C, L]`).
+    pub fn infer(&self, channelwise: bool, input: &[usize]) -> Result<Shape> {
+        self.check()?;
+        if channelwise && !matches!(input.len(), 2 | 3) {
+            return Err(Error::shape(format!(
+                "Dropout2d expects a 3D or 4D input (got {}D input: {})",
+                input.len() + 1,
+                crate::shape::show_batched(input)
+            )));
+        }
+        Ok(input.to_vec())
+    }
+
+    /// The layer. Its random stream's seed is drawn from the build's init stream, so the
+    /// experiment's seed fixes every mask.
+    pub fn init(&self, channelwise: bool, ctx: &mut BuildCtx) -> Result<Dropout> {
+        self.check()?;
+        Ok(Dropout {
+            p: self.p,
+            inplace: self.inplace,
+            channelwise,
+            seed: ctx.rng.next_u64(),
+            calls: AtomicU64::new(0),
+        })
+    }
+}
+
+/// `torch.nn.Dropout` / `Dropout2d`: in train mode each element (Dropout) or each
+/// channel of each sample (Dropout2d) is zeroed with probability `p` and the rest are
+/// scaled by `1/(1 − p)` (inverted dropout); in eval mode the layer is the identity.
+///
+/// The `k`-th mask a layer draws comes from `SeedRng::stream(seed, "dropout", [k])`,
+/// `seed` drawn at build time from the init stream: the same experiment seed gives the
+/// same masks, and a checkpoint restores `k` ([`Layer::rng_counters`]). The mask is a
+/// constant, so the gradient is `g · mask`, as PyTorch's.
+///
+/// # Shapes
+/// Dropout: any. Dropout2d: `[N, C, H, W]` (mask `[N, C, 1, 1]`) or `[N, C, L]` (mask
+/// `[N, C, 1]`).
+pub struct Dropout {
+    p: f64,
+    inplace: bool,
+    channelwise: bool,
+    seed: u64,
+    calls: AtomicU64,
+}
+
+impl Dropout {
+    /// A Dropout (`channelwise = false`) or Dropout2d layer with its own stream seed.
+    pub fn new(p: f64, channelwise: bool, seed: u64) -> Result<Self> {
+        DropoutConfig { p, inplace: false }.check()?;
+        Ok(Self {
+            p,
+            inplace: false,
+            channelwise,
+            seed,
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    /// The mask for call `k`: `1/(1 − p)` kept, `0` dropped, of shape `shape`.
+    pub fn mask(&self, k: u64, shape: &[usize]) -> Vec<f32> {
+        let mut rng = SeedRng::stream(self.seed, "dropout", &[k]);
+        let n: usize = shape.iter().product();
+        if self.p >= 1.0 {
+            return vec![0.0; n];
+        }
+        let keep = (1.0 / (1.0 - self.p)) as f32;
+        (0..n)
+            .map(|_| {
+                if rng.uniform(0.0, 1.0) < self.p {
+                    0.0
+                } else {
+                    keep
+                }
+            })
+            .collect()
+    }
+}
+
+impl Layer for Dropout {
+    fn type_name(&self) -> &'static str {
+        if self.channelwise {
+            "Dropout2d"
+        } else {
+            "Dropout"
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if !train || self.p == 0.0 {
+            return Ok(x.clone());
+        }
+        let shape: Vec<usize> = if self.channelwise {
+            match x.dims() {
+                [n, c, h, w] => {
+                    let _ = (h, w);
+                    vec![*n, *c, 1, 1]
+                }
+                [n, c, _] => vec![*n, *c, 1],
+                d => {
+                    return Err(Error::shape(format!(
+                        "Dropout2d expects a 3D or 4D input, got {d:?}"
+                    )))
+                }
+            }
+        } else {
+            x.dims().to_vec()
+        };
+        let k = self.calls.fetch_add(1, Ordering::Relaxed);
+        let mask = Tensor::from_vec(self.mask(k, &shape), shape, &Device::Cpu)?
+            .to_dtype(x.dtype())?
+            .to_device(x.device())?;
+        Ok(x.broadcast_mul(&mask)?)
+    }
+
+    fn rng_counters(&self) -> Vec<(String, u64)> {
+        vec![("masks_drawn".into(), self.calls.load(Ordering::Relaxed))]
+    }
+
+    fn set_rng_counter(&self, name: &str, value: u64) -> Result<()> {
+        if name != "masks_drawn" {
+            return Err(Error::shape(format!("no random stream named {name:?}")));
+        }
+        self.calls.store(value, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}(p={}, inplace={})",
+            self.type_name(),
+            py_float(self.p),
+            crate::layer::py_bool(self.inplace)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Var};
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    #[test]
+    fn rate_and_scaling_are_pytorchs() {
+        let d = Dropout::new(0.3, false, 7).unwrap();
+        let x = Var::from_tensor(&Tensor::ones((100, 1000), DType::F32, &Device::Cpu).unwrap())
+            .unwrap();
+        let y = d.forward(x.as_tensor(), true).unwrap();
+        let v = values(&y);
+        let kept = v.iter().filter(|&&a| a != 0.0).count() as f64 / v.len() as f64;
+        // 100 000 Bernoulli(0.7): σ ≈ 0.00145
+        assert!((kept - 0.7).abs() < 0.006, "kept {kept}");
+        let scale = 1.0 / 0.7f32;
+        assert!(v.iter().all(|&a| a == 0.0 || (a - scale).abs() < 1e-6));
+        // mean preserved
+        let mean = v.iter().map(|&a| a as f64).sum::<f64>() / v.len() as f64;
+        assert!((mean - 1.0).abs() < 0.01, "mean {mean}");
+        // gradient is the mask
+        let g = y.sum_all().unwrap().backward().unwrap();
+        assert_eq!(values(g.get(x.as_tensor()).unwrap()), v);
+        // eval: identity; next call: another mask; same seed & counter: same mask
+        assert_eq!(
+            values(&d.forward(x.as_tensor(), false).unwrap()),
+            vec![1.0; 100_000]
+        );
+        let y2 = values(&d.forward(x.as_tensor(), true).unwrap());
+        assert_ne!(y2, v);
+        let again = Dropout::new(0.3, false, 7).unwrap();
+        again.set_rng_counter("masks_drawn", 1).unwrap();
+        assert_eq!(values(&again.forward(x.as_tensor(), true).unwrap()), y2);
+        assert_eq!(d.rng_counters(), vec![("masks_drawn".to_string(), 2)]);
+    }
+
+    #[test]
+    fn dropout2d_zeroes_whole_channels() {
+        let d = Dropout::new(0.5, true, 3).unwrap();
+        let x = Tensor::ones((50, 40, 3, 2), DType::F32, &Device::Cpu).unwrap();
+        let y = d.forward(&x, true).unwrap();
+        let y = y.reshape((2000, 6)).unwrap().to_vec2::<f32>().unwrap();
+        let mut dropped = 0;
+        for ch in &y {
+            assert!(ch.iter().all(|&a| a == ch[0]), "{ch:?}");
+            assert!(ch[0] == 0.0 || ch[0] == 2.0);
+            dropped += usize::from(ch[0] == 0.0);
+        }
+        // 2000 Bernoulli(0.5): σ ≈ 22
+        assert!((dropped as i64 - 1000).abs() < 110, "{dropped}");
+    }
+
+    #[test]
+    fn p_one_and_bad_p() {
+        let d = Dropout::new(1.0, false, 0).unwrap();
+        let x = Tensor::ones(8, DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(values(&d.forward(&x, true).unwrap()), vec![0.0; 8]);
+        let e = DropoutConfig {
+            p: 1.5,
+            inplace: false,
+        }
+        .infer(false, &[3])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("between 0 and 1, but got 1.5"), "{e}");
+    }
+}
