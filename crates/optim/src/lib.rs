@@ -30,6 +30,8 @@
 //! one character); a pattern selecting nothing, or a parameter selected by two
 //! entries, is an error.
 #![warn(missing_docs)]
+// The updates are written as PyTorch's formulas, `θ = θ + c·g`, term by term.
+#![allow(clippy::assign_op_pattern)]
 
 #[macro_use]
 mod macros;
