@@ -75,6 +75,8 @@ impl Rule for AdadeltaConfig {
         let [sq, acc] = bufs else { return };
         ensure(sq, n, 0.0);
         ensure(acc, n, 0.0);
+        // equal lengths up front let the compiler drop the bounds checks
+        let (sq, acc, grad) = (&mut sq[..n], &mut acc[..n], &grad[..n]);
         let rho = T::of(self.rho);
         let c = T::of(1.0 - self.rho);
         let eps = T::of(self.eps);

@@ -82,6 +82,8 @@ impl Rule for AdagradConfig {
         let step = scalars[0];
         let sum = &mut bufs[0];
         ensure(sum, n, self.initial_accumulator_value);
+        // equal lengths up front let the compiler drop the bounds checks
+        let (sum, grad) = (&mut sum[..n], &grad[..n]);
         let clr = T::of(-(self.lr / (1.0 + (step - 1.0) * self.lr_decay)));
         let eps = T::of(self.eps);
         let wd = T::of(self.weight_decay);

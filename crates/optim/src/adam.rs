@@ -97,48 +97,96 @@ impl AdamStep {
         let n = theta.len();
         scalars[0] += 1.0;
         let step = scalars[0];
-        let (m, rest) = bufs.split_at_mut(1);
-        let (v, vmax) = rest.split_at_mut(1);
-        let (m, v, vmax) = (&mut m[0], &mut v[0], &mut vmax[0]);
+        let [m, v, vmax] = bufs else { return };
         ensure(m, n, 0.0);
         ensure(v, n, 0.0);
-        if self.amsgrad {
-            ensure(vmax, n, 0.0);
-        }
         let bc1 = 1.0 - self.beta1.powf(step);
         let bc2 = 1.0 - self.beta2.powf(step);
-        let step_size = T::of(-(self.lr / bc1));
-        let bc2_sqrt = T::of(bc2.powf(0.5));
-        let w1 = T::of(1.0 - self.beta1);
-        let b2 = T::of(self.beta2);
-        let c2 = T::of(1.0 - self.beta2);
-        let eps = T::of(self.eps);
-        let wd = T::of(self.weight_decay);
-        let shrink = T::of(1.0 - self.lr * self.weight_decay);
-        let decay = self.weight_decay != 0.0;
-        for i in 0..n {
-            let mut g = if self.maximize { -grad[i] } else { grad[i] };
-            let mut p = theta[i];
-            if decay {
-                if self.decoupled {
-                    p = p * shrink;
-                } else {
-                    g = g + wd * p;
+        let k = AdamConsts {
+            step_size: T::of(-(self.lr / bc1)),
+            bc2_sqrt: T::of(bc2.powf(0.5)),
+            w1: T::of(1.0 - self.beta1),
+            b2: T::of(self.beta2),
+            c2: T::of(1.0 - self.beta2),
+            eps: T::of(self.eps),
+            // the branches on maximize / weight decay are hoisted out of the loop as
+            // exact identities: −g = g·(−1), g + 0·θ = g, θ·1 = θ
+            sign: T::of(if self.maximize { -1.0 } else { 1.0 }),
+            wd: T::of(if self.decoupled {
+                0.0
+            } else {
+                self.weight_decay
+            }),
+            shrink: T::of(if self.decoupled {
+                1.0 - self.lr * self.weight_decay
+            } else {
+                1.0
+            }),
+        };
+        let small = (1.0 - self.beta1).abs() < 0.5;
+        match (self.amsgrad, small) {
+            (false, true) => adam_loop::<T, true>(&k, theta, grad, m, v),
+            (false, false) => adam_loop::<T, false>(&k, theta, grad, m, v),
+            (true, _) => {
+                ensure(vmax, n, 0.0);
+                for ((((p, &g), m), v), mx) in theta
+                    .iter_mut()
+                    .zip(grad)
+                    .zip(m.iter_mut())
+                    .zip(v.iter_mut())
+                    .zip(vmax.iter_mut())
+                {
+                    let th = *p * k.shrink;
+                    let g = g * k.sign + k.wd * *p;
+                    *m = lerp(*m, g, k.w1);
+                    *v = *v * k.b2 + k.c2 * g * g;
+                    *mx = maximum(*mx, *v);
+                    *p = th + k.step_size * *m / (mx.sqrt() / k.bc2_sqrt + k.eps);
                 }
             }
-            let mi = lerp(m[i], g, w1);
-            m[i] = mi;
-            let vi = v[i] * b2 + c2 * g * g;
-            v[i] = vi;
-            let denom = if self.amsgrad {
-                let mx = maximum(vmax[i], vi);
-                vmax[i] = mx;
-                mx.sqrt() / bc2_sqrt + eps
-            } else {
-                vi.sqrt() / bc2_sqrt + eps
-            };
-            theta[i] = p + step_size * mi / denom;
         }
+    }
+}
+
+struct AdamConsts<T> {
+    step_size: T,
+    bc2_sqrt: T,
+    w1: T,
+    b2: T,
+    c2: T,
+    eps: T,
+    sign: T,
+    wd: T,
+    shrink: T,
+}
+
+/// The Adam update without amsgrad; `SMALL`: the lerp weight `1 − β₁` is below ½
+/// (ATen's lerp picks its formula by that).
+#[inline(never)]
+fn adam_loop<T: Float, const SMALL: bool>(
+    k: &AdamConsts<T>,
+    theta: &mut [T],
+    grad: &[T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    for (((p, &g), m), v) in theta
+        .iter_mut()
+        .zip(grad)
+        .zip(m.iter_mut())
+        .zip(v.iter_mut())
+    {
+        let th = *p * k.shrink;
+        let g = g * k.sign + k.wd * *p;
+        let mi = if SMALL {
+            *m + k.w1 * (g - *m)
+        } else {
+            g - (g - *m) * (T::of(1.0) - k.w1)
+        };
+        *m = mi;
+        let vi = *v * k.b2 + k.c2 * g * g;
+        *v = vi;
+        *p = th + k.step_size * mi / (vi.sqrt() / k.bc2_sqrt + k.eps);
     }
 }
 

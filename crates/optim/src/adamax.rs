@@ -58,6 +58,8 @@ impl Rule for AdamaxConfig {
         let [m, u] = bufs else { return };
         ensure(m, n, 0.0);
         ensure(u, n, 0.0);
+        // equal lengths up front let the compiler drop the bounds checks
+        let (m, u, grad) = (&mut m[..n], &mut u[..n], &grad[..n]);
         let (beta1, beta2) = self.betas;
         let w1 = T::of(1.0 - beta1);
         let b2 = T::of(beta2);

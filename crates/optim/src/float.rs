@@ -26,6 +26,8 @@ pub trait Float:
     fn sqrt(self) -> Self;
     /// `abs`.
     fn abs(self) -> Self;
+    /// `is_nan`.
+    fn is_nan(self) -> bool;
     /// The elements of a CPU storage of this type.
     fn slice(s: &CpuStorage) -> Option<&[Self]>;
     /// The elements of a CPU storage of this type, mutably.
@@ -47,6 +49,10 @@ macro_rules! float {
             #[inline(always)]
             fn abs(self) -> Self {
                 <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
             }
             fn slice(s: &CpuStorage) -> Option<&[Self]> {
                 match s {
@@ -80,8 +86,8 @@ pub fn lerp<T: Float>(start: T, end: T, w: T) -> T {
 /// `max(a, b)` as `torch.maximum` (NaN propagates).
 #[inline(always)]
 pub fn maximum<T: Float>(a: T, b: T) -> T {
-    if a != a || b != b {
-        return if a != a { a } else { b };
+    if a.is_nan() || b.is_nan() {
+        return if a.is_nan() { a } else { b };
     }
     if a > b {
         a

@@ -3,7 +3,35 @@
 //! experiment files (`[optimizer] type = "SGD"`), with parameter groups and
 //! state dicts by parameter name; the `torch.optim.lr_scheduler` schedulers
 //! ([`scheduler`]); and `torch.nn.utils`' gradient clipping ([`clip`]).
+//!
+//! ```toml
+//! [optimizer]
+//! type = "AdamW"
+//! lr = 1e-3
+//! weight_decay = 0.05
+//! # no weight decay on biases and norm weights; any argument can be overridden per group
+//! param_groups = [{ params = ["*.bias", "1.weight"], weight_decay = 0.0 }]
+//!
+//! [scheduler]
+//! type = "OneCycleLR"          # steps per batch, as in PyTorch (`interval = "epoch"` overrides)
+//! max_lr = 0.01
+//! epochs = 10
+//! steps_per_epoch = 938
+//!
+//! # or: type = "ReduceLROnPlateau", monitor = "test_loss", patience = 2
+//!
+//! [train]
+//! clip_grad_norm = { max_norm = 1.0 }
+//! ```
+//!
+//! Parameter groups: group 0 holds the parameters no `param_groups` entry selects
+//! (left out when there are none), then one group per entry, in file order. Patterns
+//! are globs over `state_dict` names (`*` any run of characters, dots included; `?`
+//! one character); a pattern selecting nothing, or a parameter selected by two
+//! entries, is an error.
 #![warn(missing_docs)]
+// The updates are written as PyTorch's formulas, `θ = θ + c·g`, term by term.
+#![allow(clippy::assign_op_pattern)]
 
 #[macro_use]
 mod macros;

@@ -101,7 +101,10 @@ macro_rules! rule_plumbing {
 /// `Err(Config)` with torch's message when `ok` is false.
 macro_rules! check {
     ($ok:expr, $field:literal, $($fmt:tt)+) => {
-        if !($ok) {
+        // `!(x >= 0.0)` also rejects NaN, as torch's `not 0.0 <= x` does
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
+        let failed = !($ok);
+        if failed {
             return Err($crate::Error::config($field, format!($($fmt)+)));
         }
     };

@@ -81,6 +81,8 @@ impl Rule for NadamConfig {
         let [m, v] = bufs else { return };
         ensure(m, n, 0.0);
         ensure(v, n, 0.0);
+        // equal lengths up front let the compiler drop the bounds checks
+        let (m, v, grad) = (&mut m[..n], &mut v[..n], &grad[..n]);
         let w1 = T::of(1.0 - beta1);
         let b2 = T::of(beta2);
         let c2 = T::of(1.0 - beta2);

@@ -97,35 +97,74 @@ impl Rule for RmspropConfig {
         if self.centered {
             ensure(ga, n, 0.0);
         }
-        let alpha = T::of(self.alpha);
-        let c = T::of(1.0 - self.alpha);
-        let eps = T::of(self.eps);
-        let wd = T::of(self.weight_decay);
-        let mom = T::of(self.momentum);
-        let neg_lr = T::of(-self.lr);
-        let minus_one = T::of(-1.0);
-        let decay = self.weight_decay != 0.0;
-        for i in 0..n {
-            let mut g = if self.maximize { -grad[i] } else { grad[i] };
-            if decay {
-                g = g + wd * theta[i];
-            }
-            let s = sq[i] * alpha + c * g * g;
-            sq[i] = s;
-            let avg = if self.centered {
-                let a = lerp(ga[i], g, c);
-                ga[i] = a;
-                (s + minus_one * a * a).sqrt()
+        let k = RmsConsts {
+            alpha: T::of(self.alpha),
+            c: T::of(1.0 - self.alpha),
+            eps: T::of(self.eps),
+            // exact identities instead of branches in the loop: −g = g·(−1), g + 0·θ = g
+            sign: T::of(if self.maximize { -1.0 } else { 1.0 }),
+            wd: T::of(self.weight_decay),
+            mom: T::of(self.momentum),
+            neg_lr: T::of(-self.lr),
+        };
+        let small = (1.0 - self.alpha).abs() < 0.5;
+        match (self.centered, use_m) {
+            (false, false) => rms_loop::<T, false, false>(&k, small, theta, grad, sq, mb, ga),
+            (false, true) => rms_loop::<T, false, true>(&k, small, theta, grad, sq, mb, ga),
+            (true, false) => rms_loop::<T, true, false>(&k, small, theta, grad, sq, mb, ga),
+            (true, true) => rms_loop::<T, true, true>(&k, small, theta, grad, sq, mb, ga),
+        }
+    }
+}
+
+struct RmsConsts<T> {
+    alpha: T,
+    c: T,
+    eps: T,
+    sign: T,
+    wd: T,
+    mom: T,
+    neg_lr: T,
+}
+
+/// One RMSprop pass; `CENTERED` and `MOMENTUM` select the buffers used (the unused
+/// ones are empty).
+#[inline(never)]
+fn rms_loop<T: Float, const CENTERED: bool, const MOMENTUM: bool>(
+    k: &RmsConsts<T>,
+    small: bool,
+    theta: &mut [T],
+    grad: &[T],
+    sq: &mut [T],
+    mb: &mut [T],
+    ga: &mut [T],
+) {
+    let n = theta.len();
+    // equal lengths up front let the compiler drop the bounds checks
+    let (grad, sq) = (&grad[..n], &mut sq[..n]);
+    let mb = if MOMENTUM { &mut mb[..n] } else { mb };
+    let ga = if CENTERED { &mut ga[..n] } else { ga };
+    for i in 0..n {
+        let g = grad[i] * k.sign + k.wd * theta[i];
+        let s = sq[i] * k.alpha + k.c * g * g;
+        sq[i] = s;
+        let avg = if CENTERED {
+            let a = if small {
+                ga[i] + k.c * (g - ga[i])
             } else {
-                s.sqrt()
-            } + eps;
-            if use_m {
-                let b = mb[i] * mom + g / avg;
-                mb[i] = b;
-                theta[i] = theta[i] + neg_lr * b;
-            } else {
-                theta[i] = theta[i] + neg_lr * g / avg;
-            }
+                lerp(ga[i], g, k.c)
+            };
+            ga[i] = a;
+            (s + T::of(-1.0) * a * a).sqrt()
+        } else {
+            s.sqrt()
+        } + k.eps;
+        if MOMENTUM {
+            let b = mb[i] * k.mom + g / avg;
+            mb[i] = b;
+            theta[i] = theta[i] + k.neg_lr * b;
+        } else {
+            theta[i] = theta[i] + k.neg_lr * g / avg;
         }
     }
 }
