@@ -30,7 +30,9 @@ input = [1, 28, 28]
 layers = [
   { type = "Flatten" },
   { type = "Linear", out_features = 32 },
+  { type = "BatchNorm1d" },
   { type = "ReLU" },
+  { type = "Dropout", p = 0.2 },
   { type = "Linear", out_features = 10 },
 ]
 [loss]
@@ -79,12 +81,15 @@ fn run_dir(cwd: &Path, runs_dir: &str) -> Option<PathBuf> {
     dirs.pop()
 }
 
-fn final_weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
+fn final_weights(dir: &Path) -> Vec<(String, Vec<f64>)> {
     let last = checkpoint::resolve(&dir.join("checkpoints"), "last").expect("a last checkpoint");
     checkpoint::load_model(&last.join(checkpoint::MODEL_FILE), &Device::Cpu)
         .unwrap()
         .into_iter()
-        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+        .map(|(k, t)| {
+            let v = t.to_dtype(candle_core::DType::F64).unwrap();
+            (k, v.flatten_all().unwrap().to_vec1::<f64>().unwrap())
+        })
         .collect()
 }
 

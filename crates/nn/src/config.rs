@@ -1,5 +1,12 @@
 use crate::{
-    AdaptivePool2dConfig, AvgPool1dConfig, AvgPool2dConfig, BatchNormConfig, BilinearConfig, BuildCtx, CELUConfig, Conv1dConfig, Conv2dConfig, ConvTranspose2dConfig, DropoutConfig, ELUConfig, EmbeddingConfig, FlattenConfig, GELUConfig, GroupNormConfig, HardsigmoidConfig, HardswishConfig, HardtanhConfig, IdentityConfig, InstanceNorm2dConfig, Layer, LayerNormConfig, LeakyReLUConfig, LinearConfig, LogSoftmaxConfig, MaxPool1dConfig, MaxPool2dConfig, MishConfig, PReLUConfig, ReLU, ReLU6Config, ReLUConfig, ResidualConfig, Result, SELUConfig, SequentialConfig, Shape, SiLUConfig, SigmoidConfig, SoftmaxConfig, SoftplusConfig, SoftsignConfig, TanhConfig, ThresholdConfig, UnflattenConfig,
+    AdaptivePool2dConfig, AvgPool1dConfig, AvgPool2dConfig, BatchNormConfig, BilinearConfig,
+    BuildCtx, CELUConfig, Conv1dConfig, Conv2dConfig, ConvTranspose2dConfig, DropoutConfig,
+    ELUConfig, EmbeddingConfig, FlattenConfig, GELUConfig, GroupNormConfig, HardsigmoidConfig,
+    HardswishConfig, HardtanhConfig, IdentityConfig, InstanceNorm2dConfig, Layer, LayerNormConfig,
+    LeakyReLUConfig, LinearConfig, LogSoftmaxConfig, MaxPool1dConfig, MaxPool2dConfig, MishConfig,
+    PReLUConfig, ReLU, ReLU6Config, ReLUConfig, ResidualConfig, Result, SELUConfig,
+    SequentialConfig, Shape, SiLUConfig, SigmoidConfig, SoftmaxConfig, SoftplusConfig,
+    SoftsignConfig, TanhConfig, ThresholdConfig, UnflattenConfig,
 };
 
 wick_tensor::tagged_config! {

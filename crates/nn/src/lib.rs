@@ -45,31 +45,31 @@ pub use activation::{
     ReLU6Config, ReLUConfig, SELUConfig, SiLUConfig, SigmoidConfig, SoftmaxConfig, SoftplusConfig,
     SoftsignConfig, TanhConfig, ThresholdConfig,
 };
-pub use batchnorm::{BatchNorm, BatchNormConfig};
-pub use bilinear::{Bilinear, BilinearConfig};
-pub use config::LayerConfig;
-pub use dropout::{Dropout, DropoutConfig};
-pub use embedding::{Embedding, EmbeddingConfig};
 pub use adaptive_pool::{
     AdaptiveAvgPool2d, AdaptiveMaxPool2d, AdaptivePool2dConfig, OutputDim, OutputSize,
 };
+pub use batchnorm::{BatchNorm, BatchNormConfig};
+pub use bilinear::{Bilinear, BilinearConfig};
+pub use config::LayerConfig;
 pub use conv::{
     conv1d, conv2d, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvPadding, PaddingString,
 };
 pub use conv_transpose::{conv_transpose2d, ConvTranspose2d, ConvTranspose2dConfig};
+pub use dropout::{Dropout, DropoutConfig};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use error::{Error, Result};
 pub use flatten::{Flatten, FlattenConfig, Unflatten, UnflattenConfig};
 pub use identity::{Identity, IdentityConfig};
 pub use instancenorm::{InstanceNorm2d, InstanceNorm2dConfig};
 pub use layer::{BuildCtx, Layer};
 pub use linear::{Linear, LinearConfig};
+pub use normalization::{GroupNorm, GroupNormConfig, IntOrList, LayerNorm, LayerNormConfig};
 pub use ops::PadMode;
+pub use param_init::ParamInit;
 pub use pool::{
     AvgPool1d, AvgPool1dConfig, AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool1dConfig, MaxPool2d,
     MaxPool2dConfig,
 };
-pub use normalization::{GroupNorm, GroupNormConfig, IntOrList, LayerNorm, LayerNormConfig};
-pub use param_init::ParamInit;
 pub use residual::{Residual, ResidualConfig};
 pub use sequential::{LayerSummary, Sequential, SequentialConfig, Summary};
 pub use shape::{IntOrPair, Shape};

@@ -200,6 +200,9 @@ struct TrainState {
     history: Vec<EpochStats>,
     /// `(step, running loss, lr)` of every logged step, for the plots.
     steps: Vec<(u64, f64, f64)>,
+    /// Dropout layers' mask counters (their random streams' positions).
+    #[serde(default)]
+    rng_counters: Vec<(String, u64)>,
     best: Monitor,
     early: Option<Monitor>,
     /// True once the run has ended (all epochs or early stopping).
@@ -328,12 +331,12 @@ fn interval(exp: &Experiment, s: &dyn Scheduler) -> Interval {
         .unwrap_or_else(|| s.interval())
 }
 
-/// The model's `state_dict()`, PyTorch's key names.
+/// The model's `state_dict()` (parameters and buffers), PyTorch's key names.
 fn model_state(model: &Sequential) -> Vec<(String, Tensor)> {
     model
-        .parameters()
+        .state_dict()
         .into_iter()
-        .map(|p| (p.name, p.var.as_tensor().detach()))
+        .map(|(k, t)| (k, t.detach()))
         .collect()
 }
 
@@ -567,6 +570,7 @@ impl<'a> Session<'a> {
             partial: EpochAcc::default(),
             history: Vec::new(),
             steps: Vec::new(),
+            rng_counters: Vec::new(),
             best: Monitor::new(&best, exp.train.checkpoint.mode, 0.0),
             early: exp
                 .train
@@ -607,10 +611,12 @@ impl<'a> Session<'a> {
                     .map(|(k, t)| (format!("{SCHEDULER_PREFIX}{k}"), t)),
             );
         }
+        let mut state = self.state.clone();
+        state.rng_counters = self.model.rng_counters();
         let ckpt = Checkpoint {
             model: model_state(&self.model),
             optimizer,
-            state: self.state.clone(),
+            state,
         };
         checkpoint::save(&self.checkpoints_dir(), id, &ckpt, links)?;
         tracing::debug!(
@@ -649,6 +655,9 @@ impl<'a> Session<'a> {
                 .collect();
             s.load_state_dict(&sched)?;
         }
+        self.model
+            .set_rng_counters(&ckpt.state.rng_counters)
+            .map_err(|e| RunError::RunDir(format!("{}: {e}", ckpt_dir.display())))?;
         self.state = ckpt.state;
         Ok(())
     }
