@@ -37,8 +37,11 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# link the team's shared MNIST files into ./data in torchvision's layout
+# link the team's shared data sets into ./data (MNIST in torchvision's layout, the
+# hymenoptera image folders, the diabetes CSV)
 link-shared-data:
-    test -d ../shared/datasets/mnist || { echo "no ../shared/datasets/mnist here"; exit 1; }
+    test -d ../shared/datasets/mnist || { echo "no ../shared/datasets here"; exit 1; }
     mkdir -p data/MNIST
     ln -sfn "$(cd ../shared/datasets/mnist && pwd)" data/MNIST/raw
+    ln -sfn "$(cd ../shared/datasets/hymenoptera && pwd)" data/hymenoptera
+    ln -sfn "$(cd ../shared/datasets/diabetes && pwd)" data/diabetes

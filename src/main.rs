@@ -53,6 +53,20 @@ enum Command {
         #[arg(long, default_value = "best")]
         checkpoint: String,
     },
+    /// Run a checkpoint on new inputs (an image, a folder of images, or a CSV of
+    /// feature rows) and write the predictions as CSV.
+    Predict {
+        /// The run directory (runs/<name>/<timestamp>).
+        run_dir: PathBuf,
+        /// An image file, a folder of images, or a .csv file.
+        inputs: PathBuf,
+        /// Which checkpoint: `last`, `best` or a folder name such as `epoch-0003`.
+        #[arg(long, default_value = "best")]
+        checkpoint: String,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Write the experiment of a run directory as a PyTorch program that loads its
     /// checkpoint.
     Export {
@@ -88,8 +102,11 @@ fn main() -> ExitCode {
         Command::Check { experiment, set } => match load_experiment_with(&experiment, &set) {
             Ok(exp) => match wick_runner::build_model(&exp, &Device::Cpu) {
                 Ok(model) => {
-                    println!("{}: OK", experiment.display());
-                    println!("{}", model.summary());
+                    out(&format!(
+                        "{}: OK\n{}\n",
+                        experiment.display(),
+                        model.summary()
+                    ));
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
@@ -143,18 +160,52 @@ fn main() -> ExitCode {
             };
             match wick_runner::trainer::eval(&run_dir, &checkpoint, &opts) {
                 Ok(ev) => {
-                    println!(
-                        "accuracy {:.2} % ({}/{}), loss {:.4}",
-                        100.0 * ev.accuracy(),
-                        ev.hits,
-                        ev.total,
-                        ev.loss
-                    );
+                    let line = if ev.has_accuracy {
+                        format!(
+                            "accuracy {:.2} % ({}/{}), loss {:.4}\n",
+                            100.0 * ev.accuracy(),
+                            ev.hits,
+                            ev.counted,
+                            ev.loss
+                        )
+                    } else {
+                        let m = |k: &str| ev.extra.get(k).copied().unwrap_or(f64::NAN);
+                        format!(
+                            "loss {:.4}, MAE {:.4}, MSE {:.4}, R² {:.4} ({} samples)\n",
+                            ev.loss,
+                            m("mae"),
+                            m("mse"),
+                            m("r2"),
+                            ev.total
+                        )
+                    };
+                    out(&line);
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
             }
         }
+        Command::Predict {
+            run_dir,
+            inputs,
+            checkpoint,
+            output,
+        } => match wick_runner::predict::predict(&run_dir, &inputs, &checkpoint) {
+            Ok(csv) => match output {
+                Some(path) => match std::fs::write(&path, csv) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(
+                        &anyhow::anyhow!("cannot write {}: {e}", path.display()),
+                        EXIT_FAILED_RUN,
+                    ),
+                },
+                None => {
+                    out(&csv);
+                    ExitCode::SUCCESS
+                }
+            },
+            Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+        },
         Command::Export {
             python: _,
             run_dir,
@@ -181,7 +232,7 @@ fn export(
     match output {
         Some(path) => std::fs::write(&path, script)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
-        None => print!("{script}"),
+        None => out(&script),
     }
     Ok(())
 }
@@ -214,6 +265,23 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
         tracing::warn!("cannot install the Ctrl-C handler: {e}");
     }
     stop
+}
+
+/// Writes to standard output; a closed pipe (`wick check x.toml | head`) ends the
+/// program quietly instead of panicking as `println!` does.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(i32::from(EXIT_FAILED_RUN));
+    }
 }
 
 fn fail(e: &anyhow::Error, code: u8) -> ExitCode {

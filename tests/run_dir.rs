@@ -260,3 +260,62 @@ fn eval_of_a_checkpoint_of_another_model_names_the_file() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("model.safetensors"), "{err}");
 }
+
+#[test]
+fn predict_writes_a_csv_of_predictions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let src = std::fs::read_to_string(repo().join("experiments/points.toml")).unwrap();
+    std::fs::write(cwd.join("exp.toml"), src).unwrap();
+    let out = wick(&["run", "exp.toml", "--set", "train.epochs=5"], None, cwd);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("predict [0, 1]: ["), "{stdout}");
+    let runs: Vec<_> = std::fs::read_dir(cwd.join("runs/points"))
+        .unwrap()
+        .collect();
+    let dir = runs[0].as_ref().unwrap().path();
+    std::fs::write(cwd.join("points.csv"), "x,y\n0.0,1.0\n1.0,-0.5\n2.0,0.5\n").unwrap();
+    let out = wick(
+        &[
+            "predict",
+            dir.to_str().unwrap(),
+            "points.csv",
+            "-o",
+            "pred.csv",
+        ],
+        None,
+        cwd,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(cwd.join("pred.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "input,prediction,p_0", "{csv}");
+    assert_eq!(lines.len(), 4, "{csv}");
+    // the moons: (0, 1) is class 0, (2, 0.5) is class 1
+    assert!(lines[1].contains(",0,"), "{csv}");
+    assert!(lines[3].contains(",1,"), "{csv}");
+    // a file that is not there, a row of the wrong width: errors that name the file
+    let out = wick(
+        &["predict", dir.to_str().unwrap(), "nothing.csv"],
+        None,
+        cwd,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing.csv"));
+    std::fs::write(cwd.join("bad.csv"), "1,2,3,4\n").unwrap();
+    let out = wick(&["predict", dir.to_str().unwrap(), "bad.csv"], None, cwd);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("bad.csv: line 1: 4 columns"), "{err}");
+}

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod overrides;
 pub mod plots;
+pub mod predict;
 pub mod rundir;
 pub mod schema;
 pub mod task;

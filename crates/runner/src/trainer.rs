@@ -27,6 +27,10 @@ use wick_tensor::SeedRng;
 
 /// Scheduler entries in a checkpoint's `state.safetensors`, beside the optimizer's.
 const SCHEDULER_PREFIX: &str = "scheduler.";
+/// Least seconds between two epoch-end checkpoints (unless `every_n_epochs` asks).
+const SAVE_EVERY_SECS: f64 = 1.0;
+/// Least seconds between two redraws of the plots (always drawn at the end).
+const PLOT_EVERY_SECS: f64 = 2.0;
 /// Seconds between plain progress lines when there is no progress bar.
 const PLAIN_PROGRESS_SECS: f64 = 10.0;
 /// Share of an epoch spent waiting for data above which the run is called input-bound.
@@ -516,6 +520,10 @@ struct Session<'a> {
     dir: RunDir,
     state: TrainState,
     wall: Instant,
+    last_save: Instant,
+    last_plot: Instant,
+    /// A `best` checkpoint not written yet (see [`SAVE_EVERY_SECS`]).
+    pending_best: Option<(String, Checkpoint<TrainState>)>,
 }
 
 impl<'a> Session<'a> {
@@ -594,6 +602,9 @@ impl<'a> Session<'a> {
             dir,
             state,
             wall: Instant::now(),
+            last_save: Instant::now(),
+            last_plot: Instant::now(),
+            pending_best: None,
         })
     }
 
@@ -601,8 +612,28 @@ impl<'a> Session<'a> {
         self.dir.path.join("checkpoints")
     }
 
+    /// Writes a `best` kept in memory since its epoch, if any.
+    fn flush_best(&mut self) -> Result<(), RunError> {
+        if let Some((id, ckpt)) = self.pending_best.take() {
+            checkpoint::save(&self.checkpoints_dir(), &id, &ckpt, &["best"])?;
+        }
+        Ok(())
+    }
+
     /// Writes a checkpoint `id` and points `links` at it.
     fn save(&self, id: &str, links: &[&str]) -> Result<(), RunError> {
+        let ckpt = self.snapshot()?;
+        checkpoint::save(&self.checkpoints_dir(), id, &ckpt, links)?;
+        tracing::debug!(
+            step = self.state.step,
+            "checkpoint {id} ({})",
+            links.join(", ")
+        );
+        Ok(())
+    }
+
+    /// The checkpoint of the current state, in memory.
+    fn snapshot(&self) -> Result<Checkpoint<TrainState>, RunError> {
         let mut optimizer = self.optimizer.state_dict()?;
         if let Some(s) = &self.scheduler {
             optimizer.extend(
@@ -613,18 +644,16 @@ impl<'a> Session<'a> {
         }
         let mut state = self.state.clone();
         state.rng_counters = self.model.rng_counters();
-        let ckpt = Checkpoint {
-            model: model_state(&self.model),
+        // Copies, so a snapshot kept in memory does not follow later in-place updates.
+        let model = model_state(&self.model)
+            .into_iter()
+            .map(|(k, t)| t.copy().map(|t| (k, t)))
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Checkpoint {
+            model,
             optimizer,
             state,
-        };
-        checkpoint::save(&self.checkpoints_dir(), id, &ckpt, links)?;
-        tracing::debug!(
-            step = self.state.step,
-            "checkpoint {id} ({})",
-            links.join(", ")
-        );
-        Ok(())
+        })
     }
 
     /// Restores weights, optimizer state and training state from a checkpoint folder.
@@ -765,7 +794,7 @@ impl<'a> Session<'a> {
             bar.set_position(self.state.batch as u64);
             let t0 = Instant::now();
             let start = self.state.batch;
-            let mut batches = self.train_loader.epoch(epoch as u64 - 1).skip(start);
+            let mut batches = self.train_loader.epoch_from(epoch as u64 - 1, start);
             let total_batches = self.train_loader.len();
             let mut last_line = Instant::now();
             let mut batch_idx = start;
@@ -856,7 +885,16 @@ impl<'a> Session<'a> {
                 if stop || (every_n_steps > 0 && self.state.step % every_n_steps == 0) {
                     self.state.partial.seconds += t0.elapsed().as_secs_f64();
                     let id = format!("step-{:09}", self.state.step);
+                    if let Some((best_id, ckpt)) = self.pending_best.take() {
+                        checkpoint::save(
+                            &self.dir.path.join("checkpoints"),
+                            &best_id,
+                            &ckpt,
+                            &["best"],
+                        )?;
+                    }
                     self.save(&id, &["last"])?;
+                    self.last_save = Instant::now();
                     self.state.partial.seconds -= t0.elapsed().as_secs_f64();
                     if stop {
                         bar.finish_and_clear();
@@ -974,7 +1012,7 @@ impl<'a> Session<'a> {
             if let Some(v) = stats.metric(&best_metric) {
                 if self.state.best.update(v, epoch) {
                     links.push("best");
-                    tracing::info!("best {best_metric} so far: {v:.4} (epoch {epoch})");
+                    tracing::debug!("best {best_metric} so far: {v:.4} (epoch {epoch})");
                 }
             }
             if let Some(early) = &mut self.state.early {
@@ -995,19 +1033,36 @@ impl<'a> Session<'a> {
                 }
             }
             self.state.history.push(stats);
-            self.draw_plots();
             self.state.epoch += 1;
             self.state.batch = 0;
             if self.state.epoch > exp.train.epochs {
                 self.state.finished = true;
             }
+            if self.state.finished || self.last_plot.elapsed().as_secs_f64() >= PLOT_EVERY_SECS {
+                self.draw_plots();
+                self.last_plot = Instant::now();
+            }
+            // Checkpoints at epoch ends, at most one a second unless asked for: short
+            // epochs (a few inline points) would spend their time in fsync otherwise.
+            // A new best that is not written at once is kept in memory until the next.
             let every = exp.train.checkpoint.every_n_epochs;
-            let id = if every > 0 && epoch % every == 0 {
+            let kept = every > 0 && epoch % every == 0;
+            let id = if kept {
                 format!("epoch-{epoch:04}")
             } else {
                 format!("step-{:09}", self.state.step)
             };
-            self.save(&id, &links)?;
+            let due = kept
+                || self.state.finished
+                || self.last_save.elapsed().as_secs_f64() >= SAVE_EVERY_SECS;
+            if due {
+                self.flush_best()?;
+                self.save(&id, &links)?;
+                self.last_save = Instant::now();
+            } else if links.contains(&"best") {
+                let snapshot = self.snapshot()?;
+                self.pending_best = Some((id, snapshot));
+            }
         }
         Ok(stopped_early)
     }
@@ -1113,6 +1168,21 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
     session
         .dir
         .write_file("summary.txt", format!("{summary}\n").as_bytes())?;
+    if !session.classes.is_empty() {
+        let class_to_idx: serde_json::Map<String, serde_json::Value> = session
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), serde_json::Value::from(i)))
+            .collect();
+        let json = serde_json::json!({ "classes": session.classes, "class_to_idx": class_to_idx });
+        session.dir.write_file(
+            crate::predict::CLASSES_FILE,
+            serde_json::to_string_pretty(&json)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
+    }
     let started = chrono::Local::now().to_rfc3339();
     session.write_meta(&started, None)?;
     tracing::info!(run_dir = %session.dir.path.display(), "run directory: {}", session.dir.path.display());

@@ -1,0 +1,224 @@
+//! `wick predict <run-dir> INPUTS`: a trained checkpoint on new inputs (an image, a
+//! folder of images, or a CSV of feature rows), written as CSV: the input, the
+//! prediction, and the class probabilities (softmax) or the outputs.
+
+use crate::checkpoint;
+use crate::task::Task;
+use crate::trainer::{build_model, load_run_config, RunError};
+use candle_core::{DType, Tensor};
+use std::path::{Path, PathBuf};
+use wick_data::datasets::{ImageFolder, IMG_EXTENSIONS};
+use wick_data::transforms::{Compose, Transform};
+use wick_data::{Array, Input};
+use wick_tensor::SeedRng;
+
+/// The file naming the training data's classes in a run directory.
+pub const CLASSES_FILE: &str = "classes.json";
+
+/// Inputs found at `path`: image files (one, or a folder searched recursively, sorted)
+/// or the rows of a CSV file (`.csv`, `.csv.gz`).
+fn read_inputs(path: &Path, features: usize) -> Result<Vec<(String, Input)>, RunError> {
+    let bad = |m: String| RunError::Mismatch(format!("{}: {m}", path.display()));
+    let name = path.to_string_lossy().to_lowercase();
+    if path.is_file() && (name.ends_with(".csv") || name.ends_with(".csv.gz")) {
+        let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut s)
+                .map_err(|e| bad(e.to_string()))?;
+            s
+        } else {
+            String::from_utf8(bytes).map_err(|e| bad(e.to_string()))?
+        };
+        let mut rows = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+            let parsed: Result<Vec<f32>, _> = cells.iter().map(|c| c.parse::<f32>()).collect();
+            let Ok(values) = parsed else {
+                if i == 0 {
+                    continue; // a header
+                }
+                return Err(bad(format!("line {}: not a row of numbers", i + 1)));
+            };
+            // A row with one more column than the model takes still holds its label last.
+            let values = match values.len() {
+                n if n == features => values,
+                n if n == features + 1 => values[..features].to_vec(),
+                n => {
+                    return Err(bad(format!(
+                        "line {}: {n} columns, but the model takes {features} features",
+                        i + 1
+                    )))
+                }
+            };
+            rows.push((
+                format!("{}:{}", path.display(), i + 1),
+                Input::Array(Array {
+                    shape: vec![features],
+                    data: values,
+                }),
+            ));
+        }
+        if rows.is_empty() {
+            return Err(bad("no rows".into()));
+        }
+        return Ok(rows);
+    }
+    let mut files = Vec::new();
+    if path.is_dir() {
+        collect_images(path, &mut files).map_err(|e| bad(e.to_string()))?;
+        if files.is_empty() {
+            return Err(bad(format!(
+                "no image files ({}) in this folder",
+                IMG_EXTENSIONS.join(", ")
+            )));
+        }
+    } else if path.is_file() {
+        files.push(path.to_path_buf());
+    } else {
+        return Err(bad("no such file or folder".into()));
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            Ok((
+                f.display().to_string(),
+                Input::Image(ImageFolder::load(&f)?),
+            ))
+        })
+        .collect()
+}
+
+fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_images(&p, out)?;
+        } else {
+            let ext = p
+                .extension()
+                .map(|e| format!(".{}", e.to_string_lossy().to_lowercase()))
+                .unwrap_or_default();
+            if IMG_EXTENSIONS.contains(&ext.as_str()) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs checkpoint `which` of `run_dir` on the inputs at `inputs`; returns the CSV.
+pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, RunError> {
+    let exp = load_run_config(run_dir)?;
+    let ckpts = run_dir.join("checkpoints");
+    let ckpt_dir = checkpoint::resolve(&ckpts, which)
+        .or_else(|| Some(ckpts.join(which)).filter(|p| p.is_dir()))
+        .ok_or_else(|| RunError::RunDir(format!("{}: no checkpoint `{which}`", ckpts.display())))?;
+    let device = exp.device.open()?;
+    let model = build_model(&exp, &device)?;
+    let file = ckpt_dir.join(checkpoint::MODEL_FILE);
+    let state = checkpoint::load_model(&file, &device)?;
+    model
+        .load_state_dict(&state.into_iter().collect())
+        .map_err(|e| RunError::RunDir(format!("{}: {e}", file.display())))?;
+    let task = Task::of(&exp.loss)?;
+    let classes: Vec<String> = std::fs::read_to_string(run_dir.join(CLASSES_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| {
+            v.get("classes")?.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(String::from))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    let split = exp.data.test.as_ref().unwrap_or(&exp.data.train);
+    let transforms = Compose::from_configs(&split.transforms)?;
+    let features: usize = exp.model.input.iter().product();
+    let items = read_inputs(inputs, features)?;
+    let mut rng = SeedRng::stream(exp.seed, "predict", &[]);
+    let mut csv = String::new();
+    for chunk in items.chunks(64) {
+        let mut data = Vec::new();
+        for (name, input) in chunk {
+            let x = match transforms.apply(input.clone(), &mut rng)? {
+                Input::Array(a) => a,
+                Input::Image(_) => {
+                    return Err(RunError::Mismatch(format!(
+                        "{name}: still an image after the transforms (no ToTensor)"
+                    )))
+                }
+            };
+            if x.shape != exp.model.input {
+                return Err(RunError::Mismatch(format!(
+                    "{name}: shape {:?} after the transforms, but the model takes {:?}",
+                    x.shape, exp.model.input
+                )));
+            }
+            data.extend_from_slice(&x.data);
+        }
+        let mut shape = vec![chunk.len()];
+        shape.extend_from_slice(&exp.model.input);
+        let x = Tensor::from_vec(data, shape, &device)?;
+        let out = model.forward(&x, false)?.detach().to_dtype(DType::F32)?;
+        let out = out.reshape((chunk.len(), ()))?;
+        let k = out.dim(1)?;
+        if csv.is_empty() {
+            let mut header = vec!["input".to_string(), "prediction".to_string()];
+            match task {
+                Task::Classify => header
+                    .extend((0..k).map(|i| {
+                        format!("p_{}", classes.get(i).cloned().unwrap_or(i.to_string()))
+                    })),
+                Task::Binary { .. } => header.extend((0..k).map(|i| format!("p_{i}"))),
+                Task::Regress => {
+                    header.pop();
+                    header.extend((0..k).map(|i| format!("output_{i}")));
+                }
+            }
+            csv.push_str(&header.join(","));
+            csv.push('\n');
+        }
+        let probs = match task {
+            Task::Classify => wick_losses::log_softmax(&out, 1)?.exp()?,
+            Task::Binary { logits: true } => candle_core::Tensor::exp(&out.neg()?)?
+                .affine(1.0, 1.0)?
+                .recip()?,
+            _ => out.clone(),
+        };
+        let probs: Vec<Vec<f32>> = probs.to_vec2()?;
+        for ((name, _), p) in chunk.iter().zip(probs) {
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            let pred = match task {
+                Task::Classify => {
+                    let best = p
+                        .iter()
+                        .enumerate()
+                        .fold((0, f32::MIN), |a, (j, &v)| if v > a.1 { (j, v) } else { a })
+                        .0;
+                    Some(classes.get(best).cloned().unwrap_or(best.to_string()))
+                }
+                Task::Binary { .. } => Some(
+                    p.iter()
+                        .map(|&v| if v > 0.5 { "1" } else { "0" })
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                Task::Regress => None,
+            };
+            let mut row = vec![quoted];
+            row.extend(pred);
+            row.extend(p.iter().map(|v| format!("{v}")));
+            csv.push_str(&row.join(","));
+            csv.push('\n');
+        }
+    }
+    Ok(csv)
+}
