@@ -194,6 +194,9 @@ pub struct Conv2dConfig {
     /// How the padding is filled (default `"zeros"`).
     #[serde(default)]
     pub padding_mode: PadMode,
+    /// `torch.nn.init` schemes for `weight`/`bias` (default: PyTorch's init).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<crate::ParamInit>,
 }
 
 /// The validated geometry of a convolution, per spatial dimension.
@@ -307,6 +310,7 @@ impl Conv2dConfig {
             groups: 1,
             bias: true,
             padding_mode: PadMode::Zeros,
+            init: None,
         }
     }
 
@@ -339,7 +343,7 @@ impl Conv2dConfig {
     /// with the input, or a kernel larger than the padded input.
     pub fn infer(&mut self, input: &[usize]) -> Result<Shape> {
         let r = self.resolved()?;
-        check_conv(
+        let out = check_conv(
             "Conv2d",
             input,
             &mut self.in_channels,
@@ -347,7 +351,17 @@ impl Conv2dConfig {
             self.groups,
             &r,
             self.padding_mode,
-        )
+        )?;
+        if let (Some(i), Some(c)) = (&self.init, self.in_channels) {
+            let w = [
+                self.out_channels,
+                c / self.groups.max(1),
+                r.kernel[0],
+                r.kernel[1],
+            ];
+            i.validate(&w, self.bias.then_some(&[self.out_channels][..]))?;
+        }
+        Ok(out)
     }
 
     /// Creates the layer with PyTorch's default init (`kaiming_uniform_(a=√5)` for the
@@ -363,6 +377,9 @@ impl Conv2dConfig {
         let shape = [self.out_channels, c / self.groups, r.kernel[0], r.kernel[1]];
         let (w, b) =
             init::torch_default_weight_bias(&shape, self.bias, ctx.dtype, ctx.device, ctx.rng)?;
+        let scheme = self.init.clone().unwrap_or_default();
+        let w = scheme.apply("weight", w, ctx)?;
+        let b = b.map(|b| scheme.apply("bias", b, ctx)).transpose()?;
         Ok(Conv2d {
             cfg: self.clone(),
             resolved: r,
@@ -790,5 +807,49 @@ mod tests {
             "Conv1d(3, 8, kernel_size=(3,), stride=(1,), padding=(2,), padding_mode=circular)"
         );
         assert_eq!(layer.parameters()[0].var.as_tensor().dims(), &[8, 3, 3]);
+    }
+
+    #[test]
+    fn init_schemes_from_the_config() {
+        let mut rng = SeedRng::new(0);
+        let mut ctx = BuildCtx {
+            device: &Device::Cpu,
+            dtype: DType::F32,
+            rng: &mut rng,
+        };
+        let mut c = de(
+            r#"{"out_channels": 64, "kernel_size": 3, "init": {"weight": {"type": "kaiming_normal", "mode": "fan_out", "nonlinearity": "relu"}, "bias": {"type": "constant", "val": 0.5}}}"#,
+        );
+        c.infer(&[32, 8, 8]).unwrap();
+        let layer = c.init(&mut ctx).unwrap();
+        let p = layer.parameters();
+        let w: Vec<f32> = p[0]
+            .var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let n = w.len() as f64;
+        let mean = w.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let std = (w
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        // kaiming_normal_(mode="fan_out", nonlinearity="relu"): std = √2 / √(64·3·3)
+        let expected = (2.0f64 / (64.0 * 9.0)).sqrt();
+        assert!(
+            (std / expected - 1.0).abs() < 0.05,
+            "std {std} vs {expected}"
+        );
+        let b: Vec<f32> = p[1].var.as_tensor().to_vec1().unwrap();
+        assert!(b.iter().all(|&v| v == 0.5));
+        // a scheme that cannot apply to the bias's shape is a config error
+        let mut bad = de(
+            r#"{"out_channels": 4, "kernel_size": 3, "init": {"bias": {"type": "orthogonal"}}}"#,
+        );
+        assert!(bad.infer(&[3, 8, 8]).is_err());
     }
 }
