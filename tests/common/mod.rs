@@ -31,8 +31,13 @@ pub fn repo() -> PathBuf {
 
 /// A tiny MNIST in torchvision layout: a horizontal bar whose row is the label.
 pub fn write_tiny_mnist(dir: &Path, n_train: usize, n_test: usize) {
+    write_tiny_idx(dir, "MNIST", n_train, n_test);
+}
+
+/// A tiny IDX dataset under `dir/<class_name>/raw` (`MNIST`, `FashionMNIST`).
+pub fn write_tiny_idx(dir: &Path, class_name: &str, n_train: usize, n_test: usize) {
     use std::io::Write;
-    let raw = dir.join("MNIST/raw");
+    let raw = dir.join(class_name).join("raw");
     std::fs::create_dir_all(&raw).unwrap();
     let make = |n: usize, seed: u64| {
         let mut imgs = Vec::with_capacity(n * 784);

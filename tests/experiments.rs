@@ -1,0 +1,201 @@
+//! The shipped experiment files, as a user runs them: each one checks; the course's
+//! regressions print what the course prints; any optimizer line of fashion_mnist.toml
+//! trains; loss curves do not depend on num_workers; early stopping stops.
+
+mod common;
+
+use common::{repo, wick, write_tiny_idx, write_tiny_mnist};
+use std::path::Path;
+
+fn epoch_rows(runs: &Path) -> Vec<String> {
+    let dir = std::fs::read_dir(runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').take(9).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[test]
+fn every_experiment_file_checks() {
+    let mut n = 0;
+    for e in std::fs::read_dir(repo().join("experiments")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            let out = wick(&["check", path.to_str().unwrap()], None, &repo());
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 9, "only {n} experiment files");
+}
+
+#[test]
+fn the_course_regressions_print_their_predictions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = repo().join("experiments/linear_regression.toml");
+    let out = wick(&["run", exp.to_str().unwrap()], None, tmp.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let pred: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("predict [4]: ["))
+        .and_then(|l| l.split(']').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!((pred - 8.0).abs() < 0.1, "model(4) = {pred}");
+
+    let exp = repo().join("experiments/logistic_regression.toml");
+    let out = wick(&["run", exp.to_str().unwrap()], None, tmp.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let probs: Vec<f64> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("predict ["))
+        .filter_map(|l| l.split("]: [").nth(1))
+        .filter_map(|l| l.trim_end_matches(']').parse().ok())
+        .collect();
+    assert_eq!(probs.len(), 4, "{stdout}");
+    assert!(probs[0] < 0.2 && probs[3] > 0.9, "{probs:?}");
+    assert!(probs.windows(2).all(|w| w[0] < w[1]), "{probs:?}");
+}
+
+#[test]
+fn any_optimizer_line_of_fashion_mnist_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_tiny_idx(&data, "FashionMNIST", 640, 200);
+    let src = std::fs::read_to_string(repo().join("experiments/fashion_mnist.toml")).unwrap();
+    let active = src
+        .lines()
+        .find(|l| l.starts_with("optimizer = "))
+        .unwrap()
+        .to_string();
+    let others: Vec<String> = src
+        .lines()
+        .filter_map(|l| l.strip_prefix("# optimizer = "))
+        .map(|l| format!("optimizer = {l}"))
+        .collect();
+    assert!(others.len() >= 9, "{others:?}");
+    for line in &others {
+        // the one-line edit: the chosen line replaces the active one
+        let edited = src.replace(&active, line);
+        std::fs::write(tmp.path().join("exp.toml"), edited).unwrap();
+        let out = wick(
+            &[
+                "run",
+                "exp.toml",
+                "--set",
+                "train.epochs=3",
+                "--set",
+                "train.log_interval=5",
+            ],
+            Some(&data),
+            tmp.path(),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{line}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // the epoch means of the training loss go down
+        let runs = tmp.path().join("runs/fashion-mnist-mlp");
+        let losses: Vec<f64> = epoch_rows(&runs)
+            .iter()
+            .filter(|r| r.starts_with("epoch,"))
+            .map(|r| r.split(',').nth(4).unwrap().parse().unwrap())
+            .collect();
+        std::fs::remove_dir_all(&runs).unwrap();
+        eprintln!("{line}: epoch train losses {losses:?}");
+        assert_eq!(losses.len(), 3, "{stdout}");
+        assert!(losses[2] < losses[0], "{line} does not learn: {losses:?}");
+    }
+}
+
+#[test]
+fn same_loss_curves_whatever_num_workers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_tiny_mnist(&data, 384, 100);
+    let src = std::fs::read_to_string(repo().join("experiments/mnist_cnn.toml")).unwrap();
+    // random augmentation and dropout, so every random stream is exercised
+    let src = src.replace(
+        "transforms = [\n  { type = \"ToTensor\" },",
+        "transforms = [\n  { type = \"RandomCrop\", size = 28, padding = 2 },\n  { type = \"ToTensor\" },",
+    );
+    let src = src.replace(
+        "  { type = \"Flatten\" },",
+        "  { type = \"Flatten\" },\n  { type = \"Dropout\", p = 0.3 },",
+    );
+    assert!(src.contains("RandomCrop") && src.contains("Dropout"));
+    std::fs::write(tmp.path().join("exp.toml"), src).unwrap();
+    let mut curves = Vec::new();
+    for workers in [0, 1, 4] {
+        let runs = format!("runs-{workers}");
+        let out = wick(
+            &[
+                "run",
+                "exp.toml",
+                "--runs-dir",
+                &runs,
+                "--set",
+                &format!("data.train.num_workers={workers}"),
+                "--set",
+                "train.epochs=2",
+                "--set",
+                "train.log_interval=2",
+            ],
+            Some(&data),
+            tmp.path(),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        curves.push(epoch_rows(&tmp.path().join(runs).join("mnist-cnn")));
+    }
+    assert!(curves[0].len() >= 8, "{:?}", curves[0]);
+    assert_eq!(curves[0], curves[1], "num_workers 0 vs 1");
+    assert_eq!(curves[0], curves[2], "num_workers 0 vs 4");
+}
+
+#[test]
+fn early_stopping_stops_when_the_metric_stalls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = repo().join("experiments/points.toml");
+    let out = wick(
+        &[
+            "run",
+            exp.to_str().unwrap(),
+            "--set",
+            "optimizer.lr=0.0",
+            "--set",
+            "train.early_stopping.patience=2",
+            "--set",
+            "train.epochs=10",
+        ],
+        None,
+        tmp.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("early stopping after epoch 3"), "{stdout}");
+    let rows = epoch_rows(&tmp.path().join("runs/points"));
+    assert_eq!(rows.iter().filter(|r| r.starts_with("epoch,")).count(), 3);
+}
