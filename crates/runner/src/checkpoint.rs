@@ -82,6 +82,9 @@ fn corrupt(path: &Path, message: impl ToString) -> CheckpointError {
     }
 }
 
+/// Tensors by name, in a stable order.
+pub type NamedTensors = Vec<(String, Tensor)>;
+
 /// A checkpoint in memory.
 pub struct Checkpoint<S> {
     /// The model's state_dict.
@@ -205,7 +208,7 @@ fn collect_garbage(dir: &Path) -> Result<(), CheckpointError> {
 fn read_tensors(
     path: &Path,
     device: &Device,
-) -> Result<(Vec<(String, Tensor)>, HashMap<String, String>), CheckpointError> {
+) -> Result<(NamedTensors, HashMap<String, String>), CheckpointError> {
     let bytes = fs::read(path).map_err(io_err(path))?;
     let (_, meta) =
         safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(path, e))?;

@@ -493,7 +493,7 @@ impl Experiment {
                     .with_label("does not match the data")
                     .with_help(format!("set input = {shape:?}")));
                 }
-            } else if info.images && info.shape.is_none() && split.transforms.len() > 0 {
+            } else if info.images && info.shape.is_none() && !split.transforms.is_empty() {
                 // Images of many sizes must be brought to one before batching.
                 let batched = split.loader.batch_size > 1;
                 let resized = split.transforms.iter().any(|t| {
@@ -545,8 +545,8 @@ impl Experiment {
             .with_label("not a scalar")
             .with_help("use \"mean\" (the default) or \"sum\""));
         }
-        match (&self.loss, classes) {
-            (LossConfig::CrossEntropyLoss(c), Some(classes)) => {
+        if let (LossConfig::CrossEntropyLoss(c), Some(classes)) = (&self.loss, classes) {
+            {
                 if out.len() != 1 || out[0] != classes {
                     let field = match &self.model.layers[last] {
                         LayerConfig::Linear(_) => "out_features",
@@ -576,9 +576,6 @@ impl Experiment {
                     }
                 }
             }
-            // The other losses' output and target checks come with the runner's support
-            // for them (TargetKind, Loss::input_arity).
-            _ => {}
         }
         self.loss.build().map_err(|e| match e {
             wick_losses::Error::Config { field, message } => invalid("loss", field, message),

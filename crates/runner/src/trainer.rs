@@ -221,12 +221,12 @@ fn split_of(split: &SplitConfig) -> Split {
     }
 }
 
+/// The training dataset and, when there is one, the test dataset.
+type TrainTest = (Arc<dyn Dataset>, Option<Arc<dyn Dataset>>);
+
 /// The training dataset and the test dataset (its own, or held out of the training
 /// data), as the experiment describes them.
-fn load_data(
-    exp: &Experiment,
-    opts: &RunOptions,
-) -> Result<(Arc<dyn Dataset>, Option<Arc<dyn Dataset>>), RunError> {
+fn load_data(exp: &Experiment, opts: &RunOptions) -> Result<TrainTest, RunError> {
     let root = data_root(exp.data.root.as_deref());
     let ctx = |split: Split| DatasetContext {
         split,
@@ -852,7 +852,7 @@ impl<'a> Session<'a> {
                         elapsed / done as f64 * left as f64
                     );
                 }
-                if batch_idx % 20 == 0 {
+                if batch_idx.is_multiple_of(20) {
                     bar.set_message(format!("loss {l:.3}"));
                 }
                 if batch_idx % log_interval == log_interval - 1 {
@@ -882,7 +882,7 @@ impl<'a> Session<'a> {
                         .push((row.step, mean, self.optimizer.lr(0)));
                 }
                 let stop = self.opts.stop.load(Ordering::SeqCst);
-                if stop || (every_n_steps > 0 && self.state.step % every_n_steps == 0) {
+                if stop || (every_n_steps > 0 && self.state.step.is_multiple_of(every_n_steps)) {
                     self.state.partial.seconds += t0.elapsed().as_secs_f64();
                     let id = format!("step-{:09}", self.state.step);
                     if let Some((best_id, ckpt)) = self.pending_best.take() {
@@ -1046,7 +1046,7 @@ impl<'a> Session<'a> {
             // epochs (a few inline points) would spend their time in fsync otherwise.
             // A new best that is not written at once is kept in memory until the next.
             let every = exp.train.checkpoint.every_n_epochs;
-            let kept = every > 0 && epoch % every == 0;
+            let kept = every > 0 && epoch.is_multiple_of(every);
             let id = if kept {
                 format!("epoch-{epoch:04}")
             } else {
