@@ -4,7 +4,7 @@
 //! (they are small); file-backed sets other than torchvision's fixed-format ones are
 //! checked when the run loads them.
 
-use wick_data::datasets::{CsvConfig, DatasetConfig, DatasetContext, LabelDtype};
+use wick_data::datasets::{Centers, CsvConfig, DatasetConfig, DatasetContext, LabelDtype};
 use wick_data::{Dataset, Input, Split, Target};
 
 /// A dataset's samples, as far as known without its files.
@@ -44,6 +44,21 @@ pub fn info(ds: &DatasetConfig, seed: u64) -> Result<DataInfo, wick_data::Error>
         DatasetConfig::CIFAR100(_) => DataInfo::images(Some(vec![3, 32, 32]), Some(100)),
         DatasetConfig::ImageFolder(_) => DataInfo::images(None, None),
         DatasetConfig::CSV(c) => csv_info(c),
+        // The generators' facts follow from their arguments; building them here could
+        // ask for any amount of memory.
+        DatasetConfig::make_moons(c) => points(c.n_samples, 2, Some(2))?,
+        DatasetConfig::make_circles(c) => points(c.n_samples, 2, Some(2))?,
+        DatasetConfig::make_spirals(c) => points(c.n_samples, 2, Some(c.n_classes))?,
+        DatasetConfig::make_blobs(c) => {
+            let (features, classes) = match &c.centers {
+                Some(Centers::Points(p)) => {
+                    (p.first().map_or(c.n_features, Vec::len), Some(p.len()))
+                }
+                Some(Centers::Count(n)) => (c.n_features, Some(*n)),
+                None => (c.n_features, Some(3)),
+            };
+            points(c.n_samples, features, classes)?
+        }
         _ => {
             let ctx = DatasetContext {
                 split: Split::Train,
@@ -54,6 +69,24 @@ pub fn info(ds: &DatasetConfig, seed: u64) -> Result<DataInfo, wick_data::Error>
             };
             built_info(ds.build(&ctx)?.as_ref())?
         }
+    })
+}
+
+/// The most points a generator may be asked for (4 bytes a coordinate).
+pub const MAX_GENERATED: usize = 50_000_000;
+
+fn points(n: usize, features: usize, classes: Option<usize>) -> Result<DataInfo, wick_data::Error> {
+    if n.saturating_mul(features.max(1)) > MAX_GENERATED {
+        return Err(wick_data::Error::Config {
+            field: "n_samples",
+            message: format!("n_samples = {n} asks for more than {MAX_GENERATED} generated values"),
+        });
+    }
+    Ok(DataInfo {
+        shape: Some(vec![features]),
+        classes,
+        images: false,
+        class_targets: Some(true),
     })
 }
 
@@ -123,6 +156,10 @@ mod tests {
         assert_eq!((i.shape, i.class_targets), (Some(vec![1]), Some(false)));
         let i = info(&ds("type = \"Tensors\"\nx = [[1.0], [2.0]]\ny = [0, 3]"), 0).unwrap();
         assert_eq!(i.classes, Some(4));
+        let e = info(&ds("type = \"make_moons\"\nn_samples = 100000000000"), 0).unwrap_err();
+        assert!(e.to_string().contains("n_samples"), "{e}");
+        let i = info(&ds("type = \"make_blobs\"\ncenters = 5\nn_features = 3"), 0).unwrap();
+        assert_eq!((i.shape, i.classes), (Some(vec![3]), Some(5)));
         let i = info(&ds("type = \"ImageFolder\"\nroot = \"nowhere\""), 0).unwrap();
         assert_eq!((i.shape, i.classes), (None, None));
     }
