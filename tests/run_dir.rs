@@ -319,3 +319,74 @@ fn predict_writes_a_csv_of_predictions() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("bad.csv: line 1: 4 columns"), "{err}");
 }
+
+/// Broken data files: each run fails with exit 1 and a message naming the file.
+#[test]
+fn broken_data_files_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let run = |exp: &str| {
+        std::fs::write(cwd.join("exp.toml"), exp).unwrap();
+        let out = wick(&["run", "exp.toml"], Some(&cwd.join("data")), cwd);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let csv_exp = |file: &str| {
+        format!(
+            "name = \"csv\"\n[data]\ndataset = {{ type = \"CSV\", path = \"{file}\" }}\n[data.train]\nbatch_size = 2\n\
+             [model]\ninput = [2]\nlayers = [{{ type = \"Linear\", out_features = 1 }}]\n\
+             [loss]\ntype = \"MSELoss\"\n[optimizer]\ntype = \"SGD\"\nlr = 0.1\n"
+        )
+    };
+    std::fs::create_dir_all(cwd.join("data")).unwrap();
+    // an empty CSV
+    std::fs::write(cwd.join("data/empty.csv"), "").unwrap();
+    let (code, err) = run(&csv_exp("empty.csv"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("empty.csv"), "{err}");
+    // a row with a missing column
+    std::fs::write(cwd.join("data/short.csv"), "1,2,3\n4,5\n").unwrap();
+    let (code, err) = run(&csv_exp("short.csv"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("short.csv") && err.contains('2'), "{err}");
+    // a truncated IDX file
+    write_tiny_mnist(&cwd.join("data"), 64, 16);
+    let images = cwd.join("data/MNIST/raw/train-images-idx3-ubyte");
+    let bytes = std::fs::read(&images).unwrap();
+    std::fs::write(&images, &bytes[..bytes.len() / 2]).unwrap();
+    let src = std::fs::read_to_string(repo().join("experiments/mnist.toml")).unwrap();
+    let (code, err) = run(&src);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+    // a corrupt JPEG in an image folder
+    for class in ["ants", "bees"] {
+        let dir = cwd.join("data/folder").join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        // a valid 1x1 grey PNG
+        let png: &[u8] = &[
+            0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52,
+            0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0, 0x3a, 0x7e, 0x9b, 0x55, 0, 0, 0, 0x0a, 0x49,
+            0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x68, 0, 0, 0, 0x82, 0, 0x81, 0x77, 0xcd, 0x72,
+            0xb6, 0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+        ];
+        std::fs::write(dir.join("ok.png"), png).unwrap();
+    }
+    std::fs::write(
+        cwd.join("data/folder/bees/broken.jpg"),
+        b"\xff\xd8\xff\xe0 not a jpeg",
+    )
+    .unwrap();
+    let folder_exp = "name = \"folder\"\n[data]\ndataset = { type = \"ImageFolder\", root = \"folder\" }\n\
+        [data.train]\nbatch_size = 1\ntransforms = [{ type = \"Resize\", size = [4, 4] }, { type = \"ToTensor\" }]\n\
+        [model]\ninput = [3, 4, 4]\nlayers = [{ type = \"Flatten\" }, { type = \"Linear\", out_features = 2 }]\n\
+        [loss]\ntype = \"CrossEntropyLoss\"\n[optimizer]\ntype = \"SGD\"\nlr = 0.1\n";
+    let (code, err) = run(folder_exp);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("broken.jpg"), "{err}");
+    // with skip_bad = true the file is skipped (and counted), and the run trains
+    let skipping = folder_exp.replace("root = \"folder\"", "root = \"folder\", skip_bad = true");
+    let (code, err) = run(&skipping);
+    assert_eq!(code, Some(0), "{err}");
+}

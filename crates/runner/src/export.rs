@@ -249,6 +249,31 @@ class Residual(nn.Module):
         .replacen('(', "(model.parameters(), ", 1)
         .replace(", )", ")");
     writeln!(w, "optimizer = {o}").ok();
+    // The scheduler, and where the loop steps it (per batch or per epoch).
+    let (step_sched, epoch_sched) = match &exp.scheduler {
+        Some(sc) => {
+            let (sty, sargs) = fields(sc);
+            let c = call("optim.lr_scheduler", &sty, &sargs, &["interval", "monitor"])
+                .replacen('(', "(optimizer, ", 1)
+                .replace(", )", ")");
+            writeln!(w, "scheduler = {c}").ok();
+            let per_step = match sc.interval_override() {
+                Some(i) => i == wick_optim::Interval::Step,
+                None => matches!(sty.as_str(), "OneCycleLR" | "CyclicLR"),
+            };
+            let epoch_call = if sty == "ReduceLROnPlateau" {
+                "scheduler.step(test_loss)"
+            } else {
+                "scheduler.step()"
+            };
+            if per_step {
+                ("\n        scheduler.step()", "")
+            } else {
+                ("", epoch_call)
+            }
+        }
+        None => ("", ""),
+    };
 
     let root = exp
         .data
@@ -328,7 +353,7 @@ def train(epoch):
         output = model(data)
         loss = criterion(output, target)
         loss.backward()
-        optimizer.step()
+        optimizer.step(){step_sched}
         running += loss.item()
         if batch_idx % {li} == {li_1}:
             print(f"[{{epoch}}, {{batch_idx + 1:5d}}] loss: {{running / {li}:.3f}}")
@@ -345,7 +370,7 @@ def test(loader):
         correct += (output.argmax(1) == target).sum().item()
         total += len(data)
     print(f"Accuracy: {{100.0 * correct / total:.2f}} % ({{correct}}/{{total}}), loss {{loss / total:.4f}}")
-    return correct / total
+    return loss / total
 
 
 if __name__ == "__main__":
@@ -357,13 +382,16 @@ if __name__ == "__main__":
     if args.train:
         for epoch in range(1, {epochs} + 1):
             train(epoch)
-            test(eval_loader)
+            test_loss = test(eval_loader)
+            {epoch_sched}
     else:
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(args.checkpoint))
         test(eval_loader)"#,
         li = exp.train.log_interval,
+        step_sched = step_sched,
+        epoch_sched = epoch_sched,
         li_1 = exp.train.log_interval - 1,
         epochs = exp.train.epochs,
         ckpt = default_checkpoint.map_or_else(|| "None".to_string(), |c| format!("{c:?}")),
