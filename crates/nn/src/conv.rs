@@ -524,6 +524,9 @@ pub struct Conv1dConfig {
     /// How the padding is filled (default `"zeros"`).
     #[serde(default)]
     pub padding_mode: PadMode,
+    /// `torch.nn.init` schemes for `weight`/`bias` (default: PyTorch's init).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<crate::ParamInit>,
 }
 
 impl Conv1dConfig {
@@ -539,6 +542,7 @@ impl Conv1dConfig {
             groups: 1,
             bias: true,
             padding_mode: PadMode::Zeros,
+            init: None,
         }
     }
 
@@ -573,7 +577,7 @@ impl Conv1dConfig {
     /// As [`Conv2dConfig::infer`].
     pub fn infer(&mut self, input: &[usize]) -> Result<Shape> {
         let r = self.resolved()?;
-        check_conv(
+        let out = check_conv(
             "Conv1d",
             input,
             &mut self.in_channels,
@@ -581,7 +585,12 @@ impl Conv1dConfig {
             self.groups,
             &r,
             self.padding_mode,
-        )
+        )?;
+        if let (Some(i), Some(c)) = (&self.init, self.in_channels) {
+            let w = [self.out_channels, c / self.groups.max(1), self.kernel_size];
+            i.validate(&w, self.bias.then_some(&[self.out_channels][..]))?;
+        }
+        Ok(out)
     }
 
     /// Creates the layer with PyTorch's default init; `in_channels` must be known.
@@ -595,6 +604,9 @@ impl Conv1dConfig {
         let shape = [self.out_channels, c / self.groups, self.kernel_size];
         let (w, b) =
             init::torch_default_weight_bias(&shape, self.bias, ctx.dtype, ctx.device, ctx.rng)?;
+        let scheme = self.init.clone().unwrap_or_default();
+        let w = scheme.apply("weight", w, ctx)?;
+        let b = b.map(|b| scheme.apply("bias", b, ctx)).transpose()?;
         Ok(Conv1d {
             cfg: self.clone(),
             resolved: self.resolved_2d()?,

@@ -51,6 +51,9 @@ pub struct ConvTranspose2dConfig {
     /// Only `"zeros"`.
     #[serde(default)]
     pub padding_mode: PadMode,
+    /// `torch.nn.init` schemes for `weight`/`bias` (default: PyTorch's init).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<crate::ParamInit>,
 }
 
 impl ConvTranspose2dConfig {
@@ -67,6 +70,7 @@ impl ConvTranspose2dConfig {
             bias: true,
             dilation: one(),
             padding_mode: PadMode::Zeros,
+            init: None,
         }
     }
 
@@ -192,6 +196,11 @@ impl ConvTranspose2dConfig {
                 ),
             )
         })?;
+        if let Some(i) = &self.init {
+            let (kh, kw) = self.kernel_size.pair();
+            let w = [c, self.out_channels / self.groups.max(1), kh, kw];
+            i.validate(&w, self.bias.then_some(&[self.out_channels][..]))?;
+        }
         Ok(vec![self.out_channels, oh, ow])
     }
 
@@ -222,6 +231,9 @@ impl ConvTranspose2dConfig {
         } else {
             None
         };
+        let scheme = self.init.clone().unwrap_or_default();
+        let w = scheme.apply("weight", w, ctx)?;
+        let b = b.map(|b| scheme.apply("bias", b, ctx)).transpose()?;
         Ok(ConvTranspose2d {
             cfg: self.clone(),
             weight: Var::from_tensor(&w)?,
