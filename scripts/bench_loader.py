@@ -2,7 +2,9 @@
 
 - MNIST: ToTensor + Normalize((0.1307,), (0.3081,)), batch 64, shuffled, num_workers 0
   and 2, samples/s over whole epochs (one warm-up epoch first);
-- hymenoptera: ImageFolder decode + ToTensor, batch 1, num_workers 0 and 2, images/s.
+- hymenoptera: ImageFolder decode + ToTensor, batch 1, num_workers 0 and 2, images/s;
+  and the training pipeline of experiments/hymenoptera.toml (RandomResizedCrop 224,
+  flip, ToTensor, Normalize), batch 16.
 
     /tmp/venv/bin/python scripts/bench_loader.py ../shared/datasets [epochs]
 """
@@ -56,6 +58,12 @@ def main():
     hym = datasets.ImageFolder(os.path.join(shared, "hymenoptera", "train"),
                                transform=transforms.ToTensor())
     run("hymenoptera", hym, 1, 1)
+    train_tf = transforms.Compose([
+        transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(),
+        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    hym = datasets.ImageFolder(os.path.join(shared, "hymenoptera", "train"), transform=train_tf)
+    run("hymenoptera train pipeline", hym, 16, epochs)
 
 
 if __name__ == "__main__":

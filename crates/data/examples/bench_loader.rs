@@ -4,7 +4,8 @@
 //! - MNIST: `ToTensor` + `Normalize((0.1307,), (0.3081,))`, batch 64, shuffled,
 //!   `num_workers` 0 and 2, samples/s over whole epochs;
 //! - hymenoptera: `ImageFolder` decode + `ToTensor`, batch 1, `num_workers` 0 and 2,
-//!   images/s.
+//!   images/s; and the training pipeline of experiments/hymenoptera.toml
+//!   (RandomResizedCrop 224, RandomHorizontalFlip, ToTensor, Normalize), batch 16.
 //!
 //! `cargo run --release -p wick-data --example bench_loader -- <shared datasets dir> [epochs]`
 
@@ -72,13 +73,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         64,
         epochs,
     )?;
-    let hym = ImageFolderConfig::new(shared.join("hymenoptera/train")).build()?;
+    let hym = Arc::new(ImageFolderConfig::new(shared.join("hymenoptera/train")).build()?);
     run(
         "hymenoptera",
-        Arc::new(hym),
+        hym.clone(),
         || Compose::from_configs(std::slice::from_ref(&to_tensor)).expect("valid"),
         1,
         1,
+    )?;
+    // The training pipeline of experiments/hymenoptera.toml, batch 16.
+    let train = [
+        t("type = \"RandomResizedCrop\"\nsize = 224"),
+        t("type = \"RandomHorizontalFlip\""),
+        to_tensor.clone(),
+        t("type = \"Normalize\"\nmean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 0.225]"),
+    ];
+    run(
+        "hymenoptera train pipeline",
+        hym,
+        || Compose::from_configs(&train).expect("valid"),
+        16,
+        epochs,
     )?;
     Ok(())
 }
