@@ -23,10 +23,12 @@ test:
     cargo test --workspace 2>&1 | tee "$log"
     awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 
-# one epoch of experiments/fashion_mnist.toml, wick vs PyTorch (needs a venv with torch: PYTHON=...)
-bench:
-    cargo build --release
-    bash scripts/bench_epoch.sh
+# the benchmark suite: W1 MLP, W2 CNN, W3 hymenoptera, wick vs PyTorch (DataLoader
+# num_workers 0 and 2, pre-tensorized) vs a hand-written candle loop, interleaved;
+# prints a table and writes bench/results.json (PYTHON=... a venv with torch)
+bench *ARGS:
+    cargo build --release -p wick -p wick-bench
+    target/release/wick-bench suite {{ARGS}}
 
 # format the code
 fmt:

@@ -89,13 +89,7 @@ const EXIT_BAD_EXPERIMENT: u8 = 2;
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
-    // candle asks for the thread count on every parallel op and, without
-    // RAYON_NUM_THREADS, counts the CPUs anew each time (reading /proc and cgroups): an
-    // eighth of a small model's epoch. Count once, before any thread starts.
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
+    wick_runner::process::tune_for_training();
     let cli = Cli::parse();
     logging::init();
     match cli.command {

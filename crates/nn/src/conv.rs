@@ -398,6 +398,7 @@ fn run_conv2d(
     r: &Resolved,
     groups: usize,
     mode: PadMode,
+    relu: bool,
 ) -> Result<Tensor> {
     let (ph, pw) = (r.pad[0], r.pad[1]);
     let (x, ph, pw) = if mode == PadMode::Zeros {
@@ -412,7 +413,7 @@ fn run_conv2d(
         dilation: (r.dilation[0], r.dilation[1]),
         groups,
     };
-    Ok(ops::conv2d(&x, weight, bias, geom)?)
+    Ok(ops::conv2d_act(&x, weight, bias, geom, relu)?)
 }
 
 /// `F.conv2d` with the options of a [`Conv2dConfig`] (padding mode included), on
@@ -424,7 +425,7 @@ pub fn conv2d(
     cfg: &Conv2dConfig,
 ) -> Result<Tensor> {
     let r = cfg.resolved()?;
-    run_conv2d(x, weight, bias, &r, cfg.groups, cfg.padding_mode)
+    run_conv2d(x, weight, bias, &r, cfg.groups, cfg.padding_mode, false)
 }
 
 /// `torch.nn.Conv2d`: `out[n, o] = bias[o] + Σ_c weight[o, c] ⋆ input[n, c]`.
@@ -439,12 +440,9 @@ pub struct Conv2d {
     bias: Option<Var>,
 }
 
-impl Layer for Conv2d {
-    fn type_name(&self) -> &'static str {
-        "Conv2d"
-    }
-
-    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+impl Conv2d {
+    /// The convolution, then `F.relu` when `relu` (fused on the CPU).
+    fn apply(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
         run_conv2d(
             x,
             self.weight.as_tensor(),
@@ -452,7 +450,22 @@ impl Layer for Conv2d {
             &self.resolved,
             self.cfg.groups,
             self.cfg.padding_mode,
+            relu,
         )
+    }
+}
+
+impl Layer for Conv2d {
+    fn type_name(&self) -> &'static str {
+        "Conv2d"
+    }
+
+    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+        self.apply(x, false)
+    }
+
+    fn forward_relu(&self, x: &Tensor, _train: bool) -> Option<Result<Tensor>> {
+        Some(self.apply(x, true))
     }
 
     fn parameters(&self) -> Vec<Param> {
@@ -641,6 +654,7 @@ fn run_conv1d(
         r,
         cfg.groups,
         cfg.padding_mode,
+        false,
     )?;
     Ok(y.squeeze(2)?)
 }

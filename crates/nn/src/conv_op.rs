@@ -16,6 +16,7 @@
 //! composition of candle ops (or a round trip through the CPU where candle has no
 //! such op), so they work everywhere.
 
+use crate::kernel::{gemm, with_floats, Float, Mat};
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
 };
@@ -97,100 +98,6 @@ impl Dims {
     /// Whether im2col is the identity (1×1 kernel, stride 1, no padding).
     fn is_pointwise(&self, g: &ConvGeom) -> bool {
         self.kh == 1 && self.kw == 1 && g.stride == (1, 1) && g.pad_h == (0, 0) && g.pad_w == (0, 0)
-    }
-}
-
-/// The float types the CPU kernels run on.
-trait Float:
-    Copy + Default + Send + Sync + 'static + std::ops::Add<Output = Self> + std::ops::AddAssign
-{
-    const ONE: Self;
-}
-impl Float for f32 {
-    const ONE: Self = 1.0;
-}
-impl Float for f64 {
-    const ONE: Self = 1.0;
-}
-
-/// A row-major matrix operand: pointer plus row and column strides.
-#[derive(Clone, Copy)]
-struct Mat<T> {
-    ptr: *const T,
-    rs: isize,
-    cs: isize,
-}
-
-impl<T> Mat<T> {
-    fn rows(s: &[T], cols: usize) -> Self {
-        Self {
-            ptr: s.as_ptr(),
-            rs: cols as isize,
-            cs: 1,
-        }
-    }
-    /// The transpose of a row-major `? × cols` matrix.
-    fn rows_t(s: &[T], cols: usize) -> Self {
-        Self {
-            ptr: s.as_ptr(),
-            rs: 1,
-            cs: cols as isize,
-        }
-    }
-}
-
-/// `dst (m × n, row-major) (+)= a (m × k) · b (k × n)`, single-threaded (the callers
-/// parallelize over the batch) unless `par`.
-#[allow(clippy::too_many_arguments)]
-fn gemm<T: Float>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [T],
-    accumulate: bool,
-    a: Mat<T>,
-    b: Mat<T>,
-    par: bool,
-) {
-    assert!(dst.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst[..m * n].fill(T::default());
-        }
-        return;
-    }
-    let parallelism = if par {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: `dst` holds m·n elements (checked above); the callers build `a` and `b`
-    // from slices holding at least m·k and k·n elements at the given strides.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.ptr,
-            a.cs,
-            a.rs,
-            b.ptr,
-            b.cs,
-            b.rs,
-            T::ONE,
-            T::ONE,
-            false,
-            false,
-            false,
-            parallelism,
-        )
     }
 }
 
@@ -453,17 +360,10 @@ fn channel_sum<T: Float>(grad: &[T], n: usize, c: usize, l: usize) -> Vec<T> {
         .map(|o| {
             (0..n).fold(T::default(), |acc, i| {
                 let start = (i * c + o) * l;
-                grad[start..start + l].iter().fold(acc, |a, &b| a + b)
+                acc + crate::kernel::sum(&grad[start..start + l])
             })
         })
         .collect()
-}
-
-fn slice<'a, T>(v: &'a [T], l: &Layout, op: &str) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("{op}: operand must be contiguous"),
-    }
 }
 
 fn dims4(l: &Layout, what: &str) -> Result<(usize, usize, usize, usize)> {
@@ -471,25 +371,6 @@ fn dims4(l: &Layout, what: &str) -> Result<(usize, usize, usize, usize)> {
         [a, b, c, d] => Ok((a, b, c, d)),
         _ => candle_core::bail!("{what}: expected 4 dimensions, got {:?}", l.dims()),
     }
-}
-
-/// Runs `$body` with `$a`, `$b` (and `$c`) as typed slices of the same float type and
-/// wraps the resulting `Vec` back into a storage.
-macro_rules! with_floats {
-    ($op:expr, [$(($s:expr, $l:expr) => $v:ident),+], $body:expr) => {{
-        #[allow(unused_parens)]
-        match ($($s),+) {
-            ($(CpuStorage::F32($v)),+) => {
-                $(let $v = slice($v, $l, $op)?;)+
-                CpuStorage::F32($body)
-            }
-            ($(CpuStorage::F64($v)),+) => {
-                $(let $v = slice($v, $l, $op)?;)+
-                CpuStorage::F64($body)
-            }
-            _ => candle_core::bail!("{}: only f32 and f64 of one dtype are supported", $op),
-        }
-    }};
 }
 
 /// The convolution (`transpose == false`) or transposed convolution of `x` with `w`
@@ -503,6 +384,8 @@ struct ConvOp {
     geom: ConvGeom,
     transpose: bool,
     out_hw: (usize, usize),
+    /// Followed by a fused `ReLU` (forward convolutions only).
+    relu: bool,
 }
 
 impl ConvOp {
@@ -595,7 +478,13 @@ impl ConvOp {
             None if self.transpose => {
                 with_floats!(op, [(s1, l1) => x, (s2, l2) => w], conv_bwd_data(x, w, &d, &g))
             }
-            None => with_floats!(op, [(s1, l1) => x, (s2, l2) => w], conv_fwd(x, w, None, &d, &g)),
+            None => with_floats!(op, [(s1, l1) => x, (s2, l2) => w], {
+                let mut y = conv_fwd(x, w, None, &d, &g);
+                if self.relu {
+                    crate::kernel::relu_inplace(&mut y);
+                }
+                y
+            }),
             Some((s3, l3)) if self.transpose => {
                 with_floats!(op, [(s1, l1) => x, (s2, l2) => w, (s3, l3) => b], {
                     let mut y = conv_bwd_data(x, w, &d, &g);
@@ -610,10 +499,26 @@ impl ConvOp {
             Some((s3, l3)) => with_floats!(
                 op,
                 [(s1, l1) => x, (s2, l2) => w, (s3, l3) => b],
-                conv_fwd(x, w, Some(b), &d, &g)
+                {
+                    let mut y = conv_fwd(x, w, Some(b), &d, &g);
+                    if self.relu {
+                        crate::kernel::relu_inplace(&mut y);
+                    }
+                    y
+                }
             ),
         };
         Ok((out, self.out_shape(&d)))
+    }
+
+    /// The gradient of the convolution's own output: `grad` through the fused ReLU.
+    fn through_relu(&self, res: &Tensor, grad: &Tensor) -> Result<Tensor> {
+        if self.relu {
+            grad.contiguous()?
+                .apply_op2_no_bwd(res, &crate::kernel::ReluMask)
+        } else {
+            Ok(grad.clone())
+        }
     }
 
     /// Gradients of input and weight (each only when `want_*`), for `grad` of the
@@ -674,10 +579,11 @@ impl CustomOp2 for ConvOp {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        self.backward(x, w, grad, x.track_op(), w.track_op())
+        let grad = self.through_relu(res, grad)?;
+        self.backward(x, w, &grad, x.track_op(), w.track_op())
     }
 }
 
@@ -703,9 +609,10 @@ impl CustomOp3 for ConvOp {
         x: &Tensor,
         w: &Tensor,
         b: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = &self.through_relu(res, grad)?;
         let (gx, gw) = self.backward(x, w, grad, x.track_op(), w.track_op())?;
         let gb = if b.track_op() {
             Some(grad.contiguous()?.apply_op1_no_bwd(&ChannelSum)?)
@@ -821,11 +728,24 @@ fn zero_pad(x: &Tensor, dim: usize, p: (usize, usize)) -> Result<Tensor> {
 /// backward fails otherwise), or, where candle has no such conv (different strides or
 /// dilations per dimension), the CPU op runs on a copy.
 pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, g: ConvGeom) -> Result<Tensor> {
+    conv2d_act(x, weight, bias, g, false)
+}
+
+/// [`conv2d`] followed by `F.relu` when `relu`, fused into one op on the CPU (the
+/// ReLU as the GEMM's epilogue, its backward as a mask of the output gradient).
+pub fn conv2d_act(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    g: ConvGeom,
+    relu: bool,
+) -> Result<Tensor> {
     if cpu_kernel(x) {
         let op = ConvOp {
             geom: g,
             transpose: false,
             out_hw: (0, 0),
+            relu,
         };
         let x = x.contiguous()?;
         let w = weight.contiguous()?;
@@ -838,11 +758,16 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, g: ConvGeom) -
         let dev = x.device().clone();
         let cpu = |t: &Tensor| t.to_device(&Device::Cpu)?.to_dtype(DType::F32);
         let b = bias.map(cpu).transpose()?;
-        return conv2d(&cpu(x)?, &cpu(weight)?, b.as_ref(), g)?
+        return conv2d_act(&cpu(x)?, &cpu(weight)?, b.as_ref(), g, relu)?
             .to_dtype(x.dtype())?
             .to_device(&dev);
     }
-    conv2d_candle(x, weight, bias, g)
+    let y = conv2d_candle(x, weight, bias, g)?;
+    if relu {
+        crate::ops::relu(&y)
+    } else {
+        Ok(y)
+    }
 }
 
 /// The convolution as a composition of candle ops, for devices without a wick kernel:
@@ -890,6 +815,7 @@ pub fn conv_transpose2d(
             geom: g,
             transpose: true,
             out_hw,
+            relu: false,
         };
         let x = x.contiguous()?;
         let w = weight.contiguous()?;
@@ -953,6 +879,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fused_relu_equals_conv_then_relu() {
+        use candle_core::Var;
+        let g = geom((1, 1), (1, 1), (1, 1), (1, 1), 1);
+        let x = Var::from_tensor(&t(&[2, 3, 5, 4], 13)).unwrap();
+        let w = Var::from_tensor(&t(&[4, 3, 3, 3], 7)).unwrap();
+        // the inputs are multiples of 1/8: an offset keeps the pre-activations off the kink
+        let b = Var::from_tensor(&(t(&[4], 5) + 0.01234).unwrap()).unwrap();
+        let up = t(&[2, 4, 5, 4], 11);
+        let fused = conv2d_act(&x, &w, Some(&b), g, true).unwrap();
+        let plain = crate::ops::relu(&conv2d(&x, &w, Some(&b), g).unwrap()).unwrap();
+        let max_diff = |a: &Tensor, c: &Tensor| {
+            (a - c)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        assert!(max_diff(&fused, &plain) < 1e-12);
+        let g1 = (&fused * &up)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (&plain * &up)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for v in [&x, &w, &b] {
+            assert!(max_diff(g1.get(v).unwrap(), g2.get(v).unwrap()) < 1e-12);
+        }
+        // away from the kink, the numerical gradient agrees too
+        gradcheck(
+            |v| conv2d_act(&v[0], &v[1], Some(&v[2]), g, true),
+            &[
+                x.as_tensor().clone(),
+                w.as_tensor().clone(),
+                b.as_tensor().clone(),
+            ],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -26,6 +26,12 @@ pub trait Layer: Send + Sync {
     fn type_name(&self) -> &'static str;
     /// Runs the layer on a batch. `train` is `module.training`.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor>;
+    /// This layer followed by a `ReLU`, as one fused op, where the layer has such a
+    /// kernel; `None` (the default): the container runs the two layers. The result
+    /// and its gradients are those of `relu(self.forward(x))`.
+    fn forward_relu(&self, _x: &Tensor, _train: bool) -> Option<Result<Tensor>> {
+        None
+    }
     /// Parameters, named relative to the layer (`"weight"`, `"bias"`), in PyTorch order
     /// (`named_parameters()`).
     fn parameters(&self) -> Vec<Param> {

@@ -120,30 +120,47 @@ impl Linear {
     }
 }
 
+impl Linear {
+    /// `F.linear(x, weight, bias)` over the last dimension of `x [*, in_features]`,
+    /// then `F.relu` when `relu`.
+    fn apply(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let w = self.weight.as_tensor();
+        let dims = x.dims().to_vec();
+        let x2 = match dims.len() {
+            0 => {
+                return Err(candle_core::Error::Msg(
+                    "Linear: the input must be at least 1-D, got a scalar".into(),
+                )
+                .into())
+            }
+            1 => x.unsqueeze(0)?,
+            2 => x.clone(),
+            n => x.flatten_to(n - 2)?,
+        };
+        let y = crate::linear_op::linear(&x2, w, self.bias.as_ref().map(|b| b.as_tensor()), relu)?;
+        Ok(match dims.len() {
+            2 => y,
+            1 => y.squeeze(0)?,
+            _ => {
+                let mut out = dims.clone();
+                *out.last_mut().unwrap_or(&mut 0) = w.dim(0)?;
+                y.reshape(out)?
+            }
+        })
+    }
+}
+
 impl Layer for Linear {
     fn type_name(&self) -> &'static str {
         "Linear"
     }
 
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
-        let w = self.weight.as_tensor();
-        let dims = x.dims().to_vec();
-        let x2 = if dims.len() == 2 {
-            x.clone()
-        } else {
-            x.flatten_to(dims.len().saturating_sub(2))?
-        };
-        let x2 = if x2.rank() == 1 { x2.unsqueeze(0)? } else { x2 };
-        let mut y = x2.matmul(&w.t()?)?;
-        if let Some(b) = &self.bias {
-            y = y.broadcast_add(b.as_tensor())?;
-        }
-        if dims.len() != 2 {
-            let mut out = dims.clone();
-            *out.last_mut().unwrap_or(&mut 0) = w.dim(0)?;
-            y = y.reshape(out)?;
-        }
-        Ok(y)
+        self.apply(x, false)
+    }
+
+    fn forward_relu(&self, x: &Tensor, _train: bool) -> Option<Result<Tensor>> {
+        Some(self.apply(x, true))
     }
 
     fn parameters(&self) -> Vec<Param> {

@@ -14,7 +14,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Geometry of a 2-D max or average pooling, with PyTorch's argument names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +110,19 @@ struct Windows {
     input: usize,
     idx: Vec<Vec<usize>>,
     with_pad: Vec<usize>,
+    /// `[start, end)` of every window when all are runs of consecutive indices (no
+    /// dilation): the fast max-pooling path.
+    spans: Option<Vec<(usize, usize)>>,
+}
+
+/// `[start, end)` of each window, if every window is a run of consecutive indices.
+fn spans(idx: &[Vec<usize>]) -> Option<Vec<(usize, usize)>> {
+    idx.iter()
+        .map(|w| match (w.first(), w.last()) {
+            (Some(&a), Some(&b)) if b - a + 1 == w.len() => Some((a, b + 1)),
+            _ => None,
+        })
+        .collect()
 }
 
 impl Windows {
@@ -132,6 +145,7 @@ impl Windows {
         }
         Self {
             input: n,
+            spans: spans(&idx),
             idx,
             with_pad,
         }
@@ -145,6 +159,7 @@ impl Windows {
         let with_pad = idx.iter().map(Vec::len).collect();
         Self {
             input: n,
+            spans: spans(&idx),
             idx,
             with_pad,
         }
@@ -171,6 +186,9 @@ struct PoolOp {
     rows: Arc<Windows>,
     cols: Arc<Windows>,
     kind: Kind,
+    /// Max pooling: the index (within its plane) of each output's maximum, kept by
+    /// the forward pass for the backward pass.
+    argmax: Arc<OnceLock<Vec<u32>>>,
 }
 
 trait Float:
@@ -249,7 +267,66 @@ impl PoolOp {
         best.map(|(_, i)| i)
     }
 
+    /// Max pooling over windows of consecutive indices: the maxima, and their indices
+    /// saved for the backward pass. The first maximum wins; a NaN wins over numbers
+    /// (the last NaN), as in ATen's kernel.
+    fn max_spans<T: Float>(
+        &self,
+        x: &[T],
+        hw: usize,
+        rows: &[(usize, usize)],
+        cols: &[(usize, usize)],
+    ) -> Vec<T> {
+        let (oh, ow) = (rows.len(), cols.len());
+        let w = self.cols.input;
+        let planes = x.len() / hw.max(1);
+        let mut out = vec![T::default(); planes * oh * ow];
+        let mut arg = vec![0u32; planes * oh * ow];
+        out.par_chunks_mut(oh * ow)
+            .zip(arg.par_chunks_mut(oh * ow))
+            .zip(x.par_chunks(hw))
+            .with_min_len(16)
+            .for_each(|((o, a), plane)| {
+                // One output row at a time, the window's elements in row-major order
+                // in the outer loops and the outputs in the inner one: the outputs'
+                // comparisons are independent, so they overlap instead of waiting on
+                // one another. A column past a (border) window's end is clamped to its
+                // last one; seeing an element twice in a row never changes the result.
+                let kw = cols.iter().map(|&(a, b)| b - a).max().unwrap_or(0);
+                for (oy, &(y0, y1)) in rows.iter().enumerate() {
+                    let ob = &mut o[oy * ow..(oy + 1) * ow];
+                    let ab = &mut a[oy * ow..(oy + 1) * ow];
+                    for ((v, i), &(x0, _)) in ob.iter_mut().zip(ab.iter_mut()).zip(cols) {
+                        *i = (y0 * w + x0) as u32;
+                        *v = plane[y0 * w + x0];
+                    }
+                    for y in y0..y1 {
+                        let row = y * w;
+                        for dx in 0..kw {
+                            for ((bv, bi), &(x0, x1)) in ob.iter_mut().zip(ab.iter_mut()).zip(cols)
+                            {
+                                let i = row + (x0 + dx).min(x1 - 1);
+                                let v = plane[i];
+                                #[allow(clippy::eq_op)]
+                                let take = (v > *bv) | (v != v);
+                                *bv = if take { v } else { *bv };
+                                *bi = if take { i as u32 } else { *bi };
+                            }
+                        }
+                    }
+                }
+            });
+        let _ = self.argmax.set(arg);
+        out
+    }
+
     fn forward<T: Float>(&self, x: &[T], hw: usize) -> Vec<T> {
+        if let (Kind::Max, Some(rows), Some(cols)) = (self.kind, &self.rows.spans, &self.cols.spans)
+        {
+            if hw <= u32::MAX as usize {
+                return self.max_spans(x, hw, rows, cols);
+            }
+        }
         let (oh, ow) = (self.rows.out(), self.cols.out());
         let mut out = vec![T::default(); x.len() / hw.max(1) * oh * ow];
         let w = self.cols.input;
@@ -285,6 +362,18 @@ impl PoolOp {
         let (oh, ow) = (self.rows.out(), self.cols.out());
         let w = self.cols.input;
         let mut out = vec![T::default(); planes * hw];
+        if let (Kind::Max, Some(arg)) = (self.kind, self.argmax.get()) {
+            out.par_chunks_mut(hw)
+                .zip(g.par_chunks(oh * ow))
+                .zip(arg.par_chunks(oh * ow))
+                .with_min_len(16)
+                .for_each(|((gx, gy), a)| {
+                    for (&i, &v) in a.iter().zip(gy) {
+                        gx[i as usize] += v;
+                    }
+                });
+            return out;
+        }
         out.par_chunks_mut(hw)
             .zip(g.par_chunks(oh * ow))
             .enumerate()
@@ -425,6 +514,7 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
             rows: Arc::new(rows),
             cols: Arc::new(cols),
             kind: Kind::Max,
+            argmax: Arc::default(),
         },
     )
 }
@@ -450,6 +540,7 @@ pub fn avg_pool2d(
                 count_include_pad,
                 divisor_override,
             },
+            argmax: Arc::default(),
         },
     )
 }
@@ -483,6 +574,7 @@ fn adaptive(x: &Tensor, out: (usize, usize), kind: Kind) -> Result<Tensor> {
             rows: Arc::new(Windows::adaptive(h, out.0)),
             cols: Arc::new(Windows::adaptive(w, out.1)),
             kind,
+            argmax: Arc::default(),
         },
     )
 }

@@ -190,11 +190,25 @@ impl Sequential {
         self.shapes.last().map(Vec::as_slice).unwrap_or(&self.input)
     }
 
-    /// Runs every layer in order.
+    /// Runs every layer in order. A layer followed by a `ReLU` runs as one fused op
+    /// where it has one ([`Layer::forward_relu`]): the same values and gradients.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut x = x.clone();
-        for layer in &self.layers {
+        let mut i = 0;
+        while let Some(layer) = self.layers.get(i) {
+            let next_is_relu = self
+                .layers
+                .get(i + 1)
+                .is_some_and(|l| l.type_name() == "ReLU");
+            if next_is_relu {
+                if let Some(y) = layer.forward_relu(&x, train) {
+                    x = y?;
+                    i += 2;
+                    continue;
+                }
+            }
             x = layer.forward(&x, train)?;
+            i += 1;
         }
         Ok(x)
     }

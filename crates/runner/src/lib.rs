@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod overrides;
 pub mod plots;
 pub mod predict;
+pub mod process;
 pub mod rundir;
 pub mod schema;
 pub mod task;

@@ -198,3 +198,12 @@ impl Write for JsonOut {
         Ok(())
     }
 }
+
+/// The peak resident set size of this process in MiB (Linux's `VmHWM`), where the
+/// system tells it; recorded in meta.json at the end of a run.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kib / 1024.0 * 10.0).round() / 10.0)
+}

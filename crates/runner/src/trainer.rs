@@ -769,6 +769,7 @@ impl<'a> Session<'a> {
             "overrides": self.opts.overrides,
             "started": started,
             "ended": ended,
+            "peak_rss_mib": logging::peak_rss_mib(),
         });
         self.dir.write_file(
             "meta.json",

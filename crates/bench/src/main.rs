@@ -1,0 +1,146 @@
+//! `wick-bench`: the benchmark suite behind `just bench` (issue 8's W1, W2, W3), and
+//! the hand-written loops it compares the runner with.
+//!
+//! ```text
+//! wick-bench suite [--rounds 2] [--workloads w1,w2,w3]   # everything, interleaved
+//! wick-bench candle-loop w1 [--steps N]                  # candle ops by hand
+//! wick-bench wick-crates-loop w1 --experiment bench/w1_mlp.toml
+//! ```
+
+mod candle_loop;
+mod crates_loop;
+mod fashion;
+mod report;
+mod suite;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "wick against PyTorch and a hand-written candle loop, side by side")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Every implementation of every workload, interleaved; prints a table and writes
+    /// bench/results.json.
+    Suite {
+        /// Rounds of everything (medians are reported).
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+        /// Comma-separated workloads.
+        #[arg(long, default_value = "w1,w2,w3", value_delimiter = ',')]
+        workloads: Vec<String>,
+        /// The wick binary (default: beside this one).
+        #[arg(long)]
+        wick: Option<PathBuf>,
+        /// A Python with torch and torchvision (default: $PYTHON, else /tmp/venv/bin/python).
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// Batches of the W2 hand-written candle loop (scaled to an epoch).
+        #[arg(long, default_value_t = 60)]
+        w2_candle_steps: usize,
+        /// The hymenoptera folder.
+        #[arg(long, default_value = "../shared/datasets/hymenoptera")]
+        hymenoptera: PathBuf,
+        /// Threads for every implementation.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Where to write the results.
+        #[arg(long, default_value = "bench/results.json")]
+        out: PathBuf,
+    },
+    /// The hand-written candle loop on pre-built tensors (one JSON line).
+    CandleLoop {
+        /// `w1` or `w2`.
+        workload: String,
+        /// Only the first N batches (scaled to an epoch).
+        #[arg(long)]
+        steps: Option<usize>,
+    },
+    /// wick's model, loss and optimizer in a plain loop on pre-built tensors.
+    WickCratesLoop {
+        /// `w1` or `w2`.
+        workload: String,
+        /// The experiment file that gives the model, loss and optimizer.
+        #[arg(long)]
+        experiment: PathBuf,
+        /// Only the first N batches (scaled to an epoch).
+        #[arg(long)]
+        steps: Option<usize>,
+    },
+}
+
+fn python(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    let p = explicit
+        .or_else(|| std::env::var_os("PYTHON").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/tmp/venv/bin/python"));
+    let ok = std::process::Command::new(&p)
+        .args(["-c", "import torch, torchvision"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "no torch + torchvision for {}: the PyTorch side is skipped (make a venv: \
+             python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch torchvision)",
+            p.display()
+        );
+    }
+    ok.then_some(p)
+}
+
+fn main() -> Result<()> {
+    wick_runner::process::tune_for_training();
+    match Cli::parse().cmd {
+        Cmd::Suite {
+            rounds,
+            workloads,
+            wick,
+            python: py,
+            w2_candle_steps,
+            hymenoptera,
+            threads,
+            out,
+        } => {
+            let wick = match wick {
+                Some(w) => w,
+                None => std::env::current_exe()?.with_file_name("wick"),
+            };
+            anyhow::ensure!(
+                wick.exists(),
+                "no wick binary at {} (cargo build --release)",
+                wick.display()
+            );
+            suite::Suite {
+                wick,
+                python: python(py),
+                rounds,
+                workloads,
+                w2_candle_steps,
+                hymenoptera,
+                out,
+                threads,
+            }
+            .run()
+        }
+        Cmd::CandleLoop { workload, steps } => {
+            println!("{}", candle_loop::run(&workload, steps)?.to_json());
+            Ok(())
+        }
+        Cmd::WickCratesLoop {
+            workload,
+            experiment,
+            steps,
+        } => {
+            println!(
+                "{}",
+                crates_loop::run(&workload, &experiment, steps)?.to_json()
+            );
+            Ok(())
+        }
+    }
+}

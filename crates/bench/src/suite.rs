@@ -1,0 +1,396 @@
+//! `wick-bench suite`: every implementation of every workload, interleaved round by
+//! round so that machine noise hits them alike; a table of medians, the goals' ratios,
+//! and `bench/results.json`.
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the programs and data are, and how much to run.
+pub struct Suite {
+    /// The `wick` binary.
+    pub wick: PathBuf,
+    /// A Python with torch and torchvision (`None`: the PyTorch side is skipped).
+    pub python: Option<PathBuf>,
+    /// Rounds of everything.
+    pub rounds: usize,
+    /// Workloads to run (`w1`, `w2`, `w3`).
+    pub workloads: Vec<String>,
+    /// Batches the W2 hand-written candle loop runs (it is slow; scaled to an epoch).
+    pub w2_candle_steps: usize,
+    /// The hymenoptera folder (holding `train/`).
+    pub hymenoptera: PathBuf,
+    /// Where results.json goes.
+    pub out: PathBuf,
+    /// Threads for every implementation.
+    pub threads: usize,
+}
+
+/// One measured program.
+struct Job {
+    implementation: &'static str,
+    workload: String,
+    mode: String,
+}
+
+impl Suite {
+    fn jobs(&self, workload: &str) -> Vec<Job> {
+        let job = |implementation, mode: &str| Job {
+            implementation,
+            workload: workload.to_string(),
+            mode: mode.to_string(),
+        };
+        let torch = self.python.is_some();
+        let mut v = Vec::new();
+        for w in [0, 2] {
+            v.push(job("wick", &format!("dataloader_w{w}")));
+            if torch {
+                v.push(job("pytorch", &format!("dataloader_w{w}")));
+            }
+        }
+        if workload != "w3" {
+            if torch {
+                v.push(job("pytorch", "pretensorized"));
+            }
+            v.push(job("candle_loop", "pretensorized"));
+            v.push(job("wick_crates_loop", "pretensorized"));
+        }
+        v
+    }
+
+    fn experiment(&self, workload: &str) -> PathBuf {
+        PathBuf::from(match workload {
+            "w1" => "bench/w1_mlp.toml",
+            "w2" => "bench/w2_cnn.toml",
+            _ => "bench/w3_hymenoptera.toml",
+        })
+    }
+
+    fn command(&self, job: &Job, scratch: &Path) -> Result<Command> {
+        let workers = job.mode.strip_prefix("dataloader_w");
+        let mut cmd = match job.implementation {
+            "wick" => {
+                let mut c = Command::new(&self.wick);
+                c.arg("run")
+                    .arg(self.experiment(&job.workload))
+                    .arg("--set")
+                    .arg(format!(
+                        "data.train.num_workers={}",
+                        workers.context("wick runs from files")?
+                    ))
+                    .arg("--runs-dir")
+                    .arg(scratch)
+                    .arg("--no-progress");
+                if job.workload == "w3" {
+                    let parent = self.hymenoptera.parent().unwrap_or(Path::new("."));
+                    c.env("WICK_DATA", parent);
+                }
+                c
+            }
+            "pytorch" => {
+                let mut c = Command::new(self.python.as_ref().context("no python")?);
+                c.arg("scripts/bench_torch.py")
+                    .arg(&job.workload)
+                    .arg("--threads")
+                    .arg(self.threads.to_string())
+                    .arg("--image-root")
+                    .arg(&self.hymenoptera)
+                    .arg("--data-dir")
+                    .arg(crate::fashion::data_dir());
+                match workers {
+                    Some(w) => c.arg("--num-workers").arg(w),
+                    None => c.arg("--pretensorized"),
+                };
+                c
+            }
+            sub => {
+                let mut c = Command::new(std::env::current_exe()?);
+                c.arg(sub.replace('_', "-")).arg(&job.workload);
+                if sub == "wick_crates_loop" {
+                    c.arg("--experiment").arg(self.experiment(&job.workload));
+                }
+                if sub == "candle_loop" && job.workload == "w2" {
+                    c.arg("--steps").arg(self.w2_candle_steps.to_string());
+                }
+                c
+            }
+        };
+        cmd.env("RAYON_NUM_THREADS", self.threads.to_string())
+            .env("OMP_NUM_THREADS", self.threads.to_string());
+        Ok(cmd)
+    }
+
+    fn measure(&self, job: &Job, scratch: &Path) -> Result<Value> {
+        let _ = std::fs::remove_dir_all(scratch);
+        std::fs::create_dir_all(scratch)?;
+        let out = self.command(job, scratch)?.output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            bail!(
+                "{} {} {} failed ({}):\n{}{}",
+                job.implementation,
+                job.workload,
+                job.mode,
+                out.status,
+                stdout,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if job.implementation == "wick" {
+            return wick_result(job, scratch);
+        }
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .context("no JSON line in the output")?;
+        let mut v: Value = serde_json::from_str(line)?;
+        v["implementation"] = json!(job.implementation);
+        v["mode"] = json!(job.mode);
+        Ok(v)
+    }
+
+    /// Runs every round and writes the results.
+    pub fn run(&self) -> Result<()> {
+        let scratch = std::env::temp_dir().join(format!("wick-bench-{}", std::process::id()));
+        let mut results: Vec<Value> = Vec::new();
+        for round in 1..=self.rounds {
+            for w in &self.workloads {
+                for job in self.jobs(w) {
+                    let mut v = self.measure(&job, &scratch)?;
+                    v["round"] = json!(round);
+                    eprintln!(
+                        "round {round} {:<5} {:<17} {:<14} {:>8.2} s {:>9.0} samples/s  {}",
+                        job.workload,
+                        job.implementation,
+                        job.mode,
+                        v["seconds"].as_f64().unwrap_or(f64::NAN),
+                        v["samples_per_sec"].as_f64().unwrap_or(f64::NAN),
+                        v["peak_rss_mib"]
+                            .as_f64()
+                            .map(|r| format!("{r:.0} MiB"))
+                            .unwrap_or_default()
+                    );
+                    results.push(v);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&scratch);
+        let summary = summarize(&results, &self.workloads);
+        print_table(&summary);
+        let doc = json!({
+            "date": chrono::Local::now().to_rfc3339(),
+            "machine": machine(self.threads),
+            "rounds": self.rounds,
+            "summary": summary,
+            "measurements": results,
+        });
+        if let Some(dir) = self.out.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&self.out, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("cannot write {}", self.out.display()))?;
+        println!("\nwrote {}", self.out.display());
+        Ok(())
+    }
+}
+
+/// A `wick run`'s figures from its run directory: the epoch row of metrics.jsonl and
+/// the peak RSS in meta.json.
+fn wick_result(job: &Job, scratch: &Path) -> Result<Value> {
+    let run = std::fs::read_dir(scratch)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .context("wick wrote no run directory")?;
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl"))?;
+    let epoch: Value = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["kind"] == "epoch")
+        .context("no epoch row in metrics.jsonl")?;
+    let meta: Value = serde_json::from_str(&std::fs::read_to_string(run.join("meta.json"))?)?;
+    Ok(json!({
+        "implementation": "wick",
+        "workload": job.workload,
+        "mode": job.mode,
+        "seconds": epoch["seconds"],
+        "samples_per_sec": epoch["samples_per_sec"],
+        "train_loss": epoch["train_loss"],
+        "test_acc": epoch["test_acc"],
+        "peak_rss_mib": meta["peak_rss_mib"],
+    }))
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
+}
+
+/// Medians per (workload, implementation, mode) and the goals' ratios.
+fn summarize(results: &[Value], workloads: &[String]) -> Value {
+    let mut groups: BTreeMap<(String, String, String), Vec<&Value>> = BTreeMap::new();
+    for r in results {
+        let key = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        groups
+            .entry((key("workload"), key("implementation"), key("mode")))
+            .or_default()
+            .push(r);
+    }
+    let med =
+        |rows: &[&Value], k: &str| median(rows.iter().filter_map(|r| r[k].as_f64()).collect());
+    let mut rows = Vec::new();
+    let mut sps: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    let mut rss: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    for ((w, i, m), g) in &groups {
+        let s = med(g, "samples_per_sec");
+        if let Some(s) = s {
+            sps.insert((w.clone(), i.clone(), m.clone()), s);
+        }
+        if let Some(r) = med(g, "peak_rss_mib") {
+            rss.insert((w.clone(), i.clone(), m.clone()), r);
+        }
+        rows.push(json!({
+            "workload": w, "implementation": i, "mode": m,
+            "seconds": med(g, "seconds"), "samples_per_sec": s,
+            "peak_rss_mib": med(g, "peak_rss_mib"),
+            "extrapolated": g.iter().any(|r| r["extrapolated"] == true),
+        }));
+    }
+    let get = |w: &str, i: &str, m: &str| sps.get(&(w.into(), i.into(), m.into())).copied();
+    let mut ratios = Vec::new();
+    // `at_least`: the goal is a floor (speed ratios) rather than a ceiling (costs).
+    let mut ratio =
+        |w: &str, what: &str, num: Option<f64>, den: Option<f64>, goal: f64, at_least: bool| {
+            if let (Some(n), Some(d)) = (num, den) {
+                let v = n / d;
+                let met = if at_least { v >= goal } else { v <= goal };
+                ratios.push(
+                    json!({"workload": w, "ratio": what, "value": v, "goal": goal,
+                "at_least": at_least, "met": met}),
+                );
+            }
+        };
+    for w in workloads {
+        for k in [0, 2] {
+            let m = format!("dataloader_w{k}");
+            ratio(
+                w,
+                &format!("wick w{k} / PyTorch DataLoader w{k} (samples/s)"),
+                get(w, "wick", &m),
+                get(w, "pytorch", &m),
+                2.0,
+                true,
+            );
+        }
+        if w == "w3" {
+            continue;
+        }
+        let wick = get(w, "wick", "dataloader_w0");
+        ratio(
+            w,
+            "wick w0 from files / PyTorch pre-tensorized (samples/s)",
+            wick,
+            get(w, "pytorch", "pretensorized"),
+            1.0,
+            true,
+        );
+        // step times: a loop's samples/s over wick's
+        ratio(
+            w,
+            "wick w0 step time / hand-written candle loop step time",
+            get(w, "candle_loop", "pretensorized"),
+            wick,
+            1.10,
+            false,
+        );
+        ratio(
+            w,
+            "wick w0 step time / wick crates in a plain loop (runner cost)",
+            get(w, "wick_crates_loop", "pretensorized"),
+            wick,
+            1.10,
+            false,
+        );
+    }
+    let mem = |i: &str| {
+        rss.get(&("w1".to_string(), i.to_string(), "dataloader_w0".to_string()))
+            .copied()
+    };
+    ratio(
+        "w1",
+        "peak RSS wick w0 / PyTorch w0",
+        mem("wick"),
+        mem("pytorch"),
+        1.0,
+        false,
+    );
+    json!({ "rows": rows, "ratios": ratios })
+}
+
+fn print_table(summary: &Value) {
+    println!(
+        "\n{:<5} {:<17} {:<14} {:>9} {:>11} {:>10}",
+        "work", "implementation", "mode", "epoch s", "samples/s", "peak RSS"
+    );
+    for r in summary["rows"].as_array().into_iter().flatten() {
+        println!(
+            "{:<5} {:<17} {:<14} {:>9.2} {:>11.0} {:>6.0} MiB{}",
+            r["workload"].as_str().unwrap_or_default(),
+            r["implementation"].as_str().unwrap_or_default(),
+            r["mode"].as_str().unwrap_or_default(),
+            r["seconds"].as_f64().unwrap_or(f64::NAN),
+            r["samples_per_sec"].as_f64().unwrap_or(f64::NAN),
+            r["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
+            if r["extrapolated"] == true {
+                "  (scaled from part of an epoch)"
+            } else {
+                ""
+            }
+        );
+    }
+    println!(
+        "\n{:<5} {:<66} {:>7} {:>7}",
+        "work", "ratio", "value", "goal"
+    );
+    for r in summary["ratios"].as_array().into_iter().flatten() {
+        let goal = r["goal"].as_f64().unwrap_or(f64::NAN);
+        let le = r["ratio"]
+            .as_str()
+            .is_some_and(|s| s.contains("step time") || s.contains("RSS"));
+        println!(
+            "{:<5} {:<66} {:>6.2}x {}{:.2}x {}",
+            r["workload"].as_str().unwrap_or_default(),
+            r["ratio"].as_str().unwrap_or_default(),
+            r["value"].as_f64().unwrap_or(f64::NAN),
+            if le { "<=" } else { ">=" },
+            goal,
+            if r["met"] == true { "met" } else { "NOT met" }
+        );
+    }
+}
+
+fn machine(threads: usize) -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_string());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).ok();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().map(|l| l.to_string()));
+    json!({ "cpu": model, "cores": cores, "threads": threads, "memory": mem, "os": std::env::consts::OS })
+}

@@ -1,0 +1,202 @@
+//! Pieces shared by wick's CPU kernels: the float types they run on, a strided GEMM
+//! on the `gemm` crate, and access to a storage as a typed slice.
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape};
+
+/// The float types the CPU kernels run on.
+pub(crate) trait Float:
+    Copy
+    + Default
+    + Send
+    + Sync
+    + PartialOrd
+    + 'static
+    + std::ops::Add<Output = Self>
+    + std::ops::AddAssign
+{
+    const ONE: Self;
+    /// `max(x, 0)`, with `relu(NaN) = NaN` as in PyTorch.
+    fn relu(self) -> Self {
+        if self < Self::default() {
+            Self::default()
+        } else {
+            self
+        }
+    }
+}
+impl Float for f32 {
+    const ONE: Self = 1.0;
+}
+impl Float for f64 {
+    const ONE: Self = 1.0;
+}
+
+/// A matrix operand: pointer plus row and column strides.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat<T> {
+    ptr: *const T,
+    rs: isize,
+    cs: isize,
+}
+
+impl<T> Mat<T> {
+    /// A row-major matrix with `cols` columns.
+    pub(crate) fn rows(s: &[T], cols: usize) -> Self {
+        Self {
+            ptr: s.as_ptr(),
+            rs: cols as isize,
+            cs: 1,
+        }
+    }
+    /// The transpose of a row-major `? × cols` matrix.
+    pub(crate) fn rows_t(s: &[T], cols: usize) -> Self {
+        Self {
+            ptr: s.as_ptr(),
+            rs: 1,
+            cs: cols as isize,
+        }
+    }
+}
+
+/// `dst (m × n, row-major) (+)= a (m × k) · b (k × n)`; on rayon's threads when `par`
+/// (the `gemm` crate splits the work only when it is large enough).
+///
+/// The callers build `a` and `b` from slices holding `m × k` and `k × n` elements at
+/// the given strides.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm<T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    accumulate: bool,
+    a: Mat<T>,
+    b: Mat<T>,
+    par: bool,
+) {
+    assert!(dst.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(T::default());
+        }
+        return;
+    }
+    let parallelism = if par && rayon::current_num_threads() > 1 {
+        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `dst` holds m·n elements (checked above); the callers build `a` and `b`
+    // from slices holding at least m·k and k·n elements at the given strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.ptr,
+            a.cs,
+            a.rs,
+            b.ptr,
+            b.cs,
+            b.rs,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+/// The contiguous part of a storage that a layout covers.
+pub(crate) fn slice<'a, T>(v: &'a [T], l: &Layout, op: &str) -> Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("{op}: operand must be contiguous"),
+    }
+}
+
+/// Runs `$body` with each storage as a typed slice of the same float type (f32 or
+/// f64) and wraps the resulting `Vec` back into a storage.
+macro_rules! with_floats {
+    ($op:expr, [$(($s:expr, $l:expr) => $v:ident),+], $body:expr) => {{
+        #[allow(unused_parens)]
+        match ($($s),+) {
+            ($(candle_core::CpuStorage::F32($v)),+) => {
+                $(let $v = $crate::kernel::slice($v, $l, $op)?;)+
+                candle_core::CpuStorage::F32($body)
+            }
+            ($(candle_core::CpuStorage::F64($v)),+) => {
+                $(let $v = $crate::kernel::slice($v, $l, $op)?;)+
+                candle_core::CpuStorage::F64($body)
+            }
+            _ => candle_core::bail!("{}: only f32 and f64 of one dtype are supported", $op),
+        }
+    }};
+}
+pub(crate) use with_floats;
+
+/// `Σ v` with eight running sums (so the adds pipeline and vectorize rather than
+/// wait on one another), added pairwise at the end.
+pub(crate) fn sum<T: Float>(v: &[T]) -> T {
+    let mut acc = [T::default(); 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
+        *a += x;
+    }
+    let [a, b, c, d, e, f, g, h] = acc;
+    ((a + b) + (c + d)) + ((e + f) + (g + h))
+}
+
+/// `y = max(y, 0)` in place: the epilogue of a layer fused with its `ReLU`.
+pub(crate) fn relu_inplace<T: Float>(y: &mut [T]) {
+    y.iter_mut().for_each(|v| *v = v.relu());
+}
+
+/// `g · [y > 0]`: the output gradient through a fused ReLU (relu'(0) = 0 as in
+/// PyTorch), from the fused op's output `y`.
+fn relu_mask<T: Float>(g: &[T], y: &[T]) -> Vec<T> {
+    g.iter()
+        .zip(y)
+        .map(|(&g, &y)| if y > T::default() { g } else { T::default() })
+        .collect()
+}
+
+/// [`relu_mask`] as an op without backward, applied to `(grad, output)`.
+pub(crate) struct ReluMask;
+
+impl CustomOp2 for ReluMask {
+    fn name(&self) -> &'static str {
+        "wick-relu-mask"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        if l1.dims() != l2.dims() {
+            candle_core::bail!(
+                "relu backward: grad {:?} vs output {:?}",
+                l1.dims(),
+                l2.dims()
+            )
+        }
+        let out = with_floats!("relu backward", [(s1, l1) => g, (s2, l2) => y], relu_mask(g, y));
+        Ok((out, l1.shape().clone()))
+    }
+}
