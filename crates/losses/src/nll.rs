@@ -123,6 +123,9 @@ pub(crate) struct ClassNll {
     pub valid: Tensor,
     /// `Σ w_{yₘ}` over the targets not ignored (a scalar).
     pub weight_sum: Tensor,
+    /// `[M]`, built on devices other than the CPU only: 1 where the target is out of
+    /// range (its row's loss becomes NaN instead of an error, see [`ClassNll::new`]).
+    pub out_of_range: Option<Tensor>,
 }
 
 impl ClassNll {
@@ -143,6 +146,9 @@ impl ClassNll {
                  {input_dims:?}, got {:?}",
                 target.dims()
             )));
+        }
+        if !x.device().is_cpu() || wick_tensor::device_path::forced() {
+            return Self::on_device(x, target, weight, ignore);
         }
         let t: Vec<i64> = target.flatten_all()?.to_dtype(DType::I64)?.to_vec1()?;
         let mut onehot = vec![0f32; m * c];
@@ -171,6 +177,43 @@ impl ClassNll {
             onehot,
             valid,
             weight_sum,
+            out_of_range: None,
+        })
+    }
+
+    /// The one-hot matrix built on `x`'s device by comparing the targets with
+    /// `0..C`, without reading them back to the host (a device sync per batch on a
+    /// GPU). Checking the range would need that read, so an out-of-range target is
+    /// not an error here: its row's loss is NaN, which the trainer reports as a
+    /// non-finite loss (PyTorch's CUDA kernels fail asynchronously in that case too).
+    pub(crate) fn on_device(
+        x: &Tensor,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        ignore: i64,
+    ) -> Result<Self> {
+        let (m, c) = x.dims2()?;
+        let (dev, dtype) = (x.device(), x.dtype());
+        let t = target.flatten_all()?.to_dtype(DType::I64)?;
+        let classes = Tensor::arange(0i64, c as i64, dev)?;
+        let valid = t.ne(ignore as f64)?;
+        let in_range = t.ge(0f64)?.mul(&t.lt(c as f64)?)?;
+        let hit = t
+            .reshape((m, 1))?
+            .broadcast_eq(&classes.reshape((1, c))?)?
+            .broadcast_mul(&valid.reshape((m, 1))?)?;
+        let out_of_range = valid.mul(&in_range.eq(0f64)?)?;
+        let onehot = hit.to_dtype(dtype)?;
+        let valid = valid.to_dtype(dtype)?;
+        let weight_sum = match weight {
+            Some(w) => onehot.broadcast_mul(w)?.sum_all()?,
+            None => valid.sum_all()?,
+        };
+        Ok(Self {
+            onehot,
+            valid,
+            weight_sum,
+            out_of_range: Some(out_of_range),
         })
     }
 
@@ -181,7 +224,14 @@ impl ClassNll {
             Some(w) => picked.broadcast_mul(w)?,
             None => picked,
         };
-        Ok(picked.sum(1)?.neg()?)
+        let per = picked.sum(1)?.neg()?;
+        Ok(match &self.out_of_range {
+            Some(bad) => {
+                let nan = per.detach().zeros_like()?.affine(1.0, f64::NAN)?;
+                bad.where_cond(&nan, &per)?
+            }
+            None => per,
+        })
     }
 
     /// Reduces per-row losses: `mean` divides by the weighted count of targets not
@@ -192,5 +242,71 @@ impl ClassNll {
             Reduction::None => per.reshape(batch)?,
             r => r.apply(&per)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn vals(t: &Tensor) -> Vec<f64> {
+        t.flatten_all()
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
+    #[test]
+    fn device_path_builds_the_same_one_hot() {
+        let x = Tensor::from_vec(
+            (0..24).map(|i| i as f32 / 7.0 - 1.0).collect::<Vec<_>>(),
+            (6, 4),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let w = Tensor::new(&[0.5f32, 2.0, 1.0, 3.0], &Device::Cpu).unwrap();
+        for (target, ignore) in [
+            (vec![0i64, 3, -100, 2, 1, 3], -100),
+            (vec![2i64, 3, 2, 0, 1, 2], 2),
+        ] {
+            let t = Tensor::new(target.as_slice(), &Device::Cpu).unwrap();
+            for weight in [None, Some(&w)] {
+                let host = ClassNll::new("NLLLoss", &x, &[6], &[6, 4], &t, weight, ignore).unwrap();
+                let dev = ClassNll::on_device(&x, &t, weight, ignore).unwrap();
+                assert_eq!(vals(&host.onehot), vals(&dev.onehot));
+                assert_eq!(vals(&host.valid), vals(&dev.valid));
+                assert_eq!(vals(&host.weight_sum), vals(&dev.weight_sum));
+                for r in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+                    let a = host.reduce(host.per(&x, weight).unwrap(), r, &[6]).unwrap();
+                    let b = dev.reduce(dev.per(&x, weight).unwrap(), r, &[6]).unwrap();
+                    assert_eq!(vals(&a), vals(&b), "{r:?}");
+                }
+            }
+            // u32 targets too
+            if target.iter().all(|&v| v >= 0) {
+                let t32 = t.to_dtype(DType::U32).unwrap();
+                let dev = ClassNll::on_device(&x, &t32, None, ignore).unwrap();
+                let host = ClassNll::new("NLLLoss", &x, &[6], &[6, 4], &t, None, ignore).unwrap();
+                assert_eq!(vals(&host.onehot), vals(&dev.onehot));
+            }
+        }
+    }
+
+    #[test]
+    fn device_path_turns_out_of_range_targets_into_nan() {
+        let x = Tensor::zeros((3, 4), DType::F32, &Device::Cpu).unwrap();
+        let t = Tensor::new(&[1i64, 4, -3], &Device::Cpu).unwrap();
+        assert!(ClassNll::new("NLLLoss", &x, &[3], &[3, 4], &t, None, -100).is_err());
+        let dev = ClassNll::on_device(&x, &t, None, -100).unwrap();
+        let per = vals(&dev.per(&x, None).unwrap());
+        assert_eq!(per[0], 0.0);
+        assert!(per[1].is_nan() && per[2].is_nan());
+        let mean = dev
+            .reduce(dev.per(&x, None).unwrap(), Reduction::Mean, &[3])
+            .unwrap();
+        assert!(vals(&mean)[0].is_nan());
     }
 }

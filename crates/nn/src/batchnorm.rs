@@ -175,7 +175,7 @@ impl Layer for BatchNorm {
                     "Expected more than 1 value per channel when training, got input size {dims:?}"
                 )));
             }
-            let (y, mean, var) = if x.device().is_cpu() {
+            let (y, mean, var) = if wick_tensor::device_path::cpu_kernel(x) {
                 // one fused kernel with PyTorch's closed-form backward
                 let w = match &self.weight {
                     Some(w) => w.as_tensor().clone(),

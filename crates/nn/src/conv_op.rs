@@ -12,15 +12,15 @@
 //!
 //! The transposed convolution is the same three kernels with the roles swapped (its
 //! forward is the convolution's grad input). On devices other than the CPU, or for
-//! dtypes other than f32/f64, [`conv2d`] and [`conv_transpose2d`] fall back to a
-//! composition of candle ops (or a round trip through the CPU where candle has no
-//! such op), so they work everywhere.
+//! dtypes other than f32/f64, [`conv2d`] and [`conv_transpose2d`] are compositions of
+//! candle ops with checked gradients (im2col by `index_select` and a matmul, col2im by
+//! `index_add`), so they run on the device itself.
 
+use crate::index_cache::indices;
 use crate::kernel::{gemm, with_floats, Float, Mat};
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Result, Shape, Tensor,
-};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+use wick_tensor::device_path::cpu_kernel;
 
 /// Geometry of a 2-D convolution: stride, zero padding (possibly different on each
 /// side), dilation and groups, each per dimension `(H, W)`.
@@ -707,10 +707,6 @@ impl CustomOp1 for ChannelSum {
     }
 }
 
-fn cpu_kernel(x: &Tensor) -> bool {
-    x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
-}
-
 /// Pads with zeros, `(before, after)` on dimension `dim`, differentiably.
 fn zero_pad(x: &Tensor, dim: usize, p: (usize, usize)) -> Result<Tensor> {
     if p == (0, 0) {
@@ -723,10 +719,11 @@ fn zero_pad(x: &Tensor, dim: usize, p: (usize, usize)) -> Result<Tensor> {
 /// `F.conv2d(x, weight, bias, stride, padding, dilation, groups)`, with padding given
 /// per side, on `[N, C_in, H, W]` and `weight [C_out, C_in/groups, kH, kW]`.
 ///
-/// On the CPU (f32/f64) this is [`ConvOp`]; elsewhere the padded input is cropped to
-/// the rows and columns the windows reach and given to candle's conv2d (whose
-/// backward fails otherwise), or, where candle has no such conv (different strides or
-/// dilations per dimension), the CPU op runs on a copy.
+/// On the CPU (f32/f64) this is [`ConvOp`]; elsewhere, with the same stride and
+/// dilation in H and W, the padded input is cropped to the rows and columns the windows
+/// reach and given to candle's conv2d (whose backward fails otherwise), and in the other
+/// geometries it is [`conv2d_generic`] (im2col by `index_select`, then a batched
+/// matmul). Nothing leaves the device.
 pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, g: ConvGeom) -> Result<Tensor> {
     conv2d_act(x, weight, bias, g, false)
 }
@@ -755,12 +752,8 @@ pub fn conv2d_act(
         };
     }
     if g.stride.0 != g.stride.1 || g.dilation.0 != g.dilation.1 {
-        let dev = x.device().clone();
-        let cpu = |t: &Tensor| t.to_device(&Device::Cpu)?.to_dtype(DType::F32);
-        let b = bias.map(cpu).transpose()?;
-        return conv2d_act(&cpu(x)?, &cpu(weight)?, b.as_ref(), g, relu)?
-            .to_dtype(x.dtype())?
-            .to_device(&dev);
+        let y = conv2d_generic(x, weight, bias, g)?;
+        return if relu { crate::ops::relu(&y) } else { Ok(y) };
     }
     let y = conv2d_candle(x, weight, bias, g)?;
     if relu {
@@ -768,6 +761,129 @@ pub fn conv2d_act(
     } else {
         Ok(y)
     }
+}
+
+/// Indices `o·s + k·d` for `o < out`, `k < kn`, row-major in `(o, k)`: the padded input
+/// positions that output `o` reads with kernel tap `k` (im2col along one dimension).
+fn tap_indices(out: usize, kn: usize, s: usize, d: usize) -> Vec<u32> {
+    (0..out)
+        .flat_map(|o| (0..kn).map(move |k| (o * s + k * d) as u32))
+        .collect()
+}
+
+/// The same indices ordered `(k, o)`: where tap `k` of input `o` lands in the padded
+/// output of a transposed convolution (col2im along one dimension).
+fn tap_indices_k_major(input: usize, kn: usize, s: usize, d: usize) -> Vec<u32> {
+    (0..kn)
+        .flat_map(|k| (0..input).map(move |i| (i * s + k * d) as u32))
+        .collect()
+}
+
+fn add_bias(y: Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
+        None => Ok(y),
+    }
+}
+
+/// The convolution composed from candle ops, for any geometry on any device: zero
+/// padding, im2col as two `index_select`s (`[C_in·kH·kW, N·oH·oW]` per group) and one
+/// batched matmul with the weight `[groups, C_out/groups, C_in/groups·kH·kW]`. Its
+/// gradient is candle's for those ops (`index_add`, matmul, `narrow`), which is
+/// checked against the CPU kernel's.
+pub(crate) fn conv2d_generic(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    g: ConvGeom,
+) -> Result<Tensor> {
+    let (n, cin, h, w) = x.dims4()?;
+    let (cout, cg, kh, kw) = weight.dims4()?;
+    let groups = g.groups;
+    if groups == 0 || cg * groups != cin || cout % groups != 0 {
+        candle_core::bail!(
+            "conv2d: weight {:?} does not fit {cin} input channels in {groups} groups",
+            weight.dims()
+        )
+    }
+    let Some((oh, ow)) = g.conv_hw(h, w, kh, kw) else {
+        candle_core::bail!("conv2d: kernel {kh}x{kw} does not fit input {h}x{w}")
+    };
+    let x = zero_pad(&zero_pad(x, 2, g.pad_h)?, 3, g.pad_w)?;
+    let dev = x.device().clone();
+    let rows = indices(&dev, &tap_indices(oh, kh, g.stride.0, g.dilation.0))?;
+    let cols = indices(&dev, &tap_indices(ow, kw, g.stride.1, g.dilation.1))?;
+    // [n, cin, oh·kh, ow·kw] → [cin, kh, kw, n, oh, ow] → [groups, cg·kh·kw, n·oh·ow]
+    let cols = x
+        .index_select(&rows, 2)?
+        .index_select(&cols, 3)?
+        .reshape((n, cin, oh, kh, ow, kw))?
+        .permute((1, 3, 5, 0, 2, 4))?
+        .reshape((groups, cg * kh * kw, n * oh * ow))?;
+    let wm = weight.reshape((groups, cout / groups, cg * kh * kw))?;
+    let y = wm
+        .matmul(&cols)?
+        .reshape((cout, n, oh, ow))?
+        .permute((1, 0, 2, 3))?
+        .contiguous()?;
+    add_bias(y, bias)
+}
+
+/// The transposed convolution composed from candle ops, for any device: per group
+/// `Wᵀ · x` (`[C_out/groups·kH·kW, N·H·W]`), then col2im as two `index_add`s into the
+/// full output `[(H−1)·s + d·(kH−1) + 1, …]`, cropped by the padding (and extended by
+/// `output_padding`) to `out_hw`. Its gradient is candle's for those ops.
+pub(crate) fn conv_transpose2d_generic(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    g: ConvGeom,
+    out_hw: (usize, usize),
+) -> Result<Tensor> {
+    let (n, cin, h, w) = x.dims4()?;
+    let (wcin, cog, kh, kw) = weight.dims4()?;
+    let groups = g.groups;
+    if groups == 0 || wcin != cin || cin % groups != 0 {
+        candle_core::bail!(
+            "conv_transpose2d: weight {:?} does not fit {cin} input channels in {groups} groups",
+            weight.dims()
+        )
+    }
+    let cig = cin / groups;
+    let cout = cog * groups;
+    let full = |n: usize, k: usize, s: usize, d: usize| (n - 1) * s + d * (k - 1) + 1;
+    let (fh, fw) = (
+        full(h, kh, g.stride.0, g.dilation.0),
+        full(w, kw, g.stride.1, g.dilation.1),
+    );
+    if h == 0 || w == 0 || out_hw.0 == 0 || out_hw.1 == 0 || kh == 0 || kw == 0 {
+        candle_core::bail!("conv_transpose2d: empty input {h}x{w} or output {out_hw:?}")
+    }
+    // [groups, cig, n·h·w] and [groups, cog·kh·kw, cig]
+    let xm = x.permute((1, 0, 2, 3))?.reshape((groups, cig, n * h * w))?;
+    let wm = weight
+        .reshape((groups, cig, cog * kh * kw))?
+        .transpose(1, 2)?;
+    // [groups, cog, kh, kw, n, h, w] → [n, groups, cog, kh, h, kw, w]
+    let cols = wm
+        .matmul(&xm)?
+        .reshape(vec![groups, cog, kh, kw, n, h, w])?
+        .permute(vec![4, 0, 1, 2, 5, 3, 6])?
+        .reshape((n, cout, kh * h, kw * w))?;
+    let dev = x.device().clone();
+    let at_w = indices(&dev, &tap_indices_k_major(w, kw, g.stride.1, g.dilation.1))?;
+    let at_h = indices(&dev, &tap_indices_k_major(h, kh, g.stride.0, g.dilation.0))?;
+    let dt = x.dtype();
+    let y = Tensor::zeros((n, cout, kh * h, fw), dt, &dev)?.index_add(&at_w, &cols, 3)?;
+    let y = Tensor::zeros((n, cout, fh, fw), dt, &dev)?.index_add(&at_h, &y, 2)?;
+    // crop the padding; output_padding adds zero rows/columns at the end
+    let crop = |y: Tensor, dim: usize, f: usize, p0: usize, out: usize| -> Result<Tensor> {
+        let y = y.pad_with_zeros(dim, 0, (p0 + out).saturating_sub(f))?;
+        y.narrow(dim, p0, out)
+    };
+    let y = crop(y, 2, fh, g.pad_h.0, out_hw.0)?;
+    let y = crop(y, 3, fw, g.pad_w.0, out_hw.1)?;
+    add_bias(y, bias)
 }
 
 /// The convolution as a composition of candle ops, for devices without a wick kernel:
@@ -801,8 +917,8 @@ fn conv2d_candle(
 /// dilation)` on `[N, C_in, H, W]` with `weight [C_in, C_out/groups, kH, kW]`, whose
 /// output size `(H_out, W_out)` the caller computes (it depends on `output_padding`).
 ///
-/// On the CPU (f32/f64) this is [`ConvOp`] in transpose mode; elsewhere the CPU op runs
-/// on a copy (candle's conv_transpose2d has no backward).
+/// On the CPU (f32/f64) this is [`ConvOp`] in transpose mode; elsewhere it is
+/// [`conv_transpose2d_generic`] (candle's conv_transpose2d has no backward).
 pub fn conv_transpose2d(
     x: &Tensor,
     weight: &Tensor,
@@ -824,17 +940,13 @@ pub fn conv_transpose2d(
             None => x.apply_op2(&w, op),
         };
     }
-    let dev = x.device().clone();
-    let cpu = |t: &Tensor| t.to_device(&Device::Cpu)?.to_dtype(DType::F32);
-    let b = bias.map(cpu).transpose()?;
-    conv_transpose2d(&cpu(x)?, &cpu(weight)?, b.as_ref(), g, out_hw)?
-        .to_dtype(x.dtype())?
-        .to_device(&dev)
+    conv_transpose2d_generic(x, weight, bias, g, out_hw)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::{DType, Device};
     use wick_tensor::gradcheck::gradcheck;
 
     fn t(shape: &[usize], m: usize) -> Tensor {
@@ -1003,6 +1115,156 @@ mod tests {
             .unwrap();
             gradcheck(
                 |v| conv_transpose2d(&v[0], &v[1], None, g, out_hw),
+                &[x, wt],
+            )
+            .unwrap();
+        }
+    }
+
+    /// Values and gradients (for every input) of `sum(f(inputs) · w)`.
+    fn value_and_grads(inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Result<Tensor>) -> Vec<Tensor> {
+        let vars: Vec<candle_core::Var> = inputs
+            .iter()
+            .map(|t| candle_core::Var::from_tensor(t).unwrap())
+            .collect();
+        let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let y = f(&ts).unwrap();
+        let n = y.elem_count();
+        let w: Vec<f64> = (0..n).map(|i| ((i * 13) % 7) as f64 / 4.0 - 0.7).collect();
+        let w = Tensor::from_vec(w, y.shape(), &Device::Cpu)
+            .unwrap()
+            .to_dtype(y.dtype())
+            .unwrap();
+        let g = (&y * w).unwrap().sum_all().unwrap().backward().unwrap();
+        let mut out = vec![y];
+        out.extend(ts.iter().map(|t| g.get(t).unwrap().clone()));
+        out
+    }
+
+    fn agree(
+        what: &str,
+        inputs: &[Tensor],
+        a: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+        b: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+    ) {
+        for dtype in [DType::F64, DType::F32] {
+            let inputs: Vec<Tensor> = inputs.iter().map(|t| t.to_dtype(dtype).unwrap()).collect();
+            let tol = if dtype == DType::F64 { 1e-13 } else { 1e-5 };
+            let (ra, rb) = (value_and_grads(&inputs, a), value_and_grads(&inputs, b));
+            for (i, (p, q)) in ra.iter().zip(&rb).enumerate() {
+                assert_eq!(p.dims(), q.dims(), "{what} {i}");
+                let err = wick_tensor::testing::rel_error(p, q);
+                assert!(err < tol, "{what} {dtype:?} output {i} (0 = value): {err}");
+            }
+        }
+    }
+
+    fn conv_cases() -> Vec<(usize, usize, (usize, usize), ConvGeom)> {
+        vec![
+            (2, 3, (3, 2), geom((1, 1), (1, 1), (0, 0), (1, 1), 1)),
+            (2, 3, (3, 3), geom((2, 3), (1, 0), (2, 1), (1, 2), 1)),
+            (4, 2, (2, 3), geom((1, 2), (0, 1), (1, 1), (2, 1), 2)),
+            (3, 3, (1, 1), geom((1, 1), (0, 0), (0, 0), (1, 1), 3)),
+            (2, 4, (1, 1), geom((2, 1), (1, 0), (0, 0), (1, 1), 1)),
+            (4, 6, (3, 2), geom((2, 2), (1, 2), (0, 1), (1, 1), 2)),
+            (4, 6, (3, 2), geom((3, 3), (0, 0), (1, 1), (2, 2), 1)),
+        ]
+    }
+
+    #[test]
+    fn generic_conv2d_equals_the_kernel() {
+        for (cin, cout, k, g) in conv_cases() {
+            let x = t(&[2, cin, 7, 6], 13);
+            let w = t(&[cout, cin / g.groups, k.0, k.1], 7);
+            let b = t(&[cout], 5);
+            let what = format!("{g:?}");
+            let kernel = |v: &[Tensor]| conv2d(&v[0], &v[1], Some(&v[2]), g);
+            let generic = |v: &[Tensor]| conv2d_generic(&v[0], &v[1], Some(&v[2]), g);
+            // the public entry with the generic path forced: what a GPU runs
+            let device = |v: &[Tensor]| {
+                wick_tensor::device_path::force_generic(|| conv2d(&v[0], &v[1], Some(&v[2]), g))
+            };
+            agree(&what, &[x.clone(), w.clone(), b.clone()], &kernel, &generic);
+            agree(&what, &[x.clone(), w.clone(), b], &kernel, &device);
+            agree(
+                &what,
+                &[x.clone(), w.clone()],
+                &|v: &[Tensor]| conv2d(&v[0], &v[1], None, g),
+                &|v: &[Tensor]| conv2d_generic(&v[0], &v[1], None, g),
+            );
+            gradcheck(|v| conv2d_generic(&v[0], &v[1], None, g), &[x, w]).unwrap();
+        }
+    }
+
+    #[test]
+    fn generic_conv_transpose2d_equals_the_kernel() {
+        for (cin, cout, k, g, out_pad) in [
+            (
+                2,
+                3,
+                (3, 3),
+                geom((2, 2), (1, 1), (1, 1), (1, 1), 1),
+                (1, 0),
+            ),
+            (
+                4,
+                2,
+                (2, 3),
+                geom((1, 2), (0, 0), (1, 1), (2, 1), 2),
+                (0, 1),
+            ),
+            (
+                2,
+                2,
+                (3, 2),
+                geom((3, 2), (0, 0), (0, 0), (1, 1), 1),
+                (2, 1),
+            ),
+            (
+                4,
+                6,
+                (1, 1),
+                geom((2, 1), (0, 0), (0, 0), (1, 1), 2),
+                (1, 0),
+            ),
+            (
+                3,
+                3,
+                (3, 3),
+                geom((1, 1), (2, 2), (2, 2), (2, 2), 3),
+                (0, 0),
+            ),
+        ] {
+            let (h, w) = (4, 3);
+            let len = |n: usize, k: usize, s: usize, p: (usize, usize), d: usize, op: usize| {
+                (n - 1) * s + d * (k - 1) + 1 + op - p.0 - p.1
+            };
+            let out_hw = (
+                len(h, k.0, g.stride.0, g.pad_h, g.dilation.0, out_pad.0),
+                len(w, k.1, g.stride.1, g.pad_w, g.dilation.1, out_pad.1),
+            );
+            let x = t(&[2, cin, h, w], 13);
+            let wt = t(&[cin, cout / g.groups, k.0, k.1], 7);
+            let b = t(&[cout], 5);
+            let what = format!("{g:?} {out_pad:?}");
+            agree(
+                &what,
+                &[x.clone(), wt.clone(), b],
+                &|v: &[Tensor]| conv_transpose2d(&v[0], &v[1], Some(&v[2]), g, out_hw),
+                &|v: &[Tensor]| {
+                    wick_tensor::device_path::force_generic(|| {
+                        conv_transpose2d(&v[0], &v[1], Some(&v[2]), g, out_hw)
+                    })
+                },
+            );
+            agree(
+                &what,
+                &[x.clone(), wt.clone()],
+                &|v: &[Tensor]| conv_transpose2d(&v[0], &v[1], None, g, out_hw),
+                &|v: &[Tensor]| conv_transpose2d_generic(&v[0], &v[1], None, g, out_hw),
+            );
+            gradcheck(
+                |v| conv_transpose2d_generic(&v[0], &v[1], None, g, out_hw),
                 &[x, wt],
             )
             .unwrap();

@@ -67,6 +67,11 @@ impl DropoutConfig {
 /// same masks, and a checkpoint restores `k` ([`Layer::rng_counters`]). The mask is a
 /// constant, so the gradient is `g · mask`, as PyTorch's.
 ///
+/// On a GPU the mask is still drawn on the host and uploaded, one host-to-device copy
+/// per call and nothing read back: drawing it with the device's generator would give
+/// other masks than the CPU's, and the same seed must give the same run on every
+/// device.
+///
 /// # Shapes
 /// Dropout: any. Dropout2d: `[N, C, H, W]` (mask `[N, C, 1, 1]`) or `[N, C, L]` (mask
 /// `[N, C, 1]`).

@@ -24,6 +24,7 @@ mod embedding;
 mod error;
 mod flatten;
 mod identity;
+mod index_cache;
 mod instancenorm;
 mod kernel;
 mod layer;

@@ -12,7 +12,8 @@
 //! formula as a composition of candle ops (`matmul`, `broadcast_add`, [`crate::ops::relu`]).
 
 use crate::kernel::{gemm, with_floats, Float, Mat, ReluMask};
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use wick_tensor::device_path::cpu_kernel;
 
 /// The fused op; `relu` adds the activation.
 #[derive(Debug, Clone, Copy)]
@@ -251,10 +252,6 @@ impl CustomOp2 for Gemm {
         };
         Ok((out, shape))
     }
-}
-
-fn cpu_kernel(x: &Tensor) -> bool {
-    x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
 }
 
 /// `F.linear(x, weight, bias)` on a 2-D `x [M, K]`, then `F.relu` when `relu`.

@@ -5,6 +5,7 @@
 use crate::layer::Buffer;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, Var};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Mean and biased variance of `x` over `dims` (kept), and `x` normalized by them:
 /// `(x − mean) / √(var + eps)`.
@@ -47,6 +48,9 @@ pub(crate) struct RunningStats {
     pub(crate) mean: Buffer,
     pub(crate) var: Buffer,
     pub(crate) count: Buffer,
+    /// `num_batches_tracked` on the host, so that counting a batch does not read the
+    /// device buffer back (a device sync per layer and batch on a GPU).
+    tracked: AtomicI64,
 }
 
 impl RunningStats {
@@ -55,6 +59,7 @@ impl RunningStats {
             mean: Buffer::new(Tensor::zeros(c, dtype, device)?),
             var: Buffer::new(Tensor::ones(c, dtype, device)?),
             count: Buffer::new(Tensor::new(0i64, device)?),
+            tracked: AtomicI64::new(0),
         })
     }
 
@@ -70,7 +75,12 @@ impl RunningStats {
         match name {
             "running_mean" => self.mean.load(name, value),
             "running_var" => self.var.load(name, value),
-            "num_batches_tracked" => self.count.load(name, value),
+            "num_batches_tracked" => {
+                self.count.load(name, value)?;
+                let n = self.count.get().to_dtype(DType::I64)?.to_scalar::<i64>()?;
+                self.tracked.store(n, Ordering::Relaxed);
+                Ok(())
+            }
             _ => Err(Error::shape(format!(
                 "unexpected key in state_dict: {name:?}"
             ))),
@@ -79,8 +89,8 @@ impl RunningStats {
 
     /// `num_batches_tracked += 1`; returns the new count.
     pub(crate) fn bump(&self) -> Result<i64> {
+        let n = self.tracked.fetch_add(1, Ordering::Relaxed) + 1;
         let c = self.count.get();
-        let n = c.to_dtype(DType::I64)?.to_scalar::<i64>()? + 1;
         self.count.set(Tensor::new(n, c.device())?);
         Ok(n)
     }

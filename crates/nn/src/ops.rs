@@ -65,13 +65,21 @@ impl CustomOp1 for Relu {
 }
 
 /// `relu(x) = max(x, 0)` with PyTorch's gradient: `1` where `x > 0`, else `0`.
+///
+/// On the CPU in `f32`/`f64` one custom op; elsewhere [`relu_generic`].
 pub fn relu(x: &Tensor) -> Result<Tensor> {
-    if !x.device().is_cpu() {
-        // Non-CPU devices: candle's forward, and a mask that gives PyTorch's gradient.
-        let mask = x.gt(0.0)?.to_dtype(x.dtype())?;
-        return x.mul(&mask);
+    if wick_tensor::device_path::cpu_kernel(x) {
+        return x.contiguous()?.apply_op1(Relu);
     }
-    x.contiguous()?.apply_op1(Relu)
+    relu_generic(x)
+}
+
+/// [`relu`] composed from candle ops for any device: `where(x > 0, x, 0)` (whose
+/// gradient is `grad` where `x > 0`, else 0), NaN kept as NaN (without gradient).
+pub(crate) fn relu_generic(x: &Tensor) -> Result<Tensor> {
+    let xd = x.detach();
+    let y = xd.gt(0.0)?.where_cond(x, &xd.zeros_like()?)?;
+    xd.ne(&xd)?.where_cond(&xd, &y)
 }
 
 #[cfg(test)]
@@ -92,6 +100,47 @@ mod tests {
             vec![0., 0., 1.]
         );
         let x = Tensor::new(&[-1.5f64, 0.3, 2.0, -0.2], &Device::Cpu).unwrap();
-        gradcheck(|v| relu(&v[0]), &[x]).unwrap();
+        gradcheck(|v| relu(&v[0]), std::slice::from_ref(&x)).unwrap();
+        gradcheck(|v| relu_generic(&v[0]), &[x]).unwrap();
+    }
+
+    #[test]
+    fn generic_relu_equals_the_kernel() {
+        let vals = [
+            -1f64,
+            0.,
+            -0.,
+            2.,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e-30,
+        ];
+        for dtype in [candle_core::DType::F32, candle_core::DType::F64] {
+            let x = Tensor::new(&vals, &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let run = |f: fn(&Tensor) -> Result<Tensor>| {
+                let v = candle_core::Var::from_tensor(&x).unwrap();
+                let y = f(v.as_tensor()).unwrap();
+                let g = y.sum_all().unwrap().backward().unwrap();
+                let g = g
+                    .get(v.as_tensor())
+                    .unwrap()
+                    .to_dtype(candle_core::DType::F64)
+                    .unwrap();
+                let y: Vec<f64> = y
+                    .to_dtype(candle_core::DType::F64)
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                (format!("{y:?}"), g.to_vec1::<f64>().unwrap())
+            };
+            let (yk, gk) = run(relu);
+            let (yg, gg) = run(relu_generic);
+            assert_eq!(yk, yg, "{dtype:?}");
+            assert_eq!(gk, gg, "{dtype:?}");
+        }
     }
 }

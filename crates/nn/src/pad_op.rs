@@ -2,6 +2,7 @@
 //! backward sums the gradient of every output element into the input element it was
 //! copied from.
 
+use crate::index_cache::indices;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -197,12 +198,30 @@ pub fn pad2d(x: &Tensor, h: (usize, usize), w: (usize, usize), mode: PadMode) ->
         rows: Arc::new(mode.source_indices(xh, h.0, h.1)?),
         cols: Arc::new(mode.source_indices(xw, w.0, w.1)?),
     };
-    if !x.device().is_cpu() {
-        let dev = x.device().clone();
-        let cpu = x.to_device(&candle_core::Device::Cpu)?;
-        return cpu.contiguous()?.apply_op1(op)?.to_device(&dev);
+    if !wick_tensor::device_path::cpu_kernel(x) {
+        return pad_generic(x, &op);
     }
     x.contiguous()?.apply_op1(op)
+}
+
+/// [`PadOp`] composed from candle ops for any device: an extra zero row and column
+/// (where the mode needs zeros) and two `index_select`s by the source maps, whose
+/// backward (`index_add`) sums the gradient into the copied elements.
+fn pad_generic(x: &Tensor, op: &PadOp) -> Result<Tensor> {
+    let x = select_along(x, 2, &op.rows, op.h)?;
+    select_along(&x, 3, &op.cols, op.w)
+}
+
+/// `x` indexed along `dim` (of size `n`) by `map`, `None` reading a zero.
+fn select_along(x: &Tensor, dim: usize, map: &[Option<usize>], n: usize) -> Result<Tensor> {
+    let zeros = map.iter().any(Option::is_none);
+    let x = if zeros {
+        x.pad_with_zeros(dim, 0, 1)?
+    } else {
+        x.clone()
+    };
+    let idx: Vec<u32> = map.iter().map(|i| i.unwrap_or(n) as u32).collect();
+    x.index_select(&indices(x.device(), &idx)?, dim)
 }
 
 #[cfg(test)]
@@ -240,6 +259,63 @@ mod tests {
                 std::slice::from_ref(&x),
             )
             .unwrap();
+        }
+    }
+
+    /// `pad2d` through the generic path.
+    fn pad_generic2d(x: &Tensor, h: (usize, usize), w: (usize, usize), mode: PadMode) -> Tensor {
+        let (xh, xw) = (x.dims()[2], x.dims()[3]);
+        let op = PadOp {
+            h: xh,
+            w: xw,
+            rows: Arc::new(mode.source_indices(xh, h.0, h.1).unwrap()),
+            cols: Arc::new(mode.source_indices(xw, w.0, w.1).unwrap()),
+        };
+        pad_generic(x, &op).unwrap()
+    }
+
+    #[test]
+    fn generic_path_equals_the_kernel_in_values_and_gradients() {
+        let v: Vec<f64> = (0..2 * 3 * 4 * 5)
+            .map(|i| ((i * 7) % 11) as f64 / 3.0)
+            .collect();
+        let x = Tensor::from_vec(v, (2, 3, 4, 5), &Device::Cpu).unwrap();
+        let weight = |y: &Tensor| {
+            let n = y.elem_count();
+            let w: Vec<f64> = (0..n).map(|i| ((i * 13) % 7) as f64 - 3.0).collect();
+            Tensor::from_vec(w, y.shape(), &Device::Cpu).unwrap()
+        };
+        for mode in [
+            PadMode::Zeros,
+            PadMode::Reflect,
+            PadMode::Replicate,
+            PadMode::Circular,
+        ] {
+            for (h, w) in [((2, 1), (3, 0)), ((0, 3), (1, 4)), ((3, 3), (4, 4))] {
+                let run = |generic: bool| {
+                    let var = candle_core::Var::from_tensor(&x).unwrap();
+                    let y = if generic {
+                        pad_generic2d(var.as_tensor(), h, w, mode)
+                    } else {
+                        pad2d(var.as_tensor(), h, w, mode).unwrap()
+                    };
+                    let g = (&y * weight(&y))
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .backward()
+                        .unwrap();
+                    let g = g.get(var.as_tensor()).unwrap().clone();
+                    (y, g)
+                };
+                let (yk, gk) = run(false);
+                let (yg, gg) = run(true);
+                assert_eq!(yk.dims(), yg.dims(), "{mode:?}");
+                let err = wick_tensor::testing::rel_error(&yg, &yk);
+                assert!(err < 1e-15, "{mode:?} {h:?} {w:?} value {err}");
+                let err = wick_tensor::testing::rel_error(&gg, &gk);
+                assert!(err < 1e-15, "{mode:?} {h:?} {w:?} grad {err}");
+            }
         }
     }
 }

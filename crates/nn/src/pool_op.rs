@@ -12,6 +12,7 @@
 //!   `count_include_pad`, or only the input elements), and the gradient spread back
 //!   with the same divisor.
 
+use crate::index_cache::indices;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
@@ -485,13 +486,107 @@ impl CustomOp2 for PoolBwd {
 }
 
 fn apply(x: &Tensor, op: PoolOp) -> Result<Tensor> {
-    if !x.device().is_cpu() {
-        // The kernel is a CPU one; elsewhere the input goes to the CPU and back
-        // (differentiably), until a device kernel exists.
-        let dev = x.device().clone();
-        return apply(&x.to_device(&candle_core::Device::Cpu)?, op)?.to_device(&dev);
+    if !wick_tensor::device_path::cpu_kernel(x) {
+        return pool_generic(x, &op);
     }
     x.contiguous()?.apply_op1(op)
+}
+
+/// The windows of one dimension as one index list: window `o`'s input indices padded to
+/// the longest window's length `k` with `n` (an extra slot the caller appends), `[out·k]`
+/// row-major. Also returns `k` and whether the extra slot is used.
+fn window_indices(w: &Windows) -> (Vec<u32>, usize, bool) {
+    let k = w.idx.iter().map(Vec::len).max().unwrap_or(0);
+    let mut idx = Vec::with_capacity(w.out() * k);
+    let mut padded = false;
+    for win in &w.idx {
+        idx.extend(win.iter().map(|&i| i as u32));
+        padded |= win.len() < k;
+        idx.extend(std::iter::repeat_n(w.input as u32, k - win.len()));
+    }
+    (idx, k, padded)
+}
+
+/// `x` with its `dim` indexed by `idx`, after appending one slot filled with `fill` if
+/// `padded`.
+fn gather_axis(x: &Tensor, dim: usize, idx: &[u32], padded: bool, fill: f64) -> Result<Tensor> {
+    let x = if padded {
+        let slot = x
+            .narrow(dim, 0, 1)?
+            .detach()
+            .zeros_like()?
+            .affine(1.0, fill)?;
+        Tensor::cat(&[x, &slot], dim)?
+    } else {
+        x.clone()
+    };
+    x.index_select(&indices(x.device(), idx)?, dim)
+}
+
+/// A [`PoolOp`] composed from candle ops, for devices without the CPU kernel: the
+/// windows are gathered with two `index_select`s into `[N, C, oH, oW, kH·kW]` (short
+/// windows filled with `-inf` for max, 0 for average), then
+///
+/// - max: the first maximum of each window (NaN counted as `+inf`, so it wins) is
+///   found with `argmax` and taken with `gather`, whose backward sends the gradient to
+///   that element only, as PyTorch;
+/// - average: the window sum divided by the same divisor as the kernel.
+///
+/// Every backward here (`gather` → `scatter_add`, `index_select` → `index_add`, `cat`
+/// → `narrow`) is checked, in `f64`, against the CPU kernel's.
+fn pool_generic(x: &Tensor, op: &PoolOp) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    if (h, w) != (op.rows.input, op.cols.input) || h * w == 0 {
+        candle_core::bail!(
+            "pool2d: expected a [N, C, {}, {}] input, got {:?}",
+            op.rows.input,
+            op.cols.input,
+            x.dims()
+        )
+    }
+    let (oh, ow) = (op.rows.out(), op.cols.out());
+    let fill = match op.kind {
+        Kind::Max => f64::NEG_INFINITY,
+        Kind::Avg { .. } => 0.0,
+    };
+    let (ri, kh, rp) = window_indices(&op.rows);
+    let (ci, kw, cp) = window_indices(&op.cols);
+    let win = gather_axis(x, 2, &ri, rp, fill)?;
+    let win = gather_axis(&win, 3, &ci, cp, fill)?
+        .reshape((n, c, oh, kh, ow, kw))?
+        .permute((0, 1, 2, 4, 3, 5))?
+        .reshape((n, c, oh, ow, kh * kw))?;
+    match op.kind {
+        Kind::Max => {
+            let key = win.detach();
+            let nan = key.ne(&key)?;
+            let key = nan.where_cond(&key.ones_like()?.affine(0.0, f64::INFINITY)?, &key)?;
+            let at = key.argmax_keepdim(4)?;
+            win.gather(&at, 4)?.squeeze(4)
+        }
+        Kind::Avg {
+            count_include_pad,
+            divisor_override,
+        } => {
+            let sum = win.sum(4)?;
+            if divisor_override == Some(0) {
+                // the kernel's convention for a zero divisor (the layer rejects it)
+                return sum.detach().zeros_like();
+            }
+            let div: Vec<u32> = (0..oh)
+                .flat_map(|oy| (0..ow).map(move |ox| (oy, ox)))
+                .map(|(oy, ox)| match divisor_override {
+                    Some(d) => d,
+                    None if count_include_pad => op.rows.with_pad[oy] * op.cols.with_pad[ox],
+                    None => op.rows.idx[oy].len() * op.cols.idx[ox].len(),
+                } as u32)
+                .collect();
+            let div = indices(x.device(), &div)?
+                .to_dtype(x.dtype())?
+                .reshape((1, 1, oh, ow))?;
+            sum.broadcast_div(&div)
+        }
+    }
 }
 
 fn hw(x: &Tensor, op: &str) -> Result<(usize, usize)> {
@@ -582,7 +677,7 @@ fn adaptive(x: &Tensor, out: (usize, usize), kind: Kind) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{DType, Device};
     use wick_tensor::gradcheck::gradcheck;
 
     fn pool(k: usize, s: usize, p: usize, d: usize, ceil: bool) -> Pool2d {
@@ -674,6 +769,132 @@ mod tests {
                 std::slice::from_ref(&x),
             )
             .unwrap();
+        }
+    }
+
+    /// `f` on the CPU kernel and on the generic path: values and gradients of
+    /// `sum(f(x) · w)` must agree to `tol` (relative to the largest magnitude).
+    fn kernel_vs_generic(x: &Tensor, f: impl Fn(&Tensor) -> Result<Tensor>, tol: f64, what: &str) {
+        let run = |generic: bool| {
+            let v = candle_core::Var::from_tensor(x).unwrap();
+            let y = if generic {
+                wick_tensor::device_path::force_generic(|| f(v.as_tensor())).unwrap()
+            } else {
+                f(v.as_tensor()).unwrap()
+            };
+            let n = y.elem_count();
+            let w: Vec<f64> = (0..n).map(|i| ((i * 13) % 7) as f64 - 2.5).collect();
+            let w = Tensor::from_vec(w, y.shape(), &Device::Cpu)
+                .unwrap()
+                .to_dtype(y.dtype())
+                .unwrap();
+            let g = (&y * w).unwrap().sum_all().unwrap().backward().unwrap();
+            (y.clone(), g.get(v.as_tensor()).unwrap().clone())
+        };
+        let (yk, gk) = run(false);
+        let (yg, gg) = run(true);
+        assert_eq!(yk.dims(), yg.dims(), "{what}");
+        let e = wick_tensor::testing::rel_error(&yg, &yk);
+        assert!(e <= tol, "{what}: value error {e}");
+        let e = wick_tensor::testing::rel_error(&gg, &gk);
+        assert!(e <= tol, "{what}: gradient error {e}");
+    }
+
+    fn geometries() -> Vec<Pool2d> {
+        vec![
+            pool(2, 2, 0, 1, false),
+            pool(3, 2, 1, 1, false),
+            pool(2, 1, 0, 2, false),
+            pool(3, 2, 0, 1, true),
+            pool(2, 3, 1, 1, true),
+            pool(3, 3, 1, 1, true),
+            Pool2d {
+                kernel: (3, 1),
+                stride: (1, 2),
+                padding: (1, 0),
+                dilation: (1, 3),
+                ceil_mode: true,
+            },
+        ]
+    }
+
+    #[test]
+    fn generic_max_pool_equals_the_kernel() {
+        let x = distinct((2, 3, 7, 6));
+        // ties: the gradient must go to the first maximum on both paths
+        let ties = Tensor::from_vec(
+            (0..2 * 3 * 7 * 6)
+                .map(|i| ((i * 5) % 3) as f64)
+                .collect::<Vec<_>>(),
+            (2, 3, 7, 6),
+            &Device::Cpu,
+        )
+        .unwrap();
+        for p in geometries() {
+            for (x, tol) in [
+                (x.clone(), 0.0),
+                (x.to_dtype(DType::F32).unwrap(), 0.0),
+                (ties.clone(), 0.0),
+            ] {
+                kernel_vs_generic(&x, |t| max_pool2d(t, p), tol, &format!("max {p:?}"));
+            }
+            gradcheck(
+                |v| wick_tensor::device_path::force_generic(|| max_pool2d(&v[0], p)),
+                std::slice::from_ref(&x),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn generic_max_pool_propagates_nan_and_minus_infinity() {
+        let mut v: Vec<f64> = (0..36).map(|i| i as f64).collect();
+        v[7] = f64::NAN;
+        v[20] = f64::NEG_INFINITY;
+        v[21] = f64::NEG_INFINITY;
+        v[26] = f64::NEG_INFINITY;
+        v[27] = f64::NEG_INFINITY;
+        let x = Tensor::from_vec(v, (1, 1, 6, 6), &Device::Cpu).unwrap();
+        let p = pool(2, 2, 0, 1, false);
+        let k: Vec<f64> = max_pool2d(&x, p)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let g: Vec<f64> = wick_tensor::device_path::force_generic(|| max_pool2d(&x, p))
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(k[0].is_nan() && g[0].is_nan());
+        assert_eq!(k[1..], g[1..]);
+    }
+
+    #[test]
+    fn generic_avg_pool_equals_the_kernel() {
+        let x = distinct((2, 3, 7, 6));
+        for p in geometries().into_iter().filter(|p| p.dilation == (1, 1)) {
+            for (include, over) in [(true, None), (false, None), (false, Some(5))] {
+                for (x, tol) in [(x.clone(), 1e-15), (x.to_dtype(DType::F32).unwrap(), 1e-6)] {
+                    kernel_vs_generic(
+                        &x,
+                        |t| avg_pool2d(t, p, include, over),
+                        tol,
+                        &format!("avg {p:?} {include} {over:?}"),
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn generic_adaptive_pools_equal_the_kernel() {
+        let x = distinct((2, 2, 7, 5));
+        for out in [(3, 2), (1, 1), (7, 5), (9, 4), (4, 3)] {
+            kernel_vs_generic(&x, |t| adaptive_max_pool2d(t, out), 0.0, "adaptive max");
+            kernel_vs_generic(&x, |t| adaptive_avg_pool2d(t, out), 1e-15, "adaptive avg");
         }
     }
 

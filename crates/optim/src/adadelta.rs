@@ -1,5 +1,7 @@
 use crate::float::{ensure, Float};
+use crate::lanes;
 use crate::{Optim, Result, Rule};
+use candle_core::Tensor;
 
 optimizer_config! {
     /// Arguments of `torch.optim.Adadelta(params, lr=1.0, rho=0.9, eps=1e-06,
@@ -95,5 +97,28 @@ impl Rule for AdadeltaConfig {
             acc[i] = acc[i] * rho + c * delta * delta;
             theta[i] = theta[i] + neg_lr * delta;
         }
+    }
+    fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        scalars[0] += 1.0;
+        let [sq, acc] = bufs else {
+            candle_core::bail!("Adadelta: expected two state buffers")
+        };
+        let g = lanes::grad(grad, theta, self.maximize, self.weight_decay)?;
+        let s = lanes::scale(&lanes::ensure(sq, theta, 0.0)?, self.rho)?
+            .add(&lanes::scale(&g, 1.0 - self.rho)?.mul(&g)?)?;
+        let a = lanes::ensure(acc, theta, 0.0)?;
+        let std = s.affine(1.0, self.eps)?.sqrt()?;
+        let delta = a.affine(1.0, self.eps)?.sqrt()?.div(&std)?.mul(&g)?;
+        let a =
+            lanes::scale(&a, self.rho)?.add(&lanes::scale(&delta, 1.0 - self.rho)?.mul(&delta)?)?;
+        *sq = Some(s);
+        *acc = Some(a);
+        theta.add(&lanes::scale(&delta, -self.lr)?)
     }
 }

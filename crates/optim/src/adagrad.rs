@@ -1,5 +1,7 @@
 use crate::float::{ensure, Float};
+use crate::lanes;
 use crate::{Optim, Result, Rule};
+use candle_core::Tensor;
 
 optimizer_config! {
     /// Arguments of `torch.optim.Adagrad(params, lr=0.01, lr_decay=0, weight_decay=0,
@@ -98,5 +100,21 @@ impl Rule for AdagradConfig {
             sum[i] = s;
             theta[i] = theta[i] + clr * g / (s.sqrt() + eps);
         }
+    }
+    fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        scalars[0] += 1.0;
+        let step = scalars[0];
+        let g = lanes::grad(grad, theta, self.maximize, self.weight_decay)?;
+        let s =
+            lanes::ensure(&mut bufs[0], theta, self.initial_accumulator_value)?.add(&g.sqr()?)?;
+        bufs[0] = Some(s.clone());
+        let clr = -(self.lr / (1.0 + (step - 1.0) * self.lr_decay));
+        theta.add(&lanes::scale(&g, clr)?.div(&s.sqrt()?.affine(1.0, self.eps)?)?)
     }
 }

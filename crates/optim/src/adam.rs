@@ -1,5 +1,7 @@
 use crate::float::{ensure, lerp, maximum, Float};
+use crate::lanes;
 use crate::{Optim, Result, Rule};
+use candle_core::Tensor;
 
 optimizer_config! {
     /// Arguments of `torch.optim.Adam(params, lr=0.001, betas=(0.9, 0.999), eps=1e-08,
@@ -148,6 +150,50 @@ impl AdamStep {
     }
 }
 
+impl AdamStep {
+    /// [`AdamStep::update`] on tensors.
+    pub(crate) fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        scalars[0] += 1.0;
+        let step = scalars[0];
+        let [m, v, vmax] = bufs else {
+            candle_core::bail!("Adam: expected three state buffers")
+        };
+        let bc1 = 1.0 - self.beta1.powf(step);
+        let bc2 = 1.0 - self.beta2.powf(step);
+        let wd = if self.decoupled {
+            0.0
+        } else {
+            self.weight_decay
+        };
+        let th = if self.decoupled {
+            lanes::scale(theta, 1.0 - self.lr * self.weight_decay)?
+        } else {
+            theta.clone()
+        };
+        let g = lanes::grad(grad, theta, self.maximize, wd)?;
+        let mi = lanes::lerp(&lanes::ensure(m, theta, 0.0)?, &g, 1.0 - self.beta1)?;
+        let vi = lanes::scale(&lanes::ensure(v, theta, 0.0)?, self.beta2)?
+            .add(&lanes::scale(&g, 1.0 - self.beta2)?.mul(&g)?)?;
+        *m = Some(mi.clone());
+        *v = Some(vi.clone());
+        let second = if self.amsgrad {
+            let mx = lanes::maximum(&lanes::ensure(vmax, theta, 0.0)?, &vi)?;
+            *vmax = Some(mx.clone());
+            mx
+        } else {
+            vi
+        };
+        let denom = lanes::scale(&second.sqrt()?, 1.0 / bc2.powf(0.5))?.affine(1.0, self.eps)?;
+        th.add(&lanes::scale(&mi, -(self.lr / bc1))?.div(&denom)?)
+    }
+}
+
 struct AdamConsts<T> {
     step_size: T,
     bc2_sqrt: T,
@@ -228,5 +274,14 @@ impl Rule for AdamConfig {
         bufs: &mut [Vec<T>],
     ) {
         self.as_step().update(scalars, theta, grad, bufs)
+    }
+    fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        self.as_step().update_tensors(scalars, theta, grad, bufs)
     }
 }

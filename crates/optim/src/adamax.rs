@@ -1,6 +1,8 @@
 use crate::adam::validate_adam_like;
 use crate::float::{ensure, lerp, maximum, Float};
+use crate::lanes;
 use crate::{Optim, Result, Rule};
+use candle_core::Tensor;
 
 optimizer_config! {
     /// Arguments of `torch.optim.Adamax(params, lr=0.002, betas=(0.9, 0.999), eps=1e-08,
@@ -78,5 +80,29 @@ impl Rule for AdamaxConfig {
             u[i] = ui;
             theta[i] = theta[i] + clr * mi / ui;
         }
+    }
+    fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        scalars[0] += 1.0;
+        let step = scalars[0];
+        let [m, u] = bufs else {
+            candle_core::bail!("Adamax: expected two state buffers")
+        };
+        let (beta1, beta2) = self.betas;
+        let g = lanes::grad(grad, theta, self.maximize, self.weight_decay)?;
+        let mi = lanes::lerp(&lanes::ensure(m, theta, 0.0)?, &g, 1.0 - beta1)?;
+        let ui = lanes::maximum(
+            &lanes::scale(&lanes::ensure(u, theta, 0.0)?, beta2)?,
+            &g.abs()?.affine(1.0, self.eps)?,
+        )?;
+        *m = Some(mi.clone());
+        *u = Some(ui.clone());
+        let clr = -(self.lr / (1.0 - beta1.powf(step)));
+        theta.add(&lanes::scale(&mi, clr)?.div(&ui)?)
     }
 }

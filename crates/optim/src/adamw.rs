@@ -1,6 +1,7 @@
 use crate::adam::{validate_adam_like, AdamStep};
 use crate::float::Float;
 use crate::{Optim, Result, Rule};
+use candle_core::Tensor;
 
 optimizer_config! {
     /// Arguments of `torch.optim.AdamW(params, lr=0.001, betas=(0.9, 0.999), eps=1e-08,
@@ -61,5 +62,24 @@ impl Rule for AdamWConfig {
             decoupled: true,
         }
         .update(scalars, theta, grad, bufs)
+    }
+    fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        AdamStep {
+            lr: self.lr,
+            beta1: self.betas.0,
+            beta2: self.betas.1,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            amsgrad: self.amsgrad,
+            maximize: self.maximize,
+            decoupled: true,
+        }
+        .update_tensors(scalars, theta, grad, bufs)
     }
 }

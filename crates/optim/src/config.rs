@@ -84,6 +84,128 @@ mod tests {
         .collect()
     }
 
+    /// Runs `steps` steps of `cfg` on two parameters of a fixed non-quadratic loss, on
+    /// the CPU kernel or the device path; returns the parameters and the state dict.
+    fn run(
+        cfg: &OptimizerConfig,
+        dtype: DType,
+        steps: usize,
+        device_path: bool,
+        resume_at: Option<usize>,
+    ) -> (Vec<Vec<f64>>, Vec<(String, Vec<f64>)>) {
+        let w0: Vec<f64> = (0..12).map(|i| ((i * 7) % 5) as f64 / 4.0 - 0.4).collect();
+        let a = Var::from_tensor(
+            &candle_core::Tensor::from_vec(w0, (3, 4), &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap(),
+        )
+        .unwrap();
+        let b = Var::from_tensor(
+            &candle_core::Tensor::new(&[0.3f64, -1.2, 0.0], &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap(),
+        )
+        .unwrap();
+        let params = || vec![Param::new("a", a.clone()), Param::new("b", b.clone())];
+        let mut opt = cfg.build(params()).unwrap();
+        for i in 0..steps {
+            if resume_at == Some(i) {
+                // a checkpoint round trip: host state dict, fresh optimizer
+                let st = opt.state_dict().unwrap();
+                opt = cfg.build(params()).unwrap();
+                opt.load_state_dict(&st).unwrap();
+            }
+            let (at, bt) = (a.as_tensor(), b.as_tensor());
+            // Σ a³/3 + Σ sin(a)·b-ish terms, so that gradients change every step
+            let loss = (at.powf(3.0).unwrap().sum_all().unwrap() / 3.0).unwrap();
+            let loss = (loss
+                + at.sin()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .mul(&bt.sqr().unwrap().sum_all().unwrap()))
+            .unwrap();
+            let loss = (loss + bt.exp().unwrap().sum_all().unwrap()).unwrap();
+            let grads = loss.backward().unwrap();
+            if device_path {
+                wick_tensor::device_path::force_generic(|| opt.step(&grads)).unwrap();
+            } else {
+                opt.step(&grads).unwrap();
+            }
+        }
+        let flat = |t: &candle_core::Tensor| -> Vec<f64> {
+            t.flatten_all()
+                .unwrap()
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_vec1()
+                .unwrap()
+        };
+        let st = opt
+            .state_dict()
+            .unwrap()
+            .iter()
+            .map(|(k, t)| (k.clone(), flat(t)))
+            .collect();
+        (vec![flat(a.as_tensor()), flat(b.as_tensor())], st)
+    }
+
+    #[test]
+    fn device_path_equals_the_fused_cpu_update_for_every_optimizer() {
+        let cases = serde_json::json!([
+            {"type": "SGD", "lr": 0.05},
+            {"type": "SGD", "lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01},
+            {"type": "SGD", "lr": 0.002, "momentum": 0.9, "nesterov": true, "maximize": true},
+            {"type": "Adam", "lr": 0.01},
+            {"type": "Adam", "lr": 0.01, "amsgrad": true, "weight_decay": 0.1, "betas": [0.6, 0.9]},
+            {"type": "Adam", "lr": 0.002, "decoupled_weight_decay": true, "weight_decay": 0.1, "maximize": true},
+            {"type": "AdamW", "lr": 0.01},
+            {"type": "AdamW", "lr": 0.01, "amsgrad": true},
+            {"type": "RMSprop", "lr": 0.01},
+            {"type": "RMSprop", "lr": 0.01, "centered": true, "momentum": 0.5, "weight_decay": 0.1},
+            {"type": "RMSprop", "lr": 0.01, "alpha": 0.3, "centered": true},
+            {"type": "Adagrad", "lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.2, "weight_decay": 0.1},
+            {"type": "Adadelta", "lr": 0.1, "rho": 0.8, "weight_decay": 0.1, "maximize": true},
+            {"type": "Adamax", "lr": 0.02, "weight_decay": 0.1},
+            {"type": "NAdam", "lr": 0.02},
+            {"type": "NAdam", "lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": true},
+            {"type": "NAdam", "lr": 0.02, "weight_decay": 0.1},
+            {"type": "RAdam", "lr": 0.02},
+            {"type": "RAdam", "lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": true},
+        ]);
+        for case in cases.as_array().unwrap() {
+            let cfg = parse(case.clone()).unwrap();
+            for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+                // 8 steps: RAdam's rectification starts at step 6
+                let (pk, sk) = run(&cfg, dtype, 8, false, None);
+                for resume in [None, Some(3)] {
+                    let (pd, sd) = run(&cfg, dtype, 8, true, resume);
+                    let close = |x: &[f64], y: &[f64], what: &str| {
+                        assert_eq!(x.len(), y.len(), "{case} {what}");
+                        for (u, v) in x.iter().zip(y) {
+                            assert!(
+                                u.is_finite() && (u - v).abs() <= tol * (1.0 + v.abs()),
+                                "{case} {dtype:?} {resume:?} {what}: {u} vs {v}"
+                            );
+                        }
+                    };
+                    for (x, y) in pd.iter().zip(&pk) {
+                        close(x, y, "parameter");
+                    }
+                    let names = |s: &[(String, Vec<f64>)]| {
+                        s.iter().map(|e| e.0.clone()).collect::<Vec<_>>()
+                    };
+                    assert_eq!(names(&sd), names(&sk), "{case}");
+                    for ((k, x), (_, y)) in sd.iter().zip(&sk) {
+                        close(x, y, k);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn param_groups_override_any_key_and_reject_unknown_ones() {
         let cfg = parse(serde_json::json!({

@@ -54,6 +54,16 @@ pub trait Rule: Clone + Send + Sync + 'static {
         grad: &[T],
         bufs: &mut [Vec<T>],
     );
+    /// The same step on the parameter's own device, as candle ops on whole tensors
+    /// (what a GPU runs): `theta` and `grad` in the parameter's dtype, `bufs` as
+    /// [`Rule::BUFFERS`] (`None` until first used); returns the new parameter value.
+    fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor>;
 }
 
 /// The state of one parameter.
@@ -67,6 +77,40 @@ pub(crate) struct ParamState<T> {
 pub(crate) enum State {
     F32(ParamState<f32>),
     F64(ParamState<f64>),
+    /// State on the parameter's device, for the tensor update.
+    Tensors(TensorState),
+}
+
+/// The state of one parameter updated on its device: scalars on the host, buffers as
+/// device tensors (`None` until first used).
+#[derive(Debug, Clone)]
+pub(crate) struct TensorState {
+    pub(crate) scalars: Vec<f64>,
+    pub(crate) bufs: Vec<Option<Tensor>>,
+}
+
+impl TensorState {
+    /// Host state moved to `like`'s device and dtype (buffers not created stay `None`).
+    fn from_host<T: Float>(s: ParamState<T>, like: &Tensor) -> candle_core::Result<Self> {
+        let bufs = s
+            .bufs
+            .iter()
+            .map(|b| {
+                if b.is_empty() {
+                    Ok(None)
+                } else {
+                    Tensor::from_slice(b, like.shape(), &Device::Cpu)?
+                        .to_dtype(like.dtype())?
+                        .to_device(like.device())
+                        .map(Some)
+                }
+            })
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Self {
+            scalars: s.scalars,
+            bufs,
+        })
+    }
 }
 
 /// Access to the per-dtype state.
@@ -78,7 +122,7 @@ impl HasState for f32 {
     fn get(s: &mut State) -> Option<&mut ParamState<f32>> {
         match s {
             State::F32(p) => Some(p),
-            State::F64(_) => None,
+            _ => None,
         }
     }
     fn wrap(s: ParamState<f32>) -> State {
@@ -89,7 +133,7 @@ impl HasState for f64 {
     fn get(s: &mut State) -> Option<&mut ParamState<f64>> {
         match s {
             State::F64(p) => Some(p),
-            State::F32(_) => None,
+            _ => None,
         }
     }
     fn wrap(s: ParamState<f64>) -> State {
@@ -104,11 +148,13 @@ struct Group<R> {
 }
 
 /// A torch.optim optimizer: parameter groups with their hyperparameters `R`, and
-/// per-parameter state kept outside autograd (plain host vectors), updated in place.
+/// per-parameter state kept outside autograd, updated in place.
 ///
-/// On the CPU the update runs fused, one pass over each parameter, writing into the
-/// parameter's storage with no temporary tensors; on other devices the parameter and
-/// its gradient are copied to the host and back.
+/// On the CPU (f32/f64) the update runs fused, one pass over each parameter, writing
+/// into the parameter's storage with no temporary tensors, its state in host vectors;
+/// on other devices (CUDA) the state lives on the device and the update is
+/// [`Rule::update_tensors`], a few candle ops per parameter: nothing is copied to the
+/// host. State dicts are the same either way.
 pub struct Optim<R: Rule> {
     groups: Vec<Group<R>>,
     params: Vec<Param>,
@@ -240,7 +286,7 @@ fn update_param<R: Rule, T: HasState>(
         .into());
     }
     let theta = p.var.as_tensor();
-    if theta.device().is_cpu() && theta.is_contiguous() {
+    if theta.is_contiguous() {
         let (gs, gl) = grad.storage_and_layout();
         let Storage::Cpu(gcpu) = &*gs else {
             return Err(candle_core::Error::Msg("gradient is not on the CPU".into()).into());
@@ -272,6 +318,49 @@ fn update_param<R: Rule, T: HasState>(
     Ok(())
 }
 
+/// One step of `p` on its own device with [`Rule::update_tensors`]; host state (from a
+/// loaded state dict) moves to the device first.
+fn update_on_device<R: Rule>(
+    rule: &R,
+    p: &Param,
+    grad: &Tensor,
+    slot: &mut Option<State>,
+) -> Result<()> {
+    let theta = p.var.as_tensor();
+    if grad.elem_count() != theta.elem_count() {
+        return Err(candle_core::Error::Msg(format!(
+            "gradient of `{}` has {} elements, the parameter {}",
+            p.name,
+            grad.elem_count(),
+            theta.elem_count()
+        ))
+        .into());
+    }
+    let mut st = match slot.take() {
+        None => TensorState {
+            scalars: R::SCALARS.iter().map(|(_, v)| *v).collect(),
+            bufs: vec![None; R::BUFFERS.len()],
+        },
+        Some(State::Tensors(s)) => s,
+        Some(State::F32(s)) => TensorState::from_host(s, theta)?,
+        Some(State::F64(s)) => TensorState::from_host(s, theta)?,
+    };
+    let grad = grad
+        .to_dtype(theta.dtype())?
+        .to_device(theta.device())?
+        .reshape(theta.shape())?;
+    let new = rule.update_tensors(
+        &mut st.scalars,
+        &theta.detach(),
+        &grad.detach(),
+        &mut st.bufs,
+    );
+    // the state is kept even on error, as the host path keeps it
+    *slot = Some(State::Tensors(st));
+    p.var.set(&new?.detach())?;
+    Ok(())
+}
+
 fn scalar_tensor(v: f64, dtype: DType) -> Result<Tensor> {
     Ok(Tensor::new(v, &Device::Cpu)?.to_dtype(dtype)?)
 }
@@ -288,6 +377,10 @@ impl<R: Rule> Optimizer for Optim<R> {
                 let Some(grad) = grads.get(p.var.as_tensor()) else {
                     continue;
                 };
+                if !wick_tensor::device_path::cpu_kernel(p.var.as_tensor()) {
+                    update_on_device(&g.cfg, p, grad, &mut self.state[i])?;
+                    continue;
+                }
                 match p.var.dtype() {
                     DType::F32 => update_param::<R, f32>(&g.cfg, p, grad, &mut self.state[i])?,
                     DType::F64 => update_param::<R, f64>(&g.cfg, p, grad, &mut self.state[i])?,
@@ -361,6 +454,22 @@ impl<R: Rule> Optimizer for Optim<R> {
             match st {
                 State::F32(s) => put!(s),
                 State::F64(s) => put!(s),
+                State::Tensors(s) => {
+                    for ((name, _), v) in R::SCALARS.iter().zip(&s.scalars) {
+                        out.push((
+                            format!("state.{}.{name}", p.name),
+                            scalar_tensor(*v, DType::F32)?,
+                        ));
+                    }
+                    for (name, b) in R::BUFFERS.iter().zip(&s.bufs) {
+                        if let Some(b) = b {
+                            out.push((
+                                format!("state.{}.{name}", p.name),
+                                b.to_device(&Device::Cpu)?,
+                            ));
+                        }
+                    }
+                }
             }
         }
         for (i, g) in self.groups.iter().enumerate() {
@@ -438,6 +547,7 @@ impl<R: Rule> Optimizer for Optim<R> {
                 match slot {
                     State::F32(s) => s.scalars[si] = v,
                     State::F64(s) => s.scalars[si] = v,
+                    State::Tensors(s) => s.scalars[si] = v,
                 }
             } else if let Some(bi) = R::BUFFERS.iter().position(|n| *n == field) {
                 if t.dims() != p.var.dims() {
@@ -451,6 +561,7 @@ impl<R: Rule> Optimizer for Optim<R> {
                 match slot {
                     State::F32(s) => s.bufs[bi] = flat.to_dtype(DType::F32)?.to_vec1()?,
                     State::F64(s) => s.bufs[bi] = flat.to_dtype(DType::F64)?.to_vec1()?,
+                    State::Tensors(s) => s.bufs[bi] = Some(t.clone()),
                 }
             } else {
                 return Err(bad(format!(

@@ -47,6 +47,7 @@ mod engine;
 mod error;
 pub mod float;
 pub mod groups;
+mod lanes;
 mod nadam;
 mod optimizer;
 mod radam;
@@ -59,7 +60,10 @@ pub use adagrad::{Adagrad, AdagradConfig, AdagradGroup};
 pub use adam::{Adam, AdamConfig, AdamGroup};
 pub use adamax::{Adamax, AdamaxConfig, AdamaxGroup};
 pub use adamw::{AdamW, AdamWConfig, AdamWGroup};
-pub use clip::{clip_grad_norm, clip_grad_value, ClipGradNormConfig, ClipGradValueConfig};
+pub use clip::{
+    clip_grad_norm, clip_grad_norm_on_device, clip_grad_value, ClipGradNormConfig,
+    ClipGradValueConfig,
+};
 pub use config::OptimizerConfig;
 pub use engine::{Optim, Rule};
 pub use error::{Error, Result};

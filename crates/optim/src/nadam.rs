@@ -1,6 +1,8 @@
 use crate::adam::validate_adam_like;
 use crate::float::{ensure, lerp, Float};
+use crate::lanes;
 use crate::{Optim, Result, Rule};
+use candle_core::Tensor;
 
 optimizer_config! {
     /// Arguments of `torch.optim.NAdam(params, lr=0.002, betas=(0.9, 0.999), eps=1e-08,
@@ -109,5 +111,45 @@ impl Rule for NadamConfig {
             p = p + c_grad * g / denom;
             theta[i] = p + c_avg * mi / denom;
         }
+    }
+    fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        scalars[0] += 1.0;
+        let step = scalars[0];
+        let (beta1, beta2) = self.betas;
+        let bc2 = 1.0 - beta2.powf(step);
+        let mu = beta1 * (1.0 - 0.5 * 0.96f64.powf(step * self.momentum_decay));
+        let mu_next = beta1 * (1.0 - 0.5 * 0.96f64.powf((step + 1.0) * self.momentum_decay));
+        let mu_product = f64::from(scalars[1] as f32 * mu as f32);
+        scalars[1] = mu_product;
+        let mu_product_next = mu_product * mu_next;
+        let c_grad = -self.lr * (1.0 - mu) / (1.0 - mu_product);
+        let c_avg = (-self.lr * mu_next) / (1.0 - mu_product_next);
+        let [m, v] = bufs else {
+            candle_core::bail!("NAdam: expected two state buffers")
+        };
+        let decoupled = self.decoupled_weight_decay && self.weight_decay != 0.0;
+        let p = if decoupled {
+            lanes::scale(theta, 1.0 - self.lr * self.weight_decay)?
+        } else {
+            theta.clone()
+        };
+        let wd = if decoupled { 0.0 } else { self.weight_decay };
+        let g = lanes::grad(grad, theta, self.maximize, wd)?;
+        let mi = lanes::lerp(&lanes::ensure(m, theta, 0.0)?, &g, 1.0 - beta1)?;
+        let vi = lanes::scale(&lanes::ensure(v, theta, 0.0)?, beta2)?
+            .add(&lanes::scale(&g, 1.0 - beta2)?.mul(&g)?)?;
+        *m = Some(mi.clone());
+        *v = Some(vi.clone());
+        let denom = lanes::scale(&vi, 1.0 / bc2)?
+            .sqrt()?
+            .affine(1.0, self.eps)?;
+        let p = p.add(&lanes::scale(&g, c_grad)?.div(&denom)?)?;
+        p.add(&lanes::scale(&mi, c_avg)?.div(&denom)?)
     }
 }

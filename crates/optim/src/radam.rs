@@ -1,6 +1,8 @@
 use crate::adam::validate_adam_like;
 use crate::float::{ensure, lerp, Float};
+use crate::lanes;
 use crate::{Optim, Result, Rule};
+use candle_core::Tensor;
 
 optimizer_config! {
     /// Arguments of `torch.optim.RAdam(params, lr=0.001, betas=(0.9, 0.999), eps=1e-08,
@@ -106,5 +108,47 @@ impl Rule for RadamConfig {
                 p - corrected * lr
             };
         }
+    }
+    fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        scalars[0] += 1.0;
+        let step = scalars[0];
+        let (beta1, beta2) = self.betas;
+        let bc1 = 1.0 - beta1.powf(step);
+        let bc2 = 1.0 - beta2.powf(step);
+        let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+        let rho_t = rho_inf - 2.0 * step * beta2.powf(step) / bc2;
+        let rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+            / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+            .powf(0.5);
+        let [m, v] = bufs else {
+            candle_core::bail!("RAdam: expected two state buffers")
+        };
+        let decoupled = self.decoupled_weight_decay && self.weight_decay != 0.0;
+        let p = if decoupled {
+            lanes::scale(theta, 1.0 - self.lr * self.weight_decay)?
+        } else {
+            theta.clone()
+        };
+        let wd = if decoupled { 0.0 } else { self.weight_decay };
+        let g = lanes::grad(grad, theta, self.maximize, wd)?;
+        let mi = lanes::lerp(&lanes::ensure(m, theta, 0.0)?, &g, 1.0 - beta1)?;
+        let vi = lanes::scale(&lanes::ensure(v, theta, 0.0)?, beta2)?
+            .add(&lanes::scale(&g, 1.0 - beta2)?.mul(&g)?)?;
+        *m = Some(mi.clone());
+        *v = Some(vi.clone());
+        let corrected = lanes::scale(&mi, 1.0 / bc1)?;
+        let step = if rho_t > 5.0 {
+            let adaptive = vi.sqrt()?.affine(1.0, self.eps)?.recip()?;
+            lanes::scale(&corrected.mul(&adaptive)?, self.lr * bc2.powf(0.5) * rect)?
+        } else {
+            lanes::scale(&corrected, self.lr)?
+        };
+        p.sub(&step)
     }
 }

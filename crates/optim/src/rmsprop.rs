@@ -1,5 +1,7 @@
 use crate::float::{ensure, lerp, Float};
+use crate::lanes;
 use crate::{Optim, Result, Rule};
+use candle_core::Tensor;
 
 optimizer_config! {
     /// Arguments of `torch.optim.RMSprop(params, lr=0.01, alpha=0.99, eps=1e-08,
@@ -113,6 +115,39 @@ impl Rule for RmspropConfig {
             (false, true) => rms_loop::<T, false, true>(&k, small, theta, grad, sq, mb, ga),
             (true, false) => rms_loop::<T, true, false>(&k, small, theta, grad, sq, mb, ga),
             (true, true) => rms_loop::<T, true, true>(&k, small, theta, grad, sq, mb, ga),
+        }
+    }
+    fn update_tensors(
+        &self,
+        scalars: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        scalars[0] += 1.0;
+        let [sq, mb, ga] = bufs else {
+            candle_core::bail!("RMSprop: expected three state buffers")
+        };
+        let c = 1.0 - self.alpha;
+        let g = lanes::grad(grad, theta, self.maximize, self.weight_decay)?;
+        let s = lanes::scale(&lanes::ensure(sq, theta, 0.0)?, self.alpha)?
+            .add(&lanes::scale(&g, c)?.mul(&g)?)?;
+        *sq = Some(s.clone());
+        let avg = if self.centered {
+            let a = lanes::lerp(&lanes::ensure(ga, theta, 0.0)?, &g, c)?;
+            *ga = Some(a.clone());
+            s.sub(&a.sqr()?)?.sqrt()?
+        } else {
+            s.sqrt()?
+        }
+        .affine(1.0, self.eps)?;
+        if self.momentum > 0.0 {
+            let b =
+                lanes::scale(&lanes::ensure(mb, theta, 0.0)?, self.momentum)?.add(&g.div(&avg)?)?;
+            *mb = Some(b.clone());
+            theta.add(&lanes::scale(&b, -self.lr)?)
+        } else {
+            theta.add(&lanes::scale(&g, -self.lr)?.div(&avg)?)
         }
     }
 }

@@ -1,5 +1,7 @@
 use crate::float::{ensure, Float};
+use crate::lanes;
 use crate::{Optim, Result, Rule};
+use candle_core::Tensor;
 
 optimizer_config! {
     /// Arguments of `torch.optim.SGD(params, lr=0.001, momentum=0, dampening=0,
@@ -110,6 +112,31 @@ impl Rule for SgdConfig {
             g = if nesterov { g + m * *b } else { *b };
             *p = *p + lr * g;
         }
+    }
+    fn update_tensors(
+        &self,
+        _: &mut [f64],
+        theta: &Tensor,
+        grad: &Tensor,
+        bufs: &mut [Option<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        let g = lanes::grad(grad, theta, self.maximize, self.weight_decay)?;
+        if self.momentum == 0.0 {
+            return theta.add(&lanes::scale(&g, -self.lr)?);
+        }
+        let b = match &bufs[0] {
+            Some(b) => {
+                lanes::scale(b, self.momentum)?.add(&lanes::scale(&g, 1.0 - self.dampening)?)?
+            }
+            None => g.clone(),
+        };
+        bufs[0] = Some(b.clone());
+        let g = if self.nesterov {
+            g.add(&lanes::scale(&b, self.momentum)?)?
+        } else {
+            b
+        };
+        theta.add(&lanes::scale(&g, -self.lr)?)
     }
 }
 

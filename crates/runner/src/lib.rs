@@ -13,6 +13,7 @@ pub mod logging;
 pub mod metrics;
 pub mod monitor;
 pub mod overrides;
+mod pending;
 pub mod plots;
 pub mod predict;
 pub mod process;

@@ -119,28 +119,38 @@ impl Task {
 
     /// Correct predictions in a batch (for `Binary`, every output counts).
     pub fn hits(self, output: &Tensor, target: &Tensor) -> candle_core::Result<(f64, usize)> {
+        let (hits, counted) = self.hits_tensor(output, target)?;
+        let hits = match hits {
+            Some(h) => f64::from(h.to_scalar::<f32>()?),
+            None => 0.0,
+        };
+        Ok((hits, counted))
+    }
+
+    /// [`hits`](Self::hits) left on the output's device: the count as a 0-d `f32`
+    /// tensor (`None` for regression), so that a GPU is not synchronized per batch.
+    pub fn hits_tensor(
+        self,
+        output: &Tensor,
+        target: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, usize)> {
         match self {
             Self::Classify => {
                 let pred = output.argmax(1)?;
                 let hits = pred
                     .eq(&target.to_dtype(pred.dtype())?)?
                     .to_dtype(DType::F32)?
-                    .sum_all()?
-                    .to_scalar::<f32>()?;
-                Ok((f64::from(hits), output.dim(0)?))
+                    .sum_all()?;
+                Ok((Some(hits), output.dim(0)?))
             }
             Self::Binary { logits } => {
                 let threshold = if logits { 0.0 } else { 0.5 };
                 let pred = output.gt(threshold)?;
                 let truth = target.gt(0.5)?;
-                let hits = pred
-                    .eq(&truth)?
-                    .to_dtype(DType::F32)?
-                    .sum_all()?
-                    .to_scalar::<f32>()?;
-                Ok((f64::from(hits), output.elem_count()))
+                let hits = pred.eq(&truth)?.to_dtype(DType::F32)?.sum_all()?;
+                Ok((Some(hits), output.elem_count()))
             }
-            Self::Regress => Ok((0.0, output.elem_count())),
+            Self::Regress => Ok((None, output.elem_count())),
         }
     }
 }

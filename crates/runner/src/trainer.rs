@@ -5,6 +5,7 @@ use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::logging;
 use crate::metrics::{ClassCounts, MetricRow, RegressionSums};
 use crate::monitor::Monitor;
+use crate::pending::PendingMetrics;
 use crate::plots;
 use crate::rundir::RunDir;
 use crate::schema::{Experiment, SplitConfig};
@@ -799,6 +800,8 @@ impl<'a> Session<'a> {
             let total_batches = self.train_loader.len();
             let mut last_line = Instant::now();
             let mut batch_idx = start;
+            // loss and hits of the batches not yet read back (non-CPU devices only)
+            let mut pending = PendingMetrics::default();
             loop {
                 let wait = Instant::now();
                 let Some(batch) = batches.next() else { break };
@@ -807,19 +810,25 @@ impl<'a> Session<'a> {
                 let logits = self.model.forward(&batch.input, true)?;
                 let target = self.task.target(&batch.target, &logits)?;
                 let loss = self.criterion.forward(&logits, &target)?;
-                let l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
-                if !l.is_finite() {
-                    bar.finish_and_clear();
-                    return Err(RunError::Diverged {
-                        value: l,
-                        epoch,
-                        batch: batch_idx + 1,
-                        step: self.state.step + 1,
-                    });
+                // On a GPU the loss and hits stay on the device until a line needs them
+                // (pending.rs); a non-finite loss is then caught at the next read.
+                let deferred = !wick_tensor::device_path::cpu_kernel(&loss);
+                let mut l = f64::NAN;
+                if !deferred {
+                    l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
+                    if !l.is_finite() {
+                        bar.finish_and_clear();
+                        return Err(RunError::Diverged {
+                            value: l,
+                            epoch,
+                            batch: batch_idx + 1,
+                            step: self.state.step + 1,
+                        });
+                    }
                 }
                 let mut grads = loss.backward()?;
                 if let Some(c) = &exp.train.clip_grad_norm {
-                    c.apply(&mut grads, self.optimizer.params())?;
+                    c.apply_in_place(&mut grads, self.optimizer.params())?;
                 }
                 if let Some(c) = &exp.train.clip_grad_value {
                     c.apply(&mut grads, self.optimizer.params())?;
@@ -830,18 +839,54 @@ impl<'a> Session<'a> {
                         s.step(self.optimizer.as_mut(), None)?;
                     }
                 }
-                let (hits, counted) = self.task.hits(&logits.detach(), &target)?;
                 let st = &mut self.state;
                 st.step += 1;
                 st.batch = batch_idx + 1;
                 let acc = &mut st.partial;
-                acc.running += l;
-                acc.loss_sum += batch_total(l, batch.len, summed);
-                acc.hits += hits;
-                acc.counted += counted;
+                if deferred {
+                    let (hits, counted) = self.task.hits_tensor(&logits.detach(), &target)?;
+                    pending.push(&loss, batch.len, summed, hits.as_ref())?;
+                    acc.counted += counted;
+                } else {
+                    let (hits, counted) = self.task.hits(&logits.detach(), &target)?;
+                    acc.running += l;
+                    acc.loss_sum += batch_total(l, batch.len, summed);
+                    acc.hits += hits;
+                    acc.counted += counted;
+                }
                 acc.seen += batch.len;
                 bar.inc(1);
-                if !self.opts.progress && last_line.elapsed().as_secs_f64() >= PLAIN_PROGRESS_SECS {
+                let stop = self.opts.stop.load(Ordering::SeqCst);
+                let plain_due =
+                    !self.opts.progress && last_line.elapsed().as_secs_f64() >= PLAIN_PROGRESS_SECS;
+                let save_due = stop || (every_n_steps > 0 && st.step.is_multiple_of(every_n_steps));
+                if deferred
+                    && (plain_due
+                        || save_due
+                        || batch_idx.is_multiple_of(20)
+                        || batch_idx % log_interval == log_interval - 1)
+                {
+                    if let Some(f) = pending.flush()? {
+                        if !f.running.is_finite() {
+                            bar.finish_and_clear();
+                            return Err(RunError::Diverged {
+                                value: if f.last.is_finite() {
+                                    f.running
+                                } else {
+                                    f.last
+                                },
+                                epoch,
+                                batch: batch_idx + 1,
+                                step: st.step,
+                            });
+                        }
+                        acc.running += f.running;
+                        acc.loss_sum += f.loss_sum;
+                        acc.hits += f.hits;
+                        l = f.last;
+                    }
+                }
+                if plain_due {
                     // No progress bar (output to a file or CI): a plain line now and then.
                     last_line = Instant::now();
                     let done = batch_idx + 1 - start;
@@ -882,8 +927,7 @@ impl<'a> Session<'a> {
                         .steps
                         .push((row.step, mean, self.optimizer.lr(0)));
                 }
-                let stop = self.opts.stop.load(Ordering::SeqCst);
-                if stop || (every_n_steps > 0 && self.state.step.is_multiple_of(every_n_steps)) {
+                if save_due {
                     self.state.partial.seconds += t0.elapsed().as_secs_f64();
                     let id = format!("step-{:09}", self.state.step);
                     if let Some((best_id, ckpt)) = self.pending_best.take() {
@@ -909,6 +953,24 @@ impl<'a> Session<'a> {
                 batch_idx += 1;
             }
             bar.finish_and_clear();
+            if let Some(f) = pending.flush()? {
+                if !f.running.is_finite() {
+                    return Err(RunError::Diverged {
+                        value: if f.last.is_finite() {
+                            f.running
+                        } else {
+                            f.last
+                        },
+                        epoch,
+                        batch: batch_idx,
+                        step: self.state.step,
+                    });
+                }
+                let acc = &mut self.state.partial;
+                acc.running += f.running;
+                acc.loss_sum += f.loss_sum;
+                acc.hits += f.hits;
+            }
             let acc = std::mem::take(&mut self.state.partial);
             let seconds = acc.seconds + t0.elapsed().as_secs_f64();
             let n = acc.seen.max(1) as f64;

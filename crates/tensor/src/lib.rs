@@ -7,11 +7,16 @@
 //! - [`Param`]: a trainable tensor with its PyTorch `state_dict` name, kept in
 //!   name order (candle's `VarMap` iterates in hash order).
 //! - [`init`]: `torch.nn.init`'s schemes (`kaiming_uniform_`, `uniform_`, …).
+//! - [`autograd`]: gradients given explicitly, composed from candle ops (any device).
+//! - [`device_path`]: CPU kernels or the device-generic path, and the switch that
+//!   forces the latter on the CPU for tests.
 //! - [`gradcheck`]: finite-difference checking of any op's gradient, candle's own included.
 //! - [`tagged_config!`]: the catalog pattern behind `type = "Linear"` in experiment files.
 #![warn(missing_docs)]
 
+pub mod autograd;
 mod device;
+pub mod device_path;
 mod error;
 pub mod gradcheck;
 pub mod init;
