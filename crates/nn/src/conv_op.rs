@@ -17,9 +17,7 @@
 //! `index_add`), so they run on the device itself.
 
 use crate::index_cache::indices;
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
-};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use wick_tensor::device_path::cpu_kernel;
 

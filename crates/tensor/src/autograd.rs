@@ -43,7 +43,10 @@ mod tests {
         let y = Tensor::new(&[10.0f64, 20.0, 30.0, 40.0, 50.0], &Device::Cpu).unwrap();
         let d = Tensor::new(&[0.5f64, -1.0, 3.0, 2.0, f64::NAN], &Device::Cpu).unwrap();
         let out = elementwise_grad(x.as_tensor(), &y, &d).unwrap();
-        assert_eq!(out.to_vec1::<f64>().unwrap(), vec![10.0, 20.0, 30.0, 40.0, 50.0]);
+        assert_eq!(
+            out.to_vec1::<f64>().unwrap(),
+            vec![10.0, 20.0, 30.0, 40.0, 50.0]
+        );
         let g = out.sum_all().unwrap().backward().unwrap();
         let g: Vec<f64> = g.get(x.as_tensor()).unwrap().to_vec1().unwrap();
         // the infinite and NaN inputs get no gradient
