@@ -47,3 +47,15 @@ link-shared-data:
     ln -sfn "$(cd ../shared/datasets/mnist && pwd)" data/MNIST/raw
     ln -sfn "$(cd ../shared/datasets/hymenoptera && pwd)" data/hymenoptera
     ln -sfn "$(cd ../shared/datasets/diabetes && pwd)" data/diabetes
+
+# type-check the CUDA build (`--features cuda`) without a GPU. It needs a CUDA toolkit:
+# nvcc on PATH or in $CUDA_HOME/bin, and its headers. Without a system one, pip can
+# provide it: `python3 -m venv /tmp/cuda-venv && /tmp/cuda-venv/bin/pip install
+# nvidia-cuda-nvcc==13.4.92 'nvidia-cuda-runtime==13.4.*' 'nvidia-cuda-crt==13.4.*'
+# 'nvidia-nvvm==13.4.*' nvidia-cuda-cccl==13.3.5.0.6`, then
+# `CUDA_HOME=/tmp/cuda-venv/lib/python3.11/site-packages/nvidia/cu13 just check-cuda`.
+# CUDA_COMPUTE_CAP picks the GPU generation the kernels are built for (90: H100);
+# CUDARC_CUDA_VERSION (13040 for 13.4) tells cudarc which toolkit it is.
+check-cuda:
+    CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" NVCC="${NVCC:-${CUDA_HOME:+$CUDA_HOME/bin/}nvcc}" \
+        cargo check --workspace --all-targets --features cuda

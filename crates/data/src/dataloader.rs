@@ -35,8 +35,10 @@ pub struct DataLoaderConfig {
     pub prefetch_factor: Option<usize>,
     /// Accepted for PyTorch compatibility (default `false`). wick already builds each
     /// batch in one contiguous host buffer and copies it to the device once, as one
-    /// transfer per input and target; candle has no page-locked host allocator, so on
-    /// the CPU (and on CUDA) this flag changes nothing.
+    /// transfer per input and target. candle 0.11 has no page-locked allocator of its
+    /// own (one is reachable through its cudarc: `alloc_pinned`, `clone_htod`,
+    /// `CudaStorage::wrap_cuda_slice`, not used yet, untestable without a GPU), so on
+    /// the CPU and on CUDA this flag changes nothing.
     #[serde(default)]
     pub pin_memory: bool,
 }

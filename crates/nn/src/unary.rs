@@ -309,6 +309,9 @@ pub(crate) fn unary_generic(x: &Tensor, op: Unary) -> Result<Tensor> {
     }
 }
 
+/// `f'(x)`, computed only when a gradient is needed.
+type LazyDerivative<'a> = Box<dyn FnOnce() -> Result<Tensor> + 'a>;
+
 /// `f(x)` and, if `grad`, `f'(x)` of `op`, detached, as candle ops.
 fn parts(x: &Tensor, op: Unary, grad: bool) -> Result<(Tensor, Option<Tensor>)> {
     let x = &x.detach();
@@ -320,7 +323,7 @@ fn parts(x: &Tensor, op: Unary, grad: bool) -> Result<(Tensor, Option<Tensor>)> 
     let keep_nan = |f: Tensor| x.ne(x)?.where_cond(x, &f);
     let pos = || x.gt(0.0);
     // (value, derivative thunk): the derivative is only built when asked for
-    let (f, d): (Tensor, Box<dyn FnOnce() -> Result<Tensor> + '_>) = match op {
+    let (f, d): (Tensor, LazyDerivative<'_>) = match op {
         Unary::Relu6 => return parts(x, Unary::Hardtanh(0.0, 6.0), grad),
         Unary::Hardtanh(lo, hi) => (
             keep_nan(x.clamp(lo, hi)?)?,

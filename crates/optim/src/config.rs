@@ -84,6 +84,9 @@ mod tests {
         .collect()
     }
 
+    /// State dict entries as `(key, values)`.
+    type NamedValues = Vec<(String, Vec<f64>)>;
+
     /// Runs `steps` steps of `cfg` on two parameters of a fixed non-quadratic loss, on
     /// the CPU kernel or the device path; returns the parameters and the state dict.
     fn run(
@@ -92,7 +95,7 @@ mod tests {
         steps: usize,
         device_path: bool,
         resume_at: Option<usize>,
-    ) -> (Vec<Vec<f64>>, Vec<(String, Vec<f64>)>) {
+    ) -> (Vec<Vec<f64>>, NamedValues) {
         let w0: Vec<f64> = (0..12).map(|i| ((i * 7) % 5) as f64 / 4.0 - 0.4).collect();
         let a = Var::from_tensor(
             &candle_core::Tensor::from_vec(w0, (3, 4), &Device::Cpu)
