@@ -23,6 +23,10 @@ test:
     cargo test --workspace 2>&1 | tee "$log"
     awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 
+# the Hugging Face hub datasets (`--features hub`), offline on a cache the test writes
+test-hub:
+    cargo test -p wick-data --features hub --test hub
+
 # one epoch of experiments/fashion_mnist.toml, wick vs PyTorch (needs a venv with torch: PYTHON=...)
 bench:
     cargo build --release

@@ -493,7 +493,7 @@ impl Experiment {
                     .with_label("does not match the data")
                     .with_help(format!("set input = {shape:?}")));
                 }
-            } else if info.images && info.shape.is_none() && !split.transforms.is_empty() {
+            } else if info.sizes_vary && !split.transforms.is_empty() {
                 // Images of many sizes must be brought to one before batching.
                 let batched = split.loader.batch_size > 1;
                 let resized = split.transforms.iter().any(|t| {
