@@ -25,7 +25,7 @@ test:
 
 # the Hugging Face hub datasets (`--features hub`), offline on a cache the test writes
 test-hub:
-    cargo test -p wick-data --features hub --test hub
+    cargo test -p wick-data --features hub --test hub --test hub_unreachable
 
 # one epoch of experiments/fashion_mnist.toml, wick vs PyTorch (needs a venv with torch: PYTHON=...)
 bench:

@@ -180,6 +180,20 @@ mod tests {
         let i = info(&ds("type = \"make_blobs\"\ncenters = 5\nn_features = 3"), 0).unwrap();
         assert_eq!((i.shape, i.classes), (Some(vec![3]), Some(5)));
         let i = info(&ds("type = \"ImageFolder\"\nroot = \"nowhere\""), 0).unwrap();
-        assert_eq!((i.shape, i.classes), (None, None));
+        assert_eq!((i.shape, i.classes, i.sizes_vary), (None, None, true));
+        // a hub dataset is not read (nor fetched) to check an experiment
+        let i = info(&ds("type = \"HuggingFace\"\npath = \"nobody/nothing\""), 0).unwrap();
+        assert_eq!((i.shape, i.images, i.sizes_vary), (None, true, false));
+        let i = info(
+            &ds("type = \"HuggingFace\"\npath = \"o/n\"\nfeature_columns = [\"x\"]"),
+            0,
+        )
+        .unwrap();
+        assert!(!i.images);
+        let e = info(&ds("type = \"HuggingFace\"\npath = \"a/b/c\""), 0).unwrap_err();
+        assert!(
+            e.to_string().contains("not a hub dataset repository"),
+            "{e}"
+        );
     }
 }

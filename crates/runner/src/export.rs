@@ -476,6 +476,43 @@ mod tests {
     }
 
     #[test]
+    fn hub_datasets_read_as_load_dataset() {
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../experiments/mnist.toml"
+        ))
+        .unwrap()
+        .replace(
+            "dataset = \"MNIST\"",
+            "dataset = { type = \"HuggingFace\", path = \"ylecun/mnist\", split = { test = \"validation\" } }",
+        );
+        let exp = Experiment::from_toml(&src).unwrap();
+        let s = python_script(&exp, None);
+        assert!(s.contains("def hf_dataset(args, split, transform):"), "{s}");
+        assert!(
+            s.contains("train_set = hf_dataset({\"path\": \"ylecun/mnist\", \"split\": {\"test\": \"validation\"}, \"revision\": \"refs/convert/parquet\""),
+            "{s}"
+        );
+        assert!(
+            s.contains("}, \"train\", transform=transforms.Compose(["),
+            "{s}"
+        );
+        assert!(
+            s.contains("}, \"validation\", transform=transforms.Compose(["),
+            "{s}"
+        );
+        let plain = python_script(
+            &Experiment::from_toml(&src.replace("HuggingFace", "MNIST").replace(
+                ", path = \"ylecun/mnist\", split = { test = \"validation\" }",
+                "",
+            ))
+            .unwrap(),
+            None,
+        );
+        assert!(!plain.contains("hf_dataset"), "{plain}");
+    }
+
+    #[test]
     fn the_mnist_experiment_reads_as_pytorch() {
         let src = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -930,4 +930,25 @@ lr = 0.1
         let again = Experiment::from_toml(&text).unwrap();
         assert_eq!(a, again);
     }
+
+    #[test]
+    fn hub_datasets_are_checked_without_their_files() {
+        let hub = |args: &str| {
+            INLINE.replace(
+                "dataset = \"MNIST\"",
+                &format!("dataset = {{ type = \"HuggingFace\", path = \"ylecun/mnist\"{args} }}"),
+            )
+        };
+        // images of a size known only when read: batches need no Resize to validate
+        let a = Experiment::from_toml(&hub(", split = { test = \"test\" }")).unwrap();
+        assert_eq!(a.data.dataset.type_name(), "HuggingFace");
+        let again = Experiment::from_toml(&a.to_toml()).unwrap();
+        assert_eq!(a, again);
+        let e = Experiment::from_toml(&hub(", labels = \"y\"")).unwrap_err();
+        assert_eq!(e.path.to_string(), "data.dataset.labels", "{e}");
+        let e = Experiment::from_toml(&hub(", feature_columns = [\"x\"]")).unwrap_err();
+        assert!(e.message.contains("ToTensor expects an image"), "{e}");
+        let e = Experiment::from_toml(&hub(", split = \"train[:10]\"")).unwrap_err();
+        assert!(e.message.contains("slices"), "{e}");
+    }
 }
