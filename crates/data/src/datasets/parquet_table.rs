@@ -359,7 +359,7 @@ fn kind(f: &Field) -> &'static str {
 }
 
 /// The file and row within it of row `index` of the table.
-pub(crate) fn locate<'a>(starts: &'a [(String, usize)], index: usize) -> (&'a str, usize) {
+pub(crate) fn locate(starts: &[(String, usize)], index: usize) -> (&str, usize) {
     let f = starts
         .partition_point(|(_, s)| *s <= index)
         .saturating_sub(1);

@@ -90,10 +90,13 @@ pub fn serde_json_names() -> String {
     )
 }
 
+/// Writes a file of the repository at the path given.
+pub type Writer<'a> = &'a dyn Fn(&Path);
+
 /// A hub cache holding `files` (name in the repository → writer) of `REPO` on the
 /// parquet branch. The files are blobs linked from the snapshot, as the hub
 /// libraries store them (copies where links are not available).
-pub fn cache_with(files: &[(&str, &dyn Fn(&Path))]) -> tempfile::TempDir {
+pub fn cache_with(files: &[(&str, Writer)]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("datasets--wick-test--digits");
     std::fs::create_dir_all(repo.join("refs/refs/convert")).unwrap();
