@@ -23,6 +23,10 @@ test:
     cargo test --workspace 2>&1 | tee "$log"
     awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 
+# the Hugging Face hub datasets (`--features hub`), offline on a cache the test writes
+test-hub:
+    cargo test -p wick-data --features hub --test hub --test hub_unreachable
+
 # the benchmark suite: W1 MLP, W2 CNN, W3 hymenoptera, wick vs PyTorch (DataLoader
 # num_workers 0 and 2, pre-tensorized) vs a hand-written candle loop, interleaved;
 # prints a table and writes bench/results.json (PYTHON=... a venv with torch)

@@ -5,7 +5,7 @@
 //!   [`Mnist`] reads MNIST, Fashion-MNIST, KMNIST and EMNIST from IDX files (gzipped or
 //!   not, checksum-verified download), [`Cifar`] CIFAR-10/100 from their binary
 //!   archives; [`datasets`] has `ImageFolder`, CSV, inline `Tensors`, scikit-learn-style
-//!   point sets, `Subset`/`ConcatDataset`/`random_split`, and the [`datasets::DatasetConfig`]
+//!   point sets, Hugging Face hub datasets (parquet, with the `hub` feature), `Subset`/`ConcatDataset`/`random_split`, and the [`datasets::DatasetConfig`]
 //!   catalog of them all.
 //! - [`transforms`]: torchvision's transforms by name (`ToTensor`, `Normalize`, …), with
 //!   randomness drawn from a per-sample seeded stream.

@@ -16,6 +16,9 @@ pub struct DataInfo {
     pub classes: Option<usize>,
     /// Samples are images (need `ToTensor`).
     pub images: bool,
+    /// The images may differ in size (an image folder's): batching them needs a
+    /// `Resize` or a crop. `false` when the size is fixed or unknown until read.
+    pub sizes_vary: bool,
     /// Targets are class indices (`Some(false)`: float values).
     pub class_targets: Option<bool>,
 }
@@ -23,6 +26,7 @@ pub struct DataInfo {
 impl DataInfo {
     fn images(shape: Option<Vec<usize>>, classes: Option<usize>) -> Self {
         Self {
+            sizes_vary: shape.is_none(),
             shape,
             classes,
             images: true,
@@ -43,6 +47,17 @@ pub fn info(ds: &DatasetConfig, seed: u64) -> Result<DataInfo, wick_data::Error>
         DatasetConfig::CIFAR10(_) => DataInfo::images(Some(vec![3, 32, 32]), Some(10)),
         DatasetConfig::CIFAR100(_) => DataInfo::images(Some(vec![3, 32, 32]), Some(100)),
         DatasetConfig::ImageFolder(_) => DataInfo::images(None, None),
+        // its files may be on the hub: known when the run reads them
+        DatasetConfig::HuggingFace(c) => {
+            c.validate()?;
+            DataInfo {
+                shape: None,
+                classes: None,
+                images: c.images(),
+                sizes_vary: false,
+                class_targets: None,
+            }
+        }
         DatasetConfig::CSV(c) => csv_info(c),
         // The generators' facts follow from their arguments; building them here could
         // ask for any amount of memory.
@@ -86,6 +101,7 @@ fn points(n: usize, features: usize, classes: Option<usize>) -> Result<DataInfo,
         shape: Some(vec![features]),
         classes,
         images: false,
+        sizes_vary: false,
         class_targets: Some(true),
     })
 }
@@ -96,6 +112,7 @@ fn csv_info(c: &CsvConfig) -> DataInfo {
         shape: c.features.as_ref().map(|f| vec![f.len()]),
         classes: None,
         images: false,
+        sizes_vary: false,
         class_targets: Some(class),
     }
 }
@@ -106,6 +123,7 @@ fn built_info(ds: &dyn Dataset) -> Result<DataInfo, wick_data::Error> {
             shape: None,
             classes: None,
             images: false,
+            sizes_vary: false,
             class_targets: None,
         });
     }
@@ -124,6 +142,7 @@ fn built_info(ds: &dyn Dataset) -> Result<DataInfo, wick_data::Error> {
         shape: Some(first.input.shape()),
         classes: class_targets.then_some(classes),
         images,
+        sizes_vary: false,
         class_targets: Some(class_targets),
     })
 }
@@ -161,6 +180,20 @@ mod tests {
         let i = info(&ds("type = \"make_blobs\"\ncenters = 5\nn_features = 3"), 0).unwrap();
         assert_eq!((i.shape, i.classes), (Some(vec![3]), Some(5)));
         let i = info(&ds("type = \"ImageFolder\"\nroot = \"nowhere\""), 0).unwrap();
-        assert_eq!((i.shape, i.classes), (None, None));
+        assert_eq!((i.shape, i.classes, i.sizes_vary), (None, None, true));
+        // a hub dataset is not read (nor fetched) to check an experiment
+        let i = info(&ds("type = \"HuggingFace\"\npath = \"nobody/nothing\""), 0).unwrap();
+        assert_eq!((i.shape, i.images, i.sizes_vary), (None, true, false));
+        let i = info(
+            &ds("type = \"HuggingFace\"\npath = \"o/n\"\nfeature_columns = [\"x\"]"),
+            0,
+        )
+        .unwrap();
+        assert!(!i.images);
+        let e = info(&ds("type = \"HuggingFace\"\npath = \"a/b/c\""), 0).unwrap_err();
+        assert!(
+            e.to_string().contains("not a hub dataset repository"),
+            "{e}"
+        );
     }
 }

@@ -9,8 +9,41 @@
 use crate::schema::{Experiment, SplitConfig};
 use serde::Serialize;
 use std::fmt::Write;
+use wick_data::datasets::DatasetConfig;
+use wick_data::Split;
 
 /// A TOML value as a Python literal.
+/// The Python side of wick's `HuggingFace` dataset.
+const HF_DATASET: &str = r#"
+
+def hf_dataset(args, split, transform):
+    """wick's HuggingFace dataset: datasets.load_dataset, rows as (input, label)."""
+    from datasets import load_dataset
+
+    tolist = lambda v: list(v) if isinstance(v, tuple) else v
+    files = args.get("data_files")
+    if isinstance(files, dict):
+        files = {k: tolist(v) for k, v in files.items()}
+    ds = load_dataset(args["path"], args.get("name"), split=split, data_files=tolist(files),
+                      revision=args.get("revision"), cache_dir=args.get("cache_dir"))
+    label, features = args.get("label_column", "label"), args.get("feature_columns")
+    image = args.get("image_column", "image")
+
+    class HubDataset(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(ds)
+
+        def __getitem__(self, i):
+            row = ds[i]
+            if features:
+                x = torch.tensor(np.hstack([np.asarray(row[c], dtype=np.float32).ravel() for c in features]))
+            else:
+                x = row[image]
+                x = x.convert("L" if x.mode in ("L", "LA", "I", "I;16") else "RGB")
+            return (transform(x) if transform is not None else x), row[label]
+
+    return HubDataset()"#;
+
 fn py(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => format!("{s:?}"),
@@ -275,6 +308,13 @@ class Residual(nn.Module):
         None => ("", ""),
     };
 
+    let uses_hub = [Some(&exp.data.train), exp.data.test.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|sp| matches!(exp.split_dataset(sp), DatasetConfig::HuggingFace(_)));
+    if uses_hub {
+        writeln!(w, "{HF_DATASET}").ok();
+    }
     let root = exp
         .data
         .root
@@ -292,6 +332,20 @@ class Residual(nn.Module):
                     .get("root")
                     .unwrap_or(&toml::Value::String(String::new())))
             ),
+            "HuggingFace" => {
+                let hub_split = match ds {
+                    DatasetConfig::HuggingFace(c) => c.hub_split(if split.split == "train" {
+                        Split::Train
+                    } else {
+                        Split::Test
+                    }),
+                    _ => split.split.clone(),
+                };
+                format!(
+                    "hf_dataset({}, {hub_split:?}, transform={tf})",
+                    py(&toml::Value::Table(args.clone()))
+                )
+            }
             "Tensors" => format!(
                 "TensorDataset(torch.tensor({}, dtype=torch.float32), torch.tensor({}))",
                 py_list(args.get("x")),
@@ -419,6 +473,43 @@ mod tests {
             "(0.5,)"
         );
         assert_eq!(py(&toml::Value::String("same".into())), "\"same\"");
+    }
+
+    #[test]
+    fn hub_datasets_read_as_load_dataset() {
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../experiments/mnist.toml"
+        ))
+        .unwrap()
+        .replace(
+            "dataset = \"MNIST\"",
+            "dataset = { type = \"HuggingFace\", path = \"ylecun/mnist\", split = { test = \"validation\" } }",
+        );
+        let exp = Experiment::from_toml(&src).unwrap();
+        let s = python_script(&exp, None);
+        assert!(s.contains("def hf_dataset(args, split, transform):"), "{s}");
+        assert!(
+            s.contains("train_set = hf_dataset({\"path\": \"ylecun/mnist\", \"split\": {\"test\": \"validation\"}, \"revision\": \"refs/convert/parquet\""),
+            "{s}"
+        );
+        assert!(
+            s.contains("}, \"train\", transform=transforms.Compose(["),
+            "{s}"
+        );
+        assert!(
+            s.contains("}, \"validation\", transform=transforms.Compose(["),
+            "{s}"
+        );
+        let plain = python_script(
+            &Experiment::from_toml(&src.replace("HuggingFace", "MNIST").replace(
+                ", path = \"ylecun/mnist\", split = { test = \"validation\" }",
+                "",
+            ))
+            .unwrap(),
+            None,
+        );
+        assert!(!plain.contains("hf_dataset"), "{plain}");
     }
 
     #[test]

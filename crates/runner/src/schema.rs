@@ -493,7 +493,7 @@ impl Experiment {
                     .with_label("does not match the data")
                     .with_help(format!("set input = {shape:?}")));
                 }
-            } else if info.images && info.shape.is_none() && !split.transforms.is_empty() {
+            } else if info.sizes_vary && !split.transforms.is_empty() {
                 // Images of many sizes must be brought to one before batching.
                 let batched = split.loader.batch_size > 1;
                 let resized = split.transforms.iter().any(|t| {
@@ -929,5 +929,26 @@ lr = 0.1
         assert!(text.contains("ignore_index = -100"), "{text}");
         let again = Experiment::from_toml(&text).unwrap();
         assert_eq!(a, again);
+    }
+
+    #[test]
+    fn hub_datasets_are_checked_without_their_files() {
+        let hub = |args: &str| {
+            INLINE.replace(
+                "dataset = \"MNIST\"",
+                &format!("dataset = {{ type = \"HuggingFace\", path = \"ylecun/mnist\"{args} }}"),
+            )
+        };
+        // images of a size known only when read: batches need no Resize to validate
+        let a = Experiment::from_toml(&hub(", split = { test = \"test\" }")).unwrap();
+        assert_eq!(a.data.dataset.type_name(), "HuggingFace");
+        let again = Experiment::from_toml(&a.to_toml()).unwrap();
+        assert_eq!(a, again);
+        let e = Experiment::from_toml(&hub(", labels = \"y\"")).unwrap_err();
+        assert_eq!(e.path.to_string(), "data.dataset.labels", "{e}");
+        let e = Experiment::from_toml(&hub(", feature_columns = [\"x\"]")).unwrap_err();
+        assert!(e.message.contains("ToTensor expects an image"), "{e}");
+        let e = Experiment::from_toml(&hub(", split = \"train[:10]\"")).unwrap_err();
+        assert!(e.message.contains("slices"), "{e}");
     }
 }

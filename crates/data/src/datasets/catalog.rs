@@ -1,6 +1,6 @@
 use super::{
-    CsvConfig, ImageFolderConfig, MakeBlobsConfig, MakeCirclesConfig, MakeMoonsConfig,
-    MakeSpiralsConfig, TensorsConfig,
+    CsvConfig, HuggingFaceConfig, ImageFolderConfig, MakeBlobsConfig, MakeCirclesConfig,
+    MakeMoonsConfig, MakeSpiralsConfig, TensorsConfig,
 };
 use crate::{Cifar, CifarConfig, CifarKind, Dataset, EmnistSplit, Mnist, MnistKind, Result, Split};
 use serde::{Deserialize, Serialize};
@@ -94,6 +94,8 @@ wick_tensor::tagged_config! {
         ImageFolder(ImageFolderConfig),
         /// A CSV file of numbers
         CSV(CsvConfig),
+        /// `datasets.load_dataset` of the Hugging Face hub (parquet; `--features hub`)
+        HuggingFace(HuggingFaceConfig),
         /// `TensorDataset` of numbers written inline
         Tensors(TensorsConfig),
         /// `sklearn.datasets.make_moons`
@@ -150,6 +152,7 @@ impl DatasetConfig {
                 Arc::new(super::ImageFolder::scan(&root, c)?)
             }
             Self::CSV(c) => Arc::new(c.load(&ctx.resolve(&c.path))?),
+            Self::HuggingFace(c) => c.build(ctx.split)?,
             Self::Tensors(c) => Arc::new(c.build()?),
             Self::make_moons(c) => Arc::new(c.build(ctx.seed, split_id)?),
             Self::make_circles(c) => Arc::new(c.build(ctx.seed, split_id)?),

@@ -5,6 +5,8 @@
 //!   written in the experiment file), both giving a [`TensorDataset`].
 //! - scikit-learn-style 2-D point sets: [`MakeMoonsConfig`], [`MakeCirclesConfig`],
 //!   [`MakeBlobsConfig`], [`MakeSpiralsConfig`].
+//! - Hugging Face hub datasets in parquet files: [`HuggingFaceConfig`] (reading them,
+//!   `HuggingFace`, needs the `hub` feature).
 //! - [`Subset`], [`ConcatDataset`], [`random_split`], [`train_val_split`].
 //! - [`DatasetConfig`]: every dataset above by name, built for a split.
 
@@ -12,8 +14,17 @@ mod blobs;
 mod catalog;
 mod circles;
 mod csv;
+pub mod hub_cache;
+#[cfg(feature = "hub")]
+mod hub_dataset;
+#[cfg(feature = "hub")]
+mod hub_fetch;
+mod hub_files;
+mod huggingface;
 mod image_folder;
 mod moons;
+#[cfg(feature = "hub")]
+mod parquet_table;
 mod spirals;
 mod split;
 mod synthetic;
@@ -24,6 +35,9 @@ pub use self::csv::{Column, CsvConfig, LabelDtype};
 pub use blobs::{Centers, ClusterStd, MakeBlobsConfig};
 pub use catalog::{DatasetConfig, DatasetContext, EmnistConfig, MnistConfig};
 pub use circles::MakeCirclesConfig;
+#[cfg(feature = "hub")]
+pub use hub_dataset::HuggingFace;
+pub use huggingface::{DataFiles, HubSplit, HuggingFaceConfig, OneOrMany, SplitNames};
 pub use image_folder::{ImageFolder, ImageFolderConfig, IMG_EXTENSIONS};
 pub use moons::MakeMoonsConfig;
 pub use spirals::MakeSpiralsConfig;
