@@ -18,6 +18,7 @@ last optimizer step), samples/s, the last running loss and the peak RSS in MiB.
 """
 import argparse
 import json
+import math
 import os
 import resource
 import sys
@@ -128,6 +129,9 @@ def main():
         if steps % 100 == 0:
             last, running = running / 100, 0.0
     seconds = time.perf_counter() - t0
+    if steps % 100:
+        # the mean of the last, partial window (W3 has fewer than 100 batches)
+        last = running / (steps % 100)
     rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
     print(json.dumps({
@@ -140,7 +144,7 @@ def main():
         "steps": steps,
         "seconds": round(seconds, 4),
         "samples_per_sec": round(n / seconds, 1),
-        "running_loss": last,
+        "running_loss": last if math.isfinite(last) else None,
         "peak_rss_mib": round(rss, 1),
     }))
 

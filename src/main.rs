@@ -92,7 +92,11 @@ fn main() -> ExitCode {
     wick_runner::process::tune_for_training();
     let cli = Cli::parse();
     logging::init();
-    match cli.command {
+    wick_runner::process::in_compute_pool(move || dispatch(cli.command))
+}
+
+fn dispatch(command: Command) -> ExitCode {
+    match command {
         Command::Check { experiment, set } => match load_experiment_with(&experiment, &set) {
             Ok(exp) => match wick_runner::build_model(&exp, &Device::Cpu) {
                 Ok(model) => {

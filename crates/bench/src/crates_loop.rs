@@ -22,22 +22,27 @@ pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopR
     let batch = exp.data.train.loader.batch_size;
     let total = n.div_ceil(batch);
     let steps = max_steps.map_or(total, |s| s.min(total));
-    let mut running = 0.0;
-    let mut last = f64::NAN;
     let t0 = Instant::now();
-    for s in 0..steps {
-        let idx = &perm[s * batch..((s + 1) * batch).min(n)];
-        let idx = Tensor::from_slice(idx, idx.len(), &Device::Cpu)?;
-        let (xb, yb) = (x.index_select(&idx, 0)?, y.index_select(&idx, 0)?);
-        let loss = criterion.forward(&model.forward(&xb, true)?, &yb)?;
-        let grads = loss.backward()?;
-        opt.step(&grads)?;
-        running += f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
-        if (s + 1) % 100 == 0 {
-            last = running / 100.0;
-            running = 0.0;
+    let body = || -> Result<f64> {
+        let mut running = 0.0;
+        let mut last = f64::NAN;
+        for s in 0..steps {
+            let idx = &perm[s * batch..((s + 1) * batch).min(n)];
+            let idx = Tensor::from_slice(idx, idx.len(), &Device::Cpu)?;
+            let (xb, yb) = (x.index_select(&idx, 0)?, y.index_select(&idx, 0)?);
+            let loss = criterion.forward(&model.forward(&xb, true)?, &yb)?;
+            let grads = loss.backward()?;
+            opt.step(&grads)?;
+            running += f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
+            if (s + 1) % 100 == 0 {
+                last = running / 100.0;
+                running = 0.0;
+            }
         }
-    }
+        Ok(last)
+    };
+    // As `wick run` does: the loop runs on a thread of candle's pool.
+    let last = wick_runner::process::in_compute_pool(body)?;
     let seconds = t0.elapsed().as_secs_f64();
     Ok(LoopReport::new(
         "wick_crates_loop",

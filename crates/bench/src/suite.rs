@@ -200,11 +200,7 @@ impl Suite {
 /// A `wick run`'s figures from its run directory: the epoch row of metrics.jsonl and
 /// the peak RSS in meta.json.
 fn wick_result(job: &Job, scratch: &Path) -> Result<Value> {
-    let run = std::fs::read_dir(scratch)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .context("wick wrote no run directory")?;
+    let run = find_run_dir(scratch, 3).context("wick wrote no run directory")?;
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl"))?;
     let epoch: Value = metrics
         .lines()
@@ -222,6 +218,24 @@ fn wick_result(job: &Job, scratch: &Path) -> Result<Value> {
         "test_acc": epoch["test_acc"],
         "peak_rss_mib": meta["peak_rss_mib"],
     }))
+}
+
+/// The directory holding `metrics.jsonl` under `root` (`<runs-dir>/<name>/<stamp>`).
+fn find_run_dir(root: &Path, depth: usize) -> Option<PathBuf> {
+    if root.join("metrics.jsonl").is_file() {
+        return Some(root.to_path_buf());
+    }
+    if depth == 0 {
+        return None;
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.iter().find_map(|d| find_run_dir(d, depth - 1))
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {

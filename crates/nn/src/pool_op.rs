@@ -114,6 +114,24 @@ struct Windows {
     /// `[start, end)` of every window when all are runs of consecutive indices (no
     /// dilation): the fast max-pooling path.
     spans: Option<Vec<(usize, usize)>>,
+    /// `(k, s)` when window `o` is exactly `[o·s, o·s + k)` for every `o` (no padding
+    /// reached, no dilation): the fastest path.
+    uniform: Option<(usize, usize)>,
+}
+
+/// `(k, s)` if window `o` is `[o·s, o·s + k)` for every `o`.
+fn uniform(spans: Option<&[(usize, usize)]>) -> Option<(usize, usize)> {
+    let spans = spans?;
+    let &(a0, b0) = spans.first()?;
+    let k = b0 - a0;
+    let s = spans.get(1).map_or(1, |&(a1, _)| a1 - a0);
+    let ok = a0 == 0
+        && k > 0
+        && spans
+            .iter()
+            .enumerate()
+            .all(|(o, &(a, b))| a == o * s && b - a == k);
+    ok.then_some((k, s))
 }
 
 /// `[start, end)` of each window, if every window is a run of consecutive indices.
@@ -144,9 +162,15 @@ impl Windows {
             let end = (start + k as i64).min((n + p) as i64);
             with_pad.push((end - start).max(0) as usize);
         }
+        Self::new(n, idx, with_pad)
+    }
+
+    fn new(input: usize, idx: Vec<Vec<usize>>, with_pad: Vec<usize>) -> Self {
+        let spans = spans(&idx);
         Self {
-            input: n,
-            spans: spans(&idx),
+            input,
+            uniform: uniform(spans.as_deref()),
+            spans,
             idx,
             with_pad,
         }
@@ -158,12 +182,7 @@ impl Windows {
             .map(|o| ((o * n) / out..((o + 1) * n).div_ceil(out)).collect())
             .collect();
         let with_pad = idx.iter().map(Vec::len).collect();
-        Self {
-            input: n,
-            spans: spans(&idx),
-            idx,
-            with_pad,
-        }
+        Self::new(n, idx, with_pad)
     }
 
     fn out(&self) -> usize {
@@ -203,16 +222,32 @@ trait Float:
     + 'static
 {
     fn from_usize(n: usize) -> Self;
+    /// `if take { a } else { b }` without a branch (bit masks): the max-pooling
+    /// kernels' comparisons are unpredictable.
+    fn pick(take: bool, a: Self, b: Self) -> Self;
 }
 impl Float for f32 {
     fn from_usize(n: usize) -> Self {
         n as f32
+    }
+    fn pick(take: bool, a: Self, b: Self) -> Self {
+        let m = 0u32.wrapping_sub(u32::from(take));
+        f32::from_bits(b.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
     }
 }
 impl Float for f64 {
     fn from_usize(n: usize) -> Self {
         n as f64
     }
+    fn pick(take: bool, a: Self, b: Self) -> Self {
+        let m = 0u64.wrapping_sub(u64::from(take));
+        f64::from_bits(b.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
+    }
+}
+
+/// `if take { a } else { b }` on indices, without a branch.
+fn pick_index(take: bool, a: usize, b: usize) -> usize {
+    b ^ ((a ^ b) & 0usize.wrapping_sub(usize::from(take)))
 }
 
 impl PoolOp {
@@ -321,7 +356,69 @@ impl PoolOp {
         out
     }
 
+    /// Max pooling over uniform windows (`[o·s, o·s + K)` on both axes), `K` known at
+    /// compile time: the window's loops unroll and its comparisons become selects.
+    /// Same results and indices as [`PoolOp::max_spans`].
+    fn max_uniform<T: Float, const KH: usize, const KW: usize>(
+        &self,
+        x: &[T],
+        hw: usize,
+        (sh, sw): (usize, usize),
+    ) -> Vec<T> {
+        let (oh, ow) = (self.rows.out(), self.cols.out());
+        let w = self.cols.input;
+        let planes = x.len() / hw.max(1);
+        let mut out = vec![T::default(); planes * oh * ow];
+        let mut arg = vec![0u32; planes * oh * ow];
+        out.par_chunks_mut(oh * ow)
+            .zip(arg.par_chunks_mut(oh * ow))
+            .zip(x.par_chunks(hw))
+            .with_min_len(16)
+            .for_each(|((o, a), plane)| {
+                for (oy, (ob, ab)) in o
+                    .chunks_exact_mut(ow)
+                    .zip(a.chunks_exact_mut(ow))
+                    .enumerate()
+                {
+                    let base = oy * sh * w;
+                    // the window rows of this output row, each cut to what it covers
+                    let rows: [&[T]; KH] = std::array::from_fn(|ky| {
+                        let r = base + ky * w;
+                        &plane[r..r + (ow - 1) * sw + KW]
+                    });
+                    for (ox, (bv, bi)) in ob.iter_mut().zip(ab.iter_mut()).enumerate() {
+                        let x0 = ox * sw;
+                        let (mut v0, mut i0) = (rows[0][x0], x0);
+                        for (ky, row) in rows.iter().enumerate() {
+                            let win = &row[x0..x0 + KW];
+                            for (kx, &v) in win.iter().enumerate() {
+                                #[allow(clippy::eq_op)]
+                                let take = (v > v0) | (v != v);
+                                v0 = T::pick(take, v, v0);
+                                i0 = pick_index(take, ky * w + x0 + kx, i0);
+                            }
+                        }
+                        *bv = v0;
+                        *bi = (base + i0) as u32;
+                    }
+                }
+            });
+        let _ = self.argmax.set(arg);
+        out
+    }
+
     fn forward<T: Float>(&self, x: &[T], hw: usize) -> Vec<T> {
+        if let (Kind::Max, Some((kh, sh)), Some((kw, sw))) =
+            (self.kind, self.rows.uniform, self.cols.uniform)
+        {
+            if hw <= u32::MAX as usize {
+                match (kh, kw) {
+                    (2, 2) => return self.max_uniform::<T, 2, 2>(x, hw, (sh, sw)),
+                    (3, 3) => return self.max_uniform::<T, 3, 3>(x, hw, (sh, sw)),
+                    _ => {}
+                }
+            }
+        }
         if let (Kind::Max, Some(rows), Some(cols)) = (self.kind, &self.rows.spans, &self.cols.spans)
         {
             if hw <= u32::MAX as usize {
@@ -844,6 +941,51 @@ mod tests {
             )
             .unwrap();
         }
+    }
+
+    #[test]
+    fn uniform_max_kernel_equals_the_span_kernel() {
+        // values with ties, NaNs and infinities; every uniform geometry the fast path takes
+        let (h, w) = (11, 9);
+        let vals: Vec<f32> = (0..2 * 3 * h * w)
+            .map(|i| match i % 23 {
+                0 => f32::NAN,
+                5 => f32::NEG_INFINITY,
+                9 => f32::INFINITY,
+                _ => ((i * 7) % 5) as f32,
+            })
+            .collect();
+        for (k, s) in [(2, 2), (2, 1), (3, 3), (3, 2), (3, 1)] {
+            let p = pool(k, s, 0, 1, false);
+            let (rows, cols) = p.axes(h, w).unwrap();
+            assert_eq!((rows.uniform, cols.uniform), (Some((k, s)), Some((k, s))));
+            let op = || PoolOp {
+                rows: Arc::new(rows.clone()),
+                cols: Arc::new(cols.clone()),
+                kind: Kind::Max,
+                argmax: Arc::default(),
+            };
+            let (fast, spans) = (op(), op());
+            let a = fast.forward(&vals, h * w);
+            let b = spans.max_spans(
+                &vals,
+                h * w,
+                rows.spans.as_ref().unwrap(),
+                cols.spans.as_ref().unwrap(),
+            );
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "values, k={k} s={s}");
+            assert_eq!(
+                fast.argmax.get(),
+                spans.argmax.get(),
+                "indices, k={k} s={s}"
+            );
+        }
+        // padding or ceil mode reach past the input: not uniform
+        let (rows, _) = pool(2, 2, 1, 1, false).axes(h, w).unwrap();
+        assert_eq!(rows.uniform, None);
+        let (rows, _) = pool(2, 2, 0, 1, true).axes(h, w).unwrap();
+        assert_eq!(rows.uniform, None);
     }
 
     #[test]
