@@ -75,13 +75,55 @@ pub(crate) fn gemm<T: Float>(
     par: bool,
 ) {
     assert!(dst.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
     if k == 0 {
         if !accumulate {
             dst[..m * n].fill(T::default());
         }
+        return;
+    }
+    // SAFETY: `dst` holds m·n initialized elements (checked above).
+    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr(), accumulate, a, b, par) }
+}
+
+/// `a (m × k) · b (k × n)` into a new row-major buffer, which the GEMM writes without
+/// it being zeroed first (a memset of every gradient buffer otherwise).
+pub(crate) fn gemm_new<T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<T>,
+    b: Mat<T>,
+    par: bool,
+) -> Vec<T> {
+    if k == 0 {
+        return vec![T::default(); m * n];
+    }
+    let mut dst = Vec::with_capacity(m * n);
+    // SAFETY: the capacity holds m·n elements; the GEMM overwrites every one of them
+    // without reading them (`accumulate` false, k > 0), after which they are
+    // initialized.
+    unsafe {
+        gemm_raw(m, n, k, dst.as_mut_ptr(), false, a, b, par);
+        dst.set_len(m * n);
+    }
+    dst
+}
+
+/// # Safety
+/// `dst` is valid for m·n writes (and reads, when `accumulate`); `a` and `b` point
+/// into slices holding m·k and k·n elements at their strides.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw<T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    accumulate: bool,
+    a: Mat<T>,
+    b: Mat<T>,
+    par: bool,
+) {
+    if m == 0 || n == 0 {
         return;
     }
     let parallelism = if par && rayon::current_num_threads() > 1 {
@@ -89,14 +131,13 @@ pub(crate) fn gemm<T: Float>(
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: `dst` holds m·n elements (checked above); the callers build `a` and `b`
-    // from slices holding at least m·k and k·n elements at the given strides.
+    // SAFETY: as the caller guarantees.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -113,6 +154,37 @@ pub(crate) fn gemm<T: Float>(
             false,
             parallelism,
         )
+    }
+}
+
+/// `Σ_rows g` of a row-major `? × n` matrix: the bias gradient of a linear layer.
+fn col_sum<T: Float>(g: &[T], n: usize) -> Vec<T> {
+    let mut rows = g.chunks_exact(n);
+    let mut acc = rows
+        .next()
+        .map_or_else(|| vec![T::default(); n], <[T]>::to_vec);
+    for row in rows {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += v;
+        }
+    }
+    acc
+}
+
+/// [`col_sum`] of a 2-D tensor as an op without backward (candle's `sum(0)` walks the
+/// columns one strided element at a time).
+pub(crate) struct ColSum;
+
+impl candle_core::CustomOp1 for ColSum {
+    fn name(&self) -> &'static str {
+        "wick-col-sum"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let [_, n] = *l.dims() else {
+            candle_core::bail!("column sum: expected a matrix, got {:?}", l.dims())
+        };
+        let out = with_floats!("column sum", [(s, l) => g], col_sum(g, n));
+        Ok((out, Shape::from(n)))
     }
 }
 

@@ -11,7 +11,7 @@
 //! The CPU kernel runs for f32/f64 tensors; other devices and dtypes use the same
 //! formula as a composition of candle ops (`matmul`, `broadcast_add`, [`crate::ops::relu`]).
 
-use crate::kernel::{gemm, with_floats, Float, Mat, ReluMask};
+use crate::kernel::{gemm, gemm_new, with_floats, ColSum, Float, Mat, ReluMask};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use wick_tensor::device_path::cpu_kernel;
 
@@ -38,22 +38,26 @@ fn forward<T: Float>(
     n: usize,
     relu: bool,
 ) -> Vec<T> {
-    let mut y = vec![T::default(); m * n];
-    if let Some(b) = b {
-        for row in y.chunks_exact_mut(n) {
-            row.copy_from_slice(b);
+    let mut y = match b {
+        Some(b) => {
+            let mut y = Vec::with_capacity(m * n);
+            for _ in 0..m {
+                y.extend_from_slice(b);
+            }
+            gemm(
+                m,
+                n,
+                k,
+                &mut y,
+                true,
+                Mat::rows(x, k),
+                Mat::rows_t(w, k),
+                true,
+            );
+            y
         }
-    }
-    gemm(
-        m,
-        n,
-        k,
-        &mut y,
-        b.is_some(),
-        Mat::rows(x, k),
-        Mat::rows_t(w, k),
-        true,
-    );
+        None => gemm_new(m, n, k, Mat::rows(x, k), Mat::rows_t(w, k), true),
+    };
     if relu {
         crate::kernel::relu_inplace(&mut y);
     }
@@ -120,7 +124,7 @@ impl LinearOp {
             .track_op()
             .then(|| g.apply_op2_no_bwd(x, &Gemm::new(m, k, n, Side::Weight)))
             .transpose()?;
-        let gb = want_b.then(|| g.sum(0)).transpose()?;
+        let gb = want_b.then(|| g.apply_op1_no_bwd(&ColSum)).transpose()?;
         Ok((gx, gw, gb))
     }
 }
@@ -202,34 +206,8 @@ impl Gemm {
     fn run<T: Float>(&self, g: &[T], other: &[T]) -> Vec<T> {
         let (m, k, n) = (self.m, self.k, self.n);
         match self.side {
-            Side::Input => {
-                let mut dx = vec![T::default(); m * k];
-                gemm(
-                    m,
-                    k,
-                    n,
-                    &mut dx,
-                    false,
-                    Mat::rows(g, n),
-                    Mat::rows(other, k),
-                    true,
-                );
-                dx
-            }
-            Side::Weight => {
-                let mut dw = vec![T::default(); n * k];
-                gemm(
-                    n,
-                    k,
-                    m,
-                    &mut dw,
-                    false,
-                    Mat::rows_t(g, n),
-                    Mat::rows(other, k),
-                    true,
-                );
-                dw
-            }
+            Side::Input => gemm_new(m, k, n, Mat::rows(g, n), Mat::rows(other, k), true),
+            Side::Weight => gemm_new(n, k, m, Mat::rows_t(g, n), Mat::rows(other, k), true),
         }
     }
 }

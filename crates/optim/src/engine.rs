@@ -7,6 +7,7 @@ use crate::groups::{assign, GroupSpec};
 use crate::{Error, Optimizer, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, Device, InplaceOp1, Layout, Storage, Tensor};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use wick_tensor::Param;
@@ -257,6 +258,39 @@ where
     }
 }
 
+/// Below this many parameter elements in all, a step runs on one thread.
+const PAR_MIN_ELEMENTS: usize = 1 << 16;
+
+/// The update of one parameter in a step.
+struct Job<'a, R> {
+    rule: &'a R,
+    p: &'a Param,
+    grad: &'a Tensor,
+    slot: &'a mut Option<State>,
+}
+
+impl<R: Rule> Job<'_, R> {
+    fn run(self) -> Result<()> {
+        let Job {
+            rule,
+            p,
+            grad,
+            slot,
+        } = self;
+        if !wick_tensor::device_path::cpu_kernel(p.var.as_tensor()) {
+            return update_on_device(rule, p, grad, slot);
+        }
+        match p.var.dtype() {
+            DType::F32 => update_param::<R, f32>(rule, p, grad, slot),
+            DType::F64 => update_param::<R, f64>(rule, p, grad, slot),
+            dtype => Err(Error::DType {
+                name: p.name.clone(),
+                dtype,
+            }),
+        }
+    }
+}
+
 fn new_state<R: Rule, T: Float>() -> ParamState<T> {
     ParamState {
         scalars: R::SCALARS.iter().map(|(_, v)| *v).collect(),
@@ -371,29 +405,46 @@ impl<R: Rule> Optimizer for Optim<R> {
     }
 
     fn step(&mut self, grads: &GradStore) -> Result<()> {
-        for g in &self.groups {
+        let mut group_of = vec![None; self.params.len()];
+        for (gi, g) in self.groups.iter().enumerate() {
             for &i in &g.params {
-                let p = &self.params[i];
-                let Some(grad) = grads.get(p.var.as_tensor()) else {
-                    continue;
-                };
-                if !wick_tensor::device_path::cpu_kernel(p.var.as_tensor()) {
-                    update_on_device(&g.cfg, p, grad, &mut self.state[i])?;
-                    continue;
-                }
-                match p.var.dtype() {
-                    DType::F32 => update_param::<R, f32>(&g.cfg, p, grad, &mut self.state[i])?,
-                    DType::F64 => update_param::<R, f64>(&g.cfg, p, grad, &mut self.state[i])?,
-                    dtype => {
-                        return Err(Error::DType {
-                            name: p.name.clone(),
-                            dtype,
-                        })
-                    }
-                }
+                group_of[i] = Some(gi);
             }
         }
-        Ok(())
+        let mut jobs: Vec<Job<'_, R>> = Vec::with_capacity(self.params.len());
+        for ((p, slot), gi) in self.params.iter().zip(&mut self.state).zip(group_of) {
+            let (Some(gi), Some(grad)) = (gi, grads.get(p.var.as_tensor())) else {
+                continue;
+            };
+            jobs.push(Job {
+                rule: &self.groups[gi].cfg,
+                p,
+                grad,
+                slot,
+            });
+        }
+        let threads = rayon::current_num_threads();
+        let total: usize = jobs.iter().map(|j| j.p.var.elem_count()).sum();
+        let on_cpu = jobs
+            .iter()
+            .all(|j| wick_tensor::device_path::cpu_kernel(j.p.var.as_tensor()));
+        if threads < 2 || total < PAR_MIN_ELEMENTS || !on_cpu {
+            return jobs.into_iter().try_for_each(Job::run);
+        }
+        // The parameters, largest first, each into the bin with the fewest elements so
+        // far: one bin per thread, run side by side (each parameter is independent).
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.p.var.elem_count()));
+        let mut bins: Vec<(usize, Vec<Job<'_, R>>)> =
+            (0..threads).map(|_| (0, Vec::new())).collect();
+        for job in jobs {
+            let n = job.p.var.elem_count();
+            if let Some(bin) = bins.iter_mut().min_by_key(|b| b.0) {
+                bin.0 += n;
+                bin.1.push(job);
+            }
+        }
+        bins.into_par_iter()
+            .try_for_each(|(_, jobs)| jobs.into_iter().try_for_each(Job::run))
     }
 
     fn num_groups(&self) -> usize {

@@ -177,3 +177,59 @@ fn load_state_dict_rejects_a_mismatching_state() {
     // nothing was changed by the failed loads
     opt.load_state_dict(&state).unwrap();
 }
+
+/// Parameters big enough for the step to update them on several threads at once.
+fn big_params() -> Vec<Param> {
+    let shapes: [&[usize]; 3] = [&[300, 200], &[200], &[100, 100]];
+    NAMES
+        .iter()
+        .zip(shapes)
+        .enumerate()
+        .map(|(k, (n, shape))| {
+            let len: usize = shape.iter().product();
+            let v: Vec<f32> = (0..len)
+                .map(|i| (((i * 37 + k * 11) % 101) as f32 - 50.0) / 100.0)
+                .collect();
+            let t = Tensor::from_vec(v, shape, &candle_core::Device::Cpu).unwrap();
+            Param::new(*n, Var::from_tensor(&t).unwrap())
+        })
+        .collect()
+}
+
+fn big_grads(params: &[Param], step: usize) -> Vec<Tensor> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let v: Vec<f32> = (0..p.numel())
+                .map(|i| (((i * 13 + k * 7 + step * 29) % 89) as f32 - 44.0) / 50.0)
+                .collect();
+            Tensor::from_vec(v, p.tensor().shape(), &candle_core::Device::Cpu).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_step_on_two_threads_equals_one_on_one_thread() {
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (pool(1), pool(2));
+    for (name, cfg) in cases() {
+        let cfg: OptimizerConfig = serde_json::from_value(cfg).unwrap();
+        let run = |pool: &rayon::ThreadPool| {
+            pool.install(|| {
+                let ps = big_params();
+                let mut opt = cfg.build(ps.clone()).unwrap();
+                for s in 0..3 {
+                    opt.step(&grad_store(&ps, &big_grads(&ps, s))).unwrap();
+                }
+                values(&ps)
+            })
+        };
+        assert_eq!(run(&two), run(&one), "{name}");
+    }
+}
