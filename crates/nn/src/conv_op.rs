@@ -17,9 +17,10 @@
 //! `index_add`), so they run on the device itself.
 
 use crate::index_cache::indices;
-use crate::kernel::{gemm, with_floats, Float, Mat};
+use crate::kernel::{assume_init, gemm, gemm_uninit, with_floats, Float, Mat};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use wick_tensor::device_path::cpu_kernel;
 
 /// Geometry of a 2-D convolution: stride, zero padding (possibly different on each
@@ -208,8 +209,11 @@ fn conv_fwd<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, d: &Dims, g: &ConvG
     let (kg, l) = (d.kg(g), d.l());
     let mg = d.cout / g.groups;
     let pointwise = d.is_pointwise(g);
-    let mut out = vec![T::default(); d.n * d.cout * l];
-    let sample = |cols: &mut Vec<T>, i: usize, out_n: &mut [T], par: bool| {
+    let len = d.n * d.cout * l;
+    // The output is written once, without a memset first: the bias (or the first GEMM,
+    // without one) initializes every element.
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let sample = |cols: &mut Vec<T>, i: usize, out_n: &mut [MaybeUninit<T>], par: bool| {
         let x_n = &x[i * d.cin * d.h * d.w..(i + 1) * d.cin * d.h * d.w];
         let cols: &[T] = if pointwise {
             x_n
@@ -218,35 +222,57 @@ fn conv_fwd<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, d: &Dims, g: &ConvG
             im2col(x_n, cols, d, g);
             cols
         };
-        if let Some(b) = bias {
-            for (o, row) in out_n.chunks_mut(l).enumerate() {
-                row.fill(b[o]);
-            }
-        }
-        for gi in 0..g.groups {
-            gemm(
-                mg,
-                l,
-                kg,
-                &mut out_n[gi * mg * l..(gi + 1) * mg * l],
-                bias.is_some(),
+        let operands = |gi: usize| {
+            (
                 Mat::rows(&wt[gi * mg * kg..], kg),
                 Mat::rows(&cols[gi * kg * l..], l),
-                par,
-            );
+            )
+        };
+        match bias {
+            Some(b) => {
+                for (o, row) in out_n.chunks_mut(l).enumerate() {
+                    row.iter_mut().for_each(|v| {
+                        v.write(b[o]);
+                    });
+                }
+                // SAFETY: the bias initialized every element.
+                let out_n = unsafe { assume_init(out_n) };
+                for gi in 0..g.groups {
+                    let (a, bm) = operands(gi);
+                    gemm(
+                        mg,
+                        l,
+                        kg,
+                        &mut out_n[gi * mg * l..(gi + 1) * mg * l],
+                        true,
+                        a,
+                        bm,
+                        par,
+                    );
+                }
+            }
+            None => {
+                for (gi, out_g) in out_n.chunks_mut(mg * l).enumerate() {
+                    let (a, bm) = operands(gi);
+                    gemm_uninit(mg, l, kg, out_g, a, bm, par);
+                }
+            }
         }
     };
+    let buf = &mut out.spare_capacity_mut()[..len];
     if batch_parallel(d.n) {
-        out.par_chunks_mut(d.cout * l)
+        buf.par_chunks_mut(d.cout * l)
             .with_min_len(min_samples_per_task(d.n))
             .enumerate()
             .for_each_init(Vec::new, |cols, (i, out_n)| sample(cols, i, out_n, false));
     } else {
         let mut cols = Vec::new();
-        for (i, out_n) in out.chunks_mut(d.cout * l).enumerate() {
+        for (i, out_n) in buf.chunks_mut(d.cout * l).enumerate() {
             sample(&mut cols, i, out_n, true);
         }
     }
+    // SAFETY: every sample's chunk was initialized above (the chunks cover `len`).
+    unsafe { out.set_len(len) };
     out
 }
 

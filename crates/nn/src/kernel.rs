@@ -2,6 +2,7 @@
 //! on the `gemm` crate, and access to a storage as a typed slice.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape};
+use std::mem::MaybeUninit;
 
 /// The float types the CPU kernels run on.
 pub(crate) trait Float:
@@ -95,18 +96,45 @@ pub(crate) fn gemm_new<T: Float>(
     b: Mat<T>,
     par: bool,
 ) -> Vec<T> {
-    if k == 0 {
-        return vec![T::default(); m * n];
-    }
     let mut dst = Vec::with_capacity(m * n);
-    // SAFETY: the capacity holds m·n elements; the GEMM overwrites every one of them
-    // without reading them (`accumulate` false, k > 0), after which they are
-    // initialized.
-    unsafe {
-        gemm_raw(m, n, k, dst.as_mut_ptr(), false, a, b, par);
-        dst.set_len(m * n);
-    }
+    gemm_uninit(m, n, k, &mut dst.spare_capacity_mut()[..m * n], a, b, par);
+    // SAFETY: `gemm_uninit` initialized the first m·n elements.
+    unsafe { dst.set_len(m * n) };
     dst
+}
+
+/// `dst (m × n) = a · b` into memory not initialized yet, which it initializes; returns
+/// it as initialized.
+pub(crate) fn gemm_uninit<'a, T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &'a mut [MaybeUninit<T>],
+    a: Mat<T>,
+    b: Mat<T>,
+    par: bool,
+) -> &'a mut [T] {
+    let dst = &mut dst[..m * n];
+    if k == 0 {
+        dst.iter_mut().for_each(|v| {
+            v.write(T::default());
+        });
+    } else {
+        // SAFETY: `dst` holds m·n elements; with `accumulate` false the GEMM writes
+        // each of them without reading it.
+        unsafe { gemm_raw(m, n, k, dst.as_mut_ptr().cast(), false, a, b, par) }
+    }
+    // SAFETY: every element was written above.
+    unsafe { assume_init(dst) }
+}
+
+/// A slice of `MaybeUninit<T>` as the `T`s it holds.
+///
+/// # Safety
+/// Every element of `s` is initialized.
+pub(crate) unsafe fn assume_init<T>(s: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout; the caller vouches for the contents.
+    unsafe { &mut *(std::ptr::from_mut(s) as *mut [T]) }
 }
 
 /// # Safety
