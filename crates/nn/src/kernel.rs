@@ -105,15 +105,15 @@ pub(crate) fn gemm_new<T: Float>(
 
 /// `dst (m × n) = a · b` into memory not initialized yet, which it initializes; returns
 /// it as initialized.
-pub(crate) fn gemm_uninit<'a, T: Float>(
+pub(crate) fn gemm_uninit<T: Float>(
     m: usize,
     n: usize,
     k: usize,
-    dst: &'a mut [MaybeUninit<T>],
+    dst: &mut [MaybeUninit<T>],
     a: Mat<T>,
     b: Mat<T>,
     par: bool,
-) -> &'a mut [T] {
+) -> &mut [T] {
     let dst = &mut dst[..m * n];
     if k == 0 {
         dst.iter_mut().for_each(|v| {
