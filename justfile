@@ -61,5 +61,6 @@ link-shared-data:
 # CUDA_COMPUTE_CAP picks the GPU generation the kernels are built for (90: H100);
 # CUDARC_CUDA_VERSION (13040 for 13.4) tells cudarc which toolkit it is.
 check-cuda:
-    CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" NVCC="${NVCC:-${CUDA_HOME:+$CUDA_HOME/bin/}nvcc}" \
+    PATH="${CUDA_HOME:+$CUDA_HOME/bin:}$PATH" CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" \
+        NVCC="${NVCC:-${CUDA_HOME:+$CUDA_HOME/bin/}nvcc}" \
         cargo check --workspace --all-targets --features cuda

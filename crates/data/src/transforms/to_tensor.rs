@@ -20,20 +20,13 @@ impl Transform for ToTensor {
             ));
         };
         let (h, w, c) = (img.height, img.width, img.channels);
-        // x / 255 for every byte value, as torch divides
+        // x / 255 for every byte value, as torch divides; one channel plane after the
+        // other, each written once in order (no zeroed buffer to overwrite)
         let lut: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
-        let mut data = vec![0f32; h * w * c];
-        if c == 1 {
-            for (o, &v) in data.iter_mut().zip(&img.data) {
-                *o = lut[usize::from(v)];
-            }
-        } else {
-            let mut planes: Vec<&mut [f32]> = data.chunks_exact_mut(h * w).collect();
-            for (i, px) in img.data.chunks_exact(c).enumerate() {
-                for (plane, &v) in planes.iter_mut().zip(px) {
-                    plane[i] = lut[usize::from(v)];
-                }
-            }
+        let mut data = Vec::with_capacity(h * w * c);
+        for k in 0..c {
+            let channel = img.data.get(k..).unwrap_or_default();
+            data.extend(channel.iter().step_by(c).map(|&v| lut[usize::from(v)]));
         }
         Ok(Input::Array(Array {
             shape: vec![c, h, w],
