@@ -245,6 +245,11 @@ impl Float for f64 {
     }
 }
 
+/// `if take { a } else { b }` on `u32`s, without a branch.
+fn pick_u32(take: bool, a: u32, b: u32) -> u32 {
+    b ^ ((a ^ b) & 0u32.wrapping_sub(u32::from(take)))
+}
+
 /// `if take { a } else { b }` on indices, without a branch.
 fn pick_index(take: bool, a: usize, b: usize) -> usize {
     b ^ ((a ^ b) & 0usize.wrapping_sub(usize::from(take)))
@@ -356,6 +361,65 @@ impl PoolOp {
         out
     }
 
+    /// `MaxPool2d(2)`: 2×2 windows, stride 2, no padding — the CNNs' pooling. Each pair
+    /// of input rows is reduced across (`[2x, 2x+1]` of each row), then the two rows'
+    /// results against each other: both passes are straight loops of selects that
+    /// vectorize. The order of comparisons keeps ATen's result: the first maximum in
+    /// row-major order, the last NaN. Same values and indices as
+    /// [`PoolOp::max_spans`].
+    fn max_2x2<T: Float>(&self, x: &[T], hw: usize) -> Vec<T> {
+        let (oh, ow) = (self.rows.out(), self.cols.out());
+        let w = self.cols.input;
+        let planes = x.len() / hw.max(1);
+        let mut out = vec![T::default(); planes * oh * ow];
+        let mut arg = vec![0u32; planes * oh * ow];
+        // the maximum of each row's pairs, and which of the pair (0 or 1)
+        let pairs = |row: &[T], v: &mut [T], i: &mut [u32]| {
+            for ((p, v), i) in row.chunks_exact(2).zip(v.iter_mut()).zip(i.iter_mut()) {
+                #[allow(clippy::eq_op)]
+                let take = (p[1] > p[0]) | (p[1] != p[1]);
+                *v = T::pick(take, p[1], p[0]);
+                *i = u32::from(take);
+            }
+        };
+        out.par_chunks_mut(oh * ow)
+            .zip(arg.par_chunks_mut(oh * ow))
+            .zip(x.par_chunks(hw))
+            .with_min_len(16)
+            .for_each_init(
+                || (vec![T::default(); 2 * ow], vec![0u32; 2 * ow]),
+                |(hv, hi), ((o, a), plane)| {
+                    let (v0, v1) = hv.split_at_mut(ow);
+                    let (i0, i1) = hi.split_at_mut(ow);
+                    for (oy, (ob, ab)) in o
+                        .chunks_exact_mut(ow)
+                        .zip(a.chunks_exact_mut(ow))
+                        .enumerate()
+                    {
+                        let r0 = 2 * oy * w;
+                        let r1 = r0 + w;
+                        pairs(&plane[r0..r0 + 2 * ow], v0, i0);
+                        pairs(&plane[r1..r1 + 2 * ow], v1, i1);
+                        for (ox, (((bv, bi), (&a0, &a1)), (&j0, &j1))) in ob
+                            .iter_mut()
+                            .zip(ab.iter_mut())
+                            .zip(v0.iter().zip(v1.iter()))
+                            .zip(i0.iter().zip(i1.iter()))
+                            .enumerate()
+                        {
+                            #[allow(clippy::eq_op)]
+                            let take = (a1 > a0) | (a1 != a1);
+                            *bv = T::pick(take, a1, a0);
+                            let c = (2 * ox) as u32;
+                            *bi = pick_u32(take, r1 as u32 + c + j1, r0 as u32 + c + j0);
+                        }
+                    }
+                },
+            );
+        let _ = self.argmax.set(arg);
+        out
+    }
+
     /// Max pooling over uniform windows (`[o·s, o·s + K)` on both axes), `K` known at
     /// compile time: the window's loops unroll and its comparisons become selects.
     /// Same results and indices as [`PoolOp::max_spans`].
@@ -413,6 +477,7 @@ impl PoolOp {
         {
             if hw <= u32::MAX as usize {
                 match (kh, kw) {
+                    (2, 2) if (sh, sw) == (2, 2) => return self.max_2x2(x, hw),
                     (2, 2) => return self.max_uniform::<T, 2, 2>(x, hw, (sh, sw)),
                     (3, 3) => return self.max_uniform::<T, 3, 3>(x, hw, (sh, sw)),
                     _ => {}
