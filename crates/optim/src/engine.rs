@@ -152,7 +152,8 @@ struct Group<R> {
 /// per-parameter state kept outside autograd, updated in place.
 ///
 /// On the CPU (f32/f64) the update runs fused, one pass over each parameter, writing
-/// into the parameter's storage with no temporary tensors, its state in host vectors;
+/// into the parameter's storage with no temporary tensors, its state in host vectors,
+/// the parameters spread over rayon's threads when there are enough elements;
 /// on other devices (CUDA) the state lives on the device and the update is
 /// [`Rule::update_tensors`], a few candle ops per parameter: nothing is copied to the
 /// host. State dicts are the same either way.
