@@ -219,19 +219,51 @@ pub fn pad(input: Input, ltrb: [i64; 4], fill: &[f64], mode: PaddingMode) -> Res
 }
 
 /// `torchvision.transforms.functional.hflip`: mirrors left and right.
-pub fn hflip(input: Input) -> Result<Input> {
-    let (h, w) = dims(&input)?;
-    let rows: Vec<_> = (0..h).map(Some).collect();
-    let cols: Vec<_> = (0..w).rev().map(Some).collect();
-    remap(input, &rows, &cols, &[])
+pub fn hflip(mut input: Input) -> Result<Input> {
+    let (_, w) = dims(&input)?;
+    match &mut input {
+        // in place: each row's pixels reversed, a pixel's channels kept in order
+        Input::Image(img) => {
+            let c = img.channels;
+            for row in img.data.chunks_exact_mut(w * c) {
+                row.reverse();
+                for px in row.chunks_exact_mut(c) {
+                    px.reverse();
+                }
+            }
+        }
+        Input::Array(a) => a.data.chunks_exact_mut(w.max(1)).for_each(<[f32]>::reverse),
+    }
+    Ok(input)
 }
 
 /// `torchvision.transforms.functional.vflip`: mirrors top and bottom.
-pub fn vflip(input: Input) -> Result<Input> {
+pub fn vflip(mut input: Input) -> Result<Input> {
     let (h, w) = dims(&input)?;
-    let rows: Vec<_> = (0..h).rev().map(Some).collect();
-    let cols: Vec<_> = (0..w).map(Some).collect();
-    remap(input, &rows, &cols, &[])
+    match &mut input {
+        Input::Image(img) => {
+            let row = w * img.channels;
+            if row > 0 {
+                swap_rows(&mut img.data, h, row);
+            }
+        }
+        Input::Array(a) => {
+            if h * w > 0 {
+                for plane in a.data.chunks_exact_mut(h * w) {
+                    swap_rows(plane, h, w);
+                }
+            }
+        }
+    }
+    Ok(input)
+}
+
+/// Swaps row `r` with row `h − 1 − r` of a plane of `h` rows, `row` values each.
+fn swap_rows<T>(plane: &mut [T], h: usize, row: usize) {
+    for r in 0..h / 2 {
+        let (top, bottom) = plane.split_at_mut((h - 1 - r) * row);
+        top[r * row..(r + 1) * row].swap_with_slice(&mut bottom[..row]);
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +305,32 @@ mod tests {
         assert_eq!(data(hflip(x.clone()).unwrap()), vec![3, 2, 1, 6, 5, 4]);
         assert_eq!(data(vflip(x.clone()).unwrap()), vec![4, 5, 6, 1, 2, 3]);
         assert_eq!(data(crop(x.clone(), 1, -1, 1, 3).unwrap()), vec![0, 4, 5]);
+        // in place on RGB pixels (channel order kept) and on an odd number of rows
+        let rgb = Input::Image(Image {
+            height: 3,
+            width: 2,
+            channels: 3,
+            data: (0..18).collect(),
+        });
+        let h = [3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8, 15, 16, 17, 12, 13, 14];
+        assert_eq!(data(hflip(rgb.clone()).unwrap()), h);
+        let v = [12, 13, 14, 15, 16, 17, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5];
+        assert_eq!(data(vflip(rgb).unwrap()), v);
+        // a [2, 3, 2] array: every plane mirrored by itself
+        let arr = || {
+            Input::Array(Array {
+                shape: vec![2, 3, 2],
+                data: (0..12).map(|v| v as f32).collect(),
+            })
+        };
+        let values = |i: Input| match i {
+            Input::Array(a) => a.data,
+            Input::Image(_) => unreachable!("an array stays an array"),
+        };
+        let h = [1., 0., 3., 2., 5., 4., 7., 6., 9., 8., 11., 10.];
+        assert_eq!(values(hflip(arr()).unwrap()), h);
+        let v = [4., 5., 2., 3., 0., 1., 10., 11., 8., 9., 6., 7.];
+        assert_eq!(values(vflip(arr()).unwrap()), v);
         // a 4×4 center crop of 2×3: padded left 0, top 1, right 1, bottom 1
         let c = data(center_crop(x, 4, 4).unwrap());
         assert_eq!(c, vec![0, 0, 0, 0, 1, 2, 3, 0, 4, 5, 6, 0, 0, 0, 0, 0]);
