@@ -225,6 +225,50 @@ trait Float:
     /// `if take { a } else { b }` without a branch (bit masks): the max-pooling
     /// kernels' comparisons are unpredictable.
     fn pick(take: bool, a: Self, b: Self) -> Self;
+
+    /// `v[p] = max(x[2p], x[2p + 1])` and `i[p] = base + 2p + (0 or 1)`, the second of
+    /// a pair taken when it is greater or NaN (ATen's first maximum, last NaN).
+    fn max_pairs(x: &[Self], v: &mut [Self], i: &mut [u32], base: u32) {
+        max_pairs_scalar(x, v, i, base, 0);
+    }
+
+    /// `out = max(v0, v1)` elementwise with its index from `i0`/`i1`, `v1` taken when it
+    /// is greater or NaN.
+    fn max_rows(v: (&[Self], &[Self]), i: (&[u32], &[u32]), out: &mut [Self], arg: &mut [u32]) {
+        max_rows_scalar(v, i, out, arg, 0);
+    }
+}
+
+/// [`Float::max_pairs`] from pair `from` on.
+fn max_pairs_scalar<T: Float>(x: &[T], v: &mut [T], i: &mut [u32], base: u32, from: usize) {
+    let pairs = x.chunks_exact(2).zip(v.iter_mut()).zip(i.iter_mut());
+    for (q, ((p, v), i)) in pairs.enumerate().skip(from) {
+        #[allow(clippy::eq_op)]
+        let take = (p[1] > p[0]) | (p[1] != p[1]);
+        *v = T::pick(take, p[1], p[0]);
+        *i = base + 2 * q as u32 + u32::from(take);
+    }
+}
+
+/// [`Float::max_rows`] from element `from` on.
+fn max_rows_scalar<T: Float>(
+    (v0, v1): (&[T], &[T]),
+    (i0, i1): (&[u32], &[u32]),
+    out: &mut [T],
+    arg: &mut [u32],
+    from: usize,
+) {
+    let rows = out
+        .iter_mut()
+        .zip(arg.iter_mut())
+        .zip(v0.iter().zip(v1))
+        .zip(i0.iter().zip(i1));
+    for (((o, a), (&a0, &a1)), (&j0, &j1)) in rows.skip(from) {
+        #[allow(clippy::eq_op)]
+        let take = (a1 > a0) | (a1 != a1);
+        *o = T::pick(take, a1, a0);
+        *a = pick_u32(take, j1, j0);
+    }
 }
 impl Float for f32 {
     fn from_usize(n: usize) -> Self {
@@ -233,6 +277,104 @@ impl Float for f32 {
     fn pick(take: bool, a: Self, b: Self) -> Self {
         let m = 0u32.wrapping_sub(u32::from(take));
         f32::from_bits(b.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn max_pairs(x: &[Self], v: &mut [Self], i: &mut [u32], base: u32) {
+        let done = sse2::max_pairs(x, v, i, base);
+        max_pairs_scalar(x, v, i, base, done);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn max_rows(v: (&[Self], &[Self]), i: (&[u32], &[u32]), out: &mut [Self], arg: &mut [u32]) {
+        let done = sse2::max_rows(v, i, out, arg);
+        max_rows_scalar(v, i, out, arg, done);
+    }
+}
+
+/// The f32 2×2 max-pool passes four lanes at a time with SSE2 (part of every x86-64
+/// CPU, so no detection): the same comparisons and selects as the scalar code, so the
+/// same bits. Each returns how many elements it did (all of them, or none when fewer
+/// than four); the scalar code does the rest.
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use std::arch::x86_64::*;
+
+    pub(super) fn max_pairs(x: &[f32], v: &mut [f32], i: &mut [u32], base: u32) -> usize {
+        let n = v.len().min(i.len()).min(x.len() / 2);
+        if n < 4 {
+            return 0;
+        }
+        // SAFETY: SSE2 is part of x86-64; every load reads x[2p..2p + 8] and every store
+        // writes v[p..p + 4] and i[p..p + 4] with p + 4 <= n, all inside the slices.
+        let four = |p: usize| unsafe {
+            let a = _mm_loadu_ps(x.as_ptr().add(2 * p));
+            let b = _mm_loadu_ps(x.as_ptr().add(2 * p + 4));
+            let first = _mm_shuffle_ps::<0b10_00_10_00>(a, b);
+            let second = _mm_shuffle_ps::<0b11_01_11_01>(a, b);
+            let take = _mm_or_ps(_mm_cmpgt_ps(second, first), _mm_cmpunord_ps(second, second));
+            let val = _mm_or_ps(_mm_and_ps(take, second), _mm_andnot_ps(take, first));
+            let idx = _mm_add_epi32(
+                _mm_set1_epi32((base + 2 * p as u32) as i32),
+                _mm_setr_epi32(0, 2, 4, 6),
+            );
+            // the mask is −1 where the second is taken
+            let at = _mm_sub_epi32(idx, _mm_castps_si128(take));
+            (val, at)
+        };
+        let mut store = |p: usize, (val, at): (__m128, __m128i)| unsafe {
+            _mm_storeu_ps(v.as_mut_ptr().add(p), val);
+            _mm_storeu_si128(i.as_mut_ptr().add(p).cast(), at);
+        };
+        let mut p = 0;
+        while p + 4 <= n {
+            store(p, four(p));
+            p += 4;
+        }
+        if p < n {
+            // the last four again, overlapping: the same values written twice
+            store(n - 4, four(n - 4));
+        }
+        n
+    }
+
+    pub(super) fn max_rows(
+        (v0, v1): (&[f32], &[f32]),
+        (i0, i1): (&[u32], &[u32]),
+        out: &mut [f32],
+        arg: &mut [u32],
+    ) -> usize {
+        let n = [v0.len(), v1.len(), i0.len(), i1.len(), out.len(), arg.len()]
+            .into_iter()
+            .min()
+            .unwrap_or(0);
+        if n < 4 {
+            return 0;
+        }
+        // SAFETY: SSE2 is part of x86-64; every access is to elements k..k + 4 with
+        // k + 4 <= n, inside all six slices.
+        let mut four = |k: usize| unsafe {
+            let a0 = _mm_loadu_ps(v0.as_ptr().add(k));
+            let a1 = _mm_loadu_ps(v1.as_ptr().add(k));
+            let take = _mm_or_ps(_mm_cmpgt_ps(a1, a0), _mm_cmpunord_ps(a1, a1));
+            let val = _mm_or_ps(_mm_and_ps(take, a1), _mm_andnot_ps(take, a0));
+            _mm_storeu_ps(out.as_mut_ptr().add(k), val);
+            let m = _mm_castps_si128(take);
+            let j0 = _mm_loadu_si128(i0.as_ptr().add(k).cast());
+            let j1 = _mm_loadu_si128(i1.as_ptr().add(k).cast());
+            let at = _mm_or_si128(_mm_and_si128(m, j1), _mm_andnot_si128(m, j0));
+            _mm_storeu_si128(arg.as_mut_ptr().add(k).cast(), at);
+        };
+        let mut k = 0;
+        while k + 4 <= n {
+            four(k);
+            k += 4;
+        }
+        if k < n {
+            // the last four again, overlapping: the same values written twice
+            four(n - 4);
+        }
+        n
     }
 }
 impl Float for f64 {
@@ -373,46 +515,31 @@ impl PoolOp {
         let planes = x.len() / hw.max(1);
         let mut out = vec![T::default(); planes * oh * ow];
         let mut arg = vec![0u32; planes * oh * ow];
-        // the maximum of each row's pairs, and which of the pair (0 or 1)
-        let pairs = |row: &[T], v: &mut [T], i: &mut [u32]| {
-            for ((p, v), i) in row.chunks_exact(2).zip(v.iter_mut()).zip(i.iter_mut()) {
-                #[allow(clippy::eq_op)]
-                let take = (p[1] > p[0]) | (p[1] != p[1]);
-                *v = T::pick(take, p[1], p[0]);
-                *i = u32::from(take);
-            }
-        };
         out.par_chunks_mut(oh * ow)
             .zip(arg.par_chunks_mut(oh * ow))
             .zip(x.par_chunks(hw))
             .with_min_len(16)
             .for_each_init(
-                || (vec![T::default(); 2 * ow], vec![0u32; 2 * ow]),
-                |(hv, hi), ((o, a), plane)| {
-                    let (v0, v1) = hv.split_at_mut(ow);
-                    let (i0, i1) = hi.split_at_mut(ow);
-                    for (oy, (ob, ab)) in o
-                        .chunks_exact_mut(ow)
-                        .zip(a.chunks_exact_mut(ow))
-                        .enumerate()
-                    {
-                        let r0 = 2 * oy * w;
-                        let r1 = r0 + w;
-                        pairs(&plane[r0..r0 + 2 * ow], v0, i0);
-                        pairs(&plane[r1..r1 + 2 * ow], v1, i1);
-                        for (ox, (((bv, bi), (&a0, &a1)), (&j0, &j1))) in ob
-                            .iter_mut()
-                            .zip(ab.iter_mut())
-                            .zip(v0.iter().zip(v1.iter()))
-                            .zip(i0.iter().zip(i1.iter()))
+                // each input row's pair maxima and their indices in the plane
+                || (vec![T::default(); 2 * oh * ow], vec![0u32; 2 * oh * ow]),
+                |(v, i), ((o, a), plane)| {
+                    if w == 2 * ow {
+                        // the rows that count are one run of pairs
+                        T::max_pairs(&plane[..2 * oh * w], v, i, 0);
+                    } else {
+                        for (r, (vr, ir)) in v
+                            .chunks_exact_mut(ow)
+                            .zip(i.chunks_exact_mut(ow))
                             .enumerate()
                         {
-                            #[allow(clippy::eq_op)]
-                            let take = (a1 > a0) | (a1 != a1);
-                            *bv = T::pick(take, a1, a0);
-                            let c = (2 * ox) as u32;
-                            *bi = pick_u32(take, r1 as u32 + c + j1, r0 as u32 + c + j0);
+                            T::max_pairs(&plane[r * w..r * w + 2 * ow], vr, ir, (r * w) as u32);
                         }
+                    }
+                    let rows = v.chunks_exact(2 * ow).zip(i.chunks_exact(2 * ow));
+                    for ((ob, ab), (vv, ii)) in
+                        o.chunks_exact_mut(ow).zip(a.chunks_exact_mut(ow)).zip(rows)
+                    {
+                        T::max_rows(vv.split_at(ow), ii.split_at(ow), ob, ab);
                     }
                 },
             );
@@ -1011,7 +1138,17 @@ mod tests {
     #[test]
     fn uniform_max_kernel_equals_the_span_kernel() {
         // values with ties, NaNs and infinities; every uniform geometry the fast path takes
-        let (h, w) = (11, 9);
+        for (h, w) in [(11, 9), (28, 28), (14, 14), (7, 16), (5, 7), (4, 6)] {
+            uniform_max_equals_spans(h, w);
+        }
+        // padding or ceil mode reach past the input: not uniform
+        let (rows, _) = pool(2, 2, 1, 1, false).axes(11, 9).unwrap();
+        assert_eq!(rows.uniform, None);
+        let (rows, _) = pool(2, 2, 0, 1, true).axes(11, 9).unwrap();
+        assert_eq!(rows.uniform, None);
+    }
+
+    fn uniform_max_equals_spans(h: usize, w: usize) {
         let vals: Vec<f32> = (0..2 * 3 * h * w)
             .map(|i| match i % 23 {
                 0 => f32::NAN,
@@ -1021,9 +1158,17 @@ mod tests {
             })
             .collect();
         for (k, s) in [(2, 2), (2, 1), (3, 3), (3, 2), (3, 1)] {
+            if k > h.min(w) {
+                continue;
+            }
             let p = pool(k, s, 0, 1, false);
             let (rows, cols) = p.axes(h, w).unwrap();
-            assert_eq!((rows.uniform, cols.uniform), (Some((k, s)), Some((k, s))));
+            // (a single window's stride is taken as 1)
+            let kernel = |u: Option<(usize, usize)>| u.map(|(k, _)| k);
+            assert_eq!(
+                (kernel(rows.uniform), kernel(cols.uniform)),
+                (Some(k), Some(k))
+            );
             let op = || PoolOp {
                 rows: Arc::new(rows.clone()),
                 cols: Arc::new(cols.clone()),
@@ -1039,18 +1184,13 @@ mod tests {
                 cols.spans.as_ref().unwrap(),
             );
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&a), bits(&b), "values, k={k} s={s}");
+            assert_eq!(bits(&a), bits(&b), "values, k={k} s={s}, {h}x{w}");
             assert_eq!(
                 fast.argmax.get(),
                 spans.argmax.get(),
-                "indices, k={k} s={s}"
+                "indices, k={k} s={s}, {h}x{w}"
             );
         }
-        // padding or ceil mode reach past the input: not uniform
-        let (rows, _) = pool(2, 2, 1, 1, false).axes(h, w).unwrap();
-        assert_eq!(rows.uniform, None);
-        let (rows, _) = pool(2, 2, 0, 1, true).axes(h, w).unwrap();
-        assert_eq!(rows.uniform, None);
     }
 
     #[test]
