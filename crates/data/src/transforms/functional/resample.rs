@@ -213,21 +213,10 @@ fn horizontal_row<const C: usize, const K: usize>(row: &[u8], win: &Windows, oro
     }
 }
 
-/// Horizontal pass on rows `y0..y1` of an interleaved 8-bit image, tap indices
-/// counted from column `x_off`, over `width` columns.
-fn horizontal_u8(
-    img: &Image,
-    y0: usize,
-    y1: usize,
-    x_off: usize,
-    width: usize,
-    taps: &Taps,
-) -> Vec<u8> {
-    let c = img.channels;
-    let Some(win) = Windows::new(taps, width) else {
-        return horizontal_any(img, y0, y1, x_off, width, taps);
-    };
-    let row_fn: fn(&[u8], &Windows, &mut [u8]) = match (c, win.ksize) {
+/// The unrolled [`horizontal_row`] for `c` channels and windows of `ksize` taps, where
+/// there is one.
+fn unrolled_row(c: usize, ksize: usize) -> Option<fn(&[u8], &Windows, &mut [u8])> {
+    Some(match (c, ksize) {
         (1, 3) => horizontal_row::<1, 3>,
         (1, 5) => horizontal_row::<1, 5>,
         (1, 7) => horizontal_row::<1, 7>,
@@ -238,20 +227,13 @@ fn horizontal_u8(
         (3, 9) => horizontal_row::<3, 9>,
         (3, 11) => horizontal_row::<3, 11>,
         (3, 13) => horizontal_row::<3, 13>,
-        _ => return horizontal_any(img, y0, y1, x_off, width, taps),
-    };
-    let ow = taps.start.len();
-    let stride = img.width * c;
-    let mut out = vec![0u8; (y1 - y0) * ow * c];
-    for (y, orow) in (y0..y1).zip(out.chunks_exact_mut(ow * c)) {
-        let row = &img.data[y * stride + x_off * c..y * stride + (x_off + width) * c];
-        row_fn(row, &win, orow);
-    }
-    out
+        _ => return None,
+    })
 }
 
-/// [`horizontal_u8`] for any channel count and window length.
-fn horizontal_any(
+/// Horizontal pass on rows `y0..y1` of an interleaved 8-bit image, tap indices
+/// counted from column `x_off`, over `width` columns.
+fn horizontal_u8(
     img: &Image,
     y0: usize,
     y1: usize,
@@ -259,14 +241,33 @@ fn horizontal_any(
     width: usize,
     taps: &Taps,
 ) -> Vec<u8> {
+    horizontal(img, y0..y1, (x_off, width), taps, true)
+}
+
+/// [`horizontal_u8`], unrolled where it can be when `unroll` is set, otherwise one
+/// plain sum per output value (the reference the unrolled kernels are tested against).
+fn horizontal(
+    img: &Image,
+    rows: std::ops::Range<usize>,
+    (x_off, width): (usize, usize),
+    taps: &Taps,
+    unroll: bool,
+) -> Vec<u8> {
     let c = img.channels;
     let ow = taps.start.len();
     let stride = img.width * c;
+    let fast = Windows::new(taps, width)
+        .filter(|_| unroll)
+        .and_then(|win| Some((unrolled_row(c, win.ksize)?, win)));
     let k = taps.fixed();
     let half = 1i32 << (PRECISION_BITS - 1);
-    let mut out = vec![0u8; (y1 - y0) * ow * c];
-    for (y, orow) in (y0..y1).zip(out.chunks_exact_mut(ow * c)) {
+    let mut out = vec![0u8; rows.len() * ow * c];
+    for (y, orow) in rows.zip(out.chunks_exact_mut(ow * c)) {
         let row = &img.data[y * stride + x_off * c..y * stride + (x_off + width) * c];
+        if let Some((row_fn, win)) = &fast {
+            row_fn(row, win, orow);
+            continue;
+        }
         for xx in 0..ow {
             let (s, n) = (taps.start[xx], taps.len[xx]);
             let kk = &k[xx * taps.ksize..xx * taps.ksize + n];
@@ -551,8 +552,8 @@ mod tests {
                 for mode in [InterpolationMode::Bilinear, InterpolationMode::Bicubic] {
                     let taps = Taps::antialiased(iw - 3, ow, mode);
                     assert_eq!(
-                        horizontal_u8(&img, 1, 4, 2, iw - 3, &taps),
-                        horizontal_any(&img, 1, 4, 2, iw - 3, &taps),
+                        horizontal(&img, 1..4, (2, iw - 3), &taps, true),
+                        horizontal(&img, 1..4, (2, iw - 3), &taps, false),
                         "{c} channels, {iw} -> {ow}, {mode:?}"
                     );
                 }
