@@ -213,9 +213,12 @@ fn horizontal_row<const C: usize, const K: usize>(row: &[u8], win: &Windows, oro
     }
 }
 
+/// One row of the horizontal pass: source row, windows, output row.
+type RowKernel = fn(&[u8], &Windows, &mut [u8]);
+
 /// The unrolled [`horizontal_row`] for `c` channels and windows of `ksize` taps, where
 /// there is one.
-fn unrolled_row(c: usize, ksize: usize) -> Option<fn(&[u8], &Windows, &mut [u8])> {
+fn unrolled_row(c: usize, ksize: usize) -> Option<RowKernel> {
     Some(match (c, ksize) {
         (1, 3) => horizontal_row::<1, 3>,
         (1, 5) => horizontal_row::<1, 5>,
