@@ -9,7 +9,11 @@
 //! backward of a broadcast product, ~30–50 ms at these sizes, which is not the
 //! convolution's cost).
 //!
-//! Run: `RAYON_NUM_THREADS=2 cargo bench -p wick-nn --bench conv`.
+//! Each iteration runs on a thread of candle's pool (`Device::with_context`), as wick
+//! trains (`wick_runner::process::in_compute_pool`): called from outside the pool, every
+//! GEMM hands its work over and sleeps, which would time the hand-overs too.
+//!
+//! Run: `RAYON_NUM_THREADS=2 CANDLE_NUM_THREADS=1 cargo bench -p wick-nn --bench conv`.
 
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor, Var};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -68,11 +72,14 @@ fn bench(c: &mut Criterion) {
         let g = Tensor::randn(0f32, 1., (64, cout, hw, hw), &dev).unwrap();
         group.bench_function(format!("[64,{cin},{hw},{hw}]->{cout}"), |bench| {
             bench.iter(|| {
-                let y = conv2d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), &cfg).unwrap();
-                let grads = y.apply_op1(Dot(g.clone())).unwrap().backward().unwrap();
-                assert!(grads.get(x.as_tensor()).is_some());
-                assert!(grads.get(w.as_tensor()).is_some());
-                grads
+                dev.with_context(|| {
+                    let y =
+                        conv2d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), &cfg).unwrap();
+                    let grads = y.apply_op1(Dot(g.clone())).unwrap().backward().unwrap();
+                    assert!(grads.get(x.as_tensor()).is_some());
+                    assert!(grads.get(w.as_tensor()).is_some());
+                    grads
+                })
             })
         });
     }
