@@ -16,6 +16,16 @@ pub(crate) trait Float:
     + std::ops::AddAssign
 {
     const ONE: Self;
+    /// `s` as `f32`s, when `Self` is `f32` (for kernels written for f32 only).
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        let _ = s;
+        None
+    }
+    /// `v` as `Self`s, when `Self` is `f32`.
+    fn from_f32(v: Vec<f32>) -> Option<Vec<Self>> {
+        let _ = v;
+        None
+    }
     /// `max(x, 0)`, with `relu(NaN) = NaN` as in PyTorch.
     fn relu(self) -> Self {
         if self < Self::default() {
@@ -27,6 +37,12 @@ pub(crate) trait Float:
 }
 impl Float for f32 {
     const ONE: Self = 1.0;
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        Some(s)
+    }
+    fn from_f32(v: Vec<f32>) -> Option<Vec<Self>> {
+        Some(v)
+    }
 }
 impl Float for f64 {
     const ONE: Self = 1.0;
