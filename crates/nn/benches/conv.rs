@@ -13,6 +13,10 @@
 //! trains (`wick_runner::process::in_compute_pool`): called from outside the pool, every
 //! GEMM hands its work over and sleeps, which would time the hand-overs too.
 //!
+//! malloc is tuned as `wick_runner::process::tune_for_training` tunes it (blocks up to
+//! 32 MiB from the heap, no trimming): with glibc's defaults every multi-MiB tensor is a
+//! fresh mapping, and the page faults on it take more time than some of the kernels.
+//!
 //! Run: `RAYON_NUM_THREADS=2 CANDLE_NUM_THREADS=1 cargo bench -p wick-nn --bench conv`.
 
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor, Var};
@@ -53,6 +57,13 @@ impl CustomOp1 for Dot {
 }
 
 fn bench(c: &mut Criterion) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes malloc's tunables; called before the benchmark
+    // allocates its tensors.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
     let dev = Device::Cpu;
     let mut group = c.benchmark_group("conv2d_fwd_bwd");
     group.sample_size(20);
