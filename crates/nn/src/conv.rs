@@ -391,6 +391,14 @@ impl Conv2dConfig {
 
 /// Runs a convolution on `[N, C, H, W]` given its resolved geometry: explicit padding
 /// first for the non-zero modes, then the convolution op.
+/// What follows a convolution in one op: nothing, a `ReLU`, or a `ReLU` and a max pooling.
+#[derive(Clone, Copy)]
+enum Epilogue {
+    None,
+    Relu,
+    ReluMaxPool(ops::Pool2d),
+}
+
 fn run_conv2d(
     x: &Tensor,
     weight: &Tensor,
@@ -398,7 +406,7 @@ fn run_conv2d(
     r: &Resolved,
     groups: usize,
     mode: PadMode,
-    relu: bool,
+    then: Epilogue,
 ) -> Result<Tensor> {
     let (ph, pw) = (r.pad[0], r.pad[1]);
     let (x, ph, pw) = if mode == PadMode::Zeros {
@@ -413,7 +421,11 @@ fn run_conv2d(
         dilation: (r.dilation[0], r.dilation[1]),
         groups,
     };
-    Ok(ops::conv2d_act(&x, weight, bias, geom, relu)?)
+    Ok(match then {
+        Epilogue::None => ops::conv2d_act(&x, weight, bias, geom, false)?,
+        Epilogue::Relu => ops::conv2d_act(&x, weight, bias, geom, true)?,
+        Epilogue::ReluMaxPool(p) => ops::conv2d_relu_max_pool2d(&x, weight, bias, geom, p)?,
+    })
 }
 
 /// `F.conv2d` with the options of a [`Conv2dConfig`] (padding mode included), on
@@ -425,7 +437,15 @@ pub fn conv2d(
     cfg: &Conv2dConfig,
 ) -> Result<Tensor> {
     let r = cfg.resolved()?;
-    run_conv2d(x, weight, bias, &r, cfg.groups, cfg.padding_mode, false)
+    run_conv2d(
+        x,
+        weight,
+        bias,
+        &r,
+        cfg.groups,
+        cfg.padding_mode,
+        Epilogue::None,
+    )
 }
 
 /// `torch.nn.Conv2d`: `out[n, o] = bias[o] + Σ_c weight[o, c] ⋆ input[n, c]`.
@@ -442,7 +462,7 @@ pub struct Conv2d {
 
 impl Conv2d {
     /// The convolution, then `F.relu` when `relu` (fused on the CPU).
-    fn apply(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+    fn apply(&self, x: &Tensor, then: Epilogue) -> Result<Tensor> {
         run_conv2d(
             x,
             self.weight.as_tensor(),
@@ -450,7 +470,7 @@ impl Conv2d {
             &self.resolved,
             self.cfg.groups,
             self.cfg.padding_mode,
-            relu,
+            then,
         )
     }
 }
@@ -461,11 +481,20 @@ impl Layer for Conv2d {
     }
 
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
-        self.apply(x, false)
+        self.apply(x, Epilogue::None)
     }
 
     fn forward_relu(&self, x: &Tensor, _train: bool) -> Option<Result<Tensor>> {
-        Some(self.apply(x, true))
+        Some(self.apply(x, Epilogue::Relu))
+    }
+
+    fn forward_relu_max_pool(
+        &self,
+        x: &Tensor,
+        _train: bool,
+        pool: ops::Pool2d,
+    ) -> Option<Result<Tensor>> {
+        Some(self.apply(x, Epilogue::ReluMaxPool(pool)))
     }
 
     fn parameters(&self) -> Vec<Param> {
@@ -654,7 +683,7 @@ fn run_conv1d(
         r,
         cfg.groups,
         cfg.padding_mode,
-        false,
+        Epilogue::None,
     )?;
     Ok(y.squeeze(2)?)
 }

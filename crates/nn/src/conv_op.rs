@@ -553,7 +553,7 @@ fn dims4(l: &Layout, what: &str) -> Result<(usize, usize, usize, usize)> {
 /// `[cin, cout/groups, kh, kw]` is read as the weight of the convolution from the
 /// output space back to the input space.
 #[derive(Debug, Clone, Copy)]
-struct ConvOp {
+pub(crate) struct ConvOp {
     geom: ConvGeom,
     transpose: bool,
     out_hw: (usize, usize),
@@ -562,6 +562,16 @@ struct ConvOp {
 }
 
 impl ConvOp {
+    /// A (forward) convolution, followed by a fused `ReLU` when `relu`.
+    pub(crate) fn conv(geom: ConvGeom, relu: bool) -> Self {
+        Self {
+            geom,
+            transpose: false,
+            out_hw: (0, 0),
+            relu,
+        }
+    }
+
     /// The convolution's [`Dims`] from the op's input and weight layouts.
     fn dims(&self, lx: &Layout, lw: &Layout) -> Result<Dims> {
         let (n, c, h, w) = dims4(lx, "conv input")?;
@@ -636,7 +646,7 @@ impl ConvOp {
         }
     }
 
-    fn forward(
+    pub(crate) fn forward(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -686,7 +696,7 @@ impl ConvOp {
 
     /// Gradients of input and weight (each only when `want_*`), for `grad` of the
     /// output.
-    fn backward(
+    pub(crate) fn backward(
         &self,
         x: &Tensor,
         w: &Tensor,
@@ -778,7 +788,7 @@ impl CustomOp3 for ConvOp {
         let grad = &self.through_relu(res, grad)?;
         let (gx, gw) = self.backward(x, w, grad, x.track_op(), w.track_op())?;
         let gb = if b.track_op() {
-            Some(grad.contiguous()?.apply_op1_no_bwd(&ChannelSum)?)
+            Some(bias_grad(grad)?)
         } else {
             None
         };
@@ -848,6 +858,12 @@ impl CustomOp2 for ConvGradOp {
             }
         }
     }
+}
+
+/// The bias gradient of a convolution: the per-channel sum of its output gradient
+/// `[N, C, …]`, as `[C]`.
+pub(crate) fn bias_grad(grad: &Tensor) -> Result<Tensor> {
+    grad.contiguous()?.apply_op1_no_bwd(&ChannelSum)
 }
 
 /// Per-channel sum of a `[N, C, …]` tensor, as `[C]`.

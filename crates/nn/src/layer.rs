@@ -32,6 +32,22 @@ pub trait Layer: Send + Sync {
     fn forward_relu(&self, _x: &Tensor, _train: bool) -> Option<Result<Tensor>> {
         None
     }
+    /// This layer, a `ReLU` and the max pooling `pool`, as one fused op, where the layer
+    /// has such a kernel; `None` (the default): the container runs the layers. The
+    /// result and its gradients are those of `max_pool2d(relu(self.forward(x)), pool)`.
+    fn forward_relu_max_pool(
+        &self,
+        _x: &Tensor,
+        _train: bool,
+        _pool: crate::ops::Pool2d,
+    ) -> Option<Result<Tensor>> {
+        None
+    }
+    /// The pooling of a `MaxPool2d` layer, which a preceding layer may fuse with
+    /// ([`Layer::forward_relu_max_pool`]); `None` for every other layer.
+    fn max_pool(&self) -> Option<crate::ops::Pool2d> {
+        None
+    }
     /// Parameters, named relative to the layer (`"weight"`, `"bias"`), in PyTorch order
     /// (`named_parameters()`).
     fn parameters(&self) -> Vec<Param> {

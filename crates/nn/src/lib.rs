@@ -20,6 +20,7 @@ mod conv;
 #[cfg(target_arch = "x86_64")]
 mod conv_direct;
 mod conv_op;
+mod conv_pool_op;
 mod conv_transpose;
 mod dropout;
 mod embedding;

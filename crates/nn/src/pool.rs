@@ -101,6 +101,9 @@ impl Layer for MaxPool2d {
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         Ok(max_pool2d(x, self.geometry)?)
     }
+    fn max_pool(&self) -> Option<Pool2d> {
+        Some(self.geometry)
+    }
     fn describe(&self) -> String {
         let c = &self.cfg;
         let k = |v: IntOrPair| match v {

@@ -202,7 +202,7 @@ enum Kind {
 
 /// A pooling of `[N, C, H, W]` over the given windows.
 #[derive(Debug, Clone)]
-struct PoolOp {
+pub(crate) struct PoolOp {
     rows: Arc<Windows>,
     cols: Arc<Windows>,
     kind: Kind,
@@ -714,17 +714,7 @@ impl CustomOp1 for PoolOp {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (_, hw) = self.check(l, "pool2d")?;
-        let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(self.forward(slice(v, l, "pool2d")?, hw)),
-            CpuStorage::F64(v) => CpuStorage::F64(self.forward(slice(v, l, "pool2d")?, hw)),
-            _ => candle_core::bail!("pool2d: only f32 and f64 are supported"),
-        };
-        let d = l.dims();
-        Ok((
-            out,
-            Shape::from((d[0], d[1], self.rows.out(), self.cols.out())),
-        ))
+        self.cpu_forward(s, l)
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -889,18 +879,90 @@ fn hw(x: &Tensor, op: &str) -> Result<(usize, usize)> {
 /// first maximum of each window).
 pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
     let (h, w) = hw(x, "max_pool2d")?;
-    let Some((rows, cols)) = p.axes(h, w) else {
-        candle_core::bail!("max_pool2d: input {h}x{w} is too small for {p:?}")
-    };
-    apply(
-        x,
-        PoolOp {
+    apply(x, PoolOp::max(p, (h, w))?)
+}
+
+impl PoolOp {
+    /// The max pooling `p` of `h × w` planes.
+    pub(crate) fn max(p: Pool2d, (h, w): (usize, usize)) -> Result<Self> {
+        let Some((rows, cols)) = p.axes(h, w) else {
+            candle_core::bail!("max_pool2d: input {h}x{w} is too small for {p:?}")
+        };
+        Ok(PoolOp {
             rows: Arc::new(rows),
             cols: Arc::new(cols),
             kind: Kind::Max,
             argmax: Arc::default(),
-        },
-    )
+        })
+    }
+
+    /// Whether [`PoolOp::cpu_forward`] keeps each output's argmax (the max poolings
+    /// with the same window on every output, or contiguous windows), so that
+    /// [`PoolOp::scatter`] can route a gradient without the input.
+    pub(crate) fn keeps_argmax(&self) -> bool {
+        // the kernels of `forward` that record it
+        let hw = self.rows.input * self.cols.input;
+        let small_uniform = matches!(
+            (self.rows.uniform, self.cols.uniform),
+            (Some((2, _)), Some((2, _))) | (Some((3, _)), Some((3, _)))
+        );
+        let spans = self.rows.spans.is_some() && self.cols.spans.is_some();
+        self.kind == Kind::Max && hw <= u32::MAX as usize && (small_uniform || spans)
+    }
+
+    /// The pooling of a contiguous `[N, C, H, W]` storage (the op's CPU forward).
+    pub(crate) fn cpu_forward(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (_, hw) = self.check(l, "pool2d")?;
+        let out = match s {
+            CpuStorage::F32(v) => CpuStorage::F32(self.forward(slice(v, l, "pool2d")?, hw)),
+            CpuStorage::F64(v) => CpuStorage::F64(self.forward(slice(v, l, "pool2d")?, hw)),
+            _ => candle_core::bail!("pool2d: only f32 and f64 are supported"),
+        };
+        let d = l.dims();
+        Ok((
+            out,
+            Shape::from((d[0], d[1], self.rows.out(), self.cols.out())),
+        ))
+    }
+
+    /// The input gradient `[n, c, H, W]` of a max pooling whose forward kept its argmax
+    /// ([`PoolOp::keeps_argmax`]), from the output gradient `g`: each output's gradient
+    /// added at its maximum, zeros elsewhere.
+    pub(crate) fn scatter(&self, g: &Tensor) -> Result<Tensor> {
+        if self.argmax.get().is_none() {
+            candle_core::bail!("max_pool2d backward: the forward pass kept no argmax")
+        }
+        g.contiguous()?.apply_op1_no_bwd(&Scatter(self.clone()))
+    }
+}
+
+/// [`PoolOp::scatter`] as an op without backward, applied to the output gradient.
+struct Scatter(PoolOp);
+
+impl CustomOp1 for Scatter {
+    fn name(&self) -> &'static str {
+        "wick-max-pool2d-scatter"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let p = &self.0;
+        let (oh, ow) = (p.rows.out(), p.cols.out());
+        let (n, c) = match *l.dims() {
+            [n, c, h, w] if (h, w) == (oh, ow) => (n, c),
+            _ => candle_core::bail!(
+                "max_pool2d backward: expected a [N, C, {oh}, {ow}] gradient, got {:?}",
+                l.dims()
+            ),
+        };
+        let (h, w) = (p.rows.input, p.cols.input);
+        let op = "max_pool2d backward";
+        let out = match s {
+            CpuStorage::F32(g) => CpuStorage::F32(p.backward(None, slice(g, l, op)?, n * c, h * w)),
+            CpuStorage::F64(g) => CpuStorage::F64(p.backward(None, slice(g, l, op)?, n * c, h * w)),
+            _ => candle_core::bail!("{op}: only f32 and f64 are supported"),
+        };
+        Ok((out, Shape::from((n, c, h, w))))
+    }
 }
 
 /// `torch.nn.functional.avg_pool2d(x, kernel_size, stride, padding, ceil_mode,

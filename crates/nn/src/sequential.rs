@@ -190,8 +190,9 @@ impl Sequential {
         self.shapes.last().map(Vec::as_slice).unwrap_or(&self.input)
     }
 
-    /// Runs every layer in order. A layer followed by a `ReLU` runs as one fused op
-    /// where it has one ([`Layer::forward_relu`]): the same values and gradients.
+    /// Runs every layer in order. A layer followed by a `ReLU` (and a `MaxPool2d`) runs
+    /// as one fused op where it has one ([`Layer::forward_relu`],
+    /// [`Layer::forward_relu_max_pool`]): the same values and gradients.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut x = x.clone();
         let mut i = 0;
@@ -200,6 +201,14 @@ impl Sequential {
                 .layers
                 .get(i + 1)
                 .is_some_and(|l| l.type_name() == "ReLU");
+            let then_pool = self.layers.get(i + 2).and_then(|l| l.max_pool());
+            if let (true, Some(pool)) = (next_is_relu, then_pool) {
+                if let Some(y) = layer.forward_relu_max_pool(&x, train, pool) {
+                    x = y?;
+                    i += 3;
+                    continue;
+                }
+            }
             if next_is_relu {
                 if let Some(y) = layer.forward_relu(&x, train) {
                     x = y?;
