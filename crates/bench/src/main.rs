@@ -9,6 +9,7 @@
 
 mod candle_loop;
 mod crates_loop;
+mod explicit_loop;
 mod fashion;
 mod report;
 mod suite;
@@ -73,6 +74,15 @@ enum Cmd {
         #[arg(long)]
         steps: Option<usize>,
     },
+    /// W1's MLP with an explicit backward into preallocated buffers, without candle's
+    /// autograd (the design issue 8 weighs against wick's), on pre-built tensors.
+    ExplicitLoop {
+        /// `w1` (the only workload it has).
+        workload: String,
+        /// Only the first N batches (scaled to an epoch).
+        #[arg(long)]
+        steps: Option<usize>,
+    },
 }
 
 fn python(explicit: Option<PathBuf>) -> Option<PathBuf> {
@@ -126,6 +136,11 @@ fn main() -> Result<()> {
                 threads,
             }
             .run()
+        }
+        Cmd::ExplicitLoop { workload, steps } => {
+            anyhow::ensure!(workload == "w1", "explicit-loop: only w1, not {workload}");
+            println!("{}", explicit_loop::run(steps)?.to_json());
+            Ok(())
         }
         Cmd::CandleLoop { workload, steps } => {
             println!("{}", candle_loop::run(&workload, steps)?.to_json());
