@@ -733,6 +733,26 @@ impl ConvOp {
     }
 }
 
+impl ConvOp {
+    /// Gradients of input, weight and bias (each only when it is tracked) for `grad` of
+    /// the convolution's own output.
+    pub(crate) fn backward_with_bias(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (gx, gw) = self.backward(x, w, grad, x.track_op(), w.track_op())?;
+        let gb = if b.track_op() {
+            Some(bias_grad(grad)?)
+        } else {
+            None
+        };
+        Ok((gx, gw, gb))
+    }
+}
+
 impl CustomOp2 for ConvOp {
     fn name(&self) -> &'static str {
         "wick-conv2d"
@@ -785,14 +805,7 @@ impl CustomOp3 for ConvOp {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = &self.through_relu(res, grad)?;
-        let (gx, gw) = self.backward(x, w, grad, x.track_op(), w.track_op())?;
-        let gb = if b.track_op() {
-            Some(bias_grad(grad)?)
-        } else {
-            None
-        };
-        Ok((gx, gw, gb))
+        self.backward_with_bias(x, w, b, &self.through_relu(res, grad)?)
     }
 }
 
@@ -862,7 +875,7 @@ impl CustomOp2 for ConvGradOp {
 
 /// The bias gradient of a convolution: the per-channel sum of its output gradient
 /// `[N, C, …]`, as `[C]`.
-pub(crate) fn bias_grad(grad: &Tensor) -> Result<Tensor> {
+fn bias_grad(grad: &Tensor) -> Result<Tensor> {
     grad.contiguous()?.apply_op1_no_bwd(&ChannelSum)
 }
 

@@ -130,14 +130,8 @@ impl CustomOp3 for ConvReluPool {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let gy = self.conv_grad(res, grad)?;
-        let (gx, gw) = self.conv.backward(x, w, &gy, x.track_op(), w.track_op())?;
-        let gb = if b.track_op() {
-            Some(crate::conv_op::bias_grad(&gy)?)
-        } else {
-            None
-        };
-        Ok((gx, gw, gb))
+        self.conv
+            .backward_with_bias(x, w, b, &self.conv_grad(res, grad)?)
     }
 }
 
@@ -156,6 +150,13 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu)
             .unwrap()
             .to_dtype(dtype)
+            .unwrap()
+    }
+
+    fn as_f64(t: &Tensor) -> Vec<f64> {
+        t.to_dtype(DType::F64)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f64>())
             .unwrap()
     }
 
@@ -211,21 +212,7 @@ mod tests {
                     (fused, plain)
                 });
                 let same = |a: &Tensor, c: &Tensor, what: &str| {
-                    let a = a
-                        .to_dtype(DType::F64)
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1::<f64>()
-                        .unwrap();
-                    let c = c
-                        .to_dtype(DType::F64)
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1::<f64>()
-                        .unwrap();
-                    assert_eq!(a, c, "case {i} {dtype:?}: {what}");
+                    assert_eq!(as_f64(a), as_f64(c), "case {i} {dtype:?}: {what}");
                 };
                 same(&fused, &plain, "output");
                 let up = values(fused.dims(), i + 30, dtype);
