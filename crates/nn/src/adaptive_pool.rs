@@ -132,6 +132,16 @@ impl AdaptivePool2dConfig {
     }
 }
 
+variant_config! {
+    /// Arguments of `torch.nn.AdaptiveAvgPool2d(output_size)`.
+    AdaptiveAvgPool2dConfig(AdaptivePool2dConfig)
+}
+
+variant_config! {
+    /// Arguments of `torch.nn.AdaptiveMaxPool2d(output_size, return_indices=False)`.
+    AdaptiveMaxPool2dConfig(AdaptivePool2dConfig)
+}
+
 /// `torch.nn.AdaptiveAvgPool2d`: output `(i, j)` is the mean of rows
 /// `[⌊i·H/H_out⌋, ⌈(i+1)·H/H_out⌉)` × the same for columns.
 pub struct AdaptiveAvgPool2d {

@@ -1,208 +1,222 @@
+//! The layer catalog: what `{ type = "Linear", out_features = 10 }` names.
+//!
+//! A layer class is a config type implementing [`LayerSpec`] (infer the output shape,
+//! build the [`Layer`]) registered under its PyTorch class name in a
+//! [`LayerCatalog`]. wick's own classes are registered by [`register_builtins`] exactly
+//! as a user's crate registers its own (`catalog.layer::<MyLayerConfig>("MyLayer")`),
+//! so a user's layer gets shape inference, the summary table, diagnostics with
+//! suggestions and `state_dict` names the same way a built-in does.
+
 use crate::{
-    AdaptivePool2dConfig, AvgPool1dConfig, AvgPool2dConfig, BatchNormConfig, BilinearConfig,
-    BuildCtx, CELUConfig, Conv1dConfig, Conv2dConfig, ConvTranspose2dConfig, DropoutConfig,
-    ELUConfig, EmbeddingConfig, FlattenConfig, GELUConfig, GroupNormConfig, HardsigmoidConfig,
+    AdaptiveAvgPool2dConfig, AdaptiveMaxPool2dConfig, AvgPool1dConfig, AvgPool2dConfig,
+    BatchNorm1dConfig, BatchNorm2dConfig, BilinearConfig, BuildCtx, CELUConfig, Conv1dConfig,
+    Conv2dConfig, ConvTranspose2dConfig, Dropout2dConfig, DropoutConfig, ELUConfig,
+    EmbeddingConfig, FlattenConfig, GELUConfig, GroupNormConfig, HardsigmoidConfig,
     HardswishConfig, HardtanhConfig, IdentityConfig, InstanceNorm2dConfig, Layer, LayerNormConfig,
     LeakyReLUConfig, LinearConfig, LogSoftmaxConfig, MaxPool1dConfig, MaxPool2dConfig, MishConfig,
     PReLUConfig, ReLU, ReLU6Config, ReLUConfig, ResidualConfig, Result, SELUConfig,
     SequentialConfig, Shape, SiLUConfig, SigmoidConfig, SoftmaxConfig, SoftplusConfig,
     SoftsignConfig, TanhConfig, ThresholdConfig, UnflattenConfig,
 };
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::{Arc, OnceLock};
+use wick_tensor::catalog::{decode_with, Catalog, DuplicateName, Kind, Tagged};
 
-wick_tensor::tagged_config! {
-    /// One layer of a model, by its PyTorch class name: `{ type = "Linear", out_features = 10 }`.
-    pub enum LayerConfig {
-        /// `torch.nn.Linear`
-        Linear(LinearConfig),
-        /// `torch.nn.ReLU`
-        ReLU(ReLUConfig),
-        /// `torch.nn.Flatten`
-        Flatten(FlattenConfig),
-        /// `torch.nn.Conv2d`
-        Conv2d(Conv2dConfig),
-        /// `torch.nn.MaxPool2d`
-        MaxPool2d(MaxPool2dConfig),
-        /// `torch.nn.Conv1d`
-        Conv1d(Conv1dConfig),
-        /// `torch.nn.ConvTranspose2d`
-        ConvTranspose2d(ConvTranspose2dConfig),
-        /// `torch.nn.MaxPool1d`
-        MaxPool1d(MaxPool1dConfig),
-        /// `torch.nn.AvgPool1d`
-        AvgPool1d(AvgPool1dConfig),
-        /// `torch.nn.AvgPool2d`
-        AvgPool2d(AvgPool2dConfig),
-        /// `torch.nn.AdaptiveAvgPool2d`
-        AdaptiveAvgPool2d(AdaptivePool2dConfig),
-        /// `torch.nn.AdaptiveMaxPool2d`
-        AdaptiveMaxPool2d(AdaptivePool2dConfig),
-        /// `torch.nn.Identity`
-        Identity(IdentityConfig),
-        /// `torch.nn.Unflatten`
-        Unflatten(UnflattenConfig),
-        /// `torch.nn.Bilinear` (in a Sequential: `Bilinear(x, x)`)
-        Bilinear(BilinearConfig),
-        /// `torch.nn.BatchNorm1d`
-        BatchNorm1d(BatchNormConfig),
-        /// `torch.nn.BatchNorm2d`
-        BatchNorm2d(BatchNormConfig),
-        /// `torch.nn.LayerNorm`
-        LayerNorm(LayerNormConfig),
-        /// `torch.nn.GroupNorm`
-        GroupNorm(GroupNormConfig),
-        /// `torch.nn.InstanceNorm2d`
-        InstanceNorm2d(InstanceNorm2dConfig),
-        /// `torch.nn.Dropout`
-        Dropout(DropoutConfig),
-        /// `torch.nn.Dropout2d`
-        Dropout2d(DropoutConfig),
-        /// `torch.nn.Embedding`
-        Embedding(EmbeddingConfig),
-        /// `torch.nn.ReLU6`
-        ReLU6(ReLU6Config),
-        /// `torch.nn.LeakyReLU`
-        LeakyReLU(LeakyReLUConfig),
-        /// `torch.nn.PReLU`
-        PReLU(PReLUConfig),
-        /// `torch.nn.ELU`
-        ELU(ELUConfig),
-        /// `torch.nn.SELU`
-        SELU(SELUConfig),
-        /// `torch.nn.CELU`
-        CELU(CELUConfig),
-        /// `torch.nn.GELU`
-        GELU(GELUConfig),
-        /// `torch.nn.SiLU`
-        SiLU(SiLUConfig),
-        /// `torch.nn.Mish`
-        Mish(MishConfig),
-        /// `torch.nn.Sigmoid`
-        Sigmoid(SigmoidConfig),
-        /// `torch.nn.Tanh`
-        Tanh(TanhConfig),
-        /// `torch.nn.Hardtanh`
-        Hardtanh(HardtanhConfig),
-        /// `torch.nn.Hardsigmoid`
-        Hardsigmoid(HardsigmoidConfig),
-        /// `torch.nn.Hardswish`
-        Hardswish(HardswishConfig),
-        /// `torch.nn.Softplus`
-        Softplus(SoftplusConfig),
-        /// `torch.nn.Softsign`
-        Softsign(SoftsignConfig),
-        /// `torch.nn.Softmax`
-        Softmax(SoftmaxConfig),
-        /// `torch.nn.LogSoftmax`
-        LogSoftmax(LogSoftmaxConfig),
-        /// `torch.nn.Threshold`
-        Threshold(ThresholdConfig),
-        /// `torch.nn.Sequential`, nested: `{ type = "Sequential", layers = [...] }`
-        Sequential(SequentialConfig),
-        /// A residual block: `layers(x) + (projection(x) or x)` (see [`ResidualConfig`])
-        Residual(ResidualConfig),
+/// The arguments of a layer class (`nn.Linear(in_features, out_features, bias)`):
+/// what a config type implements to be named in an experiment file.
+///
+/// The type is also `serde`'s (`Deserialize` with PyTorch's argument names and
+/// defaults, `#[serde(deny_unknown_fields)]`; `Serialize` for the run's
+/// `config.toml`), `Clone` and `Debug`.
+///
+/// ```ignore
+/// impl LayerSpec for MyLayerConfig {
+///     fn infer(&mut self, input: &[usize]) -> Result<Shape> { … }     // [in] → [out]
+///     fn build(&self, ctx: &mut BuildCtx) -> Result<Box<dyn Layer>> { … }
+/// }
+/// catalog.layer::<MyLayerConfig>("MyLayer")?;
+/// ```
+pub trait LayerSpec:
+    dyn_clone::DynClone + erased_serde::Serialize + Any + Debug + Send + Sync
+{
+    /// Checks the arguments against the per-sample input shape (no batch dimension),
+    /// fills inferred arguments (`in_features` from `[784]`) and returns the per-sample
+    /// output shape. A bad argument is [`crate::Error::Config`] naming the field.
+    fn infer(&mut self, input: &[usize]) -> Result<Shape>;
+    /// Builds the layer with its initial parameters, drawn from `ctx.rng`;
+    /// [`LayerSpec::infer`] has run.
+    fn build(&self, ctx: &mut BuildCtx) -> Result<Box<dyn Layer>>;
+    /// The argument that sets the size of the output (`"out_features"`), which a
+    /// diagnostic about the model's output points at; `None`: the layer's `type`.
+    fn output_argument(&self) -> Option<&'static str> {
+        None
     }
 }
 
-impl LayerConfig {
-    /// Checks the arguments against the per-sample input shape, fills inferred arguments
-    /// (`in_features`, `in_channels`) and returns the per-sample output shape.
-    pub fn infer(&mut self, input: &[usize]) -> Result<Shape> {
-        let same = || Ok(input.to_vec());
-        match self {
-            Self::Linear(c) => c.infer(input),
-            Self::ReLU(c) => c.infer(input),
-            Self::Flatten(c) => c.infer(input),
-            Self::Conv2d(c) => c.infer(input),
-            Self::MaxPool2d(c) => c.infer(input),
-            Self::Conv1d(c) => c.infer(input),
-            Self::ConvTranspose2d(c) => c.infer(input),
-            Self::MaxPool1d(c) => c.infer(input),
-            Self::AvgPool1d(c) => c.infer(input),
-            Self::AvgPool2d(c) => c.infer(input),
-            Self::AdaptiveAvgPool2d(c) | Self::AdaptiveMaxPool2d(c) => c.infer(input),
-            Self::Identity(c) => c.infer(input),
-            Self::Unflatten(c) => c.infer(input),
-            Self::Bilinear(c) => c.infer(input),
-            Self::BatchNorm1d(c) => c.infer(1, input),
-            Self::BatchNorm2d(c) => c.infer(2, input),
-            Self::LayerNorm(c) => c.infer(input),
-            Self::GroupNorm(c) => c.infer(input),
-            Self::InstanceNorm2d(c) => c.infer(input),
-            Self::Dropout(c) => c.infer(false, input),
-            Self::Dropout2d(c) => c.infer(true, input),
-            Self::Embedding(c) => c.infer(input),
-            Self::PReLU(c) => c.infer(input),
-            Self::Softmax(c) => c.infer(input),
-            Self::LogSoftmax(c) => c.infer(input),
-            Self::Sequential(c) => c.infer(input),
-            Self::Residual(c) => c.infer(input),
-            // elementwise: validate the arguments, keep the shape
-            _ => {
-                self.build_activation()?;
-                same()
+dyn_clone::clone_trait_object!(LayerSpec);
+
+/// One layer of a model, by its PyTorch class name: `{ type = "Linear", out_features = 10 }`.
+pub type LayerConfig = Tagged<dyn LayerSpec>;
+
+/// The layer classes an experiment file can name.
+pub type LayerCatalog = Catalog<dyn LayerSpec>;
+
+impl Kind for dyn LayerSpec {
+    const WHAT: &'static str = "layer";
+    fn builtins() -> Arc<LayerCatalog> {
+        static BUILTINS: OnceLock<Arc<LayerCatalog>> = OnceLock::new();
+        BUILTINS
+            .get_or_init(|| {
+                let mut c = LayerCatalog::new();
+                // the built-in names are distinct: registering them cannot fail
+                let _ = register_builtins(&mut c);
+                Arc::new(c)
+            })
+            .clone()
+    }
+    fn clone_boxed(&self) -> Box<Self> {
+        dyn_clone::clone_box(self)
+    }
+    fn args(&self) -> &dyn erased_serde::Serialize {
+        self
+    }
+    fn any(&self) -> &dyn Any {
+        self
+    }
+    fn any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// Registering layer classes: `catalog.layer::<MyLayerConfig>("MyLayer")`.
+pub trait RegisterLayer {
+    /// Registers config type `C` as class `name`.
+    ///
+    /// # Errors
+    /// A name already registered.
+    fn layer<C: LayerSpec + DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+    ) -> std::result::Result<&mut Self, DuplicateName>;
+}
+
+impl RegisterLayer for LayerCatalog {
+    fn layer<C: LayerSpec + DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+    ) -> std::result::Result<&mut Self, DuplicateName> {
+        self.insert(name, wick_tensor::struct_fields::<C>(), |d| {
+            decode_with::<C, dyn LayerSpec>(d, |c| Box::new(c))
+        })?;
+        Ok(self)
+    }
+}
+
+/// A layer config from a value of its config type: `layer("Linear", LinearConfig::new(4, 2))`.
+pub fn layer(name: &'static str, spec: impl LayerSpec) -> LayerConfig {
+    Tagged::from_box(name, Box::new(spec))
+}
+
+/// Implements [`LayerSpec`] for a built-in config: `infer` and `build` as given, and
+/// `From<Config> for LayerConfig` under the class name.
+macro_rules! builtin_layer {
+    ($name:ident($cfg:ty) { infer: |$c:ident, $i:ident| $infer:expr, build: |$b:ident, $ctx:ident| $build:expr $(, output: $out:literal)? }) => {
+        impl LayerSpec for $cfg {
+            fn infer(&mut self, $i: &[usize]) -> Result<Shape> {
+                let $c = self;
+                $infer
+            }
+            fn build(&self, $ctx: &mut BuildCtx) -> Result<Box<dyn Layer>> {
+                let $b = self;
+                let _ = (&$b, &$ctx);
+                Ok(Box::new($build))
+            }
+            $( fn output_argument(&self) -> Option<&'static str> { Some($out) } )?
+        }
+        impl From<$cfg> for LayerConfig {
+            fn from(c: $cfg) -> Self {
+                layer(stringify!($name), c)
             }
         }
-    }
+    };
+}
 
-    fn build_activation(&self) -> Result<Box<dyn Layer>> {
-        Ok(match self {
-            Self::ReLU6(c) => Box::new(c.init()?),
-            Self::LeakyReLU(c) => Box::new(c.init()?),
-            Self::ELU(c) => Box::new(c.init()?),
-            Self::SELU(c) => Box::new(c.init()?),
-            Self::CELU(c) => Box::new(c.init()?),
-            Self::GELU(c) => Box::new(c.init()?),
-            Self::SiLU(c) => Box::new(c.init()?),
-            Self::Mish(c) => Box::new(c.init()?),
-            Self::Sigmoid(c) => Box::new(c.init()?),
-            Self::Tanh(c) => Box::new(c.init()?),
-            Self::Hardtanh(c) => Box::new(c.init()?),
-            Self::Hardsigmoid(c) => Box::new(c.init()?),
-            Self::Hardswish(c) => Box::new(c.init()?),
-            Self::Softplus(c) => Box::new(c.init()?),
-            Self::Softsign(c) => Box::new(c.init()?),
-            Self::Threshold(c) => Box::new(c.init()?),
-            Self::Softmax(c) => Box::new(c.init()?),
-            Self::LogSoftmax(c) => Box::new(c.init()?),
-            other => {
-                return Err(crate::Error::shape(format!(
-                    "{} is not an activation",
-                    other.type_name()
-                )))
-            }
-        })
-    }
+/// The built-in classes: layers with their own `infer`/`build`, and activations, whose
+/// arguments are checked by building them and which keep the shape. Generates
+/// [`register_builtins`].
+macro_rules! builtin_layers {
+    (
+        layers { $( $name:ident($cfg:ty) $body:tt )+ }
+        activations { $( $act:ident($acfg:ty) )+ }
+    ) => {
+        $( builtin_layer!($name($cfg) $body); )+
+        $( builtin_layer!($act($acfg) {
+            infer: |c, i| { c.init()?; Ok(i.to_vec()) },
+            build: |c, ctx| c.init()?
+        }); )+
 
-    /// Builds the layer; [`LayerConfig::infer`] must have run.
-    pub fn build(&self, ctx: &mut BuildCtx) -> Result<Box<dyn Layer>> {
-        Ok(match self {
-            Self::Linear(c) => Box::new(c.init(ctx)?),
-            Self::ReLU(_) => Box::new(ReLU),
-            Self::Flatten(c) => Box::new(c.init()),
-            Self::Conv2d(c) => Box::new(c.init(ctx)?),
-            Self::MaxPool2d(c) => Box::new(c.init()?),
-            Self::Conv1d(c) => Box::new(c.init(ctx)?),
-            Self::ConvTranspose2d(c) => Box::new(c.init(ctx)?),
-            Self::MaxPool1d(c) => Box::new(c.init()?),
-            Self::AvgPool1d(c) => Box::new(c.init()?),
-            Self::AvgPool2d(c) => Box::new(c.init()?),
-            Self::AdaptiveAvgPool2d(c) => Box::new(c.init_avg()),
-            Self::AdaptiveMaxPool2d(c) => Box::new(c.init_max()),
-            Self::Identity(_) => Box::new(crate::Identity),
-            Self::Unflatten(c) => Box::new(c.init()),
-            Self::Bilinear(c) => Box::new(c.init(ctx)?),
-            Self::BatchNorm1d(c) => Box::new(c.init(1, ctx)?),
-            Self::BatchNorm2d(c) => Box::new(c.init(2, ctx)?),
-            Self::LayerNorm(c) => Box::new(c.init(ctx)?),
-            Self::GroupNorm(c) => Box::new(c.init(ctx)?),
-            Self::InstanceNorm2d(c) => Box::new(c.init(ctx)?),
-            Self::Dropout(c) => Box::new(c.init(false, ctx)?),
-            Self::Dropout2d(c) => Box::new(c.init(true, ctx)?),
-            Self::Embedding(c) => Box::new(c.init(ctx)?),
-            Self::PReLU(c) => Box::new(c.build(ctx)?),
-            Self::Sequential(c) => Box::new(c.init(ctx)?),
-            Self::Residual(c) => Box::new(c.init(ctx)?),
-            _ => self.build_activation()?,
-        })
+        /// Registers wick's layer classes (the `torch.nn` catalog) in `catalog`, as a
+        /// user's crate registers its own.
+        ///
+        /// # Errors
+        /// A class of the same name is already there.
+        pub fn register_builtins(catalog: &mut LayerCatalog) -> std::result::Result<(), DuplicateName> {
+            $( catalog.layer::<$cfg>(stringify!($name))?; )+
+            $( catalog.layer::<$acfg>(stringify!($act))?; )+
+            Ok(())
+        }
+    };
+}
+
+builtin_layers! {
+    layers {
+        Linear(LinearConfig) { infer: |c, i| LinearConfig::infer(c, i), build: |c, ctx| c.init(ctx)?, output: "out_features" }
+        ReLU(ReLUConfig) { infer: |c, i| ReLUConfig::infer(c, i), build: |c, ctx| ReLU }
+        Flatten(FlattenConfig) { infer: |c, i| FlattenConfig::infer(c, i), build: |c, ctx| c.init() }
+        Conv2d(Conv2dConfig) { infer: |c, i| Conv2dConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+        MaxPool2d(MaxPool2dConfig) { infer: |c, i| MaxPool2dConfig::infer(c, i), build: |c, ctx| c.init()? }
+        Conv1d(Conv1dConfig) { infer: |c, i| Conv1dConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+        ConvTranspose2d(ConvTranspose2dConfig) { infer: |c, i| ConvTranspose2dConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+        MaxPool1d(MaxPool1dConfig) { infer: |c, i| MaxPool1dConfig::infer(c, i), build: |c, ctx| c.init()? }
+        AvgPool1d(AvgPool1dConfig) { infer: |c, i| AvgPool1dConfig::infer(c, i), build: |c, ctx| c.init()? }
+        AvgPool2d(AvgPool2dConfig) { infer: |c, i| AvgPool2dConfig::infer(c, i), build: |c, ctx| c.init()? }
+        AdaptiveAvgPool2d(AdaptiveAvgPool2dConfig) { infer: |c, i| c.0.infer(i), build: |c, ctx| c.0.init_avg() }
+        AdaptiveMaxPool2d(AdaptiveMaxPool2dConfig) { infer: |c, i| c.0.infer(i), build: |c, ctx| c.0.init_max() }
+        Identity(IdentityConfig) { infer: |c, i| IdentityConfig::infer(c, i), build: |c, ctx| crate::Identity }
+        Unflatten(UnflattenConfig) { infer: |c, i| UnflattenConfig::infer(c, i), build: |c, ctx| c.init() }
+        Bilinear(BilinearConfig) { infer: |c, i| BilinearConfig::infer(c, i), build: |c, ctx| c.init(ctx)?, output: "out_features" }
+        BatchNorm1d(BatchNorm1dConfig) { infer: |c, i| c.0.infer(1, i), build: |c, ctx| c.0.init(1, ctx)? }
+        BatchNorm2d(BatchNorm2dConfig) { infer: |c, i| c.0.infer(2, i), build: |c, ctx| c.0.init(2, ctx)? }
+        LayerNorm(LayerNormConfig) { infer: |c, i| LayerNormConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+        GroupNorm(GroupNormConfig) { infer: |c, i| GroupNormConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+        InstanceNorm2d(InstanceNorm2dConfig) { infer: |c, i| InstanceNorm2dConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+        Dropout(DropoutConfig) { infer: |c, i| DropoutConfig::infer(c, false, i), build: |c, ctx| c.init(false, ctx)? }
+        Dropout2d(Dropout2dConfig) { infer: |c, i| c.0.infer(true, i), build: |c, ctx| c.0.init(true, ctx)? }
+        Embedding(EmbeddingConfig) { infer: |c, i| EmbeddingConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+        PReLU(PReLUConfig) { infer: |c, i| PReLUConfig::infer(c, i), build: |c, ctx| PReLUConfig::build(c, ctx)? }
+        Softmax(SoftmaxConfig) { infer: |c, i| SoftmaxConfig::infer(c, i), build: |c, ctx| c.init()? }
+        LogSoftmax(LogSoftmaxConfig) { infer: |c, i| LogSoftmaxConfig::infer(c, i), build: |c, ctx| c.init()? }
+        Sequential(SequentialConfig) { infer: |c, i| SequentialConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+        Residual(ResidualConfig) { infer: |c, i| ResidualConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+    }
+    activations {
+        ReLU6(ReLU6Config)
+        LeakyReLU(LeakyReLUConfig)
+        ELU(ELUConfig)
+        SELU(SELUConfig)
+        CELU(CELUConfig)
+        GELU(GELUConfig)
+        SiLU(SiLUConfig)
+        Mish(MishConfig)
+        Sigmoid(SigmoidConfig)
+        Tanh(TanhConfig)
+        Hardtanh(HardtanhConfig)
+        Hardsigmoid(HardsigmoidConfig)
+        Hardswish(HardswishConfig)
+        Softplus(SoftplusConfig)
+        Softsign(SoftsignConfig)
+        Threshold(ThresholdConfig)
     }
 }

@@ -16,6 +16,11 @@ config! {
     }
 }
 
+variant_config! {
+    /// Arguments of `torch.nn.Dropout2d(p=0.5, inplace=False)` (see [`DropoutConfig`]).
+    Dropout2dConfig(DropoutConfig)
+}
+
 impl DropoutConfig {
     fn check(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.p) {

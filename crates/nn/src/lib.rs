@@ -52,16 +52,17 @@ pub use activation::{
     SoftsignConfig, TanhConfig, ThresholdConfig,
 };
 pub use adaptive_pool::{
-    AdaptiveAvgPool2d, AdaptiveMaxPool2d, AdaptivePool2dConfig, OutputDim, OutputSize,
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AdaptiveMaxPool2d, AdaptiveMaxPool2dConfig,
+    AdaptivePool2dConfig, OutputDim, OutputSize,
 };
-pub use batchnorm::{BatchNorm, BatchNormConfig};
+pub use batchnorm::{BatchNorm, BatchNorm1dConfig, BatchNorm2dConfig, BatchNormConfig};
 pub use bilinear::{Bilinear, BilinearConfig};
-pub use config::LayerConfig;
+pub use config::{layer, register_builtins, LayerCatalog, LayerConfig, LayerSpec, RegisterLayer};
 pub use conv::{
     conv1d, conv2d, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvPadding, PaddingString,
 };
 pub use conv_transpose::{conv_transpose2d, ConvTranspose2d, ConvTranspose2dConfig};
-pub use dropout::{Dropout, DropoutConfig};
+pub use dropout::{Dropout, Dropout2dConfig, DropoutConfig};
 pub use embedding::{Embedding, EmbeddingConfig};
 pub use error::{Error, Result};
 pub use flatten::{Flatten, FlattenConfig, Unflatten, UnflattenConfig};

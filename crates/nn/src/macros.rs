@@ -15,3 +15,27 @@ macro_rules! config {
         }
     };
 }
+
+/// Declares the config of a class that shares its arguments with another
+/// (`BatchNorm2d` with `BatchNorm1d`): a newtype over the shared struct, written in a
+/// file exactly as the struct is, so that each class has a config type of its own to
+/// register.
+macro_rules! variant_config {
+    ($(#[$m:meta])* $name:ident($inner:ty)) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub $inner);
+        impl std::ops::Deref for $name {
+            type Target = $inner;
+            fn deref(&self) -> &$inner {
+                &self.0
+            }
+        }
+        impl std::ops::DerefMut for $name {
+            fn deref_mut(&mut self) -> &mut $inner {
+                &mut self.0
+            }
+        }
+    };
+}

@@ -567,18 +567,18 @@ mod tests {
     use wick_tensor::SeedRng;
 
     fn mlp() -> Vec<LayerConfig> {
-        let mut v = vec![LayerConfig::Flatten(FlattenConfig::default())];
+        let mut v = vec![LayerConfig::from(FlattenConfig::default())];
         for (i, o) in [(784, 512), (512, 256), (256, 128), (128, 64)] {
             let _ = i;
-            v.push(LayerConfig::Linear(LinearConfig {
+            v.push(LayerConfig::from(LinearConfig {
                 in_features: None,
                 out_features: o,
                 bias: true,
                 init: None,
             }));
-            v.push(LayerConfig::ReLU(ReLUConfig::default()));
+            v.push(LayerConfig::from(ReLUConfig::default()));
         }
-        v.push(LayerConfig::Linear(LinearConfig {
+        v.push(LayerConfig::from(LinearConfig {
             in_features: None,
             out_features: 10,
             bias: true,
@@ -614,7 +614,7 @@ mod tests {
     #[test]
     fn shape_mismatch_names_the_layer_and_field() {
         let mut cfgs = mlp();
-        if let LayerConfig::Linear(l) = &mut cfgs[3] {
+        if let Some(l) = cfgs[3].downcast_mut::<LinearConfig>() {
             l.in_features = Some(500);
         }
         let err = Sequential::infer(&[1, 28, 28], &mut cfgs).unwrap_err();
@@ -639,20 +639,20 @@ mod tests {
     #[test]
     fn cnn_shapes() {
         let mut cfgs = vec![
-            LayerConfig::Conv2d(Conv2dConfig {
+            LayerConfig::from(Conv2dConfig {
                 padding: 1.into(),
                 ..Conv2dConfig::new(1, 32, 3)
             }),
-            LayerConfig::ReLU(ReLUConfig::default()),
-            LayerConfig::MaxPool2d(MaxPool2dConfig::new(2)),
-            LayerConfig::Conv2d(Conv2dConfig {
+            LayerConfig::from(ReLUConfig::default()),
+            LayerConfig::from(MaxPool2dConfig::new(2)),
+            LayerConfig::from(Conv2dConfig {
                 in_channels: None,
                 padding: 1.into(),
                 ..Conv2dConfig::new(0, 64, 3)
             }),
-            LayerConfig::MaxPool2d(MaxPool2dConfig::new(2)),
-            LayerConfig::Flatten(FlattenConfig::default()),
-            LayerConfig::Linear(LinearConfig {
+            LayerConfig::from(MaxPool2dConfig::new(2)),
+            LayerConfig::from(FlattenConfig::default()),
+            LayerConfig::from(LinearConfig {
                 in_features: None,
                 out_features: 10,
                 bias: true,
@@ -663,14 +663,12 @@ mod tests {
         assert_eq!(shapes[0], vec![32, 28, 28]);
         assert_eq!(shapes[4], vec![64, 7, 7]);
         assert_eq!(shapes[5], vec![3136]);
-        match &cfgs[6] {
-            LayerConfig::Linear(l) => assert_eq!(l.in_features, Some(3136)),
-            _ => unreachable!(),
-        }
+        let l = cfgs[6].downcast_ref::<LinearConfig>().unwrap();
+        assert_eq!(l.in_features, Some(3136));
         // a conv on a flat input is an error naming the layer
         let mut bad = vec![
-            LayerConfig::Flatten(FlattenConfig::default()),
-            LayerConfig::Conv2d(Conv2dConfig::new(1, 4, 3)),
+            LayerConfig::from(FlattenConfig::default()),
+            LayerConfig::from(Conv2dConfig::new(1, 4, 3)),
         ];
         let e = Sequential::infer(&[1, 8, 8], &mut bad)
             .unwrap_err()
@@ -680,12 +678,14 @@ mod tests {
 
     #[test]
     fn catalog_knows_its_types() {
-        assert!(LayerConfig::TYPES.contains(&"Conv2d"));
+        use wick_tensor::catalog::Kind;
+        let catalog = <dyn crate::LayerSpec>::builtins();
+        assert!(catalog.contains("Conv2d"));
         assert_eq!(
-            LayerConfig::fields_of("Linear").unwrap(),
+            catalog.fields_of("Linear").unwrap(),
             &["in_features", "out_features", "bias", "init"]
         );
-        assert!(LayerConfig::fields_of("Conv3d").is_none());
+        assert!(catalog.fields_of("Conv3d").is_none());
     }
 }
 

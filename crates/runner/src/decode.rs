@@ -5,6 +5,7 @@ use crate::diagnostic::{suggest, Diagnostic};
 use crate::keypath::{KeyPath, Segment};
 use serde::de::DeserializeOwned;
 use serde::Deserializer;
+use wick_tensor::catalog::{Catalog as OpenCatalog, Kind, Tagged};
 
 /// A catalog enum whose variants are PyTorch class names (see `wick_tensor::tagged_config!`).
 pub(crate) trait Catalog: Sized {
@@ -35,13 +36,68 @@ macro_rules! catalog {
     };
 }
 
-catalog!(wick_nn::LayerConfig, "layer");
 catalog!(wick_losses::LossConfig, "loss");
 catalog!(wick_optim::OptimizerConfig, "optimizer");
 catalog!(wick_optim::SchedulerConfig, "scheduler");
 catalog!(wick_data::transforms::TransformConfig, "transform");
 catalog!(wick_data::sampler::SamplerConfig, "sampler");
 catalog!(wick_data::datasets::DatasetConfig, "dataset");
+
+/// Where class names are looked up: a catalog enum, or an open catalog of registered
+/// classes.
+trait Lookup {
+    type Out;
+    fn what(&self) -> &'static str;
+    fn names(&self) -> Vec<&'static str>;
+    fn fields_of(&self, ty: &str) -> Option<&'static [&'static str]>;
+    fn deserialize_as<'de, D: Deserializer<'de>>(
+        &self,
+        ty: &str,
+        d: D,
+    ) -> Option<Result<Self::Out, D::Error>>;
+}
+
+struct Enum<C>(std::marker::PhantomData<C>);
+
+impl<C: Catalog> Lookup for Enum<C> {
+    type Out = C;
+    fn what(&self) -> &'static str {
+        C::WHAT
+    }
+    fn names(&self) -> Vec<&'static str> {
+        C::types().to_vec()
+    }
+    fn fields_of(&self, ty: &str) -> Option<&'static [&'static str]> {
+        C::fields_of(ty)
+    }
+    fn deserialize_as<'de, D: Deserializer<'de>>(
+        &self,
+        ty: &str,
+        d: D,
+    ) -> Option<Result<C, D::Error>> {
+        C::deserialize_as(ty, d)
+    }
+}
+
+impl<S: ?Sized + Kind> Lookup for OpenCatalog<S> {
+    type Out = Tagged<S>;
+    fn what(&self) -> &'static str {
+        S::WHAT
+    }
+    fn names(&self) -> Vec<&'static str> {
+        OpenCatalog::names(self).collect()
+    }
+    fn fields_of(&self, ty: &str) -> Option<&'static [&'static str]> {
+        OpenCatalog::fields_of(self, ty)
+    }
+    fn deserialize_as<'de, D: Deserializer<'de>>(
+        &self,
+        ty: &str,
+        d: D,
+    ) -> Option<Result<Tagged<S>, D::Error>> {
+        self.decode(ty, d)
+    }
+}
 
 /// The words between backticks in a serde message.
 fn ticked(msg: &str) -> Vec<&str> {
@@ -123,7 +179,25 @@ pub(crate) fn decode_tagged<C: Catalog>(
     value: &toml::Value,
     path: &KeyPath,
 ) -> Result<C, Diagnostic> {
-    let what = C::WHAT;
+    decode_class(&Enum::<C>(std::marker::PhantomData), value, path)
+}
+
+/// [`decode_tagged`] for a class of an open catalog: the one in force on this thread
+/// (a registry's), else the built-ins.
+pub(crate) fn decode_open<S: ?Sized + Kind>(
+    value: &toml::Value,
+    path: &KeyPath,
+) -> Result<Tagged<S>, Diagnostic> {
+    decode_class(&*OpenCatalog::<S>::current(), value, path)
+}
+
+fn decode_class<L: Lookup>(
+    lookup: &L,
+    value: &toml::Value,
+    path: &KeyPath,
+) -> Result<L::Out, Diagnostic> {
+    let what = lookup.what();
+    let types = lookup.names();
     let Some(table) = value.as_table() else {
         return Err(Diagnostic::value(
             path.clone(),
@@ -138,7 +212,7 @@ pub(crate) fn decode_tagged<C: Catalog>(
         return Err(
             Diagnostic::value(path.clone(), format!("this {what} has no `type`"))
                 .with_label("missing `type`")
-                .with_help(format!("set `type` to one of {}", list(C::types()))),
+                .with_help(format!("set `type` to one of {}", list(&types))),
         );
     };
     let Some(ty) = ty.as_str() else {
@@ -148,12 +222,12 @@ pub(crate) fn decode_tagged<C: Catalog>(
         )
         .with_label("not a string"));
     };
-    let Some(fields) = C::fields_of(ty) else {
+    let Some(fields) = lookup.fields_of(ty) else {
         let d = Diagnostic::value(path.key("type"), format!("unknown {what} type `{ty}`"))
             .with_label(format!("unknown {what}"));
-        return Err(match suggest(ty, C::types().iter().copied()) {
+        return Err(match suggest(ty, types.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_help(format!("known {what} types: {}", list(C::types()))),
+            None => d.with_help(format!("known {what} types: {}", list(&types))),
         });
     };
     let mut args = table.clone();
@@ -174,7 +248,7 @@ pub(crate) fn decode_tagged<C: Catalog>(
     }
     let mut track = serde_path_to_error::Track::new();
     let de = serde_path_to_error::Deserializer::new(toml::Value::Table(args), &mut track);
-    match C::deserialize_as(ty, de) {
+    match lookup.deserialize_as(ty, de) {
         Some(Ok(v)) => Ok(v),
         Some(Err(e)) => Err(serde_error(
             path.join(&KeyPath::from_serde(&track.path())),
@@ -192,15 +266,15 @@ mod tests {
     fn layer(src: &str) -> Result<LayerConfig, Diagnostic> {
         let v: toml::Value =
             toml::from_str::<toml::Table>(&format!("l = {src}")).unwrap()["l"].clone();
-        decode_tagged::<LayerConfig>(&v, &KeyPath::root().key("l"))
+        decode_open(&v, &KeyPath::root().key("l"))
     }
 
     #[test]
     fn decodes_and_reports() {
-        assert!(matches!(
-            layer("{ type = \"Linear\", out_features = 3 }"),
-            Ok(LayerConfig::Linear(_))
-        ));
+        assert!(layer("{ type = \"Linear\", out_features = 3 }")
+            .unwrap()
+            .downcast_ref::<wick_nn::LinearConfig>()
+            .is_some());
         let e = layer("{ type = \"Linaer\", out_features = 3 }").unwrap_err();
         assert_eq!(e.path.to_string(), "l.type");
         assert_eq!(e.help.as_deref(), Some("did you mean `Linear`?"));

@@ -80,22 +80,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// "did you mean" among `candidates`: the closest by edit distance, if close enough.
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = word.to_lowercase();
-    let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
-        if c.to_lowercase() == lower {
-            return Some(c);
-        }
-        let d = strsim::damerau_levenshtein(&lower, &c.to_lowercase());
-        let limit = (word.chars().count().max(c.chars().count()) / 3).max(1);
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, c));
-        }
-    }
-    best.map(|(_, c)| c)
-}
+pub use wick_tensor::catalog::suggest;
 
 /// The byte range of the key or value at `path` in a parsed document: the deepest
 /// part of the path that exists.

@@ -17,6 +17,7 @@ mod pending;
 pub mod plots;
 pub mod predict;
 pub mod process;
+pub mod registry;
 pub mod rundir;
 pub mod schema;
 pub mod task;
@@ -25,6 +26,7 @@ pub mod trainer;
 pub use diagnostic::Diagnostic;
 pub use keypath::{KeyPath, Segment};
 pub use overrides::{Override, OverrideError};
+pub use registry::{Registry, RegistryError};
 pub use schema::Experiment;
 pub use trainer::{build_model, run, RunError, RunOptions, RunReport};
 

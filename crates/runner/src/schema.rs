@@ -13,7 +13,7 @@
 
 use crate::checkpoint::CheckpointConfig;
 use crate::datainfo;
-use crate::decode::{decode, decode_tagged};
+use crate::decode::{decode, decode_open, decode_tagged};
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::keypath::KeyPath;
 use crate::metrics::MetricsConfig;
@@ -327,7 +327,7 @@ impl Experiment {
             .layers
             .iter()
             .enumerate()
-            .map(|(i, l)| decode_tagged(l, &layers_path.index(i)))
+            .map(|(i, l)| decode_open(l, &layers_path.index(i)))
             .collect::<Result<_, _>>()?;
         let mut exp = Experiment {
             name: raw.name,
@@ -548,10 +548,7 @@ impl Experiment {
         if let (LossConfig::CrossEntropyLoss(c), Some(classes)) = (&self.loss, classes) {
             {
                 if out.len() != 1 || out[0] != classes {
-                    let field = match &self.model.layers[last] {
-                        LayerConfig::Linear(_) => "out_features",
-                        _ => "type",
-                    };
+                    let field = self.model.layers[last].output_argument().unwrap_or("type");
                     return Err(Diagnostic::value(
                         model_path.key("layers").index(last).key(field),
                         format!(
@@ -892,14 +889,10 @@ lr = 0.1
         let a = Experiment::from_toml(INLINE).unwrap();
         let b = Experiment::from_toml(LONG_HAND).unwrap();
         assert_eq!(a, b);
-        match &a.model.layers[4] {
-            LayerConfig::Linear(l) => assert_eq!(l.in_features, Some(4 * 14 * 14)),
-            other => panic!("{other:?}"),
-        }
-        match &a.model.layers[0] {
-            LayerConfig::Conv2d(c) => assert_eq!(c.in_channels, Some(1)),
-            other => panic!("{other:?}"),
-        }
+        let l = a.model.layers[4].downcast_ref::<wick_nn::LinearConfig>();
+        assert_eq!(l.unwrap().in_features, Some(4 * 14 * 14));
+        let c = a.model.layers[0].downcast_ref::<wick_nn::Conv2dConfig>();
+        assert_eq!(c.unwrap().in_channels, Some(1));
     }
 
     #[test]

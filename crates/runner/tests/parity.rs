@@ -17,7 +17,7 @@ use wick_tensor::SeedRng;
 const TOL: f64 = 1e-5;
 
 fn linear(out: usize) -> LayerConfig {
-    LayerConfig::Linear(LinearConfig {
+    LayerConfig::from(LinearConfig {
         in_features: None,
         out_features: out,
         bias: true,
@@ -25,7 +25,7 @@ fn linear(out: usize) -> LayerConfig {
     })
 }
 fn relu() -> LayerConfig {
-    LayerConfig::ReLU(ReLUConfig::default())
+    LayerConfig::from(ReLUConfig::default())
 }
 
 fn build(
@@ -118,7 +118,7 @@ fn check(
 
 fn mlp_layers() -> Vec<LayerConfig> {
     vec![
-        LayerConfig::Flatten(FlattenConfig::default()),
+        LayerConfig::from(FlattenConfig::default()),
         linear(512),
         relu(),
         linear(256),
@@ -166,24 +166,24 @@ fn mlp_sgd_dampening_weight_decay_matches_pytorch() {
 fn cnn_sgd_nesterov_matches_pytorch() {
     let f = load_fixture("parity.safetensors");
     let layers = vec![
-        LayerConfig::Conv2d(Conv2dConfig {
+        LayerConfig::from(Conv2dConfig {
             in_channels: None,
             padding: IntOrPair::Int(1).into(),
             ..Conv2dConfig::new(1, 4, 3)
         }),
         relu(),
-        LayerConfig::MaxPool2d(MaxPool2dConfig::new(2)),
-        LayerConfig::Conv2d(Conv2dConfig {
+        LayerConfig::from(MaxPool2dConfig::new(2)),
+        LayerConfig::from(Conv2dConfig {
             in_channels: None,
             ..Conv2dConfig::new(4, 6, 3)
         }),
         relu(),
-        LayerConfig::MaxPool2d(MaxPool2dConfig {
+        LayerConfig::from(MaxPool2dConfig {
             stride: Some(IntOrPair::Int(2)),
             padding: IntOrPair::Int(1),
             ..MaxPool2dConfig::new(3)
         }),
-        LayerConfig::Flatten(FlattenConfig::default()),
+        LayerConfig::from(FlattenConfig::default()),
         linear(10),
     ];
     let model = build(&[1, 12, 12], layers, &f, "cnn");

@@ -11,10 +11,12 @@
 //! - [`device_path`]: CPU kernels or the device-generic path, and the switch that
 //!   forces the latter on the CPU for tests.
 //! - [`gradcheck`]: finite-difference checking of any op's gradient, candle's own included.
-//! - [`tagged_config!`]: the catalog pattern behind `type = "Linear"` in experiment files.
+//! - [`catalog`]: open catalogs behind `type = "Linear"` in experiment files, built-ins
+//!   and a user's own classes registered the same way.
 #![warn(missing_docs)]
 
 pub mod autograd;
+pub mod catalog;
 mod device;
 pub mod device_path;
 mod error;

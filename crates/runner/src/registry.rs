@@ -1,0 +1,116 @@
+//! The names an experiment file can use, built-in and a user's own.
+//!
+//! ```ignore
+//! let mut registry = Registry::with_builtins();
+//! registry.layer::<MyLayerConfig>("MyLayer");
+//! let exp = registry.load_experiment(path, &[])?;      // `{ type = "MyLayer" }` resolves
+//! registry.enter(|| wick_runner::run(&exp, &opts))?;   // and so does its config.toml
+//! ```
+//!
+//! wick's own classes are registered by the same calls (`wick_nn::register_builtins`),
+//! so a user's layer is checked, inferred, summarized, checkpointed and resumed exactly
+//! as a built-in is. A name registered twice is kept as an error that
+//! [`Registry::check`] reports; `wick::cli::main_with` refuses to start with one.
+
+use crate::{load_experiment_with, Experiment, ExperimentError, Override};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::sync::Arc;
+use wick_nn::{LayerCatalog, LayerSpec, RegisterLayer};
+use wick_tensor::catalog::{DuplicateName, Kind};
+
+/// Every catalog a file can name, with what was registered into it.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    layers: Arc<LayerCatalog>,
+    duplicates: Vec<DuplicateName>,
+}
+
+/// Names registered twice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct RegistryError(pub Vec<DuplicateName>);
+
+impl Registry {
+    /// wick's built-in classes (the `torch.nn` layers, …).
+    pub fn with_builtins() -> Self {
+        Self {
+            layers: <dyn LayerSpec>::builtins(),
+            duplicates: Vec::new(),
+        }
+    }
+
+    /// Registers the layer class `name` with config type `C` (see [`wick_nn::LayerSpec`]).
+    /// A name already registered is recorded as an error ([`Registry::check`]).
+    pub fn layer<C: LayerSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
+        if let Err(e) = Arc::make_mut(&mut self.layers).layer::<C>(name) {
+            self.duplicates.push(e);
+        }
+        self
+    }
+
+    /// The layer catalog.
+    pub fn layers(&self) -> &LayerCatalog {
+        &self.layers
+    }
+
+    /// Every name registered twice, as one error.
+    pub fn check(&self) -> Result<(), RegistryError> {
+        if self.duplicates.is_empty() {
+            Ok(())
+        } else {
+            Err(RegistryError(self.duplicates.clone()))
+        }
+    }
+
+    /// Runs `f` with these catalogs in force on the current thread: experiment files
+    /// and run directories read inside it resolve names here.
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.layers.enter(f)
+    }
+
+    /// Reads, overrides (`--set`), parses and validates an experiment file against
+    /// this registry.
+    pub fn load_experiment(
+        &self,
+        path: &Path,
+        overrides: &[Override],
+    ) -> Result<Experiment, ExperimentError> {
+        self.enter(|| load_experiment_with(path, overrides))
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::with_builtins()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wick_nn::{LinearConfig, ReLUConfig};
+
+    #[test]
+    fn a_name_registered_twice_is_an_error() {
+        let mut r = Registry::with_builtins();
+        assert!(r.check().is_ok());
+        r.layer::<LinearConfig>("Dense")
+            .layer::<ReLUConfig>("Linear");
+        let e = r.check().unwrap_err();
+        assert_eq!(e.to_string(), "the layer `Linear` is registered twice");
+        assert!(r.layers().contains("Dense"));
+        // the built-ins themselves are untouched
+        assert!(!Registry::with_builtins().layers().contains("Dense"));
+    }
+
+    #[test]
+    fn names_resolve_only_where_the_registry_is_in_force() {
+        let mut r = Registry::with_builtins();
+        r.layer::<LinearConfig>("Dense");
+        let src = "{\"type\": \"Dense\", \"out_features\": 3}";
+        assert!(serde_json::from_str::<wick_nn::LayerConfig>(src).is_err());
+        let c: wick_nn::LayerConfig = r.enter(|| serde_json::from_str(src)).unwrap();
+        assert_eq!(c.type_name(), "Dense");
+    }
+}

@@ -1,0 +1,303 @@
+//! The `wick` command line, over any [`Registry`]: `wick::cli::main_with(registry)` is
+//! the whole program (`run`, `check`, `eval`, `predict`, `export`) with the registry's
+//! names in force for every file and run directory it reads.
+//!
+//! The binary owns the process: this module installs the tracing subscriber, the
+//! thread and allocator settings and the Ctrl-C handler, none of which a library
+//! crate does.
+
+use crate::Registry;
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use wick_runner::trainer::Device;
+use wick_runner::{load_experiment_with, logging, Override, RunError, RunOptions};
+
+/// Train neural networks described in TOML experiment files, the PyTorch way.
+#[derive(Parser)]
+#[command(name = "wick", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train and evaluate an experiment; writes runs/<name>/<timestamp>/.
+    Run {
+        /// The experiment file (not with --resume).
+        #[arg(required_unless_present = "resume")]
+        experiment: Option<PathBuf>,
+        /// Override a key of the file, validated like the file: `--set optimizer.lr=0.1`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
+        /// Continue the run in this directory from its `last` checkpoint.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["experiment", "set"])]
+        resume: Option<PathBuf>,
+        /// Where run directories go.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// Never draw progress bars.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Validate an experiment and print its model table; trains nothing.
+    Check {
+        /// The experiment file.
+        experiment: PathBuf,
+        /// Override a key of the file: `--set optimizer.lr=0.1`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
+    },
+    /// Evaluate a checkpoint of a run directory on its test split.
+    Eval {
+        /// The run directory (runs/<name>/<timestamp>).
+        run_dir: PathBuf,
+        /// Which checkpoint: `last`, `best` or a folder name such as `epoch-0003`.
+        #[arg(long, default_value = "best")]
+        checkpoint: String,
+    },
+    /// Run a checkpoint on new inputs (an image, a folder of images, or a CSV of
+    /// feature rows) and write the predictions as CSV.
+    Predict {
+        /// The run directory (runs/<name>/<timestamp>).
+        run_dir: PathBuf,
+        /// An image file, a folder of images, or a .csv file.
+        inputs: PathBuf,
+        /// Which checkpoint: `last`, `best` or a folder name such as `epoch-0003`.
+        #[arg(long, default_value = "best")]
+        checkpoint: String,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Write the experiment of a run directory as a PyTorch program that loads its
+    /// checkpoint.
+    Export {
+        /// Write Python (the only format so far).
+        #[arg(long, required = true)]
+        python: bool,
+        /// The run directory (runs/<name>/<timestamp>).
+        run_dir: PathBuf,
+        /// Which checkpoint the script loads by default.
+        #[arg(long, default_value = "best")]
+        checkpoint: String,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+const EXIT_FAILED_RUN: u8 = 1;
+const EXIT_BAD_EXPERIMENT: u8 = 2;
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs the `wick` command line with the names of `registry`: parses the arguments,
+/// sets the process up and dispatches the command. A name registered twice stops it
+/// before anything runs (exit code 2).
+pub fn main_with(registry: Registry) -> ExitCode {
+    wick_runner::process::tune_for_training();
+    let cli = Cli::parse();
+    if let Err(e) = registry.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_BAD_EXPERIMENT);
+    }
+    logging::init();
+    wick_runner::process::in_compute_pool(move || registry.enter(|| dispatch(cli.command)))
+}
+
+fn dispatch(command: Command) -> ExitCode {
+    match command {
+        Command::Check { experiment, set } => match load_experiment_with(&experiment, &set) {
+            Ok(exp) => match wick_runner::build_model(&exp, &Device::Cpu) {
+                Ok(model) => {
+                    out(&format!(
+                        "{}: OK\n{}\n",
+                        experiment.display(),
+                        model.summary()
+                    ));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+            },
+            Err(e) => {
+                eprint!("{}", e.rendered);
+                ExitCode::from(EXIT_BAD_EXPERIMENT)
+            }
+        },
+        Command::Run {
+            experiment,
+            set,
+            resume,
+            runs_dir,
+            no_progress,
+        } => {
+            let opts = RunOptions {
+                runs_dir,
+                progress: !no_progress && std::io::stderr().is_terminal(),
+                mirrors: mirrors(),
+                overrides: set.iter().map(ToString::to_string).collect(),
+                stop: stop_on_ctrl_c(),
+            };
+            let result = match (resume, experiment) {
+                (Some(dir), _) => wick_runner::trainer::resume(&dir, &opts),
+                (None, Some(experiment)) => {
+                    let exp = match load_experiment_with(&experiment, &set) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            eprint!("{}", e.rendered);
+                            return ExitCode::from(EXIT_BAD_EXPERIMENT);
+                        }
+                    };
+                    wick_runner::run(&exp, &opts)
+                }
+                (None, None) => unreachable!("clap requires an experiment without --resume"),
+            };
+            match result {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e @ RunError::Interrupted { .. }) => fail(&e.into(), EXIT_INTERRUPTED),
+                Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+            }
+        }
+        Command::Eval {
+            run_dir,
+            checkpoint,
+        } => {
+            let opts = RunOptions {
+                mirrors: mirrors(),
+                ..Default::default()
+            };
+            match wick_runner::trainer::eval(&run_dir, &checkpoint, &opts) {
+                Ok(ev) => {
+                    let line = if ev.has_accuracy {
+                        format!(
+                            "accuracy {:.2} % ({}/{}), loss {:.4}\n",
+                            100.0 * ev.accuracy(),
+                            ev.hits,
+                            ev.counted,
+                            ev.loss
+                        )
+                    } else {
+                        let m = |k: &str| ev.extra.get(k).copied().unwrap_or(f64::NAN);
+                        format!(
+                            "loss {:.4}, MAE {:.4}, MSE {:.4}, R² {:.4} ({} samples)\n",
+                            ev.loss,
+                            m("mae"),
+                            m("mse"),
+                            m("r2"),
+                            ev.total
+                        )
+                    };
+                    out(&line);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+            }
+        }
+        Command::Predict {
+            run_dir,
+            inputs,
+            checkpoint,
+            output,
+        } => match wick_runner::predict::predict(&run_dir, &inputs, &checkpoint) {
+            Ok(csv) => match output {
+                Some(path) => match std::fs::write(&path, csv) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(
+                        &anyhow::anyhow!("cannot write {}: {e}", path.display()),
+                        EXIT_FAILED_RUN,
+                    ),
+                },
+                None => {
+                    out(&csv);
+                    ExitCode::SUCCESS
+                }
+            },
+            Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+        },
+        Command::Export {
+            python: _,
+            run_dir,
+            checkpoint,
+            output,
+        } => match export(&run_dir, &checkpoint, output) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, EXIT_FAILED_RUN),
+        },
+    }
+}
+
+fn export(
+    run_dir: &std::path::Path,
+    checkpoint: &str,
+    output: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let exp = wick_runner::trainer::load_run_config(run_dir)?;
+    let ckpt = run_dir
+        .join("checkpoints")
+        .join(checkpoint)
+        .join(wick_runner::checkpoint::MODEL_FILE);
+    let script = wick_runner::export::python_script(&exp, Some(&ckpt.display().to_string()));
+    match output {
+        Some(path) => std::fs::write(&path, script)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+        None => out(&script),
+    }
+    Ok(())
+}
+
+/// `WICK_MIRRORS`: comma-separated base URLs tried instead of the official mirrors.
+fn mirrors() -> Option<Vec<String>> {
+    std::env::var("WICK_MIRRORS").ok().and_then(|m| {
+        let list: Vec<String> = m
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        (!list.is_empty()).then_some(list)
+    })
+}
+
+/// The first Ctrl-C (or SIGTERM) asks the trainer to finish its step, save `last` and
+/// exit; a second one exits at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let installed = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ninterrupted: finishing the step and saving `last` (Ctrl-C again to quit now)");
+    });
+    if let Err(e) = installed {
+        tracing::warn!("cannot install the Ctrl-C handler: {e}");
+    }
+    stop
+}
+
+/// Writes to standard output; a closed pipe (`wick check x.toml | head`) ends the
+/// program quietly instead of panicking as `println!` does.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(i32::from(EXIT_FAILED_RUN));
+    }
+}
+
+fn fail(e: &anyhow::Error, code: u8) -> ExitCode {
+    eprintln!("error: {e:#}");
+    tracing::error!(target: "wick::exit", "{e:#}");
+    ExitCode::from(code)
+}
