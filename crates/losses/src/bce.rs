@@ -54,6 +54,9 @@ impl Loss for BCELoss {
     fn type_name(&self) -> &'static str {
         "BCELoss"
     }
+    fn decision_threshold(&self) -> Option<f64> {
+        Some(0.5)
+    }
     fn target_kind(&self) -> TargetKind {
         TargetKind::Float
     }

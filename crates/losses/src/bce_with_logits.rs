@@ -55,6 +55,9 @@ impl Loss for BCEWithLogitsLoss {
     fn type_name(&self) -> &'static str {
         "BCEWithLogitsLoss"
     }
+    fn decision_threshold(&self) -> Option<f64> {
+        Some(0.0)
+    }
     fn target_kind(&self) -> TargetKind {
         TargetKind::Float
     }

@@ -1,3 +1,10 @@
+//! The loss catalog: what `[loss] type = "CrossEntropyLoss"` names.
+//!
+//! A loss class is a config type implementing [`LossSpec`] (build the [`Loss`])
+//! registered under its PyTorch class name in a [`LossCatalog`]; wick's own are
+//! registered by [`register_builtins`] as a user's crate registers its own
+//! (`catalog.loss::<MyLossConfig>("MyLoss")`).
+
 use crate::{
     BCELoss, BCELossConfig, BCEWithLogitsLoss, BCEWithLogitsLossConfig, CosineEmbeddingLoss,
     CosineEmbeddingLossConfig, CrossEntropyLoss, CrossEntropyLossConfig, GaussianNLLLoss,
@@ -9,97 +16,133 @@ use crate::{
     TripletMarginLossConfig,
 };
 use crate::{Loss, Reduction, Result};
+use std::any::Any;
+use std::fmt::Debug;
+use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
 
-wick_tensor::tagged_config! {
-    /// A loss by its PyTorch class name: `[loss] type = "CrossEntropyLoss"`, with that
-    /// class's arguments and defaults.
-    pub enum LossConfig {
-        /// `torch.nn.MSELoss`
-        MSELoss(MSELossConfig),
-        /// `torch.nn.L1Loss`
-        L1Loss(L1LossConfig),
-        /// `torch.nn.SmoothL1Loss`
-        SmoothL1Loss(SmoothL1LossConfig),
-        /// `torch.nn.HuberLoss`
-        HuberLoss(HuberLossConfig),
-        /// `torch.nn.BCELoss`
-        BCELoss(BCELossConfig),
-        /// `torch.nn.BCEWithLogitsLoss`
-        BCEWithLogitsLoss(BCEWithLogitsLossConfig),
-        /// `torch.nn.CrossEntropyLoss`
-        CrossEntropyLoss(CrossEntropyLossConfig),
-        /// `torch.nn.NLLLoss`
-        NLLLoss(NLLLossConfig),
-        /// `torch.nn.KLDivLoss`
-        KLDivLoss(KLDivLossConfig),
-        /// `torch.nn.CosineEmbeddingLoss`
-        CosineEmbeddingLoss(CosineEmbeddingLossConfig),
-        /// `torch.nn.TripletMarginLoss`
-        TripletMarginLoss(TripletMarginLossConfig),
-        /// `torch.nn.MarginRankingLoss`
-        MarginRankingLoss(MarginRankingLossConfig),
-        /// `torch.nn.HingeEmbeddingLoss`
-        HingeEmbeddingLoss(HingeEmbeddingLossConfig),
-        /// `torch.nn.SoftMarginLoss`
-        SoftMarginLoss(SoftMarginLossConfig),
-        /// `torch.nn.MultiLabelSoftMarginLoss`
-        MultiLabelSoftMarginLoss(MultiLabelSoftMarginLossConfig),
-        /// `torch.nn.PoissonNLLLoss`
-        PoissonNLLLoss(PoissonNLLLossConfig),
-        /// `torch.nn.GaussianNLLLoss`
-        GaussianNLLLoss(GaussianNLLLossConfig),
-    }
-}
-
-impl LossConfig {
+/// The arguments of a loss class (`nn.CrossEntropyLoss(weight, ignore_index, …)`):
+/// what a config type implements to be named in an experiment file. It is also
+/// `serde`'s (PyTorch's argument names and defaults, `deny_unknown_fields`), `Clone`
+/// and `Debug`.
+pub trait LossSpec:
+    wick_tensor::dyn_clone::DynClone + wick_tensor::erased_serde::Serialize + Any + Debug + Send + Sync
+{
     /// Validates the arguments and builds the loss.
     ///
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) naming the invalid argument.
-    pub fn build(&self) -> Result<Box<dyn Loss>> {
-        Ok(match self {
-            Self::MSELoss(c) => Box::new(MSELoss::new(c.clone())?),
-            Self::L1Loss(c) => Box::new(L1Loss::new(c.clone())?),
-            Self::SmoothL1Loss(c) => Box::new(SmoothL1Loss::new(c.clone())?),
-            Self::HuberLoss(c) => Box::new(HuberLoss::new(c.clone())?),
-            Self::BCELoss(c) => Box::new(BCELoss::new(c.clone())?),
-            Self::BCEWithLogitsLoss(c) => Box::new(BCEWithLogitsLoss::new(c.clone())?),
-            Self::CrossEntropyLoss(c) => Box::new(CrossEntropyLoss::new(c.clone())?),
-            Self::NLLLoss(c) => Box::new(NLLLoss::new(c.clone())?),
-            Self::KLDivLoss(c) => Box::new(KLDivLoss::new(c.clone())?),
-            Self::CosineEmbeddingLoss(c) => Box::new(CosineEmbeddingLoss::new(c.clone())?),
-            Self::TripletMarginLoss(c) => Box::new(TripletMarginLoss::new(c.clone())?),
-            Self::MarginRankingLoss(c) => Box::new(MarginRankingLoss::new(c.clone())?),
-            Self::HingeEmbeddingLoss(c) => Box::new(HingeEmbeddingLoss::new(c.clone())?),
-            Self::SoftMarginLoss(c) => Box::new(SoftMarginLoss::new(c.clone())?),
-            Self::MultiLabelSoftMarginLoss(c) => {
-                Box::new(MultiLabelSoftMarginLoss::new(c.clone())?)
-            }
-            Self::PoissonNLLLoss(c) => Box::new(PoissonNLLLoss::new(c.clone())?),
-            Self::GaussianNLLLoss(c) => Box::new(GaussianNLLLoss::new(c.clone())?),
-        })
+    fn build(&self) -> Result<Box<dyn Loss>>;
+    /// The configured `reduction` (default: the built loss's, `mean` if it cannot be
+    /// built).
+    fn reduction(&self) -> Reduction {
+        self.build().map_or(Reduction::Mean, |l| l.reduction())
     }
+    /// Checks the arguments against the number of classes of the data (a class
+    /// `weight` with one entry per class); nothing to check by default.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) naming the argument that does not fit.
+    fn check_classes(&self, classes: usize) -> Result<()> {
+        let _ = classes;
+        Ok(())
+    }
+}
 
-    /// The configured `reduction`.
-    pub fn reduction(&self) -> Reduction {
-        match self {
-            Self::MSELoss(c) => c.reduction,
-            Self::L1Loss(c) => c.reduction,
-            Self::SmoothL1Loss(c) => c.reduction,
-            Self::HuberLoss(c) => c.reduction,
-            Self::BCELoss(c) => c.reduction,
-            Self::BCEWithLogitsLoss(c) => c.reduction,
-            Self::CrossEntropyLoss(c) => c.reduction,
-            Self::NLLLoss(c) => c.reduction,
-            Self::KLDivLoss(c) => c.reduction,
-            Self::CosineEmbeddingLoss(c) => c.reduction,
-            Self::TripletMarginLoss(c) => c.reduction,
-            Self::MarginRankingLoss(c) => c.reduction,
-            Self::HingeEmbeddingLoss(c) => c.reduction,
-            Self::SoftMarginLoss(c) => c.reduction,
-            Self::MultiLabelSoftMarginLoss(c) => c.reduction,
-            Self::PoissonNLLLoss(c) => c.reduction,
-            Self::GaussianNLLLoss(c) => c.reduction,
+/// A loss by its PyTorch class name: `[loss] type = "CrossEntropyLoss"`, with that
+/// class's arguments and defaults.
+pub type LossConfig = Tagged<dyn LossSpec>;
+
+/// The loss classes an experiment file can name.
+pub type LossCatalog = Catalog<dyn LossSpec>;
+
+wick_tensor::open_catalog! {
+    spec = LossSpec, what = "loss", register = RegisterLoss::loss, builtins = register_builtins,
+}
+
+/// A loss config from a value of its config type: `loss("MSELoss", MSELossConfig::default())`.
+pub fn loss(name: &'static str, spec: impl LossSpec) -> LossConfig {
+    Tagged::from_box(name, Box::new(spec))
+}
+
+/// Implements [`LossSpec`] for a built-in config (`$loss::new(config)`, its
+/// `reduction` field, and for those with class weights, `check_classes`).
+macro_rules! builtin_loss {
+    ($name:ident($cfg:ident) $($check:item)?) => {
+        impl LossSpec for $cfg {
+            fn build(&self) -> Result<Box<dyn Loss>> {
+                Ok(Box::new($name::new(self.clone())?))
+            }
+            fn reduction(&self) -> Reduction {
+                self.reduction
+            }
+            $($check)?
         }
+        impl From<$cfg> for LossConfig {
+            fn from(c: $cfg) -> Self {
+                loss(stringify!($name), c)
+            }
+        }
+    };
+}
+
+/// The built-in classes, plain and with a class `weight`; generates
+/// [`register_builtins`].
+macro_rules! builtin_losses {
+    (plain { $( $name:ident($cfg:ident) ),+ $(,)? } weighted { $( $wname:ident($wcfg:ident) ),+ $(,)? }) => {
+        $( builtin_loss!($name($cfg)); )+
+        $( builtin_loss!($wname($wcfg)
+            fn check_classes(&self, classes: usize) -> Result<()> {
+                check_weight(self.weight.as_deref(), classes)
+            }
+        ); )+
+
+        /// Registers wick's loss classes (the `torch.nn` losses) in `catalog`, as a
+        /// user's crate registers its own.
+        ///
+        /// # Errors
+        /// A class of the same name is already there.
+        pub fn register_builtins(catalog: &mut LossCatalog) -> std::result::Result<(), DuplicateName> {
+            $( catalog.loss::<$cfg>(stringify!($name))?; )+
+            $( catalog.loss::<$wcfg>(stringify!($wname))?; )+
+            Ok(())
+        }
+    };
+}
+
+/// A class `weight` needs one entry per class.
+fn check_weight(weight: Option<&[f64]>, classes: usize) -> Result<()> {
+    match weight {
+        Some(w) if w.len() != classes => Err(crate::Error::Config {
+            field: "weight",
+            message: format!(
+                "weight has {} entries, but there are {classes} classes",
+                w.len()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+builtin_losses! {
+    plain {
+        MSELoss(MSELossConfig),
+        L1Loss(L1LossConfig),
+        SmoothL1Loss(SmoothL1LossConfig),
+        HuberLoss(HuberLossConfig),
+        BCELoss(BCELossConfig),
+        BCEWithLogitsLoss(BCEWithLogitsLossConfig),
+        KLDivLoss(KLDivLossConfig),
+        CosineEmbeddingLoss(CosineEmbeddingLossConfig),
+        TripletMarginLoss(TripletMarginLossConfig),
+        MarginRankingLoss(MarginRankingLossConfig),
+        HingeEmbeddingLoss(HingeEmbeddingLossConfig),
+        SoftMarginLoss(SoftMarginLossConfig),
+        MultiLabelSoftMarginLoss(MultiLabelSoftMarginLossConfig),
+        PoissonNLLLoss(PoissonNLLLossConfig),
+        GaussianNLLLoss(GaussianNLLLossConfig),
+    }
+    weighted {
+        CrossEntropyLoss(CrossEntropyLossConfig),
+        NLLLoss(NLLLossConfig),
     }
 }

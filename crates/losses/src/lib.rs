@@ -44,7 +44,7 @@
 //! assert_eq!(mse.forward(&x, &y)?.to_scalar::<f32>()?, 4.0 / 3.0);
 //!
 //! // from a catalog entry, as an experiment file's `[loss]` table
-//! let cfg = LossConfig::SmoothL1Loss(Default::default());
+//! let cfg = LossConfig::from(wick_losses::SmoothL1LossConfig::default());
 //! let loss: Box<dyn Loss> = cfg.build()?;
 //! assert_eq!(loss.input_arity(), 1);
 //! # Ok::<(), wick_losses::Error>(())
@@ -76,7 +76,7 @@ mod triplet_margin;
 
 pub use bce::{BCELoss, BCELossConfig};
 pub use bce_with_logits::{BCEWithLogitsLoss, BCEWithLogitsLossConfig};
-pub use config::LossConfig;
+pub use config::{loss, register_builtins, LossCatalog, LossConfig, LossSpec, RegisterLoss};
 pub use cosine_embedding::{CosineEmbeddingLoss, CosineEmbeddingLossConfig};
 pub use cross_entropy::{log_softmax, CrossEntropyLoss, CrossEntropyLossConfig};
 pub use error::{Error, Result};

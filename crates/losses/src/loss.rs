@@ -53,6 +53,14 @@ pub trait Loss: Send + Sync {
     fn target_kind(&self) -> TargetKind;
     /// The reduction this loss applies.
     fn reduction(&self) -> Reduction;
+    /// For a float-target loss whose inputs are yes/no scores, the score above which
+    /// an output counts as "yes": `0` for logits (BCEWithLogitsLoss, SoftMarginLoss,
+    /// MultiLabelSoftMarginLoss), `0.5` for probabilities (BCELoss). A trainer scores
+    /// such a model by accuracy; `None` (the default): the outputs are values to
+    /// regress or class scores.
+    fn decision_threshold(&self) -> Option<f64> {
+        None
+    }
     /// The names of the tensors the loss takes besides the target, in PyTorch's order
     /// (`["input"]` for single-input losses).
     fn input_names(&self) -> &'static [&'static str] {

@@ -46,6 +46,9 @@ impl Loss for MultiLabelSoftMarginLoss {
     fn type_name(&self) -> &'static str {
         "MultiLabelSoftMarginLoss"
     }
+    fn decision_threshold(&self) -> Option<f64> {
+        Some(0.0)
+    }
     fn target_kind(&self) -> TargetKind {
         TargetKind::Float
     }

@@ -40,6 +40,9 @@ impl Loss for SoftMarginLoss {
     fn type_name(&self) -> &'static str {
         "SoftMarginLoss"
     }
+    fn decision_threshold(&self) -> Option<f64> {
+        Some(0.0)
+    }
     fn target_kind(&self) -> TargetKind {
         TargetKind::Float
     }

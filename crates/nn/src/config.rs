@@ -18,11 +18,9 @@ use crate::{
     SequentialConfig, Shape, SiLUConfig, SigmoidConfig, SoftmaxConfig, SoftplusConfig,
     SoftsignConfig, TanhConfig, ThresholdConfig, UnflattenConfig,
 };
-use serde::de::DeserializeOwned;
 use std::any::Any;
 use std::fmt::Debug;
-use std::sync::{Arc, OnceLock};
-use wick_tensor::catalog::{decode_with, Catalog, DuplicateName, Kind, Tagged};
+use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
 
 /// The arguments of a layer class (`nn.Linear(in_features, out_features, bias)`):
 /// what a config type implements to be named in an experiment file.
@@ -39,7 +37,7 @@ use wick_tensor::catalog::{decode_with, Catalog, DuplicateName, Kind, Tagged};
 /// catalog.layer::<MyLayerConfig>("MyLayer")?;
 /// ```
 pub trait LayerSpec:
-    dyn_clone::DynClone + erased_serde::Serialize + Any + Debug + Send + Sync
+    wick_tensor::dyn_clone::DynClone + wick_tensor::erased_serde::Serialize + Any + Debug + Send + Sync
 {
     /// Checks the arguments against the per-sample input shape (no batch dimension),
     /// fills inferred arguments (`in_features` from `[784]`) and returns the per-sample
@@ -55,63 +53,14 @@ pub trait LayerSpec:
     }
 }
 
-dyn_clone::clone_trait_object!(LayerSpec);
-
 /// One layer of a model, by its PyTorch class name: `{ type = "Linear", out_features = 10 }`.
 pub type LayerConfig = Tagged<dyn LayerSpec>;
 
 /// The layer classes an experiment file can name.
 pub type LayerCatalog = Catalog<dyn LayerSpec>;
 
-impl Kind for dyn LayerSpec {
-    const WHAT: &'static str = "layer";
-    fn builtins() -> Arc<LayerCatalog> {
-        static BUILTINS: OnceLock<Arc<LayerCatalog>> = OnceLock::new();
-        BUILTINS
-            .get_or_init(|| {
-                let mut c = LayerCatalog::new();
-                // the built-in names are distinct: registering them cannot fail
-                let _ = register_builtins(&mut c);
-                Arc::new(c)
-            })
-            .clone()
-    }
-    fn clone_boxed(&self) -> Box<Self> {
-        dyn_clone::clone_box(self)
-    }
-    fn args(&self) -> &dyn erased_serde::Serialize {
-        self
-    }
-    fn any(&self) -> &dyn Any {
-        self
-    }
-    fn any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-}
-
-/// Registering layer classes: `catalog.layer::<MyLayerConfig>("MyLayer")`.
-pub trait RegisterLayer {
-    /// Registers config type `C` as class `name`.
-    ///
-    /// # Errors
-    /// A name already registered.
-    fn layer<C: LayerSpec + DeserializeOwned>(
-        &mut self,
-        name: &'static str,
-    ) -> std::result::Result<&mut Self, DuplicateName>;
-}
-
-impl RegisterLayer for LayerCatalog {
-    fn layer<C: LayerSpec + DeserializeOwned>(
-        &mut self,
-        name: &'static str,
-    ) -> std::result::Result<&mut Self, DuplicateName> {
-        self.insert(name, wick_tensor::struct_fields::<C>(), |d| {
-            decode_with::<C, dyn LayerSpec>(d, |c| Box::new(c))
-        })?;
-        Ok(self)
-    }
+wick_tensor::open_catalog! {
+    spec = LayerSpec, what = "layer", register = RegisterLayer::layer, builtins = register_builtins,
 }
 
 /// A layer config from a value of its config type: `layer("Linear", LinearConfig::new(4, 2))`.

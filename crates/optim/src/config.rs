@@ -1,68 +1,104 @@
-use crate::engine::validate_all;
+//! The optimizer catalog: what `[optimizer] type = "SGD"` names.
+//!
+//! An optimizer class is a config type implementing [`OptimizerSpec`] registered under
+//! its `torch.optim` class name in an [`OptimizerCatalog`]; wick's own are registered
+//! by [`register_builtins`] as a user's crate registers its own.
+
 use crate::{
     AdadeltaConfig, AdagradConfig, AdamConfig, AdamWConfig, AdamaxConfig, NadamConfig, Optimizer,
     RadamConfig, Result, RmspropConfig, SgdConfig,
 };
+use std::any::Any;
+use std::fmt::Debug;
+use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
 use wick_tensor::Param;
 
-wick_tensor::tagged_config! {
-    /// An optimizer by its PyTorch class name: `[optimizer] type = "SGD"`.
-    pub enum OptimizerConfig {
-        /// `torch.optim.SGD`
-        SGD(SgdConfig),
-        /// `torch.optim.Adam`
-        Adam(AdamConfig),
-        /// `torch.optim.AdamW`
-        AdamW(AdamWConfig),
-        /// `torch.optim.RMSprop`
-        RMSprop(RmspropConfig),
-        /// `torch.optim.Adagrad`
-        Adagrad(AdagradConfig),
-        /// `torch.optim.Adadelta`
-        Adadelta(AdadeltaConfig),
-        /// `torch.optim.Adamax`
-        Adamax(AdamaxConfig),
-        /// `torch.optim.NAdam`
-        NAdam(NadamConfig),
-        /// `torch.optim.RAdam`
-        RAdam(RadamConfig),
+/// The arguments of an optimizer class (`optim.SGD(params, lr, momentum, …)` without
+/// `params`): what a config type implements to be named in an experiment file. It is
+/// also `serde`'s (PyTorch's argument names and defaults), `Clone` and `Debug`.
+pub trait OptimizerSpec:
+    wick_tensor::dyn_clone::DynClone + wick_tensor::erased_serde::Serialize + Any + Debug + Send + Sync
+{
+    /// Builds the optimizer over `params` (named as in `named_parameters()`).
+    ///
+    /// # Errors
+    /// Invalid arguments, with torch.optim's messages.
+    fn build(&self, params: Vec<Param>) -> Result<Box<dyn Optimizer>>;
+    /// Checks the arguments without parameters ("Invalid learning rate: -1"); nothing
+    /// by default.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) naming the argument.
+    fn validate(&self) -> Result<()> {
+        Ok(())
     }
+    /// The initial learning rate `lr`.
+    fn lr(&self) -> f64;
 }
 
-macro_rules! each {
-    ($self:ident, $c:ident => $e:expr) => {
-        match $self {
-            Self::SGD($c) => $e,
-            Self::Adam($c) => $e,
-            Self::AdamW($c) => $e,
-            Self::RMSprop($c) => $e,
-            Self::Adagrad($c) => $e,
-            Self::Adadelta($c) => $e,
-            Self::Adamax($c) => $e,
-            Self::NAdam($c) => $e,
-            Self::RAdam($c) => $e,
+/// An optimizer by its PyTorch class name: `[optimizer] type = "SGD"`.
+pub type OptimizerConfig = Tagged<dyn OptimizerSpec>;
+
+/// The optimizer classes an experiment file can name.
+pub type OptimizerCatalog = Catalog<dyn OptimizerSpec>;
+
+wick_tensor::open_catalog! {
+    spec = OptimizerSpec, what = "optimizer", register = RegisterOptimizer::optimizer,
+    builtins = register_builtins,
+}
+
+/// An optimizer config from a value of its config type.
+pub fn optimizer(name: &'static str, spec: impl OptimizerSpec) -> OptimizerConfig {
+    Tagged::from_box(name, Box::new(spec))
+}
+
+/// Implements [`OptimizerSpec`] for the built-in configs and generates
+/// [`register_builtins`].
+macro_rules! builtin_optimizers {
+    ($( $name:ident($cfg:ident) ),+ $(,)?) => {
+        $(
+            impl OptimizerSpec for $cfg {
+                fn build(&self, params: Vec<Param>) -> Result<Box<dyn Optimizer>> {
+                    Ok(Box::new($cfg::build(self, params)?))
+                }
+                fn validate(&self) -> Result<()> {
+                    $cfg::validate_all(self)
+                }
+                fn lr(&self) -> f64 {
+                    self.lr
+                }
+            }
+            impl From<$cfg> for OptimizerConfig {
+                fn from(c: $cfg) -> Self {
+                    optimizer(stringify!($name), c)
+                }
+            }
+        )+
+
+        /// Registers wick's optimizer classes (`torch.optim`) in `catalog`, as a user's
+        /// crate registers its own.
+        ///
+        /// # Errors
+        /// A class of the same name is already there.
+        pub fn register_builtins(
+            catalog: &mut OptimizerCatalog,
+        ) -> std::result::Result<(), DuplicateName> {
+            $( catalog.optimizer::<$cfg>(stringify!($name))?; )+
+            Ok(())
         }
     };
 }
 
-impl OptimizerConfig {
-    /// Validates the arguments, splits `params` into the configured groups and creates
-    /// the optimizer.
-    pub fn build(&self, params: Vec<Param>) -> Result<Box<dyn Optimizer>> {
-        Ok(each!(self, c => Box::new(c.build(params)?)))
-    }
-
-    /// Validates the arguments (and those of every `param_groups` entry) without
-    /// creating anything; patterns are checked against parameter names by
-    /// [`build`](Self::build).
-    pub fn validate(&self) -> Result<()> {
-        each!(self, c => validate_all(c))
-    }
-
-    /// The learning rate of the top-level arguments.
-    pub fn lr(&self) -> f64 {
-        each!(self, c => c.lr)
-    }
+builtin_optimizers! {
+    SGD(SgdConfig),
+    Adam(AdamConfig),
+    AdamW(AdamWConfig),
+    RMSprop(RmspropConfig),
+    Adagrad(AdagradConfig),
+    Adadelta(AdadeltaConfig),
+    Adamax(AdamaxConfig),
+    NAdam(NadamConfig),
+    RAdam(RadamConfig),
 }
 
 #[cfg(test)]
@@ -216,10 +252,11 @@ mod tests {
             "param_groups": [{"params": ["*.bias", "3.weight"], "weight_decay": 0.0, "lr": 0.01}]
         }))
         .unwrap();
-        let opt = match &cfg {
-            OptimizerConfig::SGD(c) => c.build(mlp_params()).unwrap(),
-            _ => unreachable!(),
-        };
+        let opt = cfg
+            .downcast_ref::<SgdConfig>()
+            .unwrap()
+            .build(mlp_params())
+            .unwrap();
         assert_eq!(opt.num_groups(), 2);
         assert_eq!(opt.group_params(0), ["0.weight", "2.weight"]);
         assert_eq!(
@@ -274,25 +311,25 @@ mod tests {
     #[test]
     fn defaults_are_pytorchs() {
         let get = |t: &str| parse(serde_json::json!({ "type": t })).unwrap();
-        let lrs: Vec<f64> = OptimizerConfig::TYPES.iter().map(|t| get(t).lr()).collect();
+        let types = [
+            "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
+        ];
+        let lrs: Vec<f64> = types.iter().map(|t| get(t).lr()).collect();
         assert_eq!(lrs, [1e-3, 1e-3, 1e-3, 1e-2, 1e-2, 1.0, 2e-3, 2e-3, 1e-3]);
-        match get("AdamW") {
-            OptimizerConfig::AdamW(c) => {
-                assert_eq!((c.weight_decay, c.betas, c.eps), (1e-2, (0.9, 0.999), 1e-8))
-            }
-            _ => unreachable!(),
-        }
-        match get("RMSprop") {
-            OptimizerConfig::RMSprop(c) => assert_eq!((c.alpha, c.eps), (0.99, 1e-8)),
-            _ => unreachable!(),
-        }
-        match get("Adagrad") {
-            OptimizerConfig::Adagrad(c) => assert_eq!(c.eps, 1e-10),
-            _ => unreachable!(),
-        }
-        match get("NAdam") {
-            OptimizerConfig::NAdam(c) => assert_eq!(c.momentum_decay, 4e-3),
-            _ => unreachable!(),
-        }
+        let c = get("AdamW");
+        let c = c.downcast_ref::<AdamWConfig>().unwrap();
+        assert_eq!((c.weight_decay, c.betas, c.eps), (1e-2, (0.9, 0.999), 1e-8));
+        let c = get("RMSprop");
+        let c = c.downcast_ref::<RmspropConfig>().unwrap();
+        assert_eq!((c.alpha, c.eps), (0.99, 1e-8));
+        assert_eq!(
+            get("Adagrad").downcast_ref::<AdagradConfig>().unwrap().eps,
+            1e-10
+        );
+        let c = get("NAdam");
+        assert_eq!(
+            c.downcast_ref::<NadamConfig>().unwrap().momentum_decay,
+            4e-3
+        );
     }
 }

@@ -64,12 +64,17 @@ pub use clip::{
     clip_grad_norm, clip_grad_norm_on_device, clip_grad_value, ClipGradNormConfig,
     ClipGradValueConfig,
 };
-pub use config::OptimizerConfig;
+pub use config::{
+    optimizer, register_builtins, OptimizerCatalog, OptimizerConfig, OptimizerSpec,
+    RegisterOptimizer,
+};
 pub use engine::{Optim, Rule};
 pub use error::{Error, Result};
 pub use nadam::{Nadam, NadamConfig, NadamGroup};
 pub use optimizer::Optimizer;
 pub use radam::{Radam, RadamConfig, RadamGroup};
 pub use rmsprop::{Rmsprop, RmspropConfig, RmspropGroup};
-pub use scheduler::{Interval, Scheduler, SchedulerConfig};
+pub use scheduler::{
+    Interval, RegisterScheduler, Scheduler, SchedulerCatalog, SchedulerConfig, SchedulerSpec,
+};
 pub use sgd::{Sgd, SgdConfig, SgdGroup};

@@ -36,9 +36,6 @@ macro_rules! catalog {
     };
 }
 
-catalog!(wick_losses::LossConfig, "loss");
-catalog!(wick_optim::OptimizerConfig, "optimizer");
-catalog!(wick_optim::SchedulerConfig, "scheduler");
 catalog!(wick_data::transforms::TransformConfig, "transform");
 catalog!(wick_data::sampler::SamplerConfig, "sampler");
 catalog!(wick_data::datasets::DatasetConfig, "dataset");

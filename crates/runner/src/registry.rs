@@ -16,13 +16,21 @@ use crate::{load_experiment_with, Experiment, ExperimentError, Override};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
+use wick_losses::{LossCatalog, LossSpec, RegisterLoss};
 use wick_nn::{LayerCatalog, LayerSpec, RegisterLayer};
+use wick_optim::{
+    OptimizerCatalog, OptimizerSpec, RegisterOptimizer, RegisterScheduler, SchedulerCatalog,
+    SchedulerSpec,
+};
 use wick_tensor::catalog::{DuplicateName, Kind};
 
 /// Every catalog a file can name, with what was registered into it.
 #[derive(Debug, Clone)]
 pub struct Registry {
     layers: Arc<LayerCatalog>,
+    losses: Arc<LossCatalog>,
+    optimizers: Arc<OptimizerCatalog>,
+    schedulers: Arc<SchedulerCatalog>,
     duplicates: Vec<DuplicateName>,
 }
 
@@ -36,6 +44,9 @@ impl Registry {
     pub fn with_builtins() -> Self {
         Self {
             layers: <dyn LayerSpec>::builtins(),
+            losses: <dyn LossSpec>::builtins(),
+            optimizers: <dyn OptimizerSpec>::builtins(),
+            schedulers: <dyn SchedulerSpec>::builtins(),
             duplicates: Vec::new(),
         }
     }
@@ -47,6 +58,44 @@ impl Registry {
             self.duplicates.push(e);
         }
         self
+    }
+
+    /// Registers the loss class `name` with config type `C` (see
+    /// [`wick_losses::LossSpec`]); a duplicate is recorded as [`Registry::layer`] says.
+    pub fn loss<C: LossSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
+        if let Err(e) = Arc::make_mut(&mut self.losses).loss::<C>(name) {
+            self.duplicates.push(e);
+        }
+        self
+    }
+
+    /// Registers the optimizer class `name` with config type `C` (see
+    /// [`wick_optim::OptimizerSpec`]).
+    pub fn optimizer<C: OptimizerSpec + DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+    ) -> &mut Self {
+        if let Err(e) = Arc::make_mut(&mut self.optimizers).optimizer::<C>(name) {
+            self.duplicates.push(e);
+        }
+        self
+    }
+
+    /// Registers the LR scheduler class `name` with config type `C` (see
+    /// [`wick_optim::SchedulerSpec`]).
+    pub fn scheduler<C: SchedulerSpec + DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+    ) -> &mut Self {
+        if let Err(e) = Arc::make_mut(&mut self.schedulers).scheduler::<C>(name) {
+            self.duplicates.push(e);
+        }
+        self
+    }
+
+    /// The loss catalog.
+    pub fn losses(&self) -> &LossCatalog {
+        &self.losses
     }
 
     /// The layer catalog.
@@ -66,7 +115,10 @@ impl Registry {
     /// Runs `f` with these catalogs in force on the current thread: experiment files
     /// and run directories read inside it resolve names here.
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.layers.enter(f)
+        self.layers.enter(|| {
+            self.losses
+                .enter(|| self.optimizers.enter(|| self.schedulers.enter(f)))
+        })
     }
 
     /// Reads, overrides (`--set`), parses and validates an experiment file against

@@ -338,12 +338,12 @@ impl Experiment {
                 input: raw.model.input,
                 layers,
             },
-            loss: decode_tagged(&raw.loss, &root().key("loss"))?,
-            optimizer: decode_tagged(&raw.optimizer, &root().key("optimizer"))?,
+            loss: decode_open(&raw.loss, &root().key("loss"))?,
+            optimizer: decode_open(&raw.optimizer, &root().key("optimizer"))?,
             scheduler: raw
                 .scheduler
                 .as_ref()
-                .map(|s| decode_tagged(s, &root().key("scheduler")))
+                .map(|s| decode_open(s, &root().key("scheduler")))
                 .transpose()?,
             train: raw.train,
             metrics: raw.metrics,
@@ -545,34 +545,28 @@ impl Experiment {
             .with_label("not a scalar")
             .with_help("use \"mean\" (the default) or \"sum\""));
         }
-        if let (LossConfig::CrossEntropyLoss(c), Some(classes)) = (&self.loss, classes) {
-            {
-                if out.len() != 1 || out[0] != classes {
-                    let field = self.model.layers[last].output_argument().unwrap_or("type");
-                    return Err(Diagnostic::value(
-                        model_path.key("layers").index(last).key(field),
-                        format!(
-                            "CrossEntropyLoss needs one score per class: {} has {classes} classes, \
-                             but the model outputs per-sample shape {out:?}",
-                            self.data.dataset.type_name()
-                        ),
-                    )
-                    .with_label("model output")
-                    .with_help(format!("end the model with a layer producing [{classes}]")));
-                }
-                if let Some(w) = &c.weight {
-                    if w.len() != classes {
-                        return Err(Diagnostic::value(
-                            root().key("loss").key("weight"),
-                            format!(
-                                "weight has {} entries, but there are {classes} classes",
-                                w.len()
-                            ),
-                        )
-                        .with_label("one weight per class"));
-                    }
-                }
+        if let (Task::Classify, Some(classes)) = (task, classes) {
+            if out.len() != 1 || out[0] != classes {
+                let field = self.model.layers[last].output_argument().unwrap_or("type");
+                return Err(Diagnostic::value(
+                    model_path.key("layers").index(last).key(field),
+                    format!(
+                        "{} needs one score per class: {} has {classes} classes, \
+                         but the model outputs per-sample shape {out:?}",
+                        self.loss.type_name(),
+                        self.data.dataset.type_name()
+                    ),
+                )
+                .with_label("model output")
+                .with_help(format!("end the model with a layer producing [{classes}]")));
             }
+            self.loss.check_classes(classes).map_err(|e| match e {
+                wick_losses::Error::Config { field, message } => {
+                    Diagnostic::value(root().key("loss").key(field), message)
+                        .with_label("one entry per class")
+                }
+                e => Diagnostic::value(root().key("loss"), e.to_string()),
+            })?;
         }
         self.loss.build().map_err(|e| match e {
             wick_losses::Error::Config { field, message } => invalid("loss", field, message),
@@ -643,12 +637,12 @@ impl Experiment {
             }
         }
         let metrics = self.epoch_metrics();
-        let plateau = self.scheduler.as_ref().and_then(|s| match s {
-            SchedulerConfig::ReduceLROnPlateau(c) => Some(&c.monitor),
-            _ => None,
-        });
+        let plateau = self
+            .scheduler
+            .as_ref()
+            .and_then(|s| s.monitor().map(str::to_string));
         let watched = [
-            (plateau, root().key("scheduler").key("monitor")),
+            (plateau.as_ref(), root().key("scheduler").key("monitor")),
             (
                 self.train.checkpoint.monitor.as_ref(),
                 tp.key("checkpoint").key("monitor"),
@@ -909,15 +903,11 @@ lr = 0.1
         );
         assert!(!a.data.train.loader.shuffle);
         assert_eq!(a.data.train.split, "train");
-        match &a.optimizer {
-            OptimizerConfig::SGD(s) => {
-                assert_eq!(
-                    (s.momentum, s.dampening, s.weight_decay, s.nesterov),
-                    (0.0, 0.0, 0.0, false)
-                )
-            }
-            other => panic!("expected SGD, got {}", other.type_name()),
-        }
+        let s = a.optimizer.downcast_ref::<wick_optim::SgdConfig>().unwrap();
+        assert_eq!(
+            (s.momentum, s.dampening, s.weight_decay, s.nesterov),
+            (0.0, 0.0, 0.0, false)
+        );
         let text = a.to_toml();
         assert!(text.contains("ignore_index = -100"), "{text}");
         let again = Experiment::from_toml(&text).unwrap();

@@ -47,12 +47,9 @@ impl Task {
         }
         Ok(match built.target_kind() {
             TargetKind::ClassIndex => Self::Classify,
-            TargetKind::Float => match loss.type_name() {
-                "BCEWithLogitsLoss" | "SoftMarginLoss" | "MultiLabelSoftMarginLoss" => {
-                    Self::Binary { logits: true }
-                }
-                "BCELoss" => Self::Binary { logits: false },
-                _ => Self::Regress,
+            TargetKind::Float => match built.decision_threshold() {
+                Some(t) => Self::Binary { logits: t == 0.0 },
+                None => Self::Regress,
             },
             other => {
                 return Err(TaskError(format!(

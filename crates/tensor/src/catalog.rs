@@ -376,3 +376,71 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     }
     best.map(|(_, c)| c)
 }
+
+/// Implements the plumbing of an open catalog for the trait `$spec` (declared by the
+/// catalog's crate with `DynClone + erased_serde::Serialize + Any + Debug + Send +
+/// Sync` as supertraits): `Clone` for boxed configs, [`Kind`] (with `$builtins`, the
+/// function registering the crate's own classes), and the registering trait
+/// `$register` whose method `$method::<C>(name)` adds a config type `C`.
+#[macro_export]
+macro_rules! open_catalog {
+    (
+        spec = $spec:ident, what = $what:literal,
+        register = $register:ident :: $method:ident, builtins = $builtins:path $(,)?
+    ) => {
+        $crate::dyn_clone::clone_trait_object!($spec);
+
+        impl $crate::catalog::Kind for dyn $spec {
+            const WHAT: &'static str = $what;
+            fn builtins() -> std::sync::Arc<$crate::catalog::Catalog<Self>> {
+                static BUILTINS: std::sync::OnceLock<
+                    std::sync::Arc<$crate::catalog::Catalog<dyn $spec>>,
+                > = std::sync::OnceLock::new();
+                BUILTINS
+                    .get_or_init(|| {
+                        let mut c = $crate::catalog::Catalog::new();
+                        // the built-in names are distinct: registering them cannot fail
+                        let _ = $builtins(&mut c);
+                        std::sync::Arc::new(c)
+                    })
+                    .clone()
+            }
+            fn clone_boxed(&self) -> Box<Self> {
+                $crate::dyn_clone::clone_box(self)
+            }
+            fn args(&self) -> &dyn $crate::erased_serde::Serialize {
+                self
+            }
+            fn any(&self) -> &dyn std::any::Any {
+                self
+            }
+            fn any_mut(&mut self) -> &mut dyn std::any::Any {
+                self
+            }
+        }
+
+        #[doc = concat!("Registering ", $what, " classes: `catalog.", stringify!($method), "::<MyConfig>(\"MyName\")`.")]
+        pub trait $register {
+            #[doc = concat!("Registers config type `C` as the ", $what, " class `name`.")]
+            ///
+            /// # Errors
+            /// A name already registered.
+            fn $method<C: $spec + serde::de::DeserializeOwned>(
+                &mut self,
+                name: &'static str,
+            ) -> std::result::Result<&mut Self, $crate::catalog::DuplicateName>;
+        }
+
+        impl $register for $crate::catalog::Catalog<dyn $spec> {
+            fn $method<C: $spec + serde::de::DeserializeOwned>(
+                &mut self,
+                name: &'static str,
+            ) -> std::result::Result<&mut Self, $crate::catalog::DuplicateName> {
+                self.insert(name, $crate::struct_fields::<C>(), |d| {
+                    $crate::catalog::decode_with::<C, dyn $spec>(d, |c| Box::new(c))
+                })?;
+                Ok(self)
+            }
+        }
+    };
+}

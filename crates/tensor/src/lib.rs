@@ -30,6 +30,8 @@ pub mod testing;
 
 pub use candle_core;
 pub use device::DeviceSpec;
+pub use dyn_clone;
+pub use erased_serde;
 pub use error::{Error, Result};
 pub use introspect::struct_fields;
 pub use param::Param;

@@ -1,101 +1,131 @@
+//! The scheduler catalog: what `[scheduler] type = "StepLR"` names.
+//!
+//! A scheduler class is a config type implementing [`SchedulerSpec`] registered under
+//! its `torch.optim.lr_scheduler` class name in a [`SchedulerCatalog`]; wick's own are
+//! registered by [`register_builtins`] as a user's crate registers its own.
+
 use super::*;
 use crate::{Optimizer, Result};
+use std::any::Any;
+use std::fmt::Debug;
+use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
 
-wick_tensor::tagged_config! {
-    /// An LR scheduler by its PyTorch class name: `[scheduler] type = "StepLR"`.
-    pub enum SchedulerConfig {
-        /// `torch.optim.lr_scheduler.StepLR`
-        StepLR(StepLRConfig),
-        /// `torch.optim.lr_scheduler.MultiStepLR`
-        MultiStepLR(MultiStepLRConfig),
-        /// `torch.optim.lr_scheduler.ExponentialLR`
-        ExponentialLR(ExponentialLRConfig),
-        /// `torch.optim.lr_scheduler.CosineAnnealingLR`
-        CosineAnnealingLR(CosineAnnealingLRConfig),
-        /// `torch.optim.lr_scheduler.CosineAnnealingWarmRestarts`
-        CosineAnnealingWarmRestarts(CosineAnnealingWarmRestartsConfig),
-        /// `torch.optim.lr_scheduler.LinearLR`
-        LinearLR(LinearLRConfig),
-        /// `torch.optim.lr_scheduler.ConstantLR`
-        ConstantLR(ConstantLRConfig),
-        /// `torch.optim.lr_scheduler.PolynomialLR`
-        PolynomialLR(PolynomialLRConfig),
-        /// `torch.optim.lr_scheduler.OneCycleLR`
-        OneCycleLR(OneCycleLRConfig),
-        /// `torch.optim.lr_scheduler.CyclicLR`
-        CyclicLR(CyclicLRConfig),
-        /// `torch.optim.lr_scheduler.ReduceLROnPlateau`
-        ReduceLROnPlateau(ReduceLROnPlateauConfig),
-        /// `torch.optim.lr_scheduler.SequentialLR`
-        SequentialLR(SequentialLRConfig),
-        /// `torch.optim.lr_scheduler.ChainedScheduler`
-        ChainedScheduler(ChainedSchedulerConfig),
+/// The arguments of a scheduler class (`lr_scheduler.StepLR(optimizer, step_size, …)`
+/// without `optimizer`): what a config type implements to be named in an experiment
+/// file. It is also `serde`'s, `Clone` and `Debug`.
+pub trait SchedulerSpec:
+    wick_tensor::dyn_clone::DynClone + wick_tensor::erased_serde::Serialize + Any + Debug + Send + Sync
+{
+    /// Builds the scheduler over `opt`, setting its initial learning rates.
+    ///
+    /// # Errors
+    /// Invalid arguments, with PyTorch's messages.
+    fn build(&self, opt: &mut dyn Optimizer) -> Result<Box<dyn Scheduler>>;
+    /// Checks the arguments without an optimizer; nothing by default.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) naming the argument.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+    /// The `interval` given in the file, if any.
+    fn interval_override(&self) -> Option<Interval> {
+        None
+    }
+    /// When `step()` is called: the file's `interval`, else the class's own (per batch
+    /// for OneCycleLR and CyclicLR, per epoch otherwise).
+    fn interval(&self) -> Interval {
+        self.interval_override().unwrap_or(Interval::Epoch)
+    }
+    /// The metric `step()` takes (ReduceLROnPlateau's `monitor`); `None` by default.
+    fn monitor(&self) -> Option<&str> {
+        None
     }
 }
 
-macro_rules! each {
-    ($self:ident, $c:ident => $e:expr) => {
-        match $self {
-            Self::StepLR($c) => $e,
-            Self::MultiStepLR($c) => $e,
-            Self::ExponentialLR($c) => $e,
-            Self::CosineAnnealingLR($c) => $e,
-            Self::CosineAnnealingWarmRestarts($c) => $e,
-            Self::LinearLR($c) => $e,
-            Self::ConstantLR($c) => $e,
-            Self::PolynomialLR($c) => $e,
-            Self::OneCycleLR($c) => $e,
-            Self::CyclicLR($c) => $e,
-            Self::ReduceLROnPlateau($c) => $e,
-            Self::SequentialLR($c) => $e,
-            Self::ChainedScheduler($c) => $e,
+/// An LR scheduler by its PyTorch class name: `[scheduler] type = "StepLR"`.
+pub type SchedulerConfig = Tagged<dyn SchedulerSpec>;
+
+/// The scheduler classes an experiment file can name.
+pub type SchedulerCatalog = Catalog<dyn SchedulerSpec>;
+
+wick_tensor::open_catalog! {
+    spec = SchedulerSpec, what = "scheduler", register = RegisterScheduler::scheduler,
+    builtins = register_builtins,
+}
+
+/// A scheduler config from a value of its config type.
+pub fn scheduler(name: &'static str, spec: impl SchedulerSpec) -> SchedulerConfig {
+    Tagged::from_box(name, Box::new(spec))
+}
+
+/// The interval of a container: its first child's.
+fn first_interval(children: &[SchedulerConfig]) -> Interval {
+    children.first().map_or(Interval::Epoch, |s| s.interval())
+}
+
+/// Implements [`SchedulerSpec`] for the built-in configs (`build`, `validate`, the
+/// `interval` field over the class's own default, and `$monitor` where given) and
+/// generates [`register_builtins`].
+macro_rules! builtin_schedulers {
+    ($( $name:ident($cfg:ident) { interval: |$c:ident| $interval:expr $(, monitor: |$m:ident| $monitor:expr)? } )+) => {
+        $(
+            impl SchedulerSpec for $cfg {
+                fn build(&self, opt: &mut dyn Optimizer) -> Result<Box<dyn Scheduler>> {
+                    Ok(Box::new($cfg::build(self, opt)?))
+                }
+                fn validate(&self) -> Result<()> {
+                    $cfg::validate(self).map(|_| ())
+                }
+                fn interval_override(&self) -> Option<Interval> {
+                    self.interval
+                }
+                fn interval(&self) -> Interval {
+                    let $c = self;
+                    let _ = &$c;
+                    self.interval.unwrap_or_else(|| $interval)
+                }
+                $( fn monitor(&self) -> Option<&str> {
+                    let $m = self;
+                    $monitor
+                } )?
+            }
+            impl From<$cfg> for SchedulerConfig {
+                fn from(c: $cfg) -> Self {
+                    scheduler(stringify!($name), c)
+                }
+            }
+        )+
+
+        /// Registers wick's scheduler classes (`torch.optim.lr_scheduler`) in `catalog`,
+        /// as a user's crate registers its own.
+        ///
+        /// # Errors
+        /// A class of the same name is already there.
+        pub fn register_builtins(
+            catalog: &mut SchedulerCatalog,
+        ) -> std::result::Result<(), DuplicateName> {
+            $( catalog.scheduler::<$cfg>(stringify!($name))?; )+
+            Ok(())
         }
     };
 }
 
-impl SchedulerConfig {
-    /// Validates the arguments and starts the scheduler on `opt` (which, as in
-    /// PyTorch, already sets the lrs of epoch 0).
-    pub fn build(&self, opt: &mut dyn Optimizer) -> Result<Box<dyn Scheduler>> {
-        Ok(each!(self, c => Box::new(c.build(opt)?)))
+builtin_schedulers! {
+    StepLR(StepLRConfig) { interval: |c| Interval::Epoch }
+    MultiStepLR(MultiStepLRConfig) { interval: |c| Interval::Epoch }
+    ExponentialLR(ExponentialLRConfig) { interval: |c| Interval::Epoch }
+    CosineAnnealingLR(CosineAnnealingLRConfig) { interval: |c| Interval::Epoch }
+    CosineAnnealingWarmRestarts(CosineAnnealingWarmRestartsConfig) { interval: |c| Interval::Epoch }
+    LinearLR(LinearLRConfig) { interval: |c| Interval::Epoch }
+    ConstantLR(ConstantLRConfig) { interval: |c| Interval::Epoch }
+    PolynomialLR(PolynomialLRConfig) { interval: |c| Interval::Epoch }
+    OneCycleLR(OneCycleLRConfig) { interval: |c| Interval::Step }
+    CyclicLR(CyclicLRConfig) { interval: |c| Interval::Step }
+    ReduceLROnPlateau(ReduceLROnPlateauConfig) {
+        interval: |c| Interval::Epoch,
+        monitor: |c| Some(&c.monitor)
     }
-
-    /// Validates the arguments that do not depend on the optimizer.
-    pub fn validate(&self) -> Result<()> {
-        each!(self, c => c.validate().map(|_| ()))
-    }
-
-    /// The `interval` given in the file, if any.
-    pub fn interval_override(&self) -> Option<Interval> {
-        each!(self, c => c.interval)
-    }
-
-    /// When the scheduler steps: the `interval` given, else PyTorch usage (per batch
-    /// for OneCycleLR and CyclicLR, per epoch for the others; a composite follows its
-    /// first scheduler).
-    pub fn interval(&self) -> Interval {
-        if let Some(i) = self.interval_override() {
-            return i;
-        }
-        match self {
-            Self::OneCycleLR(_) | Self::CyclicLR(_) => Interval::Step,
-            Self::SequentialLR(c) => c
-                .schedulers
-                .first()
-                .map_or(Interval::Epoch, |s| s.interval()),
-            Self::ChainedScheduler(c) => c
-                .schedulers
-                .first()
-                .map_or(Interval::Epoch, |s| s.interval()),
-            _ => Interval::Epoch,
-        }
-    }
-
-    /// The metric ReduceLROnPlateau watches (`monitor`), `None` for the others.
-    pub fn monitor(&self) -> Option<&str> {
-        match self {
-            Self::ReduceLROnPlateau(c) => Some(&c.monitor),
-            _ => None,
-        }
-    }
+    SequentialLR(SequentialLRConfig) { interval: |c| first_interval(&c.schedulers) }
+    ChainedScheduler(ChainedSchedulerConfig) { interval: |c| first_interval(&c.schedulers) }
 }

@@ -22,7 +22,10 @@ mod sequential_lr;
 mod step_lr;
 
 pub use chained_scheduler::{ChainedScheduler, ChainedSchedulerConfig};
-pub use config::SchedulerConfig;
+pub use config::{
+    register_builtins, scheduler, RegisterScheduler, SchedulerCatalog, SchedulerConfig,
+    SchedulerSpec,
+};
 pub use constant_lr::{ConstantLR, ConstantLRConfig};
 pub use cosine_annealing_lr::{CosineAnnealingLR, CosineAnnealingLRConfig};
 pub use cosine_annealing_warm_restarts::{

@@ -37,7 +37,7 @@ pub(crate) fn validate_children(name: &str, children: &[SchedulerConfig]) -> Res
         ));
     }
     for (i, c) in children.iter().enumerate() {
-        if matches!(c, SchedulerConfig::ReduceLROnPlateau(_)) {
+        if c.monitor().is_some() {
             return Err(Error::config(
                 "schedulers",
                 format!(
