@@ -112,10 +112,8 @@ impl DataLoaderConfig {
                 "sampler option is mutually exclusive with shuffle",
             )),
             (Some(s), false) => Ok(s.clone()),
-            (None, true) => Ok(SamplerConfig::RandomSampler(RandomSamplerConfig::default())),
-            (None, false) => Ok(SamplerConfig::SequentialSampler(
-                SequentialSamplerConfig::default(),
-            )),
+            (None, true) => Ok(RandomSamplerConfig::default().into()),
+            (None, false) => Ok(SequentialSamplerConfig::default().into()),
         }
     }
 }
@@ -556,7 +554,7 @@ mod tests {
     fn invalid_combinations() {
         let cfg = DataLoaderConfig {
             shuffle: true,
-            sampler: Some(SamplerConfig::SequentialSampler(Default::default())),
+            sampler: Some(SequentialSamplerConfig::default().into()),
             ..Default::default()
         };
         assert!(matches!(

@@ -41,9 +41,9 @@ fn mnist_style_splits_from_a_prepared_cache_offline() {
     }
     assert!(train.get(8).is_err());
     // the dataset knows its files
-    let DatasetConfig::HuggingFace(hc) = &cfg else {
-        panic!()
-    };
+    let hc = cfg
+        .downcast_ref::<wick_data::datasets::HuggingFaceConfig>()
+        .unwrap();
     let ds = HuggingFace::load(hc, Split::Train).unwrap();
     assert_eq!(
         ds.files(),

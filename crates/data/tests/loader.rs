@@ -46,7 +46,7 @@ fn moons_with_a_weighted_sampler_whatever_num_workers() {
     let ds = cfg.build(&ctx(d.path())).unwrap();
     let mut weights = vec![1.0; 200];
     weights[..100].iter_mut().for_each(|w| *w = 3.0);
-    let sampler = SamplerConfig::WeightedRandomSampler(WeightedRandomSamplerConfig {
+    let sampler = SamplerConfig::from(WeightedRandomSamplerConfig {
         weights,
         num_samples: 150,
         replacement: true,

@@ -131,7 +131,7 @@ const SMALL: &[&str] = &["small0", "mnist0"];
 const T: &[&str] = &["mid0", "mnist0"];
 
 fn resize(size: Size, interpolation: IM, max_size: Option<usize>) -> Box<dyn Transform> {
-    build(TransformConfig::Resize(ResizeConfig {
+    build(TransformConfig::from(ResizeConfig {
         size,
         interpolation,
         max_size,
@@ -203,7 +203,7 @@ fn crops_pads_flips_match_pil() {
         ("center_crop_100x90", 100, 90),
         ("center_crop_25x31", 25, 31),
     ] {
-        let t = build(TransformConfig::CenterCrop(CenterCropConfig {
+        let t = build(TransformConfig::from(CenterCropConfig {
             size: Size::Seq(vec![h, w]),
         }));
         fx.check(name, false, BIG, |x| run(t.as_ref(), x));
@@ -214,14 +214,14 @@ fn crops_pads_flips_match_pil() {
         ("pad_reflect", PaddingMode::Reflect),
         ("pad_symmetric", PaddingMode::Symmetric),
     ] {
-        let t = build(TransformConfig::Pad(PadConfig {
+        let t = build(TransformConfig::from(PadConfig {
             padding: Padding::Seq(vec![3, 5, 7, 2]),
             fill: Fill::Num(77.0),
             padding_mode: mode,
         }));
         fx.check(name, false, SMALL, |x| run(t.as_ref(), x));
     }
-    let t = build(TransformConfig::Pad(PadConfig {
+    let t = build(TransformConfig::from(PadConfig {
         padding: Padding::Seq(vec![4, 2]),
         fill: Fill::Seq(vec![10.0, 200.0, 30.0]),
         padding_mode: PaddingMode::Constant,
@@ -235,7 +235,7 @@ fn crops_pads_flips_match_pil() {
 fn colour_matches_pil() {
     let fx = Fx::load();
     for n in [1, 3] {
-        let t = build(TransformConfig::Grayscale(GrayscaleConfig {
+        let t = build(TransformConfig::from(GrayscaleConfig {
             num_output_channels: n,
         }));
         fx.check(&format!("grayscale{n}"), false, &["img0", "mid0"], |x| {
@@ -274,7 +274,7 @@ fn colour_matches_pil() {
 fn hymenoptera_pipelines_match_pil() {
     let fx = Fx::load();
     let r = resize(Size::Int(256), IM::Bilinear, None);
-    let c = build(TransformConfig::CenterCrop(CenterCropConfig {
+    let c = build(TransformConfig::from(CenterCropConfig {
         size: Size::Int(224),
     }));
     fx.check("pipeline_val", false, &["img2"], |x| {
@@ -494,37 +494,35 @@ fn bench_hymenoptera_pipelines() {
         });
         o += h * w * 3;
     }
-    let normalize = TransformConfig::Normalize(wick_data::transforms::NormalizeConfig {
+    let normalize = TransformConfig::from(wick_data::transforms::NormalizeConfig {
         mean: vec![0.485, 0.456, 0.406],
         std: vec![0.229, 0.224, 0.225],
         inplace: false,
     });
     let train = wick_data::transforms::Compose::from_configs(&[
-        TransformConfig::RandomResizedCrop(wick_data::transforms::RandomResizedCropConfig {
+        TransformConfig::from(wick_data::transforms::RandomResizedCropConfig {
             size: Size::Int(224),
             scale: vec![0.08, 1.0],
             ratio: vec![0.75, 4.0 / 3.0],
             interpolation: IM::Bilinear,
             antialias: true,
         }),
-        TransformConfig::RandomHorizontalFlip(wick_data::transforms::RandomHorizontalFlipConfig {
-            p: 0.5,
-        }),
-        TransformConfig::ToTensor(wick_data::transforms::ToTensorConfig {}),
+        TransformConfig::from(wick_data::transforms::RandomHorizontalFlipConfig { p: 0.5 }),
+        TransformConfig::from(wick_data::transforms::ToTensorConfig {}),
         normalize.clone(),
     ])
     .unwrap();
     let val = wick_data::transforms::Compose::from_configs(&[
-        TransformConfig::Resize(ResizeConfig {
+        TransformConfig::from(ResizeConfig {
             size: Size::Int(256),
             interpolation: IM::Bilinear,
             max_size: None,
             antialias: true,
         }),
-        TransformConfig::CenterCrop(CenterCropConfig {
+        TransformConfig::from(CenterCropConfig {
             size: Size::Int(224),
         }),
-        TransformConfig::ToTensor(wick_data::transforms::ToTensorConfig {}),
+        TransformConfig::from(wick_data::transforms::ToTensorConfig {}),
         normalize,
     ])
     .unwrap();

@@ -4,97 +4,7 @@
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::keypath::{KeyPath, Segment};
 use serde::de::DeserializeOwned;
-use serde::Deserializer;
 use wick_tensor::catalog::{Catalog as OpenCatalog, Kind, Tagged};
-
-/// A catalog enum whose variants are PyTorch class names (see `wick_tensor::tagged_config!`).
-pub(crate) trait Catalog: Sized {
-    /// What the catalog holds, for messages ("layer", "loss").
-    const WHAT: &'static str;
-    fn types() -> &'static [&'static str];
-    fn fields_of(ty: &str) -> Option<&'static [&'static str]>;
-    fn deserialize_as<'de, D: Deserializer<'de>>(ty: &str, d: D) -> Option<Result<Self, D::Error>>;
-}
-
-macro_rules! catalog {
-    ($t:ty, $what:literal) => {
-        impl Catalog for $t {
-            const WHAT: &'static str = $what;
-            fn types() -> &'static [&'static str] {
-                <$t>::TYPES
-            }
-            fn fields_of(ty: &str) -> Option<&'static [&'static str]> {
-                <$t>::fields_of(ty)
-            }
-            fn deserialize_as<'de, D: Deserializer<'de>>(
-                ty: &str,
-                d: D,
-            ) -> Option<Result<Self, D::Error>> {
-                <$t>::deserialize_as(ty, d)
-            }
-        }
-    };
-}
-
-catalog!(wick_data::transforms::TransformConfig, "transform");
-catalog!(wick_data::sampler::SamplerConfig, "sampler");
-catalog!(wick_data::datasets::DatasetConfig, "dataset");
-
-/// Where class names are looked up: a catalog enum, or an open catalog of registered
-/// classes.
-trait Lookup {
-    type Out;
-    fn what(&self) -> &'static str;
-    fn names(&self) -> Vec<&'static str>;
-    fn fields_of(&self, ty: &str) -> Option<&'static [&'static str]>;
-    fn deserialize_as<'de, D: Deserializer<'de>>(
-        &self,
-        ty: &str,
-        d: D,
-    ) -> Option<Result<Self::Out, D::Error>>;
-}
-
-struct Enum<C>(std::marker::PhantomData<C>);
-
-impl<C: Catalog> Lookup for Enum<C> {
-    type Out = C;
-    fn what(&self) -> &'static str {
-        C::WHAT
-    }
-    fn names(&self) -> Vec<&'static str> {
-        C::types().to_vec()
-    }
-    fn fields_of(&self, ty: &str) -> Option<&'static [&'static str]> {
-        C::fields_of(ty)
-    }
-    fn deserialize_as<'de, D: Deserializer<'de>>(
-        &self,
-        ty: &str,
-        d: D,
-    ) -> Option<Result<C, D::Error>> {
-        C::deserialize_as(ty, d)
-    }
-}
-
-impl<S: ?Sized + Kind> Lookup for OpenCatalog<S> {
-    type Out = Tagged<S>;
-    fn what(&self) -> &'static str {
-        S::WHAT
-    }
-    fn names(&self) -> Vec<&'static str> {
-        OpenCatalog::names(self).collect()
-    }
-    fn fields_of(&self, ty: &str) -> Option<&'static [&'static str]> {
-        OpenCatalog::fields_of(self, ty)
-    }
-    fn deserialize_as<'de, D: Deserializer<'de>>(
-        &self,
-        ty: &str,
-        d: D,
-    ) -> Option<Result<Tagged<S>, D::Error>> {
-        self.decode(ty, d)
-    }
-}
 
 /// The words between backticks in a serde message.
 fn ticked(msg: &str) -> Vec<&str> {
@@ -170,31 +80,16 @@ fn type_name(v: &toml::Value) -> &'static str {
     v.type_str()
 }
 
-/// Decodes a `{ type = "ClassName", arg = … }` table of catalog `C`: checks the class
-/// name and every argument name (with suggestions), then the argument values.
-pub(crate) fn decode_tagged<C: Catalog>(
-    value: &toml::Value,
-    path: &KeyPath,
-) -> Result<C, Diagnostic> {
-    decode_class(&Enum::<C>(std::marker::PhantomData), value, path)
-}
-
-/// [`decode_tagged`] for a class of an open catalog: the one in force on this thread
-/// (a registry's), else the built-ins.
+/// Decodes a `{ type = "ClassName", arg = … }` table of the open catalog of `S` in
+/// force on this thread (a registry's, else the built-ins): checks the class name and
+/// every argument name (with suggestions), then the argument values.
 pub(crate) fn decode_open<S: ?Sized + Kind>(
     value: &toml::Value,
     path: &KeyPath,
 ) -> Result<Tagged<S>, Diagnostic> {
-    decode_class(&*OpenCatalog::<S>::current(), value, path)
-}
-
-fn decode_class<L: Lookup>(
-    lookup: &L,
-    value: &toml::Value,
-    path: &KeyPath,
-) -> Result<L::Out, Diagnostic> {
-    let what = lookup.what();
-    let types = lookup.names();
+    let catalog = OpenCatalog::<S>::current();
+    let what = S::WHAT;
+    let types: Vec<&str> = catalog.names().collect();
     let Some(table) = value.as_table() else {
         return Err(Diagnostic::value(
             path.clone(),
@@ -219,7 +114,7 @@ fn decode_class<L: Lookup>(
         )
         .with_label("not a string"));
     };
-    let Some(fields) = lookup.fields_of(ty) else {
+    let Some(fields) = catalog.fields_of(ty) else {
         let d = Diagnostic::value(path.key("type"), format!("unknown {what} type `{ty}`"))
             .with_label(format!("unknown {what}"));
         return Err(match suggest(ty, types.iter().copied()) {
@@ -245,7 +140,7 @@ fn decode_class<L: Lookup>(
     }
     let mut track = serde_path_to_error::Track::new();
     let de = serde_path_to_error::Deserializer::new(toml::Value::Table(args), &mut track);
-    match lookup.deserialize_as(ty, de) {
+    match catalog.decode(ty, de) {
         Some(Ok(v)) => Ok(v),
         Some(Err(e)) => Err(serde_error(
             path.join(&KeyPath::from_serde(&track.path())),

@@ -9,7 +9,7 @@
 use crate::schema::{Experiment, SplitConfig};
 use serde::Serialize;
 use std::fmt::Write;
-use wick_data::datasets::DatasetConfig;
+use wick_data::datasets::HuggingFaceConfig;
 use wick_data::Split;
 
 /// A TOML value as a Python literal.
@@ -311,7 +311,7 @@ class Residual(nn.Module):
     let uses_hub = [Some(&exp.data.train), exp.data.test.as_ref()]
         .into_iter()
         .flatten()
-        .any(|sp| matches!(exp.split_dataset(sp), DatasetConfig::HuggingFace(_)));
+        .any(|sp| exp.split_dataset(sp).type_name() == "HuggingFace");
     if uses_hub {
         writeln!(w, "{HF_DATASET}").ok();
     }
@@ -333,13 +333,13 @@ class Residual(nn.Module):
                     .unwrap_or(&toml::Value::String(String::new())))
             ),
             "HuggingFace" => {
-                let hub_split = match ds {
-                    DatasetConfig::HuggingFace(c) => c.hub_split(if split.split == "train" {
+                let hub_split = match ds.downcast_ref::<HuggingFaceConfig>() {
+                    Some(c) => c.hub_split(if split.split == "train" {
                         Split::Train
                     } else {
                         Split::Test
                     }),
-                    _ => split.split.clone(),
+                    None => split.split.clone(),
                 };
                 format!(
                     "hf_dataset({}, {hub_split:?}, transform={tf})",

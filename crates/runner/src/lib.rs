@@ -4,12 +4,12 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
-pub mod datainfo;
 mod decode;
 pub mod diagnostic;
 pub mod export;
 mod keypath;
 pub mod logging;
+pub mod metric;
 pub mod metrics;
 pub mod monitor;
 pub mod overrides;

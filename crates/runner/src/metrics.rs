@@ -6,6 +6,7 @@
 //! top_k = [5]               # test_top5_acc (torchmetrics Accuracy(top_k=5))
 //! per_class = true          # test_acc_<class> for every class (jsonl only)
 //! confusion_matrix = true   # confusion_matrix.csv and plots/confusion_matrix.png
+//! collection = [{ type = "MeanAbsoluteError" }]   # test_mean_absolute_error (crate::metric)
 //! ```
 //! Classification runs always report loss and accuracy; regression runs (float
 //! targets) report `mae`, `mse` and `r2` (torchmetrics' MeanAbsoluteError,
@@ -27,6 +28,10 @@ pub struct MetricsConfig {
     /// Write the confusion matrix each epoch (default false).
     #[serde(default)]
     pub confusion_matrix: bool,
+    /// Metrics by class name, computed over the test split (torchmetrics'
+    /// `MetricCollection`): `[{ type = "MeanAbsoluteError" }]`, a user's own included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collection: Vec<crate::metric::MetricConfig>,
 }
 
 /// Counts over a classification pass: the confusion matrix and top-k hits.

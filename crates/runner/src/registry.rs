@@ -12,10 +12,14 @@
 //! as a built-in is. A name registered twice is kept as an error that
 //! [`Registry::check`] reports; `wick::cli::main_with` refuses to start with one.
 
+use crate::metric::{MetricCatalog, MetricSpec, RegisterMetric};
 use crate::{load_experiment_with, Experiment, ExperimentError, Override};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::Arc;
+use wick_data::datasets::{DatasetCatalog, DatasetSpec, RegisterDataset};
+use wick_data::sampler::{RegisterSampler, SamplerCatalog, SamplerSpec};
+use wick_data::transforms::{RegisterTransform, TransformCatalog, TransformSpec};
 use wick_losses::{LossCatalog, LossSpec, RegisterLoss};
 use wick_nn::{LayerCatalog, LayerSpec, RegisterLayer};
 use wick_optim::{
@@ -31,6 +35,10 @@ pub struct Registry {
     losses: Arc<LossCatalog>,
     optimizers: Arc<OptimizerCatalog>,
     schedulers: Arc<SchedulerCatalog>,
+    datasets: Arc<DatasetCatalog>,
+    transforms: Arc<TransformCatalog>,
+    samplers: Arc<SamplerCatalog>,
+    metrics: Arc<MetricCatalog>,
     duplicates: Vec<DuplicateName>,
 }
 
@@ -47,6 +55,10 @@ impl Registry {
             losses: <dyn LossSpec>::builtins(),
             optimizers: <dyn OptimizerSpec>::builtins(),
             schedulers: <dyn SchedulerSpec>::builtins(),
+            datasets: <dyn DatasetSpec>::builtins(),
+            transforms: <dyn TransformSpec>::builtins(),
+            samplers: <dyn SamplerSpec>::builtins(),
+            metrics: <dyn MetricSpec>::builtins(),
             duplicates: Vec::new(),
         }
     }
@@ -93,6 +105,45 @@ impl Registry {
         self
     }
 
+    /// Registers the dataset class `name` with config type `C` (see
+    /// [`wick_data::datasets::DatasetSpec`]).
+    pub fn dataset<C: DatasetSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
+        if let Err(e) = Arc::make_mut(&mut self.datasets).dataset::<C>(name) {
+            self.duplicates.push(e);
+        }
+        self
+    }
+
+    /// Registers the transform class `name` with config type `C` (see
+    /// [`wick_data::transforms::TransformSpec`]).
+    pub fn transform<C: TransformSpec + DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+    ) -> &mut Self {
+        if let Err(e) = Arc::make_mut(&mut self.transforms).transform::<C>(name) {
+            self.duplicates.push(e);
+        }
+        self
+    }
+
+    /// Registers the sampler class `name` with config type `C` (see
+    /// [`wick_data::sampler::SamplerSpec`]).
+    pub fn sampler<C: SamplerSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
+        if let Err(e) = Arc::make_mut(&mut self.samplers).sampler::<C>(name) {
+            self.duplicates.push(e);
+        }
+        self
+    }
+
+    /// Registers the metric class `name` with config type `C` (see
+    /// [`crate::metric::MetricSpec`]).
+    pub fn metric<C: MetricSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
+        if let Err(e) = Arc::make_mut(&mut self.metrics).metric::<C>(name) {
+            self.duplicates.push(e);
+        }
+        self
+    }
+
     /// The loss catalog.
     pub fn losses(&self) -> &LossCatalog {
         &self.losses
@@ -115,9 +166,15 @@ impl Registry {
     /// Runs `f` with these catalogs in force on the current thread: experiment files
     /// and run directories read inside it resolve names here.
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        let data = || {
+            self.datasets.enter(|| {
+                self.transforms
+                    .enter(|| self.samplers.enter(|| self.metrics.enter(f)))
+            })
+        };
         self.layers.enter(|| {
             self.losses
-                .enter(|| self.optimizers.enter(|| self.schedulers.enter(f)))
+                .enter(|| self.optimizers.enter(|| self.schedulers.enter(data)))
         })
     }
 

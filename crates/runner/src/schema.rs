@@ -12,8 +12,7 @@
 //! ```
 
 use crate::checkpoint::CheckpointConfig;
-use crate::datainfo;
-use crate::decode::{decode, decode_open, decode_tagged};
+use crate::decode::{decode, decode_open};
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::keypath::KeyPath;
 use crate::metrics::MetricsConfig;
@@ -21,8 +20,8 @@ use crate::monitor::EarlyStoppingConfig;
 use crate::task::Task;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use wick_data::datasets::{DatasetConfig, Nested};
-use wick_data::sampler::SamplerConfig;
+use wick_data::datasets::{DatasetConfig, DatasetSpec, Nested};
+use wick_data::sampler::SamplerSpec;
 use wick_data::transforms::{Kind, TransformConfig};
 use wick_data::DataLoaderConfig;
 use wick_losses::LossConfig;
@@ -241,12 +240,12 @@ impl RawSplit {
             .transforms
             .iter()
             .enumerate()
-            .map(|(i, t)| decode_tagged(t, &path.key("transforms").index(i)))
+            .map(|(i, t)| decode_open(t, &path.key("transforms").index(i)))
             .collect::<Result<_, _>>()?;
         let sampler = self
             .sampler
             .as_ref()
-            .map(|s| decode_tagged::<SamplerConfig>(s, &path.key("sampler")))
+            .map(|s| decode_open::<dyn SamplerSpec>(s, &path.key("sampler")))
             .transpose()?;
         let split = self.split.unwrap_or_else(|| default_split.to_string());
         if split != "train" && split != "test" {
@@ -411,7 +410,7 @@ impl Experiment {
             } else {
                 root().key("data").key("dataset")
             };
-            let info = datainfo::info(ds, self.seed).map_err(|e| data_error(e, &ds_path))?;
+            let info = ds.info(self.seed).map_err(|e| data_error(e, &ds_path))?;
             if key == "train" {
                 classes = info.classes;
                 class_targets = info.class_targets;
@@ -427,38 +426,12 @@ impl Experiment {
             let mut is_image = info.images;
             for (i, t) in split.transforms.iter().enumerate() {
                 let tp = path.key("transforms").index(i);
-                match t {
-                    TransformConfig::ToTensor(_) if !is_image => {
-                        return Err(Diagnostic::value(
-                            tp.key("type"),
-                            "ToTensor expects an image, but the samples are already tensors here",
-                        )
-                        .with_label(if info.images {
-                            "second ToTensor"
-                        } else {
-                            "not an image"
-                        })
-                        .with_help(if info.images {
-                            "keep one ToTensor"
-                        } else {
-                            "this dataset gives tensors: remove ToTensor"
-                        }))
-                    }
-                    TransformConfig::Normalize(_) if is_image => {
-                        return Err(Diagnostic::value(
-                            tp.key("type"),
-                            "Normalize expects a tensor, but the samples are still images here",
-                        )
-                        .with_label("before ToTensor")
-                        .with_help("put { type = \"ToTensor\" } before Normalize"))
-                    }
-                    _ => {}
-                }
                 let built = t.build().map_err(|e| data_error(e, &tp))?;
                 let kind = if is_image { Kind::Image } else { Kind::Tensor };
-                is_image = built.output_kind(kind).map_err(|e| {
-                    Diagnostic::value(tp.key("type"), e.to_string()).with_label("here")
-                })? == Kind::Image;
+                is_image = built
+                    .output_kind(kind)
+                    .map_err(|e| kind_error(e, t.type_name(), kind, info.images, &tp))?
+                    == Kind::Image;
                 let mut next = Vec::new();
                 for s in &shapes {
                     match built.output_shape(s) {
@@ -636,6 +609,7 @@ impl Experiment {
                 .with_help("give a list of inputs, each shaped like model.input"));
             }
         }
+        self.validate_metrics()?;
         let metrics = self.epoch_metrics();
         let plateau = self
             .scheduler
@@ -673,6 +647,29 @@ impl Experiment {
         Ok(())
     }
 
+    /// `[metrics] collection`: each builds, and each has a column of its own.
+    fn validate_metrics(&self) -> Result<(), Diagnostic> {
+        let path = root().key("metrics").key("collection");
+        let mut seen: Vec<String> = Vec::new();
+        for (i, m) in self.metrics.collection.iter().enumerate() {
+            if let Err(e) = m.build() {
+                return Err(
+                    Diagnostic::value(path.index(i), e.to_string()).with_label("invalid metric")
+                );
+            }
+            let col = crate::metric::column(m);
+            if seen.contains(&col) {
+                return Err(Diagnostic::value(
+                    path.index(i),
+                    format!("a second metric named `{col}`"),
+                )
+                .with_label("measured twice"));
+            }
+            seen.push(col);
+        }
+        Ok(())
+    }
+
     /// The per-epoch metrics this experiment measures (the names `monitor` can take).
     pub fn epoch_metrics(&self) -> Vec<String> {
         let acc = Task::of(&self.loss).is_ok_and(|t| t.has_accuracy());
@@ -697,15 +694,19 @@ impl Experiment {
         if self.data.test.is_none() {
             return Vec::new();
         }
+        let collection = self.metrics.collection.iter().map(crate::metric::column);
         if Task::of(&self.loss) == Ok(Task::Regress) {
             return ["test_mae", "test_mse", "test_r2"]
                 .map(String::from)
-                .to_vec();
+                .into_iter()
+                .chain(collection)
+                .collect();
         }
         self.metrics
             .top_k
             .iter()
             .map(|k| format!("test_top{k}_acc"))
+            .chain(collection)
             .collect()
     }
 
@@ -736,19 +737,44 @@ impl Experiment {
 fn decode_dataset(v: &toml::Value, path: &KeyPath) -> Result<DatasetConfig, Diagnostic> {
     match v {
         toml::Value::String(ds) => {
-            if DatasetConfig::fields_of(ds).is_none() {
+            let catalog = wick_tensor::catalog::Catalog::<dyn DatasetSpec>::current();
+            if !catalog.contains(ds) {
+                let names: Vec<_> = catalog.names().collect();
                 let d = Diagnostic::value(path.clone(), format!("unknown dataset `{ds}`"))
                     .with_label("unknown dataset");
-                return Err(match suggest(ds, DatasetConfig::TYPES.iter().copied()) {
+                return Err(match suggest(ds, names.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!("wick reads {}", DatasetConfig::TYPES.join(", "))),
+                    None => d.with_help(format!("wick reads {}", names.join(", "))),
                 });
             }
             let mut t = toml::Table::new();
             t.insert("type".into(), v.clone());
-            decode_tagged(&toml::Value::Table(t), path)
+            decode_open(&toml::Value::Table(t), path)
         }
-        _ => decode_tagged(v, path),
+        _ => decode_open(v, path),
+    }
+}
+
+/// A transform given what it cannot take: an image where it needs a tensor (before
+/// `ToTensor`), or a tensor where it needs an image.
+fn kind_error(
+    e: wick_data::Error,
+    ty: &str,
+    given: Kind,
+    images: bool,
+    path: &KeyPath,
+) -> Diagnostic {
+    let d = Diagnostic::value(path.key("type"), e.to_string());
+    match (given, images) {
+        (Kind::Image, _) => d
+            .with_label("before ToTensor")
+            .with_help(format!("put {{ type = \"ToTensor\" }} before {ty}")),
+        (Kind::Tensor, true) => d
+            .with_label(format!("second {ty}"))
+            .with_help(format!("keep one {ty}")),
+        (Kind::Tensor, false) => d
+            .with_label("not an image")
+            .with_help(format!("this dataset gives tensors: remove {ty}")),
     }
 }
 

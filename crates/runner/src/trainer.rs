@@ -3,7 +3,7 @@
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::logging;
-use crate::metrics::{ClassCounts, MetricRow, RegressionSums};
+use crate::metrics::{ClassCounts, MetricRow, MetricsConfig, RegressionSums};
 use crate::monitor::Monitor;
 use crate::pending::PendingMetrics;
 use crate::plots;
@@ -433,11 +433,17 @@ fn evaluate(
     task: Task,
     loader: &DataLoader,
     summed: bool,
-    top_k: &[usize],
+    mc: &MetricsConfig,
 ) -> Result<Eval, RunError> {
     let (mut total, mut loss_sum, mut hits, mut counted) = (0usize, 0f64, 0f64, 0usize);
     let mut counts: Option<ClassCounts> = None;
     let mut reg = RegressionSums::default();
+    let top_k = &mc.top_k;
+    let mut collection = mc
+        .collection
+        .iter()
+        .map(|m| Ok((crate::metric::name_of(m), m.build()?)))
+        .collect::<candle_core::Result<Vec<_>>>()?;
     for batch in loader.epoch(0) {
         let batch = batch?;
         let out = model.forward(&batch.input, false)?.detach();
@@ -449,6 +455,9 @@ fn evaluate(
         );
         loss_sum += batch_total(l, batch.len, summed);
         total += batch.len;
+        for (_, m) in &mut collection {
+            m.update(&out, &target)?;
+        }
         match task {
             Task::Classify => {
                 let classes = out.dim(1)?;
@@ -473,6 +482,12 @@ fn evaluate(
         Some(c) => (c.hits(), c.total() as usize),
         None => (hits as u64, counted),
     };
+    let mut extra = if task == Task::Regress {
+        reg.metrics("")
+    } else {
+        BTreeMap::new()
+    };
+    extra.extend(collection.iter().map(|(n, m)| (n.clone(), m.compute())));
     Ok(Eval {
         loss: loss_sum / total.max(1) as f64,
         hits,
@@ -480,11 +495,7 @@ fn evaluate(
         total,
         has_accuracy: task.has_accuracy(),
         counts,
-        extra: if task == Task::Regress {
-            reg.metrics("")
-        } else {
-            BTreeMap::new()
-        },
+        extra,
     })
 }
 
@@ -1020,7 +1031,7 @@ impl<'a> Session<'a> {
                     self.task,
                     loader,
                     summed,
-                    &mc.top_k,
+                    mc,
                 )?;
                 stats.test_loss = Some(ev.loss);
                 stats.test_acc = ev.has_accuracy.then(|| ev.accuracy());
@@ -1345,7 +1356,7 @@ pub fn eval(run_dir: &Path, which: &str, opts: &RunOptions) -> Result<Eval, RunE
         Task::of(&exp.loss)?,
         &loader,
         summed(&exp),
-        &exp.metrics.top_k,
+        &exp.metrics,
     )?;
     tracing::info!(
         "{} ({which}) on the {} split ({} samples)",

@@ -25,7 +25,6 @@ pub mod init;
 mod introspect;
 mod param;
 mod rng;
-mod tagged;
 pub mod testing;
 
 pub use candle_core;

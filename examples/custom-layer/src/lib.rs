@@ -13,7 +13,15 @@
 //!
 //! Two types make a layer: its config (the arguments an experiment file gives, with
 //! serde's derive) implementing [`LayerSpec`], and the layer itself implementing
-//! [`Layer`]. [`register`] names it in a [`Registry`].
+//! [`Layer`]. The crate also has a dataset of its own ([`XorConfig`]: a
+//! `torch.utils.data.Dataset` subclass) and a metric ([`F1Config`]: a torchmetrics
+//! `Metric`). [`register`] names all three in a [`Registry`].
+
+mod f1;
+mod xor;
+
+pub use f1::{F1Config, F1};
+pub use xor::{Xor, XorConfig};
 
 use serde::{Deserialize, Serialize};
 use wick::nn::{BuildCtx, Error, Layer, LayerSpec, Result, Shape};
@@ -129,5 +137,8 @@ impl Layer for MyLayer {
 
 /// Adds this crate's classes to `registry`.
 pub fn register(registry: &mut Registry) -> &mut Registry {
-    registry.layer::<MyLayerConfig>("MyLayer")
+    registry
+        .layer::<MyLayerConfig>("MyLayer")
+        .dataset::<XorConfig>("Xor")
+        .metric::<F1Config>("F1")
 }

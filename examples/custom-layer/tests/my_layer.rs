@@ -159,3 +159,70 @@ fn a_misspelt_argument_of_my_layer_is_reported_as_a_builtins_is() {
         assert!(err.contains(help), "{help}: {err}");
     }
 }
+
+#[test]
+fn a_users_dataset_and_metric_train_and_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = crate_dir().join("xor.toml");
+    let exp = exp.to_str().unwrap();
+    let run = my_lab(
+        &["run", exp, "--runs-dir", "runs", "--no-progress"],
+        tmp.path(),
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    let log = text(&run);
+    assert!(log.contains("test_f1"), "{log}");
+    let runs = tmp.path().join("runs/xor-mylayer");
+    let run_dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "test_f1")
+        .expect("a test_f1 column");
+    let last = csv
+        .lines()
+        .rfind(|l| l.starts_with("epoch,"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    let f1: f64 = last.split(',').nth(col).unwrap().parse().unwrap();
+    assert!(
+        f1 > 0.9,
+        "XOR is separable by a hidden layer: F1 {f1}\n{csv}"
+    );
+
+    // a misspelt argument of the user's dataset and metric, with suggestions
+    let src = std::fs::read_to_string(crate_dir().join("xor.toml")).unwrap();
+    for (from, to, key, help) in [
+        (
+            "noise = 0.15",
+            "nois = 0.15",
+            "data.dataset.nois",
+            "did you mean `noise`?",
+        ),
+        (
+            "positive = 1 }",
+            "postive = 1 }",
+            "postive",
+            "did you mean `positive`?",
+        ),
+        (
+            "type = \"F1\"",
+            "type = \"F2\"",
+            "metrics.collection[0]",
+            "did you mean `F1`?",
+        ),
+    ] {
+        let bad = tmp.path().join("bad.toml");
+        std::fs::write(&bad, src.replacen(from, to, 1)).unwrap();
+        let out = my_lab(&["check", "bad.toml"], tmp.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(key), "{key}: {err}");
+        assert!(err.contains(help), "{help}: {err}");
+    }
+}

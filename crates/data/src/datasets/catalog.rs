@@ -1,11 +1,23 @@
+//! The dataset catalog: what `[data] dataset = "MNIST"` names.
+//!
+//! A dataset class is a config type implementing [`DatasetSpec`] (build the dataset
+//! for a split; say what is known of it before reading) registered under its
+//! torchvision class name in a [`DatasetCatalog`]; wick's own are registered by
+//! [`register_builtins`] as a user's crate registers its own.
+
+use super::info::{points, DataInfo};
+use super::Centers;
 use super::{
     CsvConfig, HuggingFaceConfig, ImageFolderConfig, MakeBlobsConfig, MakeCirclesConfig,
     MakeMoonsConfig, MakeSpiralsConfig, TensorsConfig,
 };
 use crate::{Cifar, CifarConfig, CifarKind, Dataset, EmnistSplit, Mnist, MnistKind, Result, Split};
 use serde::{Deserialize, Serialize};
+use std::any::Any;
+use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
 
 /// Arguments of `torchvision.datasets.MNIST(root, train, download)` (also
 /// `FashionMNIST`, `KMNIST`); `train` comes from the split.
@@ -73,98 +85,240 @@ impl DatasetContext<'_> {
     }
 }
 
-wick_tensor::tagged_config! {
-    /// A dataset by its torchvision class name (scikit-learn's function name for the
-    /// point generators): `{ type = "ImageFolder", root = "hymenoptera/train" }`.
-    #[allow(non_camel_case_types)]
-    pub enum DatasetConfig {
-        /// `torchvision.datasets.MNIST`
-        MNIST(MnistConfig),
-        /// `torchvision.datasets.FashionMNIST`
-        FashionMNIST(MnistConfig),
-        /// `torchvision.datasets.KMNIST`
-        KMNIST(MnistConfig),
-        /// `torchvision.datasets.EMNIST`
-        EMNIST(EmnistConfig),
-        /// `torchvision.datasets.CIFAR10`
-        CIFAR10(CifarConfig),
-        /// `torchvision.datasets.CIFAR100`
-        CIFAR100(CifarConfig),
-        /// `torchvision.datasets.ImageFolder`
-        ImageFolder(ImageFolderConfig),
-        /// A CSV file of numbers
-        CSV(CsvConfig),
-        /// `datasets.load_dataset` of the Hugging Face hub (parquet; `--features hub`)
-        HuggingFace(HuggingFaceConfig),
-        /// `TensorDataset` of numbers written inline
-        Tensors(TensorsConfig),
-        /// `sklearn.datasets.make_moons`
-        make_moons(MakeMoonsConfig),
-        /// `sklearn.datasets.make_circles`
-        make_circles(MakeCirclesConfig),
-        /// `sklearn.datasets.make_blobs`
-        make_blobs(MakeBlobsConfig),
-        /// CS231n's spirals, with scikit-learn-style arguments
-        make_spirals(MakeSpiralsConfig),
+/// The arguments of a dataset class (`datasets.MNIST(root, train, download)`): what a
+/// config type implements to be named in an experiment file. It is also `serde`'s,
+/// `Clone` and `Debug`.
+pub trait DatasetSpec:
+    wick_tensor::dyn_clone::DynClone + wick_tensor::erased_serde::Serialize + Any + Debug + Send + Sync
+{
+    /// Builds (finds, reads or generates) the dataset for a split.
+    ///
+    /// # Errors
+    /// Missing or corrupt files (named), invalid arguments.
+    fn build(&self, ctx: &DatasetContext<'_>) -> Result<Arc<dyn Dataset>>;
+    /// What is known before training, to check an experiment: sample shape, class
+    /// count, images or tensors, class or float targets. By default the dataset is
+    /// built for the training split under the working directory and its first sample
+    /// read; a dataset whose files are large or elsewhere says what it knows instead.
+    ///
+    /// # Errors
+    /// Invalid arguments; whatever building the dataset returns.
+    fn info(&self, seed: u64) -> Result<DataInfo> {
+        let ctx = DatasetContext {
+            split: Split::Train,
+            root: ".".into(),
+            download: false,
+            mirrors: None,
+            seed,
+        };
+        super::info::built_info(self.build(&ctx)?.as_ref())
     }
 }
 
-impl DatasetConfig {
-    /// Builds (finds, reads or generates) the dataset for a split.
-    ///
-    /// torchvision's sets read the split's files. `ImageFolder`, `CSV` and `Tensors`
-    /// have no split: they give the same samples for both (carve a validation set with
-    /// [`super::train_val_split`], or give each split its own `root`/`path`). The
-    /// synthetic sets draw the test split from another stream of the run seed than
-    /// the training split (unless `random_state` fixes it).
-    pub fn build(&self, ctx: &DatasetContext<'_>) -> Result<Arc<dyn Dataset>> {
-        let split_id = match ctx.split {
-            Split::Train => 0,
-            Split::Test => 1,
-        };
-        let mnist = |kind: MnistKind, root: &Option<PathBuf>, download: Option<bool>| {
-            Mnist::load(
-                kind,
-                &ctx.root_of(root),
-                ctx.split,
-                download.unwrap_or(ctx.download),
-                ctx.mirrors,
-            )
-        };
-        let cifar = |kind: CifarKind, c: &CifarConfig| {
-            Cifar::load(
-                kind,
-                &ctx.root_of(&c.root),
-                ctx.split,
-                c.download || ctx.download,
-                ctx.mirrors,
-            )
-        };
-        Ok(match self {
-            Self::MNIST(c) => Arc::new(mnist(MnistKind::Mnist, &c.root, c.download)?),
-            Self::FashionMNIST(c) => Arc::new(mnist(MnistKind::FashionMnist, &c.root, c.download)?),
-            Self::KMNIST(c) => Arc::new(mnist(MnistKind::Kmnist, &c.root, c.download)?),
-            Self::EMNIST(c) => Arc::new(mnist(MnistKind::Emnist(c.split), &c.root, c.download)?),
-            Self::CIFAR10(c) => Arc::new(cifar(CifarKind::Cifar10, c)?),
-            Self::CIFAR100(c) => Arc::new(cifar(CifarKind::Cifar100, c)?),
-            Self::ImageFolder(c) => {
-                let root = ctx.resolve(&c.root);
-                Arc::new(super::ImageFolder::scan(&root, c)?)
+/// A dataset by its torchvision class name (scikit-learn's function name for the
+/// point generators): `{ type = "ImageFolder", root = "hymenoptera/train" }`.
+pub type DatasetConfig = Tagged<dyn DatasetSpec>;
+
+/// The dataset classes an experiment file can name.
+pub type DatasetCatalog = Catalog<dyn DatasetSpec>;
+
+wick_tensor::open_catalog! {
+    spec = DatasetSpec, what = "dataset", register = RegisterDataset::dataset,
+    builtins = register_builtins,
+}
+
+/// A dataset config from a value of its config type.
+pub fn dataset(name: &'static str, spec: impl DatasetSpec) -> DatasetConfig {
+    Tagged::from_box(name, Box::new(spec))
+}
+
+/// Arguments of `torchvision.datasets.FashionMNIST` (see [`MnistConfig`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FashionMnistConfig(pub MnistConfig);
+
+/// Arguments of `torchvision.datasets.KMNIST` (see [`MnistConfig`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KmnistConfig(pub MnistConfig);
+
+/// Arguments of `torchvision.datasets.CIFAR100` (see [`CifarConfig`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Cifar100Config(pub CifarConfig);
+
+/// A split of MNIST's family.
+fn mnist(kind: MnistKind, c: &MnistConfig, ctx: &DatasetContext<'_>) -> Result<Arc<dyn Dataset>> {
+    Ok(Arc::new(Mnist::load(
+        kind,
+        &ctx.root_of(&c.root),
+        ctx.split,
+        c.download.unwrap_or(ctx.download),
+        ctx.mirrors,
+    )?))
+}
+
+/// A split of CIFAR.
+fn cifar(kind: CifarKind, c: &CifarConfig, ctx: &DatasetContext<'_>) -> Result<Arc<dyn Dataset>> {
+    Ok(Arc::new(Cifar::load(
+        kind,
+        &ctx.root_of(&c.root),
+        ctx.split,
+        c.download || ctx.download,
+        ctx.mirrors,
+    )?))
+}
+
+/// The synthetic sets draw the test split from another stream of the run seed.
+fn split_id(ctx: &DatasetContext<'_>) -> u64 {
+    match ctx.split {
+        Split::Train => 0,
+        Split::Test => 1,
+    }
+}
+
+/// The blobs' feature and class counts, from their arguments.
+fn blobs_info(c: &MakeBlobsConfig) -> Result<DataInfo> {
+    let (features, classes) = match &c.centers {
+        Some(Centers::Points(p)) => (p.first().map_or(c.n_features, Vec::len), Some(p.len())),
+        Some(Centers::Count(n)) => (c.n_features, Some(*n)),
+        None => (c.n_features, Some(3)),
+    };
+    points(c.n_samples, features, classes)
+}
+
+/// Implements [`DatasetSpec`] for the built-in configs and generates
+/// [`register_builtins`]. torchvision's sets read the split's files. `ImageFolder`,
+/// `CSV` and `Tensors` have no split: they give the same samples for both (carve a
+/// validation set with [`super::train_val_split`], or give each split its own
+/// `root`/`path`). The synthetic sets draw the test split from another stream of the
+/// run seed than the training split (unless `random_state` fixes it); their facts
+/// follow from their arguments (building them to check could ask for any amount of
+/// memory).
+macro_rules! builtin_datasets {
+    ($( $name:ident($cfg:ty) { build: |$c:ident, $ctx:ident| $build:expr $(, info: |$ic:ident| $info:expr)? } )+) => {
+        $(
+            impl DatasetSpec for $cfg {
+                fn build(&self, $ctx: &DatasetContext<'_>) -> Result<Arc<dyn Dataset>> {
+                    let $c = self;
+                    let _ = (&$c, &$ctx);
+                    $build
+                }
+                $( fn info(&self, _seed: u64) -> Result<DataInfo> {
+                    let $ic = self;
+                    let _ = &$ic;
+                    $info
+                } )?
             }
-            Self::CSV(c) => Arc::new(c.load(&ctx.resolve(&c.path))?),
-            Self::HuggingFace(c) => c.build(ctx.split)?,
-            Self::Tensors(c) => Arc::new(c.build()?),
-            Self::make_moons(c) => Arc::new(c.build(ctx.seed, split_id)?),
-            Self::make_circles(c) => Arc::new(c.build(ctx.seed, split_id)?),
-            Self::make_blobs(c) => Arc::new(c.build(ctx.seed, split_id)?),
-            Self::make_spirals(c) => Arc::new(c.build(ctx.seed, split_id)?),
+            impl From<$cfg> for DatasetConfig {
+                fn from(c: $cfg) -> Self {
+                    dataset(stringify!($name), c)
+                }
+            }
+        )+
+
+        /// Registers wick's dataset classes in `catalog`, as a user's crate registers
+        /// its own.
+        ///
+        /// # Errors
+        /// A class of the same name is already there.
+        pub fn register_builtins(catalog: &mut DatasetCatalog) -> std::result::Result<(), DuplicateName> {
+            $( catalog.dataset::<$cfg>(stringify!($name))?; )+
+            Ok(())
+        }
+    };
+}
+
+builtin_datasets! {
+    MNIST(MnistConfig) {
+        build: |c, ctx| mnist(MnistKind::Mnist, c, ctx),
+        info: |c| Ok(DataInfo::images(Some(vec![1, 28, 28]), Some(10)))
+    }
+    FashionMNIST(FashionMnistConfig) {
+        build: |c, ctx| mnist(MnistKind::FashionMnist, &c.0, ctx),
+        info: |c| Ok(DataInfo::images(Some(vec![1, 28, 28]), Some(10)))
+    }
+    KMNIST(KmnistConfig) {
+        build: |c, ctx| mnist(MnistKind::Kmnist, &c.0, ctx),
+        info: |c| Ok(DataInfo::images(Some(vec![1, 28, 28]), Some(10)))
+    }
+    EMNIST(EmnistConfig) {
+        build: |c, ctx| mnist(
+            MnistKind::Emnist(c.split),
+            &MnistConfig { root: c.root.clone(), download: c.download },
+            ctx,
+        ),
+        info: |c| Ok(DataInfo::images(Some(vec![1, 28, 28]), Some(c.split.classes().len())))
+    }
+    CIFAR10(CifarConfig) {
+        build: |c, ctx| cifar(CifarKind::Cifar10, c, ctx),
+        info: |c| Ok(DataInfo::images(Some(vec![3, 32, 32]), Some(10)))
+    }
+    CIFAR100(Cifar100Config) {
+        build: |c, ctx| cifar(CifarKind::Cifar100, &c.0, ctx),
+        info: |c| Ok(DataInfo::images(Some(vec![3, 32, 32]), Some(100)))
+    }
+    ImageFolder(ImageFolderConfig) {
+        build: |c, ctx| Ok(Arc::new(super::ImageFolder::scan(&ctx.resolve(&c.root), c)?)),
+        info: |c| Ok(DataInfo::images(None, None))
+    }
+    CSV(CsvConfig) {
+        build: |c, ctx| Ok(Arc::new(c.load(&ctx.resolve(&c.path))?)),
+        info: |c| Ok(DataInfo {
+            shape: c.features.as_ref().map(|f| vec![f.len()]),
+            classes: None,
+            images: false,
+            sizes_vary: false,
+            class_targets: Some(c.label_dtype == super::LabelDtype::Class),
         })
+    }
+    // its files may be on the hub: known when the run reads them
+    HuggingFace(HuggingFaceConfig) {
+        build: |c, ctx| c.build(ctx.split),
+        info: |c| {
+            c.validate()?;
+            Ok(DataInfo {
+                shape: None,
+                classes: None,
+                images: c.images(),
+                sizes_vary: false,
+                class_targets: None,
+            })
+        }
+    }
+    Tensors(TensorsConfig) {
+        build: |c, ctx| Ok(Arc::new(c.build()?))
+    }
+    make_moons(MakeMoonsConfig) {
+        build: |c, ctx| Ok(Arc::new(c.build(ctx.seed, split_id(ctx))?)),
+        info: |c| points(c.n_samples, 2, Some(2))
+    }
+    make_circles(MakeCirclesConfig) {
+        build: |c, ctx| Ok(Arc::new(c.build(ctx.seed, split_id(ctx))?)),
+        info: |c| points(c.n_samples, 2, Some(2))
+    }
+    make_blobs(MakeBlobsConfig) {
+        build: |c, ctx| Ok(Arc::new(c.build(ctx.seed, split_id(ctx))?)),
+        info: |c| blobs_info(c)
+    }
+    make_spirals(MakeSpiralsConfig) {
+        build: |c, ctx| Ok(Arc::new(c.build(ctx.seed, split_id(ctx))?)),
+        info: |c| points(c.n_samples, 2, Some(c.n_classes))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info(ds: &DatasetConfig, seed: u64) -> Result<DataInfo> {
+        ds.info(seed)
+    }
+
+    fn ds(src: &str) -> DatasetConfig {
+        toml::from_str(src).unwrap()
+    }
+
     use crate::Target;
 
     fn ctx(root: &Path, split: Split) -> DatasetContext<'static> {
@@ -201,10 +355,54 @@ mod tests {
         assert!(e.contains("MNIST training files not found"), "{e}");
         let e = toml::from_str::<DatasetConfig>("type = \"EMNIST\"\nsplit = \"nope\"");
         assert!(e.is_err());
-        assert!(DatasetConfig::TYPES.contains(&"ImageFolder"));
+        use wick_tensor::catalog::Kind;
+        let catalog = <dyn DatasetSpec>::builtins();
+        assert!(catalog.contains("ImageFolder"));
         assert_eq!(
-            DatasetConfig::fields_of("make_circles").unwrap(),
+            catalog.fields_of("make_circles").unwrap(),
             &["n_samples", "shuffle", "noise", "random_state", "factor"]
+        );
+    }
+
+    #[test]
+    fn facts_without_files() {
+        let i = info(&ds("type = \"CIFAR10\""), 0).unwrap();
+        assert_eq!(
+            (i.shape, i.classes, i.images),
+            (Some(vec![3, 32, 32]), Some(10), true)
+        );
+        let i = info(&ds("type = \"make_moons\"\nn_samples = 50"), 0).unwrap();
+        assert_eq!(
+            (i.shape, i.classes, i.images),
+            (Some(vec![2]), Some(2), false)
+        );
+        let i = info(
+            &ds("type = \"Tensors\"\nx = [[1.0], [2.0]]\ny = [[2.0], [4.0]]"),
+            0,
+        )
+        .unwrap();
+        assert_eq!((i.shape, i.class_targets), (Some(vec![1]), Some(false)));
+        let i = info(&ds("type = \"Tensors\"\nx = [[1.0], [2.0]]\ny = [0, 3]"), 0).unwrap();
+        assert_eq!(i.classes, Some(4));
+        let e = info(&ds("type = \"make_moons\"\nn_samples = 100000000000"), 0).unwrap_err();
+        assert!(e.to_string().contains("n_samples"), "{e}");
+        let i = info(&ds("type = \"make_blobs\"\ncenters = 5\nn_features = 3"), 0).unwrap();
+        assert_eq!((i.shape, i.classes), (Some(vec![3]), Some(5)));
+        let i = info(&ds("type = \"ImageFolder\"\nroot = \"nowhere\""), 0).unwrap();
+        assert_eq!((i.shape, i.classes, i.sizes_vary), (None, None, true));
+        // a hub dataset is not read (nor fetched) to check an experiment
+        let i = info(&ds("type = \"HuggingFace\"\npath = \"nobody/nothing\""), 0).unwrap();
+        assert_eq!((i.shape, i.images, i.sizes_vary), (None, true, false));
+        let i = info(
+            &ds("type = \"HuggingFace\"\npath = \"o/n\"\nfeature_columns = [\"x\"]"),
+            0,
+        )
+        .unwrap();
+        assert!(!i.images);
+        let e = info(&ds("type = \"HuggingFace\"\npath = \"a/b/c\""), 0).unwrap_err();
+        assert!(
+            e.to_string().contains("not a hub dataset repository"),
+            "{e}"
         );
     }
 }

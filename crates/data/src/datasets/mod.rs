@@ -8,7 +8,8 @@
 //! - Hugging Face hub datasets in parquet files: [`HuggingFaceConfig`] (reading them,
 //!   `HuggingFace`, needs the `hub` feature).
 //! - [`Subset`], [`ConcatDataset`], [`random_split`], [`train_val_split`].
-//! - [`DatasetConfig`]: every dataset above by name, built for a split.
+//! - [`DatasetConfig`]: every dataset above by name, built for a split; [`DatasetSpec`]
+//!   for a dataset class of a user's own.
 
 mod blobs;
 mod catalog;
@@ -22,6 +23,7 @@ mod hub_fetch;
 mod hub_files;
 mod huggingface;
 mod image_folder;
+mod info;
 mod moons;
 #[cfg(feature = "hub")]
 mod parquet_table;
@@ -33,12 +35,16 @@ mod tensors;
 
 pub use self::csv::{Column, CsvConfig, LabelDtype};
 pub use blobs::{Centers, ClusterStd, MakeBlobsConfig};
-pub use catalog::{DatasetConfig, DatasetContext, EmnistConfig, MnistConfig};
+pub use catalog::{
+    dataset, register_builtins, Cifar100Config, DatasetCatalog, DatasetConfig, DatasetContext,
+    DatasetSpec, EmnistConfig, FashionMnistConfig, KmnistConfig, MnistConfig, RegisterDataset,
+};
 pub use circles::MakeCirclesConfig;
 #[cfg(feature = "hub")]
 pub use hub_dataset::HuggingFace;
 pub use huggingface::{DataFiles, HubSplit, HuggingFaceConfig, OneOrMany, SplitNames};
 pub use image_folder::{ImageFolder, ImageFolderConfig, IMG_EXTENSIONS};
+pub use info::{built_info, DataInfo, MAX_GENERATED};
 pub use moons::MakeMoonsConfig;
 pub use spirals::MakeSpiralsConfig;
 pub use split::{random_split, train_val_split, ConcatDataset, SplitLengths, Subset};

@@ -19,6 +19,9 @@ pub use subset_random::{SubsetRandomSampler, SubsetRandomSamplerConfig};
 pub use weighted_random::{WeightedRandomSampler, WeightedRandomSamplerConfig};
 
 use crate::Result;
+use std::any::Any;
+use std::fmt::Debug;
+use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
 
 /// Yields the dataset indices of one epoch.
 pub trait Sampler: Send + Sync {
@@ -35,39 +38,96 @@ pub trait Sampler: Send + Sync {
 /// Upper bound on `num_samples`, so that a typo does not exhaust memory.
 pub const MAX_SAMPLES: usize = 1 << 32;
 
-wick_tensor::tagged_config! {
-    /// A sampler by its PyTorch class name: `{ type = "RandomSampler" }`.
-    pub enum SamplerConfig {
-        /// `torch.utils.data.SequentialSampler`
-        SequentialSampler(SequentialSamplerConfig),
-        /// `torch.utils.data.RandomSampler`
-        RandomSampler(RandomSamplerConfig),
-        /// `torch.utils.data.SubsetRandomSampler`
-        SubsetRandomSampler(SubsetRandomSamplerConfig),
-        /// `torch.utils.data.WeightedRandomSampler`
-        WeightedRandomSampler(WeightedRandomSamplerConfig),
+/// The arguments of a sampler class (`RandomSampler(data_source, replacement,
+/// num_samples)` without `data_source`): what a config type implements to be named
+/// as `sampler = { type = "..." }`. It is also `serde`'s, `Clone` and `Debug`.
+pub trait SamplerSpec:
+    wick_tensor::dyn_clone::DynClone + wick_tensor::erased_serde::Serialize + Any + Debug + Send + Sync
+{
+    /// Checks the arguments without the dataset; nothing by default.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] naming the argument.
+    fn validate(&self) -> Result<()> {
+        Ok(())
     }
+    /// The sampler over a dataset of `len` samples.
+    ///
+    /// # Errors
+    /// Arguments that do not fit the dataset (indices past its end, a weight per
+    /// sample that is missing).
+    fn build(&self, len: usize) -> Result<Box<dyn Sampler>>;
 }
 
-impl SamplerConfig {
-    /// Checks the arguments without a dataset (what can be checked before loading).
-    pub fn validate(&self) -> Result<()> {
-        match self {
-            Self::SequentialSampler(_) => Ok(()),
-            Self::RandomSampler(c) => c.validate(),
-            Self::SubsetRandomSampler(_) => Ok(()),
-            Self::WeightedRandomSampler(c) => c.validate(),
-        }
-    }
+/// A sampler by its `torch.utils.data` class name: `sampler = { type = "RandomSampler" }`.
+pub type SamplerConfig = Tagged<dyn SamplerSpec>;
 
-    /// Builds the sampler for a dataset of `len` samples; indices past the dataset
-    /// (`SubsetRandomSampler`, `WeightedRandomSampler`) are errors.
-    pub fn build(&self, len: usize) -> Result<Box<dyn Sampler>> {
-        Ok(match self {
-            Self::SequentialSampler(_) => Box::new(SequentialSampler::new(len)),
-            Self::RandomSampler(c) => Box::new(RandomSampler::new(len, c)?),
-            Self::SubsetRandomSampler(c) => Box::new(SubsetRandomSampler::new(len, c)?),
-            Self::WeightedRandomSampler(c) => Box::new(WeightedRandomSampler::new(len, c)?),
-        })
+/// The sampler classes an experiment file can name.
+pub type SamplerCatalog = Catalog<dyn SamplerSpec>;
+
+wick_tensor::open_catalog! {
+    spec = SamplerSpec, what = "sampler", register = RegisterSampler::sampler,
+    builtins = register_builtins,
+}
+
+/// A sampler config from a value of its config type.
+pub fn sampler(name: &'static str, spec: impl SamplerSpec) -> SamplerConfig {
+    Tagged::from_box(name, Box::new(spec))
+}
+
+/// Implements [`SamplerSpec`] for the built-in configs and generates
+/// [`register_builtins`].
+macro_rules! builtin_samplers {
+    ($( $name:ident($cfg:ident) { validate: |$v:ident| $validate:expr, build: |$c:ident, $len:ident| $build:expr } )+) => {
+        $(
+            impl SamplerSpec for $cfg {
+                fn validate(&self) -> Result<()> {
+                    let $v = self;
+                    let _ = &$v;
+                    $validate
+                }
+                fn build(&self, $len: usize) -> Result<Box<dyn Sampler>> {
+                    let $c = self;
+                    let _ = &$c;
+                    Ok(Box::new($build))
+                }
+            }
+            impl From<$cfg> for SamplerConfig {
+                fn from(c: $cfg) -> Self {
+                    sampler(stringify!($name), c)
+                }
+            }
+        )+
+
+        /// Registers wick's sampler classes (`torch.utils.data`) in `catalog`, as a
+        /// user's crate registers its own.
+        ///
+        /// # Errors
+        /// A class of the same name is already there.
+        pub fn register_builtins(
+            catalog: &mut SamplerCatalog,
+        ) -> std::result::Result<(), DuplicateName> {
+            $( catalog.sampler::<$cfg>(stringify!($name))?; )+
+            Ok(())
+        }
+    };
+}
+
+builtin_samplers! {
+    SequentialSampler(SequentialSamplerConfig) {
+        validate: |c| Ok(()),
+        build: |c, len| SequentialSampler::new(len)
+    }
+    RandomSampler(RandomSamplerConfig) {
+        validate: |c| RandomSamplerConfig::validate(c),
+        build: |c, len| RandomSampler::new(len, c)?
+    }
+    SubsetRandomSampler(SubsetRandomSamplerConfig) {
+        validate: |c| Ok(()),
+        build: |c, len| SubsetRandomSampler::new(len, c)?
+    }
+    WeightedRandomSampler(WeightedRandomSamplerConfig) {
+        validate: |c| WeightedRandomSamplerConfig::validate(c),
+        build: |c, len| WeightedRandomSampler::new(len, c)?
     }
 }

@@ -25,11 +25,7 @@ pub struct Compose(pub Vec<Box<dyn Transform>>);
 impl Compose {
     /// Builds every transform of a list.
     pub fn from_configs(cfgs: &[TransformConfig]) -> Result<Self> {
-        Ok(Self(
-            cfgs.iter()
-                .map(TransformConfig::build)
-                .collect::<Result<_>>()?,
-        ))
+        Ok(Self(cfgs.iter().map(|t| t.build()).collect::<Result<_>>()?))
     }
 }
 

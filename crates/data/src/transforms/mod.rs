@@ -63,7 +63,12 @@ pub use random_vertical_flip::{RandomVerticalFlip, RandomVerticalFlipConfig};
 pub use resize::{Resize, ResizeConfig};
 pub use to_tensor::{ToTensor, ToTensorConfig};
 
+// (the catalog's types are declared below)
+
 use crate::{Input, Result};
+use std::any::Any;
+use std::fmt::Debug;
+use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
 use wick_tensor::SeedRng;
 
 /// What a sample is between transforms: an 8-bit image (PIL image or `uint8` tensor)
@@ -93,84 +98,92 @@ pub trait Transform: Send + Sync {
     }
 }
 
-wick_tensor::tagged_config! {
-    /// A transform by its torchvision class name: `{ type = "Normalize", mean = [0.1307], std = [0.3081] }`.
-    pub enum TransformConfig {
-        /// `torchvision.transforms.Compose`
-        Compose(ComposeConfig),
-        /// `torchvision.transforms.ToTensor`
-        ToTensor(ToTensorConfig),
-        /// `torchvision.transforms.PILToTensor`
-        PILToTensor(PILToTensorConfig),
-        /// `torchvision.transforms.ConvertImageDtype`
-        ConvertImageDtype(ConvertImageDtypeConfig),
-        /// `torchvision.transforms.Normalize`
-        Normalize(NormalizeConfig),
-        /// `torchvision.transforms.Resize`
-        Resize(ResizeConfig),
-        /// `torchvision.transforms.CenterCrop`
-        CenterCrop(CenterCropConfig),
-        /// `torchvision.transforms.RandomCrop`
-        RandomCrop(RandomCropConfig),
-        /// `torchvision.transforms.RandomResizedCrop`
-        RandomResizedCrop(RandomResizedCropConfig),
-        /// `torchvision.transforms.RandomHorizontalFlip`
-        RandomHorizontalFlip(RandomHorizontalFlipConfig),
-        /// `torchvision.transforms.RandomVerticalFlip`
-        RandomVerticalFlip(RandomVerticalFlipConfig),
-        /// `torchvision.transforms.RandomRotation`
-        RandomRotation(RandomRotationConfig),
-        /// `torchvision.transforms.RandomAffine`
-        RandomAffine(RandomAffineConfig),
-        /// `torchvision.transforms.Pad`
-        Pad(PadConfig),
-        /// `torchvision.transforms.Grayscale`
-        Grayscale(GrayscaleConfig),
-        /// `torchvision.transforms.RandomGrayscale`
-        RandomGrayscale(RandomGrayscaleConfig),
-        /// `torchvision.transforms.ColorJitter`
-        ColorJitter(ColorJitterConfig),
-        /// `torchvision.transforms.GaussianBlur`
-        GaussianBlur(GaussianBlurConfig),
-        /// `torchvision.transforms.RandomErasing`
-        RandomErasing(RandomErasingConfig),
-        /// `torchvision.transforms.RandomApply`
-        RandomApply(RandomApplyConfig),
-        /// `torchvision.transforms.RandomChoice`
-        RandomChoice(RandomChoiceConfig),
-    }
-}
-
-impl TransformConfig {
+/// The arguments of a transform class (`transforms.RandomCrop(size, padding, …)`): what
+/// a config type implements to be named in an experiment file's `transforms`. It is
+/// also `serde`'s, `Clone` and `Debug`.
+pub trait TransformSpec:
+    wick_tensor::dyn_clone::DynClone + wick_tensor::erased_serde::Serialize + Any + Debug + Send + Sync
+{
     /// Validates the arguments and builds the transform.
-    pub fn build(&self) -> Result<Box<dyn Transform>> {
-        Ok(match self {
-            Self::Compose(c) => Box::new(c.build()?),
-            Self::ToTensor(_) => Box::new(ToTensor),
-            Self::PILToTensor(_) => Box::new(PILToTensor),
-            Self::ConvertImageDtype(c) => Box::new(c.build()),
-            Self::Normalize(c) => Box::new(c.build()?),
-            Self::Resize(c) => Box::new(c.build()?),
-            Self::CenterCrop(c) => Box::new(c.build()?),
-            Self::RandomCrop(c) => Box::new(c.build()?),
-            Self::RandomResizedCrop(c) => Box::new(c.build()?),
-            Self::RandomHorizontalFlip(c) => Box::new(c.build()?),
-            Self::RandomVerticalFlip(c) => Box::new(c.build()?),
-            Self::RandomRotation(c) => Box::new(c.build()?),
-            Self::RandomAffine(c) => Box::new(c.build()?),
-            Self::Pad(c) => Box::new(c.build()?),
-            Self::Grayscale(c) => Box::new(c.build()?),
-            Self::RandomGrayscale(c) => Box::new(c.build()?),
-            Self::ColorJitter(c) => Box::new(c.build()?),
-            Self::GaussianBlur(c) => Box::new(c.build()?),
-            Self::RandomErasing(c) => Box::new(c.build()?),
-            Self::RandomApply(c) => Box::new(c.build()?),
-            Self::RandomChoice(c) => Box::new(c.build()?),
-        })
-    }
+    ///
+    /// # Errors
+    /// Invalid arguments, with torchvision's messages.
+    fn build(&self) -> Result<Box<dyn Transform>>;
 }
 
-/// The error of a tensor-only transform given an image.
+/// A transform by its torchvision class name: `{ type = "RandomCrop", size = 28 }`.
+pub type TransformConfig = Tagged<dyn TransformSpec>;
+
+/// The transform classes an experiment file can name.
+pub type TransformCatalog = Catalog<dyn TransformSpec>;
+
+wick_tensor::open_catalog! {
+    spec = TransformSpec, what = "transform", register = RegisterTransform::transform,
+    builtins = register_builtins,
+}
+
+/// A transform config from a value of its config type.
+pub fn transform(name: &'static str, spec: impl TransformSpec) -> TransformConfig {
+    Tagged::from_box(name, Box::new(spec))
+}
+
+/// Implements [`TransformSpec`] for the built-in configs and generates
+/// [`register_builtins`].
+macro_rules! builtin_transforms {
+    ($( $name:ident($cfg:ident) { build: |$c:ident| $build:expr } )+) => {
+        $(
+            impl TransformSpec for $cfg {
+                fn build(&self) -> Result<Box<dyn Transform>> {
+                    let $c = self;
+                    let _ = &$c;
+                    Ok(Box::new($build))
+                }
+            }
+            impl From<$cfg> for TransformConfig {
+                fn from(c: $cfg) -> Self {
+                    transform(stringify!($name), c)
+                }
+            }
+        )+
+
+        /// Registers wick's transform classes (`torchvision.transforms`) in `catalog`,
+        /// as a user's crate registers its own.
+        ///
+        /// # Errors
+        /// A class of the same name is already there.
+        pub fn register_builtins(
+            catalog: &mut TransformCatalog,
+        ) -> std::result::Result<(), DuplicateName> {
+            $( catalog.transform::<$cfg>(stringify!($name))?; )+
+            Ok(())
+        }
+    };
+}
+
+builtin_transforms! {
+    Compose(ComposeConfig) { build: |c| ComposeConfig::build(c)? }
+    ToTensor(ToTensorConfig) { build: |c| ToTensor }
+    PILToTensor(PILToTensorConfig) { build: |c| PILToTensor }
+    ConvertImageDtype(ConvertImageDtypeConfig) { build: |c| c.build() }
+    Normalize(NormalizeConfig) { build: |c| NormalizeConfig::build(c)? }
+    Resize(ResizeConfig) { build: |c| ResizeConfig::build(c)? }
+    CenterCrop(CenterCropConfig) { build: |c| CenterCropConfig::build(c)? }
+    RandomCrop(RandomCropConfig) { build: |c| RandomCropConfig::build(c)? }
+    RandomResizedCrop(RandomResizedCropConfig) { build: |c| RandomResizedCropConfig::build(c)? }
+    RandomHorizontalFlip(RandomHorizontalFlipConfig) { build: |c| RandomHorizontalFlipConfig::build(c)? }
+    RandomVerticalFlip(RandomVerticalFlipConfig) { build: |c| RandomVerticalFlipConfig::build(c)? }
+    RandomRotation(RandomRotationConfig) { build: |c| RandomRotationConfig::build(c)? }
+    RandomAffine(RandomAffineConfig) { build: |c| RandomAffineConfig::build(c)? }
+    Pad(PadConfig) { build: |c| PadConfig::build(c)? }
+    Grayscale(GrayscaleConfig) { build: |c| GrayscaleConfig::build(c)? }
+    RandomGrayscale(RandomGrayscaleConfig) { build: |c| RandomGrayscaleConfig::build(c)? }
+    ColorJitter(ColorJitterConfig) { build: |c| ColorJitterConfig::build(c)? }
+    GaussianBlur(GaussianBlurConfig) { build: |c| GaussianBlurConfig::build(c)? }
+    RandomErasing(RandomErasingConfig) { build: |c| RandomErasingConfig::build(c)? }
+    RandomApply(RandomApplyConfig) { build: |c| RandomApplyConfig::build(c)? }
+    RandomChoice(RandomChoiceConfig) { build: |c| RandomChoiceConfig::build(c)? }
+}
+
 pub(crate) fn needs_tensor(what: &str) -> crate::Error {
     crate::Error::Transform(format!(
         "{what} expects a tensor, but the samples are still images here; put ToTensor before it"

@@ -57,7 +57,7 @@ impl RandomChoiceConfig {
             transforms: self
                 .transforms
                 .iter()
-                .map(TransformConfig::build)
+                .map(|t| t.build())
                 .collect::<Result<_>>()?,
             cum,
         })

@@ -283,7 +283,7 @@ fn random_erasing_boxes_and_values() {
 
 #[test]
 fn random_choice_follows_weights() {
-    let flip = TransformConfig::RandomHorizontalFlip(RandomHorizontalFlipConfig { p: 1.0 });
+    let flip = TransformConfig::from(RandomHorizontalFlipConfig { p: 1.0 });
     let t = RandomChoiceConfig {
         transforms: vec![flip.clone(), flip],
         p: Some(vec![1.0, 3.0]),
@@ -358,29 +358,29 @@ fn affine_rotation_and_blur_parameters_in_range() {
 
 fn train_pipeline() -> Compose {
     Compose::from_configs(&[
-        TransformConfig::RandomResizedCrop(RandomResizedCropConfig {
+        TransformConfig::from(RandomResizedCropConfig {
             size: Size::Int(24),
             scale: vec![0.08, 1.0],
             ratio: vec![0.75, 4.0 / 3.0],
             interpolation: InterpolationMode::Bilinear,
             antialias: true,
         }),
-        TransformConfig::RandomHorizontalFlip(RandomHorizontalFlipConfig { p: 0.5 }),
-        TransformConfig::ColorJitter(ColorJitterConfig {
+        TransformConfig::from(RandomHorizontalFlipConfig { p: 0.5 }),
+        TransformConfig::from(ColorJitterConfig {
             brightness: NumOrRange::Num(0.3),
             contrast: NumOrRange::Num(0.3),
             saturation: NumOrRange::Num(0.3),
             hue: NumOrRange::Num(0.1),
         }),
-        TransformConfig::RandomRotation(RandomRotationConfig {
+        TransformConfig::from(RandomRotationConfig {
             degrees: NumOrRange::Num(15.0),
             interpolation: InterpolationMode::Bilinear,
             expand: false,
             center: None,
             fill: Fill::Num(0.0),
         }),
-        TransformConfig::ToTensor(ToTensorConfig {}),
-        TransformConfig::RandomErasing(RandomErasingConfig {
+        TransformConfig::from(ToTensorConfig {}),
+        TransformConfig::from(RandomErasingConfig {
             p: 0.5,
             scale: vec![0.02, 0.33],
             ratio: vec![0.3, 3.3],
@@ -413,20 +413,20 @@ fn same_stream_same_augmentation() {
 #[test]
 fn shapes_and_kinds_are_checked() {
     let val = Compose::from_configs(&[
-        TransformConfig::Resize(ResizeConfig {
+        TransformConfig::from(ResizeConfig {
             size: Size::Int(256),
             interpolation: InterpolationMode::Bilinear,
             max_size: None,
             antialias: true,
         }),
-        TransformConfig::CenterCrop(CenterCropConfig {
+        TransformConfig::from(CenterCropConfig {
             size: Size::Int(224),
         }),
-        TransformConfig::PILToTensor(PILToTensorConfig {}),
-        TransformConfig::ConvertImageDtype(ConvertImageDtypeConfig {
+        TransformConfig::from(PILToTensorConfig {}),
+        TransformConfig::from(ConvertImageDtypeConfig {
             dtype: ImageDtype::Float32,
         }),
-        TransformConfig::Normalize(NormalizeConfig {
+        TransformConfig::from(NormalizeConfig {
             mean: vec![0.485, 0.456, 0.406],
             std: vec![0.229, 0.224, 0.225],
             inplace: false,
@@ -457,23 +457,23 @@ fn shapes_and_kinds_are_checked() {
     .build()
     .is_err());
     // tensors only after ToTensor, images only before
-    let norm = TransformConfig::Normalize(NormalizeConfig {
+    let norm = TransformConfig::from(NormalizeConfig {
         mean: vec![0.5],
         std: vec![0.5],
         inplace: false,
     });
     assert!(norm.build().unwrap().output_kind(Kind::Image).is_err());
     let twice = Compose::from_configs(&[
-        TransformConfig::ToTensor(ToTensorConfig {}),
-        TransformConfig::PILToTensor(PILToTensorConfig {}),
+        TransformConfig::from(ToTensorConfig {}),
+        TransformConfig::from(PILToTensorConfig {}),
     ])
     .unwrap();
     assert!(twice.output_kind(Kind::Image).is_err());
     // a RandomChoice between different sizes has no static shape
     let choice = RandomChoiceConfig {
         transforms: vec![
-            TransformConfig::CenterCrop(CenterCropConfig { size: Size::Int(4) }),
-            TransformConfig::CenterCrop(CenterCropConfig { size: Size::Int(5) }),
+            TransformConfig::from(CenterCropConfig { size: Size::Int(4) }),
+            TransformConfig::from(CenterCropConfig { size: Size::Int(5) }),
         ],
         p: None,
     }
