@@ -317,7 +317,27 @@ fn predict_writes_a_csv_of_predictions() {
     let out = wick(&["predict", dir.to_str().unwrap(), "bad.csv"], None, cwd);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("bad.csv: line 1: 4 columns"), "{err}");
+    assert!(err.contains("bad.csv:1: 4 columns"), "{err}");
+    // read as a dataset's CSV is: quoted fields, a header of quoted names
+    std::fs::write(
+        cwd.join("quoted.csv"),
+        "\"x\",\"y\"\n\"0.0\",\"1.0\"\n\"2.0\",\"0.5\"\n",
+    )
+    .unwrap();
+    let out = wick(&["predict", dir.to_str().unwrap(), "quoted.csv"], None, cwd);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[1].contains(",0,") && lines[2].contains(",1,"),
+        "{text}"
+    );
 }
 
 /// Broken data files: each run fails with exit 1 and a message naming the file.

@@ -7,7 +7,7 @@ use crate::task::Task;
 use crate::trainer::{build_model, load_run_config, RunError};
 use candle_core::{DType, Tensor};
 use std::path::{Path, PathBuf};
-use wick_data::datasets::{ImageFolder, IMG_EXTENSIONS};
+use wick_data::datasets::{CsvConfig, ImageFolder, IMG_EXTENSIONS};
 use wick_data::transforms::{Compose, Transform};
 use wick_data::{Array, Input};
 use wick_tensor::SeedRng;
@@ -16,56 +16,31 @@ use wick_tensor::SeedRng;
 pub const CLASSES_FILE: &str = "classes.json";
 
 /// Inputs found at `path`: image files (one, or a folder searched recursively, sorted)
-/// or the rows of a CSV file (`.csv`, `.csv.gz`).
-fn read_inputs(path: &Path, features: usize) -> Result<Vec<(String, Input)>, RunError> {
+/// or the rows of a CSV file (`.csv`, `.csv.gz`), read by wick-data's CSV reader as
+/// `csv` (the training data's own settings when it was a CSV) says.
+fn read_inputs(
+    path: &Path,
+    features: usize,
+    csv: Option<&CsvConfig>,
+) -> Result<Vec<(String, Input)>, RunError> {
     let bad = |m: String| RunError::Mismatch(format!("{}: {m}", path.display()));
     let name = path.to_string_lossy().to_lowercase();
     if path.is_file() && (name.ends_with(".csv") || name.ends_with(".csv.gz")) {
-        let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let text = if bytes.starts_with(&[0x1f, 0x8b]) {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut s)
-                .map_err(|e| bad(e.to_string()))?;
-            s
-        } else {
-            String::from_utf8(bytes).map_err(|e| bad(e.to_string()))?
-        };
-        let mut rows = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            let parsed: Result<Vec<f32>, _> = cells.iter().map(|c| c.parse::<f32>()).collect();
-            let Ok(values) = parsed else {
-                if i == 0 {
-                    continue; // a header
-                }
-                return Err(bad(format!("line {}: not a row of numbers", i + 1)));
-            };
-            // A row with one more column than the model takes still holds its label last.
-            let values = match values.len() {
-                n if n == features => values,
-                n if n == features + 1 => values[..features].to_vec(),
-                n => {
-                    return Err(bad(format!(
-                        "line {}: {n} columns, but the model takes {features} features",
-                        i + 1
-                    )))
-                }
-            };
-            rows.push((
-                format!("{}:{}", path.display(), i + 1),
-                Input::Array(Array {
-                    shape: vec![features],
-                    data: values,
-                }),
-            ));
-        }
+        let default = CsvConfig::new(path);
+        let rows = csv.unwrap_or(&default).load_inputs(path, features)?;
         if rows.is_empty() {
             return Err(bad("no rows".into()));
         }
-        return Ok(rows);
+        return Ok(rows
+            .into_iter()
+            .map(|(line, data)| {
+                let shape = vec![data.len()];
+                (
+                    format!("{}:{line}", path.display()),
+                    Input::Array(Array { shape, data }),
+                )
+            })
+            .collect());
     }
     let mut files = Vec::new();
     if path.is_dir() {
@@ -142,7 +117,11 @@ pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, Run
     let split = exp.data.test.as_ref().unwrap_or(&exp.data.train);
     let transforms = Compose::from_configs(&split.transforms)?;
     let features: usize = exp.model.input.iter().product();
-    let items = read_inputs(inputs, features)?;
+    // a CSV is read as the training data was, when that was a CSV too
+    let csv_config = exp
+        .split_dataset(&exp.data.train)
+        .downcast_ref::<CsvConfig>();
+    let items = read_inputs(inputs, features, csv_config)?;
     let mut rng = SeedRng::stream(exp.seed, "predict", &[]);
     let mut csv = String::new();
     for chunk in items.chunks(64) {

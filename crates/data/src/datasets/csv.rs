@@ -79,107 +79,42 @@ impl CsvConfig {
         self.load(&self.path)
     }
 
+    /// The delimiter as a byte.
+    fn delimiter_byte(&self) -> Result<u8> {
+        match self.delimiter.as_bytes() {
+            [b] if b.is_ascii() => Ok(*b),
+            _ => Err(Error::config(
+                "delimiter",
+                format!(
+                    "delimiter = {:?}: expected a single ASCII character",
+                    self.delimiter
+                ),
+            )),
+        }
+    }
+
     /// Reads `path` (the config's `path` resolved by the caller) into a dataset whose
     /// samples are `[n_features]` f32 arrays.
     pub fn load(&self, path: &Path) -> Result<TensorDataset> {
-        let delim = match self.delimiter.as_bytes() {
-            [b] if b.is_ascii() => *b,
-            _ => {
-                return Err(Error::config(
-                    "delimiter",
-                    format!(
-                        "delimiter = {:?}: expected a single ASCII character",
-                        self.delimiter
-                    ),
-                ))
-            }
-        };
         let bytes = read_maybe_gz(path)?;
-        let name = path.display().to_string();
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(delim)
-            .has_headers(false)
-            .flexible(true)
-            .trim(::csv::Trim::All)
-            .from_reader(bytes.as_slice());
-        let mut records = reader.records();
-        let mut next = || -> Result<Option<(u64, ::csv::StringRecord)>> {
-            for r in records.by_ref() {
-                let r = r.map_err(|e| {
-                    let line = e.position().map_or(0, |p| p.line());
-                    Error::Parse {
-                        location: format!("{name}:{line}"),
-                        message: format!("cannot read the row ({e})"),
-                    }
-                })?;
-                let line = r.position().map_or(0, |p| p.line());
-                if r.iter().all(str::is_empty) {
-                    continue; // blank line
-                }
-                return Ok(Some((line, r)));
-            }
-            Ok(None)
+        let mut rows = Rows::new(path, &bytes, self.delimiter_byte()?);
+        let (names, first) = rows.first(self.header)?;
+        let table = Table {
+            name: rows.name.clone(),
+            width: first.1.len(),
+            line: first.0,
+            names: names.as_deref(),
         };
-        let Some(first) = next()? else {
-            return Err(Error::Corrupt {
-                path: path.to_path_buf(),
-                message: "the file is empty: no rows".into(),
-            });
-        };
-        let (names, first) = if self.header {
-            let names: Vec<String> = first.1.iter().map(str::to_string).collect();
-            match next()? {
-                Some(r) => (Some(names), r),
-                None => {
-                    return Err(Error::Corrupt {
-                        path: path.to_path_buf(),
-                        message: "the file holds a header but no data rows".into(),
-                    })
-                }
-            }
-        } else {
-            (None, first)
-        };
-        let width = first.1.len();
-        let resolve = |c: &Column, field: &'static str| -> Result<usize> {
-            match c {
-                Column::Index(i) => {
-                    let w = width as i64;
-                    let j = if *i < 0 { w + i } else { *i };
-                    if j < 0 || j >= w {
-                        return Err(Error::config(
-                            field,
-                            format!(
-                                "column {i} is out of range: {name} has {width} columns \
-                                 (line {})",
-                                first.0
-                            ),
-                        ));
-                    }
-                    Ok(j as usize)
-                }
-                Column::Name(n) => match &names {
-                    None => Err(Error::config(
-                        field,
-                        format!("column {n:?} is named, but `header = false`; set `header = true` or give its index"),
-                    )),
-                    Some(names) => names.iter().position(|h| h == n).ok_or_else(|| {
-                        Error::config(
-                            field,
-                            format!("{name} has no column {n:?}; its header is {names:?}"),
-                        )
-                    }),
-                },
-            }
-        };
+        let resolve = |c: &Column, field: &'static str| table.resolve(c, field);
         let label = resolve(&self.label, "label")?;
         let features: Vec<usize> = match &self.features {
             Some(f) => f
                 .iter()
                 .map(|c| resolve(c, "features"))
                 .collect::<Result<_>>()?,
-            None => (0..width).filter(|&c| c != label).collect(),
+            None => (0..table.width).filter(|&c| c != label).collect(),
         };
+        let (name, width) = (table.name.clone(), table.width);
         if features.is_empty() {
             return Err(Error::config(
                 "features",
@@ -234,7 +169,7 @@ impl CsvConfig {
                     classes.push(v as u32);
                 }
             }
-            row = next()?;
+            row = rows.next()?;
         }
         let labels = match self.label_dtype {
             LabelDtype::Float => Labels::Values {
@@ -244,6 +179,194 @@ impl CsvConfig {
             LabelDtype::Class => Labels::Class(classes),
         };
         TensorDataset::new(x, vec![features.len()], labels)
+    }
+}
+
+impl CsvConfig {
+    /// The feature rows of a file of new inputs (`wick predict`), read as this
+    /// dataset's files are (delimiter, quoting, header, `features`): each
+    /// `(line, values)`. Without `features`, a row holds the model's `n_features`
+    /// values, or those and the label (in the `label` column). Without `header`, a
+    /// first row that is not numbers is taken for one.
+    ///
+    /// # Errors
+    /// A missing or unreadable file (named), rows of another width, values that are not
+    /// numbers (`file:line:column`).
+    pub fn load_inputs(&self, path: &Path, n_features: usize) -> Result<Vec<(u64, Vec<f32>)>> {
+        let bytes = read_maybe_gz(path)?;
+        let mut rows = Rows::new(path, &bytes, self.delimiter_byte()?);
+        let header = self.header || rows.peek_is_header()?;
+        let (names, first) = rows.first(header)?;
+        let table = Table {
+            name: rows.name.clone(),
+            width: first.1.len(),
+            line: first.0,
+            names: names.as_deref(),
+        };
+        let columns: Vec<usize> = match &self.features {
+            Some(f) => f
+                .iter()
+                .map(|c| table.resolve(c, "features"))
+                .collect::<Result<_>>()?,
+            None if table.width == n_features => (0..n_features).collect(),
+            None if table.width == n_features + 1 => {
+                let label = table.resolve(&self.label, "label")?;
+                (0..table.width).filter(|&c| c != label).collect()
+            }
+            None => {
+                return Err(Error::Parse {
+                    location: format!("{}:{}", table.name, table.line),
+                    message: format!(
+                        "{} columns, but the model takes {n_features} features",
+                        table.width
+                    ),
+                })
+            }
+        };
+        let name = table.name.clone();
+        let needed = columns.iter().copied().max().unwrap_or(0) + 1;
+        let mut out = Vec::new();
+        let mut row = Some(first);
+        while let Some((line, r)) = row {
+            if r.len() < needed {
+                return Err(Error::Parse {
+                    location: format!("{name}:{line}"),
+                    message: format!("the row has {} column(s), but {needed} are used", r.len()),
+                });
+            }
+            let values = columns
+                .iter()
+                .map(|&c| {
+                    r[c].parse::<f32>().map_err(|_| Error::Parse {
+                        location: format!("{name}:{line}:{}", c + 1),
+                        message: format!("{:?} is not a number", &r[c]),
+                    })
+                })
+                .collect::<Result<Vec<f32>>>()?;
+            out.push((line, values));
+            row = rows.next()?;
+        }
+        Ok(out)
+    }
+}
+
+/// The non-blank rows of a CSV file, with their line numbers.
+struct Rows<'a> {
+    name: String,
+    path: &'a Path,
+    records: ::csv::StringRecordsIntoIter<&'a [u8]>,
+    peeked: Option<(u64, ::csv::StringRecord)>,
+}
+
+impl<'a> Rows<'a> {
+    fn new(path: &'a Path, bytes: &'a [u8], delimiter: u8) -> Self {
+        let reader = ::csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .trim(::csv::Trim::All)
+            .from_reader(bytes);
+        Self {
+            name: path.display().to_string(),
+            path,
+            records: reader.into_records(),
+            peeked: None,
+        }
+    }
+
+    /// The next non-blank row.
+    fn next(&mut self) -> Result<Option<(u64, ::csv::StringRecord)>> {
+        if let Some(p) = self.peeked.take() {
+            return Ok(Some(p));
+        }
+        for r in self.records.by_ref() {
+            let r = r.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line());
+                Error::Parse {
+                    location: format!("{}:{line}", self.name),
+                    message: format!("cannot read the row ({e})"),
+                }
+            })?;
+            let line = r.position().map_or(0, |p| p.line());
+            if r.iter().all(str::is_empty) {
+                continue; // blank line
+            }
+            return Ok(Some((line, r)));
+        }
+        Ok(None)
+    }
+
+    /// Whether the first row holds something other than numbers.
+    fn peek_is_header(&mut self) -> Result<bool> {
+        let first = self.next()?;
+        let header = first
+            .as_ref()
+            .is_some_and(|(_, r)| r.iter().any(|c| c.parse::<f32>().is_err()));
+        self.peeked = first;
+        Ok(header)
+    }
+
+    /// The column names (with `header`) and the first data row.
+    fn first(&mut self, header: bool) -> Result<(Option<Vec<String>>, (u64, ::csv::StringRecord))> {
+        let empty = |message: &str| Error::Corrupt {
+            path: self.path.to_path_buf(),
+            message: message.into(),
+        };
+        let Some(first) = self.next()? else {
+            return Err(empty("the file is empty: no rows"));
+        };
+        if !header {
+            return Ok((None, first));
+        }
+        let names = first.1.iter().map(str::to_string).collect();
+        match self.next()? {
+            Some(r) => Ok((Some(names), r)),
+            None => Err(empty("the file holds a header but no data rows")),
+        }
+    }
+}
+
+/// A file's shape, for resolving columns.
+struct Table<'a> {
+    name: String,
+    width: usize,
+    /// The first data row's line.
+    line: u64,
+    names: Option<&'a [String]>,
+}
+
+impl Table<'_> {
+    /// A column's 0-based index.
+    fn resolve(&self, c: &Column, field: &'static str) -> Result<usize> {
+        let (name, width) = (&self.name, self.width);
+        match c {
+            Column::Index(i) => {
+                let w = width as i64;
+                let j = if *i < 0 { w + i } else { *i };
+                if j < 0 || j >= w {
+                    return Err(Error::config(
+                        field,
+                        format!(
+                            "column {i} is out of range: {name} has {width} columns (line {})",
+                            self.line
+                        ),
+                    ));
+                }
+                Ok(j as usize)
+            }
+            Column::Name(n) => match self.names {
+                None => Err(Error::config(
+                    field,
+                    format!("column {n:?} is named, but `header = false`; set `header = true` or give its index"),
+                )),
+                Some(names) => names.iter().position(|h| h == n).ok_or_else(|| {
+                    Error::config(
+                        field,
+                        format!("{name} has no column {n:?}; its header is {names:?}"),
+                    )
+                }),
+            },
+        }
     }
 }
 
