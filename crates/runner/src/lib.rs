@@ -17,11 +17,13 @@ mod pending;
 pub mod plots;
 pub mod predict;
 pub mod process;
+mod raw;
 pub mod registry;
 pub mod rundir;
 pub mod schema;
 pub mod task;
 pub mod trainer;
+mod validate;
 
 pub use diagnostic::Diagnostic;
 pub use keypath::{KeyPath, Segment};

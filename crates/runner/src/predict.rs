@@ -12,9 +12,6 @@ use wick_data::transforms::{Compose, Transform};
 use wick_data::{Array, Input};
 use wick_tensor::SeedRng;
 
-/// The file naming the training data's classes in a run directory.
-pub const CLASSES_FILE: &str = "classes.json";
-
 /// Inputs found at `path`: image files (one, or a folder searched recursively, sorted)
 /// or the rows of a CSV file (`.csv`, `.csv.gz`), read by wick-data's CSV reader as
 /// `csv` (the training data's own settings when it was a CSV) says.
@@ -103,7 +100,7 @@ pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, Run
         .load_state_dict(&state.into_iter().collect())
         .map_err(|e| RunError::RunDir(format!("{}: {e}", file.display())))?;
     let task = Task::of(&exp.loss)?;
-    let classes: Vec<String> = std::fs::read_to_string(run_dir.join(CLASSES_FILE))
+    let classes: Vec<String> = std::fs::read_to_string(run_dir.join(crate::rundir::CLASSES_FILE))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| {

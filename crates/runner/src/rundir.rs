@@ -5,6 +5,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// The file naming the training data's classes in a run directory.
+pub const CLASSES_FILE: &str = "classes.json";
+
 /// An open run directory and its metric files.
 pub struct RunDir {
     /// The directory.

@@ -527,7 +527,8 @@ struct Session<'a> {
     task: Task,
     /// Class names of the training data (empty when it has none).
     classes: Vec<String>,
-    train_loader: DataLoader,
+    /// Shared so that an epoch's batch iterator does not borrow the session.
+    train_loader: Arc<DataLoader>,
     test_loader: Option<DataLoader>,
     dir: RunDir,
     state: TrainState,
@@ -536,6 +537,20 @@ struct Session<'a> {
     last_plot: Instant,
     /// A `best` checkpoint not written yet (see [`SAVE_EVERY_SECS`]).
     pending_best: Option<(String, Checkpoint<TrainState>)>,
+}
+
+/// The state of a training pass over one epoch, between its batches.
+struct Pass {
+    /// 1-based epoch.
+    epoch: usize,
+    /// The batch the pass started at (not 0 when resumed mid-epoch).
+    start: usize,
+    t0: Instant,
+    /// When the last plain progress line was written.
+    last_line: Instant,
+    /// Loss and hits of the batches not yet read back (non-CPU devices only).
+    pending: PendingMetrics,
+    bar: indicatif::ProgressBar,
 }
 
 impl<'a> Session<'a> {
@@ -609,7 +624,7 @@ impl<'a> Session<'a> {
             scheduler,
             task,
             classes,
-            train_loader,
+            train_loader: Arc::new(train_loader),
             test_loader,
             dir,
             state,
@@ -792,353 +807,434 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Trains from the current state to the last epoch (or until stopped).
+    /// Trains from the current state to the last epoch (or until stopped): the course's
+    /// `train(epoch)` then `test()` for every epoch, then the epoch's bookkeeping.
     fn train(&mut self) -> Result<Option<String>, RunError> {
-        let exp = self.exp;
-        let log_interval = exp.train.log_interval;
-        let summed = summed(exp);
-        let every_n_steps = exp.train.checkpoint.every_n_steps;
         let mut stopped_early = None;
-        while self.state.epoch <= exp.train.epochs && !self.state.finished {
+        while self.state.epoch <= self.exp.train.epochs && !self.state.finished {
             let epoch = self.state.epoch;
-            // ---- train(epoch) ----
-            let bar = logging::progress_bar(self.train_loader.len() as u64, self.opts.progress);
-            bar.set_prefix(format!("epoch {epoch}/{}", exp.train.epochs));
-            bar.set_position(self.state.batch as u64);
-            let t0 = Instant::now();
-            let start = self.state.batch;
-            let mut batches = self.train_loader.epoch_from(epoch as u64 - 1, start);
-            let total_batches = self.train_loader.len();
-            let mut last_line = Instant::now();
-            let mut batch_idx = start;
-            // loss and hits of the batches not yet read back (non-CPU devices only)
-            let mut pending = PendingMetrics::default();
-            loop {
-                let wait = Instant::now();
-                let Some(batch) = batches.next() else { break };
-                self.state.partial.data_seconds += wait.elapsed().as_secs_f64();
-                let batch = batch?;
-                let logits = self.model.forward(&batch.input, true)?;
-                let target = self.task.target(&batch.target, &logits)?;
-                let loss = self.criterion.forward(&logits, &target)?;
-                // On a GPU the loss and hits stay on the device until a line needs them
-                // (pending.rs); a non-finite loss is then caught at the next read.
-                let deferred = !wick_tensor::device_path::cpu_kernel(&loss);
-                let mut l = f64::NAN;
-                if !deferred {
-                    l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
-                    if !l.is_finite() {
-                        bar.finish_and_clear();
-                        return Err(RunError::Diverged {
-                            value: l,
-                            epoch,
-                            batch: batch_idx + 1,
-                            step: self.state.step + 1,
-                        });
-                    }
-                }
-                let mut grads = loss.backward()?;
-                if let Some(c) = &exp.train.clip_grad_norm {
-                    c.apply_in_place(&mut grads, self.optimizer.params())?;
-                }
-                if let Some(c) = &exp.train.clip_grad_value {
-                    c.apply(&mut grads, self.optimizer.params())?;
-                }
-                self.optimizer.step(&grads)?;
-                if let Some(s) = &mut self.scheduler {
-                    if interval(exp, s.as_ref()) == Interval::Step {
-                        s.step(self.optimizer.as_mut(), None)?;
-                    }
-                }
-                let st = &mut self.state;
-                st.step += 1;
-                st.batch = batch_idx + 1;
-                let acc = &mut st.partial;
-                if deferred {
-                    let (hits, counted) = self.task.hits_tensor(&logits.detach(), &target)?;
-                    pending.push(&loss, batch.len, summed, hits.as_ref())?;
-                    acc.counted += counted;
-                } else {
-                    let (hits, counted) = self.task.hits(&logits.detach(), &target)?;
-                    acc.running += l;
-                    acc.loss_sum += batch_total(l, batch.len, summed);
-                    acc.hits += hits;
-                    acc.counted += counted;
-                }
-                acc.seen += batch.len;
-                bar.inc(1);
-                let stop = self.opts.stop.load(Ordering::SeqCst);
-                let plain_due =
-                    !self.opts.progress && last_line.elapsed().as_secs_f64() >= PLAIN_PROGRESS_SECS;
-                let save_due = stop || (every_n_steps > 0 && st.step.is_multiple_of(every_n_steps));
-                if deferred
-                    && (plain_due
-                        || save_due
-                        || batch_idx.is_multiple_of(20)
-                        || batch_idx % log_interval == log_interval - 1)
-                {
-                    if let Some(f) = pending.flush()? {
-                        if !f.running.is_finite() {
-                            bar.finish_and_clear();
-                            return Err(RunError::Diverged {
-                                value: if f.last.is_finite() {
-                                    f.running
-                                } else {
-                                    f.last
-                                },
-                                epoch,
-                                batch: batch_idx + 1,
-                                step: st.step,
-                            });
-                        }
-                        acc.running += f.running;
-                        acc.loss_sum += f.loss_sum;
-                        acc.hits += f.hits;
-                        l = f.last;
-                    }
-                }
-                if plain_due {
-                    // No progress bar (output to a file or CI): a plain line now and then.
-                    last_line = Instant::now();
-                    let done = batch_idx + 1 - start;
-                    let elapsed = t0.elapsed().as_secs_f64();
-                    let left = total_batches.saturating_sub(batch_idx + 1);
-                    tracing::info!(
-                        "epoch {epoch}: {}/{total_batches} batches, loss {l:.3}, eta {:.0} s",
-                        batch_idx + 1,
-                        elapsed / done as f64 * left as f64
-                    );
-                }
-                if batch_idx.is_multiple_of(20) {
-                    bar.set_message(format!("loss {l:.3}"));
-                }
-                if batch_idx % log_interval == log_interval - 1 {
-                    let mean = acc.running / log_interval as f64;
-                    acc.running = 0.0;
-                    tracing::info!(
-                        epoch,
-                        batch = batch_idx + 1,
-                        loss = mean,
-                        "[{}, {:5}] loss: {:.3}",
-                        epoch,
-                        batch_idx + 1,
-                        mean
-                    );
-                    let row = MetricRow {
-                        kind: "step",
-                        epoch,
-                        step: st.step,
-                        batch: Some(batch_idx + 1),
-                        train_loss: Some(mean),
-                        lr: Some(self.optimizer.lr(0)),
-                        ..Default::default()
-                    };
-                    self.dir.log_metrics(&row)?;
-                    self.state
-                        .steps
-                        .push((row.step, mean, self.optimizer.lr(0)));
-                }
-                if save_due {
-                    self.state.partial.seconds += t0.elapsed().as_secs_f64();
-                    let id = format!("step-{:09}", self.state.step);
-                    if let Some((best_id, ckpt)) = self.pending_best.take() {
-                        checkpoint::save(
-                            &self.dir.path.join("checkpoints"),
-                            &best_id,
-                            &ckpt,
-                            &["best"],
-                        )?;
-                    }
-                    self.save(&id, &["last"])?;
-                    self.last_save = Instant::now();
-                    self.state.partial.seconds -= t0.elapsed().as_secs_f64();
-                    if stop {
-                        bar.finish_and_clear();
-                        return Err(RunError::Interrupted {
-                            epoch,
-                            step: self.state.step,
-                            dir: self.dir.path.display().to_string(),
-                        });
-                    }
-                }
-                batch_idx += 1;
-            }
-            bar.finish_and_clear();
-            if let Some(f) = pending.flush()? {
-                if !f.running.is_finite() {
-                    return Err(RunError::Diverged {
-                        value: if f.last.is_finite() {
-                            f.running
-                        } else {
-                            f.last
-                        },
-                        epoch,
-                        batch: batch_idx,
-                        step: self.state.step,
-                    });
-                }
-                let acc = &mut self.state.partial;
-                acc.running += f.running;
-                acc.loss_sum += f.loss_sum;
-                acc.hits += f.hits;
-            }
-            let acc = std::mem::take(&mut self.state.partial);
-            let seconds = acc.seconds + t0.elapsed().as_secs_f64();
-            let n = acc.seen.max(1) as f64;
-            let mut stats = EpochStats {
-                epoch,
-                train_loss: acc.loss_sum / n,
-                train_acc: self
-                    .task
-                    .has_accuracy()
-                    .then(|| acc.hits / acc.counted.max(1) as f64),
-                test_loss: None,
-                test_acc: None,
-                seconds,
-                data_seconds: acc.data_seconds,
-                samples_per_sec: acc.seen as f64 / seconds.max(1e-9),
-                extra: BTreeMap::new(),
-            };
-            let waiting = acc.data_seconds / seconds.max(1e-9);
-            if waiting > INPUT_BOUND && seconds > 1.0 {
-                tracing::warn!(
-                    "epoch {epoch} is input-bound: {:.0} % of its {seconds:.1} s went to waiting for data (raise data.train.num_workers)",
-                    100.0 * waiting
-                );
-            }
-            tracing::info!(
-                epoch,
-                train_loss = stats.train_loss,
-                seconds,
-                data_seconds = stats.data_seconds,
-                samples_per_sec = stats.samples_per_sec,
-                "epoch {epoch}: train loss {:.4}{}, {:.1} s ({:.1} s waiting for data), {:.0} samples/s",
-                stats.train_loss,
-                stats
-                    .train_acc
-                    .map(|a| format!(", accuracy {:.2} %", 100.0 * a))
-                    .unwrap_or_default(),
-                seconds,
-                stats.data_seconds,
-                stats.samples_per_sec
-            );
-            // ---- test() ----
-            if let Some(loader) = &self.test_loader {
-                let mc = &exp.metrics;
-                let ev = evaluate(
-                    &self.model,
-                    self.criterion.as_ref(),
-                    self.task,
-                    loader,
-                    summed,
-                    mc,
-                )?;
-                stats.test_loss = Some(ev.loss);
-                stats.test_acc = ev.has_accuracy.then(|| ev.accuracy());
-                let classes = self.classes.clone();
-                stats.extra = ev
-                    .extra
-                    .iter()
-                    .map(|(k, v)| (format!("test_{k}"), *v))
-                    .collect();
-                if let Some(counts) = &ev.counts {
-                    stats
-                        .extra
-                        .extend(counts.metrics("test_", &classes, mc.per_class));
-                    if mc.confusion_matrix {
-                        self.dir
-                            .write_file("confusion_matrix.csv", counts.csv(&classes).as_bytes())?;
-                        let png = self.dir.path.join("plots").join("confusion_matrix.png");
-                        let _ = std::fs::create_dir_all(self.dir.path.join("plots"));
-                        if let Err(e) = plots::confusion_matrix(&png, &counts.matrix, &classes) {
-                            tracing::warn!("{e}");
-                        }
-                    }
-                }
-                for (k, v) in &stats.extra {
-                    tracing::info!(metric = %k, value = v, "{k}: {v:.4}");
-                }
-                log_eval(&ev, epoch);
-            }
-            self.dir.log_metrics(&MetricRow {
-                kind: "epoch",
-                epoch,
-                step: self.state.step,
-                train_loss: Some(stats.train_loss),
-                train_acc: stats.train_acc,
-                test_loss: stats.test_loss,
-                test_acc: stats.test_acc,
-                lr: Some(self.optimizer.lr(0)),
-                seconds: Some(stats.seconds),
-                samples_per_sec: Some(stats.samples_per_sec),
-                extra: stats.extra.clone(),
-                ..Default::default()
-            })?;
-            if let Some(s) = &mut self.scheduler {
-                if interval(exp, s.as_ref()) == Interval::Epoch {
-                    let metric = s.monitor().map(|m| stats.metric(m).unwrap_or(f64::NAN));
-                    s.step(self.optimizer.as_mut(), metric)?;
-                }
-            }
-            // ---- end of epoch: best, early stopping, checkpoints ----
-            let mut links = vec!["last"];
-            let best_metric = self.state.best.metric.clone();
-            if let Some(v) = stats.metric(&best_metric) {
-                if self.state.best.update(v, epoch) {
-                    links.push("best");
-                    tracing::debug!("best {best_metric} so far: {v:.4} (epoch {epoch})");
-                }
-            }
-            if let Some(early) = &mut self.state.early {
-                if let Some(v) = stats.metric(&early.metric) {
-                    early.update(v, epoch);
-                    let patience = exp.train.early_stopping.as_ref().map_or(0, |e| e.patience);
-                    if early.bad_epochs >= patience && epoch < exp.train.epochs {
-                        let msg = format!(
-                            "early stopping after epoch {epoch}: {} has not improved for {patience} epochs (best {:.4} at epoch {})",
-                            early.metric,
-                            early.best.map_or(f64::NAN, |b| b.0),
-                            early.best.map_or(0, |b| b.1),
-                        );
-                        tracing::info!("{msg}");
-                        stopped_early = Some(msg);
-                        self.state.finished = true;
-                    }
-                }
-            }
-            self.state.history.push(stats);
-            self.state.epoch += 1;
-            self.state.batch = 0;
-            if self.state.epoch > exp.train.epochs {
-                self.state.finished = true;
-            }
-            if self.state.finished || self.last_plot.elapsed().as_secs_f64() >= PLOT_EVERY_SECS {
-                self.draw_plots();
-                self.last_plot = Instant::now();
-            }
-            // Checkpoints at epoch ends, at most one a second unless asked for: short
-            // epochs (a few inline points) would spend their time in fsync otherwise.
-            // A new best that is not written at once is kept in memory until the next.
-            let every = exp.train.checkpoint.every_n_epochs;
-            let kept = every > 0 && epoch.is_multiple_of(every);
-            let id = if kept {
-                format!("epoch-{epoch:04}")
-            } else {
-                format!("step-{:09}", self.state.step)
-            };
-            let due = kept
-                || self.state.finished
-                || self.last_save.elapsed().as_secs_f64() >= SAVE_EVERY_SECS;
-            if due {
-                self.flush_best()?;
-                self.save(&id, &links)?;
-                self.last_save = Instant::now();
-            } else if links.contains(&"best") {
-                let snapshot = self.snapshot()?;
-                self.pending_best = Some((id, snapshot));
+            let mut stats = self.train_epoch(epoch)?;
+            self.test_epoch(&mut stats)?;
+            if let Some(msg) = self.end_of_epoch(stats)? {
+                stopped_early = Some(msg);
             }
         }
         Ok(stopped_early)
+    }
+
+    /// `train(epoch)`: every remaining batch of the epoch, then its statistics.
+    fn train_epoch(&mut self, epoch: usize) -> Result<EpochStats, RunError> {
+        let bar = logging::progress_bar(self.train_loader.len() as u64, self.opts.progress);
+        bar.set_prefix(format!("epoch {epoch}/{}", self.exp.train.epochs));
+        bar.set_position(self.state.batch as u64);
+        let mut pass = Pass {
+            epoch,
+            start: self.state.batch,
+            t0: Instant::now(),
+            last_line: Instant::now(),
+            pending: PendingMetrics::default(),
+            bar,
+        };
+        let result = self.train_batches(&mut pass);
+        pass.bar.finish_and_clear();
+        result?;
+        let batch_idx = self.state.batch;
+        self.flush_pending(&mut pass.pending, epoch, batch_idx)?;
+        let acc = std::mem::take(&mut self.state.partial);
+        Ok(self.epoch_stats(epoch, &acc, acc.seconds + pass.t0.elapsed().as_secs_f64()))
+    }
+
+    /// The batch loop of [`Session::train_epoch`].
+    fn train_batches(&mut self, pass: &mut Pass) -> Result<(), RunError> {
+        let loader = Arc::clone(&self.train_loader);
+        let mut batches = loader.epoch_from(pass.epoch as u64 - 1, pass.start);
+        let mut batch_idx = pass.start;
+        loop {
+            let wait = Instant::now();
+            let Some(batch) = batches.next() else { break };
+            self.state.partial.data_seconds += wait.elapsed().as_secs_f64();
+            let l = self.train_step(&batch?, pass, batch_idx)?;
+            self.after_step(pass, batch_idx, l)?;
+            batch_idx += 1;
+        }
+        Ok(())
+    }
+
+    /// One optimizer step: forward, loss, backward, clipping, `optimizer.step()` and a
+    /// per-batch scheduler; the batch's loss and hits are added to the epoch's sums.
+    /// Returns the loss (NaN while it stays on the device, see `pending.rs`).
+    fn train_step(
+        &mut self,
+        batch: &wick_data::Batch,
+        pass: &mut Pass,
+        batch_idx: usize,
+    ) -> Result<f64, RunError> {
+        let exp = self.exp;
+        let logits = self.model.forward(&batch.input, true)?;
+        let target = self.task.target(&batch.target, &logits)?;
+        let loss = self.criterion.forward(&logits, &target)?;
+        // On a GPU the loss and hits stay on the device until a line needs them
+        // (pending.rs); a non-finite loss is then caught at the next read.
+        let deferred = !wick_tensor::device_path::cpu_kernel(&loss);
+        let mut l = f64::NAN;
+        if !deferred {
+            l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
+            if !l.is_finite() {
+                return Err(RunError::Diverged {
+                    value: l,
+                    epoch: pass.epoch,
+                    batch: batch_idx + 1,
+                    step: self.state.step + 1,
+                });
+            }
+        }
+        let mut grads = loss.backward()?;
+        if let Some(c) = &exp.train.clip_grad_norm {
+            c.apply_in_place(&mut grads, self.optimizer.params())?;
+        }
+        if let Some(c) = &exp.train.clip_grad_value {
+            c.apply(&mut grads, self.optimizer.params())?;
+        }
+        self.optimizer.step(&grads)?;
+        if let Some(s) = &mut self.scheduler {
+            if interval(exp, s.as_ref()) == Interval::Step {
+                s.step(self.optimizer.as_mut(), None)?;
+            }
+        }
+        let st = &mut self.state;
+        st.step += 1;
+        st.batch = batch_idx + 1;
+        let acc = &mut st.partial;
+        if deferred {
+            let (hits, counted) = self.task.hits_tensor(&logits.detach(), &target)?;
+            pass.pending
+                .push(&loss, batch.len, summed(exp), hits.as_ref())?;
+            acc.counted += counted;
+        } else {
+            let (hits, counted) = self.task.hits(&logits.detach(), &target)?;
+            acc.running += l;
+            acc.loss_sum += batch_total(l, batch.len, summed(exp));
+            acc.hits += hits;
+            acc.counted += counted;
+        }
+        acc.seen += batch.len;
+        Ok(l)
+    }
+
+    /// After a step: progress, the running-loss line every `log_interval` batches, and
+    /// a checkpoint when one is due (every `every_n_steps`, or Ctrl-C).
+    fn after_step(
+        &mut self,
+        pass: &mut Pass,
+        batch_idx: usize,
+        mut l: f64,
+    ) -> Result<(), RunError> {
+        let log_interval = self.exp.train.log_interval;
+        let every_n_steps = self.exp.train.checkpoint.every_n_steps;
+        pass.bar.inc(1);
+        let stop = self.opts.stop.load(Ordering::SeqCst);
+        let plain_due =
+            !self.opts.progress && pass.last_line.elapsed().as_secs_f64() >= PLAIN_PROGRESS_SECS;
+        let save_due = stop || (every_n_steps > 0 && self.state.step.is_multiple_of(every_n_steps));
+        let line_due = batch_idx % log_interval == log_interval - 1;
+        if !pass.pending.is_empty()
+            && (plain_due || save_due || batch_idx.is_multiple_of(20) || line_due)
+        {
+            if let Some(last) = self.flush_pending(&mut pass.pending, pass.epoch, batch_idx + 1)? {
+                l = last;
+            }
+        }
+        if plain_due {
+            // No progress bar (output to a file or CI): a plain line now and then.
+            pass.last_line = Instant::now();
+            let total = self.train_loader.len();
+            let done = batch_idx + 1 - pass.start;
+            let elapsed = pass.t0.elapsed().as_secs_f64();
+            let left = total.saturating_sub(batch_idx + 1);
+            tracing::info!(
+                "epoch {}: {}/{total} batches, loss {l:.3}, eta {:.0} s",
+                pass.epoch,
+                batch_idx + 1,
+                elapsed / done as f64 * left as f64
+            );
+        }
+        if batch_idx.is_multiple_of(20) {
+            pass.bar.set_message(format!("loss {l:.3}"));
+        }
+        if line_due {
+            self.log_running_loss(pass.epoch, batch_idx)?;
+        }
+        if save_due {
+            self.save_mid_epoch(pass, stop)?;
+        }
+        Ok(())
+    }
+
+    /// Reads back the loss and hits kept on the device, adds them to the epoch's sums
+    /// and returns the last batch's loss; a non-finite loss is [`RunError::Diverged`].
+    fn flush_pending(
+        &mut self,
+        pending: &mut PendingMetrics,
+        epoch: usize,
+        batch: usize,
+    ) -> Result<Option<f64>, RunError> {
+        let Some(f) = pending.flush()? else {
+            return Ok(None);
+        };
+        if !f.running.is_finite() {
+            return Err(RunError::Diverged {
+                value: if f.last.is_finite() {
+                    f.running
+                } else {
+                    f.last
+                },
+                epoch,
+                batch,
+                step: self.state.step,
+            });
+        }
+        let acc = &mut self.state.partial;
+        acc.running += f.running;
+        acc.loss_sum += f.loss_sum;
+        acc.hits += f.hits;
+        Ok(Some(f.last))
+    }
+
+    /// `[epoch, batch] loss: x.xxx`, the mean over the last `log_interval` batches, as
+    /// a log line and a `step` row of the metrics files.
+    fn log_running_loss(&mut self, epoch: usize, batch_idx: usize) -> Result<(), RunError> {
+        let log_interval = self.exp.train.log_interval;
+        let st = &mut self.state;
+        let mean = st.partial.running / log_interval as f64;
+        st.partial.running = 0.0;
+        tracing::info!(
+            epoch,
+            batch = batch_idx + 1,
+            loss = mean,
+            "[{}, {:5}] loss: {:.3}",
+            epoch,
+            batch_idx + 1,
+            mean
+        );
+        let row = MetricRow {
+            kind: "step",
+            epoch,
+            step: st.step,
+            batch: Some(batch_idx + 1),
+            train_loss: Some(mean),
+            lr: Some(self.optimizer.lr(0)),
+            ..Default::default()
+        };
+        self.dir.log_metrics(&row)?;
+        self.state
+            .steps
+            .push((row.step, mean, self.optimizer.lr(0)));
+        Ok(())
+    }
+
+    /// A mid-epoch `last` checkpoint (and a `best` kept in memory); after Ctrl-C the
+    /// run stops here with [`RunError::Interrupted`]. The time spent saving is not
+    /// counted as training time.
+    fn save_mid_epoch(&mut self, pass: &Pass, stop: bool) -> Result<(), RunError> {
+        self.state.partial.seconds += pass.t0.elapsed().as_secs_f64();
+        let id = format!("step-{:09}", self.state.step);
+        self.flush_best()?;
+        self.save(&id, &["last"])?;
+        self.last_save = Instant::now();
+        self.state.partial.seconds -= pass.t0.elapsed().as_secs_f64();
+        if stop {
+            return Err(RunError::Interrupted {
+                epoch: pass.epoch,
+                step: self.state.step,
+                dir: self.dir.path.display().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The epoch's training statistics from its sums, logged.
+    fn epoch_stats(&self, epoch: usize, acc: &EpochAcc, seconds: f64) -> EpochStats {
+        let n = acc.seen.max(1) as f64;
+        let stats = EpochStats {
+            epoch,
+            train_loss: acc.loss_sum / n,
+            train_acc: self
+                .task
+                .has_accuracy()
+                .then(|| acc.hits / acc.counted.max(1) as f64),
+            test_loss: None,
+            test_acc: None,
+            seconds,
+            data_seconds: acc.data_seconds,
+            samples_per_sec: acc.seen as f64 / seconds.max(1e-9),
+            extra: BTreeMap::new(),
+        };
+        let waiting = acc.data_seconds / seconds.max(1e-9);
+        if waiting > INPUT_BOUND && seconds > 1.0 {
+            tracing::warn!(
+                "epoch {epoch} is input-bound: {:.0} % of its {seconds:.1} s went to waiting for data (raise data.train.num_workers)",
+                100.0 * waiting
+            );
+        }
+        tracing::info!(
+            epoch,
+            train_loss = stats.train_loss,
+            seconds,
+            data_seconds = stats.data_seconds,
+            samples_per_sec = stats.samples_per_sec,
+            "epoch {epoch}: train loss {:.4}{}, {:.1} s ({:.1} s waiting for data), {:.0} samples/s",
+            stats.train_loss,
+            stats
+                .train_acc
+                .map(|a| format!(", accuracy {:.2} %", 100.0 * a))
+                .unwrap_or_default(),
+            seconds,
+            stats.data_seconds,
+            stats.samples_per_sec
+        );
+        stats
+    }
+
+    /// `test()`: the test split's loss, accuracy and `[metrics]`, into `stats`; the
+    /// confusion matrix when asked for.
+    fn test_epoch(&mut self, stats: &mut EpochStats) -> Result<(), RunError> {
+        let Some(loader) = &self.test_loader else {
+            return Ok(());
+        };
+        let mc = &self.exp.metrics;
+        let ev = evaluate(
+            &self.model,
+            self.criterion.as_ref(),
+            self.task,
+            loader,
+            summed(self.exp),
+            mc,
+        )?;
+        stats.test_loss = Some(ev.loss);
+        stats.test_acc = ev.has_accuracy.then(|| ev.accuracy());
+        stats.extra = ev
+            .extra
+            .iter()
+            .map(|(k, v)| (format!("test_{k}"), *v))
+            .collect();
+        if let Some(counts) = &ev.counts {
+            stats
+                .extra
+                .extend(counts.metrics("test_", &self.classes, mc.per_class));
+            if mc.confusion_matrix {
+                self.dir
+                    .write_file("confusion_matrix.csv", counts.csv(&self.classes).as_bytes())?;
+                let png = self.dir.path.join("plots").join("confusion_matrix.png");
+                let _ = std::fs::create_dir_all(self.dir.path.join("plots"));
+                if let Err(e) = plots::confusion_matrix(&png, &counts.matrix, &self.classes) {
+                    tracing::warn!("{e}");
+                }
+            }
+        }
+        for (k, v) in &stats.extra {
+            tracing::info!(metric = %k, value = v, "{k}: {v:.4}");
+        }
+        log_eval(&ev, stats.epoch);
+        Ok(())
+    }
+
+    /// After `test()`: the epoch's metrics row, a per-epoch scheduler step, `best`,
+    /// early stopping, plots and checkpoints. Returns the early-stopping message when
+    /// the run stops here.
+    fn end_of_epoch(&mut self, stats: EpochStats) -> Result<Option<String>, RunError> {
+        let epoch = stats.epoch;
+        self.dir.log_metrics(&MetricRow {
+            kind: "epoch",
+            epoch,
+            step: self.state.step,
+            train_loss: Some(stats.train_loss),
+            train_acc: stats.train_acc,
+            test_loss: stats.test_loss,
+            test_acc: stats.test_acc,
+            lr: Some(self.optimizer.lr(0)),
+            seconds: Some(stats.seconds),
+            samples_per_sec: Some(stats.samples_per_sec),
+            extra: stats.extra.clone(),
+            ..Default::default()
+        })?;
+        if let Some(s) = &mut self.scheduler {
+            if interval(self.exp, s.as_ref()) == Interval::Epoch {
+                let metric = s.monitor().map(|m| stats.metric(m).unwrap_or(f64::NAN));
+                s.step(self.optimizer.as_mut(), metric)?;
+            }
+        }
+        let mut links = vec!["last"];
+        let best_metric = self.state.best.metric.clone();
+        if let Some(v) = stats.metric(&best_metric) {
+            if self.state.best.update(v, epoch) {
+                links.push("best");
+                tracing::debug!("best {best_metric} so far: {v:.4} (epoch {epoch})");
+            }
+        }
+        let stopped_early = self.early_stop(&stats);
+        self.state.history.push(stats);
+        self.state.epoch += 1;
+        self.state.batch = 0;
+        if self.state.epoch > self.exp.train.epochs {
+            self.state.finished = true;
+        }
+        if self.state.finished || self.last_plot.elapsed().as_secs_f64() >= PLOT_EVERY_SECS {
+            self.draw_plots();
+            self.last_plot = Instant::now();
+        }
+        self.save_epoch_end(epoch, &links)?;
+        Ok(stopped_early)
+    }
+
+    /// Early stopping: the monitored metric has not improved for `patience` epochs.
+    fn early_stop(&mut self, stats: &EpochStats) -> Option<String> {
+        let epoch = stats.epoch;
+        let early = self.state.early.as_mut()?;
+        let v = stats.metric(&early.metric)?;
+        early.update(v, epoch);
+        let patience = self
+            .exp
+            .train
+            .early_stopping
+            .as_ref()
+            .map_or(0, |e| e.patience);
+        if early.bad_epochs < patience || epoch >= self.exp.train.epochs {
+            return None;
+        }
+        let msg = format!(
+            "early stopping after epoch {epoch}: {} has not improved for {patience} epochs (best {:.4} at epoch {})",
+            early.metric,
+            early.best.map_or(f64::NAN, |b| b.0),
+            early.best.map_or(0, |b| b.1),
+        );
+        tracing::info!("{msg}");
+        self.state.finished = true;
+        Some(msg)
+    }
+
+    /// Checkpoints at epoch ends, at most one a second unless asked for: short epochs
+    /// (a few inline points) would spend their time in fsync otherwise. A new best
+    /// that is not written at once is kept in memory until the next.
+    fn save_epoch_end(&mut self, epoch: usize, links: &[&str]) -> Result<(), RunError> {
+        let every = self.exp.train.checkpoint.every_n_epochs;
+        let kept = every > 0 && epoch.is_multiple_of(every);
+        let id = if kept {
+            format!("epoch-{epoch:04}")
+        } else {
+            format!("step-{:09}", self.state.step)
+        };
+        let due = kept
+            || self.state.finished
+            || self.last_save.elapsed().as_secs_f64() >= SAVE_EVERY_SECS;
+        if due {
+            self.flush_best()?;
+            self.save(&id, links)?;
+            self.last_save = Instant::now();
+        } else if links.contains(&"best") {
+            let snapshot = self.snapshot()?;
+            self.pending_best = Some((id, snapshot));
+        }
+        Ok(())
     }
 
     /// `[predict]`: the trained model on the listed inputs, printed (softmax
@@ -1251,7 +1347,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
             .collect();
         let json = serde_json::json!({ "classes": session.classes, "class_to_idx": class_to_idx });
         session.dir.write_file(
-            crate::predict::CLASSES_FILE,
+            crate::rundir::CLASSES_FILE,
             serde_json::to_string_pretty(&json)
                 .unwrap_or_default()
                 .as_bytes(),

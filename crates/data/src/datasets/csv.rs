@@ -250,12 +250,15 @@ impl CsvConfig {
     }
 }
 
+/// A row and its line number.
+type Row = (u64, ::csv::StringRecord);
+
 /// The non-blank rows of a CSV file, with their line numbers.
 struct Rows<'a> {
     name: String,
     path: &'a Path,
     records: ::csv::StringRecordsIntoIter<&'a [u8]>,
-    peeked: Option<(u64, ::csv::StringRecord)>,
+    peeked: Option<Row>,
 }
 
 impl<'a> Rows<'a> {
@@ -275,7 +278,7 @@ impl<'a> Rows<'a> {
     }
 
     /// The next non-blank row.
-    fn next(&mut self) -> Result<Option<(u64, ::csv::StringRecord)>> {
+    fn next(&mut self) -> Result<Option<Row>> {
         if let Some(p) = self.peeked.take() {
             return Ok(Some(p));
         }
@@ -307,7 +310,7 @@ impl<'a> Rows<'a> {
     }
 
     /// The column names (with `header`) and the first data row.
-    fn first(&mut self, header: bool) -> Result<(Option<Vec<String>>, (u64, ::csv::StringRecord))> {
+    fn first(&mut self, header: bool) -> Result<(Option<Vec<String>>, Row)> {
         let empty = |message: &str| Error::Corrupt {
             path: self.path.to_path_buf(),
             message: message.into(),
