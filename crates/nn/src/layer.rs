@@ -104,6 +104,57 @@ pub trait Layer: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// A boxed layer is a layer (a model built from configs, `Box<dyn Layer>`).
+impl<L: Layer + ?Sized> Layer for Box<L> {
+    fn type_name(&self) -> &'static str {
+        (**self).type_name()
+    }
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        (**self).forward(x, train)
+    }
+    fn forward_relu(&self, x: &Tensor, train: bool) -> Option<Result<Tensor>> {
+        (**self).forward_relu(x, train)
+    }
+    fn forward_relu_max_pool(
+        &self,
+        x: &Tensor,
+        train: bool,
+        pool: crate::ops::Pool2d,
+    ) -> Option<Result<Tensor>> {
+        (**self).forward_relu_max_pool(x, train, pool)
+    }
+    fn max_pool(&self) -> Option<crate::ops::Pool2d> {
+        (**self).max_pool()
+    }
+    fn parameters(&self) -> Vec<Param> {
+        (**self).parameters()
+    }
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        (**self).buffers()
+    }
+    fn load_buffer(&self, name: &str, value: &Tensor) -> Result<()> {
+        (**self).load_buffer(name, value)
+    }
+    fn state_dict(&self) -> Vec<(String, Tensor)> {
+        (**self).state_dict()
+    }
+    fn rng_counters(&self) -> Vec<(String, u64)> {
+        (**self).rng_counters()
+    }
+    fn set_rng_counter(&self, name: &str, value: u64) -> Result<()> {
+        (**self).set_rng_counter(name, value)
+    }
+    fn children(&self) -> Vec<(String, &dyn Layer)> {
+        (**self).children()
+    }
+    fn summary_rows(&self, path: &str, depth: usize) -> Vec<crate::LayerSummary> {
+        (**self).summary_rows(path, depth)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
 pub(crate) fn py_bool(b: bool) -> &'static str {
     if b {
         "True"

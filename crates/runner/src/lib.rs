@@ -6,7 +6,9 @@
 pub mod checkpoint;
 mod decode;
 pub mod diagnostic;
+mod error;
 pub mod export;
+pub mod fit;
 mod keypath;
 pub mod logging;
 pub mod metric;
@@ -26,6 +28,7 @@ pub mod trainer;
 mod validate;
 
 pub use diagnostic::Diagnostic;
+pub use fit::{Callback, Checkpoints, Control, EarlyStopping, FitReport, Trainer};
 pub use keypath::{KeyPath, Segment};
 pub use overrides::{Override, OverrideError};
 pub use registry::{Registry, RegistryError};

@@ -12,7 +12,7 @@
 //! has one value per sample (`[B]` → `[B, 1]`), one-hot when it has one per class.
 
 use candle_core::{DType, Tensor};
-use wick_losses::{LossConfig, TargetKind};
+use wick_losses::{Loss, LossConfig, TargetKind};
 
 /// How the model's output is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,12 @@ impl Task {
     /// The task a loss implies.
     pub fn of(loss: &LossConfig) -> Result<Self, TaskError> {
         let built = loss.build().map_err(|e| TaskError(e.to_string()))?;
+        Self::of_loss(built.as_ref())
+    }
+
+    /// The task a built loss implies.
+    pub fn of_loss(built: &dyn Loss) -> Result<Self, TaskError> {
+        let loss = built;
         if built.input_arity() != 1 {
             return Err(TaskError(format!(
                 "{} takes {} inputs ({}), but a Sequential model gives one output",

@@ -1,15 +1,18 @@
 //! The training loop: the PyTorch course's `train(epoch)` / `test()` pair, with the
 //! run directory, checkpoints, resume, metrics and progress around it.
 
-use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::checkpoint::{self, Checkpoint};
+pub use crate::error::RunError;
+use crate::fit::{batch_total, evaluate, StepError, Trainer};
+pub use crate::fit::{EpochStats, Eval};
 use crate::logging;
-use crate::metrics::{ClassCounts, MetricRow, MetricsConfig, RegressionSums};
+use crate::metrics::MetricRow;
 use crate::monitor::Monitor;
 use crate::pending::PendingMetrics;
 use crate::plots;
 use crate::rundir::RunDir;
 use crate::schema::{Experiment, SplitConfig};
-use crate::task::{Task, TaskError};
+use crate::task::Task;
 pub use candle_core::Device;
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
@@ -21,9 +24,8 @@ use std::time::Instant;
 use wick_data::datasets::{random_split, DatasetContext, SplitLengths};
 use wick_data::transforms::Compose;
 use wick_data::{data_root, DataLoader, Dataset, Split};
-use wick_losses::Loss;
 use wick_nn::{BuildCtx, Sequential};
-use wick_optim::{Interval, Optimizer, Scheduler};
+use wick_optim::{Interval, Scheduler};
 use wick_tensor::SeedRng;
 
 /// Scheduler entries in a checkpoint's `state.safetensors`, beside the optimizer's.
@@ -36,68 +38,6 @@ const PLOT_EVERY_SECS: f64 = 2.0;
 const PLAIN_PROGRESS_SECS: f64 = 10.0;
 /// Share of an epoch spent waiting for data above which the run is called input-bound.
 const INPUT_BOUND: f64 = 0.3;
-
-/// A run that failed after the experiment was validated.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Data could not be found, downloaded or read.
-    #[error(transparent)]
-    Data(#[from] wick_data::Error),
-    /// A layer failed.
-    #[error(transparent)]
-    Model(#[from] wick_nn::Error),
-    /// The loss failed.
-    #[error(transparent)]
-    Loss(#[from] wick_losses::Error),
-    /// The optimizer failed.
-    #[error(transparent)]
-    Optim(#[from] wick_optim::Error),
-    /// A tensor operation failed.
-    #[error(transparent)]
-    Candle(#[from] candle_core::Error),
-    /// The device could not be opened.
-    #[error(transparent)]
-    Device(#[from] wick_tensor::Error),
-    /// Writing the run directory failed.
-    #[error("cannot write the run directory: {0}")]
-    Io(#[from] std::io::Error),
-    /// A checkpoint could not be written or read.
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    /// A run directory cannot be resumed or evaluated.
-    #[error("{0}")]
-    RunDir(String),
-    /// The data does not fit the model or the loss.
-    #[error("{0}")]
-    Mismatch(String),
-    /// The targets do not fit the loss.
-    #[error(transparent)]
-    Task(#[from] TaskError),
-    /// The loss became NaN or infinite.
-    #[error(
-        "the loss is {value} at epoch {epoch}, batch {batch} (step {step}): training diverged"
-    )]
-    Diverged {
-        /// The bad value.
-        value: f64,
-        /// 1-based epoch.
-        epoch: usize,
-        /// 1-based batch.
-        batch: usize,
-        /// 1-based optimizer step.
-        step: u64,
-    },
-    /// Stopped by Ctrl-C (or SIGTERM) after finishing a step and writing `last`.
-    #[error("interrupted at epoch {epoch}, step {step}; `last` is saved: wick run --resume {dir}")]
-    Interrupted {
-        /// 1-based epoch.
-        epoch: usize,
-        /// Optimizer steps done.
-        step: u64,
-        /// The run directory.
-        dir: String,
-    },
-}
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -122,44 +62,6 @@ impl Default for RunOptions {
             mirrors: None,
             overrides: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
-        }
-    }
-}
-
-/// One epoch's numbers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochStats {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Mean training loss over the epoch's samples.
-    pub train_loss: f64,
-    /// Training accuracy in [0, 1] (none for regression).
-    pub train_acc: Option<f64>,
-    /// Mean test loss, when there is a test split.
-    pub test_loss: Option<f64>,
-    /// Test accuracy in [0, 1].
-    pub test_acc: Option<f64>,
-    /// Seconds spent in the training pass.
-    pub seconds: f64,
-    /// Of those, seconds spent waiting for the loader's next batch.
-    #[serde(default)]
-    pub data_seconds: f64,
-    /// Training samples per second.
-    pub samples_per_sec: f64,
-    /// `[metrics]` and regression metrics by name (`test_top5_acc`, `test_mae`).
-    #[serde(default)]
-    pub extra: BTreeMap<String, f64>,
-}
-
-impl EpochStats {
-    /// A metric by its name (`train_loss`, `test_acc`, `test_top5_acc`, ...).
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        match name {
-            "train_loss" => Some(self.train_loss),
-            "train_acc" => self.train_acc,
-            "test_loss" => self.test_loss,
-            "test_acc" => self.test_acc,
-            _ => self.extra.get(name).copied(),
         }
     }
 }
@@ -357,44 +259,8 @@ fn load_model_state(
         .map_err(|e| RunError::RunDir(format!("{}: {e}", file.display())))
 }
 
-/// The sum of per-sample losses in a batch, from the loss value: `mean × n`, or the
-/// value itself with `reduction = "sum"`.
-fn batch_total(loss: f64, n: usize, summed: bool) -> f64 {
-    if summed {
-        loss
-    } else {
-        loss * n as f64
-    }
-}
-
 fn summed(exp: &Experiment) -> bool {
     exp.loss.reduction() == wick_losses::Reduction::Sum
-}
-
-/// What `test()` measures.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Eval {
-    /// Mean per-sample loss.
-    pub loss: f64,
-    /// Correct predictions (samples; outputs for multi-label).
-    pub hits: u64,
-    /// Predictions scored.
-    pub counted: usize,
-    /// Samples seen.
-    pub total: usize,
-    /// Whether predictions have an accuracy (not for regression).
-    pub has_accuracy: bool,
-    /// The confusion matrix and top-k hits (classification).
-    pub counts: Option<ClassCounts>,
-    /// Regression metrics (`mae`, `mse`, `r2`) and the `[metrics]` ones, unprefixed.
-    pub extra: BTreeMap<String, f64>,
-}
-
-impl Eval {
-    /// Accuracy in [0, 1].
-    pub fn accuracy(&self) -> f64 {
-        self.hits as f64 / self.counted.max(1) as f64
-    }
 }
 
 /// The course's test line: accuracy (classification) or the regression errors.
@@ -426,79 +292,6 @@ fn log_eval(ev: &Eval, epoch: usize) {
     }
 }
 
-/// `test()`: mean per-sample loss and the task's scores over a loader, in eval mode.
-fn evaluate(
-    model: &Sequential,
-    loss: &dyn Loss,
-    task: Task,
-    loader: &DataLoader,
-    summed: bool,
-    mc: &MetricsConfig,
-) -> Result<Eval, RunError> {
-    let (mut total, mut loss_sum, mut hits, mut counted) = (0usize, 0f64, 0f64, 0usize);
-    let mut counts: Option<ClassCounts> = None;
-    let mut reg = RegressionSums::default();
-    let top_k = &mc.top_k;
-    let mut collection = mc
-        .collection
-        .iter()
-        .map(|m| Ok((crate::metric::name_of(m), m.build()?)))
-        .collect::<candle_core::Result<Vec<_>>>()?;
-    for batch in loader.epoch(0) {
-        let batch = batch?;
-        let out = model.forward(&batch.input, false)?.detach();
-        let target = task.target(&batch.target, &out)?;
-        let l = f64::from(
-            loss.forward(&out, &target)?
-                .to_dtype(DType::F32)?
-                .to_scalar::<f32>()?,
-        );
-        loss_sum += batch_total(l, batch.len, summed);
-        total += batch.len;
-        for (_, m) in &mut collection {
-            m.update(&out, &target)?;
-        }
-        match task {
-            Task::Classify => {
-                let classes = out.dim(1)?;
-                let c = counts.get_or_insert_with(|| ClassCounts::new(classes, top_k));
-                let scores: Vec<f32> = out.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-                let targets: Vec<u32> = target.to_dtype(DType::U32)?.to_vec1()?;
-                c.update(&scores, &targets);
-            }
-            Task::Binary { .. } => {
-                let (h, n) = task.hits(&out, &target)?;
-                hits += h;
-                counted += n;
-            }
-            Task::Regress => {
-                let p: Vec<f32> = out.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-                let t: Vec<f32> = target.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-                reg.update(&p, &t);
-            }
-        }
-    }
-    let (hits, counted) = match &counts {
-        Some(c) => (c.hits(), c.total() as usize),
-        None => (hits as u64, counted),
-    };
-    let mut extra = if task == Task::Regress {
-        reg.metrics("")
-    } else {
-        BTreeMap::new()
-    };
-    extra.extend(collection.iter().map(|(n, m)| (n.clone(), m.compute())));
-    Ok(Eval {
-        loss: loss_sum / total.max(1) as f64,
-        hits,
-        counted,
-        total,
-        has_accuracy: task.has_accuracy(),
-        counts,
-        extra,
-    })
-}
-
 fn device_name(device: &Device) -> String {
     match device.location() {
         candle_core::DeviceLocation::Cpu => "cpu".to_string(),
@@ -520,16 +313,14 @@ struct Session<'a> {
     exp: &'a Experiment,
     opts: &'a RunOptions,
     device: Device,
-    model: Sequential,
-    criterion: Box<dyn Loss>,
-    optimizer: Box<dyn Optimizer>,
-    scheduler: Option<Box<dyn Scheduler>>,
+    /// The model, loss, optimizer, scheduler and test loader, and the step and
+    /// `test()` every run trains with.
+    trainer: Trainer<Sequential>,
     task: Task,
     /// Class names of the training data (empty when it has none).
     classes: Vec<String>,
     /// Shared so that an epoch's batch iterator does not borrow the session.
     train_loader: Arc<DataLoader>,
-    test_loader: Option<DataLoader>,
     dir: RunDir,
     state: TrainState,
     wall: Instant,
@@ -614,18 +405,25 @@ impl<'a> Session<'a> {
                 .map(|e| Monitor::new(&e.monitor, e.mode, e.min_delta)),
             finished: false,
         };
+        let mut trainer = Trainer::new(model, criterion, optimizer)
+            .epochs(exp.train.epochs)
+            .metrics(exp.metrics.clone());
+        if let Some(s) = scheduler {
+            let at = interval(exp, s.as_ref());
+            trainer = trainer.scheduler(s);
+            trainer.interval = at;
+        }
+        trainer.clip_grad_norm = exp.train.clip_grad_norm.clone();
+        trainer.clip_grad_value = exp.train.clip_grad_value.clone();
+        trainer.test_loader = test_loader;
         Ok(Self {
             exp,
             opts,
             device,
-            model,
-            criterion,
-            optimizer,
-            scheduler,
+            trainer,
             task,
             classes,
             train_loader: Arc::new(train_loader),
-            test_loader,
             dir,
             state,
             wall: Instant::now(),
@@ -661,8 +459,8 @@ impl<'a> Session<'a> {
 
     /// The checkpoint of the current state, in memory.
     fn snapshot(&self) -> Result<Checkpoint<TrainState>, RunError> {
-        let mut optimizer = self.optimizer.state_dict()?;
-        if let Some(s) = &self.scheduler {
+        let mut optimizer = self.trainer.optimizer.state_dict()?;
+        if let Some(s) = &self.trainer.scheduler {
             optimizer.extend(
                 s.state_dict()
                     .into_iter()
@@ -670,9 +468,9 @@ impl<'a> Session<'a> {
             );
         }
         let mut state = self.state.clone();
-        state.rng_counters = self.model.rng_counters();
+        state.rng_counters = self.trainer.model.rng_counters();
         // Copies, so a snapshot kept in memory does not follow later in-place updates.
-        let model = model_state(&self.model)
+        let model = model_state(&self.trainer.model)
             .into_iter()
             .map(|(k, t)| t.copy().map(|t| (k, t)))
             .collect::<candle_core::Result<_>>()?;
@@ -695,7 +493,7 @@ impl<'a> Session<'a> {
             )));
         }
         load_model_state(
-            &self.model,
+            &self.trainer.model,
             ckpt.model,
             &ckpt_dir.join(checkpoint::MODEL_FILE),
         )?;
@@ -703,15 +501,16 @@ impl<'a> Session<'a> {
             .optimizer
             .into_iter()
             .partition(|(k, _)| k.starts_with(SCHEDULER_PREFIX));
-        self.optimizer.load_state_dict(&optim)?;
-        if let Some(s) = &mut self.scheduler {
+        self.trainer.optimizer.load_state_dict(&optim)?;
+        if let Some(s) = &mut self.trainer.scheduler {
             let sched: Vec<(String, Tensor)> = sched
                 .into_iter()
                 .map(|(k, t)| (k[SCHEDULER_PREFIX.len()..].to_string(), t))
                 .collect();
             s.load_state_dict(&sched)?;
         }
-        self.model
+        self.trainer
+            .model
             .set_rng_counters(&ckpt.state.rng_counters)
             .map_err(|e| RunError::RunDir(format!("{}: {e}", ckpt_dir.display())))?;
         self.state = ckpt.state;
@@ -870,48 +669,32 @@ impl<'a> Session<'a> {
         batch_idx: usize,
     ) -> Result<f64, RunError> {
         let exp = self.exp;
-        let logits = self.model.forward(&batch.input, true)?;
-        let target = self.task.target(&batch.target, &logits)?;
-        let loss = self.criterion.forward(&logits, &target)?;
-        // On a GPU the loss and hits stay on the device until a line needs them
-        // (pending.rs); a non-finite loss is then caught at the next read.
-        let deferred = !wick_tensor::device_path::cpu_kernel(&loss);
-        let mut l = f64::NAN;
-        if !deferred {
-            l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
-            if !l.is_finite() {
+        let out = match self.trainer.step(batch) {
+            Ok(out) => out,
+            Err(StepError::NonFinite(value)) => {
                 return Err(RunError::Diverged {
-                    value: l,
+                    value,
                     epoch: pass.epoch,
                     batch: batch_idx + 1,
                     step: self.state.step + 1,
-                });
+                })
             }
-        }
-        let mut grads = loss.backward()?;
-        if let Some(c) = &exp.train.clip_grad_norm {
-            c.apply_in_place(&mut grads, self.optimizer.params())?;
-        }
-        if let Some(c) = &exp.train.clip_grad_value {
-            c.apply(&mut grads, self.optimizer.params())?;
-        }
-        self.optimizer.step(&grads)?;
-        if let Some(s) = &mut self.scheduler {
-            if interval(exp, s.as_ref()) == Interval::Step {
-                s.step(self.optimizer.as_mut(), None)?;
-            }
-        }
+            Err(StepError::Run(e)) => return Err(e),
+        };
+        let (logits, target, loss) = (&out.output, &out.target, &out.loss);
+        let deferred = out.value.is_none();
+        let l = out.value.unwrap_or(f64::NAN);
         let st = &mut self.state;
         st.step += 1;
         st.batch = batch_idx + 1;
         let acc = &mut st.partial;
         if deferred {
-            let (hits, counted) = self.task.hits_tensor(&logits.detach(), &target)?;
+            let (hits, counted) = self.task.hits_tensor(logits, target)?;
             pass.pending
-                .push(&loss, batch.len, summed(exp), hits.as_ref())?;
+                .push(loss, batch.len, summed(exp), hits.as_ref())?;
             acc.counted += counted;
         } else {
-            let (hits, counted) = self.task.hits(&logits.detach(), &target)?;
+            let (hits, counted) = self.task.hits(logits, target)?;
             acc.running += l;
             acc.loss_sum += batch_total(l, batch.len, summed(exp));
             acc.hits += hits;
@@ -1022,13 +805,13 @@ impl<'a> Session<'a> {
             step: st.step,
             batch: Some(batch_idx + 1),
             train_loss: Some(mean),
-            lr: Some(self.optimizer.lr(0)),
+            lr: Some(self.trainer.optimizer.lr(0)),
             ..Default::default()
         };
         self.dir.log_metrics(&row)?;
         self.state
             .steps
-            .push((row.step, mean, self.optimizer.lr(0)));
+            .push((row.step, mean, self.trainer.optimizer.lr(0)));
         Ok(())
     }
 
@@ -1098,18 +881,10 @@ impl<'a> Session<'a> {
     /// `test()`: the test split's loss, accuracy and `[metrics]`, into `stats`; the
     /// confusion matrix when asked for.
     fn test_epoch(&mut self, stats: &mut EpochStats) -> Result<(), RunError> {
-        let Some(loader) = &self.test_loader else {
+        let Some(ev) = self.trainer.evaluate()? else {
             return Ok(());
         };
         let mc = &self.exp.metrics;
-        let ev = evaluate(
-            &self.model,
-            self.criterion.as_ref(),
-            self.task,
-            loader,
-            summed(self.exp),
-            mc,
-        )?;
         stats.test_loss = Some(ev.loss);
         stats.test_acc = ev.has_accuracy.then(|| ev.accuracy());
         stats.extra = ev
@@ -1151,18 +926,13 @@ impl<'a> Session<'a> {
             train_acc: stats.train_acc,
             test_loss: stats.test_loss,
             test_acc: stats.test_acc,
-            lr: Some(self.optimizer.lr(0)),
+            lr: Some(self.trainer.optimizer.lr(0)),
             seconds: Some(stats.seconds),
             samples_per_sec: Some(stats.samples_per_sec),
             extra: stats.extra.clone(),
             ..Default::default()
         })?;
-        if let Some(s) = &mut self.scheduler {
-            if interval(self.exp, s.as_ref()) == Interval::Epoch {
-                let metric = s.monitor().map(|m| stats.metric(m).unwrap_or(f64::NAN));
-                s.step(self.optimizer.as_mut(), metric)?;
-            }
-        }
+        self.trainer.epoch_scheduler_step(&stats)?;
         let mut links = vec!["last"];
         let best_metric = self.state.best.metric.clone();
         if let Some(v) = stats.metric(&best_metric) {
@@ -1249,7 +1019,7 @@ impl<'a> Session<'a> {
             .map_err(|e| RunError::Mismatch(e.to_string()))?;
         let data: Vec<f32> = flat.data.iter().map(|&v| v as f32).collect();
         let x = Tensor::from_vec(data, flat.shape.clone(), &self.device)?;
-        let out = self.model.forward(&x, false)?.detach();
+        let out = self.trainer.model.forward(&x, false)?.detach();
         let per = flat.shape[1..].iter().product::<usize>().max(1);
         let rows = out
             .to_dtype(DType::F32)?
@@ -1334,7 +1104,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
     let mut session = Session::new(exp, opts, dir)?;
     let config = exp.to_toml();
     session.dir.write_file("config.toml", config.as_bytes())?;
-    let summary = session.model.summary();
+    let summary = session.trainer.model.summary();
     session
         .dir
         .write_file("summary.txt", format!("{summary}\n").as_bytes())?;
