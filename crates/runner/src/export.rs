@@ -213,6 +213,16 @@ fn loader_args(split: &SplitConfig) -> String {
 pub fn python_script(exp: &Experiment, default_checkpoint: Option<&str>) -> String {
     let mut s = String::new();
     let w = &mut s;
+    script_header(w, exp);
+    script_model(w, exp);
+    let (step_sched, epoch_sched) = script_scheduler(w, exp);
+    script_data(w, exp);
+    script_loop(w, exp, default_checkpoint, step_sched, epoch_sched);
+    s
+}
+
+/// The imports, the CSV reader and, where the model has one, the Residual block.
+fn script_header(w: &mut String, exp: &Experiment) {
     writeln!(
         w,
         r#"#!/usr/bin/env python3
@@ -267,6 +277,10 @@ class Residual(nn.Module):
         )
         .ok();
     }
+}
+
+/// `torch.manual_seed`, the model, the criterion and the optimizer.
+fn script_model(w: &mut String, exp: &Experiment) {
     writeln!(w, "\ntorch.manual_seed({})", exp.seed).ok();
     writeln!(w, "\nmodel = nn.Sequential(").ok();
     for l in &exp.model.layers {
@@ -282,19 +296,21 @@ class Residual(nn.Module):
         .replacen('(', "(model.parameters(), ", 1)
         .replace(", )", ")");
     writeln!(w, "optimizer = {o}").ok();
+}
+
+/// The scheduler, and where the loop steps it: the per-batch call and the per-epoch
+/// call (one of them empty).
+fn script_scheduler(w: &mut String, exp: &Experiment) -> (&'static str, &'static str) {
     // The scheduler, and where the loop steps it (per batch or per epoch).
-    let (step_sched, epoch_sched) = match &exp.scheduler {
+    match &exp.scheduler {
         Some(sc) => {
             let (sty, sargs) = fields(sc);
             let c = call("optim.lr_scheduler", &sty, &sargs, &["interval", "monitor"])
                 .replacen('(', "(optimizer, ", 1)
                 .replace(", )", ")");
             writeln!(w, "scheduler = {c}").ok();
-            let per_step = match sc.interval_override() {
-                Some(i) => i == wick_optim::Interval::Step,
-                None => matches!(sty.as_str(), "OneCycleLR" | "CyclicLR"),
-            };
-            let epoch_call = if sty == "ReduceLROnPlateau" {
+            let per_step = sc.interval() == wick_optim::Interval::Step;
+            let epoch_call = if sc.monitor().is_some() {
                 "scheduler.step(test_loss)"
             } else {
                 "scheduler.step()"
@@ -306,8 +322,11 @@ class Residual(nn.Module):
             }
         }
         None => ("", ""),
-    };
+    }
+}
 
+/// The datasets and loaders of both splits.
+fn script_data(w: &mut String, exp: &Experiment) {
     let uses_hub = [Some(&exp.data.train), exp.data.test.as_ref()]
         .into_iter()
         .flatten()
@@ -395,6 +414,16 @@ class Residual(nn.Module):
             None => w.push_str(&dataset(t, "test")),
         }
     }
+}
+
+/// `train(epoch)`, `test(loader)` and the main block.
+fn script_loop(
+    w: &mut String,
+    exp: &Experiment,
+    default_checkpoint: Option<&str>,
+    step_sched: &str,
+    epoch_sched: &str,
+) {
     writeln!(
         w,
         r#"
@@ -456,7 +485,6 @@ if __name__ == "__main__":
         },
     )
     .ok();
-    s
 }
 
 #[cfg(test)]

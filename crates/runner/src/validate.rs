@@ -121,12 +121,10 @@ impl Experiment {
         } else if info.sizes_vary && !split.transforms.is_empty() {
             // Images of many sizes must be brought to one before batching.
             let batched = split.loader.batch_size > 1;
-            let resized = split.transforms.iter().any(|t| {
-                matches!(
-                    t.type_name(),
-                    "Resize" | "CenterCrop" | "RandomCrop" | "RandomResizedCrop"
-                )
-            });
+            let resized = split
+                .transforms
+                .iter()
+                .any(|t| t.build().is_ok_and(|b| b.resizes()));
             if batched && !resized {
                 return Err(Diagnostic::value(
                     path.key("transforms"),

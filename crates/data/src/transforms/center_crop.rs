@@ -30,6 +30,10 @@ pub struct CenterCrop {
 }
 
 impl Transform for CenterCrop {
+    fn resizes(&self) -> bool {
+        true
+    }
+
     fn apply(&self, input: Input, _rng: &mut SeedRng) -> Result<Input> {
         dims(&input)?;
         center_crop(input, self.h, self.w)

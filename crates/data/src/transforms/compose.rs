@@ -30,6 +30,10 @@ impl Compose {
 }
 
 impl Transform for Compose {
+    fn resizes(&self) -> bool {
+        self.0.iter().any(|t| t.resizes())
+    }
+
     fn apply(&self, mut input: crate::Input, rng: &mut SeedRng) -> Result<crate::Input> {
         for t in &self.0 {
             input = t.apply(input, rng)?;

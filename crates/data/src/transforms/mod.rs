@@ -96,6 +96,12 @@ pub trait Transform: Send + Sync {
     fn output_kind(&self, input: Kind) -> Result<Kind> {
         Ok(input)
     }
+    /// Whether the transform brings images to a size of its own choosing (`Resize`,
+    /// the crops), so that images of many sizes can be batched after it; `false` by
+    /// default.
+    fn resizes(&self) -> bool {
+        false
+    }
 }
 
 /// The arguments of a transform class (`transforms.RandomCrop(size, padding, …)`): what

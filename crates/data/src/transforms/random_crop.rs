@@ -100,6 +100,10 @@ impl RandomCrop {
 }
 
 impl Transform for RandomCrop {
+    fn resizes(&self) -> bool {
+        true
+    }
+
     fn apply(&self, input: Input, rng: &mut SeedRng) -> Result<Input> {
         let input = self.padded(input)?;
         let (h, w) = dims(&input)?;

@@ -133,6 +133,10 @@ impl RandomResizedCrop {
 }
 
 impl Transform for RandomResizedCrop {
+    fn resizes(&self) -> bool {
+        true
+    }
+
     fn apply(&self, input: Input, rng: &mut SeedRng) -> Result<Input> {
         let (h, w) = dims(&input)?;
         let b = self.get_params(rng, h, w);

@@ -94,6 +94,10 @@ impl Resize {
 }
 
 impl Transform for Resize {
+    fn resizes(&self) -> bool {
+        true
+    }
+
     fn apply(&self, input: Input, _rng: &mut SeedRng) -> Result<Input> {
         let (h, w) = dims(&input)?;
         let (oh, ow) = self.target(h, w);
