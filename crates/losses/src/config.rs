@@ -18,7 +18,7 @@ use crate::{
 use crate::{Loss, Reduction, Result};
 use std::any::Any;
 use std::fmt::Debug;
-use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
+use wick_tensor::catalog::{Catalog, Tagged};
 
 /// The arguments of a loss class (`nn.CrossEntropyLoss(weight, ignore_index, …)`):
 /// what a config type implements to be named in an experiment file. It is also
@@ -55,15 +55,6 @@ pub type LossConfig = Tagged<dyn LossSpec>;
 /// The loss classes an experiment file can name.
 pub type LossCatalog = Catalog<dyn LossSpec>;
 
-wick_tensor::open_catalog! {
-    spec = LossSpec, what = "loss", register = RegisterLoss::loss, builtins = register_builtins,
-}
-
-/// A loss config from a value of its config type: `loss("MSELoss", MSELossConfig::default())`.
-pub fn loss(name: &'static str, spec: impl LossSpec) -> LossConfig {
-    Tagged::from_box(name, Box::new(spec))
-}
-
 /// Implements [`LossSpec`] for a built-in config (`$loss::new(config)`, its
 /// `reduction` field, and for those with class weights, `check_classes`).
 macro_rules! builtin_loss {
@@ -77,16 +68,11 @@ macro_rules! builtin_loss {
             }
             $($check)?
         }
-        impl From<$cfg> for LossConfig {
-            fn from(c: $cfg) -> Self {
-                loss(stringify!($name), c)
-            }
-        }
     };
 }
 
-/// The built-in classes, plain and with a class `weight`; generates
-/// [`register_builtins`].
+/// The built-in classes, plain and with a class `weight`, and the catalog's plumbing
+/// (`wick_tensor::open_catalog!`) with them as its built-ins.
 macro_rules! builtin_losses {
     (plain { $( $name:ident($cfg:ident) ),+ $(,)? } weighted { $( $wname:ident($wcfg:ident) ),+ $(,)? }) => {
         $( builtin_loss!($name($cfg)); )+
@@ -96,15 +82,9 @@ macro_rules! builtin_losses {
             }
         ); )+
 
-        /// Registers wick's loss classes (the `torch.nn` losses) in `catalog`, as a
-        /// user's crate registers its own.
-        ///
-        /// # Errors
-        /// A class of the same name is already there.
-        pub fn register_builtins(catalog: &mut LossCatalog) -> std::result::Result<(), DuplicateName> {
-            $( catalog.loss::<$cfg>(stringify!($name))?; )+
-            $( catalog.loss::<$wcfg>(stringify!($wname))?; )+
-            Ok(())
+        wick_tensor::open_catalog! {
+            spec = LossSpec, what = "loss", register = RegisterLoss::loss, constructor = loss,
+            builtins = register_builtins { $( $name($cfg), )+ $( $wname($wcfg), )+ }
         }
     };
 }

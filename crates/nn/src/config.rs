@@ -20,7 +20,7 @@ use crate::{
 };
 use std::any::Any;
 use std::fmt::Debug;
-use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
+use wick_tensor::catalog::{Catalog, Tagged};
 
 /// The arguments of a layer class (`nn.Linear(in_features, out_features, bias)`):
 /// what a config type implements to be named in an experiment file.
@@ -59,17 +59,7 @@ pub type LayerConfig = Tagged<dyn LayerSpec>;
 /// The layer classes an experiment file can name.
 pub type LayerCatalog = Catalog<dyn LayerSpec>;
 
-wick_tensor::open_catalog! {
-    spec = LayerSpec, what = "layer", register = RegisterLayer::layer, builtins = register_builtins,
-}
-
-/// A layer config from a value of its config type: `layer("Linear", LinearConfig::new(4, 2))`.
-pub fn layer(name: &'static str, spec: impl LayerSpec) -> LayerConfig {
-    Tagged::from_box(name, Box::new(spec))
-}
-
-/// Implements [`LayerSpec`] for a built-in config: `infer` and `build` as given, and
-/// `From<Config> for LayerConfig` under the class name.
+/// Implements [`LayerSpec`] for a built-in config: `infer` and `build` as given.
 macro_rules! builtin_layer {
     ($name:ident($cfg:ty) { infer: |$c:ident, $i:ident| $infer:expr, build: |$b:ident, $ctx:ident| $build:expr $(, output: $out:literal)? }) => {
         impl LayerSpec for $cfg {
@@ -84,17 +74,12 @@ macro_rules! builtin_layer {
             }
             $( fn output_argument(&self) -> Option<&'static str> { Some($out) } )?
         }
-        impl From<$cfg> for LayerConfig {
-            fn from(c: $cfg) -> Self {
-                layer(stringify!($name), c)
-            }
-        }
     };
 }
 
 /// The built-in classes: layers with their own `infer`/`build`, and activations, whose
-/// arguments are checked by building them and which keep the shape. Generates
-/// [`register_builtins`].
+/// arguments are checked by building them and which keep the shape; the catalog's
+/// plumbing (`wick_tensor::open_catalog!`) with them as its built-ins.
 macro_rules! builtin_layers {
     (
         layers { $( $name:ident($cfg:ty) $body:tt )+ }
@@ -106,15 +91,10 @@ macro_rules! builtin_layers {
             build: |c, ctx| c.init()?
         }); )+
 
-        /// Registers wick's layer classes (the `torch.nn` catalog) in `catalog`, as a
-        /// user's crate registers its own.
-        ///
-        /// # Errors
-        /// A class of the same name is already there.
-        pub fn register_builtins(catalog: &mut LayerCatalog) -> std::result::Result<(), DuplicateName> {
-            $( catalog.layer::<$cfg>(stringify!($name))?; )+
-            $( catalog.layer::<$acfg>(stringify!($act))?; )+
-            Ok(())
+        wick_tensor::open_catalog! {
+            spec = LayerSpec, what = "layer", register = RegisterLayer::layer,
+            constructor = layer,
+            builtins = register_builtins { $( $name($cfg), )+ $( $act($acfg), )+ }
         }
     };
 }

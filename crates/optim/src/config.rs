@@ -10,7 +10,7 @@ use crate::{
 };
 use std::any::Any;
 use std::fmt::Debug;
-use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
+use wick_tensor::catalog::{Catalog, Tagged};
 use wick_tensor::Param;
 
 /// The arguments of an optimizer class (`optim.SGD(params, lr, momentum, …)` without
@@ -42,18 +42,8 @@ pub type OptimizerConfig = Tagged<dyn OptimizerSpec>;
 /// The optimizer classes an experiment file can name.
 pub type OptimizerCatalog = Catalog<dyn OptimizerSpec>;
 
-wick_tensor::open_catalog! {
-    spec = OptimizerSpec, what = "optimizer", register = RegisterOptimizer::optimizer,
-    builtins = register_builtins,
-}
-
-/// An optimizer config from a value of its config type.
-pub fn optimizer(name: &'static str, spec: impl OptimizerSpec) -> OptimizerConfig {
-    Tagged::from_box(name, Box::new(spec))
-}
-
-/// Implements [`OptimizerSpec`] for the built-in configs and generates
-/// [`register_builtins`].
+/// Implements [`OptimizerSpec`] for the built-in configs, and the catalog's plumbing
+/// (`wick_tensor::open_catalog!`) with them as its built-ins.
 macro_rules! builtin_optimizers {
     ($( $name:ident($cfg:ident) ),+ $(,)?) => {
         $(
@@ -68,23 +58,11 @@ macro_rules! builtin_optimizers {
                     self.lr
                 }
             }
-            impl From<$cfg> for OptimizerConfig {
-                fn from(c: $cfg) -> Self {
-                    optimizer(stringify!($name), c)
-                }
-            }
         )+
 
-        /// Registers wick's optimizer classes (`torch.optim`) in `catalog`, as a user's
-        /// crate registers its own.
-        ///
-        /// # Errors
-        /// A class of the same name is already there.
-        pub fn register_builtins(
-            catalog: &mut OptimizerCatalog,
-        ) -> std::result::Result<(), DuplicateName> {
-            $( catalog.optimizer::<$cfg>(stringify!($name))?; )+
-            Ok(())
+        wick_tensor::open_catalog! {
+            spec = OptimizerSpec, what = "optimizer", register = RegisterOptimizer::optimizer,
+            constructor = optimizer, builtins = register_builtins { $( $name($cfg), )+ }
         }
     };
 }

@@ -60,6 +60,17 @@ pub struct EpochStats {
 }
 
 impl EpochStats {
+    /// Records `test()`'s loss, accuracy and metrics (named `test_<name>`).
+    pub fn record_test(&mut self, ev: &Eval) {
+        self.test_loss = Some(ev.loss);
+        self.test_acc = ev.has_accuracy.then(|| ev.accuracy());
+        self.extra = ev
+            .extra
+            .iter()
+            .map(|(k, v)| (format!("test_{k}"), *v))
+            .collect();
+    }
+
     /// A metric by its name (`train_loss`, `test_acc`, `test_top5_acc`, ...).
     pub fn metric(&self, name: &str) -> Option<f64> {
         match name {
@@ -120,6 +131,22 @@ pub enum StepError {
     /// Anything else.
     #[error(transparent)]
     Run(#[from] RunError),
+}
+
+impl StepError {
+    /// The run's error for a step of `epoch`, batch `batch` (1-based), that would have
+    /// been optimizer step `step`: a non-finite loss is [`RunError::Diverged`].
+    pub(crate) fn at(self, epoch: usize, batch: usize, step: u64) -> RunError {
+        match self {
+            Self::NonFinite(value) => RunError::Diverged {
+                value,
+                epoch,
+                batch,
+                step,
+            },
+            Self::Run(e) => e,
+        }
+    }
 }
 
 /// Whether the run goes on after a callback.
@@ -379,13 +406,7 @@ impl<M: Layer> Trainer<M> {
         for epoch in 1..=self.epochs {
             let mut stats = self.fit_epoch(&loader, task, epoch, &mut report.steps)?;
             if let Some(ev) = self.evaluate()? {
-                stats.test_loss = Some(ev.loss);
-                stats.test_acc = ev.has_accuracy.then(|| ev.accuracy());
-                stats.extra = ev
-                    .extra
-                    .iter()
-                    .map(|(k, v)| (format!("test_{k}"), *v))
-                    .collect();
+                stats.record_test(&ev);
             }
             self.epoch_scheduler_step(&stats)?;
             report.epochs.push(stats);
@@ -409,18 +430,9 @@ impl<M: Layer> Trainer<M> {
         let (mut loss_sum, mut hits, mut counted, mut seen) = (0f64, 0f64, 0usize, 0usize);
         for (b, batch) in loader.epoch(epoch as u64 - 1).enumerate() {
             let batch = batch?;
-            let out = match self.step(&batch) {
-                Ok(o) => o,
-                Err(StepError::NonFinite(value)) => {
-                    return Err(RunError::Diverged {
-                        value,
-                        epoch,
-                        batch: b + 1,
-                        step: *steps + 1,
-                    })
-                }
-                Err(StepError::Run(e)) => return Err(e),
-            };
+            let out = self
+                .step(&batch)
+                .map_err(|e| e.at(epoch, b + 1, *steps + 1))?;
             *steps += 1;
             let l = match out.value {
                 Some(l) => l,

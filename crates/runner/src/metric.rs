@@ -11,7 +11,7 @@ use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::fmt::Debug;
-use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
+use wick_tensor::catalog::{Catalog, Tagged};
 
 /// A metric accumulated over an evaluation pass (torchmetrics' `Metric`).
 pub trait Metric: Send {
@@ -49,8 +49,11 @@ pub type MetricConfig = Tagged<dyn MetricSpec>;
 pub type MetricCatalog = Catalog<dyn MetricSpec>;
 
 wick_tensor::open_catalog! {
-    spec = MetricSpec, what = "metric", register = RegisterMetric::metric,
-    builtins = register_builtins,
+    spec = MetricSpec, what = "metric", register = RegisterMetric::metric, constructor = metric,
+    builtins = register_builtins {
+        MeanAbsoluteError(MeanAbsoluteErrorConfig),
+        MeanSquaredError(MeanSquaredErrorConfig),
+    }
 }
 
 /// The name of a metric: its own, else its class name in snake case.
@@ -73,17 +76,6 @@ fn snake_case(s: &str) -> String {
         out.push(c.to_ascii_lowercase());
     }
     out
-}
-
-/// Registers wick's metric classes in `catalog`, as a user's crate registers its own.
-///
-/// # Errors
-/// A class of the same name is already there.
-pub fn register_builtins(catalog: &mut MetricCatalog) -> Result<(), DuplicateName> {
-    catalog
-        .metric::<MeanAbsoluteErrorConfig>("MeanAbsoluteError")?
-        .metric::<MeanSquaredErrorConfig>("MeanSquaredError")?;
-    Ok(())
 }
 
 /// Arguments of torchmetrics' `MeanAbsoluteError()`: `mean(|output − target|)` over

@@ -47,6 +47,35 @@ pub struct Registry {
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct RegistryError(pub Vec<DuplicateName>);
 
+/// `registry.$method::<C>(name)` for each catalog: registers config type `C` as a class
+/// of `$field`, recording a duplicate name as an error for [`Registry::check`].
+macro_rules! register_methods {
+    ($( $method:ident: $field:ident, $spec:ident, $what:literal; )+) => {
+        impl Registry {
+            $(
+                #[doc = concat!("Registers the ", $what, " class `name` with config type `C` (see [`", stringify!($spec), "`]); a name already registered is recorded as an error ([`Registry::check`]).")]
+                pub fn $method<C: $spec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
+                    if let Err(e) = Arc::make_mut(&mut self.$field).$method::<C>(name) {
+                        self.duplicates.push(e);
+                    }
+                    self
+                }
+            )+
+        }
+    };
+}
+
+register_methods! {
+    layer: layers, LayerSpec, "layer";
+    loss: losses, LossSpec, "loss";
+    optimizer: optimizers, OptimizerSpec, "optimizer";
+    scheduler: schedulers, SchedulerSpec, "LR scheduler";
+    dataset: datasets, DatasetSpec, "dataset";
+    transform: transforms, TransformSpec, "transform";
+    sampler: samplers, SamplerSpec, "sampler";
+    metric: metrics, MetricSpec, "metric";
+}
+
 impl Registry {
     /// wick's built-in classes (the `torch.nn` layers, …).
     pub fn with_builtins() -> Self {
@@ -61,87 +90,6 @@ impl Registry {
             metrics: <dyn MetricSpec>::builtins(),
             duplicates: Vec::new(),
         }
-    }
-
-    /// Registers the layer class `name` with config type `C` (see [`wick_nn::LayerSpec`]).
-    /// A name already registered is recorded as an error ([`Registry::check`]).
-    pub fn layer<C: LayerSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
-        if let Err(e) = Arc::make_mut(&mut self.layers).layer::<C>(name) {
-            self.duplicates.push(e);
-        }
-        self
-    }
-
-    /// Registers the loss class `name` with config type `C` (see
-    /// [`wick_losses::LossSpec`]); a duplicate is recorded as [`Registry::layer`] says.
-    pub fn loss<C: LossSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
-        if let Err(e) = Arc::make_mut(&mut self.losses).loss::<C>(name) {
-            self.duplicates.push(e);
-        }
-        self
-    }
-
-    /// Registers the optimizer class `name` with config type `C` (see
-    /// [`wick_optim::OptimizerSpec`]).
-    pub fn optimizer<C: OptimizerSpec + DeserializeOwned>(
-        &mut self,
-        name: &'static str,
-    ) -> &mut Self {
-        if let Err(e) = Arc::make_mut(&mut self.optimizers).optimizer::<C>(name) {
-            self.duplicates.push(e);
-        }
-        self
-    }
-
-    /// Registers the LR scheduler class `name` with config type `C` (see
-    /// [`wick_optim::SchedulerSpec`]).
-    pub fn scheduler<C: SchedulerSpec + DeserializeOwned>(
-        &mut self,
-        name: &'static str,
-    ) -> &mut Self {
-        if let Err(e) = Arc::make_mut(&mut self.schedulers).scheduler::<C>(name) {
-            self.duplicates.push(e);
-        }
-        self
-    }
-
-    /// Registers the dataset class `name` with config type `C` (see
-    /// [`wick_data::datasets::DatasetSpec`]).
-    pub fn dataset<C: DatasetSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
-        if let Err(e) = Arc::make_mut(&mut self.datasets).dataset::<C>(name) {
-            self.duplicates.push(e);
-        }
-        self
-    }
-
-    /// Registers the transform class `name` with config type `C` (see
-    /// [`wick_data::transforms::TransformSpec`]).
-    pub fn transform<C: TransformSpec + DeserializeOwned>(
-        &mut self,
-        name: &'static str,
-    ) -> &mut Self {
-        if let Err(e) = Arc::make_mut(&mut self.transforms).transform::<C>(name) {
-            self.duplicates.push(e);
-        }
-        self
-    }
-
-    /// Registers the sampler class `name` with config type `C` (see
-    /// [`wick_data::sampler::SamplerSpec`]).
-    pub fn sampler<C: SamplerSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
-        if let Err(e) = Arc::make_mut(&mut self.samplers).sampler::<C>(name) {
-            self.duplicates.push(e);
-        }
-        self
-    }
-
-    /// Registers the metric class `name` with config type `C` (see
-    /// [`crate::metric::MetricSpec`]).
-    pub fn metric<C: MetricSpec + DeserializeOwned>(&mut self, name: &'static str) -> &mut Self {
-        if let Err(e) = Arc::make_mut(&mut self.metrics).metric::<C>(name) {
-            self.duplicates.push(e);
-        }
-        self
     }
 
     /// The loss catalog.

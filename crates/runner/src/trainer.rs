@@ -3,7 +3,7 @@
 
 use crate::checkpoint::{self, Checkpoint};
 pub use crate::error::RunError;
-use crate::fit::{batch_total, evaluate, StepError, Trainer};
+use crate::fit::{batch_total, evaluate, Trainer};
 pub use crate::fit::{EpochStats, Eval};
 use crate::logging;
 use crate::metrics::MetricRow;
@@ -669,18 +669,10 @@ impl<'a> Session<'a> {
         batch_idx: usize,
     ) -> Result<f64, RunError> {
         let exp = self.exp;
-        let out = match self.trainer.step(batch) {
-            Ok(out) => out,
-            Err(StepError::NonFinite(value)) => {
-                return Err(RunError::Diverged {
-                    value,
-                    epoch: pass.epoch,
-                    batch: batch_idx + 1,
-                    step: self.state.step + 1,
-                })
-            }
-            Err(StepError::Run(e)) => return Err(e),
-        };
+        let out = self
+            .trainer
+            .step(batch)
+            .map_err(|e| e.at(pass.epoch, batch_idx + 1, self.state.step + 1))?;
         let (logits, target, loss) = (&out.output, &out.target, &out.loss);
         let deferred = out.value.is_none();
         let l = out.value.unwrap_or(f64::NAN);
@@ -885,13 +877,7 @@ impl<'a> Session<'a> {
             return Ok(());
         };
         let mc = &self.exp.metrics;
-        stats.test_loss = Some(ev.loss);
-        stats.test_acc = ev.has_accuracy.then(|| ev.accuracy());
-        stats.extra = ev
-            .extra
-            .iter()
-            .map(|(k, v)| (format!("test_{k}"), *v))
-            .collect();
+        stats.record_test(&ev);
         if let Some(counts) = &ev.counts {
             stats
                 .extra

@@ -379,14 +379,20 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// Implements the plumbing of an open catalog for the trait `$spec` (declared by the
 /// catalog's crate with `DynClone + erased_serde::Serialize + Any + Debug + Send +
-/// Sync` as supertraits): `Clone` for boxed configs, [`Kind`] (with `$builtins`, the
-/// function registering the crate's own classes), and the registering trait
-/// `$register` whose method `$method::<C>(name)` adds a config type `C`.
+/// Sync` as supertraits):
+/// - `Clone` for boxed configs and [`Kind`] for `dyn $spec`;
+/// - the registering trait `$register` whose method `$method::<C>(name)` adds a config
+///   type `C` to a catalog;
+/// - `$ctor(name, config)`, a tagged config from a value of its type;
+/// - for each built-in `Name(Config)`, `From<Config>` for the tagged config, and
+///   `$builtins(catalog)`, which registers them all as a user's crate registers its
+///   own (the built-in catalog, [`Kind::builtins`], is made by it).
 #[macro_export]
 macro_rules! open_catalog {
     (
         spec = $spec:ident, what = $what:literal,
-        register = $register:ident :: $method:ident, builtins = $builtins:path $(,)?
+        register = $register:ident :: $method:ident, constructor = $ctor:ident,
+        builtins = $builtins:ident { $( $name:ident($cfg:ty) ),* $(,)? } $(,)?
     ) => {
         $crate::dyn_clone::clone_trait_object!($spec);
 
@@ -441,6 +447,30 @@ macro_rules! open_catalog {
                 })?;
                 Ok(self)
             }
+        }
+
+        #[doc = concat!("A ", $what, " config of class `name` from a value of its config type.")]
+        pub fn $ctor(name: &'static str, spec: impl $spec) -> $crate::catalog::Tagged<dyn $spec> {
+            $crate::catalog::Tagged::from_box(name, Box::new(spec))
+        }
+
+        $(
+            impl From<$cfg> for $crate::catalog::Tagged<dyn $spec> {
+                fn from(c: $cfg) -> Self {
+                    $ctor(stringify!($name), c)
+                }
+            }
+        )*
+
+        #[doc = concat!("Registers wick's own ", $what, " classes in `catalog`, as a user's crate registers its own.")]
+        ///
+        /// # Errors
+        /// A class of the same name is already there.
+        pub fn $builtins(
+            catalog: &mut $crate::catalog::Catalog<dyn $spec>,
+        ) -> std::result::Result<(), $crate::catalog::DuplicateName> {
+            $( catalog.$method::<$cfg>(stringify!($name))?; )*
+            Ok(())
         }
     };
 }

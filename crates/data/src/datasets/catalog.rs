@@ -17,7 +17,7 @@ use std::any::Any;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
+use wick_tensor::catalog::{Catalog, Tagged};
 
 /// Arguments of `torchvision.datasets.MNIST(root, train, download)` (also
 /// `FashionMNIST`, `KMNIST`); `train` comes from the split.
@@ -122,16 +122,6 @@ pub type DatasetConfig = Tagged<dyn DatasetSpec>;
 /// The dataset classes an experiment file can name.
 pub type DatasetCatalog = Catalog<dyn DatasetSpec>;
 
-wick_tensor::open_catalog! {
-    spec = DatasetSpec, what = "dataset", register = RegisterDataset::dataset,
-    builtins = register_builtins,
-}
-
-/// A dataset config from a value of its config type.
-pub fn dataset(name: &'static str, spec: impl DatasetSpec) -> DatasetConfig {
-    Tagged::from_box(name, Box::new(spec))
-}
-
 /// Arguments of `torchvision.datasets.FashionMNIST` (see [`MnistConfig`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -210,21 +200,11 @@ macro_rules! builtin_datasets {
                     $info
                 } )?
             }
-            impl From<$cfg> for DatasetConfig {
-                fn from(c: $cfg) -> Self {
-                    dataset(stringify!($name), c)
-                }
-            }
         )+
 
-        /// Registers wick's dataset classes in `catalog`, as a user's crate registers
-        /// its own.
-        ///
-        /// # Errors
-        /// A class of the same name is already there.
-        pub fn register_builtins(catalog: &mut DatasetCatalog) -> std::result::Result<(), DuplicateName> {
-            $( catalog.dataset::<$cfg>(stringify!($name))?; )+
-            Ok(())
+        wick_tensor::open_catalog! {
+            spec = DatasetSpec, what = "dataset", register = RegisterDataset::dataset,
+            constructor = dataset, builtins = register_builtins { $( $name($cfg), )+ }
         }
     };
 }

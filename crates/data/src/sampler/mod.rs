@@ -21,7 +21,7 @@ pub use weighted_random::{WeightedRandomSampler, WeightedRandomSamplerConfig};
 use crate::Result;
 use std::any::Any;
 use std::fmt::Debug;
-use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
+use wick_tensor::catalog::{Catalog, Tagged};
 
 /// Yields the dataset indices of one epoch.
 pub trait Sampler: Send + Sync {
@@ -65,16 +65,6 @@ pub type SamplerConfig = Tagged<dyn SamplerSpec>;
 /// The sampler classes an experiment file can name.
 pub type SamplerCatalog = Catalog<dyn SamplerSpec>;
 
-wick_tensor::open_catalog! {
-    spec = SamplerSpec, what = "sampler", register = RegisterSampler::sampler,
-    builtins = register_builtins,
-}
-
-/// A sampler config from a value of its config type.
-pub fn sampler(name: &'static str, spec: impl SamplerSpec) -> SamplerConfig {
-    Tagged::from_box(name, Box::new(spec))
-}
-
 /// Implements [`SamplerSpec`] for the built-in configs and generates
 /// [`register_builtins`].
 macro_rules! builtin_samplers {
@@ -92,23 +82,11 @@ macro_rules! builtin_samplers {
                     Ok(Box::new($build))
                 }
             }
-            impl From<$cfg> for SamplerConfig {
-                fn from(c: $cfg) -> Self {
-                    sampler(stringify!($name), c)
-                }
-            }
         )+
 
-        /// Registers wick's sampler classes (`torch.utils.data`) in `catalog`, as a
-        /// user's crate registers its own.
-        ///
-        /// # Errors
-        /// A class of the same name is already there.
-        pub fn register_builtins(
-            catalog: &mut SamplerCatalog,
-        ) -> std::result::Result<(), DuplicateName> {
-            $( catalog.sampler::<$cfg>(stringify!($name))?; )+
-            Ok(())
+        wick_tensor::open_catalog! {
+            spec = SamplerSpec, what = "sampler", register = RegisterSampler::sampler,
+            constructor = sampler, builtins = register_builtins { $( $name($cfg), )+ }
         }
     };
 }

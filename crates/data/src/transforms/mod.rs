@@ -68,7 +68,7 @@ pub use to_tensor::{ToTensor, ToTensorConfig};
 use crate::{Input, Result};
 use std::any::Any;
 use std::fmt::Debug;
-use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
+use wick_tensor::catalog::{Catalog, Tagged};
 use wick_tensor::SeedRng;
 
 /// What a sample is between transforms: an 8-bit image (PIL image or `uint8` tensor)
@@ -123,16 +123,6 @@ pub type TransformConfig = Tagged<dyn TransformSpec>;
 /// The transform classes an experiment file can name.
 pub type TransformCatalog = Catalog<dyn TransformSpec>;
 
-wick_tensor::open_catalog! {
-    spec = TransformSpec, what = "transform", register = RegisterTransform::transform,
-    builtins = register_builtins,
-}
-
-/// A transform config from a value of its config type.
-pub fn transform(name: &'static str, spec: impl TransformSpec) -> TransformConfig {
-    Tagged::from_box(name, Box::new(spec))
-}
-
 /// Implements [`TransformSpec`] for the built-in configs and generates
 /// [`register_builtins`].
 macro_rules! builtin_transforms {
@@ -145,23 +135,11 @@ macro_rules! builtin_transforms {
                     Ok(Box::new($build))
                 }
             }
-            impl From<$cfg> for TransformConfig {
-                fn from(c: $cfg) -> Self {
-                    transform(stringify!($name), c)
-                }
-            }
         )+
 
-        /// Registers wick's transform classes (`torchvision.transforms`) in `catalog`,
-        /// as a user's crate registers its own.
-        ///
-        /// # Errors
-        /// A class of the same name is already there.
-        pub fn register_builtins(
-            catalog: &mut TransformCatalog,
-        ) -> std::result::Result<(), DuplicateName> {
-            $( catalog.transform::<$cfg>(stringify!($name))?; )+
-            Ok(())
+        wick_tensor::open_catalog! {
+            spec = TransformSpec, what = "transform", register = RegisterTransform::transform,
+            constructor = transform, builtins = register_builtins { $( $name($cfg), )+ }
         }
     };
 }

@@ -8,7 +8,7 @@ use super::*;
 use crate::{Optimizer, Result};
 use std::any::Any;
 use std::fmt::Debug;
-use wick_tensor::catalog::{Catalog, DuplicateName, Tagged};
+use wick_tensor::catalog::{Catalog, Tagged};
 
 /// The arguments of a scheduler class (`lr_scheduler.StepLR(optimizer, step_size, …)`
 /// without `optimizer`): what a config type implements to be named in an experiment
@@ -49,24 +49,14 @@ pub type SchedulerConfig = Tagged<dyn SchedulerSpec>;
 /// The scheduler classes an experiment file can name.
 pub type SchedulerCatalog = Catalog<dyn SchedulerSpec>;
 
-wick_tensor::open_catalog! {
-    spec = SchedulerSpec, what = "scheduler", register = RegisterScheduler::scheduler,
-    builtins = register_builtins,
-}
-
-/// A scheduler config from a value of its config type.
-pub fn scheduler(name: &'static str, spec: impl SchedulerSpec) -> SchedulerConfig {
-    Tagged::from_box(name, Box::new(spec))
-}
-
 /// The interval of a container: its first child's.
 fn first_interval(children: &[SchedulerConfig]) -> Interval {
     children.first().map_or(Interval::Epoch, |s| s.interval())
 }
 
 /// Implements [`SchedulerSpec`] for the built-in configs (`build`, `validate`, the
-/// `interval` field over the class's own default, and `$monitor` where given) and
-/// generates [`register_builtins`].
+/// `interval` field over the class's own default, and `$monitor` where given), and the
+/// catalog's plumbing (`wick_tensor::open_catalog!`) with them as its built-ins.
 macro_rules! builtin_schedulers {
     ($( $name:ident($cfg:ident) { interval: |$c:ident| $interval:expr $(, monitor: |$m:ident| $monitor:expr)? } )+) => {
         $(
@@ -90,23 +80,11 @@ macro_rules! builtin_schedulers {
                     $monitor
                 } )?
             }
-            impl From<$cfg> for SchedulerConfig {
-                fn from(c: $cfg) -> Self {
-                    scheduler(stringify!($name), c)
-                }
-            }
         )+
 
-        /// Registers wick's scheduler classes (`torch.optim.lr_scheduler`) in `catalog`,
-        /// as a user's crate registers its own.
-        ///
-        /// # Errors
-        /// A class of the same name is already there.
-        pub fn register_builtins(
-            catalog: &mut SchedulerCatalog,
-        ) -> std::result::Result<(), DuplicateName> {
-            $( catalog.scheduler::<$cfg>(stringify!($name))?; )+
-            Ok(())
+        wick_tensor::open_catalog! {
+            spec = SchedulerSpec, what = "scheduler", register = RegisterScheduler::scheduler,
+            constructor = scheduler, builtins = register_builtins { $( $name($cfg), )+ }
         }
     };
 }
