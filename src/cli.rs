@@ -235,7 +235,7 @@ fn export(
     checkpoint: &str,
     output: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let exp = wick_runner::trainer::load_run_config(run_dir)?;
+    let exp = wick_runner::rundir::load_run_config(run_dir)?;
     let ckpt = run_dir
         .join("checkpoints")
         .join(checkpoint)

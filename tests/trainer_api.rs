@@ -13,7 +13,10 @@ use wick::data::{DataLoader, DataLoaderConfig, Split};
 use wick::losses::{CrossEntropyLossConfig, LossSpec};
 use wick::nn::{BuildCtx, FlattenConfig, Layer, LayerConfig, LinearConfig, ReLUConfig, Sequential};
 use wick::optim::SgdConfig;
-use wick::runner::{Callback, Checkpoints, Control, EarlyStopping, Trainer};
+use wick::runner::fit::{EpochStats, StepEnd};
+use wick::runner::{
+    Callback, Checkpoints, Control, EarlyStopping, RunError, StopOn, Trainer, View,
+};
 use wick::tensor::SeedRng;
 
 /// `nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), …, nn.Linear(64, 10))`
@@ -74,21 +77,12 @@ fn loader(root: &std::path::Path, split: Split, shuffle: bool, seed: u64) -> Dat
 struct StopAfterOne(Arc<std::sync::atomic::AtomicU64>);
 
 impl Callback for StopAfterOne {
-    fn on_step_end(
-        &mut self,
-        _epoch: usize,
-        _step: u64,
-        _loss: Option<f64>,
-    ) -> Result<(), wick::runner::RunError> {
+    fn on_step_end(&mut self, _view: &View<'_>, _step: &StepEnd) -> Result<Control, RunError> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
+        Ok(Control::Continue)
     }
-    fn on_epoch_end(
-        &mut self,
-        _view: &wick::runner::fit::View<'_>,
-        _stats: &wick::runner::fit::EpochStats,
-    ) -> Result<Control, wick::runner::RunError> {
-        Ok(Control::Stop)
+    fn on_epoch_end(&mut self, _view: &View<'_>, _stats: &EpochStats) -> Result<Control, RunError> {
+        Ok(Control::Stop("one is enough".into()))
     }
 }
 
@@ -195,7 +189,11 @@ fn callbacks_see_every_step_and_can_stop_the_run() {
         .callback(StopAfterOne(steps.clone()))
         .fit()
         .unwrap();
-    assert!(report.stopped_early);
+    let stopped = report.stopped.unwrap();
+    assert_eq!(
+        (stopped.reason.as_str(), stopped.mid_epoch),
+        ("one is enough", false)
+    );
     assert_eq!(report.epochs.len(), 1);
     assert_eq!(steps.load(std::sync::atomic::Ordering::SeqCst), 2);
     // no training loader: a clear error, not a panic
@@ -205,4 +203,94 @@ fn callbacks_see_every_step_and_can_stop_the_run() {
     let e = Trainer::new(model, loss, optimizer).fit().unwrap_err();
     assert!(e.to_string().contains("no training loader"), "{e}");
     let _ = Tensor::zeros(1, DType::F32, &Device::Cpu);
+}
+
+/// Sets a flag after step `at`, as a Ctrl-C handler would.
+struct PressCtrlC {
+    at: u64,
+    flag: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Callback for PressCtrlC {
+    fn on_step_end(&mut self, _view: &View<'_>, step: &StepEnd) -> Result<Control, RunError> {
+        if step.step == self.at {
+            self.flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(Control::Continue)
+    }
+}
+
+/// A trainer of the MLP on the tiny MNIST, with shuffling and momentum.
+fn mnist_trainer(data: &std::path::Path) -> Trainer<Sequential> {
+    let model = mlp(3);
+    let loss = CrossEntropyLossConfig::default().build().unwrap();
+    let optimizer = Box::new(
+        SgdConfig {
+            lr: 0.05,
+            momentum: 0.9,
+            ..Default::default()
+        }
+        .build(model.parameters())
+        .unwrap(),
+    );
+    Trainer::new(model, loss, optimizer)
+        .train_loader(loader(data, Split::Train, true, 3))
+        .test_loader(loader(data, Split::Test, false, 3))
+        .epochs(2)
+}
+
+fn weights(t: &Trainer<Sequential>) -> Vec<(String, Vec<u32>)> {
+    t.model()
+        .state_dict()
+        .into_iter()
+        .map(|(k, v)| {
+            let bits = v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            (k, bits.into_iter().map(f32::to_bits).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_stopped_mid_epoch_resumes_from_its_checkpoint_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_tiny_mnist(&data, 200, 40);
+    let ckpts = tmp.path().join("ckpts");
+
+    let mut whole = mnist_trainer(&data);
+    let full = whole.fit().unwrap();
+    assert!(full.stopped.is_none());
+
+    // stopped after step 6 of 8 (4 batches an epoch: 200 samples, batch 64)
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut first = mnist_trainer(&data)
+        .callback(PressCtrlC {
+            at: 6,
+            flag: flag.clone(),
+        })
+        .callback(StopOn::flag(flag))
+        .callback(Checkpoints::every_epoch(&ckpts));
+    let part = first.fit().unwrap();
+    let stopped = part.stopped.unwrap();
+    assert!(stopped.mid_epoch, "{stopped:?}");
+    assert_eq!((stopped.epoch, part.steps), (2, 6));
+    assert_eq!(
+        std::fs::read_link(ckpts.join("last")).unwrap(),
+        std::path::PathBuf::from("step-000000006")
+    );
+
+    let mut second = mnist_trainer(&data).callback(Checkpoints::every_epoch(&ckpts));
+    second
+        .resume_from(&ckpts.join("last"), &Device::Cpu)
+        .unwrap();
+    assert_eq!((second.state().epoch, second.state().batch), (2, 2));
+    let rest = second.fit().unwrap();
+    assert_eq!(rest.steps, full.steps);
+    assert_eq!(weights(&second), weights(&whole));
+    for (a, b) in rest.epochs.iter().zip(&full.epochs) {
+        assert_eq!(
+            (a.train_loss, a.train_acc, a.test_loss, a.test_acc),
+            (b.train_loss, b.train_acc, b.test_loss, b.test_acc)
+        );
+    }
 }

@@ -43,6 +43,7 @@ mod pool_op;
 mod residual;
 mod sequential;
 mod shape;
+mod state_dict;
 pub mod unary;
 
 pub use activation::{
@@ -80,3 +81,4 @@ pub use pool::{
 pub use residual::{Residual, ResidualConfig};
 pub use sequential::{LayerSummary, Sequential, SequentialConfig, Summary};
 pub use shape::{IntOrPair, Shape};
+pub use state_dict::{load_state_dict, set_rng_counters};

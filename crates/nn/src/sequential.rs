@@ -251,59 +251,7 @@ impl Sequential {
     /// `model.load_state_dict(state_dict)` (strict: every parameter and buffer must be
     /// present with its shape, and no key may be left over).
     pub fn load_state_dict(&self, state: &HashMap<String, Tensor>) -> Result<()> {
-        let params = self.parameters();
-        let buffers = self.buffers();
-        let missing: Vec<&str> = params
-            .iter()
-            .map(|p| p.name.as_str())
-            .chain(buffers.iter().map(|(n, _)| n.as_str()))
-            .filter(|n| !state.contains_key(*n))
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::shape(format!(
-                "Missing key(s) in state_dict: {}",
-                missing
-                    .iter()
-                    .map(|n| format!("{n:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        let mut unexpected: Vec<&String> = state
-            .keys()
-            .filter(|k| {
-                !params.iter().any(|p| &p.name == *k) && !buffers.iter().any(|(n, _)| n == *k)
-            })
-            .collect();
-        if !unexpected.is_empty() {
-            unexpected.sort();
-            return Err(Error::shape(format!(
-                "Unexpected key(s) in state_dict: {}",
-                unexpected
-                    .iter()
-                    .map(|n| format!("{n:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        for p in &params {
-            let t = &state[&p.name];
-            if t.dims() != p.var.dims() {
-                return Err(Error::shape(format!(
-                    "size mismatch for {}: copying a param with shape {:?}, the shape in the \
-                     current model is {:?}",
-                    p.name,
-                    t.dims(),
-                    p.var.dims()
-                )));
-            }
-            p.var
-                .set(&t.to_dtype(p.var.dtype())?.to_device(p.var.device())?)?;
-        }
-        for (n, _) in &buffers {
-            Layer::load_buffer(self, n, &state[n])?;
-        }
-        Ok(())
+        crate::state_dict::load_state_dict(self, state)
     }
 
     /// Counters of the random streams (Dropout masks drawn), for checkpoints.
@@ -313,10 +261,7 @@ impl Sequential {
 
     /// Restores counters saved from [`Sequential::rng_counters`].
     pub fn set_rng_counters(&self, counters: &[(String, u64)]) -> Result<()> {
-        for (n, v) in counters {
-            child_set_counter(&self.named(), n, *v)?;
-        }
-        Ok(())
+        crate::state_dict::set_rng_counters(self, counters)
     }
 
     /// The rows of this Sequential's layers and, under containers, of their children.

@@ -86,6 +86,7 @@ fn corrupt(path: &Path, message: impl ToString) -> CheckpointError {
 pub type NamedTensors = Vec<(String, Tensor)>;
 
 /// A checkpoint in memory.
+#[derive(Clone)]
 pub struct Checkpoint<S> {
     /// The model's state_dict.
     pub model: Vec<(String, Tensor)>,

@@ -3,6 +3,7 @@
 //! adds nothing numerical of its own.
 #![warn(missing_docs)]
 
+mod build;
 pub mod checkpoint;
 mod decode;
 pub mod diagnostic;
@@ -19,7 +20,9 @@ mod pending;
 pub mod plots;
 pub mod predict;
 pub mod process;
+mod progress;
 mod raw;
+mod record;
 pub mod registry;
 pub mod rundir;
 pub mod schema;
@@ -27,13 +30,16 @@ pub mod task;
 pub mod trainer;
 mod validate;
 
+pub use build::build_model;
 pub use diagnostic::Diagnostic;
-pub use fit::{Callback, Checkpoints, Control, EarlyStopping, FitReport, Trainer};
+pub use fit::{
+    Callback, Checkpoints, Control, EarlyStopping, FitReport, Snapshot, StopOn, Trainer, View,
+};
 pub use keypath::{KeyPath, Segment};
 pub use overrides::{Override, OverrideError};
 pub use registry::{Registry, RegistryError};
 pub use schema::Experiment;
-pub use trainer::{build_model, run, RunError, RunOptions, RunReport};
+pub use trainer::{run, RunError, RunOptions, RunReport};
 
 use std::io::IsTerminal;
 use std::path::Path;

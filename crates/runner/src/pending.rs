@@ -66,11 +66,6 @@ impl PendingMetrics {
         Ok(())
     }
 
-    /// Whether no batch waits to be read back.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.batches == 0
-    }
-
     /// Reads the sums back (one device-to-host copy) and starts over; `None` if
     /// nothing was pushed.
     pub(crate) fn flush(&mut self) -> Result<Option<Flushed>> {

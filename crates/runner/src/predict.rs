@@ -2,14 +2,19 @@
 //! folder of images, or a CSV of feature rows), written as CSV: the input, the
 //! prediction, and the class probabilities (softmax) or the outputs.
 
+use crate::build::build_model;
 use crate::checkpoint;
+use crate::error::RunError;
+use crate::rundir::load_run_config;
+use crate::schema::PredictConfig;
 use crate::task::Task;
-use crate::trainer::{build_model, load_run_config, RunError};
+use candle_core::Device;
 use candle_core::{DType, Tensor};
 use std::path::{Path, PathBuf};
 use wick_data::datasets::{CsvConfig, ImageFolder, IMG_EXTENSIONS};
 use wick_data::transforms::{Compose, Transform};
 use wick_data::{Array, Input};
+use wick_nn::Layer;
 use wick_tensor::SeedRng;
 
 /// Inputs found at `path`: image files (one, or a folder searched recursively, sorted)
@@ -100,17 +105,7 @@ pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, Run
         .load_state_dict(&state.into_iter().collect())
         .map_err(|e| RunError::RunDir(format!("{}: {e}", file.display())))?;
     let task = Task::of(&exp.loss)?;
-    let classes: Vec<String> = std::fs::read_to_string(run_dir.join(crate::rundir::CLASSES_FILE))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| {
-            v.get("classes")?.as_array().map(|a| {
-                a.iter()
-                    .filter_map(|c| c.as_str().map(String::from))
-                    .collect()
-            })
-        })
-        .unwrap_or_default();
+    let classes = crate::rundir::read_classes(run_dir);
     let split = exp.data.test.as_ref().unwrap_or(&exp.data.train);
     let transforms = Compose::from_configs(&split.transforms)?;
     let features: usize = exp.model.input.iter().product();
@@ -197,4 +192,69 @@ pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, Run
         }
     }
     Ok(csv)
+}
+
+/// `[predict]`: the trained model on the listed inputs, printed (softmax
+/// probabilities and the class for classification).
+pub(crate) fn print_predictions(
+    p: &PredictConfig,
+    model: &dyn Layer,
+    task: Task,
+    classes: &[String],
+    device: &Device,
+) -> Result<(), RunError> {
+    let flat = p
+        .inputs
+        .flatten("inputs")
+        .map_err(|e| RunError::Mismatch(e.to_string()))?;
+    let data: Vec<f32> = flat.data.iter().map(|&v| v as f32).collect();
+    let x = Tensor::from_vec(data, flat.shape.clone(), device)?;
+    let out = model.forward(&x, false)?.detach();
+    let per = flat.shape[1..].iter().product::<usize>().max(1);
+    let rows = out
+        .to_dtype(DType::F32)?
+        .flatten_to(0)?
+        .reshape((flat.shape[0], ()))?;
+    let probs = match task {
+        Task::Classify => Some(candle_core::Tensor::exp(&wick_losses::log_softmax(
+            &rows, 1,
+        )?)?),
+        _ => None,
+    };
+    for i in 0..flat.shape[0] {
+        let input: Vec<String> = flat.data[i * per..(i + 1) * per]
+            .iter()
+            .map(|v| format!("{v}"))
+            .collect();
+        let output: Vec<f32> = rows.get(i)?.to_vec1()?;
+        let shown: Vec<String> = output.iter().map(|v| format!("{v:.4}")).collect();
+        let extra = match (&probs, task) {
+            (Some(p), _) => {
+                let p: Vec<f32> = p.get(i)?.to_vec1()?;
+                let (best, pb) =
+                    p.iter()
+                        .enumerate()
+                        .fold((0, f32::MIN), |a, (j, &v)| if v > a.1 { (j, v) } else { a });
+                let name = classes
+                    .get(best)
+                    .cloned()
+                    .unwrap_or_else(|| best.to_string());
+                format!(" -> class {name} (p = {pb:.4})")
+            }
+            (None, Task::Binary { logits: true }) => {
+                let p: Vec<String> = output
+                    .iter()
+                    .map(|&z| format!("{:.4}", 1.0 / (1.0 + (-z).exp())))
+                    .collect();
+                format!(" -> p = [{}]", p.join(", "))
+            }
+            _ => String::new(),
+        };
+        tracing::info!(
+            "predict [{}]: [{}]{extra}",
+            input.join(", "),
+            shown.join(", ")
+        );
+    }
+    Ok(())
 }

@@ -1,6 +1,10 @@
-//! The run directory: `runs/<name>/<timestamp>/`, never overwritten.
+//! The run directory: `runs/<name>/<timestamp>/`, never overwritten — its layout and
+//! what resume, eval, predict and export read back from it (the config, the classes).
 
+use crate::error::RunError;
 use crate::metrics::MetricRow;
+use crate::schema::Experiment;
+use candle_core::{Device, DeviceLocation};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -131,4 +135,63 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
     f.write_all(contents)?;
     f.sync_all()?;
     fs::rename(tmp, dir.join(name))
+}
+
+/// Writes the training data's class names as `classes.json` (`classes` and torchvision's
+/// `class_to_idx`); nothing when the data has no classes.
+pub fn write_classes(dir: &Path, classes: &[String]) -> io::Result<()> {
+    if classes.is_empty() {
+        return Ok(());
+    }
+    let class_to_idx: serde_json::Map<String, serde_json::Value> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), serde_json::Value::from(i)))
+        .collect();
+    let json = serde_json::json!({ "classes": classes, "class_to_idx": class_to_idx });
+    let text = serde_json::to_string_pretty(&json).map_err(io::Error::other)?;
+    write_atomic(dir, CLASSES_FILE, text.as_bytes())
+}
+
+/// The class names a run directory's `classes.json` lists (empty without one).
+pub fn read_classes(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(CLASSES_FILE))
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .and_then(|v| {
+            v.get("classes")?
+                .as_array()?
+                .iter()
+                .map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads the resolved experiment of a run directory (`config.toml`).
+pub fn load_run_config(run_dir: &Path) -> Result<Experiment, RunError> {
+    let path = run_dir.join("config.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        RunError::RunDir(format!(
+            "{}: {e} (is {} a run directory?)",
+            path.display(),
+            run_dir.display()
+        ))
+    })?;
+    Experiment::from_toml(&text).map_err(|d| {
+        RunError::RunDir(format!(
+            "{}: {}",
+            path.display(),
+            crate::diagnostic::render(&path.display().to_string(), &text, &[d], false)
+        ))
+    })
+}
+
+/// The device's name as PyTorch prints it (`cpu`, `cuda:0`).
+pub fn device_name(device: &Device) -> String {
+    match device.location() {
+        DeviceLocation::Cpu => "cpu".to_string(),
+        DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
 }

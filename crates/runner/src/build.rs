@@ -1,0 +1,257 @@
+//! The builder: an [`Experiment`] turned into a [`Trainer`] — its data, model, loss,
+//! optimizer, scheduler and loaders, checked against each other, and the callbacks
+//! that make `wick run`'s run directory, progress and checkpoints.
+
+use crate::error::RunError;
+use crate::fit::{Checkpoints, EarlyStopping, StopOn, Trainer};
+use crate::progress::ProgressLog;
+use crate::record::RunRecord;
+use crate::rundir::RunDir;
+use crate::schema::{Experiment, SplitConfig};
+use crate::task::Task;
+use candle_core::{DType, Device};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use wick_data::datasets::{random_split, DatasetContext, SplitLengths};
+use wick_data::transforms::Compose;
+use wick_data::{data_root, DataLoader, Dataset, Split};
+use wick_nn::{BuildCtx, Sequential};
+use wick_tensor::SeedRng;
+
+/// Builds the model of an experiment with PyTorch's default init from its seed.
+pub fn build_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunError> {
+    let mut rng = SeedRng::stream(exp.seed, "init", &[]);
+    let mut layers = exp.model.layers.clone();
+    let mut ctx = BuildCtx {
+        device,
+        dtype: DType::F32,
+        rng: &mut rng,
+    };
+    Ok(Sequential::new(&exp.model.input, &mut layers, &mut ctx)?)
+}
+
+fn split_of(split: &SplitConfig) -> Split {
+    if split.split == "train" {
+        Split::Train
+    } else {
+        Split::Test
+    }
+}
+
+/// The training dataset and, when there is one, the test dataset.
+pub(crate) type TrainTest = (Arc<dyn Dataset>, Option<Arc<dyn Dataset>>);
+
+/// The training dataset and the test dataset (its own, or held out of the training
+/// data), as the experiment describes them.
+pub(crate) fn load_data(
+    exp: &Experiment,
+    mirrors: Option<&[String]>,
+) -> Result<TrainTest, RunError> {
+    let root = data_root(exp.data.root.as_deref());
+    let ctx = |split: Split| DatasetContext {
+        split,
+        root: root.clone(),
+        download: exp.data.download,
+        mirrors,
+        seed: exp.seed,
+    };
+    let train_cfg = &exp.data.train;
+    let train = exp
+        .split_dataset(train_cfg)
+        .build(&ctx(split_of(train_cfg)))?;
+    let (train, test) = match &exp.data.test {
+        None => (train, None),
+        Some(t) => match t.holdout {
+            Some(h) => {
+                let mut parts =
+                    random_split(train, &SplitLengths::Fractions(vec![1.0 - h, h]), exp.seed)?;
+                let test = parts.pop().map(|p| Arc::new(p) as Arc<dyn Dataset>);
+                let train = Arc::new(parts.pop().expect("two parts")) as Arc<dyn Dataset>;
+                (train, test)
+            }
+            None => {
+                let test = exp.split_dataset(t).build(&ctx(split_of(t)))?;
+                (train, Some(test))
+            }
+        },
+    };
+    log_sizes(exp, train.as_ref(), test.as_deref());
+    if train.is_empty() {
+        return Err(RunError::Mismatch("the training dataset is empty".into()));
+    }
+    Ok((train, test))
+}
+
+fn log_sizes(exp: &Experiment, train: &dyn Dataset, test: Option<&dyn Dataset>) {
+    let train_cfg = &exp.data.train;
+    tracing::info!(
+        "{} train: {} samples",
+        exp.split_dataset(train_cfg).type_name(),
+        train.len()
+    );
+    if let (Some(t), Some(ds)) = (&exp.data.test, test) {
+        let how = if t.holdout.is_some() {
+            " (held out of the training data)"
+        } else {
+            ""
+        };
+        tracing::info!(
+            "{} {}: {} samples{how}",
+            exp.split_dataset(t).type_name(),
+            t.split,
+            ds.len()
+        );
+    }
+}
+
+/// A loader over `ds` as `split` of the experiment configures it.
+pub(crate) fn loader(
+    exp: &Experiment,
+    split: &SplitConfig,
+    ds: Arc<dyn Dataset>,
+    device: &Device,
+) -> Result<DataLoader, RunError> {
+    Ok(DataLoader::new(
+        ds,
+        Compose::from_configs(&split.transforms)?,
+        &split.loader,
+        exp.seed,
+        device.clone(),
+    )?)
+}
+
+/// What validation could not check without the data: the samples' shape after the
+/// transforms against `model.input`, and the number of classes against the output.
+fn check_data(
+    exp: &Experiment,
+    model: &Sequential,
+    classes: &[String],
+    loaders: [Option<&DataLoader>; 2],
+) -> Result<(), RunError> {
+    for (name, loader) in ["train", "test"].into_iter().zip(loaders) {
+        let Some(loader) = loader else { continue };
+        if loader.dataset().is_empty() {
+            continue;
+        }
+        let shape = loader.sample_shape()?;
+        if shape != exp.model.input {
+            return Err(RunError::Mismatch(format!(
+                "model.input is {:?}, but the {name} samples after the transforms have shape {shape:?}: set input = {shape:?} in [model]",
+                exp.model.input
+            )));
+        }
+    }
+    let out = model.output_shape();
+    if Task::of(&exp.loss)? == Task::Classify && !classes.is_empty() && out != [classes.len()] {
+        return Err(RunError::Mismatch(format!(
+            "{} needs one score per class: the data has {} classes ({}), but the model outputs per-sample shape {out:?}",
+            exp.loss.type_name(),
+            classes.len(),
+            classes.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                + if classes.len() > 5 { ", ..." } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+/// How `wick run` trains: where the run directory is, whether progress bars are drawn,
+/// the flag a Ctrl-C handler sets, and the config's MD5 that checkpoints must match.
+pub(crate) struct Around<'a> {
+    pub dir: RunDir,
+    pub progress: bool,
+    pub mirrors: Option<&'a [String]>,
+    pub stop: Arc<AtomicBool>,
+    pub config_md5: String,
+}
+
+/// An experiment's trainer, with what the run needs beside it.
+pub(crate) struct Built {
+    pub trainer: Trainer<Sequential>,
+    pub device: Device,
+    pub task: Task,
+    /// Class names of the training data (empty when it has none).
+    pub classes: Vec<String>,
+}
+
+/// Loads the data and builds the trainer from the experiment's seed, with `wick run`'s
+/// callbacks: the run directory's records, progress, early stopping, checkpoints and
+/// the Ctrl-C stop.
+pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunError> {
+    let device = exp.device.open()?;
+    let name = crate::rundir::device_name(&device);
+    tracing::info!(device = %name, requested = %exp.device, "device: {name}");
+    let (train_ds, test_ds) = load_data(exp, around.mirrors)?;
+    let classes = train_ds.classes();
+    let model = build_model(exp, &device)?;
+    let train = loader(exp, &exp.data.train, train_ds, &device)?;
+    let test = match (&exp.data.test, test_ds) {
+        (Some(cfg), Some(ds)) => Some(loader(exp, cfg, ds, &device)?),
+        _ => None,
+    };
+    check_data(exp, &model, &classes, [Some(&train), test.as_ref()])?;
+    let mut trainer = trainer(exp, model)?.train_loader(train);
+    if let Some(test) = test {
+        trainer = trainer.test_loader(test);
+    }
+    let ckpts = around.dir.path.join("checkpoints");
+    let c = &exp.train.checkpoint;
+    trainer = trainer
+        .callback(RunRecord::new(
+            around.dir,
+            classes.clone(),
+            exp.metrics.clone(),
+            around.config_md5,
+        ))
+        .callback(ProgressLog::new(around.progress));
+    if let Some(e) = &exp.train.early_stopping {
+        let mut early = EarlyStopping::new(&e.monitor, e.patience).min_delta(e.min_delta);
+        if let Some(mode) = e.mode {
+            early = early.mode(mode);
+        }
+        trainer = trainer.callback(early);
+    }
+    let trainer = trainer
+        .callback(
+            Checkpoints::every_n_epochs(ckpts, c.every_n_epochs)
+                .every_n_steps(c.every_n_steps)
+                .best(&exp.best_metric(), c.mode),
+        )
+        .callback(StopOn::flag(around.stop));
+    Ok(Built {
+        trainer,
+        device,
+        task: Task::of(&exp.loss)?,
+        classes,
+    })
+}
+
+/// The trainer of the experiment's model: its loss, optimizer, scheduler (at the
+/// file's `interval`, else the class's own), clipping, metrics and log interval.
+fn trainer(exp: &Experiment, model: Sequential) -> Result<Trainer<Sequential>, RunError> {
+    let criterion = exp.loss.build()?;
+    let mut optimizer = exp.optimizer.build(model.parameters())?;
+    let scheduler = exp
+        .scheduler
+        .as_ref()
+        .map(|s| s.build(optimizer.as_mut()))
+        .transpose()?;
+    let mut trainer = Trainer::new(model, criterion, optimizer)
+        .epochs(exp.train.epochs)
+        .metrics(exp.metrics.clone())
+        .log_every_n_steps(exp.train.log_interval);
+    if let Some(s) = scheduler {
+        let at = exp
+            .scheduler
+            .as_ref()
+            .and_then(|c| c.interval_override())
+            .unwrap_or_else(|| s.interval());
+        trainer = trainer.scheduler(s).interval(at);
+    }
+    if let Some(c) = &exp.train.clip_grad_norm {
+        trainer = trainer.clip_grad_norm(c.clone());
+    }
+    if let Some(c) = &exp.train.clip_grad_value {
+        trainer = trainer.clip_grad_value(c.clone());
+    }
+    Ok(trainer)
+}
