@@ -6,7 +6,7 @@
 //! thread and allocator settings and the Ctrl-C handler, none of which a library
 //! crate does.
 
-use crate::Registry;
+use crate::{logging, Registry};
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use wick_runner::trainer::Device;
-use wick_runner::{load_experiment_with, logging, Override, RunError, RunOptions};
+use wick_runner::{load_experiment_with, Override, RunError, RunOptions};
 
 /// Train neural networks described in TOML experiment files, the PyTorch way.
 #[derive(Parser)]
@@ -99,14 +99,14 @@ const EXIT_INTERRUPTED: u8 = 130;
 /// sets the process up and dispatches the command. A name registered twice stops it
 /// before anything runs (exit code 2).
 pub fn main_with(registry: Registry) -> ExitCode {
-    wick_runner::process::tune_for_training();
+    crate::process::tune_for_training();
     let cli = Cli::parse();
     if let Err(e) = registry.check() {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_BAD_EXPERIMENT);
     }
     logging::init();
-    wick_runner::process::in_compute_pool(move || registry.enter(|| dispatch(cli.command)))
+    crate::process::in_compute_pool(move || registry.enter(|| dispatch(cli.command)))
 }
 
 fn dispatch(command: Command) -> ExitCode {

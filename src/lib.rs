@@ -21,6 +21,8 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+mod logging;
+pub mod process;
 
 pub use wick_data as data;
 pub use wick_losses as losses;

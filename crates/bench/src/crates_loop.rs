@@ -42,7 +42,7 @@ pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopR
         Ok(last)
     };
     // As `wick run` does: the loop runs on a thread of candle's pool.
-    let last = wick_runner::process::in_compute_pool(body)?;
+    let last = wick::process::in_compute_pool(body)?;
     let seconds = t0.elapsed().as_secs_f64();
     Ok(LoopReport::new(
         "wick_crates_loop",

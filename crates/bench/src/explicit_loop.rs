@@ -265,7 +265,7 @@ pub fn run(max_steps: Option<usize>) -> Result<LoopReport> {
         }
         last
     };
-    let last = wick_runner::process::in_compute_pool(body);
+    let last = wick::process::in_compute_pool(body);
     let seconds = t0.elapsed().as_secs_f64();
     Ok(LoopReport::new(
         "explicit_loop",

@@ -104,7 +104,7 @@ fn python(explicit: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 fn main() -> Result<()> {
-    wick_runner::process::tune_for_training();
+    wick::process::tune_for_training();
     match Cli::parse().cmd {
         Cmd::Suite {
             rounds,

@@ -10,10 +10,10 @@
 //! convolution's cost).
 //!
 //! Each iteration runs on a thread of candle's pool (`Device::with_context`), as wick
-//! trains (`wick_runner::process::in_compute_pool`): called from outside the pool, every
+//! trains (`wick::process::in_compute_pool`): called from outside the pool, every
 //! GEMM hands its work over and sleeps, which would time the hand-overs too.
 //!
-//! malloc is tuned as `wick_runner::process::tune_for_training` tunes it (blocks up to
+//! malloc is tuned as `wick::process::tune_for_training` tunes it (blocks up to
 //! 32 MiB from the heap, no trimming): with glibc's defaults every multi-MiB tensor is a
 //! fresh mapping, and the page faults on it take more time than some of the kernels.
 //!

@@ -30,7 +30,7 @@ impl Layer for ReLU {
         "ReLU"
     }
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
-        Ok(crate::ops::relu(x)?)
+        Ok(crate::relu_op::relu(x)?)
     }
     fn describe(&self) -> String {
         "ReLU()".into()
@@ -576,7 +576,7 @@ impl Layer for PReLU {
             shape[1] = n;
             w.reshape(shape)?
         };
-        let pos = crate::ops::relu(x)?;
+        let pos = crate::relu_op::relu(x)?;
         let neg = (x - &pos)?;
         Ok(pos.add(&neg.broadcast_mul(&w)?)?)
     }

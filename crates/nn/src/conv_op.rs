@@ -945,11 +945,15 @@ pub fn conv2d_act(
     }
     if g.stride.0 != g.stride.1 || g.dilation.0 != g.dilation.1 {
         let y = conv2d_generic(x, weight, bias, g)?;
-        return if relu { crate::ops::relu(&y) } else { Ok(y) };
+        return if relu {
+            crate::relu_op::relu(&y)
+        } else {
+            Ok(y)
+        };
     }
     let y = conv2d_candle(x, weight, bias, g)?;
     if relu {
-        crate::ops::relu(&y)
+        crate::relu_op::relu(&y)
     } else {
         Ok(y)
     }
@@ -1195,7 +1199,7 @@ mod tests {
         let b = Var::from_tensor(&(t(&[4], 5) + 0.01234).unwrap()).unwrap();
         let up = t(&[2, 4, 5, 4], 11);
         let fused = conv2d_act(&x, &w, Some(&b), g, true).unwrap();
-        let plain = crate::ops::relu(&conv2d(&x, &w, Some(&b), g).unwrap()).unwrap();
+        let plain = crate::relu_op::relu(&conv2d(&x, &w, Some(&b), g).unwrap()).unwrap();
         let max_diff = |a: &Tensor, c: &Tensor| {
             (a - c)
                 .unwrap()

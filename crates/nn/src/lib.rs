@@ -40,6 +40,7 @@ mod pad_op;
 mod param_init;
 mod pool;
 mod pool_op;
+mod relu_op;
 mod residual;
 mod sequential;
 mod shape;

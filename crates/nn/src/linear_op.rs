@@ -9,7 +9,7 @@
 //! `∂b = Σ_rows g`.
 //!
 //! The CPU kernel runs for f32/f64 tensors; other devices and dtypes use the same
-//! formula as a composition of candle ops (`matmul`, `broadcast_add`, [`crate::ops::relu`]).
+//! formula as a composition of candle ops (`matmul`, `broadcast_add`, [`crate::relu_op::relu`]).
 
 use crate::kernel::{gemm, gemm_new, with_floats, ColSum, Float, Mat, ReluMask};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
@@ -248,7 +248,7 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, relu: bool) ->
         y = y.broadcast_add(b)?;
     }
     if relu {
-        y = crate::ops::relu(&y)?;
+        y = crate::relu_op::relu(&y)?;
     }
     Ok(y)
 }

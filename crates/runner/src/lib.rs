@@ -19,7 +19,6 @@ pub mod overrides;
 mod pending;
 pub mod plots;
 pub mod predict;
-pub mod process;
 mod progress;
 mod raw;
 mod record;

@@ -1,0 +1,130 @@
+//! `relu` with PyTorch's gradient, as a candle custom op (candle's backward passes the
+//! gradient where `x == 0`; PyTorch's `threshold_backward` only where `x > 0`).
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+
+fn contiguous<'a, T>(v: &'a [T], layout: &Layout, op: &'static str) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
+
+/// Applies `$body` to the storage as a typed slice for the float dtypes wick trains in.
+macro_rules! float_dispatch {
+    ($s:expr, $layout:expr, $op:expr, |$v:ident| $body:expr) => {
+        match $s {
+            CpuStorage::F32(v) => {
+                let $v = contiguous(v, $layout, $op)?;
+                CpuStorage::F32($body)
+            }
+            CpuStorage::F64(v) => {
+                let $v = contiguous(v, $layout, $op)?;
+                CpuStorage::F64($body)
+            }
+            _ => candle_core::bail!("{}: only f32 and f64 are supported", $op),
+        }
+    };
+}
+
+struct Relu;
+
+impl CustomOp1 for Relu {
+    fn name(&self) -> &'static str {
+        "wick-relu"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let out = float_dispatch!(s, l, "relu", |v| v
+            .iter()
+            .map(|&x| if x > 0.0 || x.is_nan() { x } else { 0.0 })
+            .collect());
+        Ok((out, l.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let mask = arg.gt(0.0)?.to_dtype(grad.dtype())?;
+        Ok(Some(grad.mul(&mask)?))
+    }
+}
+
+/// `relu(x) = max(x, 0)` with PyTorch's gradient: `1` where `x > 0`, else `0`.
+///
+/// On the CPU in `f32`/`f64` one custom op; elsewhere [`relu_generic`].
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    if wick_tensor::device_path::cpu_kernel(x) {
+        return x.contiguous()?.apply_op1(Relu);
+    }
+    relu_generic(x)
+}
+
+/// [`relu`] composed from candle ops for any device: `where(x > 0, x, 0)` (whose
+/// gradient is `grad` where `x > 0`, else 0), NaN kept as NaN (without gradient).
+pub(crate) fn relu_generic(x: &Tensor) -> Result<Tensor> {
+    let xd = x.detach();
+    let y = xd.gt(0.0)?.where_cond(x, &xd.zeros_like()?)?;
+    xd.ne(&xd)?.where_cond(&xd, &y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use wick_tensor::gradcheck::gradcheck;
+
+    #[test]
+    fn relu_gradient_is_zero_at_zero() {
+        let x = Tensor::new(&[-1f32, 0., 2.], &Device::Cpu).unwrap();
+        let v = candle_core::Var::from_tensor(&x).unwrap();
+        let y = relu(v.as_tensor()).unwrap();
+        assert_eq!(y.to_vec1::<f32>().unwrap(), vec![0., 0., 2.]);
+        let g = y.sum_all().unwrap().backward().unwrap();
+        assert_eq!(
+            g.get(v.as_tensor()).unwrap().to_vec1::<f32>().unwrap(),
+            vec![0., 0., 1.]
+        );
+        let x = Tensor::new(&[-1.5f64, 0.3, 2.0, -0.2], &Device::Cpu).unwrap();
+        gradcheck(|v| relu(&v[0]), std::slice::from_ref(&x)).unwrap();
+        gradcheck(|v| relu_generic(&v[0]), &[x]).unwrap();
+    }
+
+    #[test]
+    fn generic_relu_equals_the_kernel() {
+        let vals = [
+            -1f64,
+            0.,
+            -0.,
+            2.,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e-30,
+        ];
+        for dtype in [candle_core::DType::F32, candle_core::DType::F64] {
+            let x = Tensor::new(&vals, &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let run = |f: fn(&Tensor) -> Result<Tensor>| {
+                let v = candle_core::Var::from_tensor(&x).unwrap();
+                let y = f(v.as_tensor()).unwrap();
+                let g = y.sum_all().unwrap().backward().unwrap();
+                let g = g
+                    .get(v.as_tensor())
+                    .unwrap()
+                    .to_dtype(candle_core::DType::F64)
+                    .unwrap();
+                let y: Vec<f64> = y
+                    .to_dtype(candle_core::DType::F64)
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                (format!("{y:?}"), g.to_vec1::<f64>().unwrap())
+            };
+            let (yk, gk) = run(relu);
+            let (yg, gg) = run(relu_generic);
+            assert_eq!(yk, yg, "{dtype:?}");
+            assert_eq!(gk, gg, "{dtype:?}");
+        }
+    }
+}
