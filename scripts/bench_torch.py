@@ -10,9 +10,18 @@ Workloads (the same programs as bench/w1_mlp.toml, w2_cnn.toml, w3_hymenoptera.t
   num_workers=N), or (--pretensorized) iterate one pre-normalized tensor by randperm.
   w3  ImageFolder(hymenoptera/train) with RandomResizedCrop(224), RandomHorizontalFlip,
       ToTensor, Normalize(ImageNet) into a small CNN, batch 16, SGD(lr=0.01, momentum=0.9)
+  w4  bench/w4_vgg.toml: a VGG-style CNN (Conv-BN-ReLU ×2, MaxPool, Dropout2d, twice;
+      Linear-ReLU-Dropout-Linear) on Fashion-MNIST with RandomAffine(10, translate=0.1)
+      and RandomHorizontalFlip, batch 128, AdamW(lr=1e-3, weight_decay=1e-2) and
+      OneCycleLR(max_lr=0.01, total_steps=469) stepped every batch
+  w5  experiments/fashion_resnet.toml: a small ResNet (BatchNorm, two residual blocks,
+      one with a projection) on Fashion-MNIST with RandomCrop(28, padding=2), batch 64,
+      Adam(lr=1e-3)
 
 Prints one JSON line: epoch seconds (the train loop, from the first batch request to the
-last optimizer step), samples/s, the last running loss and the peak RSS in MiB.
+last optimizer step), samples/s, the last running loss, the peak RSS in MiB, and the
+busy cores during the loop (user + system CPU seconds of the process and its DataLoader
+workers over wall seconds).
 
   python scripts/bench_torch.py w1 --num-workers 2 --data-dir /usr/share/datasets/fashion-mnist
 """
@@ -51,6 +60,17 @@ def model_for(workload):
             nn.Linear(3136, 128), nn.ReLU(),
             nn.Linear(128, 10),
         )
+    if workload == "w4":
+        def block(i, o):
+            return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
+        return nn.Sequential(
+            *block(1, 32), *block(32, 32), nn.MaxPool2d(2), nn.Dropout2d(0.1),
+            *block(32, 64), *block(64, 64), nn.MaxPool2d(2), nn.Dropout2d(0.1),
+            nn.Flatten(), nn.Linear(3136, 256), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(256, 10),
+        )
+    if workload == "w5":
+        return small_resnet()
     return nn.Sequential(
         nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -60,11 +80,40 @@ def model_for(workload):
     )
 
 
+class Residual(nn.Module):
+    """wick's `Residual`: layers(x) + projection(x) (or + x)."""
+
+    def __init__(self, layers, projection=None):
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+        self.projection = nn.Sequential(*projection) if projection else None
+
+    def forward(self, x):
+        skip = x if self.projection is None else self.projection(x)
+        return self.layers(x) + skip
+
+
+def small_resnet():
+    def conv(i, o, stride=1):
+        return nn.Conv2d(i, o, 3, stride=stride, padding=1, bias=False)
+    return nn.Sequential(
+        conv(1, 16), nn.BatchNorm2d(16), nn.ReLU(),
+        Residual([conv(16, 16), nn.BatchNorm2d(16), nn.ReLU(), conv(16, 16), nn.BatchNorm2d(16)]),
+        nn.ReLU(),
+        Residual([conv(16, 32, 2), nn.BatchNorm2d(32), nn.ReLU(), conv(32, 32), nn.BatchNorm2d(32)],
+                 [nn.Conv2d(16, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32)]),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10),
+    )
+
+
 def optimizer_for(workload, params):
     if workload == "w1":
         return torch.optim.SGD(params, lr=0.01, momentum=0.5)
-    if workload == "w2":
+    if workload in ("w2", "w5"):
         return torch.optim.Adam(params, lr=1e-3)
+    if workload == "w4":
+        return torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2)
     return torch.optim.SGD(params, lr=0.01, momentum=0.9)
 
 
@@ -79,24 +128,37 @@ def batches(args):
         ds = datasets.ImageFolder(os.path.join(args.image_root, "train"), tf)
         return DataLoader(ds, batch_size=16, shuffle=True, num_workers=args.num_workers), len(ds)
     root = prepare_root(args.data_dir, "FashionMNIST", args.root)
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    mean, std = ((0.2860,), (0.3530,)) if args.workload in ("w4", "w5") else ((0.1307,), (0.3081,))
+    augment = {
+        "w4": [transforms.RandomAffine(10, translate=(0.1, 0.1)), transforms.RandomHorizontalFlip()],
+        "w5": [transforms.RandomCrop(28, padding=2)],
+    }.get(args.workload, [])
+    tf = transforms.Compose(augment + [transforms.ToTensor(), transforms.Normalize(mean, std)])
     ds = datasets.FashionMNIST(root=root, train=True, transform=tf, download=False)
+    batch = 128 if args.workload == "w4" else 64
     if not args.pretensorized:
-        return DataLoader(ds, batch_size=64, shuffle=True, num_workers=args.num_workers), len(ds)
-    x = ((ds.data.float().div(255.0).unsqueeze(1)) - 0.1307) / 0.3081
+        return DataLoader(ds, batch_size=batch, shuffle=True, num_workers=args.num_workers), len(ds)
+    x = ((ds.data.float().div(255.0).unsqueeze(1)) - mean[0]) / std[0]
     y = ds.targets.clone()
 
     def gen():
         perm = torch.randperm(x.shape[0])
-        for i in range(0, x.shape[0], 64):
-            idx = perm[i:i + 64]
+        for i in range(0, x.shape[0], batch):
+            idx = perm[i:i + batch]
             yield x[idx], y[idx]
     return gen(), x.shape[0]
 
 
+def cpu_seconds():
+    """User + system CPU seconds of this process and its reaped children."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("workload", choices=["w1", "w2", "w3"])
+    ap.add_argument("workload", choices=["w1", "w2", "w3", "w4", "w5"])
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--root", default="/tmp/wick_torchvision_root")
     ap.add_argument("--image-root", default="../shared/datasets/hymenoptera")
@@ -112,16 +174,22 @@ def main():
     model = model_for(args.workload)
     criterion = nn.CrossEntropyLoss()
     optimizer = optimizer_for(args.workload, model.parameters())
+    scheduler = None
+    if args.workload == "w4":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.01, total_steps=469)
     loader, n = batches(args)
 
     model.train()
     running, steps, last = 0.0, 0, float("nan")
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     for data, target in loader:
         optimizer.zero_grad()
         loss = criterion(model(data), target)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         running += loss.item()
         steps += 1
         if args.steps is not None and steps >= args.steps:
@@ -129,6 +197,8 @@ def main():
         if steps % 100 == 0:
             last, running = running / 100, 0.0
     seconds = time.perf_counter() - t0
+    del loader  # the DataLoader's workers exit here, so their CPU time is counted
+    cpu = cpu_seconds() - cpu0
     if steps % 100:
         # the mean of the last, partial window (W3 has fewer than 100 batches)
         last = running / (steps % 100)
@@ -146,6 +216,7 @@ def main():
         "samples_per_sec": round(n / seconds, 1),
         "running_loss": last if math.isfinite(last) else None,
         "peak_rss_mib": round(rss, 1),
+        "busy_cores": round(cpu / seconds, 2),
     }))
 
 

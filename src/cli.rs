@@ -236,9 +236,7 @@ fn export(
     output: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let exp = wick_runner::rundir::load_run_config(run_dir)?;
-    let ckpt = run_dir
-        .join("checkpoints")
-        .join(checkpoint)
+    let ckpt = wick_runner::rundir::find_checkpoint(run_dir, checkpoint)?
         .join(wick_runner::checkpoint::MODEL_FILE);
     let script = wick_runner::export::python_script(&exp, Some(&ckpt.display().to_string()));
     match output {

@@ -10,6 +10,7 @@ use crate::rundir::RunDir;
 use crate::schema::{Experiment, SplitConfig};
 use crate::task::Task;
 use candle_core::{DType, Device};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use wick_data::datasets::{random_split, DatasetContext, SplitLengths};
@@ -253,5 +254,28 @@ fn trainer(exp: &Experiment, model: Sequential) -> Result<Trainer<Sequential>, R
     if let Some(c) = &exp.train.clip_grad_value {
         trainer = trainer.clip_grad_value(c.clone());
     }
+    if let Some(n) = exp.train.limit_train_batches {
+        trainer = trainer.limit_train_batches(n);
+    }
     Ok(trainer)
+}
+
+/// The model of a run directory with the weights of its checkpoint `which` (`last`,
+/// `best`, `epoch-0003`), on the experiment's device.
+pub(crate) fn trained_model(
+    run_dir: &Path,
+    which: &str,
+) -> Result<(Experiment, Device, Sequential), RunError> {
+    let exp = crate::rundir::load_run_config(run_dir)?;
+    let ckpt_dir = crate::rundir::find_checkpoint(run_dir, which)?;
+    let device = exp.device.open()?;
+    let model = build_model(&exp, &device)?;
+    let file = ckpt_dir.join(crate::checkpoint::MODEL_FILE);
+    let weights = crate::checkpoint::load_model(&file, &device)?
+        .into_iter()
+        .collect();
+    model
+        .load_state_dict(&weights)
+        .map_err(|e| RunError::RunDir(format!("{}: {e}", file.display())))?;
+    Ok((exp, device, model))
 }

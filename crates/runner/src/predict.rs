@@ -2,10 +2,7 @@
 //! folder of images, or a CSV of feature rows), written as CSV: the input, the
 //! prediction, and the class probabilities (softmax) or the outputs.
 
-use crate::build::build_model;
-use crate::checkpoint;
 use crate::error::RunError;
-use crate::rundir::load_run_config;
 use crate::schema::PredictConfig;
 use crate::task::Task;
 use candle_core::Device;
@@ -92,18 +89,7 @@ fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Runs checkpoint `which` of `run_dir` on the inputs at `inputs`; returns the CSV.
 pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, RunError> {
-    let exp = load_run_config(run_dir)?;
-    let ckpts = run_dir.join("checkpoints");
-    let ckpt_dir = checkpoint::resolve(&ckpts, which)
-        .or_else(|| Some(ckpts.join(which)).filter(|p| p.is_dir()))
-        .ok_or_else(|| RunError::RunDir(format!("{}: no checkpoint `{which}`", ckpts.display())))?;
-    let device = exp.device.open()?;
-    let model = build_model(&exp, &device)?;
-    let file = ckpt_dir.join(checkpoint::MODEL_FILE);
-    let state = checkpoint::load_model(&file, &device)?;
-    model
-        .load_state_dict(&state.into_iter().collect())
-        .map_err(|e| RunError::RunDir(format!("{}: {e}", file.display())))?;
+    let (exp, device, model) = crate::build::trained_model(run_dir, which)?;
     let task = Task::of(&exp.loss)?;
     let classes = crate::rundir::read_classes(run_dir);
     let split = exp.data.test.as_ref().unwrap_or(&exp.data.train);

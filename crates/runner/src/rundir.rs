@@ -195,3 +195,12 @@ pub fn device_name(device: &Device) -> String {
         DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     }
 }
+
+/// The checkpoint folder `which` of a run directory: a link (`last`, `best`) or a
+/// folder name (`epoch-0003`).
+pub fn find_checkpoint(run_dir: &Path, which: &str) -> Result<PathBuf, RunError> {
+    let ckpts = run_dir.join("checkpoints");
+    crate::checkpoint::resolve(&ckpts, which)
+        .or_else(|| Some(ckpts.join(which)).filter(|p| p.is_dir()))
+        .ok_or_else(|| RunError::RunDir(format!("{}: no checkpoint `{which}`", ckpts.display())))
+}

@@ -134,6 +134,10 @@ pub struct TrainConfig {
     /// `torch.nn.utils.clip_grad_value_` before every step: `{ clip_value = 0.5 }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_grad_value: Option<ClipGradValueConfig>,
+    /// Train on at most this many batches an epoch (Lightning's `limit_train_batches`):
+    /// quick trial runs and benchmarks on part of a large dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_train_batches: Option<usize>,
 }
 
 fn one() -> usize {
@@ -152,6 +156,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             clip_grad_norm: None,
             clip_grad_value: None,
+            limit_train_batches: None,
         }
     }
 }

@@ -206,13 +206,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
 /// mid-epoch included, giving the same numbers as an uninterrupted run (CPU).
 pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> {
     let exp = load_run_config(run_dir)?;
-    let ckpts = run_dir.join("checkpoints");
-    let last = checkpoint::resolve(&ckpts, "last").ok_or_else(|| {
-        RunError::RunDir(format!(
-            "{}: no `last` checkpoint to resume from",
-            ckpts.display()
-        ))
-    })?;
+    let last = rundir::find_checkpoint(run_dir, "last")?;
     // Peek at the state first: the run directory's metric files are cut back to it.
     let peek: Snapshot = checkpoint::load(&last, &Device::Cpu)?;
     let st = &peek.state;
@@ -244,20 +238,7 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> 
 /// Evaluates a checkpoint of a run directory (`wick eval`): `which` is `last`, `best`
 /// or a checkpoint folder name (`epoch-0003`). Uses the test split, else train.
 pub fn eval(run_dir: &Path, which: &str, opts: &RunOptions) -> Result<Eval, RunError> {
-    let exp = load_run_config(run_dir)?;
-    let ckpts = run_dir.join("checkpoints");
-    let ckpt_dir = checkpoint::resolve(&ckpts, which)
-        .or_else(|| Some(ckpts.join(which)).filter(|p| p.is_dir()))
-        .ok_or_else(|| RunError::RunDir(format!("{}: no checkpoint `{which}`", ckpts.display())))?;
-    let device = exp.device.open()?;
-    let model = build::build_model(&exp, &device)?;
-    let file = ckpt_dir.join(checkpoint::MODEL_FILE);
-    let weights = checkpoint::load_model(&file, &device)?
-        .into_iter()
-        .collect();
-    model
-        .load_state_dict(&weights)
-        .map_err(|e| RunError::RunDir(format!("{}: {e}", file.display())))?;
+    let (exp, device, model) = build::trained_model(run_dir, which)?;
     let (train_ds, test_ds) = build::load_data(&exp, opts.mirrors.as_deref())?;
     let (split, ds) = match (&exp.data.test, test_ds) {
         (Some(t), Some(ds)) => (t, ds),

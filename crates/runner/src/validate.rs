@@ -309,6 +309,13 @@ impl Experiment {
                 });
             }
         }
+        if self.train.limit_train_batches == Some(0) {
+            return Err(Diagnostic::value(
+                root().key("train").key("limit_train_batches"),
+                "limit_train_batches must be at least 1",
+            )
+            .with_label("zero"));
+        }
         if self.train.log_interval == 0 {
             return Err(Diagnostic::value(
                 root().key("train").key("log_interval"),

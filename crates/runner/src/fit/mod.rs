@@ -137,6 +137,7 @@ pub struct Trainer<M: Layer = Box<dyn Layer>> {
     clip_grad_value: Option<ClipGradValueConfig>,
     metrics: MetricsConfig,
     log_every_n_steps: usize,
+    limit_train_batches: Option<usize>,
     callbacks: Vec<Box<dyn Callback>>,
     state: TrainerState,
 }
@@ -158,6 +159,7 @@ impl<M: Layer> Trainer<M> {
             clip_grad_value: None,
             metrics: MetricsConfig::default(),
             log_every_n_steps: 50,
+            limit_train_batches: None,
             callbacks: Vec::new(),
             state: TrainerState::default(),
         }
@@ -218,6 +220,18 @@ impl<M: Layer> Trainer<M> {
     pub fn log_every_n_steps(mut self, n: usize) -> Self {
         self.log_every_n_steps = n.max(1);
         self
+    }
+
+    /// Trains on at most `n` batches an epoch (Lightning's `limit_train_batches`).
+    pub fn limit_train_batches(mut self, n: usize) -> Self {
+        self.limit_train_batches = Some(n.max(1));
+        self
+    }
+
+    /// Batches in a training epoch: the loader's, or fewer when limited.
+    fn batches_per_epoch(&self) -> usize {
+        let all = self.train_loader.as_ref().map_or(0, |l| l.len());
+        self.limit_train_batches.map_or(all, |n| n.min(all))
     }
 
     /// Adds an observer of the loop; callbacks run in the order they were added.
@@ -419,8 +433,12 @@ impl<M: Layer> Trainer<M> {
         pass: &mut Pass,
     ) -> Result<Option<Stopped>, RunError> {
         let epoch = self.state.epoch;
+        let last = self.batches_per_epoch();
         let mut batches = loader.epoch_from(epoch as u64 - 1, self.state.batch);
         loop {
+            if self.state.batch >= last {
+                return Ok(None);
+            }
             let wait = Instant::now();
             let Some(batch) = batches.next() else {
                 return Ok(None);
@@ -580,7 +598,7 @@ impl<M: Layer> Trainer<M> {
             scheduler: self.scheduler.as_deref(),
             state: &self.state,
             epochs: self.epochs,
-            batches: self.train_loader.as_ref().map_or(0, |l| l.len()),
+            batches: self.batches_per_epoch(),
         }
     }
 }
