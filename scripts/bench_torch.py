@@ -180,7 +180,7 @@ def main():
     loader, n = batches(args)
 
     model.train()
-    running, steps, last = 0.0, 0, float("nan")
+    running, steps, seen, last = 0.0, 0, 0, float("nan")
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     for data, target in loader:
@@ -192,6 +192,7 @@ def main():
             scheduler.step()
         running += loss.item()
         steps += 1
+        seen += len(target)
         if args.steps is not None and steps >= args.steps:
             break
         if steps % 100 == 0:
@@ -210,10 +211,11 @@ def main():
         "workload": args.workload,
         "mode": "pretensorized" if args.pretensorized else f"dataloader_w{args.num_workers}",
         "threads": torch.get_num_threads(),
-        "samples": n,
+        "samples": seen,
+        "epoch_samples": n,
         "steps": steps,
         "seconds": round(seconds, 4),
-        "samples_per_sec": round(n / seconds, 1),
+        "samples_per_sec": round(seen / seconds, 1),
         "running_loss": last if math.isfinite(last) else None,
         "peak_rss_mib": round(rss, 1),
         "busy_cores": round(cpu / seconds, 2),

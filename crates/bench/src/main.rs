@@ -1,8 +1,8 @@
-//! `wick-bench`: the benchmark suite behind `just bench` (issue 8's W1, W2, W3), and
+//! `wick-bench`: the benchmark suite behind `just bench` (W1–W5 of issues 8 and 19), and
 //! the hand-written loops it compares the runner with.
 //!
 //! ```text
-//! wick-bench suite [--rounds 2] [--workloads w1,w2,w3]   # everything, interleaved
+//! wick-bench suite [--rounds 2] [--workloads w1,w2,w3,w4,w5]   # everything, interleaved
 //! wick-bench candle-loop w1 [--steps N]                  # candle ops by hand
 //! wick-bench wick-crates-loop w1 --experiment bench/w1_mlp.toml
 //! ```
@@ -34,7 +34,7 @@ enum Cmd {
         #[arg(long, default_value_t = 2)]
         rounds: usize,
         /// Comma-separated workloads.
-        #[arg(long, default_value = "w1,w2,w3", value_delimiter = ',')]
+        #[arg(long, default_value = "w1,w2,w3,w4,w5", value_delimiter = ',')]
         workloads: Vec<String>,
         /// The wick binary (default: beside this one).
         #[arg(long)]
@@ -51,6 +51,9 @@ enum Cmd {
         /// Threads for every implementation.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Batches W4 and W5 train (their samples/s is measured on these).
+        #[arg(long, default_value_t = 100)]
+        limit_batches: usize,
         /// Where to write the results.
         #[arg(long, default_value = "bench/results.json")]
         out: PathBuf,
@@ -115,6 +118,7 @@ fn main() -> Result<()> {
             hymenoptera,
             threads,
             out,
+            limit_batches,
         } => {
             let wick = match wick {
                 Some(w) => w,
@@ -134,6 +138,7 @@ fn main() -> Result<()> {
                 hymenoptera,
                 out,
                 threads,
+                limit_batches,
             }
             .run()
         }

@@ -26,6 +26,14 @@ pub struct Suite {
     pub out: PathBuf,
     /// Threads for every implementation.
     pub threads: usize,
+    /// Batches W4 and W5 train (an epoch of them takes minutes; samples/s is measured
+    /// on these).
+    pub limit_batches: usize,
+}
+
+/// Workloads measured on part of an epoch (`limit_batches`).
+fn limited(workload: &str) -> bool {
+    matches!(workload, "w4" | "w5")
 }
 
 /// One measured program.
@@ -54,7 +62,9 @@ impl Suite {
             if torch {
                 v.push(job("pytorch", "pretensorized"));
             }
-            v.push(job("candle_loop", "pretensorized"));
+            if !limited(workload) {
+                v.push(job("candle_loop", "pretensorized"));
+            }
             v.push(job("wick_crates_loop", "pretensorized"));
         }
         if workload == "w1" {
@@ -67,6 +77,8 @@ impl Suite {
         PathBuf::from(match workload {
             "w1" => "bench/w1_mlp.toml",
             "w2" => "bench/w2_cnn.toml",
+            "w4" => "bench/w4_vgg.toml",
+            "w5" => "experiments/fashion_resnet.toml",
             _ => "bench/w3_hymenoptera.toml",
         })
     }
@@ -86,6 +98,11 @@ impl Suite {
                     .arg("--runs-dir")
                     .arg(scratch)
                     .arg("--no-progress");
+                if limited(&job.workload) {
+                    let limit = format!("train.limit_train_batches={}", self.limit_batches);
+                    c.args(["--set", &limit, "--set", "train.epochs=1"])
+                        .args(["--set", "device=\"cpu\""]);
+                }
                 if job.workload == "w3" {
                     let parent = self.hymenoptera.parent().unwrap_or(Path::new("."));
                     c.env("WICK_DATA", parent);
@@ -106,6 +123,9 @@ impl Suite {
                     Some(w) => c.arg("--num-workers").arg(w),
                     None => c.arg("--pretensorized"),
                 };
+                if limited(&job.workload) {
+                    c.arg("--steps").arg(self.limit_batches.to_string());
+                }
                 c
             }
             sub => {
@@ -116,6 +136,9 @@ impl Suite {
                 }
                 if sub == "candle_loop" && job.workload == "w2" {
                     c.arg("--steps").arg(self.w2_candle_steps.to_string());
+                }
+                if limited(&job.workload) {
+                    c.arg("--steps").arg(self.limit_batches.to_string());
                 }
                 c
             }
@@ -165,7 +188,7 @@ impl Suite {
                     let mut v = self.measure(&job, &scratch)?;
                     v["round"] = json!(round);
                     eprintln!(
-                        "round {round} {:<5} {:<17} {:<14} {:>8.2} s {:>9.0} samples/s  {}",
+                        "round {round} {:<5} {:<17} {:<14} {:>8.2} s {:>9.0} samples/s  {}  {}",
                         job.workload,
                         job.implementation,
                         job.mode,
@@ -174,6 +197,10 @@ impl Suite {
                         v["peak_rss_mib"]
                             .as_f64()
                             .map(|r| format!("{r:.0} MiB"))
+                            .unwrap_or_default(),
+                        v["busy_cores"]
+                            .as_f64()
+                            .map(|b| format!("{b:.2} cores busy"))
                             .unwrap_or_default()
                     );
                     results.push(v);
@@ -220,6 +247,7 @@ fn wick_result(job: &Job, scratch: &Path) -> Result<Value> {
         "train_loss": epoch["train_loss"],
         "test_acc": epoch["test_acc"],
         "peak_rss_mib": meta["peak_rss_mib"],
+        "busy_cores": epoch["busy_cores"],
     }))
 }
 
@@ -270,6 +298,7 @@ fn summarize(results: &[Value], workloads: &[String]) -> Value {
     let mut rows = Vec::new();
     let mut sps: BTreeMap<(String, String, String), f64> = BTreeMap::new();
     let mut rss: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    let mut busy: BTreeMap<(String, String, String), f64> = BTreeMap::new();
     for ((w, i, m), g) in &groups {
         let s = med(g, "samples_per_sec");
         if let Some(s) = s {
@@ -278,10 +307,14 @@ fn summarize(results: &[Value], workloads: &[String]) -> Value {
         if let Some(r) = med(g, "peak_rss_mib") {
             rss.insert((w.clone(), i.clone(), m.clone()), r);
         }
+        if let Some(b) = med(g, "busy_cores") {
+            busy.insert((w.clone(), i.clone(), m.clone()), b);
+        }
         rows.push(json!({
             "workload": w, "implementation": i, "mode": m,
             "seconds": med(g, "seconds"), "samples_per_sec": s,
             "peak_rss_mib": med(g, "peak_rss_mib"),
+            "busy_cores": med(g, "busy_cores"),
             "extrapolated": g.iter().any(|r| r["extrapolated"] == true),
         }));
     }
@@ -305,9 +338,8 @@ fn summarize(results: &[Value], workloads: &[String]) -> Value {
             }
         };
     for w in workloads {
-        // the goals are W1's and W2's; W3's ratio is shown against the same 2× for
-        // reference
-        let goal = if w == "w3" { -2.0 } else { 2.0 };
+        // 2× PyTorch + DataLoader on every workload (W3 at both worker counts)
+        let goal = 2.0;
         for k in [0, 2] {
             let m = format!("dataloader_w{k}");
             ratio(
@@ -319,6 +351,37 @@ fn summarize(results: &[Value], workloads: &[String]) -> Value {
                 true,
             );
         }
+        let key = |i: &str| (w.to_string(), i.to_string(), "dataloader_w0".to_string());
+        ratio(
+            w,
+            "peak RSS wick w0 / PyTorch w0",
+            rss.get(&key("wick")).copied(),
+            rss.get(&key("pytorch")).copied(),
+            1.0,
+            false,
+        );
+        // the average busy cores while training (of 2): a goal on the CNNs
+        let cores_goal = if matches!(w.as_str(), "w2" | "w4" | "w5") {
+            1.8
+        } else {
+            -1.0
+        };
+        ratio(
+            w,
+            "busy cores, wick w0 (CPU s / wall s)",
+            busy.get(&key("wick")).copied(),
+            Some(1.0),
+            cores_goal,
+            true,
+        );
+        ratio(
+            w,
+            "busy cores, PyTorch w0 (CPU s / wall s)",
+            busy.get(&key("pytorch")).copied(),
+            Some(1.0),
+            -1.0,
+            true,
+        );
         if w == "w3" {
             continue;
         }
@@ -328,7 +391,7 @@ fn summarize(results: &[Value], workloads: &[String]) -> Value {
             "wick w0 from files / PyTorch pre-tensorized (samples/s)",
             wick,
             get(w, "pytorch", "pretensorized"),
-            1.0,
+            1.25,
             true,
         );
         // step times: a loop's samples/s over wick's
@@ -359,35 +422,24 @@ fn summarize(results: &[Value], workloads: &[String]) -> Value {
             false,
         );
     }
-    let mem = |i: &str| {
-        rss.get(&("w1".to_string(), i.to_string(), "dataloader_w0".to_string()))
-            .copied()
-    };
-    ratio(
-        "w1",
-        "peak RSS wick w0 / PyTorch w0",
-        mem("wick"),
-        mem("pytorch"),
-        1.0,
-        false,
-    );
     json!({ "rows": rows, "ratios": ratios })
 }
 
 fn print_table(summary: &Value) {
     println!(
-        "\n{:<5} {:<17} {:<14} {:>9} {:>11} {:>10}",
-        "work", "implementation", "mode", "epoch s", "samples/s", "peak RSS"
+        "\n{:<5} {:<17} {:<14} {:>9} {:>11} {:>10} {:>6}",
+        "work", "implementation", "mode", "epoch s", "samples/s", "peak RSS", "busy"
     );
     for r in summary["rows"].as_array().into_iter().flatten() {
         println!(
-            "{:<5} {:<17} {:<14} {:>9.2} {:>11.0} {:>6.0} MiB{}",
+            "{:<5} {:<17} {:<14} {:>9.2} {:>11.0} {:>6.0} MiB {:>6.2}{}",
             r["workload"].as_str().unwrap_or_default(),
             r["implementation"].as_str().unwrap_or_default(),
             r["mode"].as_str().unwrap_or_default(),
             r["seconds"].as_f64().unwrap_or(f64::NAN),
             r["samples_per_sec"].as_f64().unwrap_or(f64::NAN),
             r["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
+            r["busy_cores"].as_f64().unwrap_or(f64::NAN),
             if r["extrapolated"] == true {
                 "  (scaled from part of an epoch)"
             } else {

@@ -104,6 +104,27 @@ impl Write for JsonOut {
     }
 }
 
+/// User + system CPU seconds this process (all its threads) has used so far, where the
+/// system tells it: over a stretch of wall time, the average number of busy cores.
+pub fn cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        // SAFETY: `rusage` is plain old data (integers and `timeval`s), so all zeros is a
+        // valid value; `getrusage` only writes into the struct it is handed.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `ru` is a live, writable `rusage` for the call's whole duration.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+            return None;
+        }
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        Some(tv(ru.ru_utime) + tv(ru.ru_stime))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 /// The peak resident set size of this process in MiB (Linux's `VmHWM`), where the
 /// system tells it; recorded in meta.json at the end of a run.
 pub fn peak_rss_mib() -> Option<f64> {

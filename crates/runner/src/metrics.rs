@@ -221,6 +221,10 @@ pub struct MetricRow {
     /// Training samples per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub samples_per_sec: Option<f64>,
+    /// Average busy cores during the training pass (CPU seconds over `seconds`; JSON
+    /// only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy_cores: Option<f64>,
     /// Further metrics by name (`test_top5_acc`, `test_mae`, ...).
     #[serde(flatten)]
     pub extra: BTreeMap<String, f64>,

@@ -111,7 +111,7 @@ impl Callback for ProgressLog {
             seconds,
             data_seconds = stats.data_seconds,
             samples_per_sec = stats.samples_per_sec,
-            "epoch {epoch}: train loss {:.4}{}, {:.1} s ({:.1} s waiting for data), {:.0} samples/s",
+            "epoch {epoch}: train loss {:.4}{}, {:.1} s ({:.1} s waiting for data), {:.0} samples/s{}",
             stats.train_loss,
             stats
                 .train_acc
@@ -119,7 +119,11 @@ impl Callback for ProgressLog {
                 .unwrap_or_default(),
             seconds,
             stats.data_seconds,
-            stats.samples_per_sec
+            stats.samples_per_sec,
+            stats
+                .cpu_seconds
+                .map(|c| format!(", {:.1} cores busy", c / seconds.max(1e-9)))
+                .unwrap_or_default()
         );
         Ok(())
     }

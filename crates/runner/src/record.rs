@@ -171,6 +171,7 @@ impl Callback for RunRecord {
             lr: stats.lr,
             seconds: Some(stats.seconds),
             samples_per_sec: Some(stats.samples_per_sec),
+            busy_cores: stats.cpu_seconds.map(|c| c / stats.seconds.max(1e-9)),
             extra: stats.extra.clone(),
             ..Default::default()
         })?;

@@ -115,10 +115,19 @@ pub struct FitReport {
 /// The state of a training pass over one epoch, between its batches.
 struct Pass {
     t0: Instant,
+    /// The process's CPU seconds when the pass started.
+    cpu0: Option<f64>,
     /// Loss and hits of the batches not yet read back (non-CPU devices only).
     pending: PendingMetrics,
     /// The newest loss read back.
     last_loss: Option<f64>,
+}
+
+impl Pass {
+    /// CPU seconds the process has used since the pass started.
+    fn cpu_used(&self) -> Option<f64> {
+        Some(crate::logging::cpu_seconds()? - self.cpu0?)
+    }
 }
 
 /// The model, loss, optimizer, scheduler and loaders of a run, and the loop over them
@@ -384,6 +393,7 @@ impl<M: Layer> Trainer<M> {
         self.each(|cb, v| cb.on_epoch_start(v).map(|()| Control::Continue))?;
         let mut pass = Pass {
             t0: Instant::now(),
+            cpu0: crate::logging::cpu_seconds(),
             pending: PendingMetrics::default(),
             last_loss: None,
         };
@@ -392,7 +402,9 @@ impl<M: Layer> Trainer<M> {
         }
         self.flush_pending(&mut pass)?;
         let sums = std::mem::take(&mut self.state.sums);
-        let mut stats = sums.stats(epoch, task, sums.seconds + pass.t0.elapsed().as_secs_f64());
+        let cpu = pass.cpu_used().map(|c| sums.cpu_seconds + c);
+        let seconds = sums.seconds + pass.t0.elapsed().as_secs_f64();
+        let mut stats = sums.stats(epoch, task, seconds, cpu);
         self.each(|cb, v| cb.on_train_epoch_end(v, &stats).map(|()| Control::Continue))?;
         if let Some(ev) = self.evaluate()? {
             stats.record_test(&ev);
@@ -507,9 +519,14 @@ impl<M: Layer> Trainer<M> {
             running_loss,
         };
         let stop = self.each(|cb, v| cb.on_step_end(v, &end))?;
-        self.state.sums.seconds += pass.t0.elapsed().as_secs_f64();
+        // a snapshot records the pass's time so far; the time spent writing it is not
+        // training time
+        let (t, c) = (pass.t0.elapsed().as_secs_f64(), pass.cpu_used());
+        self.state.sums.seconds += t;
+        self.state.sums.cpu_seconds += c.unwrap_or(0.0);
         let written = self.checkpoint_point(stop.is_some(), Some(pass));
         self.state.sums.seconds -= pass.t0.elapsed().as_secs_f64();
+        self.state.sums.cpu_seconds -= pass.cpu_used().unwrap_or(0.0);
         written?;
         Ok(stop)
     }

@@ -29,6 +29,10 @@ pub struct EpochStats {
     pub data_seconds: f64,
     /// Training samples per second.
     pub samples_per_sec: f64,
+    /// CPU seconds (user + system, every thread of the process) the training pass used;
+    /// over `seconds`, the average number of busy cores.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
     /// `[metrics]` and regression metrics by name (`test_top5_acc`, `test_mae`).
     #[serde(default)]
     pub extra: BTreeMap<String, f64>,
@@ -99,11 +103,20 @@ pub(crate) struct EpochSums {
     /// Training seconds before the last checkpoint of a pass (a resumed pass adds its own).
     pub seconds: f64,
     pub data_seconds: f64,
+    /// CPU seconds before the last checkpoint of a pass, as `seconds`.
+    #[serde(default)]
+    pub cpu_seconds: f64,
 }
 
 impl EpochSums {
     /// The epoch's training numbers from its sums, after `seconds` of training.
-    pub fn stats(&self, epoch: usize, task: Task, seconds: f64) -> EpochStats {
+    pub fn stats(
+        &self,
+        epoch: usize,
+        task: Task,
+        seconds: f64,
+        cpu_seconds: Option<f64>,
+    ) -> EpochStats {
         EpochStats {
             epoch,
             train_loss: self.loss_sum / self.seen.max(1) as f64,
@@ -116,6 +129,7 @@ impl EpochSums {
             seconds,
             data_seconds: self.data_seconds,
             samples_per_sec: self.seen as f64 / seconds.max(1e-9),
+            cpu_seconds,
             extra: BTreeMap::new(),
         }
     }
