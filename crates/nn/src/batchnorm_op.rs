@@ -1,16 +1,26 @@
-//! Batch normalization in train mode as one candle custom op with its backward.
+//! Batch normalization in train mode as candle custom ops with their backward.
 //!
 //! Composed from candle ops (mean over two dimensions, broadcasts) a BatchNorm2d step
-//! at `[64, 32, 28, 28]` takes several times PyTorch's time; this kernel makes one pass
-//! for the statistics and one for the output, and its backward is PyTorch's closed form
-//! `dx = γ·σ⁻¹/M · (M·g − Σg − x̂·Σ(g·x̂))`, `dγ = Σ(g·x̂)`, `dβ = Σg` (sums per
-//! channel over the `M = N·L` values). Statistics are accumulated in `f64`. It is
-//! checked by gradcheck and by the PyTorch fixtures of every BatchNorm case. CPU only:
-//! on other devices the layer uses the composed version.
+//! at `[64, 32, 28, 28]` takes several times PyTorch's time. Here a step reads `x` for
+//! the statistics once ([`ChannelStats`], channels in parallel, sums in `f64` over
+//! vectorized partial sums), writes `y = (x − μ)·γσ⁻¹ + β` in one pass over the
+//! samples in parallel, and its backward is PyTorch's closed form
+//! `dx = γσ⁻¹/M · (M·g − Σg − x̂·Σ(g·x̂))`, `dγ = Σ(g·x̂)`, `dβ = Σg` (sums per channel
+//! over the `M = N·L` values): one pass for the sums, one for `dx`. The statistics reach
+//! the normalization and its backward as an input (`[γ; β; μ; σ²]`), so they are
+//! computed once a step. It is checked by gradcheck and by the PyTorch fixtures of every
+//! BatchNorm case. CPU only: on other devices the layer uses the composed version.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use crate::kernel::with_floats;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
+use std::ops::{Add, Mul, Sub};
 
-trait Float: Copy {
+/// The float types of the kernels, with their `f64` conversions.
+trait Float:
+    Copy + Default + Send + Sync + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
+{
     fn f(self) -> f64;
     fn of(v: f64) -> Self;
 }
@@ -31,12 +41,8 @@ impl Float for f64 {
     }
 }
 
-fn slice<'a, T>(v: &'a [T], l: &Layout) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("batch_norm: inputs must be contiguous"),
-    }
-}
+/// Below this many elements the passes run on the calling thread.
+const PAR_MIN: usize = 1 << 15;
 
 fn dims3(l: &Layout) -> Result<(usize, usize, usize)> {
     match *l.dims() {
@@ -45,17 +51,89 @@ fn dims3(l: &Layout) -> Result<(usize, usize, usize)> {
     }
 }
 
-/// Per-channel mean and biased variance of `x` `[N, C, L]`, in `f64`.
-fn stats<T: Float>(x: &[T], (n, c, l): (usize, usize, usize)) -> Vec<(f64, f64)> {
-    let m = (n * l) as f64;
-    (0..c)
-        .map(|ch| {
-            let rows = (0..n).map(|i| &x[(i * c + ch) * l..(i * c + ch + 1) * l]);
-            let mean = rows.clone().flatten().map(|v| v.f()).sum::<f64>() / m;
-            let var = rows.flatten().map(|v| (v.f() - mean).powi(2)).sum::<f64>() / m;
-            (mean, var)
-        })
-        .collect()
+/// `Σ f(v)` over a row with eight running sums in `T` (they vectorize; a row is one
+/// sample's plane, so each holds a few hundred terms at most), added up in `f64`.
+fn row_sum<T: Float>(row: &[T], f: impl Fn(T) -> T) -> f64 {
+    let mut acc = [T::default(); 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = *a + f(v);
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().map(|&v| f(v).f()).sum();
+    acc.iter().map(|a| a.f()).sum::<f64>() + tail
+}
+
+/// The `L` values of channel `ch` in each of the `N` samples.
+fn rows<T>(x: &[T], (n, c, l): (usize, usize, usize), ch: usize) -> impl Iterator<Item = &[T]> {
+    (0..n).map(move |i| &x[(i * c + ch) * l..(i * c + ch + 1) * l])
+}
+
+/// Runs `f` for every channel, in parallel when `x` is large; the results in order.
+fn per_channel<R: Send>(c: usize, len: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    if len >= PAR_MIN {
+        (0..c).into_par_iter().map(&f).collect()
+    } else {
+        (0..c).map(f).collect()
+    }
+}
+
+/// Per-channel mean and biased variance of `x` `[N, C, L]` (two passes: the mean, then
+/// the squared deviations from it).
+fn stats<T: Float>(x: &[T], d: (usize, usize, usize)) -> Vec<(f64, f64)> {
+    let m = (d.0 * d.2) as f64;
+    per_channel(d.1, x.len(), |ch| {
+        let mean = rows(x, d, ch).map(|r| row_sum(r, |v| v)).sum::<f64>() / m;
+        let mu = T::of(mean);
+        let var = rows(x, d, ch)
+            .map(|r| {
+                row_sum(r, |v| {
+                    let e = v - mu;
+                    e * e
+                })
+            })
+            .sum::<f64>()
+            / m;
+        (mean, var)
+    })
+}
+
+/// `out[(i·C + ch)·L + j] = f(ch, x[…], g[…])` for every sample `i` (in parallel when
+/// large), written once.
+fn per_element<T: Float>(
+    x: &[T],
+    g: &[T],
+    (_, c, l): (usize, usize, usize),
+    f: impl Fn(usize, T, T) -> T + Sync,
+) -> Vec<T> {
+    let len = x.len();
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let sample = (c * l).max(1);
+    let body = |o: &mut [MaybeUninit<T>], x: &[T], g: &[T]| {
+        for ch in 0..c {
+            let r = ch * l..(ch + 1) * l;
+            for ((o, &x), &g) in o[r.clone()].iter_mut().zip(&x[r.clone()]).zip(&g[r]) {
+                o.write(f(ch, x, g));
+            }
+        }
+    };
+    let spare = &mut out.spare_capacity_mut()[..len];
+    if len >= PAR_MIN {
+        spare
+            .par_chunks_mut(sample)
+            .zip(x.par_chunks(sample).zip(g.par_chunks(sample)))
+            .for_each(|(o, (x, g))| body(o, x, g));
+    } else {
+        spare
+            .chunks_mut(sample)
+            .zip(x.chunks(sample).zip(g.chunks(sample)))
+            .for_each(|(o, (x, g))| body(o, x, g));
+    }
+    // SAFETY: `x`, `g` and `spare` have `len = N·C·L` elements, cut into the same
+    // whole samples of `C·L`; `body` writes every element of each sample's chunk.
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// `[2, C]`: batch mean and biased variance per channel (no gradient).
@@ -66,82 +144,116 @@ impl CustomOp1 for ChannelStats {
         "wick-batch-norm-stats"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let d = dims3(l)?;
-        let pack = |st: Vec<(f64, f64)>| -> Vec<f64> {
+        fn pack<T: Float>(st: Vec<(f64, f64)>) -> Vec<T> {
             st.iter()
-                .map(|p| p.0)
-                .chain(st.iter().map(|p| p.1))
+                .map(|p| T::of(p.0))
+                .chain(st.iter().map(|p| T::of(p.1)))
                 .collect()
-        };
-        let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(
-                pack(stats(slice(v, l)?, d))
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect(),
-            ),
-            CpuStorage::F64(v) => CpuStorage::F64(pack(stats(slice(v, l)?, d))),
-            _ => candle_core::bail!("batch_norm: only f32 and f64"),
-        };
+        }
+        let d = dims3(l)?;
+        let out = with_floats!("batch_norm stats", [(s, l) => x], pack(stats(x, d)));
         Ok((out, Shape::from((2, d.1))))
     }
 }
 
-/// `y = (x − mean)/√(var + eps)·γ + β` with batch statistics; args `(x [N,C,L], γ [C], β [C])`.
+/// The parameters `[γ; β; μ; σ²]` (`[4, C]`) of a channel.
+struct Params<'a, T> {
+    p: &'a [T],
+    c: usize,
+}
+
+impl<T: Float> Params<'_, T> {
+    fn w(&self, ch: usize) -> f64 {
+        self.p[ch].f()
+    }
+    fn b(&self, ch: usize) -> f64 {
+        self.p[self.c + ch].f()
+    }
+    fn mean(&self, ch: usize) -> f64 {
+        self.p[2 * self.c + ch].f()
+    }
+    fn var(&self, ch: usize) -> f64 {
+        self.p[3 * self.c + ch].f()
+    }
+}
+
+/// `y = (x − μ)·γσ⁻¹ + β` given the batch statistics; args `(x [N,C,L], [γ; β; μ; σ²]
+/// [4, C])`, whose backward gives `dγ`, `dβ` (and zeros for the statistics).
 pub(crate) struct BatchNormTrain {
     pub(crate) eps: f64,
 }
 
 impl BatchNormTrain {
-    fn fwd<T: Float>(&self, x: &[T], w: &[T], b: &[T], d: (usize, usize, usize)) -> Vec<T> {
-        let (n, c, l) = d;
-        let st = stats(x, d);
-        let mut y = vec![T::of(0.0); x.len()];
-        for i in 0..n {
-            for (ch, &(mean, var)) in st.iter().enumerate() {
-                let inv = 1.0 / (var + self.eps).sqrt();
-                let (g, bb) = (w[ch].f(), b[ch].f());
-                let o = (i * c + ch) * l;
-                for (yv, xv) in y[o..o + l].iter_mut().zip(&x[o..o + l]) {
-                    *yv = T::of((xv.f() - mean) * inv * g + bb);
-                }
-            }
-        }
-        y
+    fn fwd<T: Float>(&self, x: &[T], p: &[T], d: (usize, usize, usize)) -> Vec<T> {
+        let p = Params { p, c: d.1 };
+        let coef: Vec<(T, T, T)> = (0..d.1)
+            .map(|ch| {
+                let scale = p.w(ch) / (p.var(ch) + self.eps).sqrt();
+                (T::of(p.mean(ch)), T::of(scale), T::of(p.b(ch)))
+            })
+            .collect();
+        per_element(x, x, d, |ch, x, _| {
+            let (mu, a, b) = coef[ch];
+            (x - mu) * a + b
+        })
     }
 
-    /// `[dx (N·C·L), dγ (C), dβ (C)]`, flat.
-    fn bwd_flat<T: Float>(&self, x: &[T], w: &[T], g: &[T], d: (usize, usize, usize)) -> Vec<T> {
+    /// `[dx (N·C·L), dγ (C), dβ (C), 0 (2C)]`, flat.
+    fn bwd_flat<T: Float>(&self, x: &[T], p: &[T], g: &[T], d: (usize, usize, usize)) -> Vec<T> {
         let (n, c, l) = d;
         let m = (n * l) as f64;
-        let st = stats(x, d);
-        let mut out = vec![T::of(0.0); x.len() + 2 * c];
-        for (ch, &(mean, var)) in st.iter().enumerate() {
-            let inv = 1.0 / (var + self.eps).sqrt();
-            let (mut sg, mut sgx) = (0f64, 0f64);
-            for i in 0..n {
-                let o = (i * c + ch) * l;
-                for (xv, gv) in x[o..o + l].iter().zip(&g[o..o + l]) {
-                    sg += gv.f();
-                    sgx += gv.f() * (xv.f() - mean) * inv;
+        let p = Params { p, c };
+        // Σg and Σ g·(x − μ) per channel
+        let sums = per_channel(c, x.len(), |ch| {
+            let mu = T::of(p.mean(ch));
+            let (mut sg, mut sgd) = (0f64, 0f64);
+            for (xr, gr) in rows(x, d, ch).zip(rows(g, d, ch)) {
+                sg += row_sum(gr, |v| v);
+                let mut acc = [T::default(); 8];
+                let (mut xc, mut gc) = (xr.chunks_exact(8), gr.chunks_exact(8));
+                for (xs, gs) in (&mut xc).zip(&mut gc) {
+                    for ((a, &xv), &gv) in acc.iter_mut().zip(xs).zip(gs) {
+                        *a = *a + gv * (xv - mu);
+                    }
                 }
+                let tail: f64 = xc
+                    .remainder()
+                    .iter()
+                    .zip(gc.remainder())
+                    .map(|(&xv, &gv)| (gv * (xv - mu)).f())
+                    .sum();
+                sgd += acc.iter().map(|a| a.f()).sum::<f64>() + tail;
             }
-            let k = w[ch].f() * inv / m;
-            for i in 0..n {
-                let o = (i * c + ch) * l;
-                for j in o..o + l {
-                    let xhat = (x[j].f() - mean) * inv;
-                    out[j] = T::of(k * (m * g[j].f() - sg - xhat * sgx));
-                }
-            }
-            out[x.len() + ch] = T::of(sgx);
-            out[x.len() + c + ch] = T::of(sg);
-        }
+            (sg, sgd)
+        });
+        // dx = k·(M·g − Σg − x̂·Σ(g·x̂)) with k = γσ⁻¹/M, x̂ = (x − μ)σ⁻¹
+        let coef: Vec<(T, T, T, T)> = (0..c)
+            .map(|ch| {
+                let inv = 1.0 / (p.var(ch) + self.eps).sqrt();
+                let k = p.w(ch) * inv / m;
+                let (sg, sgd) = sums[ch];
+                let sgx = sgd * inv;
+                (
+                    T::of(p.mean(ch)),
+                    T::of(k * m),
+                    T::of(-k * sg),
+                    T::of(-k * sgx * inv),
+                )
+            })
+            .collect();
+        let mut out = per_element(x, g, d, |ch, x, g| {
+            let (mu, a, b, e) = coef[ch];
+            a * g + b + e * (x - mu)
+        });
+        let inv = |ch: usize| 1.0 / (p.var(ch) + self.eps).sqrt();
+        out.extend((0..c).map(|ch| T::of(sums[ch].1 * inv(ch))));
+        out.extend(sums.iter().map(|s| T::of(s.0)));
+        out.extend(std::iter::repeat_n(T::default(), 2 * c));
         out
     }
 }
 
-impl CustomOp3 for BatchNormTrain {
+impl CustomOp2 for BatchNormTrain {
     fn name(&self) -> &'static str {
         "wick-batch-norm"
     }
@@ -152,36 +264,31 @@ impl CustomOp3 for BatchNormTrain {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let d = dims3(l1)?;
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => {
-                CpuStorage::F32(self.fwd(slice(x, l1)?, slice(w, l2)?, slice(b, l3)?, d))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => {
-                CpuStorage::F64(self.fwd(slice(x, l1)?, slice(w, l2)?, slice(b, l3)?, d))
-            }
-            _ => candle_core::bail!("batch_norm: only f32 and f64, all the same"),
-        };
+        if l2.dims() != [4, d.1] {
+            candle_core::bail!(
+                "batch_norm: parameters {:?}, expected [4, {}]",
+                l2.dims(),
+                d.1
+            )
+        }
+        let out = with_floats!("batch_norm", [(s1, l1) => x, (s2, l2) => p], self.fwd(x, p, d));
         Ok((out, l1.shape().clone()))
     }
 
     fn bwd(
         &self,
         x: &Tensor,
-        w: &Tensor,
-        _b: &Tensor,
+        p: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (n, c, l) = x.dims3()?;
-        let flat = x.apply_op3_no_bwd(w, &grad.contiguous()?, &BatchNormGrad(self.eps))?;
+        let flat = x.apply_op3_no_bwd(p, &grad.contiguous()?, &BatchNormGrad(self.eps))?;
         let dx = flat.narrow(0, 0, n * c * l)?.reshape((n, c, l))?;
-        let dw = flat.narrow(0, n * c * l, c)?;
-        let db = flat.narrow(0, n * c * l + c, c)?;
-        Ok((Some(dx), Some(dw), Some(db)))
+        let dp = flat.narrow(0, n * c * l, 4 * c)?.reshape((4, c))?;
+        Ok((Some(dx), Some(dp)))
     }
 }
 
@@ -203,16 +310,12 @@ impl CustomOp3 for BatchNormGrad {
     ) -> Result<(CpuStorage, Shape)> {
         let d = dims3(l1)?;
         let op = BatchNormTrain { eps: self.0 };
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(g)) => {
-                CpuStorage::F32(op.bwd_flat(slice(x, l1)?, slice(w, l2)?, slice(g, l3)?, d))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(g)) => {
-                CpuStorage::F64(op.bwd_flat(slice(x, l1)?, slice(w, l2)?, slice(g, l3)?, d))
-            }
-            _ => candle_core::bail!("batch_norm backward: only f32 and f64, all the same"),
-        };
-        Ok((out, Shape::from(d.0 * d.1 * d.2 + 2 * d.1)))
+        let out = with_floats!(
+            "batch_norm backward",
+            [(s1, l1) => x, (s2, l2) => p, (s3, l3) => g],
+            op.bwd_flat(x, p, g, d)
+        );
+        Ok((out, Shape::from(d.0 * d.1 * d.2 + 4 * d.1)))
     }
 }
 
@@ -226,7 +329,9 @@ pub(crate) fn batch_norm_train(
 ) -> Result<(Tensor, Tensor)> {
     let x = x.contiguous()?;
     let st = x.apply_op1_no_bwd(&ChannelStats)?;
-    let y = x.apply_op3(&w.contiguous()?, &b.contiguous()?, BatchNormTrain { eps })?;
+    let c = st.dim(1)?;
+    let p = Tensor::cat(&[&w.reshape((1, c))?, &b.reshape((1, c))?, &st], 0)?;
+    let y = x.apply_op2(&p, BatchNormTrain { eps })?;
     Ok((y, st))
 }
 

@@ -2,6 +2,7 @@
 //! on the `gemm` crate, and access to a storage as a typed slice.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape};
+use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// The float types the CPU kernels run on.
@@ -26,12 +27,13 @@ pub(crate) trait Float:
         let _ = v;
         None
     }
-    /// `max(x, 0)`, with `relu(NaN) = NaN` as in PyTorch.
+    /// `max(x, 0)`, with `relu(NaN) = NaN` as in PyTorch and `relu(-0) = +0`.
+    #[allow(clippy::eq_op)] // `self != self`: NaN
     fn relu(self) -> Self {
-        if self < Self::default() {
-            Self::default()
-        } else {
+        if self > Self::default() || self != self {
             self
+        } else {
+            Self::default()
         }
     }
 }
@@ -277,6 +279,62 @@ pub(crate) fn sum<T: Float>(v: &[T]) -> T {
     ((a + b) + (c + d)) + ((e + f) + (g + h))
 }
 
+/// Elementwise kernels run on every thread of the pool from this many elements on
+/// (below it, a task's work is not worth waking a thread for).
+const PAR_MIN: usize = 1 << 15;
+/// Elements per task of a parallel elementwise kernel.
+const PAR_CHUNK: usize = 1 << 14;
+
+/// `out[i] = f(a[i])`, written once (no zero-fill first), on every thread of the pool
+/// for large inputs.
+pub(crate) fn map<T: Float>(a: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
+    let n = a.len();
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    let body = |o: &mut [MaybeUninit<T>], a: &[T]| {
+        for (o, &a) in o.iter_mut().zip(a) {
+            o.write(f(a));
+        }
+    };
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n >= PAR_MIN {
+        spare
+            .par_chunks_mut(PAR_CHUNK)
+            .zip(a.par_chunks(PAR_CHUNK))
+            .for_each(|(o, a)| body(o, a));
+    } else {
+        body(spare, a);
+    }
+    // SAFETY: the chunks of `spare` (its first `n` elements) were each zipped with the
+    // chunk of `a` of the same length, and every element of each was written.
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// `out[i] = f(a[i], b[i])`, as [`map`]; `a` and `b` have the same length.
+pub(crate) fn zip_map<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
+    assert_eq!(a.len(), b.len(), "zip_map: operands of different lengths");
+    let n = a.len();
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    let body = |o: &mut [MaybeUninit<T>], a: &[T], b: &[T]| {
+        for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+            o.write(f(a, b));
+        }
+    };
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n >= PAR_MIN {
+        spare
+            .par_chunks_mut(PAR_CHUNK)
+            .zip(a.par_chunks(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK)))
+            .for_each(|(o, (a, b))| body(o, a, b));
+    } else {
+        body(spare, a, b);
+    }
+    // SAFETY: as in `map`: `a`, `b` and `spare` have `n` elements, chunked alike, and
+    // every element of every chunk of `spare` was written.
+    unsafe { out.set_len(n) };
+    out
+}
+
 /// `y = max(y, 0)` in place: the epilogue of a layer fused with its `ReLU`.
 pub(crate) fn relu_inplace<T: Float>(y: &mut [T]) {
     y.iter_mut().for_each(|v| *v = v.relu());
@@ -285,10 +343,7 @@ pub(crate) fn relu_inplace<T: Float>(y: &mut [T]) {
 /// `g · [y > 0]`: the output gradient through a fused ReLU (relu'(0) = 0 as in
 /// PyTorch), from the fused op's output `y`.
 fn relu_mask<T: Float>(g: &[T], y: &[T]) -> Vec<T> {
-    g.iter()
-        .zip(y)
-        .map(|(&g, &y)| if y > T::default() { g } else { T::default() })
-        .collect()
+    zip_map(g, y, |g, y| if y > T::default() { g } else { T::default() })
 }
 
 /// [`relu_mask`] as an op without backward, applied to `(grad, output)`.

@@ -1,31 +1,8 @@
 //! `relu` with PyTorch's gradient, as a candle custom op (candle's backward passes the
 //! gradient where `x == 0`; PyTorch's `threshold_backward` only where `x > 0`).
 
+use crate::kernel::{map, with_floats, Float, ReluMask};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-
-fn contiguous<'a, T>(v: &'a [T], layout: &Layout, op: &'static str) -> Result<&'a [T]> {
-    match layout.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("{op}: input must be contiguous"),
-    }
-}
-
-/// Applies `$body` to the storage as a typed slice for the float dtypes wick trains in.
-macro_rules! float_dispatch {
-    ($s:expr, $layout:expr, $op:expr, |$v:ident| $body:expr) => {
-        match $s {
-            CpuStorage::F32(v) => {
-                let $v = contiguous(v, $layout, $op)?;
-                CpuStorage::F32($body)
-            }
-            CpuStorage::F64(v) => {
-                let $v = contiguous(v, $layout, $op)?;
-                CpuStorage::F64($body)
-            }
-            _ => candle_core::bail!("{}: only f32 and f64 are supported", $op),
-        }
-    };
-}
 
 struct Relu;
 
@@ -35,16 +12,14 @@ impl CustomOp1 for Relu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let out = float_dispatch!(s, l, "relu", |v| v
-            .iter()
-            .map(|&x| if x > 0.0 || x.is_nan() { x } else { 0.0 })
-            .collect());
+        let out = with_floats!("relu", [(s, l) => v], map(v, Float::relu));
         Ok((out, l.shape().clone()))
     }
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let mask = arg.gt(0.0)?.to_dtype(grad.dtype())?;
-        Ok(Some(grad.mul(&mask)?))
+    /// `grad · [x > 0]` in one pass (`[y > 0]` is the same mask: `y = x` where `x > 0`,
+    /// and NaN compares false either way).
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(grad.contiguous()?.apply_op2_no_bwd(res, &ReluMask)?))
     }
 }
 
