@@ -158,16 +158,18 @@ impl BatchNorm {
             let unbiased = var.affine(count as f64 / (count - 1) as f64, 0.0)?;
             stats.update(m, &mean, &unbiased)?;
         }
-        Ok(y.reshape(dims)?)
+        Ok(if y.dims() == dims {
+            y
+        } else {
+            y.reshape(dims)?
+        })
     }
 }
 
-impl Layer for BatchNorm {
-    fn type_name(&self) -> &'static str {
-        self.name
-    }
-
-    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+impl BatchNorm {
+    /// `forward`, and a ReLU after it when `relu` (one fused kernel in train mode on
+    /// the CPU).
+    fn forward_fused(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         if dims.len() < 2 || dims[1] != self.num_features {
             return Err(Error::shape(format!(
@@ -195,8 +197,8 @@ impl Layer for BatchNorm {
                     Some(b) => b.as_tensor().clone(),
                     None => Tensor::zeros(c, x.dtype(), x.device())?,
                 };
-                let (y, st) = batch_norm_train(&x3, &w, &b, self.cfg.eps)?;
-                (y, st.get(0)?, st.get(1)?)
+                let (y, st) = batch_norm_train(x, &w, &b, self.cfg.eps, relu)?;
+                return self.finish(y, dims, train, st.get(0)?, st.get(1)?, count);
             } else {
                 let (xhat, mean, var) = normalize(&x3, &[0, 2], self.cfg.eps)?;
                 let y = channel_affine(
@@ -206,6 +208,7 @@ impl Layer for BatchNorm {
                 )?;
                 (y, mean, var)
             };
+            let y = if relu { crate::relu_op::relu(&y)? } else { y };
             return self.finish(y, dims, train, mean, var, count);
         }
         // eval mode: the running statistics
@@ -225,7 +228,24 @@ impl Layer for BatchNorm {
             shift = shift.broadcast_add(&b.as_tensor().reshape((1, c, 1))?)?;
         }
         let y = x3.broadcast_mul(&scale)?.broadcast_add(&shift)?;
+        let y = if relu { crate::relu_op::relu(&y)? } else { y };
         Ok(y.reshape(dims)?)
+    }
+}
+
+impl Layer for BatchNorm {
+    fn type_name(&self) -> &'static str {
+        self.name
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_fused(x, train, false)
+    }
+
+    /// In train mode on the CPU, `BatchNorm → ReLU` as one kernel.
+    fn forward_relu(&self, x: &Tensor, train: bool) -> Option<Result<Tensor>> {
+        let fused = (train || self.stats.is_none()) && wick_tensor::device_path::cpu_kernel(x);
+        fused.then(|| self.forward_fused(x, train, true))
     }
 
     fn parameters(&self) -> Vec<Param> {

@@ -19,7 +19,14 @@ use std::ops::{Add, Mul, Sub};
 
 /// The float types of the kernels, with their `f64` conversions.
 trait Float:
-    Copy + Default + Send + Sync + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
+    Copy
+    + Default
+    + Send
+    + Sync
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
 {
     fn f(self) -> f64;
     fn of(v: f64) -> Self;
@@ -44,10 +51,13 @@ impl Float for f64 {
 /// Below this many elements the passes run on the calling thread.
 const PAR_MIN: usize = 1 << 15;
 
+/// `(N, C, L)` of an input `[N, C, *]` (`L` the product of the rest, 1 for `[N, C]`):
+/// the kernels take any rank, so the layer needs no reshape (each one a graph node whose
+/// gradient candle would zero-fill and add).
 fn dims3(l: &Layout) -> Result<(usize, usize, usize)> {
     match *l.dims() {
-        [n, c, m] => Ok((n, c, m)),
-        _ => candle_core::bail!("batch_norm: expected [N, C, L], got {:?}", l.dims()),
+        [n, c, ref rest @ ..] => Ok((n, c, rest.iter().product())),
+        _ => candle_core::bail!("batch_norm: expected [N, C, *], got {:?}", l.dims()),
     }
 }
 
@@ -177,25 +187,52 @@ impl<T: Float> Params<'_, T> {
     }
 }
 
-/// `y = (x − μ)·γσ⁻¹ + β` given the batch statistics; args `(x [N,C,L], [γ; β; μ; σ²]
-/// [4, C])`, whose backward gives `dγ`, `dβ` (and zeros for the statistics).
+/// `y = (x − μ)·γσ⁻¹ + β` given the batch statistics, then `max(y, 0)` when `relu`
+/// (the `BatchNorm2d → ReLU` of most CNNs as one op: one pass and one graph node fewer);
+/// args `(x [N,C,L], [γ; β; μ; σ²] [4, C])`, whose backward gives `dγ`, `dβ` (and zeros
+/// for the statistics).
 pub(crate) struct BatchNormTrain {
     pub(crate) eps: f64,
+    pub(crate) relu: bool,
+}
+
+/// A channel's `(μ, γσ⁻¹, β)` in the kernels' float type.
+fn affine<T: Float>(p: &Params<'_, T>, eps: f64) -> Vec<(T, T, T)> {
+    (0..p.c)
+        .map(|ch| {
+            let scale = p.w(ch) / (p.var(ch) + eps).sqrt();
+            (T::of(p.mean(ch)), T::of(scale), T::of(p.b(ch)))
+        })
+        .collect()
+}
+
+/// `(x − μ)·a + b`, and `max(·, 0)` when `relu` (NaN stays NaN, as PyTorch's).
+#[inline(always)]
+fn norm<T: Float>(x: T, (mu, a, b): (T, T, T), relu: bool) -> T {
+    let y = (x - mu) * a + b;
+    #[allow(clippy::eq_op)] // `y != y`: NaN
+    if relu && !(y > T::default() || y != y) {
+        T::default()
+    } else {
+        y
+    }
+}
+
+/// The gradient reaching the normalization: `g`, or `g·[y > 0]` through a fused ReLU
+/// (`y` recomputed from `x` exactly as the forward computed it).
+#[inline(always)]
+fn through_relu<T: Float>(x: T, g: T, coef: (T, T, T), relu: bool) -> T {
+    if !relu || norm(x, coef, false) > T::default() {
+        g
+    } else {
+        T::default()
+    }
 }
 
 impl BatchNormTrain {
     fn fwd<T: Float>(&self, x: &[T], p: &[T], d: (usize, usize, usize)) -> Vec<T> {
-        let p = Params { p, c: d.1 };
-        let coef: Vec<(T, T, T)> = (0..d.1)
-            .map(|ch| {
-                let scale = p.w(ch) / (p.var(ch) + self.eps).sqrt();
-                (T::of(p.mean(ch)), T::of(scale), T::of(p.b(ch)))
-            })
-            .collect();
-        per_element(x, x, d, |ch, x, _| {
-            let (mu, a, b) = coef[ch];
-            (x - mu) * a + b
-        })
+        let coef = affine(&Params { p, c: d.1 }, self.eps);
+        per_element(x, x, d, |ch, x, _| norm(x, coef[ch], self.relu))
     }
 
     /// `[dx (N·C·L), dγ (C), dβ (C), 0 (2C)]`, flat.
@@ -203,26 +240,29 @@ impl BatchNormTrain {
         let (n, c, l) = d;
         let m = (n * l) as f64;
         let p = Params { p, c };
-        // Σg and Σ g·(x − μ) per channel
+        let fwd = affine(&p, self.eps);
+        let relu = self.relu;
+        // Σg and Σ g·(x − μ) per channel (g through the fused ReLU)
         let sums = per_channel(c, x.len(), |ch| {
-            let mu = T::of(p.mean(ch));
+            let f = fwd[ch];
             let (mut sg, mut sgd) = (0f64, 0f64);
             for (xr, gr) in rows(x, d, ch).zip(rows(g, d, ch)) {
-                sg += row_sum(gr, |v| v);
-                let mut acc = [T::default(); 8];
+                let (mut a1, mut a2) = ([T::default(); 8], [T::default(); 8]);
                 let (mut xc, mut gc) = (xr.chunks_exact(8), gr.chunks_exact(8));
                 for (xs, gs) in (&mut xc).zip(&mut gc) {
-                    for ((a, &xv), &gv) in acc.iter_mut().zip(xs).zip(gs) {
-                        *a = *a + gv * (xv - mu);
+                    for k in 0..8 {
+                        let gv = through_relu(xs[k], gs[k], f, relu);
+                        a1[k] = a1[k] + gv;
+                        a2[k] = a2[k] + gv * (xs[k] - f.0);
                     }
                 }
-                let tail: f64 = xc
-                    .remainder()
-                    .iter()
-                    .zip(gc.remainder())
-                    .map(|(&xv, &gv)| (gv * (xv - mu)).f())
-                    .sum();
-                sgd += acc.iter().map(|a| a.f()).sum::<f64>() + tail;
+                for (&xv, &gv) in xc.remainder().iter().zip(gc.remainder()) {
+                    let gv = through_relu(xv, gv, f, relu);
+                    sg += gv.f();
+                    sgd += (gv * (xv - f.0)).f();
+                }
+                sg += a1.iter().map(|a| a.f()).sum::<f64>();
+                sgd += a2.iter().map(|a| a.f()).sum::<f64>();
             }
             (sg, sgd)
         });
@@ -243,7 +283,7 @@ impl BatchNormTrain {
             .collect();
         let mut out = per_element(x, g, d, |ch, x, g| {
             let (mu, a, b, e) = coef[ch];
-            a * g + b + e * (x - mu)
+            a * through_relu(x, g, fwd[ch], relu) + b + e * (x - mu)
         });
         let inv = |ch: usize| 1.0 / (p.var(ch) + self.eps).sqrt();
         out.extend((0..c).map(|ch| T::of(sums[ch].1 * inv(ch))));
@@ -284,15 +324,23 @@ impl CustomOp2 for BatchNormTrain {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (n, c, l) = x.dims3()?;
-        let flat = x.apply_op3_no_bwd(p, &grad.contiguous()?, &BatchNormGrad(self.eps))?;
-        let dx = flat.narrow(0, 0, n * c * l)?.reshape((n, c, l))?;
+        let (n, c) = (x.dim(0)?, x.dim(1)?);
+        let l = x.elem_count() / (n * c).max(1);
+        let op = BatchNormGrad {
+            eps: self.eps,
+            relu: self.relu,
+        };
+        let flat = x.apply_op3_no_bwd(p, &grad.contiguous()?, &op)?;
+        let dx = flat.narrow(0, 0, n * c * l)?.reshape(x.shape())?;
         let dp = flat.narrow(0, n * c * l, 4 * c)?.reshape((4, c))?;
         Ok((Some(dx), Some(dp)))
     }
 }
 
-struct BatchNormGrad(f64);
+struct BatchNormGrad {
+    eps: f64,
+    relu: bool,
+}
 
 impl CustomOp3 for BatchNormGrad {
     fn name(&self) -> &'static str {
@@ -309,7 +357,10 @@ impl CustomOp3 for BatchNormGrad {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let d = dims3(l1)?;
-        let op = BatchNormTrain { eps: self.0 };
+        let op = BatchNormTrain {
+            eps: self.eps,
+            relu: self.relu,
+        };
         let out = with_floats!(
             "batch_norm backward",
             [(s1, l1) => x, (s2, l2) => p, (s3, l3) => g],
@@ -319,19 +370,21 @@ impl CustomOp3 for BatchNormGrad {
     }
 }
 
-/// Train-mode batch norm of `x` `[N, C, L]` with `γ`, `β` `[C]`; returns the output and
-/// the `[2, C]` batch statistics (mean, biased variance; without gradient).
+/// Train-mode batch norm of `x` `[N, C, *]` with `γ`, `β` `[C]`, then a ReLU when
+/// `relu`; returns the output and the `[2, C]` batch statistics (mean, biased variance;
+/// without gradient).
 pub(crate) fn batch_norm_train(
     x: &Tensor,
     w: &Tensor,
     b: &Tensor,
     eps: f64,
+    relu: bool,
 ) -> Result<(Tensor, Tensor)> {
     let x = x.contiguous()?;
     let st = x.apply_op1_no_bwd(&ChannelStats)?;
     let c = st.dim(1)?;
     let p = Tensor::cat(&[&w.reshape((1, c))?, &b.reshape((1, c))?, &st], 0)?;
-    let y = x.apply_op2(&p, BatchNormTrain { eps })?;
+    let y = x.apply_op2(&p, BatchNormTrain { eps, relu })?;
     Ok((y, st))
 }
 
@@ -348,11 +401,60 @@ mod tests {
             .collect();
         let x = Tensor::from_vec(x, (3, 4, 5), &Device::Cpu).unwrap();
         let w = Tensor::new(&[0.5f64, -1.2, 2.0, 0.9], &Device::Cpu).unwrap();
-        let b = Tensor::new(&[0.1f64, 0.2, -0.3, 0.0], &Device::Cpu).unwrap();
-        gradcheck(
-            |v| Ok(batch_norm_train(&v[0], &v[1], &v[2], 1e-5)?.0),
-            &[x, w, b],
+        // no output within 0.01 of zero: the ReLU's kink stays out of the finite differences
+        let b = Tensor::new(&[0.05f64, 0.11, -0.2, 0.07], &Device::Cpu).unwrap();
+        for relu in [false, true] {
+            gradcheck(
+                |v| Ok(batch_norm_train(&v[0], &v[1], &v[2], 1e-5, relu)?.0),
+                &[x.clone(), w.clone(), b.clone()],
+            )
+            .unwrap();
+        }
+    }
+
+    /// The fused BatchNorm → ReLU gives the values and gradients of the two ops, in f32.
+    #[test]
+    fn fused_relu_equals_batch_norm_then_relu() {
+        let n = 4 * 8 * 49;
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 211) as f32 / 50.0 - 2.0)
+            .collect();
+        let x = candle_core::Var::from_vec(x, (4, 8, 49), &Device::Cpu).unwrap();
+        let w = candle_core::Var::from_vec(
+            vec![0.5f32, -1.0, 2.0, 0.7, 1.0, 0.1, -0.3, 1.5],
+            8,
+            &Device::Cpu,
         )
         .unwrap();
+        let b = candle_core::Var::from_vec(
+            vec![0.1f32, 0.0, -0.5, 0.3, 0.2, -0.1, 0.4, 0.0],
+            8,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let up: Vec<f32> = (0..n).map(|i| ((i * 31) % 17) as f32 / 8.0 - 1.0).collect();
+        let up = Tensor::from_vec(up, (4, 8, 49), &Device::Cpu).unwrap();
+        let run = |fused: bool| {
+            let (xt, wt, bt) = (x.as_tensor(), w.as_tensor(), b.as_tensor());
+            let y = if fused {
+                batch_norm_train(xt, wt, bt, 1e-5, true).unwrap().0
+            } else {
+                crate::relu_op::relu(&batch_norm_train(xt, wt, bt, 1e-5, false).unwrap().0).unwrap()
+            };
+            let g = (&y * &up).unwrap().sum_all().unwrap().backward().unwrap();
+            let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            [
+                v(&y),
+                v(g.get(xt).unwrap()),
+                v(g.get(wt).unwrap()),
+                v(g.get(bt).unwrap()),
+            ]
+        };
+        let (a, b) = (run(true), run(false));
+        for (p, q) in a.iter().zip(&b) {
+            for (u, v) in p.iter().zip(q) {
+                assert!((u - v).abs() <= 1e-5 * (1.0 + v.abs()), "{u} vs {v}");
+            }
+        }
     }
 }
