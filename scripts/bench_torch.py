@@ -40,6 +40,7 @@ from torchvision import datasets, transforms
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_mnist import prepare_root  # noqa: E402
+from wick_modules import Residual  # noqa: E402
 
 
 def model_for(workload):
@@ -78,19 +79,6 @@ def model_for(workload):
         nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         nn.Linear(64, 2),
     )
-
-
-class Residual(nn.Module):
-    """wick's `Residual`: layers(x) + projection(x) (or + x)."""
-
-    def __init__(self, layers, projection=None):
-        super().__init__()
-        self.layers = nn.Sequential(*layers)
-        self.projection = nn.Sequential(*projection) if projection else None
-
-    def forward(self, x):
-        skip = x if self.projection is None else self.projection(x)
-        return self.layers(x) + skip
 
 
 def small_resnet():

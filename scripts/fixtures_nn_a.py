@@ -20,10 +20,14 @@ Usage: /tmp/venv/bin/python scripts/fixtures_nn_a.py
 """
 import json
 import os
+import sys
 
 import torch
 import torch.nn as nn
 from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wick_modules import Residual  # noqa: E402
 
 torch.manual_seed(0)
 torch.set_num_threads(1)
@@ -31,19 +35,6 @@ torch.set_num_threads(1)
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = {}
 CASES = []
-
-
-class Residual(nn.Module):
-    """The PyTorch module a wick `{ type = "Residual", layers, projection }` stands for."""
-
-    def __init__(self, layers, projection=None):
-        super().__init__()
-        self.layers = nn.Sequential(*layers)
-        self.projection = nn.Sequential(*projection) if projection else None
-
-    def forward(self, x):
-        shortcut = x if self.projection is None else self.projection(x)
-        return self.layers(x) + shortcut
 
 
 class SelfBilinear(nn.Module):

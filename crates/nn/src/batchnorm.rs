@@ -1,4 +1,4 @@
-use crate::batchnorm_op::batch_norm_train;
+use crate::batchnorm_op::{batch_norm_eval, batch_norm_train};
 use crate::layer::{py_bool, py_float};
 use crate::norm::{self, channel_affine, normalize, ones_zeros, RunningStats};
 use crate::{BuildCtx, Error, Layer, Result, Shape};
@@ -142,6 +142,20 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
+    /// `γ` and `β`, or ones and zeros without `affine` (and without `bias`).
+    fn affine_params(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (c, dt, dev) = (self.num_features, x.dtype(), x.device());
+        let w = match &self.weight {
+            Some(w) => w.as_tensor().clone(),
+            None => Tensor::ones(c, dt, dev)?,
+        };
+        let b = match &self.bias {
+            Some(b) => b.as_tensor().clone(),
+            None => Tensor::zeros(c, dt, dev)?,
+        };
+        Ok((w, b))
+    }
+
     /// Updates the running statistics from the batch's (train mode) and reshapes.
     fn finish(
         &self,
@@ -189,14 +203,7 @@ impl BatchNorm {
             }
             let (y, mean, var) = if wick_tensor::device_path::cpu_kernel(x) {
                 // one fused kernel with PyTorch's closed-form backward
-                let w = match &self.weight {
-                    Some(w) => w.as_tensor().clone(),
-                    None => Tensor::ones(c, x.dtype(), x.device())?,
-                };
-                let b = match &self.bias {
-                    Some(b) => b.as_tensor().clone(),
-                    None => Tensor::zeros(c, x.dtype(), x.device())?,
-                };
+                let (w, b) = self.affine_params(x)?;
                 let (y, st) = batch_norm_train(x, &w, &b, self.cfg.eps, relu)?;
                 return self.finish(y, dims, train, st.get(0)?, st.get(1)?, count);
             } else {
@@ -216,6 +223,12 @@ impl BatchNorm {
             .stats
             .as_ref()
             .ok_or_else(|| Error::shape("no running statistics"))?;
+        if wick_tensor::device_path::cpu_kernel(x) {
+            // one pass: (x − running_mean)·γ/√(running_var + eps) + β
+            let (w, b) = self.affine_params(x)?;
+            let (rm, rv) = (stats.mean.get(), stats.var.get());
+            return Ok(batch_norm_eval(x, [&w, &b, &rm, &rv], self.cfg.eps, relu)?);
+        }
         let (rm, rv) = stats.shaped(3)?;
         // y = x·scale + shift, scale = γ/√(var + eps), shift = β − mean·scale (as
         // PyTorch's eval kernel), two passes over x instead of four
@@ -242,10 +255,9 @@ impl Layer for BatchNorm {
         self.forward_fused(x, train, false)
     }
 
-    /// In train mode on the CPU, `BatchNorm → ReLU` as one kernel.
+    /// On the CPU, `BatchNorm → ReLU` as one kernel.
     fn forward_relu(&self, x: &Tensor, train: bool) -> Option<Result<Tensor>> {
-        let fused = (train || self.stats.is_none()) && wick_tensor::device_path::cpu_kernel(x);
-        fused.then(|| self.forward_fused(x, train, true))
+        wick_tensor::device_path::cpu_kernel(x).then(|| self.forward_fused(x, train, true))
     }
 
     fn parameters(&self) -> Vec<Param> {

@@ -194,6 +194,9 @@ impl<T: Float> Params<'_, T> {
 pub(crate) struct BatchNormTrain {
     pub(crate) eps: f64,
     pub(crate) relu: bool,
+    /// The statistics are the batch's (train mode: the gradient flows through them) or
+    /// the running ones (eval mode: constants).
+    pub(crate) batch: bool,
 }
 
 /// A channel's `(μ, γσ⁻¹, β)` in the kernels' float type.
@@ -229,6 +232,40 @@ fn through_relu<T: Float>(x: T, g: T, coef: (T, T, T), relu: bool) -> T {
     }
 }
 
+/// `(Σg, Σ g·(x − μ))` per channel, `g` through the fused ReLU when `relu` (`fwd`: each
+/// channel's `(μ, a, b)` of the forward).
+fn channel_sums<T: Float>(
+    x: &[T],
+    g: &[T],
+    d: (usize, usize, usize),
+    fwd: &[(T, T, T)],
+    relu: bool,
+) -> Vec<(f64, f64)> {
+    per_channel(d.1, x.len(), |ch| {
+        let f = fwd[ch];
+        let (mut sg, mut sgd) = (0f64, 0f64);
+        for (xr, gr) in rows(x, d, ch).zip(rows(g, d, ch)) {
+            let (mut a1, mut a2) = ([T::default(); 8], [T::default(); 8]);
+            let (mut xc, mut gc) = (xr.chunks_exact(8), gr.chunks_exact(8));
+            for (xs, gs) in (&mut xc).zip(&mut gc) {
+                for k in 0..8 {
+                    let gv = through_relu(xs[k], gs[k], f, relu);
+                    a1[k] = a1[k] + gv;
+                    a2[k] = a2[k] + gv * (xs[k] - f.0);
+                }
+            }
+            for (&xv, &gv) in xc.remainder().iter().zip(gc.remainder()) {
+                let gv = through_relu(xv, gv, f, relu);
+                sg += gv.f();
+                sgd += (gv * (xv - f.0)).f();
+            }
+            sg += a1.iter().map(|a| a.f()).sum::<f64>();
+            sgd += a2.iter().map(|a| a.f()).sum::<f64>();
+        }
+        (sg, sgd)
+    })
+}
+
 impl BatchNormTrain {
     fn fwd<T: Float>(&self, x: &[T], p: &[T], d: (usize, usize, usize)) -> Vec<T> {
         let coef = affine(&Params { p, c: d.1 }, self.eps);
@@ -237,59 +274,53 @@ impl BatchNormTrain {
 
     /// `[dx (N·C·L), dγ (C), dβ (C), 0 (2C)]`, flat.
     fn bwd_flat<T: Float>(&self, x: &[T], p: &[T], g: &[T], d: (usize, usize, usize)) -> Vec<T> {
-        let (n, c, l) = d;
-        let m = (n * l) as f64;
+        let c = d.1;
         let p = Params { p, c };
         let fwd = affine(&p, self.eps);
         let relu = self.relu;
-        // Σg and Σ g·(x − μ) per channel (g through the fused ReLU)
-        let sums = per_channel(c, x.len(), |ch| {
-            let f = fwd[ch];
-            let (mut sg, mut sgd) = (0f64, 0f64);
-            for (xr, gr) in rows(x, d, ch).zip(rows(g, d, ch)) {
-                let (mut a1, mut a2) = ([T::default(); 8], [T::default(); 8]);
-                let (mut xc, mut gc) = (xr.chunks_exact(8), gr.chunks_exact(8));
-                for (xs, gs) in (&mut xc).zip(&mut gc) {
-                    for k in 0..8 {
-                        let gv = through_relu(xs[k], gs[k], f, relu);
-                        a1[k] = a1[k] + gv;
-                        a2[k] = a2[k] + gv * (xs[k] - f.0);
-                    }
-                }
-                for (&xv, &gv) in xc.remainder().iter().zip(gc.remainder()) {
-                    let gv = through_relu(xv, gv, f, relu);
-                    sg += gv.f();
-                    sgd += (gv * (xv - f.0)).f();
-                }
-                sg += a1.iter().map(|a| a.f()).sum::<f64>();
-                sgd += a2.iter().map(|a| a.f()).sum::<f64>();
-            }
-            (sg, sgd)
-        });
-        // dx = k·(M·g − Σg − x̂·Σ(g·x̂)) with k = γσ⁻¹/M, x̂ = (x − μ)σ⁻¹
+        let sums = channel_sums(x, g, d, &fwd, relu);
+        let mut out = if self.batch {
+            self.dx_batch(x, &p, g, d, &sums)
+        } else {
+            // running statistics are constants: dx = g·γσ⁻¹
+            per_element(x, g, d, |ch, x, g| {
+                fwd[ch].1 * through_relu(x, g, fwd[ch], relu)
+            })
+        };
+        let inv = |ch: usize| 1.0 / (p.var(ch) + self.eps).sqrt();
+        out.extend((0..c).map(|ch| T::of(sums[ch].1 * inv(ch))));
+        out.extend(sums.iter().map(|s| T::of(s.0)));
+        out.extend(std::iter::repeat_n(T::default(), 2 * c));
+        out
+    }
+
+    /// `dx = k·(M·g − Σg − x̂·Σ(g·x̂))` with `k = γσ⁻¹/M`, `x̂ = (x − μ)σ⁻¹`: the gradient
+    /// through the batch's statistics (`sums`: each channel's `(Σg, Σ g·(x − μ))`).
+    fn dx_batch<T: Float>(
+        &self,
+        x: &[T],
+        p: &Params<'_, T>,
+        g: &[T],
+        (n, c, l): (usize, usize, usize),
+        sums: &[(f64, f64)],
+    ) -> Vec<T> {
+        let m = (n * l) as f64;
+        let fwd = affine(p, self.eps);
+        let relu = self.relu;
         let coef: Vec<(T, T, T, T)> = (0..c)
             .map(|ch| {
                 let inv = 1.0 / (p.var(ch) + self.eps).sqrt();
                 let k = p.w(ch) * inv / m;
                 let (sg, sgd) = sums[ch];
                 let sgx = sgd * inv;
-                (
-                    T::of(p.mean(ch)),
-                    T::of(k * m),
-                    T::of(-k * sg),
-                    T::of(-k * sgx * inv),
-                )
+                let mu = T::of(p.mean(ch));
+                (mu, T::of(k * m), T::of(-k * sg), T::of(-k * sgx * inv))
             })
             .collect();
-        let mut out = per_element(x, g, d, |ch, x, g| {
+        per_element(x, g, (n, c, l), |ch, x, g| {
             let (mu, a, b, e) = coef[ch];
             a * through_relu(x, g, fwd[ch], relu) + b + e * (x - mu)
-        });
-        let inv = |ch: usize| 1.0 / (p.var(ch) + self.eps).sqrt();
-        out.extend((0..c).map(|ch| T::of(sums[ch].1 * inv(ch))));
-        out.extend(sums.iter().map(|s| T::of(s.0)));
-        out.extend(std::iter::repeat_n(T::default(), 2 * c));
-        out
+        })
     }
 }
 
@@ -329,6 +360,7 @@ impl CustomOp2 for BatchNormTrain {
         let op = BatchNormGrad {
             eps: self.eps,
             relu: self.relu,
+            batch: self.batch,
         };
         let flat = x.apply_op3_no_bwd(p, &grad.contiguous()?, &op)?;
         let dx = flat.narrow(0, 0, n * c * l)?.reshape(x.shape())?;
@@ -340,6 +372,7 @@ impl CustomOp2 for BatchNormTrain {
 struct BatchNormGrad {
     eps: f64,
     relu: bool,
+    batch: bool,
 }
 
 impl CustomOp3 for BatchNormGrad {
@@ -360,6 +393,7 @@ impl CustomOp3 for BatchNormGrad {
         let op = BatchNormTrain {
             eps: self.eps,
             relu: self.relu,
+            batch: self.batch,
         };
         let out = with_floats!(
             "batch_norm backward",
@@ -384,8 +418,33 @@ pub(crate) fn batch_norm_train(
     let st = x.apply_op1_no_bwd(&ChannelStats)?;
     let c = st.dim(1)?;
     let p = Tensor::cat(&[&w.reshape((1, c))?, &b.reshape((1, c))?, &st], 0)?;
-    let y = x.apply_op2(&p, BatchNormTrain { eps, relu })?;
-    Ok((y, st))
+    let op = BatchNormTrain {
+        eps,
+        relu,
+        batch: true,
+    };
+    Ok((x.apply_op2(&p, op)?, st))
+}
+
+/// Eval-mode batch norm of `x` `[N, C, *]` with `γ`, `β` and the running mean and
+/// variance `[C]` (then a ReLU when `relu`): one pass, and the gradient of constant
+/// statistics.
+pub(crate) fn batch_norm_eval(
+    x: &Tensor,
+    [w, b, mean, var]: [&Tensor; 4],
+    eps: f64,
+    relu: bool,
+) -> Result<Tensor> {
+    let c = w.elem_count();
+    let rows = [w, b, mean, var].map(|t| t.reshape((1, c)));
+    let rows = rows.into_iter().collect::<Result<Vec<_>>>()?;
+    let p = Tensor::cat(&rows, 0)?.to_dtype(x.dtype())?;
+    let op = BatchNormTrain {
+        eps,
+        relu,
+        batch: false,
+    };
+    x.contiguous()?.apply_op2(&p, op)
 }
 
 #[cfg(test)]
@@ -410,6 +469,37 @@ mod tests {
             )
             .unwrap();
         }
+    }
+
+    #[test]
+    fn gradcheck_batch_norm_eval() {
+        let x: Vec<f64> = (0..3 * 4 * 5)
+            .map(|i| ((i * 37) % 23) as f64 / 7.0 - 1.5)
+            .collect();
+        let x = Tensor::from_vec(x, (3, 4, 5), &Device::Cpu).unwrap();
+        let w = Tensor::new(&[0.5f64, -1.2, 2.0, 0.9], &Device::Cpu).unwrap();
+        let b = Tensor::new(&[0.05f64, 0.11, -0.2, 0.07], &Device::Cpu).unwrap();
+        let mean = Tensor::new(&[0.013f64, -0.2, 0.1, 0.31], &Device::Cpu).unwrap();
+        let var = Tensor::new(&[0.9f64, 1.3, 0.7, 2.0], &Device::Cpu).unwrap();
+        for relu in [false, true] {
+            gradcheck(
+                |v| batch_norm_eval(&v[0], [&v[1], &v[2], &mean, &var], 1e-5, relu),
+                &[x.clone(), w.clone(), b.clone()],
+            )
+            .unwrap();
+        }
+        // the values are PyTorch's eval formula
+        let y = batch_norm_eval(&x, [&w, &b, &mean, &var], 1e-5, false).unwrap();
+        let scale = (&w / (&var + 1e-5).unwrap().sqrt().unwrap()).unwrap();
+        let want = x
+            .broadcast_sub(&mean.reshape((1, 4, 1)).unwrap())
+            .unwrap()
+            .broadcast_mul(&scale.reshape((1, 4, 1)).unwrap())
+            .unwrap()
+            .broadcast_add(&b.reshape((1, 4, 1)).unwrap())
+            .unwrap();
+        let diff = (y - want).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f64>().unwrap() < 1e-12);
     }
 
     /// The fused BatchNorm → ReLU gives the values and gradients of the two ops, in f32.
