@@ -151,6 +151,11 @@ impl Layer for Dropout {
             x.dims().to_vec()
         };
         let k = self.calls.fetch_add(1, Ordering::Relaxed);
+        if wick_tensor::device_path::cpu_kernel(x) {
+            let per = x.elem_count() / shape.iter().product::<usize>().max(1);
+            let op = crate::dropout_op::MaskMul::new(self.mask(k, &shape), per);
+            return Ok(x.contiguous()?.apply_op1(op)?);
+        }
         let mask = Tensor::from_vec(self.mask(k, &shape), shape, &Device::Cpu)?
             .to_dtype(x.dtype())?
             .to_device(x.device())?;

@@ -23,6 +23,7 @@ mod conv_op;
 mod conv_pool_op;
 mod conv_transpose;
 mod dropout;
+mod dropout_op;
 mod embedding;
 mod error;
 mod flatten;
