@@ -242,28 +242,51 @@ fn channel_sums<T: Float>(
     relu: bool,
 ) -> Vec<(f64, f64)> {
     per_channel(d.1, x.len(), |ch| {
-        let f = fwd[ch];
-        let (mut sg, mut sgd) = (0f64, 0f64);
-        for (xr, gr) in rows(x, d, ch).zip(rows(g, d, ch)) {
-            let (mut a1, mut a2) = ([T::default(); 8], [T::default(); 8]);
-            let (mut xc, mut gc) = (xr.chunks_exact(8), gr.chunks_exact(8));
-            for (xs, gs) in (&mut xc).zip(&mut gc) {
-                for k in 0..8 {
-                    let gv = through_relu(xs[k], gs[k], f, relu);
-                    a1[k] = a1[k] + gv;
-                    a2[k] = a2[k] + gv * (xs[k] - f.0);
-                }
-            }
-            for (&xv, &gv) in xc.remainder().iter().zip(gc.remainder()) {
-                let gv = through_relu(xv, gv, f, relu);
-                sg += gv.f();
-                sgd += (gv * (xv - f.0)).f();
-            }
-            sg += a1.iter().map(|a| a.f()).sum::<f64>();
-            sgd += a2.iter().map(|a| a.f()).sum::<f64>();
+        let rows = rows(x, d, ch).zip(rows(g, d, ch));
+        if relu {
+            rows.map(|(x, g)| row_sums::<T, true>(x, g, fwd[ch]))
+                .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+        } else {
+            rows.map(|(x, g)| row_sums::<T, false>(x, g, fwd[ch]))
+                .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
         }
-        (sg, sgd)
     })
+}
+
+/// `(Σg, Σ g·(x − μ))` over one row, eight lanes at a time (the ReLU's mask a select, so
+/// the loop vectorizes), in `f64` at the end.
+#[inline(always)]
+fn row_sums<T: Float, const RELU: bool>(x: &[T], g: &[T], f: (T, T, T)) -> (f64, f64) {
+    let zero = T::default();
+    let masked = |x: T, g: T| {
+        if !RELU || (x - f.0) * f.1 + f.2 > zero {
+            g
+        } else {
+            zero
+        }
+    };
+    let (mut a1, mut a2) = ([zero; 8], [zero; 8]);
+    let (mut xc, mut gc) = (x.chunks_exact(8), g.chunks_exact(8));
+    for (xs, gs) in (&mut xc).zip(&mut gc) {
+        let (xs, gs): (&[T; 8], &[T; 8]) = match (xs.try_into(), gs.try_into()) {
+            (Ok(xs), Ok(gs)) => (xs, gs),
+            _ => unreachable!("chunks_exact(8) yields slices of 8"),
+        };
+        for k in 0..8 {
+            let gv = masked(xs[k], gs[k]);
+            a1[k] = a1[k] + gv;
+            a2[k] = a2[k] + gv * (xs[k] - f.0);
+        }
+    }
+    let (mut sg, mut sgd) = (0f64, 0f64);
+    for (&xv, &gv) in xc.remainder().iter().zip(gc.remainder()) {
+        let gv = masked(xv, gv);
+        sg += gv.f();
+        sgd += (gv * (xv - f.0)).f();
+    }
+    sg += a1.iter().map(|a| a.f()).sum::<f64>();
+    sgd += a2.iter().map(|a| a.f()).sum::<f64>();
+    (sg, sgd)
 }
 
 impl BatchNormTrain {
