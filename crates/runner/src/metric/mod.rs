@@ -7,7 +7,12 @@
 //! plots, and usable as a `monitor`. wick's own ([`register_builtins`]) are registered
 //! as a user's crate registers its own (`registry.metric::<F1Config>("F1")`).
 
+mod classification;
+
 use candle_core::{DType, Tensor};
+pub use classification::{
+    Average, ClassScoreConfig, ClassTask, F1ScoreConfig, PrecisionConfig, RecallConfig,
+};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::fmt::Debug;
@@ -53,6 +58,9 @@ wick_tensor::open_catalog! {
     builtins = register_builtins {
         MeanAbsoluteError(MeanAbsoluteErrorConfig),
         MeanSquaredError(MeanSquaredErrorConfig),
+        Precision(PrecisionConfig),
+        Recall(RecallConfig),
+        F1Score(F1ScoreConfig),
     }
 }
 
