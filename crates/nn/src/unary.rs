@@ -315,42 +315,116 @@ type LazyDerivative<'a> = Box<dyn FnOnce() -> Result<Tensor> + 'a>;
 /// `f(x)` and, if `grad`, `f'(x)` of `op`, detached, as candle ops.
 fn parts(x: &Tensor, op: Unary, grad: bool) -> Result<(Tensor, Option<Tensor>)> {
     let x = &x.detach();
-    let dt = x.dtype();
-    let konst = |v: f64| x.zeros_like()?.affine(1.0, v);
-    let mask = |m: Tensor| m.to_dtype(dt);
-    let sigmoid = |t: &Tensor| (t.neg()?.exp()? + 1.0)?.recip();
-    // clamp may drop NaN (candle's maximum/minimum, CUDA's fmax); put it back
-    let keep_nan = |f: Tensor| x.ne(x)?.where_cond(x, &f);
-    let pos = || x.gt(0.0);
-    // (value, derivative thunk): the derivative is only built when asked for
-    let (f, d): (Tensor, LazyDerivative<'_>) = match op {
+    let (f, d) = match op {
         Unary::Relu6 => return parts(x, Unary::Hardtanh(0.0, 6.0), grad),
-        Unary::Hardtanh(lo, hi) => (
-            keep_nan(x.clamp(lo, hi)?)?,
-            Box::new(move || mask((x.gt(lo)? * x.lt(hi)?)?)),
-        ),
-        Unary::LeakyRelu(s) => (
-            pos()?.where_cond(x, &x.affine(s, 0.0)?)?,
-            Box::new(move || mask(pos()?)?.affine(1.0 - s, s)),
-        ),
-        Unary::Elu(a) => {
-            let e = x.exp()?;
-            let f = pos()?.where_cond(x, &e.affine(a, -a)?)?;
-            (
-                f,
-                Box::new(move || pos()?.where_cond(&konst(1.0)?, &e.affine(a, 0.0)?)),
-            )
-        }
         Unary::Selu => {
             let (f, d) = parts(x, Unary::Elu(SELU_ALPHA), grad)?;
             let d = d.map(|d| d.affine(SELU_SCALE, 0.0)).transpose()?;
             return Ok((f.affine(SELU_SCALE, 0.0)?, d));
         }
+        Unary::Hardtanh(..)
+        | Unary::LeakyRelu(_)
+        | Unary::Hardsigmoid
+        | Unary::Hardswish
+        | Unary::Threshold(..) => piecewise(x, op)?,
+        Unary::Elu(_) | Unary::Celu(_) | Unary::Softplus(..) | Unary::Softsign => {
+            exponential(x, op)?
+        }
+        _ => smooth(x, op)?,
+    };
+    Ok((f, if grad { Some(d()?) } else { None }))
+}
+
+/// `v` everywhere, shaped like `x`.
+fn konst(x: &Tensor, v: f64) -> Result<Tensor> {
+    x.zeros_like()?.affine(1.0, v)
+}
+
+/// A comparison's `0/1` mask in `x`'s dtype.
+fn mask(x: &Tensor, m: Tensor) -> Result<Tensor> {
+    m.to_dtype(x.dtype())
+}
+
+/// `σ(t)` as candle ops.
+fn sigmoid_t(t: &Tensor) -> Result<Tensor> {
+    (t.neg()?.exp()? + 1.0)?.recip()
+}
+
+/// `f` with NaN where `x` is NaN (clamp may drop it: candle's maximum/minimum, CUDA's
+/// fmax).
+fn keep_nan(x: &Tensor, f: Tensor) -> Result<Tensor> {
+    x.ne(x)?.where_cond(x, &f)
+}
+
+/// The piecewise-linear ones: Hardtanh, LeakyReLU, Hardsigmoid, Hardswish, Threshold.
+fn piecewise(x: &Tensor, op: Unary) -> Result<(Tensor, LazyDerivative<'_>)> {
+    Ok(match op {
+        Unary::Hardtanh(lo, hi) => (
+            keep_nan(x, x.clamp(lo, hi)?)?,
+            Box::new(move || mask(x, (x.gt(lo)? * x.lt(hi)?)?)),
+        ),
+        Unary::LeakyRelu(s) => (
+            x.gt(0.0)?.where_cond(x, &x.affine(s, 0.0)?)?,
+            Box::new(move || mask(x, x.gt(0.0)?)?.affine(1.0 - s, s)),
+        ),
+        Unary::Hardsigmoid => (
+            keep_nan(x, x.affine(1.0 / 6.0, 0.5)?.clamp(0.0, 1.0)?)?,
+            Box::new(move || mask(x, (x.gt(-3.0)? * x.lt(3.0)?)?)?.affine(1.0 / 6.0, 0.0)),
+        ),
+        Unary::Hardswish => {
+            let f = x
+                .mul(&x.affine(1.0, 3.0)?.clamp(0.0, 6.0)?)?
+                .affine(1.0 / 6.0, 0.0)?;
+            let d = move || {
+                let mid = x
+                    .lt(3.0)?
+                    .where_cond(&x.affine(1.0 / 3.0, 0.5)?, &konst(x, 1.0)?)?;
+                x.le(-3.0)?.where_cond(&konst(x, 0.0)?, &mid)
+            };
+            (f, Box::new(d))
+        }
+        Unary::Threshold(th, v) => (
+            x.le(th)?.where_cond(&konst(x, v)?, x)?,
+            Box::new(move || mask(x, x.gt(th)?)),
+        ),
+        other => candle_core::bail!("{other:?} is not piecewise linear"),
+    })
+}
+
+/// The exponential ones: ELU, CELU, Softplus, Softsign.
+fn exponential(x: &Tensor, op: Unary) -> Result<(Tensor, LazyDerivative<'_>)> {
+    let pos = || x.gt(0.0);
+    Ok(match op {
+        Unary::Elu(a) => {
+            let e = x.exp()?;
+            let f = pos()?.where_cond(x, &e.affine(a, -a)?)?;
+            let d = move || pos()?.where_cond(&konst(x, 1.0)?, &e.affine(a, 0.0)?);
+            (f, Box::new(d))
+        }
         Unary::Celu(a) => {
             let e = x.affine(1.0 / a, 0.0)?.exp()?;
             let f = pos()?.where_cond(x, &e.affine(a, -a)?)?;
-            (f, Box::new(move || pos()?.where_cond(&konst(1.0)?, &e)))
+            (f, Box::new(move || pos()?.where_cond(&konst(x, 1.0)?, &e)))
         }
+        Unary::Softplus(beta, th) => {
+            let bx = x.affine(beta, 0.0)?;
+            let big = bx.gt(th)?;
+            let soft = (bx.exp()? + 1.0)?.log()?.affine(1.0 / beta, 0.0)?;
+            let f = big.where_cond(x, &soft)?;
+            let d = move || big.where_cond(&konst(x, 1.0)?, &sigmoid_t(&bx)?);
+            (f, Box::new(d))
+        }
+        Unary::Softsign => {
+            let a = (x.abs()? + 1.0)?;
+            (x.div(&a)?, Box::new(move || a.sqr()?.recip()))
+        }
+        other => candle_core::bail!("{other:?} is not an exponential activation"),
+    })
+}
+
+/// The smooth gates: GELU (erf and tanh), SiLU, Mish, Sigmoid, Tanh.
+fn smooth(x: &Tensor, op: Unary) -> Result<(Tensor, LazyDerivative<'_>)> {
+    Ok(match op {
         Unary::Gelu => {
             let cdf = x
                 .affine(std::f64::consts::FRAC_1_SQRT_2, 0.0)?
@@ -383,7 +457,7 @@ fn parts(x: &Tensor, op: Unary, grad: bool) -> Result<(Tensor, Option<Tensor>)> 
             (f, Box::new(d))
         }
         Unary::Silu => {
-            let s = sigmoid(x)?;
+            let s = sigmoid_t(x)?;
             let f = x.mul(&s)?;
             let d = move || s.mul(&x.mul(&s.affine(-1.0, 1.0)?)?.affine(1.0, 1.0)?);
             (f, Box::new(d))
@@ -395,52 +469,20 @@ fn parts(x: &Tensor, op: Unary, grad: bool) -> Result<(Tensor, Option<Tensor>)> 
             let f = x.mul(&t)?;
             let d = move || {
                 let sech2 = t.sqr()?.affine(-1.0, 1.0)?;
-                t.add(&x.mul(&sigmoid(x)?)?.mul(&sech2)?)
+                t.add(&x.mul(&sigmoid_t(x)?)?.mul(&sech2)?)
             };
             (f, Box::new(d))
         }
         Unary::Sigmoid => {
-            let s = sigmoid(x)?;
+            let s = sigmoid_t(x)?;
             (s.clone(), Box::new(move || s.mul(&s.affine(-1.0, 1.0)?)))
         }
         Unary::Tanh => {
             let t = x.tanh()?;
             (t.clone(), Box::new(move || t.sqr()?.affine(-1.0, 1.0)))
         }
-        Unary::Hardsigmoid => (
-            keep_nan(x.affine(1.0 / 6.0, 0.5)?.clamp(0.0, 1.0)?)?,
-            Box::new(move || mask((x.gt(-3.0)? * x.lt(3.0)?)?)?.affine(1.0 / 6.0, 0.0)),
-        ),
-        Unary::Hardswish => {
-            let f = x
-                .mul(&x.affine(1.0, 3.0)?.clamp(0.0, 6.0)?)?
-                .affine(1.0 / 6.0, 0.0)?;
-            let d = move || {
-                let mid = x
-                    .lt(3.0)?
-                    .where_cond(&x.affine(1.0 / 3.0, 0.5)?, &konst(1.0)?)?;
-                x.le(-3.0)?.where_cond(&konst(0.0)?, &mid)
-            };
-            (f, Box::new(d))
-        }
-        Unary::Softplus(beta, th) => {
-            let bx = x.affine(beta, 0.0)?;
-            let big = bx.gt(th)?;
-            let soft = (bx.exp()? + 1.0)?.log()?.affine(1.0 / beta, 0.0)?;
-            let f = big.where_cond(x, &soft)?;
-            let d = move || big.where_cond(&konst(1.0)?, &sigmoid(&bx)?);
-            (f, Box::new(d))
-        }
-        Unary::Softsign => {
-            let a = (x.abs()? + 1.0)?;
-            (x.div(&a)?, Box::new(move || a.sqr()?.recip()))
-        }
-        Unary::Threshold(th, v) => (
-            x.le(th)?.where_cond(&konst(v)?, x)?,
-            Box::new(move || mask(x.gt(th)?)),
-        ),
-    };
-    Ok((f, if grad { Some(d()?) } else { None }))
+        other => candle_core::bail!("{other:?} is not a smooth activation"),
+    })
 }
 
 /// `softmax(x, dim) = exp(x − max) / Σ exp(x − max)`, composed from candle ops whose
