@@ -283,9 +283,71 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// (workload, implementation, mode).
+type Key = (String, String, String);
+
+/// The median of each figure per (workload, implementation, mode).
+struct Medians(BTreeMap<Key, BTreeMap<&'static str, f64>>);
+
+/// The figures a measurement has medians of.
+const FIGURES: [&str; 4] = ["seconds", "samples_per_sec", "peak_rss_mib", "busy_cores"];
+
+impl Medians {
+    fn new(groups: &BTreeMap<Key, Vec<&Value>>) -> Self {
+        let med =
+            |rows: &[&Value], k: &str| median(rows.iter().filter_map(|r| r[k].as_f64()).collect());
+        Self(
+            groups
+                .iter()
+                .map(|(k, g)| {
+                    let figures = FIGURES
+                        .iter()
+                        .filter_map(|&f| med(g, f).map(|v| (f, v)))
+                        .collect();
+                    (k.clone(), figures)
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, w: &str, i: &str, m: &str, figure: &str) -> Option<f64> {
+        self.0
+            .get(&(w.into(), i.into(), m.into()))?
+            .get(figure)
+            .copied()
+    }
+}
+
+/// The ratios against the goals, as they are added.
+#[derive(Default)]
+struct Ratios(Vec<Value>);
+
+impl Ratios {
+    /// `num / den` against `goal`: `at_least`, the goal is a floor (speed ratios) rather
+    /// than a ceiling (costs); a negative goal marks a reference figure with no goal.
+    fn add(
+        &mut self,
+        w: &str,
+        what: &str,
+        nd: (Option<f64>, Option<f64>),
+        goal: f64,
+        at_least: bool,
+    ) {
+        let (Some(n), Some(d)) = nd else { return };
+        let v = n / d;
+        let met = if goal < 0.0 {
+            Value::Null
+        } else {
+            Value::Bool(if at_least { v >= goal } else { v <= goal })
+        };
+        self.0.push(json!({"workload": w, "ratio": what, "value": v,
+            "goal": goal.max(0.0), "at_least": at_least, "met": met}));
+    }
+}
+
 /// Medians per (workload, implementation, mode) and the goals' ratios.
 fn summarize(results: &[Value], workloads: &[String]) -> Value {
-    let mut groups: BTreeMap<(String, String, String), Vec<&Value>> = BTreeMap::new();
+    let mut groups: BTreeMap<Key, Vec<&Value>> = BTreeMap::new();
     for r in results {
         let key = |k: &str| r[k].as_str().unwrap_or_default().to_string();
         groups
@@ -293,136 +355,85 @@ fn summarize(results: &[Value], workloads: &[String]) -> Value {
             .or_default()
             .push(r);
     }
-    let med =
-        |rows: &[&Value], k: &str| median(rows.iter().filter_map(|r| r[k].as_f64()).collect());
-    let mut rows = Vec::new();
-    let mut sps: BTreeMap<(String, String, String), f64> = BTreeMap::new();
-    let mut rss: BTreeMap<(String, String, String), f64> = BTreeMap::new();
-    let mut busy: BTreeMap<(String, String, String), f64> = BTreeMap::new();
-    for ((w, i, m), g) in &groups {
-        let s = med(g, "samples_per_sec");
-        if let Some(s) = s {
-            sps.insert((w.clone(), i.clone(), m.clone()), s);
-        }
-        if let Some(r) = med(g, "peak_rss_mib") {
-            rss.insert((w.clone(), i.clone(), m.clone()), r);
-        }
-        if let Some(b) = med(g, "busy_cores") {
-            busy.insert((w.clone(), i.clone(), m.clone()), b);
-        }
-        rows.push(json!({
-            "workload": w, "implementation": i, "mode": m,
-            "seconds": med(g, "seconds"), "samples_per_sec": s,
-            "peak_rss_mib": med(g, "peak_rss_mib"),
-            "busy_cores": med(g, "busy_cores"),
-            "extrapolated": g.iter().any(|r| r["extrapolated"] == true),
-        }));
-    }
-    let get = |w: &str, i: &str, m: &str| sps.get(&(w.into(), i.into(), m.into())).copied();
-    let mut ratios = Vec::new();
-    // `at_least`: the goal is a floor (speed ratios) rather than a ceiling (costs). A
-    // negative goal marks a reference figure that issue 8 sets no goal for.
-    let mut ratio =
-        |w: &str, what: &str, num: Option<f64>, den: Option<f64>, goal: f64, at_least: bool| {
-            if let (Some(n), Some(d)) = (num, den) {
-                let v = n / d;
-                let met = if goal < 0.0 {
-                    Value::Null
-                } else {
-                    Value::Bool(if at_least { v >= goal } else { v <= goal })
-                };
-                ratios.push(
-                    json!({"workload": w, "ratio": what, "value": v, "goal": goal.max(0.0),
-                "at_least": at_least, "met": met}),
-                );
-            }
-        };
+    let med = Medians::new(&groups);
+    let rows: Vec<Value> = groups
+        .iter()
+        .map(|((w, i, m), g)| {
+            let f = |k| med.get(w, i, m, k);
+            json!({
+                "workload": w, "implementation": i, "mode": m,
+                "seconds": f("seconds"), "samples_per_sec": f("samples_per_sec"),
+                "peak_rss_mib": f("peak_rss_mib"), "busy_cores": f("busy_cores"),
+                "extrapolated": g.iter().any(|r| r["extrapolated"] == true),
+            })
+        })
+        .collect();
+    let mut ratios = Ratios::default();
     for w in workloads {
-        // 2× PyTorch + DataLoader on every workload (W3 at both worker counts)
-        let goal = 2.0;
-        for k in [0, 2] {
-            let m = format!("dataloader_w{k}");
-            ratio(
-                w,
-                &format!("wick w{k} / PyTorch DataLoader w{k} (samples/s)"),
-                get(w, "wick", &m),
-                get(w, "pytorch", &m),
-                goal,
-                true,
-            );
+        pipeline_ratios(w, &med, &mut ratios);
+        if w != "w3" {
+            step_ratios(w, &med, &mut ratios);
         }
-        let key = |i: &str| (w.to_string(), i.to_string(), "dataloader_w0".to_string());
-        ratio(
-            w,
-            "peak RSS wick w0 / PyTorch w0",
-            rss.get(&key("wick")).copied(),
-            rss.get(&key("pytorch")).copied(),
-            1.0,
-            false,
-        );
-        // the average busy cores while training (of 2): a goal on the CNNs
-        let cores_goal = if matches!(w.as_str(), "w2" | "w4" | "w5") {
-            1.8
-        } else {
-            -1.0
-        };
-        ratio(
-            w,
-            "busy cores, wick w0 (CPU s / wall s)",
-            busy.get(&key("wick")).copied(),
-            Some(1.0),
-            cores_goal,
-            true,
-        );
-        ratio(
-            w,
-            "busy cores, PyTorch w0 (CPU s / wall s)",
-            busy.get(&key("pytorch")).copied(),
-            Some(1.0),
-            -1.0,
-            true,
-        );
-        if w == "w3" {
-            continue;
-        }
-        let wick = get(w, "wick", "dataloader_w0");
-        ratio(
-            w,
-            "wick w0 from files / PyTorch pre-tensorized (samples/s)",
-            wick,
-            get(w, "pytorch", "pretensorized"),
-            1.25,
-            true,
-        );
-        // step times: a loop's samples/s over wick's
-        ratio(
-            w,
-            "wick w0 step time / hand-written candle loop step time",
-            get(w, "candle_loop", "pretensorized"),
-            wick,
-            1.10,
-            false,
-        );
-        ratio(
-            w,
-            "wick w0 step time / wick crates in a plain loop (runner cost)",
-            get(w, "wick_crates_loop", "pretensorized"),
-            wick,
-            1.10,
-            false,
-        );
-        // the design issue 8 weighs: candle's autograd with wick's custom ops against
-        // layers with an explicit backward into preallocated buffers (W1 only)
-        ratio(
-            w,
-            "wick crates loop step time / explicit-backward loop step time",
-            get(w, "explicit_loop", "pretensorized"),
-            get(w, "wick_crates_loop", "pretensorized"),
-            -1.0,
-            false,
-        );
     }
-    json!({ "rows": rows, "ratios": ratios })
+    json!({ "rows": rows, "ratios": ratios.0 })
+}
+
+/// Against PyTorch + DataLoader: samples/s (2× on every workload), peak RSS, busy cores.
+fn pipeline_ratios(w: &str, med: &Medians, ratios: &mut Ratios) {
+    let sps = |i: &str, m: &str| med.get(w, i, m, "samples_per_sec");
+    for k in [0, 2] {
+        let m = format!("dataloader_w{k}");
+        let what = format!("wick w{k} / PyTorch DataLoader w{k} (samples/s)");
+        ratios.add(w, &what, (sps("wick", &m), sps("pytorch", &m)), 2.0, true);
+    }
+    let w0 = |i: &str, f: &str| med.get(w, i, "dataloader_w0", f);
+    let rss = (w0("wick", "peak_rss_mib"), w0("pytorch", "peak_rss_mib"));
+    ratios.add(w, "peak RSS wick w0 / PyTorch w0", rss, 1.0, false);
+    // the average busy cores while training (of 2): a goal on the CNNs
+    let cores_goal = if matches!(w, "w2" | "w4" | "w5") {
+        1.8
+    } else {
+        -1.0
+    };
+    let busy = |i| (w0(i, "busy_cores"), Some(1.0));
+    ratios.add(
+        w,
+        "busy cores, wick w0 (CPU s / wall s)",
+        busy("wick"),
+        cores_goal,
+        true,
+    );
+    ratios.add(
+        w,
+        "busy cores, PyTorch w0 (CPU s / wall s)",
+        busy("pytorch"),
+        -1.0,
+        true,
+    );
+}
+
+/// Against pre-built tensors: PyTorch's samples/s, and the step times of the loops
+/// (a loop's samples/s over wick's).
+fn step_ratios(w: &str, med: &Medians, ratios: &mut Ratios) {
+    let sps = |i: &str, m: &str| med.get(w, i, m, "samples_per_sec");
+    let pre = |i: &str| sps(i, "pretensorized");
+    let wick = sps("wick", "dataloader_w0");
+    let what = "wick w0 from files / PyTorch pre-tensorized (samples/s)";
+    ratios.add(w, what, (wick, pre("pytorch")), 1.25, true);
+    let what = "wick w0 step time / hand-written candle loop step time";
+    ratios.add(w, what, (pre("candle_loop"), wick), 1.10, false);
+    let what = "wick w0 step time / wick crates in a plain loop (runner cost)";
+    ratios.add(w, what, (pre("wick_crates_loop"), wick), 1.10, false);
+    // the design issue 8 weighs: candle's autograd with wick's custom ops against
+    // layers with an explicit backward into preallocated buffers (W1 only)
+    let what = "wick crates loop step time / explicit-backward loop step time";
+    ratios.add(
+        w,
+        what,
+        (pre("explicit_loop"), pre("wick_crates_loop")),
+        -1.0,
+        false,
+    );
 }
 
 fn print_table(summary: &Value) {
@@ -483,4 +494,22 @@ fn machine(threads: usize) -> Value {
         .ok()
         .and_then(|m| m.lines().next().map(|l| l.to_string()));
     json!({ "cpu": model, "cores": cores, "threads": threads, "memory": mem, "os": std::env::consts::OS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The summary of a recorded run's measurements is the one the run wrote.
+    #[test]
+    fn summarizes_a_recorded_run_as_it_did() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../bench/results/2026-12-03-2cores-session8.json"
+        );
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let measurements = doc["measurements"].as_array().unwrap();
+        let workloads: Vec<String> = ["w1", "w2", "w3", "w4", "w5"].map(String::from).to_vec();
+        assert_eq!(summarize(measurements, &workloads), doc["summary"]);
+    }
 }
