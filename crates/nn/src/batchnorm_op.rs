@@ -11,42 +11,10 @@
 //! computed once a step. It is checked by gradcheck and by the PyTorch fixtures of every
 //! BatchNorm case. CPU only: on other devices the layer uses the composed version.
 
-use crate::kernel::with_floats;
+use crate::kernel::{with_floats, Float};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
-use std::ops::{Add, Mul, Sub};
-
-/// The float types of the kernels, with their `f64` conversions.
-trait Float:
-    Copy
-    + Default
-    + Send
-    + Sync
-    + PartialOrd
-    + Add<Output = Self>
-    + Sub<Output = Self>
-    + Mul<Output = Self>
-{
-    fn f(self) -> f64;
-    fn of(v: f64) -> Self;
-}
-impl Float for f32 {
-    fn f(self) -> f64 {
-        f64::from(self)
-    }
-    fn of(v: f64) -> Self {
-        v as f32
-    }
-}
-impl Float for f64 {
-    fn f(self) -> f64 {
-        self
-    }
-    fn of(v: f64) -> Self {
-        v
-    }
-}
 
 /// Below this many elements the passes run on the calling thread.
 const PAR_MIN: usize = 1 << 15;
@@ -68,7 +36,7 @@ fn row_sum<T: Float>(row: &[T], f: impl Fn(T) -> T) -> f64 {
     let mut chunks = row.chunks_exact(8);
     for c in &mut chunks {
         for (a, &v) in acc.iter_mut().zip(c) {
-            *a = *a + f(v);
+            *a += f(v);
         }
     }
     let tail: f64 = chunks.remainder().iter().map(|&v| f(v).f()).sum();
@@ -274,8 +242,8 @@ fn row_sums<T: Float, const RELU: bool>(x: &[T], g: &[T], f: (T, T, T)) -> (f64,
         };
         for k in 0..8 {
             let gv = masked(xs[k], gs[k]);
-            a1[k] = a1[k] + gv;
-            a2[k] = a2[k] + gv * (xs[k] - f.0);
+            a1[k] += gv;
+            a2[k] += gv * (xs[k] - f.0);
         }
     }
     let (mut sg, mut sgd) = (0f64, 0f64);
@@ -303,7 +271,7 @@ impl BatchNormTrain {
         let relu = self.relu;
         let sums = channel_sums(x, g, d, &fwd, relu);
         let mut out = if self.batch {
-            self.dx_batch(x, &p, g, d, &sums)
+            self.dx_batch(x, &p, g, d, (&fwd, &sums))
         } else {
             // running statistics are constants: dx = g·γσ⁻¹
             per_element(x, g, d, |ch, x, g| {
@@ -318,17 +286,17 @@ impl BatchNormTrain {
     }
 
     /// `dx = k·(M·g − Σg − x̂·Σ(g·x̂))` with `k = γσ⁻¹/M`, `x̂ = (x − μ)σ⁻¹`: the gradient
-    /// through the batch's statistics (`sums`: each channel's `(Σg, Σ g·(x − μ))`).
+    /// through the batch's statistics (`fwd`: each channel's forward `(μ, a, b)`; `sums`:
+    /// its `(Σg, Σ g·(x − μ))`).
     fn dx_batch<T: Float>(
         &self,
         x: &[T],
         p: &Params<'_, T>,
         g: &[T],
         (n, c, l): (usize, usize, usize),
-        sums: &[(f64, f64)],
+        (fwd, sums): (&[(T, T, T)], &[(f64, f64)]),
     ) -> Vec<T> {
         let m = (n * l) as f64;
-        let fwd = affine(p, self.eps);
         let relu = self.relu;
         let coef: Vec<(T, T, T, T)> = (0..c)
             .map(|ch| {

@@ -31,10 +31,10 @@ impl MaskMul {
         }
     }
 
-    fn apply<T: Float + From<f32> + std::ops::Mul<Output = T>>(&self, x: &[T]) -> Vec<T> {
+    fn apply<T: Float>(&self, x: &[T]) -> Vec<T> {
         let per = self.per;
         let run = |(out, (x, &m)): (&mut [T], (&[T], &f32))| {
-            let m = T::from(m);
+            let m = T::of(f64::from(m));
             for (o, &v) in out.iter_mut().zip(x) {
                 *o = v * m;
             }

@@ -14,9 +14,15 @@ pub(crate) trait Float:
     + PartialOrd
     + 'static
     + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
     + std::ops::AddAssign
 {
     const ONE: Self;
+    /// The value in `f64` (exact).
+    fn f(self) -> f64;
+    /// `v` rounded to `Self`.
+    fn of(v: f64) -> Self;
     /// `s` as `f32`s, when `Self` is `f32` (for kernels written for f32 only).
     fn as_f32(s: &[Self]) -> Option<&[f32]> {
         let _ = s;
@@ -39,6 +45,12 @@ pub(crate) trait Float:
 }
 impl Float for f32 {
     const ONE: Self = 1.0;
+    fn f(self) -> f64 {
+        f64::from(self)
+    }
+    fn of(v: f64) -> Self {
+        v as f32
+    }
     fn as_f32(s: &[Self]) -> Option<&[f32]> {
         Some(s)
     }
@@ -48,6 +60,12 @@ impl Float for f32 {
 }
 impl Float for f64 {
     const ONE: Self = 1.0;
+    fn f(self) -> f64 {
+        self
+    }
+    fn of(v: f64) -> Self {
+        v
+    }
 }
 
 /// A matrix operand: pointer plus row and column strides.
