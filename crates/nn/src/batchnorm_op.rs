@@ -134,6 +134,9 @@ impl CustomOp1 for ChannelStats {
     }
 }
 
+/// A channel's `(μ, a, b)` of `y = (x − μ)·a + b`.
+type Coef<T> = (T, T, T);
+
 /// The parameters `[γ; β; μ; σ²]` (`[4, C]`) of a channel.
 struct Params<'a, T> {
     p: &'a [T],
@@ -294,7 +297,7 @@ impl BatchNormTrain {
         p: &Params<'_, T>,
         g: &[T],
         (n, c, l): (usize, usize, usize),
-        (fwd, sums): (&[(T, T, T)], &[(f64, f64)]),
+        (fwd, sums): (&[Coef<T>], &[(f64, f64)]),
     ) -> Vec<T> {
         let m = (n * l) as f64;
         let relu = self.relu;
