@@ -519,15 +519,7 @@ impl<M: Layer> Trainer<M> {
             running_loss,
         };
         let stop = self.each(|cb, v| cb.on_step_end(v, &end))?;
-        // a snapshot records the pass's time so far; the time spent writing it is not
-        // training time
-        let (t, c) = (pass.t0.elapsed().as_secs_f64(), pass.cpu_used());
-        self.state.sums.seconds += t;
-        self.state.sums.cpu_seconds += c.unwrap_or(0.0);
-        let written = self.checkpoint_point(stop.is_some(), Some(pass));
-        self.state.sums.seconds -= pass.t0.elapsed().as_secs_f64();
-        self.state.sums.cpu_seconds -= pass.cpu_used().unwrap_or(0.0);
-        written?;
+        self.checkpoint_point(stop.is_some(), Some(pass))?;
         Ok(stop)
     }
 
@@ -558,8 +550,7 @@ impl<M: Layer> Trainer<M> {
     }
 
     /// Asks every callback whether it wants a checkpoint now (`forced`: the run stops
-    /// mid-epoch, so one is taken anyway); if one does, reads back what `pass` kept on
-    /// the device, takes a [`Snapshot`] and hands it to every callback.
+    /// mid-epoch, so one is taken anyway); if one does, [`Trainer::checkpoint_now`].
     fn checkpoint_point(&mut self, forced: bool, pass: Option<&mut Pass>) -> Result<(), RunError> {
         let mut callbacks = std::mem::take(&mut self.callbacks);
         let wanted = {
@@ -570,20 +561,37 @@ impl<M: Layer> Trainer<M> {
                 .fold(forced, |w, cb| cb.wants_checkpoint(&view) | w)
         };
         let result = if wanted {
-            (|| {
-                if let Some(pass) = pass {
-                    self.flush_pending(pass)?;
-                }
-                let snapshot = self.snapshot_with(&callbacks)?;
-                let view = self.view();
-                callbacks
-                    .iter_mut()
-                    .try_for_each(|cb| cb.on_checkpoint(&view, &snapshot))
-            })()
+            self.checkpoint_now(&mut callbacks, pass)
         } else {
             Ok(())
         };
         self.callbacks = callbacks;
+        result
+    }
+
+    /// Takes a [`Snapshot`] and hands it to every callback. Mid-epoch (`pass`), what
+    /// the pass kept on the device is read back first and its time so far recorded in
+    /// the snapshot; the time spent snapshotting and writing is not training time.
+    fn checkpoint_now(
+        &mut self,
+        callbacks: &mut [Box<dyn Callback>],
+        mut pass: Option<&mut Pass>,
+    ) -> Result<(), RunError> {
+        if let Some(p) = pass.as_deref_mut() {
+            self.flush_pending(p)?;
+            self.state.sums.seconds += p.t0.elapsed().as_secs_f64();
+            self.state.sums.cpu_seconds += p.cpu_used().unwrap_or(0.0);
+        }
+        let result = self.snapshot_with(callbacks).and_then(|snapshot| {
+            let view = self.view();
+            callbacks
+                .iter_mut()
+                .try_for_each(|cb| cb.on_checkpoint(&view, &snapshot))
+        });
+        if let Some(p) = pass {
+            self.state.sums.seconds -= p.t0.elapsed().as_secs_f64();
+            self.state.sums.cpu_seconds -= p.cpu_used().unwrap_or(0.0);
+        }
         result
     }
 
