@@ -29,7 +29,7 @@ use wick_tensor::catalog::{Catalog, Tagged};
 /// defaults, `#[serde(deny_unknown_fields)]`; `Serialize` for the run's
 /// `config.toml`), `Clone` and `Debug`.
 ///
-/// ```ignore
+/// ```text
 /// impl LayerSpec for MyLayerConfig {
 ///     fn infer(&mut self, input: &[usize]) -> Result<Shape> { … }     // [in] → [out]
 ///     fn build(&self, ctx: &mut BuildCtx) -> Result<Box<dyn Layer>> { … }

@@ -16,6 +16,7 @@ pub(crate) trait Float:
     + std::ops::Add<Output = Self>
     + std::ops::Sub<Output = Self>
     + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
     + std::ops::AddAssign
 {
     const ONE: Self;
@@ -28,6 +29,14 @@ pub(crate) trait Float:
         let _ = s;
         None
     }
+    /// `s` as mutable `f32`s, when `Self` is `f32`.
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        let _ = s;
+        None
+    }
+    /// `if take { a } else { b }` without a branch (bit masks), for kernels whose
+    /// comparisons are unpredictable (max pooling).
+    fn pick(take: bool, a: Self, b: Self) -> Self;
     /// `v` as `Self`s, when `Self` is `f32`.
     fn from_f32(v: Vec<f32>) -> Option<Vec<Self>> {
         let _ = v;
@@ -54,6 +63,13 @@ impl Float for f32 {
     fn as_f32(s: &[Self]) -> Option<&[f32]> {
         Some(s)
     }
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        Some(s)
+    }
+    fn pick(take: bool, a: Self, b: Self) -> Self {
+        let m = 0u32.wrapping_sub(u32::from(take));
+        f32::from_bits(b.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
+    }
     fn from_f32(v: Vec<f32>) -> Option<Vec<Self>> {
         Some(v)
     }
@@ -65,6 +81,10 @@ impl Float for f64 {
     }
     fn of(v: f64) -> Self {
         v
+    }
+    fn pick(take: bool, a: Self, b: Self) -> Self {
+        let m = 0u64.wrapping_sub(u64::from(take));
+        f64::from_bits(b.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
     }
 }
 

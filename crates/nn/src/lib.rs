@@ -17,8 +17,6 @@ mod batchnorm_op;
 mod bilinear;
 mod config;
 mod conv;
-#[cfg(target_arch = "x86_64")]
-mod conv_direct;
 mod conv_op;
 mod conv_pool_op;
 mod conv_transpose;

@@ -3,6 +3,7 @@
 //! copied from.
 
 use crate::index_cache::indices;
+use crate::kernel::with_floats;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -80,13 +81,6 @@ struct PadOp {
     cols: Arc<Vec<Option<usize>>>,
 }
 
-fn slice<'a, T>(v: &'a [T], l: &Layout, op: &str) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("{op}: input must be contiguous"),
-    }
-}
-
 impl PadOp {
     fn fwd<T: Copy + Default>(&self, x: &[T]) -> Vec<T> {
         let (oh, ow) = (self.rows.len(), self.cols.len());
@@ -139,11 +133,7 @@ impl CustomOp1 for PadOp {
         if (h, w) != (self.h, self.w) {
             candle_core::bail!("pad2d: built for {}x{}, got {h}x{w}", self.h, self.w)
         }
-        let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(self.fwd(slice(v, l, "pad2d")?)),
-            CpuStorage::F64(v) => CpuStorage::F64(self.fwd(slice(v, l, "pad2d")?)),
-            _ => candle_core::bail!("pad2d: only f32 and f64 are supported"),
-        };
+        let out = with_floats!("pad2d", [(s, l) => v], self.fwd(v));
         Ok((out, Shape::from((n, c, self.rows.len(), self.cols.len()))))
     }
 
@@ -170,11 +160,7 @@ impl CustomOp2 for PadBwd {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let out = match s2 {
-            CpuStorage::F32(g) => CpuStorage::F32(self.0.bwd(slice(g, l2, "pad2d backward")?)),
-            CpuStorage::F64(g) => CpuStorage::F64(self.0.bwd(slice(g, l2, "pad2d backward")?)),
-            _ => candle_core::bail!("pad2d backward: only f32 and f64 are supported"),
-        };
+        let out = with_floats!("pad2d backward", [(s2, l2) => g], self.0.bwd(g));
         Ok((out, l1.shape().clone()))
     }
 }

@@ -25,7 +25,7 @@ impl CustomOp1 for Relu {
 
 /// `relu(x) = max(x, 0)` with PyTorch's gradient: `1` where `x > 0`, else `0`.
 ///
-/// On the CPU in `f32`/`f64` one custom op; elsewhere [`relu_generic`].
+/// On the CPU in `f32`/`f64` one custom op; elsewhere `relu_generic`.
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     if wick_tensor::device_path::cpu_kernel(x) {
         return x.contiguous()?.apply_op1(Relu);

@@ -289,7 +289,7 @@ impl CustomOp1 for Deriv {
 /// Applies `op` elementwise, with PyTorch's gradient.
 ///
 /// On the CPU in `f32`/`f64` this is one custom op; on other devices (and dtypes) it is
-/// [`unary_generic`], a composition of candle ops with the same values and gradient.
+/// `unary_generic`, a composition of candle ops with the same values and gradient.
 pub fn unary(x: &Tensor, op: Unary) -> Result<Tensor> {
     if wick_tensor::device_path::cpu_kernel(x) {
         return x.contiguous()?.apply_op1(Fwd(op));

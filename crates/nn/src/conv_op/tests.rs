@@ -1,0 +1,525 @@
+use super::cpu::{conv_bwd_data_im2col, conv_fwd_im2col};
+use super::device::{conv2d_candle, conv2d_generic, conv_transpose2d_generic};
+use super::geometry::{valid_range, Dims};
+#[cfg(target_arch = "x86_64")]
+use super::simd::{available, conv_bwd_data_direct, conv_fwd_direct, direct, direct_fits};
+use super::*;
+use candle_core::{DType, Device};
+use candle_core::{Result, Tensor};
+use wick_tensor::gradcheck::gradcheck;
+
+fn t(shape: &[usize], m: usize) -> Tensor {
+    let n: usize = shape.iter().product();
+    let v: Vec<f64> = (0..n).map(|i| ((i * m) % 17) as f64 / 8.0 - 1.0).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+fn geom(
+    s: (usize, usize),
+    ph: (usize, usize),
+    pw: (usize, usize),
+    d: (usize, usize),
+    groups: usize,
+) -> ConvGeom {
+    ConvGeom {
+        stride: s,
+        pad_h: ph,
+        pad_w: pw,
+        dilation: d,
+        groups,
+    }
+}
+
+#[test]
+fn valid_range_matches_brute_force() {
+    for out in 0..6 {
+        for n in 1..6 {
+            for s in 1..4 {
+                for off in 0..5 {
+                    for p in 0..4 {
+                        let ok: Vec<usize> = (0..out)
+                            .filter(|&o| {
+                                let i = (o * s + off) as i64 - p as i64;
+                                i >= 0 && i < n as i64
+                            })
+                            .collect();
+                        let (lo, hi) = valid_range(out, n, s, off, p);
+                        assert_eq!((lo..hi).collect::<Vec<_>>(), ok, "{out} {n} {s} {off} {p}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_relu_equals_conv_then_relu() {
+    use candle_core::Var;
+    let g = geom((1, 1), (1, 1), (1, 1), (1, 1), 1);
+    let x = Var::from_tensor(&t(&[2, 3, 5, 4], 13)).unwrap();
+    let w = Var::from_tensor(&t(&[4, 3, 3, 3], 7)).unwrap();
+    // the inputs are multiples of 1/8: an offset keeps the pre-activations off the kink
+    let b = Var::from_tensor(&(t(&[4], 5) + 0.01234).unwrap()).unwrap();
+    let up = t(&[2, 4, 5, 4], 11);
+    let fused = conv2d_act(&x, &w, Some(&b), g, true).unwrap();
+    let plain = crate::relu_op::relu(&conv2d(&x, &w, Some(&b), g).unwrap()).unwrap();
+    let max_diff = |a: &Tensor, c: &Tensor| {
+        (a - c)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    };
+    assert!(max_diff(&fused, &plain) < 1e-12);
+    let g1 = (&fused * &up)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g2 = (&plain * &up)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    for v in [&x, &w, &b] {
+        assert!(max_diff(g1.get(v).unwrap(), g2.get(v).unwrap()) < 1e-12);
+    }
+    // away from the kink, the numerical gradient agrees too
+    gradcheck(
+        |v| conv2d_act(&v[0], &v[1], Some(&v[2]), g, true),
+        &[
+            x.as_tensor().clone(),
+            w.as_tensor().clone(),
+            b.as_tensor().clone(),
+        ],
+    )
+    .unwrap();
+}
+
+#[test]
+fn gradcheck_conv2d_all_geometries() {
+    for (cin, cout, k, g) in [
+        (2, 3, (3, 2), geom((1, 1), (1, 1), (0, 0), (1, 1), 1)),
+        (2, 3, (3, 3), geom((2, 3), (1, 0), (2, 1), (1, 2), 1)),
+        (4, 2, (2, 3), geom((1, 2), (0, 1), (1, 1), (2, 1), 2)),
+        (3, 3, (1, 1), geom((1, 1), (0, 0), (0, 0), (1, 1), 3)),
+        (2, 4, (1, 1), geom((2, 1), (1, 0), (0, 0), (1, 1), 1)),
+    ] {
+        let x = t(&[2, cin, 5, 6], 13);
+        let w = t(&[cout, cin / g.groups, k.0, k.1], 7);
+        let b = t(&[cout], 5);
+        gradcheck(
+            |v| conv2d(&v[0], &v[1], Some(&v[2]), g),
+            &[x.clone(), w.clone(), b],
+        )
+        .unwrap();
+        gradcheck(|v| conv2d(&v[0], &v[1], None, g), &[x, w]).unwrap();
+    }
+}
+
+#[test]
+fn gradcheck_conv2d_single_sample_uses_gemm_threads() {
+    let g = geom((2, 1), (1, 1), (1, 2), (1, 1), 1);
+    let x = t(&[1, 2, 5, 4], 11);
+    let w = t(&[3, 2, 3, 3], 7);
+    let b = t(&[3], 5);
+    gradcheck(|v| conv2d(&v[0], &v[1], Some(&v[2]), g), &[x, w, b]).unwrap();
+}
+
+#[test]
+fn gradcheck_conv_transpose2d() {
+    for (cin, cout, k, g, out_pad) in [
+        (
+            2,
+            3,
+            (3, 3),
+            geom((2, 2), (1, 1), (1, 1), (1, 1), 1),
+            (1, 0),
+        ),
+        (
+            4,
+            2,
+            (2, 3),
+            geom((1, 2), (0, 0), (1, 1), (2, 1), 2),
+            (0, 1),
+        ),
+        (
+            2,
+            2,
+            (3, 2),
+            geom((3, 2), (0, 0), (0, 0), (1, 1), 1),
+            (2, 1),
+        ),
+    ] {
+        let (h, w) = (4, 3);
+        let len = |n: usize, k: usize, s: usize, p: (usize, usize), d: usize, op: usize| {
+            (n - 1) * s + d * (k - 1) + 1 + op - p.0 - p.1
+        };
+        let out_hw = (
+            len(h, k.0, g.stride.0, g.pad_h, g.dilation.0, out_pad.0),
+            len(w, k.1, g.stride.1, g.pad_w, g.dilation.1, out_pad.1),
+        );
+        let x = t(&[2, cin, h, w], 13);
+        let wt = t(&[cin, cout / g.groups, k.0, k.1], 7);
+        let b = t(&[cout], 5);
+        gradcheck(
+            |v| conv_transpose2d(&v[0], &v[1], Some(&v[2]), g, out_hw),
+            &[x.clone(), wt.clone(), b],
+        )
+        .unwrap();
+        gradcheck(
+            |v| conv_transpose2d(&v[0], &v[1], None, g, out_hw),
+            &[x, wt],
+        )
+        .unwrap();
+    }
+}
+
+/// Values and gradients (for every input) of `sum(f(inputs) · w)`.
+fn value_and_grads(inputs: &[Tensor], f: &dyn Fn(&[Tensor]) -> Result<Tensor>) -> Vec<Tensor> {
+    let vars: Vec<candle_core::Var> = inputs
+        .iter()
+        .map(|t| candle_core::Var::from_tensor(t).unwrap())
+        .collect();
+    let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let y = f(&ts).unwrap();
+    let n = y.elem_count();
+    let w: Vec<f64> = (0..n).map(|i| ((i * 13) % 7) as f64 / 4.0 - 0.7).collect();
+    let w = Tensor::from_vec(w, y.shape(), &Device::Cpu)
+        .unwrap()
+        .to_dtype(y.dtype())
+        .unwrap();
+    let g = (&y * w).unwrap().sum_all().unwrap().backward().unwrap();
+    let mut out = vec![y];
+    out.extend(ts.iter().map(|t| g.get(t).unwrap().clone()));
+    out
+}
+
+fn agree(
+    what: &str,
+    inputs: &[Tensor],
+    a: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+    b: &dyn Fn(&[Tensor]) -> Result<Tensor>,
+) {
+    for dtype in [DType::F64, DType::F32] {
+        let inputs: Vec<Tensor> = inputs.iter().map(|t| t.to_dtype(dtype).unwrap()).collect();
+        let tol = if dtype == DType::F64 { 1e-13 } else { 1e-5 };
+        let (ra, rb) = (value_and_grads(&inputs, a), value_and_grads(&inputs, b));
+        for (i, (p, q)) in ra.iter().zip(&rb).enumerate() {
+            assert_eq!(p.dims(), q.dims(), "{what} {i}");
+            let err = wick_tensor::testing::rel_error(p, q);
+            assert!(err < tol, "{what} {dtype:?} output {i} (0 = value): {err}");
+        }
+    }
+}
+
+fn conv_cases() -> Vec<(usize, usize, (usize, usize), ConvGeom)> {
+    vec![
+        (2, 3, (3, 2), geom((1, 1), (1, 1), (0, 0), (1, 1), 1)),
+        (2, 3, (3, 3), geom((2, 3), (1, 0), (2, 1), (1, 2), 1)),
+        (4, 2, (2, 3), geom((1, 2), (0, 1), (1, 1), (2, 1), 2)),
+        (3, 3, (1, 1), geom((1, 1), (0, 0), (0, 0), (1, 1), 3)),
+        (2, 4, (1, 1), geom((2, 1), (1, 0), (0, 0), (1, 1), 1)),
+        (4, 6, (3, 2), geom((2, 2), (1, 2), (0, 1), (1, 1), 2)),
+        (4, 6, (3, 2), geom((3, 3), (0, 0), (1, 1), (2, 2), 1)),
+    ]
+}
+
+#[test]
+fn generic_conv2d_equals_the_kernel() {
+    for (cin, cout, k, g) in conv_cases() {
+        let x = t(&[2, cin, 7, 6], 13);
+        let w = t(&[cout, cin / g.groups, k.0, k.1], 7);
+        let b = t(&[cout], 5);
+        let what = format!("{g:?}");
+        let kernel = |v: &[Tensor]| conv2d(&v[0], &v[1], Some(&v[2]), g);
+        let generic = |v: &[Tensor]| conv2d_generic(&v[0], &v[1], Some(&v[2]), g);
+        // the public entry with the generic path forced: what a GPU runs
+        let device = |v: &[Tensor]| {
+            wick_tensor::device_path::force_generic(|| conv2d(&v[0], &v[1], Some(&v[2]), g))
+        };
+        agree(&what, &[x.clone(), w.clone(), b.clone()], &kernel, &generic);
+        agree(&what, &[x.clone(), w.clone(), b], &kernel, &device);
+        agree(
+            &what,
+            &[x.clone(), w.clone()],
+            &|v: &[Tensor]| conv2d(&v[0], &v[1], None, g),
+            &|v: &[Tensor]| conv2d_generic(&v[0], &v[1], None, g),
+        );
+        gradcheck(|v| conv2d_generic(&v[0], &v[1], None, g), &[x, w]).unwrap();
+    }
+}
+
+#[test]
+fn generic_conv_transpose2d_equals_the_kernel() {
+    for (cin, cout, k, g, out_pad) in [
+        (
+            2,
+            3,
+            (3, 3),
+            geom((2, 2), (1, 1), (1, 1), (1, 1), 1),
+            (1, 0),
+        ),
+        (
+            4,
+            2,
+            (2, 3),
+            geom((1, 2), (0, 0), (1, 1), (2, 1), 2),
+            (0, 1),
+        ),
+        (
+            2,
+            2,
+            (3, 2),
+            geom((3, 2), (0, 0), (0, 0), (1, 1), 1),
+            (2, 1),
+        ),
+        (
+            4,
+            6,
+            (1, 1),
+            geom((2, 1), (0, 0), (0, 0), (1, 1), 2),
+            (1, 0),
+        ),
+        (
+            3,
+            3,
+            (3, 3),
+            geom((1, 1), (2, 2), (2, 2), (2, 2), 3),
+            (0, 0),
+        ),
+    ] {
+        let (h, w) = (4, 3);
+        let len = |n: usize, k: usize, s: usize, p: (usize, usize), d: usize, op: usize| {
+            (n - 1) * s + d * (k - 1) + 1 + op - p.0 - p.1
+        };
+        let out_hw = (
+            len(h, k.0, g.stride.0, g.pad_h, g.dilation.0, out_pad.0),
+            len(w, k.1, g.stride.1, g.pad_w, g.dilation.1, out_pad.1),
+        );
+        let x = t(&[2, cin, h, w], 13);
+        let wt = t(&[cin, cout / g.groups, k.0, k.1], 7);
+        let b = t(&[cout], 5);
+        let what = format!("{g:?} {out_pad:?}");
+        agree(
+            &what,
+            &[x.clone(), wt.clone(), b],
+            &|v: &[Tensor]| conv_transpose2d(&v[0], &v[1], Some(&v[2]), g, out_hw),
+            &|v: &[Tensor]| {
+                wick_tensor::device_path::force_generic(|| {
+                    conv_transpose2d(&v[0], &v[1], Some(&v[2]), g, out_hw)
+                })
+            },
+        );
+        agree(
+            &what,
+            &[x.clone(), wt.clone()],
+            &|v: &[Tensor]| conv_transpose2d(&v[0], &v[1], None, g, out_hw),
+            &|v: &[Tensor]| conv_transpose2d_generic(&v[0], &v[1], None, g, out_hw),
+        );
+        gradcheck(
+            |v| conv_transpose2d_generic(&v[0], &v[1], None, g, out_hw),
+            &[x, wt],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn candle_fallback_agrees_with_the_kernel() {
+    for g in [
+        geom((2, 2), (1, 2), (0, 1), (1, 1), 2),
+        geom((3, 3), (0, 0), (1, 1), (2, 2), 1),
+    ] {
+        let x = t(&[2, 4, 7, 6], 13);
+        let w = t(&[6, 4 / g.groups, 3, 2], 7);
+        let b = t(&[6], 5);
+        let fast = conv2d(&x, &w, Some(&b), g).unwrap();
+        let slow = conv2d_candle(&x, &w, Some(&b), g).unwrap();
+        let err = wick_tensor::testing::rel_error(&fast, &slow);
+        assert!(err < 1e-12, "{err}");
+        // and its gradient, which non-CPU devices rely on
+        gradcheck(|v| conv2d_candle(&v[0], &v[1], Some(&v[2]), g), &[x, w, b]).unwrap();
+    }
+}
+
+/// Deterministic values in [−1, 1) (a small LCG).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// `max |a − b|`, relative to `1 + max |b|`.
+fn rel_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = 1.0 + b.iter().fold(0f32, |m, v| m.max(v.abs()));
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn direct_kernels_equal_im2col() {
+    if !available() {
+        eprintln!("skipped: this CPU has no AVX-512");
+        return;
+    }
+    // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
+    let cases = [
+        (4, 1, 32, (28, 28), (3, 3), (1, 1), (1, 1)),
+        (3, 32, 64, (14, 14), (3, 3), (1, 1), (1, 1)),
+        (3, 3, 5, (7, 9), (3, 3), (0, 0), (0, 0)),
+        (2, 2, 7, (5, 17), (2, 4), (1, 0), (3, 2)),
+        (2, 5, 3, (6, 1), (3, 1), (2, 0), (0, 0)),
+        (11, 4, 6, (4, 33), (5, 5), (4, 4), (2, 3)),
+        (2, 6, 1, (3, 3), (3, 3), (2, 2), (2, 2)),
+        (17, 3, 9, (2, 2), (2, 2), (1, 1), (0, 1)),
+    ];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
+            let g = geom((1, 1), ph, pw, (1, 1), 1);
+            let (oh, ow) = g.conv_hw(h, w, kh, kw).unwrap();
+            let d = Dims {
+                n,
+                cin,
+                h,
+                w,
+                cout,
+                kh,
+                kw,
+                oh,
+                ow,
+            };
+            let dg = direct_fits(&d, &g).expect("the direct kernels fit");
+            let seed = i as u64 * 10;
+            let x = values(n * cin * h * w, seed);
+            let wt = values(cout * cin * kh * kw, seed + 1);
+            let b = values(cout, seed + 2);
+            let gy = values(n * cout * oh * ow, seed + 3);
+            for relu in [false, true] {
+                let mut want = conv_fwd_im2col(&x, &wt, Some(&b), &d, &g);
+                if relu {
+                    crate::kernel::relu_inplace(&mut want);
+                }
+                let got = conv_fwd_direct(&x, &wt, Some(&b), &d, &dg, relu);
+                assert!(
+                    rel_diff(&got, &want) < 1e-5,
+                    "case {i} forward, relu {relu}"
+                );
+            }
+            let got = conv_fwd_direct(&x, &wt, None, &d, &dg, false);
+            let want = conv_fwd_im2col(&x, &wt, None, &d, &g);
+            assert!(
+                rel_diff(&got, &want) < 1e-5,
+                "case {i} forward without bias"
+            );
+            let got = conv_bwd_data_direct(&gy, &wt, &d, &dg);
+            let want = conv_bwd_data_im2col(&gy, &wt, &d, &g);
+            assert!(rel_diff(&got, &want) < 1e-5, "case {i} input gradient");
+        }
+    });
+}
+
+/// The W2 CNN's convolutions take the kernels measured fastest for them: the direct
+/// ones for 32 → 64 (both passes), im2col for 1 → 32 (9 taps; one input channel).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn direct_kernels_where_they_are_faster() {
+    if !available() {
+        eprintln!("skipped: this CPU has no AVX-512");
+        return;
+    }
+    let g = geom((1, 1), (1, 1), (1, 1), (1, 1), 1);
+    let dims = |cin, cout, hw| Dims {
+        n: 64,
+        cin,
+        h: hw,
+        w: hw,
+        cout,
+        kh: 3,
+        kw: 3,
+        oh: hw,
+        ow: hw,
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| {
+            let (conv1, conv2) = (dims(1, 32, 28), dims(32, 64, 14));
+            assert!(direct(&conv2, &g, false).is_some() && direct(&conv2, &g, true).is_some());
+            assert!(direct(&conv1, &g, false).is_none() && direct(&conv1, &g, true).is_none());
+            let strided = geom((2, 2), (1, 1), (1, 1), (1, 1), 1);
+            assert!(direct(&conv2, &strided, false).is_none());
+        });
+}
+
+/// A NaN or ∞ in the input (or the output gradient) reaches the outputs (input
+/// gradients) its windows reach, and no others: the direct kernels' dropped lanes,
+/// which read the next row, stay out of the results.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn direct_kernels_keep_nan_where_im2col_does() {
+    if !available() {
+        eprintln!("skipped: this CPU has no AVX-512");
+        return;
+    }
+    let (n, cin, cout, h, w) = (2, 2, 3, 5, 6);
+    let g = geom((1, 1), (1, 1), (0, 0), (1, 1), 1);
+    let (oh, ow) = g.conv_hw(h, w, 3, 3).unwrap();
+    let d = Dims {
+        n,
+        cin,
+        h,
+        w,
+        cout,
+        kh: 3,
+        kw: 3,
+        oh,
+        ow,
+    };
+    let mut x = values(n * cin * h * w, 7);
+    x[w] = f32::NAN; // sample 0, channel 0, row 1, column 0
+    x[cin * h * w + 2 * w + w - 1] = f32::INFINITY;
+    let wt = values(cout * cin * 9, 8);
+    let mut gy = values(n * cout * oh * ow, 9);
+    gy[oh * ow + ow] = f32::NAN; // sample 0, channel 1, row 1, column 0
+    gy[(2 * cout - 1) * oh * ow + ow - 1] = f32::NEG_INFINITY;
+    let same = |a: &[f32], b: &[f32]| {
+        a.iter().zip(b).all(|(x, y)| {
+            (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() < 1e-4 * (1.0 + y.abs())
+        })
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| {
+            let dg = direct_fits(&d, &g).unwrap();
+            let mixed =
+                |v: &[f32]| v.iter().any(|v| v.is_finite()) && v.iter().any(|v| !v.is_finite());
+            let got = conv_fwd_direct(&x, &wt, None, &d, &dg, false);
+            let want = conv_fwd_im2col(&x, &wt, None, &d, &g);
+            assert!(mixed(&want) && same(&got, &want));
+            let got = conv_bwd_data_direct(&gy, &wt, &d, &dg);
+            let want = conv_bwd_data_im2col(&gy, &wt, &d, &g);
+            assert!(mixed(&want) && same(&got, &want));
+        });
+}
