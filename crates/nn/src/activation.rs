@@ -32,6 +32,9 @@ impl Layer for ReLU {
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         Ok(crate::relu_op::relu(x)?)
     }
+    fn epilogue(&self) -> Option<crate::Epilogue> {
+        Some(crate::Epilogue::Relu)
+    }
     fn describe(&self) -> String {
         "ReLU()".into()
     }

@@ -1,7 +1,7 @@
 use crate::batchnorm_op::{batch_norm_eval, batch_norm_train};
 use crate::layer::{py_bool, py_float};
 use crate::norm::{self, channel_affine, normalize, ones_zeros, RunningStats};
-use crate::{BuildCtx, Error, Layer, Result, Shape};
+use crate::{BuildCtx, Epilogue, Error, Layer, Result, Shape};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 use wick_tensor::Param;
@@ -183,7 +183,7 @@ impl BatchNorm {
 impl BatchNorm {
     /// `forward`, and a ReLU after it when `relu` (one fused kernel in train mode on
     /// the CPU).
-    fn forward_fused(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
+    fn apply_norm(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         if dims.len() < 2 || dims[1] != self.num_features {
             return Err(Error::shape(format!(
@@ -252,12 +252,21 @@ impl Layer for BatchNorm {
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.forward_fused(x, train, false)
+        self.apply_norm(x, train, false)
     }
 
-    /// On the CPU, `BatchNorm → ReLU` as one kernel.
-    fn forward_relu(&self, x: &Tensor, train: bool) -> Option<Result<Tensor>> {
-        wick_tensor::device_path::cpu_kernel(x).then(|| self.forward_fused(x, train, true))
+    /// A `ReLU` (on the CPU, `BatchNorm → ReLU` is one kernel).
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        usize::from(next.first() == Some(&Epilogue::Relu))
+    }
+
+    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        match epilogue {
+            [Epilogue::Relu, rest @ ..] if wick_tensor::device_path::cpu_kernel(x) => {
+                Epilogue::apply_all(self.apply_norm(x, train, true)?, rest)
+            }
+            _ => Epilogue::apply_all(self.forward(x, train)?, epilogue),
+        }
     }
 
     fn parameters(&self) -> Vec<Param> {

@@ -2,7 +2,7 @@
 
 use crate::layer::py_bool;
 use crate::ops::{self, ConvGeom, PadMode};
-use crate::{BuildCtx, Error, IntOrPair, Layer, Result, Shape};
+use crate::{BuildCtx, Epilogue, Error, IntOrPair, Layer, Result, Shape};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -390,15 +390,8 @@ impl Conv2dConfig {
 }
 
 /// Runs a convolution on `[N, C, H, W]` given its resolved geometry: explicit padding
-/// first for the non-zero modes, then the convolution op.
-/// What follows a convolution in one op: nothing, a `ReLU`, or a `ReLU` and a max pooling.
-#[derive(Clone, Copy)]
-enum Epilogue {
-    None,
-    Relu,
-    ReluMaxPool(ops::Pool2d),
-}
-
+/// first for the non-zero modes, then the convolution op with `then`, the epilogues it
+/// runs ([`Conv2d`]'s fusions: none, a `ReLU`, or a `ReLU` and a max pooling).
 fn run_conv2d(
     x: &Tensor,
     weight: &Tensor,
@@ -406,7 +399,7 @@ fn run_conv2d(
     r: &Resolved,
     groups: usize,
     mode: PadMode,
-    then: Epilogue,
+    then: &[Epilogue],
 ) -> Result<Tensor> {
     let (ph, pw) = (r.pad[0], r.pad[1]);
     let (x, ph, pw) = if mode == PadMode::Zeros {
@@ -421,10 +414,16 @@ fn run_conv2d(
         dilation: (r.dilation[0], r.dilation[1]),
         groups,
     };
-    Ok(match then {
-        Epilogue::None => ops::conv2d_act(&x, weight, bias, geom, false)?,
-        Epilogue::Relu => ops::conv2d_act(&x, weight, bias, geom, true)?,
-        Epilogue::ReluMaxPool(p) => ops::conv2d_relu_max_pool2d(&x, weight, bias, geom, p)?,
+    Ok(match *then {
+        [] => ops::conv2d_act(&x, weight, bias, geom, false)?,
+        [Epilogue::Relu] => ops::conv2d_act(&x, weight, bias, geom, true)?,
+        [Epilogue::Relu, Epilogue::MaxPool(p)] => {
+            ops::conv2d_relu_max_pool2d(&x, weight, bias, geom, p)?
+        }
+        _ => {
+            let y = ops::conv2d_act(&x, weight, bias, geom, false)?;
+            Epilogue::apply_all(y, then)?
+        }
     })
 }
 
@@ -437,15 +436,7 @@ pub fn conv2d(
     cfg: &Conv2dConfig,
 ) -> Result<Tensor> {
     let r = cfg.resolved()?;
-    run_conv2d(
-        x,
-        weight,
-        bias,
-        &r,
-        cfg.groups,
-        cfg.padding_mode,
-        Epilogue::None,
-    )
+    run_conv2d(x, weight, bias, &r, cfg.groups, cfg.padding_mode, &[])
 }
 
 /// `torch.nn.Conv2d`: `out[n, o] = bias[o] + Σ_c weight[o, c] ⋆ input[n, c]`.
@@ -461,8 +452,8 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    /// The convolution, then `F.relu` when `relu` (fused on the CPU).
-    fn apply(&self, x: &Tensor, then: Epilogue) -> Result<Tensor> {
+    /// The convolution, then the epilogues `then` (fused on the CPU).
+    fn apply(&self, x: &Tensor, then: &[Epilogue]) -> Result<Tensor> {
         run_conv2d(
             x,
             self.weight.as_tensor(),
@@ -481,20 +472,20 @@ impl Layer for Conv2d {
     }
 
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
-        self.apply(x, Epilogue::None)
+        self.apply(x, &[])
     }
 
-    fn forward_relu(&self, x: &Tensor, _train: bool) -> Option<Result<Tensor>> {
-        Some(self.apply(x, Epilogue::Relu))
+    /// A `ReLU`, and a `MaxPool2d` after it, run as the convolution's epilogue.
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        match next {
+            [Epilogue::Relu, Epilogue::MaxPool(_), ..] => 2,
+            [Epilogue::Relu, ..] => 1,
+            _ => 0,
+        }
     }
 
-    fn forward_relu_max_pool(
-        &self,
-        x: &Tensor,
-        _train: bool,
-        pool: ops::Pool2d,
-    ) -> Option<Result<Tensor>> {
-        Some(self.apply(x, Epilogue::ReluMaxPool(pool)))
+    fn forward_fused(&self, x: &Tensor, _train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        self.apply(x, epilogue)
     }
 
     fn parameters(&self) -> Vec<Param> {
@@ -683,7 +674,7 @@ fn run_conv1d(
         r,
         cfg.groups,
         cfg.padding_mode,
-        Epilogue::None,
+        &[],
     )?;
     Ok(y.squeeze(2)?)
 }

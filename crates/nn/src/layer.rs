@@ -1,3 +1,4 @@
+use crate::epilogue::Epilogue;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use wick_tensor::{Param, SeedRng};
@@ -26,27 +27,24 @@ pub trait Layer: Send + Sync {
     fn type_name(&self) -> &'static str;
     /// Runs the layer on a batch. `train` is `module.training`.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor>;
-    /// This layer followed by a `ReLU`, as one fused op, where the layer has such a
-    /// kernel; `None` (the default): the container runs the two layers. The result
-    /// and its gradients are those of `relu(self.forward(x))`.
-    fn forward_relu(&self, _x: &Tensor, _train: bool) -> Option<Result<Tensor>> {
+    /// What this layer is as the epilogue of the layer before it, which may then run it
+    /// in its own op ([`crate::fusion`]): `Some` for `ReLU` and `MaxPool2d`; `None`
+    /// (the default) for every other layer.
+    fn epilogue(&self) -> Option<Epilogue> {
         None
     }
-    /// This layer, a `ReLU` and the max pooling `pool`, as one fused op, where the layer
-    /// has such a kernel; `None` (the default): the container runs the layers. The
-    /// result and its gradients are those of `max_pool2d(relu(self.forward(x)), pool)`.
-    fn forward_relu_max_pool(
-        &self,
-        _x: &Tensor,
-        _train: bool,
-        _pool: crate::ops::Pool2d,
-    ) -> Option<Result<Tensor>> {
-        None
+    /// How many of `next` (the epilogues of the layers right after this one, in order)
+    /// this layer runs in its own op through [`Layer::forward_fused`]; 0 (the default):
+    /// none. Asked once, when the container is built.
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        let _ = next;
+        0
     }
-    /// The pooling of a `MaxPool2d` layer, which a preceding layer may fuse with
-    /// ([`Layer::forward_relu_max_pool`]); `None` for every other layer.
-    fn max_pool(&self) -> Option<crate::ops::Pool2d> {
-        None
+    /// This layer followed by `epilogue` (a prefix of what [`Layer::fuses`] accepted),
+    /// with the values and gradients of `epilogue` applied to `self.forward(x)`, which
+    /// is what the default computes; a layer with a fused kernel overrides it.
+    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        Epilogue::apply_all(self.forward(x, train)?, epilogue)
     }
     /// Parameters, named relative to the layer (`"weight"`, `"bias"`), in PyTorch order
     /// (`named_parameters()`).
@@ -112,19 +110,14 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         (**self).forward(x, train)
     }
-    fn forward_relu(&self, x: &Tensor, train: bool) -> Option<Result<Tensor>> {
-        (**self).forward_relu(x, train)
+    fn epilogue(&self) -> Option<Epilogue> {
+        (**self).epilogue()
     }
-    fn forward_relu_max_pool(
-        &self,
-        x: &Tensor,
-        train: bool,
-        pool: crate::ops::Pool2d,
-    ) -> Option<Result<Tensor>> {
-        (**self).forward_relu_max_pool(x, train, pool)
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        (**self).fuses(next)
     }
-    fn max_pool(&self) -> Option<crate::ops::Pool2d> {
-        (**self).max_pool()
+    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        (**self).forward_fused(x, train, epilogue)
     }
     fn parameters(&self) -> Vec<Param> {
         (**self).parameters()

@@ -1,5 +1,5 @@
 use crate::layer::py_bool;
-use crate::{BuildCtx, Error, Layer, Result, Shape};
+use crate::{BuildCtx, Epilogue, Error, Layer, Result, Shape};
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 use wick_tensor::{init, Param};
@@ -159,8 +159,16 @@ impl Layer for Linear {
         self.apply(x, false)
     }
 
-    fn forward_relu(&self, x: &Tensor, _train: bool) -> Option<Result<Tensor>> {
-        Some(self.apply(x, true))
+    /// A `ReLU` as the GEMM's epilogue.
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        usize::from(next.first() == Some(&Epilogue::Relu))
+    }
+
+    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        match epilogue {
+            [Epilogue::Relu, rest @ ..] => Epilogue::apply_all(self.apply(x, true)?, rest),
+            _ => Epilogue::apply_all(self.forward(x, train)?, epilogue),
+        }
     }
 
     fn parameters(&self) -> Vec<Param> {

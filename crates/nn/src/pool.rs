@@ -2,7 +2,7 @@
 
 use crate::layer::py_bool;
 use crate::ops::{avg_pool2d, max_pool2d, Pool2d};
-use crate::{Error, IntOrPair, Layer, Result, Shape};
+use crate::{Epilogue, Error, IntOrPair, Layer, Result, Shape};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -101,8 +101,8 @@ impl Layer for MaxPool2d {
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         Ok(max_pool2d(x, self.geometry)?)
     }
-    fn max_pool(&self) -> Option<Pool2d> {
-        Some(self.geometry)
+    fn epilogue(&self) -> Option<Epilogue> {
+        Some(Epilogue::MaxPool(self.geometry))
     }
     fn describe(&self) -> String {
         let c = &self.cfg;

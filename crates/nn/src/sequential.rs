@@ -1,6 +1,6 @@
 use crate::layer::split_name;
 use crate::shape::show_batched;
-use crate::{BuildCtx, Error, Layer, LayerConfig, Result, Shape};
+use crate::{BuildCtx, Error, FusionPlan, Layer, LayerConfig, Result, Shape};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -129,6 +129,7 @@ pub struct Sequential {
     input: Shape,
     layers: Vec<Box<dyn Layer>>,
     shapes: Vec<Shape>,
+    plan: FusionPlan,
 }
 
 impl Sequential {
@@ -162,9 +163,10 @@ impl Sequential {
                     source: Box::new(e),
                 })
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             input: input.to_vec(),
+            plan: FusionPlan::new(&layers),
             layers,
             shapes,
         })
@@ -190,36 +192,16 @@ impl Sequential {
         self.shapes.last().map(Vec::as_slice).unwrap_or(&self.input)
     }
 
-    /// Runs every layer in order. A layer followed by a `ReLU` (and a `MaxPool2d`) runs
-    /// as one fused op where it has one ([`Layer::forward_relu`],
-    /// [`Layer::forward_relu_max_pool`]): the same values and gradients.
+    /// The layers run as one fused op (index ranges), as planned when the container was
+    /// built ([`FusionPlan`]).
+    pub fn fused(&self) -> Vec<std::ops::Range<usize>> {
+        self.plan.fused()
+    }
+
+    /// Runs every layer in order, each fused group ([`Sequential::fused`]) as one op:
+    /// the same values and gradients.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let mut x = x.clone();
-        let mut i = 0;
-        while let Some(layer) = self.layers.get(i) {
-            let next_is_relu = self
-                .layers
-                .get(i + 1)
-                .is_some_and(|l| l.type_name() == "ReLU");
-            let then_pool = self.layers.get(i + 2).and_then(|l| l.max_pool());
-            if let (true, Some(pool)) = (next_is_relu, then_pool) {
-                if let Some(y) = layer.forward_relu_max_pool(&x, train, pool) {
-                    x = y?;
-                    i += 3;
-                    continue;
-                }
-            }
-            if next_is_relu {
-                if let Some(y) = layer.forward_relu(&x, train) {
-                    x = y?;
-                    i += 2;
-                    continue;
-                }
-            }
-            x = layer.forward(&x, train)?;
-            i += 1;
-        }
-        Ok(x)
+        self.plan.forward(&self.layers, x, train)
     }
 
     fn named(&self) -> Vec<(String, &dyn Layer)> {

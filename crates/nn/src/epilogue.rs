@@ -1,0 +1,32 @@
+//! [`Epilogue`]: a parameter-free layer (`ReLU`, `MaxPool2d`) that the layer before it
+//! may run in its own op; see [`crate::fusion`] for how fusions are planned.
+
+use crate::ops::{self, Pool2d};
+use crate::Result;
+use candle_core::Tensor;
+
+/// A parameter-free layer that the layer before it may run as its epilogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epilogue {
+    /// `nn.ReLU`.
+    Relu,
+    /// `nn.MaxPool2d` with this geometry.
+    MaxPool(Pool2d),
+}
+
+impl Epilogue {
+    /// The epilogue on its own: `F.relu(x)` or `F.max_pool2d(x, …)`.
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Self::Relu => ops::relu(x)?,
+            Self::MaxPool(p) => ops::max_pool2d(x, *p)?,
+        })
+    }
+
+    /// `x` through each of `epilogues` in order, unfused: what a layer's
+    /// [`Layer::forward_fused`] computes, and what it falls back to where it has no
+    /// fused kernel (another device, another dtype).
+    pub fn apply_all(x: Tensor, epilogues: &[Epilogue]) -> Result<Tensor> {
+        epilogues.iter().try_fold(x, |x, e| e.apply(&x))
+    }
+}

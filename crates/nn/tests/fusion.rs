@@ -1,0 +1,159 @@
+//! Fusions are planned once when a container is built, from what each layer says it is
+//! and what it absorbs; a fused chain gives the values and gradients of its layers run
+//! one by one; a user's layer fuses through the same two methods as a built-in one.
+
+use candle_core::{DType, Device, Tensor, Var};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use wick_nn::{BuildCtx, Epilogue, FusionPlan, Layer, LayerConfig, Result, Sequential};
+use wick_tensor::testing::assert_close;
+use wick_tensor::SeedRng;
+
+fn build(toml_layers: &str, input: &[usize]) -> Sequential {
+    #[derive(serde::Deserialize)]
+    struct M {
+        layers: Vec<LayerConfig>,
+    }
+    let mut m: M = toml::from_str(toml_layers).unwrap();
+    let mut rng = SeedRng::new(7);
+    let mut ctx = BuildCtx {
+        device: &Device::Cpu,
+        dtype: DType::F32,
+        rng: &mut rng,
+    };
+    Sequential::new(input, &mut m.layers, &mut ctx).unwrap()
+}
+
+const VGG_BLOCK: &str = r#"
+layers = [
+  { type = "Conv2d", out_channels = 8, kernel_size = 3, padding = 1, bias = false },
+  { type = "BatchNorm2d" },
+  { type = "ReLU" },
+  { type = "Conv2d", out_channels = 8, kernel_size = 3, padding = 1 },
+  { type = "ReLU" },
+  { type = "MaxPool2d", kernel_size = 2 },
+  { type = "Dropout2d", p = 0.1 },
+  { type = "Conv2d", out_channels = 4, kernel_size = 3 },
+  { type = "MaxPool2d", kernel_size = 2 },
+  { type = "Flatten" },
+  { type = "Linear", out_features = 16 },
+  { type = "ReLU" },
+  { type = "ReLU" },
+  { type = "Linear", out_features = 3 },
+]
+"#;
+
+#[test]
+fn the_plan_is_made_when_the_model_is_built() {
+    let net = build(VGG_BLOCK, &[2, 12, 12]);
+    // BatchNorm2d + ReLU; Conv2d + ReLU + MaxPool2d; the Conv2d before a MaxPool2d
+    // alone (no ReLU between); Linear + the first ReLU, the second ReLU on its own
+    assert_eq!(net.fused(), vec![1..3, 3..6, 10..12]);
+}
+
+/// Every layer run by its own `forward`, in order: the unfused reference.
+fn one_by_one(net: &Sequential, x: &Tensor, train: bool) -> Tensor {
+    let mut y = x.clone();
+    for l in net.layers() {
+        y = l.forward(&y, train).unwrap();
+    }
+    y
+}
+
+#[test]
+fn a_fused_chain_has_the_values_and_gradients_of_its_layers() {
+    let net = build(VGG_BLOCK, &[2, 12, 12]);
+    let x =
+        Var::from_tensor(&Tensor::randn(0f32, 1., (3, 2, 12, 12), &Device::Cpu).unwrap()).unwrap();
+    // eval mode: Dropout2d is the identity, so both runs see the same network
+    let fused = net.forward(x.as_tensor(), false).unwrap();
+    let plain = one_by_one(&net, x.as_tensor(), false);
+    assert_close("output", &fused, &plain, 1e-6);
+    let w = Tensor::randn(0f32, 1., fused.dims(), &Device::Cpu).unwrap();
+    let grads = |y: &Tensor| (y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+    let (gf, gp) = (grads(&fused), grads(&plain));
+    assert_close(
+        "input grad",
+        gf.get(x.as_tensor()).unwrap(),
+        gp.get(x.as_tensor()).unwrap(),
+        1e-5,
+    );
+    for p in net.parameters() {
+        let (a, b) = (gf.get(p.tensor()), gp.get(p.tensor()));
+        assert_close(&p.name, a.unwrap(), b.unwrap(), 1e-5);
+    }
+}
+
+/// A user's layer that scales its input and fuses a following `ReLU`, counting the
+/// fused calls.
+struct Scale {
+    by: f64,
+    fused_calls: Arc<AtomicUsize>,
+}
+
+impl Layer for Scale {
+    fn type_name(&self) -> &'static str {
+        "Scale"
+    }
+    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+        Ok((x * self.by)?)
+    }
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        usize::from(next.first() == Some(&Epilogue::Relu))
+    }
+    fn forward_fused(&self, x: &Tensor, _train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        assert_eq!(epilogue, [Epilogue::Relu]);
+        self.fused_calls.fetch_add(1, Ordering::Relaxed);
+        Ok((x * self.by)?.relu()?)
+    }
+    fn describe(&self) -> String {
+        format!("Scale({})", self.by)
+    }
+}
+
+/// A user's `ReLU`-like layer that offers itself as an epilogue.
+struct MyRelu;
+
+impl Layer for MyRelu {
+    fn type_name(&self) -> &'static str {
+        "MyRelu"
+    }
+    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+        Ok(x.relu()?)
+    }
+    fn epilogue(&self) -> Option<Epilogue> {
+        Some(Epilogue::Relu)
+    }
+    fn describe(&self) -> String {
+        "MyRelu()".into()
+    }
+}
+
+#[test]
+fn a_user_layer_fuses_as_a_built_in_one() {
+    let calls = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
+    let scale = |by: f64, i: usize| -> Box<dyn Layer> {
+        Box::new(Scale {
+            by,
+            fused_calls: calls[i].clone(),
+        })
+    };
+    let layers: Vec<Box<dyn Layer>> = vec![scale(-2.0, 0), Box::new(MyRelu), scale(3.0, 1)];
+    let plan = FusionPlan::new(&layers);
+    assert_eq!(plan.fused(), vec![0..2]);
+    let x = Tensor::new(&[-1f32, 0.5, 2.0], &Device::Cpu).unwrap();
+    let y = plan.forward(&layers, &x, true).unwrap();
+    assert_eq!(y.to_vec1::<f32>().unwrap(), [6.0, 0.0, 0.0]);
+    let n = |i: usize| calls[i].load(Ordering::Relaxed);
+    assert_eq!((n(0), n(1)), (1, 0));
+}
+
+#[test]
+fn a_layer_without_a_fused_kernel_runs_alone() {
+    // Tanh offers nothing to fuse and is no epilogue: nothing is fused around it
+    let net = build(
+        r#"layers = [{ type = "Linear", out_features = 4 }, { type = "Tanh" }, { type = "ReLU" }]"#,
+        &[3],
+    );
+    assert!(net.fused().is_empty());
+}
