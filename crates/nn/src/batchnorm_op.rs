@@ -11,7 +11,7 @@
 //! computed once a step. It is checked by gradcheck and by the PyTorch fixtures of every
 //! BatchNorm case. CPU only: on other devices the layer uses the composed version.
 
-use crate::kernel::{with_floats, Float};
+use crate::kernel::{vectorized, with_floats, Float};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -51,9 +51,12 @@ fn rows<T>(x: &[T], (n, c, l): (usize, usize, usize), ch: usize) -> impl Iterato
 /// Runs `f` for every channel, in parallel when `x` is large; the results in order.
 fn per_channel<R: Send>(c: usize, len: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
     if len >= PAR_MIN {
-        (0..c).into_par_iter().map(&f).collect()
+        (0..c)
+            .into_par_iter()
+            .map(|ch| vectorized(|| f(ch)))
+            .collect()
     } else {
-        (0..c).map(f).collect()
+        vectorized(|| (0..c).map(f).collect())
     }
 }
 
@@ -101,12 +104,14 @@ fn per_element<T: Float>(
         spare
             .par_chunks_mut(sample)
             .zip(x.par_chunks(sample).zip(g.par_chunks(sample)))
-            .for_each(|(o, (x, g))| body(o, x, g));
+            .for_each(|(o, (x, g))| vectorized(|| body(o, x, g)));
     } else {
-        spare
-            .chunks_mut(sample)
-            .zip(x.chunks(sample).zip(g.chunks(sample)))
-            .for_each(|(o, (x, g))| body(o, x, g));
+        vectorized(|| {
+            spare
+                .chunks_mut(sample)
+                .zip(x.chunks(sample).zip(g.chunks(sample)))
+                .for_each(|(o, (x, g))| body(o, x, g));
+        });
     }
     // SAFETY: `x`, `g` and `spare` have `len = N·C·L` elements, cut into the same
     // whole samples of `C·L`; `body` writes every element of each sample's chunk.
@@ -185,8 +190,8 @@ fn affine<T: Float>(p: &Params<'_, T>, eps: f64) -> Vec<(T, T, T)> {
 fn norm<T: Float>(x: T, (mu, a, b): (T, T, T), relu: bool) -> T {
     let y = (x - mu) * a + b;
     #[allow(clippy::eq_op)] // `y != y`: NaN
-    if relu && !(y > T::default() || y != y) {
-        T::default()
+    if relu {
+        T::pick(y > T::default() || y != y, y, T::default())
     } else {
         y
     }
@@ -196,10 +201,10 @@ fn norm<T: Float>(x: T, (mu, a, b): (T, T, T), relu: bool) -> T {
 /// (`y` recomputed from `x` exactly as the forward computed it).
 #[inline(always)]
 fn through_relu<T: Float>(x: T, g: T, coef: (T, T, T), relu: bool) -> T {
-    if !relu || norm(x, coef, false) > T::default() {
-        g
+    if relu {
+        T::pick(norm(x, coef, false) > T::default(), g, T::default())
     } else {
-        T::default()
+        g
     }
 }
 
@@ -230,10 +235,10 @@ fn channel_sums<T: Float>(
 fn row_sums<T: Float, const RELU: bool>(x: &[T], g: &[T], f: (T, T, T)) -> (f64, f64) {
     let zero = T::default();
     let masked = |x: T, g: T| {
-        if !RELU || (x - f.0) * f.1 + f.2 > zero {
-            g
+        if RELU {
+            T::pick((x - f.0) * f.1 + f.2 > zero, g, zero)
         } else {
-            zero
+            g
         }
     };
     let (mut a1, mut a2) = ([zero; 8], [zero; 8]);

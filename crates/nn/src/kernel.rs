@@ -88,6 +88,35 @@ impl Float for f64 {
     }
 }
 
+/// Runs `f` compiled for AVX2 where the CPU has it (detected once), else as it is: the
+/// elementwise and reduction kernels are written as plain loops over slices, which the
+/// compiler vectorizes for the baseline x86-64 (SSE2, 4 lanes) unless it may use more.
+/// Only the vector width changes (no FMA contraction, the same operations in the same
+/// order), so both paths give the same bits.
+///
+/// `f` and what it calls are inlined into the AVX2 instance (a function may be inlined
+/// into one with more target features), so a kernel's loop is to be called inside `f`,
+/// not through a function pointer or a rayon task started inside it.
+#[inline(always)]
+pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { avx2(f) };
+    }
+    f()
+}
+
+/// `f()` with AVX2 enabled.
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// A matrix operand: pointer plus row and column strides.
 #[derive(Clone, Copy)]
 pub(crate) struct Mat<T> {
