@@ -19,6 +19,7 @@
 //! (devices, seeds, parameters, init, gradcheck) and [`runner`] (the experiment file,
 //! the trainer and the run directory).
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cli;
 mod logging;

@@ -38,6 +38,20 @@ struct Layer {
     gy: Vec<f32>,
 }
 
+/// Whether an `r × c` matrix at non-negative strides `(rs, cs)` lies inside `s`.
+fn fits(s: &[f32], r: usize, c: usize, (rs, cs): (isize, isize)) -> bool {
+    let (Ok(rs), Ok(cs)) = (usize::try_from(rs), usize::try_from(cs)) else {
+        return false;
+    };
+    r == 0
+        || c == 0
+        || (r - 1)
+            .checked_mul(rs)
+            .zip((c - 1).checked_mul(cs))
+            .and_then(|(a, b)| a.checked_add(b))
+            .is_some_and(|last| last < s.len())
+}
+
 /// `dst (m × n) = a (m × k) · b (k × n)` with element strides `(rs, cs)` for `a` and `b`,
 /// on all of rayon's threads.
 #[allow(clippy::too_many_arguments)]
@@ -49,15 +63,19 @@ fn gemm(
     b: &[f32],
     (brs, bcs): (isize, isize),
 ) {
-    assert!(dst.len() >= m * n && !a.is_empty() && !b.is_empty());
+    assert!(dst.len() >= m * n, "gemm: dst too small");
+    assert!(
+        fits(a, m, k, (ars, acs)) && fits(b, k, n, (brs, bcs)),
+        "gemm: an operand does not hold its matrix"
+    );
     let threads = rayon::current_num_threads();
     let par = if threads > 1 {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the callers pass `a` and `b` holding m·k and k·n elements at the given
-    // strides, and `dst` m·n (asserted).
+    // SAFETY: `a` and `b` hold their m × k and k × n matrices at the given strides, and
+    // `dst` m·n elements (all asserted above).
     unsafe {
         gemm::gemm(
             m,

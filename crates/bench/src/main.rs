@@ -7,6 +7,8 @@
 //! wick-bench wick-crates-loop w1 --experiment bench/w1_mlp.toml
 //! ```
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod candle_loop;
 mod crates_loop;
 mod explicit_loop;

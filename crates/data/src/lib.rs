@@ -16,6 +16,7 @@
 //!   the same order with the same contents whatever `num_workers` is, resumable
 //!   mid-epoch.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod archive;
 mod cifar;

@@ -50,6 +50,7 @@
 //! # Ok::<(), wick_losses::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod bce;
 mod bce_with_logits;

@@ -117,38 +117,60 @@ unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// A matrix operand: pointer plus row and column strides.
+/// A matrix operand: a slice and the row and column strides at which the matrix lies
+/// in it. The GEMM checks that every element of the `rows × cols` matrix it reads is
+/// inside the slice before the unsafe call ([`Mat::check`]): a wrong size given by safe
+/// code panics instead of reading out of bounds.
 #[derive(Clone, Copy)]
-pub(crate) struct Mat<T> {
-    ptr: *const T,
-    rs: isize,
-    cs: isize,
+pub(crate) struct Mat<'a, T> {
+    data: &'a [T],
+    rs: usize,
+    cs: usize,
 }
 
-impl<T> Mat<T> {
+impl<'a, T> Mat<'a, T> {
     /// A row-major matrix with `cols` columns.
-    pub(crate) fn rows(s: &[T], cols: usize) -> Self {
+    pub(crate) fn rows(s: &'a [T], cols: usize) -> Self {
         Self {
-            ptr: s.as_ptr(),
-            rs: cols as isize,
+            data: s,
+            rs: cols,
             cs: 1,
         }
     }
     /// The transpose of a row-major `? × cols` matrix.
-    pub(crate) fn rows_t(s: &[T], cols: usize) -> Self {
+    pub(crate) fn rows_t(s: &'a [T], cols: usize) -> Self {
         Self {
-            ptr: s.as_ptr(),
+            data: s,
             rs: 1,
-            cs: cols as isize,
+            cs: cols,
         }
+    }
+
+    /// Panics unless an `r × c` matrix at these strides lies inside the slice, its
+    /// strides as `isize` (what the GEMM takes); `what` names the operand.
+    fn check(&self, r: usize, c: usize, what: &str) {
+        if r == 0 || c == 0 {
+            return;
+        }
+        let last = (r - 1)
+            .checked_mul(self.rs)
+            .zip((c - 1).checked_mul(self.cs))
+            .and_then(|(a, b)| a.checked_add(b));
+        let fits = last.is_some_and(|l| l < self.data.len());
+        let strides_fit = isize::try_from(self.rs).is_ok() && isize::try_from(self.cs).is_ok();
+        assert!(
+            fits && strides_fit,
+            "gemm: operand {what} ({r} x {c}, strides {}, {}) exceeds its {} elements",
+            self.rs,
+            self.cs,
+            self.data.len()
+        );
     }
 }
 
 /// `dst (m × n, row-major) (+)= a (m × k) · b (k × n)`; on rayon's threads when `par`
-/// (the `gemm` crate splits the work only when it is large enough).
-///
-/// The callers build `a` and `b` from slices holding `m × k` and `k × n` elements at
-/// the given strides.
+/// (the `gemm` crate splits the work only when it is large enough). Panics when `dst`
+/// holds fewer than `m·n` elements or `a`, `b` do not hold their matrices.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm<T: Float>(
     m: usize,
@@ -156,18 +178,22 @@ pub(crate) fn gemm<T: Float>(
     k: usize,
     dst: &mut [T],
     accumulate: bool,
-    a: Mat<T>,
-    b: Mat<T>,
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
     par: bool,
 ) {
-    assert!(dst.len() >= m * n);
+    assert!(
+        m.checked_mul(n).is_some_and(|mn| dst.len() >= mn),
+        "gemm: dst too small"
+    );
     if k == 0 {
         if !accumulate {
             dst[..m * n].fill(T::default());
         }
         return;
     }
-    // SAFETY: `dst` holds m·n initialized elements (checked above).
+    // SAFETY: `dst` holds m·n initialized elements (checked above); `gemm_raw` checks
+    // `a` and `b`.
     unsafe { gemm_raw(m, n, k, dst.as_mut_ptr(), accumulate, a, b, par) }
 }
 
@@ -177,36 +203,39 @@ pub(crate) fn gemm_new<T: Float>(
     m: usize,
     n: usize,
     k: usize,
-    a: Mat<T>,
-    b: Mat<T>,
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
     par: bool,
 ) -> Vec<T> {
-    let mut dst = Vec::with_capacity(m * n);
-    gemm_uninit(m, n, k, &mut dst.spare_capacity_mut()[..m * n], a, b, par);
+    let mn = m.checked_mul(n).expect("gemm: m·n overflows");
+    let mut dst = Vec::with_capacity(mn);
+    gemm_uninit(m, n, k, &mut dst.spare_capacity_mut()[..mn], a, b, par);
     // SAFETY: `gemm_uninit` initialized the first m·n elements.
-    unsafe { dst.set_len(m * n) };
+    unsafe { dst.set_len(mn) };
     dst
 }
 
 /// `dst (m × n) = a · b` into memory not initialized yet, which it initializes; returns
 /// it as initialized.
-pub(crate) fn gemm_uninit<T: Float>(
+pub(crate) fn gemm_uninit<'d, T: Float>(
     m: usize,
     n: usize,
     k: usize,
-    dst: &mut [MaybeUninit<T>],
-    a: Mat<T>,
-    b: Mat<T>,
+    dst: &'d mut [MaybeUninit<T>],
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
     par: bool,
-) -> &mut [T] {
-    let dst = &mut dst[..m * n];
+) -> &'d mut [T] {
+    let mn = m.checked_mul(n).expect("gemm: m·n overflows");
+    let dst = &mut dst[..mn];
     if k == 0 {
         dst.iter_mut().for_each(|v| {
             v.write(T::default());
         });
     } else {
-        // SAFETY: `dst` holds m·n elements; with `accumulate` false the GEMM writes
-        // each of them without reading it.
+        // SAFETY: `dst` holds m·n elements (the slice above panics otherwise); with
+        // `accumulate` false the GEMM writes each of them without reading it; `gemm_raw`
+        // checks `a` and `b`.
         unsafe { gemm_raw(m, n, k, dst.as_mut_ptr().cast(), false, a, b, par) }
     }
     // SAFETY: every element was written above.
@@ -222,9 +251,12 @@ pub(crate) unsafe fn assume_init<T>(s: &mut [MaybeUninit<T>]) -> &mut [T] {
     unsafe { &mut *(std::ptr::from_mut(s) as *mut [T]) }
 }
 
+/// `dst = a · b (+ dst)` by the `gemm` crate, after checking that `a` (`m × k`) and
+/// `b` (`k × n`) lie inside their slices (panics otherwise).
+///
 /// # Safety
-/// `dst` is valid for m·n writes (and reads, when `accumulate`); `a` and `b` point
-/// into slices holding m·k and k·n elements at their strides.
+/// `dst` is valid for m·n writes (and reads, when `accumulate`) of initialized `T`s
+/// (or, without `accumulate`, of `MaybeUninit<T>`s, which it initializes).
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_raw<T: Float>(
     m: usize,
@@ -232,19 +264,22 @@ unsafe fn gemm_raw<T: Float>(
     k: usize,
     dst: *mut T,
     accumulate: bool,
-    a: Mat<T>,
-    b: Mat<T>,
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
     par: bool,
 ) {
     if m == 0 || n == 0 {
         return;
     }
+    a.check(m, k, "a");
+    b.check(k, n, "b");
     let parallelism = if par && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: as the caller guarantees.
+    // SAFETY: `dst` as the caller guarantees; `a` and `b` reach only elements of their
+    // slices (checked above), whose strides fit `isize`.
     unsafe {
         gemm::gemm(
             m,
@@ -254,12 +289,12 @@ unsafe fn gemm_raw<T: Float>(
             1,
             n as isize,
             accumulate,
-            a.ptr,
-            a.cs,
-            a.rs,
-            b.ptr,
-            b.cs,
-            b.rs,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
             T::ONE,
             T::ONE,
             false,
@@ -367,9 +402,9 @@ pub(crate) fn map<T: Float>(a: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
         spare
             .par_chunks_mut(PAR_CHUNK)
             .zip(a.par_chunks(PAR_CHUNK))
-            .for_each(|(o, a)| body(o, a));
+            .for_each(|(o, a)| vectorized(|| body(o, a)));
     } else {
-        body(spare, a);
+        vectorized(|| body(spare, a));
     }
     // SAFETY: the chunks of `spare` (its first `n` elements) were each zipped with the
     // chunk of `a` of the same length, and every element of each was written.
@@ -392,9 +427,9 @@ pub(crate) fn zip_map<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) 
         spare
             .par_chunks_mut(PAR_CHUNK)
             .zip(a.par_chunks(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK)))
-            .for_each(|(o, (a, b))| body(o, a, b));
+            .for_each(|(o, (a, b))| vectorized(|| body(o, a, b)));
     } else {
-        body(spare, a, b);
+        vectorized(|| body(spare, a, b));
     }
     // SAFETY: as in `map`: `a`, `b` and `spare` have `n` elements, chunked alike, and
     // every element of every chunk of `spare` was written.
@@ -436,5 +471,77 @@ impl CustomOp2 for ReluMask {
         }
         let out = with_floats!("relu backward", [(s1, l1) => g, (s2, l2) => y], relu_mask(g, y));
         Ok((out, l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gemm_multiplies_strided_operands() {
+        // a = [[1, 2, 3], [4, 5, 6]]; b = aᵀ read from the same slice
+        let a = [1f32, 2., 3., 4., 5., 6.];
+        let mut c = [0f32; 4];
+        gemm(
+            2,
+            2,
+            3,
+            &mut c,
+            false,
+            Mat::rows(&a, 3),
+            Mat::rows_t(&a, 3),
+            false,
+        );
+        assert_eq!(c, [14., 32., 32., 77.]);
+        let v = gemm_new(1, 2, 3, Mat::rows(&a[3..], 3), Mat::rows_t(&a, 3), true);
+        assert_eq!(v, [32., 77.]);
+        // k = 0: a zero matrix, whatever the operands
+        assert_eq!(
+            gemm_new::<f64>(2, 1, 0, Mat::rows(&[], 0), Mat::rows(&[], 1), false),
+            [0.; 2]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "operand a (2 x 3, strides 3, 1) exceeds its 5 elements")]
+    fn a_short_operand_panics_before_the_gemm_reads_it() {
+        let a = [1f32; 5];
+        let b = [1f32; 6];
+        gemm_new(2, 2, 3, Mat::rows(&a, 3), Mat::rows(&b, 2), false);
+    }
+
+    #[test]
+    #[should_panic(expected = "operand b")]
+    fn strides_that_reach_past_the_slice_panic() {
+        let a = [1f64; 4];
+        // the transpose of a 2 × 3 row-major matrix needs 6 elements
+        gemm_new(2, 2, 2, Mat::rows(&a, 2), Mat::rows_t(&a, 3), false);
+    }
+
+    #[test]
+    #[should_panic(expected = "dst too small")]
+    fn a_short_destination_panics() {
+        let a = [1f32; 4];
+        let mut c = [0f32; 3];
+        gemm(
+            2,
+            2,
+            2,
+            &mut c,
+            false,
+            Mat::rows(&a, 2),
+            Mat::rows(&a, 2),
+            false,
+        );
+    }
+
+    #[test]
+    fn vectorized_gives_the_same_bits() {
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).sin()).collect();
+        let f = || x.iter().map(|v| v * 1.5 - 0.25).collect::<Vec<f32>>();
+        let (plain, simd) = (f(), vectorized(f));
+        assert_eq!(plain, simd);
+        assert_eq!(sum(&x).to_bits(), vectorized(|| sum(&x)).to_bits());
     }
 }

@@ -6,6 +6,7 @@
 //! [`Layer`] with PyTorch's default initialization. [`Sequential`] composes them and
 //! names parameters as `nn.Sequential`'s `state_dict` does (`"1.weight"`).
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 #[macro_use]
 mod macros;

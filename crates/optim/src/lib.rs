@@ -30,6 +30,7 @@
 //! one character); a pattern selecting nothing, or a parameter selected by two
 //! entries, is an error.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 // The updates are written as PyTorch's formulas, `θ = θ + c·g`, term by term.
 #![allow(clippy::assign_op_pattern)]
 

@@ -2,6 +2,7 @@
 //! the run directory. It composes wick-nn, wick-losses, wick-optim and wick-data and
 //! adds nothing numerical of its own.
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod build;
 pub mod checkpoint;

@@ -14,6 +14,7 @@
 //! - [`catalog`]: open catalogs behind `type = "Linear"` in experiment files, built-ins
 //!   and a user's own classes registered the same way.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod autograd;
 pub mod catalog;

@@ -396,16 +396,21 @@ mod avx512 {
         };
         let store = |j0: usize| -> __mmask16 { below(wp - j0) as u16 };
         for y in 0..hp {
+            // SAFETY: y < hp, so the row starts inside `dst`'s hp·wp elements.
             let row = unsafe { dst.add(y * wp) };
             let mut j0 = 0;
             while j0 < wp {
                 let v = if (top..top + h).contains(&y) {
                     // lane l reads src[(y − top)·w + j0 + l − left] only inside the row
                     let s = src.wrapping_add((y - top) * w + j0).wrapping_sub(left);
+                    // SAFETY: AVX-512F is present; the mask enables only the lanes
+                    // whose column lies in left..left + w, which read row y − top < h
+                    // of `src`; masked-off lanes are not accessed.
                     unsafe { _mm512_maskz_loadu_ps(inside(j0), s) }
                 } else {
                     _mm512_setzero_ps()
                 };
+                // SAFETY: the mask enables the lanes below wp − j0: inside the row.
                 unsafe { _mm512_mask_storeu_ps(row.add(j0), store(j0), v) };
                 j0 += LANES;
             }
@@ -447,10 +452,14 @@ mod avx512 {
             for (t, &off) in taps.iter().enumerate() {
                 let mut xv = [_mm512_setzero_ps(); NQ];
                 for (j, v) in xv.iter_mut().enumerate() {
+                    // SAFETY: `correlate_sample` pads the flat input so that every
+                    // tap offset plus the tile's NQ vectors stays inside it.
                     *v = unsafe { _mm512_loadu_ps(self.x.add(off + j * LANES)) };
                 }
+                // SAFETY: the weights hold `taps.len()` rows of `ldw ≥ MO` values.
                 let w = unsafe { self.w.add(t * self.ldw) };
                 for (i, row) in acc.iter_mut().enumerate() {
+                    // SAFETY: i < MO ≤ ldw: inside tap t's row of weights.
                     let a = _mm512_set1_ps(unsafe { *w.add(i) });
                     for (r, &v) in row.iter_mut().zip(&xv) {
                         *r = _mm512_fmadd_ps(a, v, *r);
@@ -463,6 +472,9 @@ mod avx512 {
                     // max(0, NaN) is NaN, as PyTorch's ReLU
                     let r = if relu { _mm512_max_ps(zero, r) } else { r };
                     let dense: __mmask16 = ((1u32 << mask.count_ones()) - 1) as u16;
+                    // SAFETY: the compressed lanes are this vector's valid outputs,
+                    // `count_ones(mask)` of them from `start` in channel i < channels'
+                    // dense row, which the output holds.
                     unsafe {
                         _mm512_mask_storeu_ps(
                             self.y.add(i * self.ldy + start),

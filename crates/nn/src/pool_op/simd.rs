@@ -27,6 +27,8 @@ pub(super) fn max_pairs(x: &[f32], v: &mut [f32], i: &mut [u32], base: u32) -> u
         let at = _mm_sub_epi32(idx, _mm_castps_si128(take));
         (val, at)
     };
+    // SAFETY: every store writes v[p..p + 4] and i[p..p + 4] with p + 4 <= n, inside
+    // both slices.
     let mut store = |p: usize, (val, at): (__m128, __m128i)| unsafe {
         _mm_storeu_ps(v.as_mut_ptr().add(p), val);
         _mm_storeu_si128(i.as_mut_ptr().add(p).cast(), at);
