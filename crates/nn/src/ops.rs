@@ -11,6 +11,7 @@
 //!   (candle's conv2d backward fails on some strides, its conv_transpose has none).
 //! - [`conv2d_relu_max_pool2d`]: the three as one op (see `conv_pool_op.rs`).
 //! - [`pad2d`]: reflect / replicate / circular padding with its backward.
+//! - [`add_relu`]: `relu(a + b)` as one op (a residual block's end).
 
 pub use crate::conv_op::{conv2d, conv2d_act, conv_transpose2d, ConvGeom};
 pub use crate::conv_pool_op::conv2d_relu_max_pool2d;
@@ -18,4 +19,4 @@ pub use crate::pad_op::{pad2d, PadMode};
 pub use crate::pool_op::{
     adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d, Pool2d,
 };
-pub use crate::relu_op::relu;
+pub use crate::relu_op::{add_relu, relu};

@@ -1,8 +1,9 @@
 //! `relu` with PyTorch's gradient, as a candle custom op (candle's backward passes the
-//! gradient where `x == 0`; PyTorch's `threshold_backward` only where `x > 0`).
+//! gradient where `x == 0`; PyTorch's `threshold_backward` only where `x > 0`), and
+//! `relu(a + b)` as one op, the end of a residual block.
 
-use crate::kernel::{map, with_floats, Float, ReluMask};
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
+use crate::kernel::{map, with_floats, zip_map, Float, ReluMask};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 struct Relu;
 
@@ -33,6 +34,54 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
     relu_generic(x)
 }
 
+/// `relu(a + b)` in one pass; its backward is the ReLU's mask of the gradient, given to
+/// both operands.
+struct AddRelu;
+
+impl CustomOp2 for AddRelu {
+    fn name(&self) -> &'static str {
+        "wick-add-relu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        if l1.dims() != l2.dims() {
+            candle_core::bail!("add_relu: operands {:?} and {:?}", l1.dims(), l2.dims())
+        }
+        let out = with_floats!("add_relu", [(s1, l1) => a, (s2, l2) => b], {
+            zip_map(a, b, |a, b| (a + b).relu())
+        });
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = grad.contiguous()?.apply_op2_no_bwd(res, &ReluMask)?;
+        Ok((a.track_op().then(|| g.clone()), b.track_op().then_some(g)))
+    }
+}
+
+/// `relu(a + b)` (`F.relu(a + b)`, the end of a ResNet block) with PyTorch's gradient:
+/// on the CPU in `f32`/`f64` one op (one pass forward, one mask backward, one graph node
+/// instead of two); elsewhere, or for operands of different shapes (broadcasting), the
+/// two ops.
+pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if wick_tensor::device_path::cpu_kernel(a) && a.dims() == b.dims() && a.dtype() == b.dtype() {
+        return a.contiguous()?.apply_op2(&b.contiguous()?, AddRelu);
+    }
+    relu(&a.broadcast_add(b)?)
+}
+
 /// [`relu`] composed from candle ops for any device: `where(x > 0, x, 0)` (whose
 /// gradient is `grad` where `x > 0`, else 0), NaN kept as NaN (without gradient).
 pub(crate) fn relu_generic(x: &Tensor) -> Result<Tensor> {
@@ -61,6 +110,37 @@ mod tests {
         let x = Tensor::new(&[-1.5f64, 0.3, 2.0, -0.2], &Device::Cpu).unwrap();
         gradcheck(|v| relu(&v[0]), std::slice::from_ref(&x)).unwrap();
         gradcheck(|v| relu_generic(&v[0]), &[x]).unwrap();
+    }
+
+    #[test]
+    fn add_relu_is_relu_of_the_sum_with_its_gradient() {
+        let a = Tensor::new(&[-1.5f64, 0.3, 2.0, -0.2, 0.5, -3.0], &Device::Cpu).unwrap();
+        let b = Tensor::new(&[0.4f64, -0.9, 0.25, 0.7, 0.1, 1.0], &Device::Cpu).unwrap();
+        let fused = add_relu(&a, &b).unwrap().to_vec1::<f64>().unwrap();
+        let plain = relu(&(&a + &b).unwrap()).unwrap().to_vec1::<f64>().unwrap();
+        assert_eq!(fused, plain);
+        gradcheck(|v| add_relu(&v[0], &v[1]), &[a.clone(), b.clone()]).unwrap();
+        // relu'(0) = 0: a sum of exactly zero passes no gradient to either operand
+        let (va, vb) = (
+            candle_core::Var::new(&[1f32, -2.0], &Device::Cpu).unwrap(),
+            candle_core::Var::new(&[-1f32, 3.0], &Device::Cpu).unwrap(),
+        );
+        let g = add_relu(va.as_tensor(), vb.as_tensor())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for v in [&va, &vb] {
+            assert_eq!(
+                g.get(v.as_tensor()).unwrap().to_vec1::<f32>().unwrap(),
+                [0.0, 1.0]
+            );
+        }
+        // a broadcast operand takes the unfused path
+        let row = Tensor::new(&[[0.5f64, -0.5, 0.0, 1.0, -1.0, 0.2]], &Device::Cpu).unwrap();
+        let m = Tensor::ones((2, 6), candle_core::DType::F64, &Device::Cpu).unwrap();
+        assert_eq!(add_relu(&m, &row).unwrap().dims(), [2, 6]);
     }
 
     #[test]

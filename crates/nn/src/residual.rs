@@ -3,7 +3,9 @@ use crate::sequential::{
     child_state_dict, container_repr,
 };
 use crate::shape::show_batched;
-use crate::{BuildCtx, Error, Layer, LayerConfig, LayerSummary, Result, Sequential, Shape};
+use crate::{
+    BuildCtx, Epilogue, Error, Layer, LayerConfig, LayerSummary, Result, Sequential, Shape,
+};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use wick_tensor::Param;
@@ -102,6 +104,27 @@ pub struct Residual {
 }
 
 impl Residual {
+    /// `layers(x) + shortcut(x)`, then the ReLU when `relu` (one op).
+    fn apply(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
+        let main = self.layers.forward(x, train)?;
+        let shortcut = match &self.projection {
+            Some(p) => p.forward(x, train)?,
+            None => x.clone(),
+        };
+        if main.dims() != shortcut.dims() {
+            return Err(Error::shape(format!(
+                "Residual: the layers give {:?} but the shortcut gives {:?}",
+                main.dims(),
+                shortcut.dims()
+            )));
+        }
+        Ok(if relu {
+            crate::ops::add_relu(&main, &shortcut)?
+        } else {
+            (main + shortcut)?
+        })
+    }
+
     fn named(&self) -> Vec<(String, &dyn Layer)> {
         let mut v: Vec<(String, &dyn Layer)> = vec![("layers".into(), &self.layers)];
         if let Some(p) = &self.projection {
@@ -116,19 +139,17 @@ impl Layer for Residual {
         "Residual"
     }
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let main = self.layers.forward(x, train)?;
-        let shortcut = match &self.projection {
-            Some(p) => p.forward(x, train)?,
-            None => x.clone(),
-        };
-        if main.dims() != shortcut.dims() {
-            return Err(Error::shape(format!(
-                "Residual: the layers give {:?} but the shortcut gives {:?}",
-                main.dims(),
-                shortcut.dims()
-            )));
+        self.apply(x, train, false)
+    }
+    /// A following `ReLU`: `relu(main + shortcut)` as one op.
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        usize::from(next.first() == Some(&Epilogue::Relu))
+    }
+    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        match epilogue {
+            [Epilogue::Relu, rest @ ..] => Epilogue::apply_all(self.apply(x, train, true)?, rest),
+            _ => Epilogue::apply_all(self.forward(x, train)?, epilogue),
         }
-        Ok((main + shortcut)?)
     }
     fn parameters(&self) -> Vec<Param> {
         child_parameters(&self.named())

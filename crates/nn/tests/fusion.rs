@@ -84,6 +84,47 @@ fn a_fused_chain_has_the_values_and_gradients_of_its_layers() {
     }
 }
 
+#[test]
+fn a_residual_block_ends_in_one_add_relu() {
+    let net = build(
+        r#"
+layers = [
+  { type = "Conv2d", out_channels = 4, kernel_size = 3, padding = 1, bias = false },
+  { type = "BatchNorm2d" },
+  { type = "ReLU" },
+  { type = "Residual", layers = [
+      { type = "Conv2d", out_channels = 4, kernel_size = 3, padding = 1 },
+      { type = "BatchNorm2d" },
+      { type = "ReLU" },
+      { type = "Conv2d", out_channels = 4, kernel_size = 3, padding = 1 },
+    ] },
+  { type = "ReLU" },
+  { type = "Flatten" },
+  { type = "Linear", out_features = 2 },
+]
+"#,
+        &[1, 6, 6],
+    );
+    assert_eq!(net.fused(), vec![1..3, 3..5]);
+    let x =
+        Var::from_tensor(&Tensor::randn(0f32, 1., (2, 1, 6, 6), &Device::Cpu).unwrap()).unwrap();
+    let fused = net.forward(x.as_tensor(), true).unwrap();
+    let plain = one_by_one(&net, x.as_tensor(), true);
+    assert_close("output", &fused, &plain, 1e-6);
+    let (gf, gp) = (
+        fused.sum_all().unwrap().backward().unwrap(),
+        plain.sum_all().unwrap().backward().unwrap(),
+    );
+    for p in net.parameters() {
+        assert_close(
+            &p.name,
+            gf.get(p.tensor()).unwrap(),
+            gp.get(p.tensor()).unwrap(),
+            1e-5,
+        );
+    }
+}
+
 /// A user's layer that scales its input and fuses a following `ReLU`, counting the
 /// fused calls.
 struct Scale {
