@@ -216,6 +216,52 @@ fn ctrl_c_saves_last_and_exits_130_then_resume_finishes_the_same() {
 }
 
 #[test]
+fn a_damaged_last_resumes_from_the_checkpoint_before_it() {
+    let tmp = setup();
+    let cwd = tmp.path();
+    let out = spawn(cwd, "ref").wait_with_output().unwrap();
+    assert!(out.status.success());
+    let dir = run_dir(cwd, "ref").unwrap();
+    let reference = final_weights(&dir);
+    let reference_rows = epoch_rows(&dir);
+    // `keep_last = 2`: the final checkpoint and the one three steps before it, and
+    // `best` (the first epoch's)
+    let ckpts = dir.join("checkpoints");
+    let mut kept: Vec<String> = std::fs::read_dir(&ckpts)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("step-"))
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["step-000000032", "step-000000093", "step-000000096"]);
+    assert!(checkpoint::resolve(&ckpts, "best")
+        .unwrap()
+        .ends_with("step-000000032"));
+    // as a full disk leaves it: the final weights file cut short
+    let last = checkpoint::resolve(&ckpts, "last").unwrap();
+    assert!(last.ends_with("step-000000096"));
+    let model = last.join(checkpoint::MODEL_FILE);
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 3]).unwrap();
+
+    let out = wick(
+        &["run", "--resume", dir.to_str().unwrap()],
+        Some(&cwd.join("data")),
+        cwd,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&model.display().to_string()) && stderr.contains("resuming from"),
+        "the damaged file is not named: {stderr}"
+    );
+    // the last three steps again, from step 93: the same weights and epochs
+    assert_eq!(final_weights(&dir), reference);
+    assert_eq!(epoch_rows(&dir), reference_rows);
+}
+
+#[test]
 fn resume_without_a_run_directory_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let out = wick(&["run", "--resume", "runs/nothing/here"], None, tmp.path());

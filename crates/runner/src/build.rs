@@ -215,6 +215,7 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
         .callback(
             Checkpoints::every_n_epochs(ckpts, c.every_n_epochs)
                 .every_n_steps(c.every_n_steps)
+                .keep_last(c.keep_last)
                 .best(&exp.best_metric(), c.mode),
         )
         .callback(StopOn::flag(around.stop));

@@ -29,7 +29,7 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const STATE_FILE: &str = "state.safetensors";
 
 /// `[train.checkpoint]`: when to write checkpoints besides `last` at every epoch's end.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointConfig {
     /// Also keep `epoch-N` every N epochs (default 0: only `last` and `best`).
@@ -45,6 +45,26 @@ pub struct CheckpointConfig {
     /// `min` or `max` (default: from the metric's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<crate::monitor::Mode>,
+    /// The newest `step-*` checkpoints kept (default 2): `last` and the one before it,
+    /// so that a `last` found damaged has a whole predecessor to resume from.
+    #[serde(default = "default_keep_last")]
+    pub keep_last: usize,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            every_n_epochs: 0,
+            every_n_steps: 0,
+            monitor: None,
+            mode: None,
+            keep_last: default_keep_last(),
+        }
+    }
+}
+
+fn default_keep_last() -> usize {
+    2
 }
 
 /// A checkpoint that cannot be written or read.
@@ -115,6 +135,15 @@ fn serialize_tensors(
     safetensors::tensor::serialize(views, metadata).map_err(|e| corrupt(path, e))
 }
 
+impl CheckpointError {
+    /// The checkpoint folder holding the file the error is about.
+    pub fn folder(&self) -> Option<&Path> {
+        match self {
+            Self::Io { path, .. } | Self::Corrupt { path, .. } => path.parent(),
+        }
+    }
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     let mut f = File::create(path).map_err(io_err(path))?;
     f.write_all(bytes).map_err(io_err(path))?;
@@ -128,12 +157,14 @@ fn sync_dir(path: &Path) -> Result<(), CheckpointError> {
 }
 
 /// Writes `ckpt` as `dir/<id>/` and points the links in `links` (e.g. `last`, `best`)
-/// at it. Folders named `step-*` that no link points at any more are removed.
+/// at it. Of the folders named `step-*`, those no link points at are removed, but for
+/// the newest `keep_last` (at least the one just written).
 pub fn save<S: Serialize>(
     dir: &Path,
     id: &str,
     ckpt: &Checkpoint<S>,
     links: &[&str],
+    keep_last: usize,
 ) -> Result<PathBuf, CheckpointError> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let target = dir.join(id);
@@ -163,7 +194,7 @@ pub fn save<S: Serialize>(
         fs::rename(&tmp_link, dir.join(link)).map_err(io_err(&dir.join(link)))?;
     }
     sync_dir(dir)?;
-    collect_garbage(dir)?;
+    collect_garbage(dir, keep_last)?;
     Ok(target)
 }
 
@@ -188,8 +219,14 @@ pub fn resolve(dir: &Path, link: &str) -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
-/// Removes `step-*` folders and stale temporary folders no link points at.
-fn collect_garbage(dir: &Path) -> Result<(), CheckpointError> {
+/// The step of a `step-NNNNNNNNN` folder name.
+fn step_of(name: &str) -> Option<u64> {
+    name.strip_prefix("step-")?.parse().ok()
+}
+
+/// Removes the `step-*` folders that no link points at, but for the newest `keep_last`
+/// checkpoints (of any kind), and stale temporary folders.
+fn collect_garbage(dir: &Path, keep_last: usize) -> Result<(), CheckpointError> {
     let live: Vec<PathBuf> = ["last", "best"]
         .iter()
         .filter_map(|l| resolve(dir, l))
@@ -197,13 +234,69 @@ fn collect_garbage(dir: &Path) -> Result<(), CheckpointError> {
     let entries = fs::read_dir(dir).map_err(io_err(dir))?;
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let stale_tmp =
-            name.starts_with(".tmp-") && !name.ends_with(&format!("-{}", std::process::id()));
-        if (name.starts_with("step-") || stale_tmp) && !live.contains(&e.path()) {
+        if name.starts_with(".tmp-") && !name.ends_with(&format!("-{}", std::process::id())) {
             let _ = fs::remove_dir_all(e.path());
         }
     }
+    for path in folders_newest_first(dir).into_iter().skip(keep_last) {
+        let is_step = path
+            .file_name()
+            .is_some_and(|n| step_of(&n.to_string_lossy()).is_some());
+        if is_step && !live.contains(&path) {
+            let _ = fs::remove_dir_all(path);
+        }
+    }
     Ok(())
+}
+
+/// The checkpoint folders of `dir` (`step-*`, `epoch-*`), newest first (by the time
+/// they were written).
+fn folders_newest_first(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<(std::time::SystemTime, u64, PathBuf)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.starts_with("step-") || name.starts_with("epoch-")) && e.path().is_dir()
+        })
+        .map(|e| {
+            let written = e.metadata().and_then(|m| m.modified());
+            let step = step_of(&e.file_name().to_string_lossy()).unwrap_or(0);
+            (written.unwrap_or(std::time::UNIX_EPOCH), step, e.path())
+        })
+        .collect();
+    // newest first; among folders written in the same clock tick, the later step
+    found.sort_by(|a, b| b.cmp(a));
+    found.into_iter().map(|(_, _, p)| p).collect()
+}
+
+/// A checkpoint found by [`load_newest_whole`]: its folder, its contents, and the
+/// errors of the newer ones that did not read.
+pub type Found<S> = (PathBuf, Checkpoint<S>, Vec<CheckpointError>);
+
+/// The newest checkpoint of `dir` that reads whole: the one `last` points at, else the
+/// other folders, newest first. Returns its folder, its contents and the errors of the
+/// newer ones that did not read (each names its file); `None` when `dir` holds no
+/// checkpoint at all, the first error when none reads.
+pub fn load_newest_whole<S: DeserializeOwned>(
+    dir: &Path,
+    device: &Device,
+) -> Option<Result<Found<S>, CheckpointError>> {
+    let mut candidates: Vec<PathBuf> = resolve(dir, "last").into_iter().collect();
+    for p in folders_newest_first(dir) {
+        if !candidates.contains(&p) {
+            candidates.push(p);
+        }
+    }
+    let mut skipped = Vec::new();
+    for folder in candidates {
+        match load(&folder, device) {
+            Ok(c) => return Some(Ok((folder, c, skipped))),
+            Err(e) => skipped.push(e),
+        }
+    }
+    (!skipped.is_empty()).then(|| Err(skipped.remove(0)))
 }
 
 fn read_tensors(
@@ -295,9 +388,9 @@ mod tests {
     fn round_trip_links_and_garbage() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("checkpoints");
-        save(&dir, "step-000001", &ckpt(1.0, 1), &["last", "best"]).unwrap();
-        save(&dir, "step-000002", &ckpt(2.0, 2), &["last"]).unwrap();
-        save(&dir, "epoch-0001", &ckpt(3.0, 3), &["last"]).unwrap();
+        save(&dir, "step-000001", &ckpt(1.0, 1), &["last", "best"], 1).unwrap();
+        save(&dir, "step-000002", &ckpt(2.0, 2), &["last"], 1).unwrap();
+        save(&dir, "epoch-0001", &ckpt(3.0, 3), &["last"], 1).unwrap();
         // step-000002 is referenced by nothing any more; step-000001 is `best`.
         assert!(!dir.join("step-000002").exists());
         assert!(dir.join("step-000001").exists());
@@ -317,12 +410,69 @@ mod tests {
     fn corrupt_files_are_named() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("c");
-        let p = save(&dir, "epoch-0001", &ckpt(1.0, 1), &["last"]).unwrap();
+        let p = save(&dir, "epoch-0001", &ckpt(1.0, 1), &["last"], 2).unwrap();
         let f = p.join(STATE_FILE);
         let bytes = fs::read(&f).unwrap();
         fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
         let e = load::<St>(&p, &Device::Cpu).err().unwrap().to_string();
         assert!(e.contains("state.safetensors"), "{e}");
         assert!(e.contains("not a valid wick checkpoint"), "{e}");
+    }
+
+    #[test]
+    fn the_newest_step_folders_are_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        for step in 1..=5u64 {
+            save(
+                &dir,
+                &format!("step-{step:09}"),
+                &ckpt(0.0, step),
+                &["last"],
+                2,
+            )
+            .unwrap();
+        }
+        let mut left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("step-"))
+            .collect();
+        left.sort();
+        assert_eq!(left, ["step-000000004", "step-000000005"]);
+    }
+
+    #[test]
+    fn a_damaged_last_falls_back_to_the_newest_whole_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        assert!(load_newest_whole::<St>(&dir, &Device::Cpu).is_none());
+        save(&dir, "step-000000001", &ckpt(1.0, 1), &["last"], 2).unwrap();
+        // distinct modification times, whatever the file system's resolution
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let p = save(&dir, "step-000000002", &ckpt(2.0, 2), &["last"], 2).unwrap();
+        let f = p.join(MODEL_FILE);
+        let bytes = fs::read(&f).unwrap();
+        fs::write(&f, &bytes[..bytes.len() - 7]).unwrap();
+        let (folder, c, skipped) = load_newest_whole::<St>(&dir, &Device::Cpu)
+            .unwrap()
+            .unwrap();
+        assert!(folder.ends_with("step-000000001"));
+        assert_eq!(c.state, St { step: 1 });
+        assert_eq!(skipped.len(), 1);
+        let e = skipped[0].to_string();
+        assert!(
+            e.contains("step-000000002") && e.contains(MODEL_FILE),
+            "{e}"
+        );
+        // nothing whole: the error of `last`
+        fs::remove_dir_all(dir.join("step-000000001")).unwrap();
+        let e = load_newest_whole::<St>(&dir, &Device::Cpu)
+            .unwrap()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("step-000000002"), "{e}");
     }
 }

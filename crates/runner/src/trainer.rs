@@ -206,9 +206,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
 /// mid-epoch included, giving the same numbers as an uninterrupted run (CPU).
 pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> {
     let exp = load_run_config(run_dir)?;
-    let last = rundir::find_checkpoint(run_dir, "last")?;
     // Peek at the state first: the run directory's metric files are cut back to it.
-    let peek: Snapshot = checkpoint::load(&last, &Device::Cpu)?;
+    let (last, peek) = newest_whole_checkpoint(run_dir)?;
     let st = &peek.state;
     let dir = RunDir::reopen(run_dir, st.step, st.history.len(), &exp.extra_metrics())?;
     logging::log_to_file(&dir.path.join("log.jsonl"))?;
@@ -233,6 +232,32 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> 
         );
     }
     run.fit()
+}
+
+/// The checkpoint a resume starts from: `last`, or where `last` does not read whole
+/// (a disk that filled up, a file cut short), the newest checkpoint that does, with a
+/// warning naming the damaged file.
+fn newest_whole_checkpoint(run_dir: &Path) -> Result<(std::path::PathBuf, Snapshot), RunError> {
+    let ckpts = run_dir.join("checkpoints");
+    let Some(found) = checkpoint::load_newest_whole(&ckpts, &Device::Cpu) else {
+        // no checkpoint at all: the error says which one was looked for
+        rundir::find_checkpoint(run_dir, "last")?;
+        return Err(RunError::RunDir(format!(
+            "{}: no checkpoint",
+            ckpts.display()
+        )));
+    };
+    let (folder, snapshot, damaged) = found?;
+    for e in damaged {
+        // moved aside, kept for a look: the run writes that checkpoint again
+        let aside = e.folder().and_then(|bad| {
+            let to = bad.with_extension("damaged");
+            std::fs::rename(bad, &to).is_ok().then_some(to)
+        });
+        let aside = aside.map_or(String::new(), |p| format!(" (moved to {})", p.display()));
+        tracing::warn!("{e}{aside}; resuming from {} instead", folder.display());
+    }
+    Ok((folder, snapshot))
 }
 
 /// Evaluates a checkpoint of a run directory (`wick eval`): `which` is `last`, `best`

@@ -26,6 +26,7 @@ pub struct Checkpoints {
     every_n_epochs: usize,
     every_n_steps: u64,
     min_interval: f64,
+    keep_last: usize,
     best: Option<Monitor>,
     last_save: Instant,
     /// At this epoch's end: the best improved / a write is due.
@@ -43,6 +44,7 @@ impl Checkpoints {
             every_n_epochs: 0,
             every_n_steps: 0,
             min_interval: 1.0,
+            keep_last: 2,
             best: None,
             last_save: Instant::now(),
             improved: false,
@@ -76,6 +78,13 @@ impl Checkpoints {
         self
     }
 
+    /// How many of the newest `step-*` folders are kept (default 2, at least 1): a
+    /// damaged `last` then leaves a whole checkpoint before it.
+    pub fn keep_last(mut self, n: usize) -> Self {
+        self.keep_last = n.max(1);
+        self
+    }
+
     /// Points `best` at the epoch where `metric` was best (`mode`: its natural
     /// direction when `None`, `min` for losses and errors).
     pub fn best(mut self, metric: &str, mode: Option<Mode>) -> Self {
@@ -91,9 +100,9 @@ impl Checkpoints {
 
     fn write(&mut self, id: &str, snapshot: &Snapshot, links: &[&str]) -> Result<(), RunError> {
         if let Some((pid, p)) = self.pending_best.take() {
-            checkpoint::save(&self.dir, &pid, &p, &["best"])?;
+            checkpoint::save(&self.dir, &pid, &p, &["best"], self.keep_last)?;
         }
-        checkpoint::save(&self.dir, id, snapshot, links)?;
+        checkpoint::save(&self.dir, id, snapshot, links, self.keep_last)?;
         tracing::debug!(
             step = snapshot.state.step,
             "checkpoint {id} ({})",
