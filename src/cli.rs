@@ -32,10 +32,12 @@ enum Command {
         #[arg(required_unless_present = "resume")]
         experiment: Option<PathBuf>,
         /// Override a key of the file, validated like the file: `--set optimizer.lr=0.1`.
+        /// With --resume, only how long to train (`train.epochs`, `train.log_interval`,
+        /// `train.early_stopping.*`, `train.checkpoint.*`).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<Override>,
         /// Continue the run in this directory from its `last` checkpoint.
-        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["experiment", "set"])]
+        #[arg(long, value_name = "RUN_DIR", conflicts_with = "experiment")]
         resume: Option<PathBuf>,
         /// Where run directories go.
         #[arg(long, default_value = "runs")]

@@ -261,6 +261,111 @@ fn a_damaged_last_resumes_from_the_checkpoint_before_it() {
     assert_eq!(epoch_rows(&dir), reference_rows);
 }
 
+/// A finished run of [`EXPERIMENT`] with StepLR (OneCycleLR's `total_steps` ends it).
+fn finished_step_lr_run(cwd: &Path) -> PathBuf {
+    let exp = EXPERIMENT.replace(
+        "type = \"OneCycleLR\"\nmax_lr = 0.1\ntotal_steps = 96",
+        "type = \"StepLR\"\nstep_size = 1\ngamma = 0.5",
+    );
+    assert!(exp.contains("StepLR"));
+    std::fs::write(cwd.join("exp.toml"), exp).unwrap();
+    let out = spawn(cwd, "more").wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run_dir(cwd, "more").unwrap()
+}
+
+#[test]
+fn resume_with_more_epochs_continues_a_finished_run() {
+    let tmp = setup();
+    let cwd = tmp.path();
+    let dir = finished_step_lr_run(cwd);
+    assert_eq!(epoch_rows(&dir).len(), 3);
+    let out = wick(
+        &[
+            "run",
+            "--resume",
+            dir.to_str().unwrap(),
+            "--set",
+            "train.epochs=5",
+        ],
+        Some(&cwd.join("data")),
+        cwd,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("train.epochs: 3 in the checkpoint, 5 now"),
+        "{stdout}"
+    );
+    let rows = epoch_rows(&dir);
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("epochs = 5"), "{config}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["resumed_with"], serde_json::json!(["train.epochs=5"]));
+    // the weights moved on from the 3-epoch run's
+    let last = checkpoint::resolve(&dir.join("checkpoints"), "last").unwrap();
+    assert!(last.ends_with("step-000000160"), "{}", last.display());
+}
+
+#[test]
+fn resume_refuses_a_changed_optimizer_naming_the_key() {
+    let tmp = setup();
+    let cwd = tmp.path();
+    let dir = finished_step_lr_run(cwd);
+    let before = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    let out = wick(
+        &[
+            "run",
+            "--resume",
+            dir.to_str().unwrap(),
+            "--set",
+            "optimizer.momentum=0.5",
+            "--set",
+            "train.epochs=4",
+        ],
+        Some(&cwd.join("data")),
+        cwd,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("optimizer.momentum: 0.9 in the checkpoint, 0.5 now"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("train.epochs:"),
+        "an allowed change listed as refused: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("config.toml")).unwrap(),
+        before
+    );
+    // an edit of config.toml itself is checked the same way
+    std::fs::write(
+        dir.join("config.toml"),
+        before.replace("lr = 0.05", "lr = 0.5"),
+    )
+    .unwrap();
+    let out = wick(
+        &["run", "--resume", dir.to_str().unwrap()],
+        Some(&cwd.join("data")),
+        cwd,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("optimizer.lr: 0.05 in the checkpoint, 0.5 now"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn resume_without_a_run_directory_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();

@@ -156,13 +156,14 @@ fn check_data(
 }
 
 /// How `wick run` trains: where the run directory is, whether progress bars are drawn,
-/// the flag a Ctrl-C handler sets, and the config's MD5 that checkpoints must match.
+/// the flag a Ctrl-C handler sets, and the config that checkpoints must match.
 pub(crate) struct Around<'a> {
     pub dir: RunDir,
     pub progress: bool,
     pub mirrors: Option<&'a [String]>,
     pub stop: Arc<AtomicBool>,
-    pub config_md5: String,
+    /// The resolved config (TOML) and its MD5.
+    pub config: (String, String),
 }
 
 /// An experiment's trainer, with what the run needs beside it.
@@ -201,7 +202,7 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
             around.dir,
             classes.clone(),
             exp.metrics.clone(),
-            around.config_md5,
+            around.config,
         ))
         .callback(ProgressLog::new(around.progress));
     if let Some(e) = &exp.train.early_stopping {

@@ -6,6 +6,7 @@
 
 mod build;
 pub mod checkpoint;
+pub mod config_change;
 mod decode;
 pub mod diagnostic;
 mod error;

@@ -2,6 +2,7 @@
 //! `step` and `epoch` rows of `metrics.csv`/`metrics.jsonl`, per-class scores and the
 //! confusion matrix after `test()`, and the plots.
 
+use crate::config_change;
 use crate::error::RunError;
 use crate::fit::{Callback, Control, EpochStats, Eval, StepEnd, View};
 use crate::metrics::{MetricRow, MetricsConfig};
@@ -18,6 +19,10 @@ const PLOT_EVERY_SECS: f64 = 2.0;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct RecordState {
     config_md5: String,
+    /// The resolved config itself (empty in checkpoints of earlier versions), so that a
+    /// resume can name the keys that changed.
+    #[serde(default)]
+    config: String,
     /// `(step, running loss, lr)` of every logged step.
     steps: Vec<(u64, f64, f64)>,
 }
@@ -32,12 +37,13 @@ pub(crate) struct RunRecord {
 }
 
 impl RunRecord {
-    /// Records into `dir`, for a run of the config whose MD5 is `config_md5`.
+    /// Records into `dir`, for a run of `config` (resolved TOML) whose MD5 is
+    /// `config_md5`.
     pub(crate) fn new(
         dir: RunDir,
         classes: Vec<String>,
         metrics: MetricsConfig,
-        config_md5: String,
+        (config, config_md5): (String, String),
     ) -> Self {
         Self {
             dir,
@@ -45,6 +51,7 @@ impl RunRecord {
             metrics,
             state: RecordState {
                 config_md5,
+                config,
                 steps: Vec::new(),
             },
             last_plot: Instant::now(),
@@ -194,12 +201,20 @@ impl Callback for RunRecord {
         let saved: RecordState = serde_json::from_value(state)
             .map_err(|e| RunError::RunDir(format!("the run's record: {e}")))?;
         if saved.config_md5 != self.state.config_md5 {
-            return Err(RunError::RunDir(format!(
-                "the checkpoint was written for another config (MD5 {}, config.toml has {})",
-                saved.config_md5, self.state.config_md5
-            )));
+            if saved.config.is_empty() {
+                return Err(RunError::RunDir(format!(
+                    "the checkpoint was written for another config (MD5 {}, config.toml has {})",
+                    saved.config_md5, self.state.config_md5
+                )));
+            }
+            let changes = config_change::diff(&saved.config, &self.state.config)?;
+            config_change::check(&changes)?;
+            for c in &changes {
+                tracing::info!("resuming with {c}");
+            }
         }
-        self.state = saved;
+        // the config is this run's (a resume may have changed what it may change)
+        self.state.steps = saved.steps;
         Ok(())
     }
 }

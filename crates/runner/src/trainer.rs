@@ -75,6 +75,8 @@ struct Run<'a> {
     config_md5: String,
     started: String,
     wall: Instant,
+    /// The `--set` overrides of a resume (`meta.json`'s `resumed_with`).
+    resumed_with: Vec<String>,
 }
 
 impl<'a> Run<'a> {
@@ -85,7 +87,8 @@ impl<'a> Run<'a> {
         dir: RunDir,
         started: String,
     ) -> Result<Self, RunError> {
-        let config_md5 = md5_hex(exp.to_toml().as_bytes());
+        let config = exp.to_toml();
+        let config_md5 = md5_hex(config.as_bytes());
         let path = dir.path.clone();
         let built = build(
             exp,
@@ -94,7 +97,7 @@ impl<'a> Run<'a> {
                 progress: opts.progress,
                 mirrors: opts.mirrors.as_deref(),
                 stop: Arc::clone(&opts.stop),
-                config_md5: config_md5.clone(),
+                config: (config, config_md5.clone()),
             },
         )?;
         Ok(Self {
@@ -105,6 +108,7 @@ impl<'a> Run<'a> {
             config_md5,
             started,
             wall: Instant::now(),
+            resumed_with: Vec::new(),
         })
     }
 
@@ -117,6 +121,7 @@ impl<'a> Run<'a> {
             "device": rundir::device_name(&self.built.device),
             "device_requested": self.exp.device.to_string(),
             "overrides": self.opts.overrides,
+            "resumed_with": self.resumed_with,
             "started": self.started,
             "ended": ended,
             "peak_rss_mib": logging::peak_rss_mib(),
@@ -204,10 +209,16 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
 
 /// Continues the run in `run_dir` from its `last` checkpoint (`wick run --resume`),
 /// mid-epoch included, giving the same numbers as an uninterrupted run (CPU).
+///
+/// `opts.overrides` (`--set`) change the run's config first; of its keys, a resume may
+/// change those of [`crate::config_change::MAY_CHANGE`] (more `train.epochs` continue a
+/// finished run), the others are refused, named with both values. They are recorded in
+/// `meta.json` as `resumed_with`, and `config.toml` is rewritten with them.
 pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> {
-    let exp = load_run_config(run_dir)?;
+    let exp = resume_config(run_dir, &opts.overrides)?;
     // Peek at the state first: the run directory's metric files are cut back to it.
     let (last, peek) = newest_whole_checkpoint(run_dir)?;
+    let raised_epochs = saved_epochs(&peek).is_some_and(|e| exp.train.epochs > e);
     let st = &peek.state;
     let dir = RunDir::reopen(run_dir, st.step, st.history.len(), &exp.extra_metrics())?;
     logging::log_to_file(&dir.path.join("log.jsonl"))?;
@@ -216,9 +227,20 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> 
         .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
         .and_then(|v| v.get("started")?.as_str().map(str::to_string))
         .unwrap_or_else(|| chrono::Local::now().to_rfc3339());
-    let mut run = Run::new(&exp, opts, dir, started)?;
+    let first = RunOptions {
+        overrides: meta_field(run_dir, "overrides").unwrap_or_default(),
+        ..opts.clone()
+    };
+    let mut run = Run::new(&exp, &first, dir, started)?;
+    run.resumed_with = opts.overrides.clone();
     let device = run.built.device.clone();
     run.built.trainer.resume_from(&last, &device)?;
+    if !opts.overrides.is_empty() {
+        rundir::write_atomic(run_dir, "config.toml", exp.to_toml().as_bytes())?;
+    }
+    if raised_epochs {
+        run.built.trainer.reopen();
+    }
     let st = run.built.trainer.state();
     if st.finished {
         tracing::info!("{} has already finished", run_dir.display());
@@ -232,6 +254,48 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> 
         );
     }
     run.fit()
+}
+
+/// The run directory's config with the resume's `--set` overrides applied.
+fn resume_config(run_dir: &Path, overrides: &[String]) -> Result<Experiment, RunError> {
+    if overrides.is_empty() {
+        return load_run_config(run_dir);
+    }
+    let path = run_dir.join("config.toml");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| RunError::RunDir(format!("{}: {e}", path.display())))?;
+    let parsed = overrides
+        .iter()
+        .map(|o| o.parse::<crate::overrides::Override>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RunError::RunDir(format!("--set: {e}")))?;
+    let text = crate::overrides::apply(&text, &parsed)
+        .map_err(|e| RunError::RunDir(format!("{}: {e}", path.display())))?;
+    Experiment::from_toml(&text).map_err(|d| {
+        let file = format!("{} (with --set)", path.display());
+        let shown = crate::diagnostic::render(&file, &text, &[d], false);
+        RunError::RunDir(shown.trim_start_matches("error: ").trim_end().to_string())
+    })
+}
+
+/// `train.epochs` of the config a checkpoint was written for (`None` for checkpoints of
+/// earlier versions, which do not hold it).
+fn saved_epochs(snapshot: &Snapshot) -> Option<usize> {
+    let config = snapshot
+        .state
+        .callbacks
+        .get("run")?
+        .get("config")?
+        .as_str()?;
+    let table: toml::Table = config.parse().ok()?;
+    usize::try_from(table.get("train")?.get("epochs")?.as_integer()?).ok()
+}
+
+/// A list field of the run directory's `meta.json`.
+fn meta_field(run_dir: &Path, key: &str) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(run_dir.join("meta.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(v.get(key)?.clone()).ok()
 }
 
 /// The checkpoint a resume starts from: `last`, or where `last` does not read whole

@@ -264,6 +264,15 @@ impl<M: Layer> Trainer<M> {
         &self.state
     }
 
+    /// Lets a run that finished continue when it has epochs left: after a resume with
+    /// more `epochs` than the run had, `fit` trains the new ones (an early-stopped run
+    /// too, its stopping callback's state as it was).
+    pub fn reopen(&mut self) {
+        if self.state.epoch <= self.epochs {
+            self.state.finished = false;
+        }
+    }
+
     /// What the loss makes of the model's output.
     fn task(&self) -> Result<Task, RunError> {
         Ok(Task::of_loss(self.loss.as_ref())?)
