@@ -49,6 +49,12 @@ fn broken_experiments_exit_2_with_file_line_column_and_key() {
         ),
         ("negative_lr", "56:6", "optimizer.lr", None),
         (
+            "infinite_lr",
+            "56:6",
+            "optimizer.lr",
+            Some("inf is not a finite number"),
+        ),
+        (
             "nesterov_without_momentum",
             "57:12",
             "optimizer.nesterov",

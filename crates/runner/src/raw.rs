@@ -164,7 +164,15 @@ impl Experiment {
     /// with the key path; [`crate::diagnostic::render`] shows it against the text.
     pub fn from_toml(src: &str) -> Result<Self, Diagnostic> {
         let doc: toml::Table = toml::from_str(src).map_err(|e| syntax_error(src, &e))?;
-        let raw: RawExperiment = decode(toml::Value::Table(doc), &root())?;
+        let doc = toml::Value::Table(doc);
+        if let Some((path, x)) = non_finite(&doc, &root()) {
+            return Err(
+                Diagnostic::value(path, format!("{x} is not a finite number"))
+                    .with_label("not finite")
+                    .with_help("every number of an experiment is finite (but `norm_type = inf`)"),
+            );
+        }
+        let raw: RawExperiment = decode(doc, &root())?;
         let data_path = root().key("data");
         let data = DataConfig {
             dataset: decode_dataset(&raw.data.dataset, &data_path.key("dataset"))?,
@@ -207,6 +215,25 @@ impl Experiment {
         };
         exp.validate()?;
         Ok(exp)
+    }
+}
+
+/// The first number of the file that is not finite (`inf`, `nan`), with its key path:
+/// no hyperparameter is one, but for the order of a norm (`norm_type = inf`, PyTorch's
+/// infinity norm). A learning rate of `inf` would otherwise pass `lr ≥ 0` and train
+/// NaNs.
+fn non_finite(v: &toml::Value, path: &KeyPath) -> Option<(KeyPath, f64)> {
+    match v {
+        toml::Value::Float(x) if !x.is_finite() => Some((path.clone(), *x)),
+        toml::Value::Table(t) => t
+            .iter()
+            .filter(|(k, _)| k.as_str() != "norm_type")
+            .find_map(|(k, v)| non_finite(v, &path.key(k))),
+        toml::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| non_finite(v, &path.index(i))),
+        _ => None,
     }
 }
 
