@@ -366,6 +366,145 @@ fn resume_refuses_a_changed_optimizer_naming_the_key() {
     );
 }
 
+/// Starts `wick run` on `exp.toml` with `SIGXFSZ` ignored, so that a write past the
+/// file-size limit set later fails with EFBIG, as a full disk fails a write.
+fn spawn_with_writable_limit(cwd: &Path, runs_dir: &str) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wick"));
+    cmd.args(["run", "exp.toml", "--runs-dir", runs_dir])
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .env("WICK_DATA", cwd.join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec the closure only calls `signal`, which is
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    cmd.spawn().expect("start wick")
+}
+
+#[test]
+fn a_failed_checkpoint_write_stops_the_run_and_keeps_the_last_one_whole() {
+    let tmp = setup();
+    let cwd = tmp.path();
+    // long enough to be caught after its first checkpoint
+    let exp = EXPERIMENT
+        .replace("epochs = 3", "epochs = 40")
+        .replace("total_steps = 96", "total_steps = 1280");
+    std::fs::write(cwd.join("exp.toml"), exp).unwrap();
+    let child = spawn_with_writable_limit(cwd, "full");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        if let Some(l) =
+            run_dir(cwd, "full").and_then(|d| checkpoint::resolve(&d.join("checkpoints"), "last"))
+        {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint in time");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    // from now on no file may grow past 20 kB: the model file (~100 kB) cannot be written,
+    // the metrics rows and the log can
+    let limit = libc::rlimit {
+        rlim_cur: 20_000,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit reads `limit` and writes nothing (null old-limit pointer).
+    let rc = unsafe {
+        libc::prlimit(
+            child.id() as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // (1280 steps: the limit comes long before the end)
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(checkpoint::MODEL_FILE),
+        "the failed file is not named: {stderr}"
+    );
+    assert!(stderr.contains("File too large"), "{stderr}");
+    // `last` is a whole checkpoint, written before the limit or after it
+    let dir = run_dir(cwd, "full").unwrap();
+    let last = checkpoint::resolve(&dir.join("checkpoints"), "last").unwrap();
+    checkpoint::load_model(&last.join(checkpoint::MODEL_FILE), &Device::Cpu)
+        .unwrap_or_else(|e| panic!("{} (first was {}): {e}", last.display(), first.display()));
+    // and the run resumes from it once the disk has room again
+    resume(cwd, &dir);
+    assert!(epoch_rows(&dir).len() == 40);
+}
+
+#[test]
+fn failed_metrics_and_plot_writes_are_warnings_and_training_goes_on() {
+    let tmp = setup();
+    let cwd = tmp.path();
+    // a model of ~700 parameters (checkpoints of a few kB) and a metrics row every step
+    let exp = EXPERIMENT
+        .replace(
+            r#"  { type = "Flatten" },
+  { type = "Linear", out_features = 32 },
+  { type = "BatchNorm1d" },
+  { type = "ReLU" },
+  { type = "Dropout", p = 0.2 },
+  { type = "Linear", out_features = 10 },"#,
+            r#"  { type = "AvgPool2d", kernel_size = 7 },
+  { type = "Flatten" },
+  { type = "Linear", out_features = 10 },"#,
+        )
+        .replace("log_interval = 5", "log_interval = 1")
+        .replace("epochs = 3", "epochs = 6")
+        .replace("total_steps = 96", "total_steps = 192");
+    assert!(exp.contains("AvgPool2d"));
+    std::fs::write(cwd.join("exp.toml"), exp).unwrap();
+    let child = spawn_with_writable_limit(cwd, "full");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run_dir(cwd, "full").is_none() {
+        assert!(Instant::now() < deadline, "no run directory in time");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // 20 kB: `metrics.jsonl` (a row a step) and the plots outgrow it, the checkpoints
+    // do not
+    let limit = libc::rlimit {
+        rlim_cur: 20_000,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit reads `limit` and writes nothing (null old-limit pointer).
+    let rc = unsafe {
+        libc::prlimit(
+            child.id() as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("training goes on without its rows").count(),
+        1,
+        "one warning for the metrics: {stderr}"
+    );
+    assert!(stderr.contains("metrics.jsonl: File too large"), "{stderr}");
+    let dir = run_dir(cwd, "full").unwrap();
+    assert!(std::fs::metadata(dir.join("metrics.jsonl")).unwrap().len() <= 20_000);
+    // every epoch trained, and the final checkpoint holds them all
+    let last = checkpoint::resolve(&dir.join("checkpoints"), "last").unwrap();
+    let c: checkpoint::Checkpoint<serde_json::Value> =
+        checkpoint::load(&last, &Device::Cpu).unwrap();
+    assert_eq!(c.state["history"].as_array().map(Vec::len), Some(6));
+}
+
 #[test]
 fn resume_without_a_run_directory_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();

@@ -71,12 +71,12 @@ fn default_keep_last() -> usize {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// A file could not be written or read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: io::Error,
+        /// Why (said in the message, so not a `source` that would be said twice).
+        error: io::Error,
     },
     /// A file is not a valid checkpoint.
     #[error("{path}: not a valid wick checkpoint: {message}")]
@@ -89,9 +89,9 @@ pub enum CheckpointError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io {
+    move |error| CheckpointError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

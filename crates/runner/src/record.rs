@@ -34,6 +34,8 @@ pub(crate) struct RunRecord {
     metrics: MetricsConfig,
     state: RecordState,
     last_plot: Instant,
+    /// The last metrics write failed (warned once).
+    metrics_failing: bool,
 }
 
 impl RunRecord {
@@ -55,6 +57,7 @@ impl RunRecord {
                 steps: Vec::new(),
             },
             last_plot: Instant::now(),
+            metrics_failing: false,
         }
     }
 
@@ -113,10 +116,28 @@ impl RunRecord {
         }
     }
 
+    /// Appends `row` to `metrics.csv` and `metrics.jsonl`. A write that fails (a full
+    /// disk) is a warning, said once until writes work again, and training goes on: the
+    /// checkpoints are what a resume needs, and a resume cuts these files back to its
+    /// checkpoint.
+    fn log(&mut self, row: &MetricRow) {
+        match self.dir.log_metrics(row) {
+            Ok(()) => self.metrics_failing = false,
+            Err(e) if !self.metrics_failing => {
+                self.metrics_failing = true;
+                tracing::warn!("{e}; training goes on without its rows");
+            }
+            Err(_) => {}
+        }
+    }
+
     /// The confusion matrix as `confusion_matrix.csv` and `plots/confusion_matrix.png`.
     fn confusion_matrix(&self, matrix: &crate::metrics::ClassCounts) -> Result<(), RunError> {
-        self.dir
-            .write_file("confusion_matrix.csv", matrix.csv(&self.classes).as_bytes())?;
+        let csv = matrix.csv(&self.classes);
+        if let Err(e) = self.dir.write_file("confusion_matrix.csv", csv.as_bytes()) {
+            let at = self.dir.path.join("confusion_matrix.csv");
+            tracing::warn!("{}: {e}", at.display());
+        }
         let png = self.dir.path.join("plots").join("confusion_matrix.png");
         let _ = std::fs::create_dir_all(self.dir.path.join("plots"));
         if let Err(e) = plots::confusion_matrix(&png, &matrix.matrix, &self.classes) {
@@ -142,7 +163,7 @@ impl Callback for RunRecord {
                 lr: Some(view.lr()),
                 ..Default::default()
             };
-            self.dir.log_metrics(&row)?;
+            self.log(&row);
             self.state.steps.push((s.step, mean, view.lr()));
         }
         Ok(Control::Continue)
@@ -167,7 +188,7 @@ impl Callback for RunRecord {
     }
 
     fn on_epoch_end(&mut self, view: &View<'_>, stats: &EpochStats) -> Result<Control, RunError> {
-        self.dir.log_metrics(&MetricRow {
+        self.log(&MetricRow {
             kind: "epoch",
             epoch: stats.epoch,
             step: view.step(),
@@ -181,7 +202,7 @@ impl Callback for RunRecord {
             busy_cores: stats.cpu_seconds.map(|c| c / stats.seconds.max(1e-9)),
             extra: stats.extra.clone(),
             ..Default::default()
-        })?;
+        });
         if self.last_plot.elapsed().as_secs_f64() >= PLOT_EVERY_SECS {
             self.draw_plots(view.history());
         }

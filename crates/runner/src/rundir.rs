@@ -119,11 +119,15 @@ impl RunDir {
         write_atomic(&self.path, name, contents)
     }
 
-    /// Appends a metrics row to `metrics.jsonl` and `metrics.csv`.
+    /// Appends a metrics row to `metrics.jsonl` and `metrics.csv`; an error names the
+    /// file.
     pub fn log_metrics(&mut self, row: &MetricRow) -> io::Result<()> {
+        let named = |file: &str, e: io::Error| {
+            io::Error::new(e.kind(), format!("{}: {e}", self.path.join(file).display()))
+        };
         let json = serde_json::to_string(row).map_err(io::Error::other)?;
-        writeln!(self.jsonl, "{json}")?;
-        writeln!(self.csv, "{}", row.csv_with(&self.extra))?;
+        writeln!(self.jsonl, "{json}").map_err(|e| named("metrics.jsonl", e))?;
+        writeln!(self.csv, "{}", row.csv_with(&self.extra)).map_err(|e| named("metrics.csv", e))?;
         Ok(())
     }
 }

@@ -137,7 +137,12 @@ impl Callback for Checkpoints {
 
     fn wants_checkpoint(&mut self, view: &View<'_>) -> bool {
         if view.state.batch > 0 {
-            return self.every_n_steps > 0 && view.step().is_multiple_of(self.every_n_steps);
+            // not after an epoch's last batch: the epoch's end is taken next, under the
+            // same `step-N` name, and it holds the epoch's results
+            let epoch_ends = view.state.batch >= view.batches;
+            return self.every_n_steps > 0
+                && view.step().is_multiple_of(self.every_n_steps)
+                && !epoch_ends;
         }
         let (_, kept) = self.epoch_end_id(view);
         self.due = kept
