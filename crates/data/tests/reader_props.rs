@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use std::io::Write;
 use std::path::Path;
-use wick_data::datasets::CsvConfig;
+use wick_data::datasets::{CsvConfig, ImageFolder};
 use wick_data::idx::{parse_u8, read_u8};
 use wick_data::{Cifar, CifarKind, Error, Split};
 
@@ -31,8 +31,68 @@ fn idx(ndim: u8, dims: &[u32], body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A baseline JPEG header (SOI, SOF0) announcing `w × h` pixels in 3 components, and
+/// nothing after it.
+fn jpeg_header(w: u16, h: u16) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08];
+    v.extend_from_slice(&h.to_be_bytes());
+    v.extend_from_slice(&w.to_be_bytes());
+    v.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+    v
+}
+
+/// A PNG signature and header chunk announcing `w × h` RGB pixels, then the start of
+/// a data chunk.
+fn png_header(w: u32, h: u32) -> Vec<u8> {
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&w.to_be_bytes());
+    chunk.extend_from_slice(&h.to_be_bytes());
+    chunk.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut crc = flate2::Crc::new();
+    crc.update(&chunk);
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend_from_slice(&13u32.to_be_bytes());
+    v.extend_from_slice(&chunk);
+    v.extend_from_slice(&crc.sum().to_be_bytes());
+    // the start of the pixel data, where a decoder knows the size and allocates
+    v.extend_from_slice(&16u32.to_be_bytes());
+    v.extend_from_slice(b"IDAT");
+    v.extend_from_slice(&[0; 20]);
+    v
+}
+
+#[test]
+fn an_image_claiming_a_huge_size_is_refused_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("huge.png");
+    std::fs::write(&path, png_header(60_000, 60_000)).unwrap();
+    let e = ImageFolder::load(&path).unwrap_err();
+    assert!(names(&e, &path), "{e}");
+    // refused by the decoder's allocation limit, before reading any pixel
+    assert!(e.to_string().contains("limit"), "{e}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn image_bytes_never_panic(
+        magic in prop_oneof![
+            Just(b"\x89PNG\r\n\x1a\n".to_vec()),
+            Just(vec![0xFF, 0xD8, 0xFF]),
+            Just(b"GIF89a".to_vec()),
+            Just(b"BM".to_vec()),
+            (1u16..3000, 1u16..3000).prop_map(|(w, h)| jpeg_header(w, h)),
+        ],
+        tail in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.png");
+        std::fs::write(&path, [magic, tail].concat()).unwrap();
+        if let Err(e) = ImageFolder::load(&path) {
+            prop_assert!(names(&e, &path), "{}", e);
+        }
+    }
 
     #[test]
     fn idx_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300), ndim in 1usize..4) {
