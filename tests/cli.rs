@@ -4,123 +4,125 @@ mod common;
 
 use common::{repo, wick, wick_with, write_tiny_mnist};
 
+/// Each file of tests/bad: (file, line:column, key path, help).
+const BAD_FILES: &[(&str, &str, &str, Option<&str>)] = &[
+    ("syntax_error", "56:10", "optimizer.lr", None),
+    (
+        "unknown_section",
+        "54:2",
+        "optimzer",
+        Some("did you mean `optimizer`?"),
+    ),
+    (
+        "unknown_layer_type",
+        "40:12",
+        "model.layers[1].type",
+        Some("did you mean `Linear`?"),
+    ),
+    (
+        "unknown_layer_argument",
+        "40:41",
+        "model.layers[1].out_feature",
+        Some("did you mean `out_features`?"),
+    ),
+    (
+        "wrong_value_type",
+        "42:56",
+        "model.layers[3].out_features",
+        None,
+    ),
+    (
+        "shape_mismatch",
+        "42:36",
+        "model.layers[3].in_features",
+        None,
+    ),
+    (
+        "unknown_optimizer",
+        "55:8",
+        "optimizer.type",
+        Some("did you mean `SGD`?"),
+    ),
+    ("negative_lr", "56:6", "optimizer.lr", None),
+    (
+        "infinite_lr",
+        "56:6",
+        "optimizer.lr",
+        Some("inf is not a finite number"),
+    ),
+    (
+        "nesterov_without_momentum",
+        "57:12",
+        "optimizer.nesterov",
+        None,
+    ),
+    (
+        "unknown_transform",
+        "23:12",
+        "data.train.transforms[0].type",
+        Some("did you mean `ToTensor`?"),
+    ),
+    (
+        "normalize_channels",
+        "24:3",
+        "data.train.transforms[1]",
+        None,
+    ),
+    ("missing_argument", "48:3", "model.layers[9]", None),
+    (
+        "wrong_class_count",
+        "48:55",
+        "model.layers[9].out_features",
+        None,
+    ),
+    (
+        "unknown_dataset",
+        "14:11",
+        "data.dataset",
+        Some("did you mean `MNIST`?"),
+    ),
+    ("shuffle_and_sampler", "21:11", "data.train.shuffle", None),
+    (
+        "unknown_loss_argument",
+        "53:1",
+        "loss.label_smothing",
+        Some("did you mean `label_smoothing`?"),
+    ),
+    ("wrong_top_level_type", "10:8", "seed", None),
+    (
+        "input_shape_mismatch",
+        "37:9",
+        "model.input",
+        Some("set input = [1, 28, 28]"),
+    ),
+    ("bad_device", "11:10", "device", None),
+    ("zero_batch_size", "20:14", "data.train.batch_size", None),
+    (
+        "normalize_before_to_tensor",
+        "24:12",
+        "data.train.transforms[0].type",
+        Some("before Normalize"),
+    ),
+    (
+        "reduction_none",
+        "53:13",
+        "loss.reduction",
+        Some("use \"mean\""),
+    ),
+    (
+        "unknown_reduction",
+        "53:13",
+        "loss.reduction",
+        Some("expected one of `none`, `mean`, `sum`, `batchmean`\n"),
+    ),
+    ("too_many_workers", "22:15", "data.train.num_workers", None),
+];
+
 /// Every broken experiment under tests/bad: exit code 2, and the message names the
 /// file, line and column, the key path, and a suggestion where one fits.
 #[test]
 fn broken_experiments_exit_2_with_file_line_column_and_key() {
-    let cases: &[(&str, &str, &str, Option<&str>)] = &[
-        // (file, line:column, key path, help)
-        ("syntax_error", "56:10", "optimizer.lr", None),
-        (
-            "unknown_section",
-            "54:2",
-            "optimzer",
-            Some("did you mean `optimizer`?"),
-        ),
-        (
-            "unknown_layer_type",
-            "40:12",
-            "model.layers[1].type",
-            Some("did you mean `Linear`?"),
-        ),
-        (
-            "unknown_layer_argument",
-            "40:41",
-            "model.layers[1].out_feature",
-            Some("did you mean `out_features`?"),
-        ),
-        (
-            "wrong_value_type",
-            "42:56",
-            "model.layers[3].out_features",
-            None,
-        ),
-        (
-            "shape_mismatch",
-            "42:36",
-            "model.layers[3].in_features",
-            None,
-        ),
-        (
-            "unknown_optimizer",
-            "55:8",
-            "optimizer.type",
-            Some("did you mean `SGD`?"),
-        ),
-        ("negative_lr", "56:6", "optimizer.lr", None),
-        (
-            "infinite_lr",
-            "56:6",
-            "optimizer.lr",
-            Some("inf is not a finite number"),
-        ),
-        (
-            "nesterov_without_momentum",
-            "57:12",
-            "optimizer.nesterov",
-            None,
-        ),
-        (
-            "unknown_transform",
-            "23:12",
-            "data.train.transforms[0].type",
-            Some("did you mean `ToTensor`?"),
-        ),
-        (
-            "normalize_channels",
-            "24:3",
-            "data.train.transforms[1]",
-            None,
-        ),
-        ("missing_argument", "48:3", "model.layers[9]", None),
-        (
-            "wrong_class_count",
-            "48:55",
-            "model.layers[9].out_features",
-            None,
-        ),
-        (
-            "unknown_dataset",
-            "14:11",
-            "data.dataset",
-            Some("did you mean `MNIST`?"),
-        ),
-        ("shuffle_and_sampler", "21:11", "data.train.shuffle", None),
-        (
-            "unknown_loss_argument",
-            "53:1",
-            "loss.label_smothing",
-            Some("did you mean `label_smoothing`?"),
-        ),
-        ("wrong_top_level_type", "10:8", "seed", None),
-        (
-            "input_shape_mismatch",
-            "37:9",
-            "model.input",
-            Some("set input = [1, 28, 28]"),
-        ),
-        ("bad_device", "11:10", "device", None),
-        ("zero_batch_size", "20:14", "data.train.batch_size", None),
-        (
-            "normalize_before_to_tensor",
-            "24:12",
-            "data.train.transforms[0].type",
-            Some("before Normalize"),
-        ),
-        (
-            "reduction_none",
-            "53:13",
-            "loss.reduction",
-            Some("use \"mean\""),
-        ),
-        (
-            "unknown_reduction",
-            "53:13",
-            "loss.reduction",
-            Some("expected one of `none`, `mean`, `sum`, `batchmean`\n"),
-        ),
-        ("too_many_workers", "22:15", "data.train.num_workers", None),
-    ];
+    let cases = BAD_FILES;
     let root = repo();
     let mut seen = 0;
     for entry in std::fs::read_dir(root.join("tests/bad")).unwrap() {

@@ -1,5 +1,5 @@
 //! [`Epilogue`]: a parameter-free layer (`ReLU`, `MaxPool2d`) that the layer before it
-//! may run in its own op; see [`crate::fusion`] for how fusions are planned.
+//! may run in its own op; the `fusion` module plans which.
 
 use crate::ops::{self, Pool2d};
 use crate::Result;

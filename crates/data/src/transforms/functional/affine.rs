@@ -68,175 +68,193 @@ fn pil_transform(
     fill: &[u8],
 ) -> Image {
     let c = img.channels;
-    let (iw, ih) = (img.width as i64, img.height as i64);
     let mut data = Vec::with_capacity(ow * oh * c);
     for _ in 0..ow * oh {
         data.extend_from_slice(fill);
     }
-    let px = |x: i64, y: i64| -> &[u8] {
-        let i = (y as usize * img.width + x as usize) * c;
-        &img.data[i..i + c]
+    let out = Out {
+        data: &mut data,
+        ow,
+        oh,
     };
     match mode {
-        InterpolationMode::Nearest if a[1] == 0.0 && a[3] == 0.0 => {
-            // ImagingScaleAffine
-            let mut xo = a[2] + a[0] * 0.5;
-            let mut xin = Vec::with_capacity(ow);
-            for _ in 0..ow {
-                let x = coord(xo);
-                xin.push((0..iw).contains(&x).then_some(x));
-                xo += a[0];
-            }
-            let mut yo = a[5] + a[4] * 0.5;
-            for y in 0..oh {
-                let yi = coord(yo);
-                if (0..ih).contains(&yi) {
-                    for (x, xi) in xin.iter().enumerate() {
-                        if let Some(xi) = xi {
-                            let o = (y * ow + x) * c;
-                            data[o..o + c].copy_from_slice(px(*xi, yi));
-                        }
-                    }
-                }
-                yo += a[4];
-            }
-        }
-        InterpolationMode::Nearest => {
-            let check = |x: f64, y: f64| {
-                (x * a[0] + y * a[1] + a[2]).abs() < 32768.0
-                    && (x * a[3] + y * a[4] + a[5]).abs() < 32768.0
-            };
-            let (fw, fh) = (ow as f64, oh as f64);
-            if check(0.0, 0.0) && check(fw, fh) && check(0.0, fh) && check(fw, 0.0) {
-                // 16.16 fixed point (affine_fixed)
-                let fix = |v: f64| pil_floor(v * 65536.0 + 0.5) as i32;
-                let (a0, a1, a3, a4) = (fix(a[0]), fix(a[1]), fix(a[3]), fix(a[4]));
-                let mut a2 = fix(a[2] + a[0] * 0.5 + a[1] * 0.5);
-                let mut a5 = fix(a[5] + a[3] * 0.5 + a[4] * 0.5);
-                for y in 0..oh {
-                    let (mut xx, mut yy) = (a2, a5);
-                    for x in 0..ow {
-                        let xi = i64::from(xx >> 16);
-                        let yi = i64::from(yy >> 16);
-                        if (0..iw).contains(&xi) && (0..ih).contains(&yi) {
-                            let o = (y * ow + x) * c;
-                            data[o..o + c].copy_from_slice(px(xi, yi));
-                        }
-                        xx = xx.wrapping_add(a0);
-                        yy = yy.wrapping_add(a3);
-                    }
-                    a2 = a2.wrapping_add(a1);
-                    a5 = a5.wrapping_add(a4);
-                }
-            } else {
-                let mut xo = a[2] + a[1] * 0.5 + a[0] * 0.5;
-                let mut yo = a[5] + a[4] * 0.5 + a[3] * 0.5;
-                for y in 0..oh {
-                    let (mut xx, mut yy) = (xo, yo);
-                    for x in 0..ow {
-                        let (xi, yi) = (coord(xx), coord(yy));
-                        if (0..iw).contains(&xi) && (0..ih).contains(&yi) {
-                            let o = (y * ow + x) * c;
-                            data[o..o + c].copy_from_slice(px(xi, yi));
-                        }
-                        xx += a[0];
-                        yy += a[3];
-                    }
-                    xo += a[1];
-                    yo += a[4];
-                }
-            }
-        }
-        _ => {
-            // ImagingGenericTransform with bilinear_filter / bicubic_filter
-            let xclip = |x: i64| x.clamp(0, iw - 1);
-            let yclip = |y: i64| y.clamp(0, ih - 1);
-            let at = |x: i64, y: i64, ch: usize| {
-                f64::from(img.data[(y as usize * img.width + x as usize) * c + ch])
-            };
-            for y in 0..oh {
-                for x in 0..ow {
-                    let (xf, yf) = (x as f64 + 0.5, y as f64 + 0.5);
-                    let xin = a[0] * xf + a[1] * yf + a[2];
-                    let yin = a[3] * xf + a[4] * yf + a[5];
-                    if xin < 0.0 || xin >= iw as f64 || yin < 0.0 || yin >= ih as f64 {
-                        continue;
-                    }
-                    let (xs, ys) = (xin - 0.5, yin - 0.5);
-                    let (xi, yi) = (pil_floor(xs), pil_floor(ys));
-                    let (dx, dy) = (xs - xi as f64, ys - yi as f64);
-                    let o = (y * ow + x) * c;
-                    for ch in 0..c {
-                        let v = if mode == InterpolationMode::Bilinear {
-                            let (x0, x1) = (xclip(xi), xclip(xi + 1));
-                            let row = yclip(yi);
-                            let l = |r: i64| {
-                                let (p, q) = (at(x0, r, ch), at(x1, r, ch));
-                                p + (q - p) * dx
-                            };
-                            let v1 = l(row);
-                            let v2 = if yi + 1 >= 0 && yi + 1 < ih {
-                                l(yi + 1)
-                            } else {
-                                v1
-                            };
-                            let v = v1 + (v2 - v1) * dy;
-                            v as u8
-                        } else {
-                            let xs4 = [xclip(xi - 1), xclip(xi), xclip(xi + 1), xclip(xi + 2)];
-                            let cubic = |v1: f64, v2: f64, v3: f64, v4: f64, d: f64| {
-                                let p1 = v2;
-                                let p2 = -v1 + v3;
-                                let p3 = 2.0 * (v1 - v2) + v3 - v4;
-                                let p4 = -v1 + v2 - v3 + v4;
-                                p1 + d * (p2 + d * (p3 + d * p4))
-                            };
-                            let rowv = |r: i64| {
-                                cubic(
-                                    at(xs4[0], r, ch),
-                                    at(xs4[1], r, ch),
-                                    at(xs4[2], r, ch),
-                                    at(xs4[3], r, ch),
-                                    dx,
-                                )
-                            };
-                            let y0 = yi - 1;
-                            let v1 = rowv(yclip(y0));
-                            let v2 = if (0..ih).contains(&(y0 + 1)) {
-                                rowv(y0 + 1)
-                            } else {
-                                v1
-                            };
-                            let v3 = if (0..ih).contains(&(y0 + 2)) {
-                                rowv(y0 + 2)
-                            } else {
-                                v2
-                            };
-                            let v4 = if (0..ih).contains(&(y0 + 3)) {
-                                rowv(y0 + 3)
-                            } else {
-                                v3
-                            };
-                            let v = cubic(v1, v2, v3, v4, dy);
-                            if v <= 0.0 {
-                                0
-                            } else if v >= 255.0 {
-                                255
-                            } else {
-                                v as u8
-                            }
-                        };
-                        data[o + ch] = v;
-                    }
-                }
-            }
-        }
+        InterpolationMode::Nearest if a[1] == 0.0 && a[3] == 0.0 => scale_nearest(img, a, out),
+        InterpolationMode::Nearest => affine_nearest(img, a, out),
+        _ => filtered(img, a, mode, out),
     }
     Image {
         height: oh,
         width: ow,
         channels: c,
         data,
+    }
+}
+
+/// The output of [`pil_transform`]: `oh × ow` pixels, filled with the fill colour.
+struct Out<'a> {
+    data: &'a mut [u8],
+    ow: usize,
+    oh: usize,
+}
+
+impl Out<'_> {
+    /// Output pixel `(x, y)` = input pixel `(xi, yi)`.
+    fn copy(&mut self, img: &Image, (x, y): (usize, usize), (xi, yi): (i64, i64)) {
+        let c = img.channels;
+        let i = (yi as usize * img.width + xi as usize) * c;
+        let o = (y * self.ow + x) * c;
+        self.data[o..o + c].copy_from_slice(&img.data[i..i + c]);
+    }
+}
+
+/// Nearest neighbour without rotation or shear (PIL's `ImagingScaleAffine`).
+fn scale_nearest(img: &Image, a: [f64; 6], mut out: Out<'_>) {
+    let (iw, ih) = (img.width as i64, img.height as i64);
+    let mut xo = a[2] + a[0] * 0.5;
+    let mut xin = Vec::with_capacity(out.ow);
+    for _ in 0..out.ow {
+        let x = coord(xo);
+        xin.push((0..iw).contains(&x).then_some(x));
+        xo += a[0];
+    }
+    let mut yo = a[5] + a[4] * 0.5;
+    for y in 0..out.oh {
+        let yi = coord(yo);
+        if (0..ih).contains(&yi) {
+            for (x, xi) in xin.iter().enumerate() {
+                if let Some(xi) = xi {
+                    out.copy(img, (x, y), (*xi, yi));
+                }
+            }
+        }
+        yo += a[4];
+    }
+}
+
+/// Nearest neighbour of any affine map: PIL's 16.16 fixed point (`affine_fixed`) where
+/// the coordinates fit it, else floating point.
+fn affine_nearest(img: &Image, a: [f64; 6], mut out: Out<'_>) {
+    let (iw, ih) = (img.width as i64, img.height as i64);
+    let inside = |xi: i64, yi: i64| (0..iw).contains(&xi) && (0..ih).contains(&yi);
+    let check = |x: f64, y: f64| {
+        (x * a[0] + y * a[1] + a[2]).abs() < 32768.0 && (x * a[3] + y * a[4] + a[5]).abs() < 32768.0
+    };
+    let (fw, fh) = (out.ow as f64, out.oh as f64);
+    if check(0.0, 0.0) && check(fw, fh) && check(0.0, fh) && check(fw, 0.0) {
+        let fix = |v: f64| pil_floor(v * 65536.0 + 0.5) as i32;
+        let (a0, a1, a3, a4) = (fix(a[0]), fix(a[1]), fix(a[3]), fix(a[4]));
+        let mut a2 = fix(a[2] + a[0] * 0.5 + a[1] * 0.5);
+        let mut a5 = fix(a[5] + a[3] * 0.5 + a[4] * 0.5);
+        for y in 0..out.oh {
+            let (mut xx, mut yy) = (a2, a5);
+            for x in 0..out.ow {
+                let (xi, yi) = (i64::from(xx >> 16), i64::from(yy >> 16));
+                if inside(xi, yi) {
+                    out.copy(img, (x, y), (xi, yi));
+                }
+                xx = xx.wrapping_add(a0);
+                yy = yy.wrapping_add(a3);
+            }
+            a2 = a2.wrapping_add(a1);
+            a5 = a5.wrapping_add(a4);
+        }
+    } else {
+        let mut xo = a[2] + a[1] * 0.5 + a[0] * 0.5;
+        let mut yo = a[5] + a[4] * 0.5 + a[3] * 0.5;
+        for y in 0..out.oh {
+            let (mut xx, mut yy) = (xo, yo);
+            for x in 0..out.ow {
+                let (xi, yi) = (coord(xx), coord(yy));
+                if inside(xi, yi) {
+                    out.copy(img, (x, y), (xi, yi));
+                }
+                xx += a[0];
+                yy += a[3];
+            }
+            xo += a[1];
+            yo += a[4];
+        }
+    }
+}
+
+/// Bilinear or bicubic (PIL's `ImagingGenericTransform` with `bilinear_filter` /
+/// `bicubic_filter`): input rows and columns clamped at the edges, output pixels whose
+/// source lies outside the input keep the fill.
+fn filtered(img: &Image, a: [f64; 6], mode: InterpolationMode, out: Out<'_>) {
+    let c = img.channels;
+    let (iw, ih) = (img.width as f64, img.height as f64);
+    for y in 0..out.oh {
+        for x in 0..out.ow {
+            let (xf, yf) = (x as f64 + 0.5, y as f64 + 0.5);
+            let xin = a[0] * xf + a[1] * yf + a[2];
+            let yin = a[3] * xf + a[4] * yf + a[5];
+            if xin < 0.0 || xin >= iw || yin < 0.0 || yin >= ih {
+                continue;
+            }
+            let (xs, ys) = (xin - 0.5, yin - 0.5);
+            let (xi, yi) = (pil_floor(xs), pil_floor(ys));
+            let d = (xs - xi as f64, ys - yi as f64);
+            let o = (y * out.ow + x) * c;
+            for ch in 0..c {
+                out.data[o + ch] = if mode == InterpolationMode::Bilinear {
+                    bilinear(img, ch, (xi, yi), d)
+                } else {
+                    bicubic(img, ch, (xi, yi), d)
+                };
+            }
+        }
+    }
+}
+
+/// Channel `ch` of `img` at column `x`, row `y`, the column clamped to the image.
+fn at(img: &Image, ch: usize, x: i64, y: i64) -> f64 {
+    let x = x.clamp(0, img.width as i64 - 1);
+    f64::from(img.data[(y as usize * img.width + x as usize) * img.channels + ch])
+}
+
+/// PIL's `bilinear_filter` at `(xi + dx, yi + dy)`.
+fn bilinear(img: &Image, ch: usize, (xi, yi): (i64, i64), (dx, dy): (f64, f64)) -> u8 {
+    let ih = img.height as i64;
+    let l = |r: i64| {
+        let (p, q) = (at(img, ch, xi, r), at(img, ch, xi + 1, r));
+        p + (q - p) * dx
+    };
+    let v1 = l(yi.clamp(0, ih - 1));
+    let v2 = if yi + 1 >= 0 && yi + 1 < ih {
+        l(yi + 1)
+    } else {
+        v1
+    };
+    (v1 + (v2 - v1) * dy) as u8
+}
+
+/// PIL's `bicubic_filter` (a = −1) at `(xi + dx, yi + dy)`, clamped to `0..=255`.
+fn bicubic(img: &Image, ch: usize, (xi, yi): (i64, i64), (dx, dy): (f64, f64)) -> u8 {
+    let ih = img.height as i64;
+    let cubic = |v1: f64, v2: f64, v3: f64, v4: f64, d: f64| {
+        let p1 = v2;
+        let p2 = -v1 + v3;
+        let p3 = 2.0 * (v1 - v2) + v3 - v4;
+        let p4 = -v1 + v2 - v3 + v4;
+        p1 + d * (p2 + d * (p3 + d * p4))
+    };
+    let row = |r: i64| {
+        let p = |k: i64| at(img, ch, xi + k, r);
+        cubic(p(-1), p(0), p(1), p(2), dx)
+    };
+    let y0 = yi - 1;
+    let v1 = row(y0.clamp(0, ih - 1));
+    let next = |r: i64, prev: f64| if (0..ih).contains(&r) { row(r) } else { prev };
+    let v2 = next(y0 + 1, v1);
+    let v3 = next(y0 + 2, v2);
+    let v4 = next(y0 + 3, v3);
+    let v = cubic(v1, v2, v3, v4, dy);
+    if v <= 0.0 {
+        0
+    } else if v >= 255.0 {
+        255
+    } else {
+        v as u8
     }
 }
 
