@@ -69,13 +69,40 @@ fn set_overrides_metrics_plots_checkpoints_eval_and_export() {
     let meta = std::fs::read_to_string(dir.join("meta.json")).unwrap();
     assert!(meta.contains("optimizer.lr=0.05"), "{meta}");
 
+    let epochs = check_metrics(&dir);
+
+    // plots
+    for p in [
+        "loss",
+        "accuracy",
+        "lr",
+        "train_loss_steps",
+        "confusion_matrix",
+    ] {
+        let f = dir.join("plots").join(format!("{p}.png"));
+        let bytes = std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(&bytes[1..4], b"PNG", "{p}");
+    }
+
+    let acc = check_checkpoints_and_eval(&dir, &epochs, cwd);
+
+    check_export(&dir, acc, cwd);
+}
+
+/// metrics.csv (the extra column, StepLR's lr per epoch), the per-class values in the
+/// jsonl, the confusion matrix; returns the epoch rows.
+fn check_metrics(dir: &Path) -> Vec<String> {
     // metrics: the extra column, per-class values in the jsonl, the confusion matrix
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     assert!(
         csv.lines().next().unwrap().ends_with(",test_top2_acc"),
         "{csv}"
     );
-    let epochs: Vec<&str> = csv.lines().filter(|l| l.starts_with("epoch,")).collect();
+    let epochs: Vec<String> = csv
+        .lines()
+        .filter(|l| l.starts_with("epoch,"))
+        .map(String::from)
+        .collect();
     assert_eq!(epochs.len(), 3, "{csv}");
     // StepLR(step_size=1, gamma=0.5): the lr of each epoch, as PyTorch's get_last_lr()
     let lrs: Vec<f64> = epochs
@@ -97,19 +124,13 @@ fn set_overrides_metrics_plots_checkpoints_eval_and_export() {
         .sum();
     assert_eq!(total, 200);
 
-    // plots
-    for p in [
-        "loss",
-        "accuracy",
-        "lr",
-        "train_loss_steps",
-        "confusion_matrix",
-    ] {
-        let f = dir.join("plots").join(format!("{p}.png"));
-        let bytes = std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        assert_eq!(&bytes[1..4], b"PNG", "{p}");
-    }
+    epochs
+}
 
+/// Checkpoints `last` and `best`, loadable by `wick eval`, which reproduces the best
+/// epoch's test accuracy; returns that accuracy (%).
+fn check_checkpoints_and_eval(dir: &Path, epochs: &[String], cwd: &Path) -> f64 {
+    let data = cwd.join("data");
     // checkpoints: last and best, loadable by `wick eval`, which reproduces the
     // best epoch's test accuracy
     let ckpts = dir.join("checkpoints");
@@ -138,6 +159,13 @@ fn set_overrides_metrics_plots_checkpoints_eval_and_export() {
         "eval {acc} vs best {best_acc}"
     );
 
+    acc
+}
+
+/// `wick export --python`; with PyTorch installed, the exported program loads the
+/// checkpoint and gets the same test accuracy `acc` (%).
+fn check_export(dir: &Path, acc: f64, cwd: &Path) {
+    let data = cwd.join("data");
     // export --python
     let script = cwd.join("exported.py");
     let out = wick(
