@@ -81,15 +81,17 @@ fn stats<T: Float>(x: &[T], d: (usize, usize, usize)) -> Vec<(f64, f64)> {
 }
 
 /// `out[(i·C + ch)·L + j] = f(ch, x[…], g[…])` for every sample `i` (in parallel when
-/// large), written once.
+/// large), written once, in a vector with room for `spare` more elements (what the
+/// caller appends: without it, appending reallocates and copies the whole output).
 fn per_element<T: Float>(
     x: &[T],
     g: &[T],
     (_, c, l): (usize, usize, usize),
+    spare: usize,
     f: impl Fn(usize, T, T) -> T + Sync,
 ) -> Vec<T> {
     let len = x.len();
-    let mut out: Vec<T> = Vec::with_capacity(len);
+    let mut out: Vec<T> = Vec::with_capacity(len + spare);
     let sample = (c * l).max(1);
     let body = |o: &mut [MaybeUninit<T>], x: &[T], g: &[T]| {
         for ch in 0..c {
@@ -332,7 +334,7 @@ unsafe fn relu_lanes_avx(
 impl BatchNormTrain {
     fn fwd<T: Float>(&self, x: &[T], p: &[T], d: (usize, usize, usize)) -> Vec<T> {
         let coef = affine(&Params { p, c: d.1 }, self.eps);
-        per_element(x, x, d, |ch, x, _| norm(x, coef[ch], self.relu))
+        per_element(x, x, d, 0, |ch, x, _| norm(x, coef[ch], self.relu))
     }
 
     /// `[dx (N·C·L), dγ (C), dβ (C), 0 (2C)]`, flat.
@@ -346,7 +348,7 @@ impl BatchNormTrain {
             self.dx_batch(x, &p, g, d, (&fwd, &sums))
         } else {
             // running statistics are constants: dx = g·γσ⁻¹
-            per_element(x, g, d, |ch, x, g| {
+            per_element(x, g, d, 4 * c, |ch, x, g| {
                 fwd[ch].1 * through_relu(x, g, fwd[ch], relu)
             })
         };
@@ -380,7 +382,8 @@ impl BatchNormTrain {
                 (mu, T::of(k * m), T::of(-k * sg), T::of(-k * sgx * inv))
             })
             .collect();
-        per_element(x, g, (n, c, l), |ch, x, g| {
+        // room for the 4·C parameter gradients `bwd_flat` appends
+        per_element(x, g, (n, c, l), 4 * c, |ch, x, g| {
             let (mu, a, b, e) = coef[ch];
             a * through_relu(x, g, fwd[ch], relu) + b + e * (x - mu)
         })
