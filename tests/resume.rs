@@ -388,6 +388,25 @@ fn spawn_with_writable_limit(cwd: &Path, runs_dir: &str) -> std::process::Child 
     cmd.spawn().expect("start wick")
 }
 
+/// From now on, no file of the running `child` may grow past `bytes` (its writes past
+/// that fail as on a full disk).
+fn limit_file_size(child: &std::process::Child, bytes: u64) {
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit reads `limit` and writes nothing (null old-limit pointer).
+    let rc = unsafe {
+        libc::prlimit(
+            child.id() as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
 #[test]
 fn a_failed_checkpoint_write_stops_the_run_and_keeps_the_last_one_whole() {
     let tmp = setup();
@@ -410,20 +429,7 @@ fn a_failed_checkpoint_write_stops_the_run_and_keeps_the_last_one_whole() {
     };
     // from now on no file may grow past 20 kB: the model file (~100 kB) cannot be written,
     // the metrics rows and the log can
-    let limit = libc::rlimit {
-        rlim_cur: 20_000,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: prlimit reads `limit` and writes nothing (null old-limit pointer).
-    let rc = unsafe {
-        libc::prlimit(
-            child.id() as libc::pid_t,
-            libc::RLIMIT_FSIZE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    limit_file_size(&child, 20_000);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // (1280 steps: the limit comes long before the end)
@@ -473,20 +479,7 @@ fn failed_metrics_and_plot_writes_are_warnings_and_training_goes_on() {
     }
     // 20 kB: `metrics.jsonl` (a row a step) and the plots outgrow it, the checkpoints
     // do not
-    let limit = libc::rlimit {
-        rlim_cur: 20_000,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: prlimit reads `limit` and writes nothing (null old-limit pointer).
-    let rc = unsafe {
-        libc::prlimit(
-            child.id() as libc::pid_t,
-            libc::RLIMIT_FSIZE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    limit_file_size(&child, 20_000);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
