@@ -261,8 +261,8 @@ impl Layer for BatchNorm {
     }
 
     fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
-        match epilogue {
-            [Epilogue::Relu, rest @ ..] if wick_tensor::device_path::cpu_kernel(x) => {
+        match Epilogue::leading_relu(epilogue) {
+            (true, rest) if wick_tensor::device_path::cpu_kernel(x) => {
                 Epilogue::apply_all(self.apply_norm(x, train, true)?, rest)
             }
             _ => Epilogue::apply_all(self.forward(x, train)?, epilogue),

@@ -23,6 +23,15 @@ impl Epilogue {
         })
     }
 
+    /// `epilogue` with a leading `ReLU` split off: `(true, the rest)`, else
+    /// `(false, epilogue)`; for layers whose kernel fuses a ReLU and nothing more.
+    pub fn leading_relu(epilogue: &[Epilogue]) -> (bool, &[Epilogue]) {
+        match epilogue {
+            [Epilogue::Relu, rest @ ..] => (true, rest),
+            _ => (false, epilogue),
+        }
+    }
+
     /// `x` through each of `epilogues` in order, unfused: what a layer's
     /// [`Layer::forward_fused`] computes, and what it falls back to where it has no
     /// fused kernel (another device, another dtype).

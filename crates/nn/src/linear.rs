@@ -164,11 +164,9 @@ impl Layer for Linear {
         usize::from(next.first() == Some(&Epilogue::Relu))
     }
 
-    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
-        match epilogue {
-            [Epilogue::Relu, rest @ ..] => Epilogue::apply_all(self.apply(x, true)?, rest),
-            _ => Epilogue::apply_all(self.forward(x, train)?, epilogue),
-        }
+    fn forward_fused(&self, x: &Tensor, _train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        let (relu, rest) = Epilogue::leading_relu(epilogue);
+        Epilogue::apply_all(self.apply(x, relu)?, rest)
     }
 
     fn parameters(&self) -> Vec<Param> {

@@ -146,10 +146,8 @@ impl Layer for Residual {
         usize::from(next.first() == Some(&Epilogue::Relu))
     }
     fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
-        match epilogue {
-            [Epilogue::Relu, rest @ ..] => Epilogue::apply_all(self.apply(x, train, true)?, rest),
-            _ => Epilogue::apply_all(self.forward(x, train)?, epilogue),
-        }
+        let (relu, rest) = Epilogue::leading_relu(epilogue);
+        Epilogue::apply_all(self.apply(x, train, relu)?, rest)
     }
     fn parameters(&self) -> Vec<Param> {
         child_parameters(&self.named())

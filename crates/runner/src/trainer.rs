@@ -261,20 +261,19 @@ fn resume_config(run_dir: &Path, overrides: &[String]) -> Result<Experiment, Run
     if overrides.is_empty() {
         return load_run_config(run_dir);
     }
-    let path = run_dir.join("config.toml");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| RunError::RunDir(format!("{}: {e}", path.display())))?;
     let parsed = overrides
         .iter()
         .map(|o| o.parse::<crate::overrides::Override>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::RunDir(format!("--set: {e}")))?;
-    let text = crate::overrides::apply(&text, &parsed)
-        .map_err(|e| RunError::RunDir(format!("{}: {e}", path.display())))?;
-    Experiment::from_toml(&text).map_err(|d| {
-        let file = format!("{} (with --set)", path.display());
-        let shown = crate::diagnostic::render(&file, &text, &[d], false);
-        RunError::RunDir(shown.trim_start_matches("error: ").trim_end().to_string())
+    // the config read, overridden and checked as `wick run FILE --set …` does
+    crate::load_experiment_with(&run_dir.join("config.toml"), &parsed).map_err(|e| {
+        RunError::RunDir(
+            e.rendered
+                .trim_start_matches("error: ")
+                .trim_end()
+                .to_string(),
+        )
     })
 }
 
@@ -304,10 +303,8 @@ fn meta_field(run_dir: &Path, key: &str) -> Option<Vec<String>> {
 fn newest_whole_checkpoint(run_dir: &Path) -> Result<(std::path::PathBuf, Snapshot), RunError> {
     let ckpts = run_dir.join("checkpoints");
     let Some(found) = checkpoint::load_newest_whole(&ckpts, &Device::Cpu) else {
-        // no checkpoint at all: the error says which one was looked for
-        rundir::find_checkpoint(run_dir, "last")?;
         return Err(RunError::RunDir(format!(
-            "{}: no checkpoint",
+            "{}: no checkpoint `last`",
             ckpts.display()
         )));
     };
