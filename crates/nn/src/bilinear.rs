@@ -47,23 +47,46 @@ impl BilinearConfig {
     /// For a Sequential (`Bilinear(x, x)`): checks and fills both input sizes from the
     /// per-sample input `[*, H]`; the output is `[*, out_features]`.
     pub fn infer(&mut self, input: &[usize]) -> Result<Shape> {
-        let Some(&last) = input.last() else {
+        self.infer_inputs(&[input.to_vec()])
+    }
+
+    /// For a graph node: `from = ["x1", "x2"]` (`[*, H1]` and `[*, H2]`, the same
+    /// leading dimensions) gives `Bilinear(x1, x2)`; one input gives `Bilinear(x, x)`.
+    pub fn infer_inputs(&mut self, inputs: &[Shape]) -> Result<Shape> {
+        let (x1, x2) = match inputs {
+            [x] => (x, x),
+            [a, b] => (a, b),
+            _ => {
+                return Err(Error::field(
+                    "from",
+                    format!("Bilinear takes two inputs, {} given", inputs.len()),
+                ))
+            }
+        };
+        let (Some(&l1), Some(&l2)) = (x1.last(), x2.last()) else {
             return Err(Error::shape(
                 "Bilinear needs at least one dimension per sample",
             ));
         };
-        for (field, v) in [
-            ("in1_features", &mut self.in1_features),
-            ("in2_features", &mut self.in2_features),
+        if x1[..x1.len() - 1] != x2[..x2.len() - 1] {
+            return Err(Error::shape(format!(
+                "Bilinear's inputs {} and {} differ before their last dimension",
+                crate::shape::show_batched(x1),
+                crate::shape::show_batched(x2)
+            )));
+        }
+        for (field, v, last, x) in [
+            ("in1_features", &mut self.in1_features, l1, x1),
+            ("in2_features", &mut self.in2_features, l2, x2),
         ] {
             match *v {
                 Some(given) if given != last => {
                     return Err(Error::field(
                         field,
                         format!(
-                            "{field} = {given}, but the input to this layer has shape {} (last \
-                             dimension {last}); in a Sequential, Bilinear receives (x, x)",
-                            crate::shape::show_batched(input)
+                            "{field} = {given}, but its input has shape {} (last dimension \
+                             {last}); in a Sequential, Bilinear receives (x, x)",
+                            crate::shape::show_batched(x)
                         ),
                     ))
                 }
@@ -76,8 +99,8 @@ impl BilinearConfig {
                 "out_features must be at least 1",
             ));
         }
-        crate::shape::check_param_count("out_features", &[self.out_features, last, last])?;
-        let mut out = input.to_vec();
+        crate::shape::check_param_count("out_features", &[self.out_features, l1, l2])?;
+        let mut out = x1.to_vec();
         if let Some(l) = out.last_mut() {
             *l = self.out_features;
         }
@@ -160,6 +183,16 @@ impl Layer for Bilinear {
     }
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         self.forward_pair(x, x)
+    }
+    fn forward_inputs(&self, xs: &[Tensor], _train: bool) -> Result<Tensor> {
+        match xs {
+            [x] => self.forward_pair(x, x),
+            [a, b] => self.forward_pair(a, b),
+            _ => Err(Error::field(
+                "from",
+                format!("Bilinear takes two inputs, {} given", xs.len()),
+            )),
+        }
     }
     fn parameters(&self) -> Vec<Param> {
         let mut p = vec![Param::new("weight", self.weight.clone())];

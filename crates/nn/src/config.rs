@@ -43,6 +43,18 @@ pub trait LayerSpec:
     /// fills inferred arguments (`in_features` from `[784]`) and returns the per-sample
     /// output shape. A bad argument is [`crate::Error::Config`] naming the field.
     fn infer(&mut self, input: &[usize]) -> Result<Shape>;
+    /// [`LayerSpec::infer`] for a graph node of several inputs (`from = ["a", "b"]`),
+    /// their shapes in `from` order. The default takes exactly one; a layer of two
+    /// inputs overrides it (and [`Layer::forward_inputs`]).
+    fn infer_inputs(&mut self, inputs: &[Shape]) -> Result<Shape> {
+        match inputs {
+            [x] => self.infer(x),
+            _ => Err(crate::Error::field(
+                "from",
+                format!("this layer takes one input, {} given", inputs.len()),
+            )),
+        }
+    }
     /// Builds the layer with its initial parameters, drawn from `ctx.rng`;
     /// [`LayerSpec::infer`] has run.
     fn build(&self, ctx: &mut BuildCtx) -> Result<Box<dyn Layer>>;
@@ -61,7 +73,7 @@ pub type LayerCatalog = Catalog<dyn LayerSpec>;
 
 /// Implements [`LayerSpec`] for a built-in config: `infer` and `build` as given.
 macro_rules! builtin_layer {
-    ($name:ident($cfg:ty) { infer: |$c:ident, $i:ident| $infer:expr, build: |$b:ident, $ctx:ident| $build:expr $(, output: $out:literal)? }) => {
+    ($name:ident($cfg:ty) { infer: |$c:ident, $i:ident| $infer:expr, build: |$b:ident, $ctx:ident| $build:expr $(, output: $out:literal)? $(, inputs: |$mc:ident, $mi:ident| $many:expr)? }) => {
         impl LayerSpec for $cfg {
             fn infer(&mut self, $i: &[usize]) -> Result<Shape> {
                 let $c = self;
@@ -73,6 +85,10 @@ macro_rules! builtin_layer {
                 Ok(Box::new($build))
             }
             $( fn output_argument(&self) -> Option<&'static str> { Some($out) } )?
+            $( fn infer_inputs(&mut self, $mi: &[Shape]) -> Result<Shape> {
+                let $mc = self;
+                $many
+            } )?
         }
     };
 }
@@ -115,7 +131,7 @@ builtin_layers! {
         AdaptiveMaxPool2d(AdaptiveMaxPool2dConfig) { infer: |c, i| c.0.infer(i), build: |c, ctx| c.0.init_max() }
         Identity(IdentityConfig) { infer: |c, i| IdentityConfig::infer(c, i), build: |c, ctx| crate::Identity }
         Unflatten(UnflattenConfig) { infer: |c, i| UnflattenConfig::infer(c, i), build: |c, ctx| c.init() }
-        Bilinear(BilinearConfig) { infer: |c, i| BilinearConfig::infer(c, i), build: |c, ctx| c.init(ctx)?, output: "out_features" }
+        Bilinear(BilinearConfig) { infer: |c, i| BilinearConfig::infer(c, i), build: |c, ctx| c.init(ctx)?, output: "out_features", inputs: |c, i| c.infer_inputs(i) }
         BatchNorm1d(BatchNorm1dConfig) { infer: |c, i| c.0.infer(1, i), build: |c, ctx| c.0.init(1, ctx)? }
         BatchNorm2d(BatchNorm2dConfig) { infer: |c, i| c.0.infer(2, i), build: |c, ctx| c.0.init(2, ctx)? }
         LayerNorm(LayerNormConfig) { infer: |c, i| LayerNormConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
@@ -127,7 +143,7 @@ builtin_layers! {
         PReLU(PReLUConfig) { infer: |c, i| PReLUConfig::infer(c, i), build: |c, ctx| PReLUConfig::build(c, ctx)? }
         Softmax(SoftmaxConfig) { infer: |c, i| SoftmaxConfig::infer(c, i), build: |c, ctx| c.init()? }
         LogSoftmax(LogSoftmaxConfig) { infer: |c, i| LogSoftmaxConfig::infer(c, i), build: |c, ctx| c.init()? }
-        Sequential(SequentialConfig) { infer: |c, i| SequentialConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
+        Sequential(SequentialConfig) { infer: |c, i| SequentialConfig::infer(c, i), build: |c, ctx| c.init(ctx)?, inputs: |c, i| c.infer_inputs(i) }
         Residual(ResidualConfig) { infer: |c, i| ResidualConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
     }
     activations {

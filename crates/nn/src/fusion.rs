@@ -19,14 +19,15 @@ use crate::{Layer, Result};
 use candle_core::Tensor;
 
 /// One step of a [`FusionPlan`]: layer `layer` and the epilogues it runs in its op (the
-/// layers right after it, skipped by the plan).
+/// layers after it, skipped by the plan), the last of which is layer `last`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Step {
-    layer: usize,
-    epilogue: Vec<Epilogue>,
+pub(crate) struct Step {
+    pub layer: usize,
+    pub epilogue: Vec<Epilogue>,
+    pub last: usize,
 }
 
-/// The order in which a chain of layers runs, fusions decided: built once with the
+/// The order in which a container's layers run, fusions decided: built once with the
 /// container, run on every forward pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FusionPlan {
@@ -34,24 +35,46 @@ pub struct FusionPlan {
 }
 
 impl FusionPlan {
-    /// Plans `layers`: each layer takes as many of the epilogue layers right after it as
-    /// it [fuses](Layer::fuses).
+    /// Plans a chain of `layers`: each layer takes as many of the epilogue layers right
+    /// after it as it [fuses](Layer::fuses).
     pub fn new<L: Layer>(layers: &[L]) -> Self {
-        let mut steps = Vec::with_capacity(layers.len());
-        let mut i = 0;
-        while let Some(layer) = layers.get(i) {
-            let next: Vec<Epilogue> = layers[i + 1..].iter().map_while(|l| l.epilogue()).collect();
-            let k = layer.fuses(&next).min(next.len());
+        let order: Vec<usize> = (0..layers.len()).collect();
+        Self::ordered(layers, &order, |_, _| true)
+    }
+
+    /// Plans `layers` run in `order`, where layer `order[p + 1]` may be fused into the
+    /// step of `order[p]` only when `private(order[p], order[p + 1])`: the second takes
+    /// the first's output alone, and nothing else does (in a graph).
+    pub(crate) fn ordered<L: Layer>(
+        layers: &[L],
+        order: &[usize],
+        private: impl Fn(usize, usize) -> bool,
+    ) -> Self {
+        let mut steps = Vec::with_capacity(order.len());
+        let mut p = 0;
+        while let Some(&i) = order.get(p) {
+            let next: Vec<Epilogue> = order[p + 1..]
+                .iter()
+                .zip(&order[p..])
+                .map_while(|(&n, &prev)| private(prev, n).then(|| layers[n].epilogue()).flatten())
+                .collect();
+            let k = layers[i].fuses(&next).min(next.len());
             steps.push(Step {
                 layer: i,
                 epilogue: next[..k].to_vec(),
+                last: order[p + k],
             });
-            i += 1 + k;
+            p += 1 + k;
         }
         Self { steps }
     }
 
-    /// Runs `layers` (those the plan was made for) on `x`.
+    /// The steps, in order.
+    pub(crate) fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Runs `layers` (a chain, as planned by [`FusionPlan::new`]) on `x`.
     pub fn forward<L: Layer>(&self, layers: &[L], x: &Tensor, train: bool) -> Result<Tensor> {
         let mut x = x.clone();
         for s in &self.steps {
@@ -71,7 +94,7 @@ impl FusionPlan {
         self.steps
             .iter()
             .filter(|s| !s.epilogue.is_empty())
-            .map(|s| s.layer..s.layer + 1 + s.epilogue.len())
+            .map(|s| s.layer..s.last + 1)
             .collect()
     }
 }

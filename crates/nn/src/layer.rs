@@ -27,6 +27,18 @@ pub trait Layer: Send + Sync {
     fn type_name(&self) -> &'static str;
     /// Runs the layer on a batch. `train` is `module.training`.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor>;
+    /// Runs the layer on several inputs (a graph node with `from = ["a", "b"]`), in
+    /// `from` order. The default takes exactly one and calls [`Layer::forward`]; a
+    /// layer of two inputs (`Bilinear`, a user's `DisMult`) overrides it.
+    fn forward_inputs(&self, xs: &[Tensor], train: bool) -> Result<Tensor> {
+        match xs {
+            [x] => self.forward(x, train),
+            _ => Err(Error::field(
+                "from",
+                format!("{} takes one input, {} given", self.type_name(), xs.len()),
+            )),
+        }
+    }
     /// What this layer is as the epilogue of the layer before it, which may then run it
     /// in its own op ([`crate::fusion`]): `Some` for `ReLU` and `MaxPool2d`; `None`
     /// (the default) for every other layer.
@@ -109,6 +121,9 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     }
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         (**self).forward(x, train)
+    }
+    fn forward_inputs(&self, xs: &[Tensor], train: bool) -> Result<Tensor> {
+        (**self).forward_inputs(xs, train)
     }
     fn epilogue(&self) -> Option<Epilogue> {
         (**self).epilogue()

@@ -16,6 +16,7 @@ mod adaptive_pool;
 mod batchnorm;
 mod batchnorm_op;
 mod bilinear;
+mod children;
 mod config;
 mod conv;
 mod conv_op;
@@ -28,6 +29,7 @@ mod epilogue;
 mod error;
 mod flatten;
 mod fusion;
+mod graph_ops;
 mod identity;
 mod index_cache;
 mod instancenorm;
@@ -35,8 +37,10 @@ mod kernel;
 mod layer;
 mod linear;
 mod linear_op;
+mod node;
 mod norm;
 mod normalization;
+mod op;
 pub mod ops;
 mod pad_op;
 mod param_init;
@@ -47,7 +51,9 @@ mod residual;
 mod sequential;
 mod shape;
 mod state_dict;
+mod summary;
 pub mod unary;
+mod wiring;
 
 pub use activation::{
     Activation, CELUConfig, ELUConfig, GELUConfig, HardsigmoidConfig, HardswishConfig,
@@ -72,11 +78,17 @@ pub use epilogue::Epilogue;
 pub use error::{Error, Result};
 pub use flatten::{Flatten, FlattenConfig, Unflatten, UnflattenConfig};
 pub use fusion::FusionPlan;
+pub use graph_ops::{
+    AddConfig, CatConfig, Dims, DivConfig, FlattenOpConfig, MatmulConfig, MeanConfig, MulConfig,
+    NarrowConfig, SelectConfig, StackConfig, SubConfig, SumConfig, TransposeConfig,
+};
 pub use identity::{Identity, IdentityConfig};
 pub use instancenorm::{InstanceNorm2d, InstanceNorm2dConfig};
 pub use layer::{BuildCtx, Layer};
 pub use linear::{Linear, LinearConfig};
+pub use node::{NodeBody, NodeConfig};
 pub use normalization::{GroupNorm, GroupNormConfig, IntOrList, LayerNorm, LayerNormConfig};
+pub use op::{op, register_ops, OpCatalog, OpConfig, OpLayer, OpSpec, RegisterOp};
 pub use ops::PadMode;
 pub use param_init::ParamInit;
 pub use pool::{
@@ -84,6 +96,7 @@ pub use pool::{
     MaxPool2dConfig,
 };
 pub use residual::{Residual, ResidualConfig};
-pub use sequential::{LayerSummary, Sequential, SequentialConfig, Summary};
+pub use sequential::{Sequential, SequentialConfig};
 pub use shape::{IntOrPair, Shape};
 pub use state_dict::{load_state_dict, set_rng_counters};
+pub use summary::{LayerSummary, Summary};

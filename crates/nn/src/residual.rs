@@ -1,4 +1,4 @@
-use crate::sequential::{
+use crate::children::{
     child_buffers, child_counters, child_load_buffer, child_parameters, child_set_counter,
     child_state_dict, container_repr,
 };

@@ -1,141 +1,146 @@
-use crate::layer::split_name;
-use crate::shape::show_batched;
-use crate::{BuildCtx, Error, FusionPlan, Layer, LayerConfig, Result, Shape};
+use crate::children::{
+    child_buffers, child_counters, child_load_buffer, child_parameters, child_set_counter,
+    child_state_dict, container_repr,
+};
+use crate::fusion::Step;
+use crate::node::NodeConfig;
+use crate::wiring::{Src, Wiring};
+use crate::{
+    BuildCtx, Error, FusionPlan, Layer, LayerConfig, LayerSummary, Result, Shape, Summary,
+};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fmt;
 use wick_tensor::Param;
 
-/// `torch.nn.Sequential` as a layer of a model: `{ type = "Sequential", layers = [...] }`.
-/// Its parameters are named `"<index>.<child index>.<name>"` (`"4.0.bias"`), as
-/// PyTorch's for nested `nn.Sequential`s.
+fn input_names() -> Vec<String> {
+    vec!["input".into()]
+}
+
+fn is_input_names(v: &[String]) -> bool {
+    v == ["input"]
+}
+
+/// `torch.nn.Sequential` as a layer of a model: `{ type = "Sequential", layers = [...] }`,
+/// and, with nodes that name their inputs (`from`), the declarative form of a
+/// `forward()`: a graph.
+///
+/// Its parameters are named `"<node>.<child>.<name>"` (`"4.0.bias"`, `"fc.weight"`): a
+/// node's `name`, else its position, as PyTorch's for `nn.Sequential(OrderedDict(...))`.
+/// `inputs` names the values it takes (default one, `input`), which nodes may name in
+/// `from`; `outputs` the nodes it returns (default: the last).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SequentialConfig {
-    /// The layers, in order.
-    pub layers: Vec<LayerConfig>,
-    /// Per-sample input shape, recorded by [`SequentialConfig::infer`].
+    /// The nodes: layers and ops, in `state_dict` order.
+    pub layers: Vec<NodeConfig>,
+    /// The names of its inputs (default `["input"]`).
+    #[serde(default = "input_names", skip_serializing_if = "is_input_names")]
+    pub inputs: Vec<String>,
+    /// The nodes it returns (default: the last); one when used as a layer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
+    /// The module's class name in `repr()` and exports (a block's name); default
+    /// `Sequential`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// Per-sample input shapes, recorded by [`SequentialConfig::infer_inputs`].
     #[serde(skip)]
-    pub input: Option<Shape>,
+    pub input: Option<Vec<Shape>>,
 }
 
 impl SequentialConfig {
-    /// Infers through the inner layers; errors name the inner layer.
-    pub fn infer(&mut self, input: &[usize]) -> Result<Shape> {
-        let shapes = Sequential::infer(input, &mut self.layers)?;
-        self.input = Some(input.to_vec());
-        Ok(shapes.last().cloned().unwrap_or_else(|| input.to_vec()))
+    /// A chain of `layers`.
+    pub fn chain(layers: Vec<LayerConfig>) -> Self {
+        Self {
+            layers: layers.into_iter().map(NodeConfig::from).collect(),
+            inputs: input_names(),
+            outputs: Vec::new(),
+            class: None,
+            input: None,
+        }
     }
 
-    /// Builds the inner layers; [`SequentialConfig::infer`] must have run.
+    /// Infers through the inner layers for one input.
+    pub fn infer(&mut self, input: &[usize]) -> Result<Shape> {
+        self.infer_inputs(&[input.to_vec()])
+    }
+
+    /// Infers through the nodes; errors name the inner node.
+    pub fn infer_inputs(&mut self, inputs: &[Shape]) -> Result<Shape> {
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::field(
+                "from",
+                format!(
+                    "this block takes {} input(s) ({}), {} given",
+                    self.inputs.len(),
+                    self.inputs.join(", "),
+                    inputs.len()
+                ),
+            ));
+        }
+        if self.outputs.len() > 1 {
+            return Err(Error::field(
+                "outputs",
+                "a block used as a layer returns one output",
+            ));
+        }
+        let named = self.named_inputs(inputs);
+        let mut inferred = Sequential::infer_graph(&named, &mut self.layers, &self.outputs)?;
+        self.input = Some(inputs.to_vec());
+        Ok(inferred.outputs.swap_remove(0))
+    }
+
+    fn named_inputs(&self, shapes: &[Shape]) -> Vec<(String, Shape)> {
+        self.inputs
+            .iter()
+            .cloned()
+            .zip(shapes.iter().cloned())
+            .collect()
+    }
+
+    /// Builds the nodes; [`SequentialConfig::infer`] must have run.
     pub fn init(&self, ctx: &mut BuildCtx) -> Result<Sequential> {
         let input = self
             .input
             .as_ref()
             .ok_or_else(|| Error::shape("Sequential: input shape not inferred"))?;
-        Sequential::new(input, &mut self.layers.clone(), ctx)
+        let named = self.named_inputs(input);
+        let mut nodes = self.layers.clone();
+        let s = Sequential::graph(&named, &mut nodes, &self.outputs, ctx)?;
+        Ok(s.with_class(self.class.clone()))
     }
 }
 
-/// Parameters of named children, prefixed with the child's name.
-pub(crate) fn child_parameters(children: &[(String, &dyn Layer)]) -> Vec<Param> {
-    children
-        .iter()
-        .flat_map(|(n, l)| l.parameters().into_iter().map(move |p| p.prefixed(n)))
-        .collect()
+/// What shape inference through a container found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inferred {
+    /// How the nodes connect.
+    pub(crate) wiring: Wiring,
+    /// The output shape of every node that is there, in file order.
+    pub shapes: Vec<Shape>,
+    /// The shapes of the outputs.
+    pub outputs: Vec<Shape>,
 }
 
-/// Buffers of named children, prefixed.
-pub(crate) fn child_buffers(children: &[(String, &dyn Layer)]) -> Vec<(String, Tensor)> {
-    children
-        .iter()
-        .flat_map(|(n, l)| {
-            l.buffers()
-                .into_iter()
-                .map(move |(b, t)| (format!("{n}.{b}"), t))
-        })
-        .collect()
-}
-
-/// `state_dict()` of named children in module order, prefixed.
-pub(crate) fn child_state_dict(children: &[(String, &dyn Layer)]) -> Vec<(String, Tensor)> {
-    children
-        .iter()
-        .flat_map(|(n, l)| {
-            l.state_dict()
-                .into_iter()
-                .map(move |(b, t)| (format!("{n}.{b}"), t))
-        })
-        .collect()
-}
-
-/// Routes `"<child>.<rest>"` to the child.
-pub(crate) fn child_load_buffer(
-    children: &[(String, &dyn Layer)],
-    name: &str,
-    value: &Tensor,
-) -> Result<()> {
-    if let Some((head, rest)) = split_name(name) {
-        if let Some((_, l)) = children.iter().find(|(n, _)| n == head) {
-            return l.load_buffer(rest, value);
-        }
-    }
-    Err(Error::shape(format!(
-        "unexpected key in state_dict: {name:?}"
-    )))
-}
-
-/// Random-stream counters of named children, prefixed.
-pub(crate) fn child_counters(children: &[(String, &dyn Layer)]) -> Vec<(String, u64)> {
-    children
-        .iter()
-        .flat_map(|(n, l)| {
-            l.rng_counters()
-                .into_iter()
-                .map(move |(b, v)| (format!("{n}.{b}"), v))
-        })
-        .collect()
-}
-
-/// Routes a counter to the child.
-pub(crate) fn child_set_counter(
-    children: &[(String, &dyn Layer)],
-    name: &str,
-    value: u64,
-) -> Result<()> {
-    if let Some((head, rest)) = split_name(name) {
-        if let Some((_, l)) = children.iter().find(|(n, _)| n == head) {
-            return l.set_rng_counter(rest, value);
-        }
-    }
-    Err(Error::shape(format!("no random stream named {name:?}")))
-}
-
-/// `repr()` of a container, children indented as PyTorch's `_addindent` does.
-pub(crate) fn container_repr(ty: &str, children: &[(String, &dyn Layer)]) -> String {
-    let mut s = format!("{ty}(\n");
-    for (n, l) in children {
-        let child = l.describe().replace('\n', "\n  ");
-        s += &format!("  ({n}): {child}\n");
-    }
-    s + ")"
-}
-
-/// `torch.nn.Sequential`: layers applied in order. Parameters are named by position,
-/// as in PyTorch's `state_dict` (`"1.weight"`, `"1.bias"`, `"3.weight"`, …), nested
-/// containers adding their own prefixes (`"4.0.bias"`, `"2.layers.0.weight"`).
+/// `torch.nn.Sequential`, and the graphs of nodes that name their inputs (see
+/// [`SequentialConfig`]). Parameters are named as in PyTorch's `state_dict`
+/// (`"1.weight"`, `"fc.bias"`, `"layer1.0.conv1.weight"`).
 pub struct Sequential {
-    input: Shape,
+    inputs: Vec<(String, Shape)>,
     layers: Vec<Box<dyn Layer>>,
+    ops: Vec<bool>,
     shapes: Vec<Shape>,
+    outputs: Vec<Shape>,
+    wiring: Wiring,
     plan: FusionPlan,
+    class: Option<String>,
 }
 
 impl Sequential {
-    /// Runs shape inference through `configs` for per-sample input `input`, filling
-    /// inferred arguments in place. Returns every layer's output shape. An error names
-    /// the layer's index and class ([`Error::Layer`]).
+    /// Runs shape inference through a chain of `configs` for per-sample input `input`,
+    /// filling inferred arguments in place. Returns every layer's output shape. An
+    /// error names the layer's index and class ([`Error::Layer`]).
     pub fn infer(input: &[usize], configs: &mut [LayerConfig]) -> Result<Vec<Shape>> {
         let mut shape = input.to_vec();
         let mut shapes = Vec::with_capacity(configs.len());
@@ -150,13 +155,70 @@ impl Sequential {
         Ok(shapes)
     }
 
-    /// Infers shapes and builds every layer with PyTorch's default init.
-    pub fn new(input: &[usize], configs: &mut [LayerConfig], ctx: &mut BuildCtx) -> Result<Self> {
-        let shapes = Self::infer(input, configs)?;
-        let layers = configs
+    /// Runs shape inference through the nodes of a graph with named inputs, filling
+    /// inferred arguments in place (nodes left out by `when = false` are not inferred).
+    /// An error names the node ([`Error::Layer`], its position in `nodes`), or the
+    /// container's `inputs`/`outputs`.
+    pub fn infer_graph(
+        inputs: &[(String, Shape)],
+        nodes: &mut [NodeConfig],
+        outputs: &[String],
+    ) -> Result<Inferred> {
+        let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
+        let wiring = Wiring::new(&names, nodes, outputs)?;
+        let mut shapes: Vec<Option<Shape>> = vec![None; wiring.kept.len()];
+        let shape_of = |s: &Src, shapes: &[Option<Shape>]| match s {
+            Src::Input(i) => inputs[*i].1.clone(),
+            Src::Node(k) => shapes[*k].clone().unwrap_or_default(),
+        };
+        for &k in &wiring.order {
+            let index = wiring.kept[k];
+            let ins: Vec<Shape> = wiring.sources[k]
+                .iter()
+                .map(|s| shape_of(s, &shapes))
+                .collect();
+            let node = &mut nodes[index];
+            let out = node.infer(&ins).map_err(|e| Error::Layer {
+                index,
+                ty: node.type_name(),
+                source: Box::new(e),
+            })?;
+            shapes[k] = Some(out);
+        }
+        let outputs = wiring
+            .outputs
             .iter()
-            .enumerate()
-            .map(|(index, c)| {
+            .map(|s| shape_of(s, &shapes))
+            .collect();
+        Ok(Inferred {
+            shapes: shapes.into_iter().map(Option::unwrap_or_default).collect(),
+            outputs,
+            wiring,
+        })
+    }
+
+    /// Infers shapes and builds every layer of a chain with PyTorch's default init.
+    pub fn new(input: &[usize], configs: &mut [LayerConfig], ctx: &mut BuildCtx) -> Result<Self> {
+        Self::infer(input, configs)?;
+        let mut nodes: Vec<NodeConfig> = configs.iter().cloned().map(NodeConfig::from).collect();
+        Self::graph(&[("input".into(), input.to_vec())], &mut nodes, &[], ctx)
+    }
+
+    /// Infers shapes through a graph and builds every node, in file order (so that the
+    /// init stream is drawn as PyTorch's `__init__` would, module after module).
+    pub fn graph(
+        inputs: &[(String, Shape)],
+        nodes: &mut [NodeConfig],
+        outputs: &[String],
+        ctx: &mut BuildCtx,
+    ) -> Result<Self> {
+        let inferred = Self::infer_graph(inputs, nodes, outputs)?;
+        let wiring = inferred.wiring;
+        let layers = wiring
+            .kept
+            .iter()
+            .map(|&index| {
+                let c = &nodes[index];
                 c.build(ctx).map_err(|e| Error::Layer {
                     index,
                     ty: c.type_name(),
@@ -164,22 +226,42 @@ impl Sequential {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let plan = plan(&layers, &wiring);
         Ok(Self {
-            input: input.to_vec(),
-            plan: FusionPlan::new(&layers),
+            inputs: inputs.to_vec(),
+            ops: wiring.kept.iter().map(|&i| nodes[i].is_op()).collect(),
             layers,
-            shapes,
+            shapes: inferred.shapes,
+            outputs: inferred.outputs,
+            wiring,
+            plan,
+            class: None,
         })
     }
 
-    /// The layers.
+    fn with_class(mut self, class: Option<String>) -> Self {
+        self.class = class;
+        self
+    }
+
+    /// The layers (and ops) that are there, in file order.
     pub fn layers(&self) -> &[Box<dyn Layer>] {
         &self.layers
     }
 
-    /// The per-sample input shape.
+    /// The name of every layer (its `name`, else its position), in file order.
+    pub fn names(&self) -> &[String] {
+        &self.wiring.names
+    }
+
+    /// The per-sample input shape (of the first input).
     pub fn input_shape(&self) -> &[usize] {
-        &self.input
+        &self.inputs[0].1
+    }
+
+    /// The inputs' names and per-sample shapes.
+    pub fn inputs(&self) -> &[(String, Shape)] {
+        &self.inputs
     }
 
     /// The per-sample output shape of every layer.
@@ -187,9 +269,38 @@ impl Sequential {
         &self.shapes
     }
 
-    /// The per-sample output shape.
+    /// The per-sample output shape (of the first output).
     pub fn output_shape(&self) -> &[usize] {
-        self.shapes.last().map(Vec::as_slice).unwrap_or(&self.input)
+        &self.outputs[0]
+    }
+
+    /// The per-sample shapes of the outputs.
+    pub fn output_shapes(&self) -> &[Shape] {
+        &self.outputs
+    }
+
+    /// Whether this is a plain chain (`nn.Sequential`).
+    pub fn is_chain(&self) -> bool {
+        self.wiring.chain
+    }
+
+    /// The names of each layer's inputs, in file order (empty lists for a chain).
+    pub fn sources(&self) -> Vec<Vec<String>> {
+        if self.wiring.chain {
+            return vec![Vec::new(); self.layers.len()];
+        }
+        self.wiring
+            .sources
+            .iter()
+            .map(|s| s.iter().map(|s| self.source_name(s)).collect())
+            .collect()
+    }
+
+    fn source_name(&self, s: &Src) -> String {
+        match s {
+            Src::Input(i) => self.inputs[*i].0.clone(),
+            Src::Node(k) => self.wiring.names[*k].clone(),
+        }
     }
 
     /// The layers run as one fused op (index ranges), as planned when the container was
@@ -198,17 +309,51 @@ impl Sequential {
         self.plan.fused()
     }
 
-    /// Runs every layer in order, each fused group ([`Sequential::fused`]) as one op:
-    /// the same values and gradients.
+    /// Runs the chain or graph on one input, each fused group ([`Sequential::fused`])
+    /// as one op: the same values and gradients.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.plan.forward(&self.layers, x, train)
+        if self.wiring.chain {
+            return self.plan.forward(&self.layers, x, train);
+        }
+        self.one(self.forward_all(std::slice::from_ref(x), train)?)
+    }
+
+    fn one(&self, mut outs: Vec<Tensor>) -> Result<Tensor> {
+        match outs.len() {
+            1 => Ok(outs.swap_remove(0)),
+            n => Err(Error::shape(format!(
+                "this model returns {n} outputs; run it with forward_all"
+            ))),
+        }
+    }
+
+    /// Runs the graph on its inputs (in `inputs` order) and returns its outputs.
+    pub fn forward_all(&self, xs: &[Tensor], train: bool) -> Result<Vec<Tensor>> {
+        if xs.len() != self.inputs.len() {
+            return Err(Error::shape(format!(
+                "the model takes {} input(s), {} given",
+                self.inputs.len(),
+                xs.len()
+            )));
+        }
+        if self.wiring.chain {
+            return Ok(vec![self.plan.forward(&self.layers, &xs[0], train)?]);
+        }
+        let mut run = Run::new(&self.wiring, xs);
+        for step in self.plan.steps() {
+            run.step(self, step, train)?;
+        }
+        Ok(self.wiring.outputs.iter().map(|s| run.get(s)).collect())
     }
 
     fn named(&self) -> Vec<(String, &dyn Layer)> {
-        self.layers
+        self.wiring
+            .names
             .iter()
-            .enumerate()
-            .map(|(i, l)| (i.to_string(), l.as_ref()))
+            .zip(&self.layers)
+            .zip(&self.ops)
+            .filter(|(_, op)| !**op)
+            .map(|((n, l), _)| (n.clone(), l.as_ref()))
             .collect()
     }
 
@@ -246,14 +391,16 @@ impl Sequential {
         crate::state_dict::set_rng_counters(self, counters)
     }
 
-    /// The rows of this Sequential's layers and, under containers, of their children.
+    /// The rows of this container's layers and, under containers, of their children.
     pub(crate) fn rows(&self, prefix: &str, depth: usize) -> Vec<LayerSummary> {
+        let sources = self.sources();
         let mut rows = Vec::new();
         for (index, (l, s)) in self.layers.iter().zip(&self.shapes).enumerate() {
+            let own = &self.wiring.names[index];
             let name = if prefix.is_empty() {
-                index.to_string()
+                own.clone()
             } else {
-                format!("{prefix}.{index}")
+                format!("{prefix}.{own}")
             };
             let params: usize = l.parameters().iter().map(Param::numel).sum();
             let nested = l.summary_rows(&name, depth + 1);
@@ -267,6 +414,7 @@ impl Sequential {
                 } else {
                     format!("{}: {name}", l.type_name())
                 },
+                from: sources[index].clone(),
                 output_shape: s.clone(),
                 params,
                 trainable: params > 0,
@@ -278,13 +426,84 @@ impl Sequential {
     }
 
     /// The model table, torchinfo-like: every layer (nested ones indented under their
-    /// container) with its output shape, parameter count and whether it trains.
+    /// container) with its inputs when they are not the layer before, its output shape,
+    /// parameter count and whether it trains.
     pub fn summary(&self) -> Summary {
         Summary {
-            input: self.input.clone(),
+            inputs: self.inputs.clone(),
             rows: self.rows("", 0),
             batch_size: None,
         }
+    }
+}
+
+/// The fusions of a container: a chain's as [`FusionPlan::new`]; in a graph, a node
+/// of one input fuses the next one in the running order when that one takes its output
+/// alone and nothing else does.
+fn plan(layers: &[Box<dyn Layer>], wiring: &Wiring) -> FusionPlan {
+    if wiring.chain {
+        return FusionPlan::new(layers);
+    }
+    let uses = wiring.uses();
+    FusionPlan::ordered(layers, &wiring.order, |prev, next| {
+        wiring.sources[prev].len() == 1
+            && wiring.sources[next] == [Src::Node(prev)]
+            && uses[prev] == 1
+    })
+}
+
+/// The values of one forward pass through a graph, each dropped after its last use.
+struct Run<'a> {
+    inputs: &'a [Tensor],
+    values: Vec<Option<Tensor>>,
+    left: Vec<usize>,
+}
+
+impl<'a> Run<'a> {
+    fn new(wiring: &Wiring, inputs: &'a [Tensor]) -> Self {
+        Self {
+            inputs,
+            values: vec![None; wiring.kept.len()],
+            left: wiring.uses(),
+        }
+    }
+
+    fn get(&self, s: &Src) -> Tensor {
+        match s {
+            Src::Input(i) => self.inputs[*i].clone(),
+            // the running order computes every node before its users
+            Src::Node(k) => self.values[*k].clone().expect("computed before its users"),
+        }
+    }
+
+    fn take(&mut self, s: &Src) -> Tensor {
+        let t = self.get(s);
+        if let Src::Node(k) = s {
+            self.left[*k] -= 1;
+            if self.left[*k] == 0 {
+                self.values[*k] = None;
+            }
+        }
+        t
+    }
+
+    fn step(&mut self, seq: &Sequential, step: &Step, train: bool) -> Result<()> {
+        let ins: Vec<Tensor> = seq.wiring.sources[step.layer]
+            .iter()
+            .map(|s| self.take(s))
+            .collect();
+        let layer = &seq.layers[step.layer];
+        let out = if step.epilogue.is_empty() {
+            layer.forward_inputs(&ins, train)
+        } else {
+            layer.forward_fused(&ins[0], train, &step.epilogue)
+        };
+        self.values[step.last] = Some(out.map_err(|e| Error::Layer {
+            index: seq.wiring.kept[step.layer],
+            ty: layer.type_name(),
+            source: Box::new(e),
+        })?);
+        Ok(())
     }
 }
 
@@ -294,6 +513,9 @@ impl Layer for Sequential {
     }
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         Sequential::forward(self, x, train)
+    }
+    fn forward_inputs(&self, xs: &[Tensor], train: bool) -> Result<Tensor> {
+        self.one(self.forward_all(xs, train)?)
     }
     fn parameters(&self) -> Vec<Param> {
         Sequential::parameters(self)
@@ -320,169 +542,12 @@ impl Layer for Sequential {
         self.rows(path, depth)
     }
     fn describe(&self) -> String {
-        container_repr("Sequential", &self.named())
-    }
-}
-
-/// One row of a [`Summary`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerSummary {
-    /// Position in its container.
-    pub index: usize,
-    /// The module's path, the prefix of its `state_dict` keys (`"3"`, `"3.layers.0"`).
-    pub name: String,
-    /// Nesting depth (0 for the model's own layers).
-    pub depth: usize,
-    /// PyTorch class name.
-    pub ty: &'static str,
-    /// `repr()` of the module (for containers, their class and path).
-    pub repr: String,
-    /// Per-sample output shape.
-    pub output_shape: Shape,
-    /// Number of parameters (a container's include its children's).
-    pub params: usize,
-    /// Whether it has parameters that train.
-    pub trainable: bool,
-    /// Whether it is a container whose children follow.
-    pub container: bool,
-}
-
-/// A model table like torchinfo's: one row per layer, then the totals and an estimate
-/// of the memory a forward and backward pass takes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Summary {
-    /// Per-sample input shape.
-    pub input: Shape,
-    /// One row per layer, nested layers after their container.
-    pub rows: Vec<LayerSummary>,
-    /// Batch size for the memory estimate (per sample when `None`).
-    pub batch_size: Option<usize>,
-}
-
-impl Summary {
-    /// The same table with memory estimated for batches of `n`.
-    pub fn with_batch_size(mut self, n: usize) -> Self {
-        self.batch_size = Some(n);
-        self
-    }
-
-    /// Total number of parameters.
-    pub fn total_params(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.depth == 0)
-            .map(|r| r.params)
-            .sum()
-    }
-
-    /// Trainable parameters (every wick parameter trains).
-    pub fn trainable_params(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.depth == 0 && r.trainable)
-            .map(|r| r.params)
-            .sum()
-    }
-
-    /// Bytes of activations a forward and backward pass keeps per sample (f32): every
-    /// non-container layer's output, and its gradient, as torchinfo's "Forward/backward
-    /// pass size".
-    pub fn activation_bytes_per_sample(&self) -> usize {
-        let outputs: usize = self
-            .rows
-            .iter()
-            .filter(|r| !r.container)
-            .map(|r| r.output_shape.iter().product::<usize>())
-            .sum();
-        2 * 4 * outputs
-    }
-}
-
-/// `575050` → `575,050`.
-pub(crate) fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-fn mb(bytes: usize) -> String {
-    format!("{:.2}", bytes as f64 / 1e6)
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let label = |r: &LayerSummary| format!("{}{:<4} {}", "  ".repeat(r.depth), r.name, r.repr);
-        let layer_w = self
-            .rows
-            .iter()
-            .map(|r| label(r).len())
-            .chain([20])
-            .max()
-            .unwrap_or(20);
-        let line = "=".repeat(layer_w + 50);
-        writeln!(
-            f,
-            "{:<layer_w$} {:<24} {:>12} {:>11}",
-            "Layer (type)", "Output Shape", "Param #", "Trainable"
-        )?;
-        writeln!(f, "{line}")?;
-        writeln!(
-            f,
-            "{:<layer_w$} {:<24} {:>12} {:>11}",
-            "Input",
-            show_batched(&self.input),
-            "",
-            ""
-        )?;
-        for r in &self.rows {
-            writeln!(
-                f,
-                "{:<layer_w$} {:<24} {:>12} {:>11}",
-                label(r),
-                show_batched(&r.output_shape),
-                if r.params == 0 {
-                    "--".into()
-                } else {
-                    thousands(r.params)
-                },
-                if r.params == 0 {
-                    "--"
-                } else if r.trainable {
-                    "True"
-                } else {
-                    "False"
-                }
-            )?;
-        }
-        writeln!(f, "{line}")?;
-        let total = self.total_params();
-        let trainable = self.trainable_params();
-        writeln!(f, "Total params: {}", thousands(total))?;
-        writeln!(f, "Trainable params: {}", thousands(trainable))?;
-        writeln!(f, "Non-trainable params: {}", thousands(total - trainable))?;
-        writeln!(f, "{line}")?;
-        let n = self.batch_size.unwrap_or(1);
-        let input_bytes = 4 * n * self.input.iter().product::<usize>();
-        let act = n * self.activation_bytes_per_sample();
-        let params = 4 * total;
-        let per = match self.batch_size {
-            Some(n) => format!("batch of {n}"),
-            None => "sample".into(),
+        let class = match &self.class {
+            Some(c) => c.as_str(),
+            None if self.wiring.chain => "Sequential",
+            None => "Graph",
         };
-        writeln!(f, "Input size per {per} (MB): {}", mb(input_bytes))?;
-        writeln!(f, "Forward/backward pass size per {per} (MB): {}", mb(act))?;
-        writeln!(f, "Params size (MB): {}", mb(params))?;
-        write!(
-            f,
-            "Estimated total size per {per} (MB): {}",
-            mb(input_bytes + act + params)
-        )
+        container_repr(class, &self.named())
     }
 }
 
@@ -619,6 +684,7 @@ mod tests {
 #[cfg(test)]
 mod container_tests {
     use super::*;
+    use crate::summary::thousands;
     use candle_core::{DType, Device};
     use wick_tensor::SeedRng;
 
