@@ -22,13 +22,18 @@ use wick_tensor::SeedRng;
 /// Builds the model of an experiment with PyTorch's default init from its seed.
 pub fn build_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunError> {
     let mut rng = SeedRng::stream(exp.seed, "init", &[]);
-    let mut layers = exp.model.layers.clone();
+    let mut nodes = exp.model.layers.clone();
     let mut ctx = BuildCtx {
         device,
         dtype: DType::F32,
         rng: &mut rng,
     };
-    Ok(Sequential::new(&exp.model.input, &mut layers, &mut ctx)?)
+    Ok(Sequential::graph(
+        &exp.model.inputs,
+        &mut nodes,
+        &exp.model.outputs,
+        &mut ctx,
+    )?)
 }
 
 fn split_of(split: &SplitConfig) -> Split {
@@ -135,10 +140,10 @@ fn check_data(
             continue;
         }
         let shape = loader.sample_shape()?;
-        if shape != exp.model.input {
+        if shape != exp.model.input() {
             return Err(RunError::Mismatch(format!(
                 "model.input is {:?}, but the {name} samples after the transforms have shape {shape:?}: set input = {shape:?} in [model]",
-                exp.model.input
+                exp.model.input()
             )));
         }
     }

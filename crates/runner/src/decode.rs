@@ -87,6 +87,15 @@ pub(crate) fn decode_open<S: ?Sized + Kind>(
     value: &toml::Value,
     path: &KeyPath,
 ) -> Result<Tagged<S>, Diagnostic> {
+    decode_tagged(value, path, "type")
+}
+
+/// [`decode_open`] for tables whose class name is under `tag` (`op = "cat"`).
+pub(crate) fn decode_tagged<S: ?Sized + Kind>(
+    value: &toml::Value,
+    path: &KeyPath,
+    tag: &str,
+) -> Result<Tagged<S>, Diagnostic> {
     let catalog = OpenCatalog::<S>::current();
     let what = S::WHAT;
     let types: Vec<&str> = catalog.names().collect();
@@ -100,30 +109,36 @@ pub(crate) fn decode_open<S: ?Sized + Kind>(
         )
         .with_label("not a table"));
     };
-    let Some(ty) = table.get("type") else {
+    let Some(ty) = table.get(tag) else {
         return Err(
-            Diagnostic::value(path.clone(), format!("this {what} has no `type`"))
-                .with_label("missing `type`")
-                .with_help(format!("set `type` to one of {}", list(&types))),
+            Diagnostic::value(path.clone(), format!("this {what} has no `{tag}`"))
+                .with_label(format!("missing `{tag}`"))
+                .with_help(format!("set `{tag}` to one of {}", list(&types))),
         );
     };
     let Some(ty) = ty.as_str() else {
         return Err(Diagnostic::value(
-            path.key("type"),
-            format!("`type` must be a string, found a {}", type_name(ty)),
+            path.key(tag),
+            format!("`{tag}` must be a string, found a {}", type_name(ty)),
         )
         .with_label("not a string"));
     };
     let Some(fields) = catalog.fields_of(ty) else {
-        let d = Diagnostic::value(path.key("type"), format!("unknown {what} type `{ty}`"))
-            .with_label(format!("unknown {what}"));
+        let d = Diagnostic::value(
+            path.key(tag),
+            format!(
+                "unknown {what} {}`{ty}`",
+                if tag == "type" { "type " } else { "" }
+            ),
+        )
+        .with_label(format!("unknown {what}"));
         return Err(match suggest(ty, types.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help(format!("known {what} types: {}", list(&types))),
         });
     };
     let mut args = table.clone();
-    args.remove("type");
+    args.remove(tag);
     for key in args.keys() {
         if !fields.contains(&key.as_str()) {
             let d = Diagnostic::key(

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod blocks;
 mod build;
 pub mod checkpoint;
 pub mod config_change;
@@ -11,11 +12,13 @@ mod decode;
 pub mod diagnostic;
 mod error;
 pub mod export;
+mod expr;
 pub mod fit;
 mod keypath;
 pub mod logging;
 pub mod metric;
 pub mod metrics;
+mod model_decode;
 pub mod monitor;
 pub mod overrides;
 mod pending;

@@ -94,7 +94,7 @@ pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, Run
     let classes = crate::rundir::read_classes(run_dir);
     let split = exp.data.test.as_ref().unwrap_or(&exp.data.train);
     let transforms = Compose::from_configs(&split.transforms)?;
-    let features: usize = exp.model.input.iter().product();
+    let features: usize = exp.model.input().iter().product();
     // a CSV is read as the training data was, when that was a CSV too
     let csv_config = exp
         .split_dataset(&exp.data.train)
@@ -113,16 +113,17 @@ pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, Run
                     )))
                 }
             };
-            if x.shape != exp.model.input {
+            if x.shape != exp.model.input() {
                 return Err(RunError::Mismatch(format!(
                     "{name}: shape {:?} after the transforms, but the model takes {:?}",
-                    x.shape, exp.model.input
+                    x.shape,
+                    exp.model.input()
                 )));
             }
             data.extend_from_slice(&x.data);
         }
         let mut shape = vec![chunk.len()];
-        shape.extend_from_slice(&exp.model.input);
+        shape.extend_from_slice(exp.model.input());
         let x = Tensor::from_vec(data, shape, &device)?;
         let out = model.forward(&x, false)?.detach().to_dtype(DType::F32)?;
         let out = out.reshape((chunk.len(), ()))?;

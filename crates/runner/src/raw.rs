@@ -2,11 +2,13 @@
 //! yet decoded), decoded into the typed [`Experiment`] through the catalogs in force,
 //! key path by key path, then validated.
 
+use crate::blocks::Blocks;
 use crate::decode::{decode, decode_open};
 use crate::diagnostic::{suggest, Diagnostic};
 use crate::keypath::KeyPath;
 use crate::metrics::MetricsConfig;
-use crate::schema::{DataConfig, Experiment, ModelConfig, PredictConfig, SplitConfig, TrainConfig};
+use crate::model_decode::RawModel;
+use crate::schema::{DataConfig, Experiment, PredictConfig, SplitConfig, TrainConfig};
 use serde::Deserialize;
 use std::path::PathBuf;
 use wick_data::datasets::{DatasetConfig, DatasetSpec};
@@ -28,6 +30,8 @@ struct RawExperiment {
     device: DeviceSpec,
     data: RawData,
     model: RawModel,
+    #[serde(default)]
+    blocks: Option<toml::Table>,
     loss: toml::Value,
     optimizer: toml::Value,
     #[serde(default)]
@@ -78,13 +82,6 @@ struct RawSplit {
     prefetch_factor: Option<usize>,
     #[serde(default)]
     pin_memory: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawModel {
-    input: Vec<usize>,
-    layers: Vec<toml::Value>,
 }
 
 fn root() -> KeyPath {
@@ -185,23 +182,15 @@ impl Experiment {
                 .map(|t| t.resolve(&data_path.key("test"), "test"))
                 .transpose()?,
         };
-        let layers_path = root().key("model").key("layers");
-        let layers = raw
-            .model
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| decode_open(l, &layers_path.index(i)))
-            .collect::<Result<_, _>>()?;
+        let layers = wick_tensor::catalog::Catalog::<dyn wick_nn::LayerSpec>::current();
+        let blocks = Blocks::new(raw.blocks, |n| layers.contains(n))?;
+        let model = raw.model.resolve(&blocks)?;
         let mut exp = Experiment {
             name: raw.name,
             seed: raw.seed,
             device: raw.device,
             data,
-            model: ModelConfig {
-                input: raw.model.input,
-                layers,
-            },
+            model,
             loss: decode_open(&raw.loss, &root().key("loss"))?,
             optimizer: decode_open(&raw.optimizer, &root().key("optimizer"))?,
             scheduler: raw

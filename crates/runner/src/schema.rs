@@ -22,7 +22,7 @@ use wick_data::datasets::{DatasetConfig, Nested};
 use wick_data::transforms::TransformConfig;
 use wick_data::DataLoaderConfig;
 use wick_losses::LossConfig;
-use wick_nn::LayerConfig;
+use wick_nn::NodeConfig;
 use wick_optim::{ClipGradNormConfig, ClipGradValueConfig, OptimizerConfig, SchedulerConfig};
 use wick_tensor::DeviceSpec;
 
@@ -103,13 +103,65 @@ pub struct SplitConfig {
     pub loader: DataLoaderConfig,
 }
 
-/// `[model]`: a `nn.Sequential` and the per-sample input shape it is built for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// `[model]`: a `nn.Sequential` (or a graph of named nodes) and the per-sample shapes
+/// of its inputs.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelConfig {
-    /// Per-sample input shape, e.g. `[1, 28, 28]`.
-    pub input: Vec<usize>,
-    /// The layers, in order.
-    pub layers: Vec<LayerConfig>,
+    /// The inputs by name with their per-sample shapes: `input = [1, 28, 28]` is one
+    /// named `input`; `inputs = { x1 = [16], x2 = [16] }` several.
+    pub inputs: Vec<(String, Vec<usize>)>,
+    /// The nodes, in order (blocks expanded).
+    pub layers: Vec<NodeConfig>,
+    /// The nodes whose outputs the model returns (default: the last).
+    pub outputs: Vec<String>,
+}
+
+impl ModelConfig {
+    /// The per-sample shape of the first input.
+    pub fn input(&self) -> &[usize] {
+        self.inputs
+            .first()
+            .map(|(_, s)| s.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Whether the model takes one input named `input` (written `input = [...]`).
+    fn one_input(&self) -> bool {
+        self.inputs.len() == 1 && self.inputs[0].0 == "input"
+    }
+
+    /// The input names.
+    pub fn input_names(&self) -> Vec<String> {
+        self.inputs.iter().map(|(n, _)| n.clone()).collect()
+    }
+}
+
+impl Serialize for ModelConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if self.one_input() {
+            m.serialize_entry("input", &self.inputs[0].1)?;
+        } else {
+            let table: toml::Table = self
+                .inputs
+                .iter()
+                .map(|(n, shape)| {
+                    let dims = shape
+                        .iter()
+                        .map(|&d| toml::Value::Integer(d as i64))
+                        .collect();
+                    (n.clone(), toml::Value::Array(dims))
+                })
+                .collect();
+            m.serialize_entry("inputs", &table)?;
+        }
+        m.serialize_entry("layers", &self.layers)?;
+        if !self.outputs.is_empty() {
+            m.serialize_entry("outputs", &self.outputs)?;
+        }
+        m.end()
+    }
 }
 
 /// `[train]`: the loop.
@@ -298,9 +350,15 @@ lr = 0.1
         let a = Experiment::from_toml(INLINE).unwrap();
         let b = Experiment::from_toml(LONG_HAND).unwrap();
         assert_eq!(a, b);
-        let l = a.model.layers[4].downcast_ref::<wick_nn::LinearConfig>();
+        let l = a.model.layers[4]
+            .layer()
+            .unwrap()
+            .downcast_ref::<wick_nn::LinearConfig>();
         assert_eq!(l.unwrap().in_features, Some(4 * 14 * 14));
-        let c = a.model.layers[0].downcast_ref::<wick_nn::Conv2dConfig>();
+        let c = a.model.layers[0]
+            .layer()
+            .unwrap()
+            .downcast_ref::<wick_nn::Conv2dConfig>();
         assert_eq!(c.unwrap().in_channels, Some(1));
     }
 

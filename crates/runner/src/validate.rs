@@ -8,7 +8,7 @@ use crate::schema::{Experiment, SplitConfig};
 use crate::task::Task;
 use wick_data::datasets::DataInfo;
 use wick_data::transforms::Kind;
-use wick_nn::Sequential;
+use wick_nn::{NodeConfig, Sequential, SequentialConfig};
 
 fn root() -> KeyPath {
     KeyPath::root()
@@ -47,24 +47,65 @@ impl Experiment {
         Ok(())
     }
 
-    /// `model.input` and a model with layers.
+    /// Where input `i`'s shape is written: `model.input` or `model.inputs.<name>`.
+    fn input_path(&self, i: usize) -> KeyPath {
+        let model = root().key("model");
+        match self.model.inputs.as_slice() {
+            [(n, _)] if n == "input" => model.key("input"),
+            inputs => model.key("inputs").key(inputs[i].0.as_str()),
+        }
+    }
+
+    /// Where the model's (first) output is made: the producing layer's output argument
+    /// (`out_features`), else its `type` (or `op`).
+    fn output_path(&self) -> KeyPath {
+        let layers = &self.model.layers;
+        let named = |i: usize, name: &str| match &layers[i].name {
+            Some(n) => n == name,
+            None => i.to_string() == name,
+        };
+        let index = match self.model.outputs.first() {
+            Some(name) => (0..layers.len()).find(|&i| named(i, name)),
+            None => layers.len().checked_sub(1),
+        };
+        let Some(i) = index else {
+            return root().key("model").key("outputs");
+        };
+        let field = match layers[i].layer() {
+            Some(l) => l.output_argument().unwrap_or("type"),
+            None => "op",
+        };
+        root().key("model").key("layers").index(i).key(field)
+    }
+
+    /// The inputs' shapes and a model with layers.
     fn validate_model_input(&self) -> Result<(), Diagnostic> {
         let model_path = root().key("model");
-        if self.model.input.is_empty() || self.model.input.contains(&0) {
-            return Err(Diagnostic::value(
-                model_path.key("input"),
-                format!(
-                    "model.input must be a non-empty shape of positive sizes, got {:?}",
-                    self.model.input
-                ),
-            )
-            .with_label("per-sample input shape, e.g. [1, 28, 28]"));
+        for (i, (_, shape)) in self.model.inputs.iter().enumerate() {
+            if shape.is_empty() || shape.contains(&0) {
+                return Err(Diagnostic::value(
+                    self.input_path(i),
+                    format!(
+                        "an input shape must be a non-empty list of positive sizes, got {shape:?}"
+                    ),
+                )
+                .with_label("per-sample input shape, e.g. [1, 28, 28]"));
+            }
         }
         if self.model.layers.is_empty() {
             return Err(
                 Diagnostic::value(model_path.key("layers"), "the model has no layers")
                     .with_label("empty"),
             );
+        }
+        if self.model.inputs.len() > 1 {
+            return Err(Diagnostic::value(
+                model_path.key("inputs"),
+                "a model of several inputs needs a dataset that yields as many; the datasets \
+                 of this version yield one input per sample",
+            )
+            .with_label("several inputs")
+            .with_help("build and train such a model from Rust (Sequential::graph)"));
         }
         Ok(())
     }
@@ -81,7 +122,6 @@ impl Experiment {
 
     /// One split (see [`Experiment::validate_data`]).
     fn validate_split(&self, split: &SplitConfig, key: &str) -> Result<DataInfo, Diagnostic> {
-        let model_path = root().key("model");
         let path = root().key("data").key(key);
         split
             .loader
@@ -105,12 +145,12 @@ impl Experiment {
         }
         let fixed = shapes.first().filter(|s| shapes.iter().all(|o| o == *s));
         if let Some(shape) = fixed {
-            if *shape != self.model.input {
+            if shape != self.model.input() {
                 return Err(Diagnostic::value(
-                    model_path.key("input"),
+                    self.input_path(0),
                     format!(
                         "model.input is {:?}, but {} {} samples after the transforms have shape {shape:?}",
-                        self.model.input,
+                        self.model.input(),
                         ds.type_name(),
                         key
                     ),
@@ -161,12 +201,15 @@ impl Experiment {
             .with_help("use a regression loss such as MSELoss, or class labels (label_dtype = \"class\" for a CSV)"));
         }
 
-        let shapes = Sequential::infer(&self.model.input, &mut self.model.layers)
-            .map_err(|e| nn_error(e, &model_path))?;
+        let inferred = Sequential::infer_graph(
+            &self.model.inputs,
+            &mut self.model.layers,
+            &self.model.outputs,
+        )
+        .map_err(|e| nn_error(e, &model_path, &self.model.layers))?;
 
         // model output → loss
-        let out = shapes.last().cloned().unwrap_or_default();
-        let last = self.model.layers.len() - 1;
+        let out = inferred.outputs[0].clone();
         if self.loss.reduction() == wick_losses::Reduction::None {
             return Err(Diagnostic::value(
                 root().key("loss").key("reduction"),
@@ -177,9 +220,8 @@ impl Experiment {
         }
         if let (Task::Classify, Some(classes)) = (task, classes) {
             if out.len() != 1 || out[0] != classes {
-                let field = self.model.layers[last].output_argument().unwrap_or("type");
                 return Err(Diagnostic::value(
-                    model_path.key("layers").index(last).key(field),
+                    self.output_path(),
                     format!(
                         "{} needs one score per class: {} has {classes} classes, \
                          but the model outputs per-sample shape {out:?}",
@@ -258,14 +300,14 @@ impl Experiment {
                 .inputs
                 .flatten("inputs")
                 .map_err(|e| data_error(e, &path))?;
-            if flat.shape.get(1..) != Some(&self.model.input[..]) {
+            if flat.shape.get(1..) != Some(self.model.input()) {
                 return Err(Diagnostic::value(
                     path,
                     format!(
                         "inputs have shape {:?}, but the model takes [N, {}]",
                         flat.shape,
                         self.model
-                            .input
+                            .input()
                             .iter()
                             .map(|d| d.to_string())
                             .collect::<Vec<_>>()
@@ -416,21 +458,47 @@ fn invalid(section: &str, field: &str, message: String) -> Diagnostic {
     Diagnostic::value(root().key(section).key(field), message).with_label("invalid value")
 }
 
-fn nn_error(e: wick_nn::Error, model_path: &KeyPath) -> Diagnostic {
-    match e {
-        wick_nn::Error::Layer { index, ty, source } => {
-            let lp = model_path.key("layers").index(index);
-            match *source {
-                wick_nn::Error::Config {
-                    field: Some(f),
-                    message,
-                } => Diagnostic::value(lp.key(f), format!("{ty}: {message}"))
-                    .with_label("does not fit"),
-                other => Diagnostic::value(lp.key("type"), format!("{ty}: {other}"))
-                    .with_label("does not fit its input"),
-            }
-        }
-        other => Diagnostic::value(model_path.clone(), other.to_string()),
+/// A shape-inference error at its place: the node's key (its argument, `from`, …), or
+/// the container's (`inputs`, `outputs`); through nested Sequentials into their nodes,
+/// and through the uses of a block into the block's definition.
+fn nn_error(e: wick_nn::Error, container: &KeyPath, nodes: &[NodeConfig]) -> Diagnostic {
+    let wick_nn::Error::Layer { index, ty, source } = e else {
+        return match e {
+            wick_nn::Error::Config {
+                field: Some(f),
+                message,
+            } => Diagnostic::value(container.key(f), message).with_label("does not fit"),
+            other => Diagnostic::value(container.clone(), other.to_string()),
+        };
+    };
+    let lp = container.key("layers").index(index);
+    let node = nodes.get(index);
+    let nested = node
+        .and_then(NodeConfig::layer)
+        .and_then(|l| l.downcast_ref::<SequentialConfig>());
+    if let (Some(seq), wick_nn::Error::Layer { .. }) = (nested, &*source) {
+        return match &seq.class {
+            Some(block) => nn_error(
+                *source,
+                &root().key("blocks").key(block.as_str()),
+                &seq.layers,
+            )
+            .with_help(format!("in the use of {block} at {lp}")),
+            None => nn_error(*source, &lp, &seq.layers),
+        };
+    }
+    let own = if node.is_some_and(NodeConfig::is_op) {
+        "op"
+    } else {
+        "type"
+    };
+    match *source {
+        wick_nn::Error::Config {
+            field: Some(f),
+            message,
+        } => Diagnostic::value(lp.key(f), format!("{ty}: {message}")).with_label("does not fit"),
+        other => Diagnostic::value(lp.key(own), format!("{ty}: {other}"))
+            .with_label("does not fit its input"),
     }
 }
 
