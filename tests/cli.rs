@@ -116,6 +116,73 @@ const BAD_FILES: &[(&str, &str, &str, Option<&str>)] = &[
         Some("expected one of `none`, `mean`, `sum`, `batchmean`\n"),
     ),
     ("too_many_workers", "22:15", "data.train.num_workers", None),
+    (
+        "graph_add_shape_clash",
+        "17:24",
+        "model.layers[3].op",
+        Some("cannot broadcast"),
+    ),
+    (
+        "graph_block_expression",
+        "15:51",
+        "blocks.Unit.layers[0].out_features",
+        Some("in the use of Unit at model.layers[1]"),
+    ),
+    (
+        "graph_block_missing_argument",
+        "27:12",
+        "model.layers[2].type",
+        Some("Unit(width, project=false)"),
+    ),
+    (
+        "graph_block_shape",
+        "19:10",
+        "blocks.Unit.layers[4].op",
+        Some("in the use of Unit at model.layers[2]"),
+    ),
+    (
+        "graph_block_unknown_argument",
+        "26:20",
+        "model.layers[1].widht",
+        Some("did you mean `width`?"),
+    ),
+    (
+        "graph_cycle",
+        "15:60",
+        "model.layers[1].from",
+        Some("b → a → b"),
+    ),
+    (
+        "graph_duplicate_name",
+        "17:12",
+        "model.layers[3].name",
+        None,
+    ),
+    ("graph_op_and_type", "15:35", "model.layers[1].op", None),
+    (
+        "graph_unknown_from",
+        "16:61",
+        "model.layers[2].from",
+        Some("did you mean `hidden`?"),
+    ),
+    (
+        "graph_unknown_op",
+        "16:22",
+        "model.layers[2].op",
+        Some("known ops"),
+    ),
+    (
+        "graph_unused_input",
+        "12:10",
+        "model.inputs",
+        Some("`x2` is not used"),
+    ),
+    (
+        "graph_unused_node",
+        "15:12",
+        "model.layers[1].name",
+        Some("`side` is not used"),
+    ),
 ];
 
 /// Every broken experiment under tests/bad: exit code 2, and the message names the

@@ -284,15 +284,19 @@ impl Sequential {
         self.wiring.chain
     }
 
-    /// The names of each layer's inputs, in file order (empty lists for a chain).
+    /// The names of each layer's inputs, in file order: empty where a layer takes the
+    /// one before it (or, the first, the only input), as in a chain.
     pub fn sources(&self) -> Vec<Vec<String>> {
-        if self.wiring.chain {
-            return vec![Vec::new(); self.layers.len()];
-        }
+        let single = self.inputs.len() == 1;
         self.wiring
             .sources
             .iter()
-            .map(|s| s.iter().map(|s| self.source_name(s)).collect())
+            .enumerate()
+            .map(|(k, s)| match (k, s.as_slice()) {
+                (0, [Src::Input(0)]) if single => Vec::new(),
+                (k, [Src::Node(j)]) if k == j + 1 => Vec::new(),
+                _ => s.iter().map(|s| self.source_name(s)).collect(),
+            })
             .collect()
     }
 
@@ -412,7 +416,7 @@ impl Sequential {
                 repr: if nested.is_empty() {
                     l.describe()
                 } else {
-                    format!("{}: {name}", l.type_name())
+                    format!("{}: {name}", class_of(l.as_ref()))
                 },
                 from: sources[index].clone(),
                 output_shape: s.clone(),
@@ -434,6 +438,15 @@ impl Sequential {
             rows: self.rows("", 0),
             batch_size: None,
         }
+    }
+}
+
+/// The class a container prints (`Sequential`, a block's name): its `repr()`'s head.
+fn class_of(l: &dyn Layer) -> String {
+    let repr = l.describe();
+    match repr.split_once('(') {
+        Some((head, _)) if !head.contains(char::is_whitespace) => head.to_string(),
+        _ => l.type_name().to_string(),
     }
 }
 

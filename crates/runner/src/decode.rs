@@ -134,7 +134,15 @@ pub(crate) fn decode_tagged<S: ?Sized + Kind>(
         .with_label(format!("unknown {what}"));
         return Err(match suggest(ty, types.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_help(format!("known {what} types: {}", list(&types))),
+            None => d.with_help(format!(
+                "known {}: {}",
+                if tag == "type" {
+                    format!("{what} types")
+                } else {
+                    format!("{what}s")
+                },
+                list(&types)
+            )),
         });
     };
     let mut args = table.clone();

@@ -98,15 +98,6 @@ impl Experiment {
                     .with_label("empty"),
             );
         }
-        if self.model.inputs.len() > 1 {
-            return Err(Diagnostic::value(
-                model_path.key("inputs"),
-                "a model of several inputs needs a dataset that yields as many; the datasets \
-                 of this version yield one input per sample",
-            )
-            .with_label("several inputs")
-            .with_help("build and train such a model from Rust (Sequential::graph)"));
-        }
         Ok(())
     }
 
@@ -144,7 +135,7 @@ impl Experiment {
             .with_help("add { type = \"ToTensor\" }"));
         }
         let fixed = shapes.first().filter(|s| shapes.iter().all(|o| o == *s));
-        if let Some(shape) = fixed {
+        if let (Some(shape), 1) = (fixed, self.model.inputs.len()) {
             if shape != self.model.input() {
                 return Err(Diagnostic::value(
                     self.input_path(0),
@@ -207,6 +198,15 @@ impl Experiment {
             &self.model.outputs,
         )
         .map_err(|e| nn_error(e, &model_path, &self.model.layers))?;
+        if self.model.inputs.len() > 1 {
+            return Err(Diagnostic::value(
+                model_path.key("inputs"),
+                "a model of several inputs needs a dataset that yields as many; the datasets \
+                 of this version yield one input per sample",
+            )
+            .with_label("several inputs")
+            .with_help("build and train such a model from Rust (Sequential::graph)"));
+        }
 
         // model output → loss
         let out = inferred.outputs[0].clone();
@@ -487,18 +487,19 @@ fn nn_error(e: wick_nn::Error, container: &KeyPath, nodes: &[NodeConfig]) -> Dia
             None => nn_error(*source, &lp, &seq.layers),
         };
     }
-    let own = if node.is_some_and(NodeConfig::is_op) {
-        "op"
-    } else {
-        "type"
-    };
+    let op = node.is_some_and(NodeConfig::is_op);
+    // an op's messages name it already (`add` cannot broadcast …)
+    let head = if op { String::new() } else { format!("{ty}: ") };
     match *source {
         wick_nn::Error::Config {
             field: Some(f),
             message,
-        } => Diagnostic::value(lp.key(f), format!("{ty}: {message}")).with_label("does not fit"),
-        other => Diagnostic::value(lp.key(own), format!("{ty}: {other}"))
-            .with_label("does not fit its input"),
+        } => Diagnostic::value(lp.key(f), format!("{head}{message}")).with_label("does not fit"),
+        other => Diagnostic::value(
+            lp.key(if op { "op" } else { "type" }),
+            format!("{head}{other}"),
+        )
+        .with_label("does not fit its input"),
     }
 }
 
