@@ -100,3 +100,4 @@ pub use sequential::{Sequential, SequentialConfig};
 pub use shape::{IntOrPair, Shape};
 pub use state_dict::{load_state_dict, set_rng_counters};
 pub use summary::{LayerSummary, Summary};
+pub use wiring::{connections, Connections};

@@ -407,3 +407,48 @@ fn find_cycle(start: usize, sources: &[Vec<Src>], waiting: &[usize]) -> Vec<usiz
         k = j;
     }
 }
+
+/// How the nodes of a container connect, by name (for exports and tools): see
+/// [`connections`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connections {
+    /// The positions (in the node list) of the nodes that are there, in file order.
+    pub kept: Vec<usize>,
+    /// Their names (`name`, else the position).
+    pub names: Vec<String>,
+    /// The names of each kept node's inputs (container inputs or kept nodes; a node
+    /// left out is seen through to its input).
+    pub sources: Vec<Vec<String>>,
+    /// The kept nodes (indices into `kept`) in a running order.
+    pub order: Vec<usize>,
+    /// The names of the values the container returns.
+    pub outputs: Vec<String>,
+    /// Whether the container is a plain chain (`nn.Sequential`).
+    pub chain: bool,
+}
+
+/// Resolves the connections of `nodes` with inputs named `inputs`, returning
+/// `outputs` (the last node when empty), with the checks a built model makes.
+pub fn connections(
+    inputs: &[String],
+    nodes: &[NodeConfig],
+    outputs: &[String],
+) -> Result<Connections> {
+    let w = Wiring::new(inputs, nodes, outputs)?;
+    let name = |s: &Src| match s {
+        Src::Input(i) => inputs[*i].clone(),
+        Src::Node(k) => w.names[*k].clone(),
+    };
+    Ok(Connections {
+        sources: w
+            .sources
+            .iter()
+            .map(|s| s.iter().map(name).collect())
+            .collect(),
+        outputs: w.outputs.iter().map(name).collect(),
+        kept: w.kept.clone(),
+        names: w.names.clone(),
+        order: w.order.clone(),
+        chain: w.chain,
+    })
+}

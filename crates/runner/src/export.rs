@@ -6,6 +6,7 @@
 //! `nn.<Class>(arg=value, ...)` with each value written as a Python literal (arrays
 //! become tuples, `None` stays `None`); the few wick-only keys are handled here.
 
+use crate::export_model::PyModel;
 use crate::schema::{Experiment, SplitConfig};
 use serde::Serialize;
 use std::fmt::Write;
@@ -233,6 +234,7 @@ fn script_header(w: &mut String, exp: &Experiment) {
 """
 import argparse
 import os
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -281,13 +283,15 @@ class Residual(nn.Module):
 
 /// `torch.manual_seed`, the model, the criterion and the optimizer.
 fn script_model(w: &mut String, exp: &Experiment) {
+    let plain = |cfg: &wick_nn::LayerConfig, indent: usize| {
+        let (ty, args) = fields(cfg);
+        layer(&args, &ty, indent)
+    };
+    let mut py_model = PyModel::new(&plain);
+    let model = py_model.model(&exp.model);
+    w.push_str(&py_model.classes());
     writeln!(w, "\ntorch.manual_seed({})", exp.seed).ok();
-    writeln!(w, "\nmodel = nn.Sequential(").ok();
-    for l in &exp.model.layers {
-        let (ty, args) = fields(l);
-        writeln!(w, "    {},", layer(&args, &ty, 4)).ok();
-    }
-    writeln!(w, ")").ok();
+    writeln!(w, "\nmodel = {model}").ok();
     let (lty, largs) = fields(&exp.loss);
     writeln!(w, "criterion = {}", call("nn", &lty, &largs, &[])).ok();
     let (oty, oargs) = fields(&exp.optimizer);

@@ -12,6 +12,7 @@ mod decode;
 pub mod diagnostic;
 mod error;
 pub mod export;
+mod export_model;
 mod expr;
 pub mod fit;
 mod keypath;
