@@ -274,6 +274,7 @@ impl Dataset for Cifar {
                 data,
             }),
             target: Target::Class(u32::from(self.labels[index])),
+            extra: Vec::new(),
         })
     }
 

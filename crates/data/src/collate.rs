@@ -17,13 +17,15 @@ pub enum HostTargets {
     },
 }
 
-/// A collated batch still on the host: inputs `[B, …]` in one buffer, and targets.
+/// A collated batch still on the host: inputs `[B, …]` in one buffer each, and targets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostBatch {
     /// `[B, …]`.
     pub shape: Vec<usize>,
     /// Row-major inputs.
     pub data: Vec<f32>,
+    /// The further inputs of a dataset that yields several: `([B, …], values)` each.
+    pub extra: Vec<(Vec<usize>, Vec<f32>)>,
     /// The targets.
     pub targets: HostTargets,
 }
@@ -55,12 +57,28 @@ impl HostBatch {
 /// mismatch is an error naming both samples' dataset indices and shapes.
 pub struct Collator {
     capacity: usize,
-    first: Option<(usize, Vec<usize>, Target)>,
-    shape: Vec<usize>,
-    data: Vec<f32>,
+    first: Option<(usize, Target)>,
+    stacks: Vec<Stack>,
     classes: Vec<u32>,
     values: Vec<f32>,
     n: usize,
+}
+
+/// One input of every sample of a batch, stacked.
+struct Stack {
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+fn array(index: usize, input: Input) -> Result<crate::Array> {
+    match input {
+        Input::Array(a) => Ok(a),
+        Input::Image(i) => Err(Error::Collate(format!(
+            "sample {index} is still a {}x{}x{} image after the transforms; \
+             add ToTensor (or PILToTensor) to turn it into a tensor",
+            i.height, i.width, i.channels
+        ))),
+    }
 }
 
 impl Collator {
@@ -69,8 +87,7 @@ impl Collator {
         Self {
             capacity,
             first: None,
-            shape: Vec::new(),
-            data: Vec::new(),
+            stacks: Vec::new(),
             classes: Vec::new(),
             values: Vec::new(),
             n: 0,
@@ -79,52 +96,22 @@ impl Collator {
 
     /// Adds dataset sample `index` (its input already transformed to an array).
     pub fn push(&mut self, index: usize, input: Input, target: Target) -> Result<()> {
-        let arr = match input {
-            Input::Array(a) => a,
-            Input::Image(i) => {
-                return Err(Error::Collate(format!(
-                    "sample {index} is still a {}x{}x{} image after the transforms; \
-                     add ToTensor (or PILToTensor) to turn it into a tensor",
-                    i.height, i.width, i.channels
-                )))
-            }
-        };
+        self.push_inputs(index, vec![input], target)
+    }
+
+    /// Adds dataset sample `index` of several inputs (each already an array).
+    pub fn push_inputs(&mut self, index: usize, inputs: Vec<Input>, target: Target) -> Result<()> {
+        let arrays = inputs
+            .into_iter()
+            .map(|i| array(index, i))
+            .collect::<Result<Vec<_>>>()?;
         match &self.first {
-            None => {
-                self.shape = arr.shape.clone();
-                self.data.reserve_exact(arr.data.len() * self.capacity);
-                if let Target::Values(v) = &target {
-                    self.values.reserve_exact(v.data.len() * self.capacity);
-                } else {
-                    self.classes.reserve_exact(self.capacity);
-                }
-                self.first = Some((index, arr.shape.clone(), target.clone()));
-            }
-            Some((i0, s0, t0)) => {
-                if *s0 != arr.shape {
-                    return Err(Error::Collate(format!(
-                        "cannot stack samples of different shapes into one batch: sample \
-                         {index} is {:?}, sample {i0} is {s0:?}; make them the same size \
-                         with a Resize and a CenterCrop (or RandomCrop) before ToTensor",
-                        arr.shape
-                    )));
-                }
-                let same_kind = match (t0, &target) {
-                    (Target::Class(_), Target::Class(_)) => true,
-                    (Target::Values(a), Target::Values(b)) => a.shape == b.shape,
-                    _ => false,
-                };
-                if !same_kind {
-                    return Err(Error::Collate(format!(
-                        "cannot stack the targets of one batch: sample {index} has {}, \
-                         sample {i0} has {}",
-                        target.describe(),
-                        t0.describe()
-                    )));
-                }
-            }
+            None => self.start(index, &arrays, &target),
+            Some((i0, t0)) => self.check(index, *i0, &arrays, t0, &target)?,
         }
-        self.data.extend_from_slice(&arr.data);
+        for (stack, a) in self.stacks.iter_mut().zip(arrays) {
+            stack.data.extend_from_slice(&a.data);
+        }
         match target {
             Target::Class(c) => self.classes.push(c),
             Target::Values(v) => self.values.extend_from_slice(&v.data),
@@ -133,12 +120,75 @@ impl Collator {
         Ok(())
     }
 
+    fn start(&mut self, index: usize, arrays: &[crate::Array], target: &Target) {
+        self.stacks = arrays
+            .iter()
+            .map(|a| Stack {
+                shape: a.shape.clone(),
+                data: Vec::with_capacity(a.data.len() * self.capacity),
+            })
+            .collect();
+        if let Target::Values(v) = target {
+            self.values.reserve_exact(v.data.len() * self.capacity);
+        } else {
+            self.classes.reserve_exact(self.capacity);
+        }
+        self.first = Some((index, target.clone()));
+    }
+
+    fn check(
+        &self,
+        index: usize,
+        i0: usize,
+        arrays: &[crate::Array],
+        t0: &Target,
+        target: &Target,
+    ) -> Result<()> {
+        if arrays.len() != self.stacks.len() {
+            return Err(Error::Collate(format!(
+                "sample {index} has {} inputs, sample {i0} has {}",
+                arrays.len(),
+                self.stacks.len()
+            )));
+        }
+        for (a, s0) in arrays.iter().zip(&self.stacks) {
+            if s0.shape != a.shape {
+                return Err(Error::Collate(format!(
+                    "cannot stack samples of different shapes into one batch: sample \
+                     {index} is {:?}, sample {i0} is {:?}; make them the same size \
+                     with a Resize and a CenterCrop (or RandomCrop) before ToTensor",
+                    a.shape, s0.shape
+                )));
+            }
+        }
+        let same_kind = match (t0, target) {
+            (Target::Class(_), Target::Class(_)) => true,
+            (Target::Values(a), Target::Values(b)) => a.shape == b.shape,
+            _ => false,
+        };
+        if !same_kind {
+            return Err(Error::Collate(format!(
+                "cannot stack the targets of one batch: sample {index} has {}, \
+                 sample {i0} has {}",
+                target.describe(),
+                t0.describe()
+            )));
+        }
+        Ok(())
+    }
+
     /// The batch `[B, …]`.
     pub fn finish(self) -> HostBatch {
-        let mut shape = vec![self.n];
-        shape.extend_from_slice(&self.shape);
+        let n = self.n;
+        let batched = |s: Stack| {
+            let mut shape = vec![n];
+            shape.extend_from_slice(&s.shape);
+            (shape, s.data)
+        };
+        let mut stacks = self.stacks.into_iter().map(batched);
+        let (shape, data) = stacks.next().unwrap_or((vec![0], Vec::new()));
         let targets = match self.first {
-            Some((_, _, Target::Values(v))) => HostTargets::Values {
+            Some((_, Target::Values(v))) => HostTargets::Values {
                 shape: v.shape,
                 data: self.values,
             },
@@ -146,7 +196,8 @@ impl Collator {
         };
         HostBatch {
             shape,
-            data: self.data,
+            data,
+            extra: stacks.collect(),
             targets,
         }
     }

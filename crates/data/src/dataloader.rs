@@ -118,13 +118,25 @@ impl DataLoaderConfig {
     }
 }
 
+impl Batch {
+    /// Every input, in [`Dataset::input_names`] order.
+    pub fn inputs(&self) -> Vec<Tensor> {
+        std::iter::once(self.input.clone())
+            .chain(self.extra.iter().cloned())
+            .collect()
+    }
+}
+
 /// A collated batch on the loader's device: inputs `[B, …]` f32 (images
 /// `[B, C, H, W]`) and targets, u32 `[B]` for class indices or f32 `[B, …]` for float
 /// targets ([`crate::Target`]).
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// Inputs.
+    /// Inputs (the first, where the dataset yields several).
     pub input: Tensor,
+    /// The further inputs of a dataset that yields several (pairs, triplets), in
+    /// [`Dataset::input_names`] order.
+    pub extra: Vec<Tensor>,
     /// Class indices (u32 `[B]`) or float targets (f32 `[B, …]`).
     pub target: Tensor,
     /// Number of samples.
@@ -280,8 +292,14 @@ impl DataLoader {
             HostTargets::Class(c) => Tensor::from_vec(c, target_shape, &self.device)?,
             HostTargets::Values { data, .. } => Tensor::from_vec(data, target_shape, &self.device)?,
         };
+        let extra = hb
+            .extra
+            .into_iter()
+            .map(|(shape, data)| Tensor::from_vec(data, shape, &self.device))
+            .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Batch {
             input: Tensor::from_vec(hb.data, hb.shape, &self.device)?,
+            extra,
             target,
             len,
         })
@@ -307,8 +325,11 @@ impl Job {
             let idx = self.indices[pos];
             let s = self.dataset.get(idx)?;
             let mut rng = SeedRng::stream(self.seed, "transform", &[self.epoch, pos as u64]);
-            let input = self.transform.apply(s.input, &mut rng)?;
-            collator.push(idx, input, s.target)?;
+            let mut inputs = Vec::with_capacity(1 + s.extra.len());
+            for x in std::iter::once(s.input).chain(s.extra) {
+                inputs.push(self.transform.apply(x, &mut rng)?);
+            }
+            collator.push_inputs(idx, inputs, s.target)?;
         }
         Ok(collator.finish())
     }
@@ -395,6 +416,7 @@ mod tests {
                     data: vec![i as u8; 4],
                 }),
                 target: Target::Class((i % 10) as u32),
+                extra: Vec::new(),
             })
         }
     }
@@ -521,6 +543,7 @@ mod tests {
                     shape: vec![2],
                     data: vec![i as f32, -(i as f32)],
                 }),
+                extra: Vec::new(),
             })
         }
     }

@@ -98,13 +98,27 @@ impl From<u32> for Target {
     }
 }
 
-/// One sample: an input and its target.
+/// One sample: an input and its target, and the further inputs of a dataset that
+/// yields several per sample (pairs, triplets; see [`Dataset::input_names`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    /// The input.
+    /// The input (the first, where there are several).
     pub input: Input,
     /// The class index or float values.
     pub target: Target,
+    /// The inputs after the first, in [`Dataset::input_names`] order.
+    pub extra: Vec<Input>,
+}
+
+impl Sample {
+    /// A sample of one input.
+    pub fn new(input: Input, target: Target) -> Self {
+        Self {
+            input,
+            target,
+            extra: Vec::new(),
+        }
+    }
 }
 
 /// A map-style dataset, as `torch.utils.data.Dataset` (`__len__` and `__getitem__`).
@@ -120,6 +134,16 @@ pub trait Dataset: Send + Sync {
     /// Class names, where the dataset knows them.
     fn classes(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// The names of a sample's inputs, which a model's inputs are matched to: one,
+    /// `input`, unless the dataset yields several (`x1`, `x2` for pairs).
+    fn input_names(&self) -> Vec<String> {
+        vec!["input".into()]
+    }
+    /// The class index of sample `index`, where its target is one; a dataset that can
+    /// tell without decoding its input overrides this (it reads the whole sample).
+    fn class_of(&self, index: usize) -> Result<Option<u32>> {
+        Ok(self.get(index)?.target.class())
     }
     /// `class_to_idx`: each class name and its index, as torchvision's
     /// `dataset.class_to_idx` (empty where the dataset has no class names).
@@ -141,6 +165,12 @@ impl<D: Dataset + ?Sized> Dataset for std::sync::Arc<D> {
     }
     fn classes(&self) -> Vec<String> {
         (**self).classes()
+    }
+    fn input_names(&self) -> Vec<String> {
+        (**self).input_names()
+    }
+    fn class_of(&self, index: usize) -> Result<Option<u32>> {
+        (**self).class_of(index)
     }
     fn class_to_idx(&self) -> BTreeMap<String, u32> {
         (**self).class_to_idx()

@@ -488,6 +488,7 @@ impl Dataset for Mnist {
                 data,
             }),
             target: Target::Class(u32::from(self.labels[index])),
+            extra: Vec::new(),
         })
     }
 

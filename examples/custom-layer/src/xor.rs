@@ -127,6 +127,7 @@ impl Dataset for Xor {
                 data: p.to_vec(),
             }),
             target: Target::Class(self.labels[index]),
+            extra: Vec::new(),
         })
     }
 

@@ -186,7 +186,7 @@ fn blobs_info(c: &MakeBlobsConfig) -> Result<DataInfo> {
 /// follow from their arguments (building them to check could ask for any amount of
 /// memory).
 macro_rules! builtin_datasets {
-    ($( $name:ident($cfg:ty) { build: |$c:ident, $ctx:ident| $build:expr $(, info: |$ic:ident| $info:expr)? } )+) => {
+    ($( $name:ident($cfg:ty) { build: |$c:ident, $ctx:ident| $build:expr $(, info: |$ic:ident $(, $sd:ident)?| $info:expr)? } )+) => {
         $(
             impl DatasetSpec for $cfg {
                 fn build(&self, $ctx: &DatasetContext<'_>) -> Result<Arc<dyn Dataset>> {
@@ -194,9 +194,10 @@ macro_rules! builtin_datasets {
                     let _ = (&$c, &$ctx);
                     $build
                 }
-                $( fn info(&self, _seed: u64) -> Result<DataInfo> {
+                $( fn info(&self, seed: u64) -> Result<DataInfo> {
                     let $ic = self;
-                    let _ = &$ic;
+                    $( let $sd = seed; )?
+                    let _ = (&$ic, seed);
                     $info
                 } )?
             }
@@ -250,6 +251,7 @@ builtin_datasets! {
             images: false,
             sizes_vary: false,
             class_targets: Some(c.label_dtype == super::LabelDtype::Class),
+            inputs: super::info::one_input(),
         })
     }
     // its files may be on the hub: known when the run reads them
@@ -263,11 +265,20 @@ builtin_datasets! {
                 images: c.images(),
                 sizes_vary: false,
                 class_targets: None,
+                inputs: super::info::one_input(),
             })
         }
     }
     Tensors(TensorsConfig) {
         build: |c, ctx| Ok(Arc::new(c.build()?))
+    }
+    Pairs(super::PairsConfig) {
+        build: |c, ctx| Ok(Arc::new(c.build(ctx)?)),
+        info: |c, seed| c.info(seed)
+    }
+    Triplets(super::TripletsConfig) {
+        build: |c, ctx| Ok(Arc::new(c.build(ctx)?)),
+        info: |c, seed| c.info(seed)
     }
     make_moons(MakeMoonsConfig) {
         build: |c, ctx| Ok(Arc::new(c.build(ctx.seed, split_id(ctx))?)),

@@ -147,7 +147,7 @@ impl Dataset for HuggingFace {
             Labels::Classes(c) => Target::Class(c[index]),
             Labels::Values(v) => Target::scalar(v[index]),
         };
-        Ok(Sample { input, target })
+        Ok(Sample::new(input, target))
     }
 
     fn classes(&self) -> Vec<String> {

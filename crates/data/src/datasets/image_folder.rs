@@ -237,6 +237,7 @@ impl Dataset for ImageFolder {
         Ok(Sample {
             input: Input::Image(Self::load(path)?),
             target: Target::Class(*class),
+            extra: Vec::new(),
         })
     }
 

@@ -20,6 +20,14 @@ pub struct DataInfo {
     pub sizes_vary: bool,
     /// Targets are class indices (`Some(false)`: float values).
     pub class_targets: Option<bool>,
+    /// The names of a sample's inputs ([`Dataset::input_names`]), all of the shape
+    /// `shape`.
+    pub inputs: Vec<String>,
+}
+
+/// The input names of a dataset of one input: `["input"]`.
+pub fn one_input() -> Vec<String> {
+    vec!["input".into()]
 }
 
 impl DataInfo {
@@ -31,6 +39,7 @@ impl DataInfo {
             classes,
             images: true,
             class_targets: Some(true),
+            inputs: one_input(),
         }
     }
 }
@@ -55,6 +64,7 @@ pub(crate) fn points(
         images: false,
         sizes_vary: false,
         class_targets: Some(true),
+        inputs: one_input(),
     })
 }
 
@@ -68,6 +78,7 @@ pub fn built_info(ds: &dyn Dataset) -> Result<DataInfo> {
             images: false,
             sizes_vary: false,
             class_targets: None,
+            inputs: one_input(),
         });
     }
     let first = ds.get(0)?;
@@ -87,5 +98,6 @@ pub fn built_info(ds: &dyn Dataset) -> Result<DataInfo> {
         images,
         sizes_vary: false,
         class_targets: Some(class_targets),
+        inputs: ds.input_names(),
     })
 }

@@ -25,6 +25,7 @@ mod huggingface;
 mod image_folder;
 mod info;
 mod moons;
+mod pairs;
 #[cfg(feature = "hub")]
 mod parquet_table;
 mod spirals;
@@ -46,6 +47,7 @@ pub use huggingface::{DataFiles, HubSplit, HuggingFaceConfig, OneOrMany, SplitNa
 pub use image_folder::{ImageFolder, ImageFolderConfig, IMG_EXTENSIONS};
 pub use info::{built_info, DataInfo, MAX_GENERATED};
 pub use moons::MakeMoonsConfig;
+pub use pairs::{Pairs, PairsConfig, Triplets, TripletsConfig};
 pub use spirals::MakeSpiralsConfig;
 pub use split::{random_split, train_val_split, ConcatDataset, SplitLengths, Subset};
 pub use tensor_dataset::{Labels, TensorDataset};

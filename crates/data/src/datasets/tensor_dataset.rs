@@ -141,7 +141,7 @@ impl Dataset for TensorDataset {
                 })
             }
         };
-        Ok(Sample { input, target })
+        Ok(Sample::new(input, target))
     }
 
     fn classes(&self) -> Vec<String> {
