@@ -39,6 +39,12 @@ pub trait Layer: Send + Sync {
             )),
         }
     }
+    /// Runs the layer on its inputs and returns every output: a model of several
+    /// outputs (a siamese network's two embeddings) overrides it; the default is the
+    /// one output of [`Layer::forward_inputs`].
+    fn forward_outputs(&self, xs: &[Tensor], train: bool) -> Result<Vec<Tensor>> {
+        Ok(vec![self.forward_inputs(xs, train)?])
+    }
     /// What this layer is as the epilogue of the layer before it, which may then run it
     /// in its own op ([`crate::fusion`]): `Some` for `ReLU` and `MaxPool2d`; `None`
     /// (the default) for every other layer.
@@ -124,6 +130,9 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     }
     fn forward_inputs(&self, xs: &[Tensor], train: bool) -> Result<Tensor> {
         (**self).forward_inputs(xs, train)
+    }
+    fn forward_outputs(&self, xs: &[Tensor], train: bool) -> Result<Vec<Tensor>> {
+        (**self).forward_outputs(xs, train)
     }
     fn epilogue(&self) -> Option<Epilogue> {
         (**self).epilogue()

@@ -530,6 +530,9 @@ impl Layer for Sequential {
     fn forward_inputs(&self, xs: &[Tensor], train: bool) -> Result<Tensor> {
         self.one(self.forward_all(xs, train)?)
     }
+    fn forward_outputs(&self, xs: &[Tensor], train: bool) -> Result<Vec<Tensor>> {
+        self.forward_all(xs, train)
+    }
     fn parameters(&self) -> Vec<Param> {
         Sequential::parameters(self)
     }

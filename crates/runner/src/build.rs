@@ -36,6 +36,20 @@ pub fn build_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunE
     )?)
 }
 
+/// For each model input, the position of the dataset input of its name (empty when
+/// both have one input): what [`Trainer::route_inputs`] takes.
+pub(crate) fn input_order(exp: &Experiment, ds: &dyn Dataset) -> Vec<usize> {
+    let names = ds.input_names();
+    if exp.model.inputs.len() == 1 && names.len() == 1 {
+        return Vec::new();
+    }
+    exp.model
+        .inputs
+        .iter()
+        .map(|(n, _)| names.iter().position(|d| d == n).unwrap_or(0))
+        .collect()
+}
+
 fn split_of(split: &SplitConfig) -> Split {
     if split.split == "train" {
         Split::Train
@@ -196,7 +210,10 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
         _ => None,
     };
     check_data(exp, &model, &classes, [Some(&train), test.as_ref()])?;
-    let mut trainer = trainer(exp, model)?.train_loader(train);
+    let order = input_order(exp, train.dataset().as_ref());
+    let mut trainer = trainer(exp, model)?
+        .route_inputs(order)
+        .train_loader(train);
     if let Some(test) = test {
         trainer = trainer.test_loader(test);
     }

@@ -136,7 +136,7 @@ pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, Run
                         format!("p_{}", classes.get(i).cloned().unwrap_or(i.to_string()))
                     })),
                 Task::Binary { .. } => header.extend((0..k).map(|i| format!("p_{i}"))),
-                Task::Regress => {
+                Task::Regress | Task::Compare { .. } => {
                     header.pop();
                     header.extend((0..k).map(|i| format!("output_{i}")));
                 }
@@ -169,7 +169,7 @@ pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, Run
                         .collect::<Vec<_>>()
                         .join(" "),
                 ),
-                Task::Regress => None,
+                Task::Regress | Task::Compare { .. } => None,
             };
             let mut row = vec![quoted];
             row.extend(pred);

@@ -26,6 +26,15 @@ pub enum Task {
     },
     /// Real-valued outputs.
     Regress,
+    /// Several outputs the loss compares: `CosineEmbeddingLoss` and
+    /// `MarginRankingLoss` with a `1`/`-1` per sample (`signs`), `TripletMarginLoss`
+    /// without a target.
+    Compare {
+        /// How many outputs the loss takes.
+        inputs: usize,
+        /// Whether it takes a `±1` target per sample.
+        signs: bool,
+    },
 }
 
 /// A loss wick cannot train a `Sequential` with (several inputs, or no target).
@@ -44,12 +53,20 @@ impl Task {
     pub fn of_loss(built: &dyn Loss) -> Result<Self, TaskError> {
         let loss = built;
         if built.input_arity() != 1 {
-            return Err(TaskError(format!(
-                "{} takes {} inputs ({}), but a Sequential model gives one output",
-                loss.type_name(),
-                built.input_arity(),
-                built.input_names().join(", ")
-            )));
+            let signs = match built.target_kind() {
+                TargetKind::PairSign => true,
+                TargetKind::NoTarget => false,
+                other => {
+                    return Err(TaskError(format!(
+                        "{} takes {other:?} targets, which a dataset does not give",
+                        loss.type_name()
+                    )))
+                }
+            };
+            return Ok(Self::Compare {
+                inputs: built.input_arity(),
+                signs,
+            });
         }
         Ok(match built.target_kind() {
             TargetKind::ClassIndex => Self::Classify,
@@ -66,9 +83,26 @@ impl Task {
         })
     }
 
+    /// The loss of a batch: `criterion(output, target)`, or for [`Task::Compare`]
+    /// `criterion(*outputs, target)` (without the target where it takes none).
+    pub fn loss(
+        self,
+        loss: &dyn Loss,
+        outputs: &[Tensor],
+        target: &Tensor,
+    ) -> Result<Tensor, wick_losses::Error> {
+        match self {
+            Self::Compare { signs, .. } => {
+                let refs: Vec<&Tensor> = outputs.iter().collect();
+                loss.forward_inputs(&refs, signs.then_some(target))
+            }
+            _ => loss.forward(&outputs[0], target),
+        }
+    }
+
     /// Whether predictions have an accuracy.
     pub fn has_accuracy(self) -> bool {
-        !matches!(self, Self::Regress)
+        !matches!(self, Self::Regress | Self::Compare { .. })
     }
 
     /// The batch's labels in the form the loss takes, given the model's output.
@@ -83,6 +117,21 @@ impl Task {
         };
         let err = |e: candle_core::Error| TaskError(e.to_string());
         match self {
+            Self::Compare { signs: false, .. } => Ok(target.clone()),
+            Self::Compare { signs: true, .. } => {
+                if target.dtype() == DType::U32 {
+                    return Err(TaskError(format!(
+                        "the loss needs a 1 or -1 per sample (pairs of samples), but the \
+                         dataset gives class indices: {}",
+                        shapes()
+                    )));
+                }
+                let b = target.dim(0).map_err(err)?;
+                target
+                    .to_dtype(output.dtype())
+                    .and_then(|t| t.reshape(b))
+                    .map_err(err)
+            }
             Self::Classify => {
                 if target.dtype() != DType::U32 {
                     return Err(TaskError(format!(
@@ -154,6 +203,7 @@ impl Task {
                 Ok((Some(hits), output.elem_count()))
             }
             Self::Regress => Ok((None, output.elem_count())),
+            Self::Compare { .. } => Ok((None, output.dim(0)?)),
         }
     }
 }
@@ -180,9 +230,20 @@ mod tests {
             Ok(Task::Binary { logits: true })
         );
         assert_eq!(Task::of(&loss("MSELoss")), Ok(Task::Regress));
-        let e = Task::of(&loss("MarginRankingLoss")).unwrap_err();
-        assert!(e.0.contains("takes 2 inputs (input1, input2)"), "{e}");
-        assert!(Task::of(&loss("TripletMarginLoss")).is_err());
+        assert_eq!(
+            Task::of(&loss("MarginRankingLoss")),
+            Ok(Task::Compare {
+                inputs: 2,
+                signs: true
+            })
+        );
+        assert_eq!(
+            Task::of(&loss("TripletMarginLoss")),
+            Ok(Task::Compare {
+                inputs: 3,
+                signs: false
+            })
+        );
     }
 
     #[test]

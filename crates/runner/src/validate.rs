@@ -135,19 +135,23 @@ impl Experiment {
             .with_help("add { type = \"ToTensor\" }"));
         }
         let fixed = shapes.first().filter(|s| shapes.iter().all(|o| o == *s));
-        if let (Some(shape), 1) = (fixed, self.model.inputs.len()) {
-            if shape != self.model.input() {
+        if let Some(shape) = fixed {
+            let single = self.model.inputs.len() == 1;
+            for (i, (name, want)) in self.model.inputs.iter().enumerate() {
+                if shape == want || !(single || info.inputs.contains(name)) {
+                    continue;
+                }
+                let what = if single { "model.input".into() } else { format!("input `{name}`") };
                 return Err(Diagnostic::value(
-                    self.input_path(0),
+                    self.input_path(i),
                     format!(
-                        "model.input is {:?}, but {} {} samples after the transforms have shape {shape:?}",
-                        self.model.input(),
+                        "{what} is {want:?}, but {} {} samples after the transforms have shape {shape:?}",
                         ds.type_name(),
                         key
                     ),
                 )
                 .with_label("does not match the data")
-                .with_help(format!("set input = {shape:?}")));
+                .with_help(format!("set {} = {shape:?}", if single { "input" } else { name })));
             }
         } else if info.sizes_vary && !split.transforms.is_empty() {
             // Images of many sizes must be brought to one before batching.
@@ -198,15 +202,7 @@ impl Experiment {
             &self.model.outputs,
         )
         .map_err(|e| nn_error(e, &model_path, &self.model.layers))?;
-        if self.model.inputs.len() > 1 {
-            return Err(Diagnostic::value(
-                model_path.key("inputs"),
-                "a model of several inputs needs a dataset that yields as many; the datasets \
-                 of this version yield one input per sample",
-            )
-            .with_label("several inputs")
-            .with_help("build and train such a model from Rust (Sequential::graph)"));
-        }
+        self.validate_wiring(train, task, inferred.outputs.len())?;
 
         // model output → loss
         let out = inferred.outputs[0].clone();
@@ -244,6 +240,56 @@ impl Experiment {
             wick_losses::Error::Config { field, message } => invalid("loss", field, message),
             e => Diagnostic::value(root().key("loss"), e.to_string()),
         })?;
+        Ok(())
+    }
+
+    /// The dataset's inputs against the model's (by name, where either has several),
+    /// and the model's outputs and the data's targets against what the loss takes.
+    fn validate_wiring(&self, train: &DataInfo, task: Task, outputs: usize) -> Result<(), Diagnostic> {
+        let model_path = root().key("model");
+        let names = self.model.input_names();
+        let several = names.len() > 1 || train.inputs.len() > 1;
+        if let Some(missing) = names.iter().find(|n| several && !train.inputs.contains(n)) {
+            let at = if self.model.inputs.len() == 1 { self.input_path(0) } else { model_path.key("inputs") };
+            return Err(Diagnostic::value(
+                at,
+                format!(
+                    "the model takes an input `{missing}`, but {} gives {}",
+                    self.data.dataset.type_name(),
+                    train.inputs.join(", ")
+                ),
+            )
+            .with_label("not an input of the data")
+            .with_help(format!(
+                "name the model's inputs as the data's: inputs = {{ {} }}",
+                train.inputs.iter().map(|n| format!("{n} = [...]")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let wanted = match task {
+            Task::Compare { inputs, .. } => inputs,
+            _ => 1,
+        };
+        if outputs != wanted {
+            let at = if self.model.outputs.is_empty() { self.output_path() } else { model_path.key("outputs") };
+            return Err(Diagnostic::value(
+                at,
+                format!("{} takes {wanted} input(s), but the model gives {outputs} output(s)", self.loss.type_name()),
+            )
+            .with_label("model outputs")
+            .with_help("list the nodes the loss takes in [model] outputs = [...]"));
+        }
+        if let (Task::Compare { signs: true, .. }, Some(true)) = (task, train.class_targets) {
+            return Err(Diagnostic::value(
+                root().key("loss").key("type"),
+                format!(
+                    "{} takes a 1 or -1 per pair of samples, but {} gives class indices",
+                    self.loss.type_name(),
+                    self.data.dataset.type_name()
+                ),
+            )
+            .with_label("needs pairs")
+            .with_help("draw pairs: dataset = { type = \"Pairs\", dataset = { type = \"MNIST\" } }"));
+        }
         Ok(())
     }
 

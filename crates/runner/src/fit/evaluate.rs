@@ -17,6 +17,7 @@ pub(crate) fn evaluate(
     model: &dyn Layer,
     loss: &dyn Loss,
     task: Task,
+    order: &[usize],
     loader: &DataLoader,
     summed: bool,
     mc: &MetricsConfig,
@@ -31,10 +32,15 @@ pub(crate) fn evaluate(
         .collect::<candle_core::Result<Vec<_>>>()?;
     for batch in loader.epoch(0) {
         let batch = batch?;
-        let out = model.forward(&batch.input, false)?.detach();
+        let outs: Vec<_> = model
+            .forward_outputs(&super::route(order, &batch), false)?
+            .into_iter()
+            .map(|o| o.detach())
+            .collect();
+        let out = outs[0].clone();
         let target = task.target(&batch.target, &out)?;
         let l = f64::from(
-            loss.forward(&out, &target)?
+            task.loss(loss, &outs, &target)?
                 .to_dtype(DType::F32)?
                 .to_scalar::<f32>()?,
         );
@@ -56,6 +62,7 @@ pub(crate) fn evaluate(
                 hits += h;
                 counted += n;
             }
+            Task::Compare { .. } => {}
             Task::Regress => {
                 let p: Vec<f32> = out.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
                 let t: Vec<f32> = target.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;

@@ -148,7 +148,18 @@ pub struct Trainer<M: Layer = Box<dyn Layer>> {
     log_every_n_steps: usize,
     limit_train_batches: Option<usize>,
     callbacks: Vec<Box<dyn Callback>>,
+    input_order: Vec<usize>,
     state: TrainerState,
+}
+
+/// The inputs of `batch` (in the dataset's order) in the order of `order` (the
+/// dataset's input for each model input; empty: as they come).
+pub(crate) fn route(order: &[usize], batch: &Batch) -> Vec<Tensor> {
+    let all = batch.inputs();
+    if order.is_empty() {
+        return all;
+    }
+    order.iter().map(|&i| all[i].clone()).collect()
 }
 
 impl<M: Layer> Trainer<M> {
@@ -170,6 +181,7 @@ impl<M: Layer> Trainer<M> {
             log_every_n_steps: 50,
             limit_train_batches: None,
             callbacks: Vec::new(),
+            input_order: Vec::new(),
             state: TrainerState::default(),
         }
     }
@@ -215,6 +227,14 @@ impl<M: Layer> Trainer<M> {
     /// `clip_grad_value_` before every step.
     pub fn clip_grad_value(mut self, clip: ClipGradValueConfig) -> Self {
         self.clip_grad_value = Some(clip);
+        self
+    }
+
+    /// Which of a batch's inputs each model input takes (`order[i]` for model input
+    /// `i`), where the dataset yields several in another order; by default the model
+    /// takes them as they come.
+    pub fn route_inputs(mut self, order: Vec<usize>) -> Self {
+        self.input_order = order;
         self
     }
 
@@ -273,6 +293,11 @@ impl<M: Layer> Trainer<M> {
         }
     }
 
+    /// The batch's inputs in the order the model takes them ([`Trainer::route_inputs`]).
+    fn route(&self, batch: &Batch) -> Vec<Tensor> {
+        route(&self.input_order, batch)
+    }
+
     /// What the loss makes of the model's output.
     fn task(&self) -> Result<Task, RunError> {
         Ok(Task::of_loss(self.loss.as_ref())?)
@@ -288,16 +313,16 @@ impl<M: Layer> Trainer<M> {
     /// back on the CPU stops before anything is updated.
     pub fn step(&mut self, batch: &Batch) -> Result<StepOut, StepError> {
         let task = self.task()?;
-        let output = self
+        let outputs = self
             .model
-            .forward(&batch.input, true)
+            .forward_outputs(&self.route(batch), true)
             .map_err(RunError::from)?;
+        let output = outputs[0].clone();
         let target = task
             .target(&batch.target, &output)
             .map_err(RunError::from)?;
-        let loss = self
-            .loss
-            .forward(&output, &target)
+        let loss = task
+            .loss(self.loss.as_ref(), &outputs, &target)
             .map_err(RunError::from)?;
         let value = if wick_tensor::device_path::cpu_kernel(&loss) {
             let l = f64::from(
@@ -360,6 +385,7 @@ impl<M: Layer> Trainer<M> {
             &self.model,
             self.loss.as_ref(),
             self.task()?,
+            &self.input_order,
             loader,
             self.summed(),
             &self.metrics,
