@@ -1,6 +1,7 @@
 use crate::epilogue::Epilogue;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
+use std::sync::Arc;
 use wick_tensor::{Param, SeedRng};
 
 /// What a layer needs to create its parameters: the device, the dtype and the random
@@ -120,57 +121,70 @@ pub trait Layer: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// A boxed layer is a layer (a model built from configs, `Box<dyn Layer>`).
-impl<L: Layer + ?Sized> Layer for Box<L> {
-    fn type_name(&self) -> &'static str {
-        (**self).type_name()
-    }
-    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        (**self).forward(x, train)
-    }
-    fn forward_inputs(&self, xs: &[Tensor], train: bool) -> Result<Tensor> {
-        (**self).forward_inputs(xs, train)
-    }
-    fn forward_outputs(&self, xs: &[Tensor], train: bool) -> Result<Vec<Tensor>> {
-        (**self).forward_outputs(xs, train)
-    }
-    fn epilogue(&self) -> Option<Epilogue> {
-        (**self).epilogue()
-    }
-    fn fuses(&self, next: &[Epilogue]) -> usize {
-        (**self).fuses(next)
-    }
-    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
-        (**self).forward_fused(x, train, epilogue)
-    }
-    fn parameters(&self) -> Vec<Param> {
-        (**self).parameters()
-    }
-    fn buffers(&self) -> Vec<(String, Tensor)> {
-        (**self).buffers()
-    }
-    fn load_buffer(&self, name: &str, value: &Tensor) -> Result<()> {
-        (**self).load_buffer(name, value)
-    }
-    fn state_dict(&self) -> Vec<(String, Tensor)> {
-        (**self).state_dict()
-    }
-    fn rng_counters(&self) -> Vec<(String, u64)> {
-        (**self).rng_counters()
-    }
-    fn set_rng_counter(&self, name: &str, value: u64) -> Result<()> {
-        (**self).set_rng_counter(name, value)
-    }
-    fn children(&self) -> Vec<(String, &dyn Layer)> {
-        (**self).children()
-    }
-    fn summary_rows(&self, path: &str, depth: usize) -> Vec<crate::LayerSummary> {
-        (**self).summary_rows(path, depth)
-    }
-    fn describe(&self) -> String {
-        (**self).describe()
-    }
+/// A boxed layer is a layer (a model built from configs, `Box<dyn Layer>`), and so is
+/// a shared one (a module called by several nodes of a graph, `Arc<dyn Layer>`).
+macro_rules! pointer_layer {
+    ($ptr:ident) => {
+        impl<L: Layer + ?Sized> Layer for $ptr<L> {
+            fn type_name(&self) -> &'static str {
+                (**self).type_name()
+            }
+            fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+                (**self).forward(x, train)
+            }
+            fn forward_inputs(&self, xs: &[Tensor], train: bool) -> Result<Tensor> {
+                (**self).forward_inputs(xs, train)
+            }
+            fn forward_outputs(&self, xs: &[Tensor], train: bool) -> Result<Vec<Tensor>> {
+                (**self).forward_outputs(xs, train)
+            }
+            fn epilogue(&self) -> Option<Epilogue> {
+                (**self).epilogue()
+            }
+            fn fuses(&self, next: &[Epilogue]) -> usize {
+                (**self).fuses(next)
+            }
+            fn forward_fused(
+                &self,
+                x: &Tensor,
+                train: bool,
+                epilogue: &[Epilogue],
+            ) -> Result<Tensor> {
+                (**self).forward_fused(x, train, epilogue)
+            }
+            fn parameters(&self) -> Vec<Param> {
+                (**self).parameters()
+            }
+            fn buffers(&self) -> Vec<(String, Tensor)> {
+                (**self).buffers()
+            }
+            fn load_buffer(&self, name: &str, value: &Tensor) -> Result<()> {
+                (**self).load_buffer(name, value)
+            }
+            fn state_dict(&self) -> Vec<(String, Tensor)> {
+                (**self).state_dict()
+            }
+            fn rng_counters(&self) -> Vec<(String, u64)> {
+                (**self).rng_counters()
+            }
+            fn set_rng_counter(&self, name: &str, value: u64) -> Result<()> {
+                (**self).set_rng_counter(name, value)
+            }
+            fn children(&self) -> Vec<(String, &dyn Layer)> {
+                (**self).children()
+            }
+            fn summary_rows(&self, path: &str, depth: usize) -> Vec<crate::LayerSummary> {
+                (**self).summary_rows(path, depth)
+            }
+            fn describe(&self) -> String {
+                (**self).describe()
+            }
+        }
+    };
 }
+
+pointer_layer!(Box);
+pointer_layer!(Arc);
 
 pub(crate) fn py_bool(b: bool) -> &'static str {
     if b {

@@ -9,7 +9,9 @@
 //! `name` is the module's `state_dict` prefix, as in `nn.Sequential(OrderedDict(...))`
 //! (default: its position); `from` names its inputs (default: the node before it, or the
 //! container's input for the first); `when = false` leaves the node out, its name then
-//! standing for its input (torchvision's `if self.downsample is not None`).
+//! standing for its input (torchvision's `if self.downsample is not None`);
+//! `{ share = "embed", from = "x2" }` calls the module of node `embed` again, with the
+//! same parameters (a siamese network).
 
 use crate::config::LayerConfig;
 use crate::op::{OpConfig, OpLayer, OpSpec};
@@ -25,6 +27,10 @@ pub enum NodeBody {
     Layer(LayerConfig),
     /// A parameter-free op (`op = "add"`).
     Op(OpConfig),
+    /// Another call of the module of the node named here (`share = "embed"`), with its
+    /// parameters: PyTorch's `self.embed(x2)` after `self.embed(x1)`, a siamese
+    /// network's shared tower.
+    Share(String),
 }
 
 /// A node of a container: a layer or an op, its name, its inputs (see the module doc).
@@ -58,6 +64,15 @@ impl NodeConfig {
         match &self.body {
             NodeBody::Layer(l) => l.type_name(),
             NodeBody::Op(o) => o.type_name(),
+            NodeBody::Share(_) => "share",
+        }
+    }
+
+    /// The node whose module this one calls again, for a `share` node.
+    pub fn shares(&self) -> Option<&str> {
+        match &self.body {
+            NodeBody::Share(n) => Some(n),
+            _ => None,
         }
     }
 
@@ -65,7 +80,7 @@ impl NodeConfig {
     pub fn layer(&self) -> Option<&LayerConfig> {
         match &self.body {
             NodeBody::Layer(l) => Some(l),
-            NodeBody::Op(_) => None,
+            _ => None,
         }
     }
 
@@ -74,11 +89,16 @@ impl NodeConfig {
         matches!(self.body, NodeBody::Op(_))
     }
 
-    /// Infers the output shape from the inputs' per-sample shapes.
+    /// Infers the output shape from the inputs' per-sample shapes (a `share` node is
+    /// inferred by its container, through the node it shares).
     pub fn infer(&mut self, inputs: &[Shape]) -> Result<Shape> {
         match &mut self.body {
             NodeBody::Layer(l) => l.spec_mut().infer_inputs(inputs),
             NodeBody::Op(o) => OpSpec::infer(o.spec_mut(), inputs),
+            NodeBody::Share(n) => Err(crate::Error::field(
+                "share",
+                format!("`share = \"{n}\"` is inferred by its container"),
+            )),
         }
     }
 
@@ -87,6 +107,10 @@ impl NodeConfig {
         match &self.body {
             NodeBody::Layer(l) => l.build(ctx),
             NodeBody::Op(o) => Ok(Box::new(OpLayer::new(o.clone()))),
+            NodeBody::Share(n) => Err(crate::Error::field(
+                "share",
+                format!("`share = \"{n}\"` has no module of its own"),
+            )),
         }
     }
 }
@@ -104,6 +128,11 @@ impl Serialize for NodeConfig {
                 let mut t = toml::Table::new();
                 t.insert("op".into(), toml::Value::String(o.type_name().into()));
                 t.extend(o.args_table());
+                toml::Value::Table(t)
+            }
+            NodeBody::Share(n) => {
+                let mut t = toml::Table::new();
+                t.insert("share".into(), toml::Value::String(n.clone()));
                 toml::Value::Table(t)
             }
         };
@@ -145,7 +174,7 @@ fn names_of(v: Value) -> Result<Vec<String>, String> {
 }
 
 /// Splits the node keys (`name`, `from`, `when`, `op`) off a node table.
-pub(crate) struct NodeKeys {
+struct NodeKeys {
     /// `name`.
     pub name: Option<String>,
     /// `from`.
@@ -154,6 +183,8 @@ pub(crate) struct NodeKeys {
     pub when: bool,
     /// `op`.
     pub op: Option<String>,
+    /// `share`.
+    pub share: Option<String>,
 }
 
 impl NodeKeys {
@@ -170,16 +201,19 @@ impl NodeKeys {
             Some(Value::Bool(b)) => b,
             Some(other) => return Err(format!("`when` must be true or false, found {other:?}")),
         };
-        let op = match take("op") {
-            None => None,
-            Some(Value::String(s)) => Some(s),
-            Some(other) => return Err(format!("`op` must be a string, found {other:?}")),
+        let mut string = |k: &str| match take(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(format!("`{k}` must be a string, found {other:?}")),
         };
+        let op = string("op")?;
+        let share = string("share")?;
         Ok(Self {
             name,
             from,
             when,
             op,
+            share,
         })
     }
 }
@@ -197,6 +231,19 @@ impl<'de> Deserialize<'de> for NodeConfig {
         };
         let keys = NodeKeys::take(&mut table).map_err(D::Error::custom)?;
         let rest = || serde_value::ValueDeserializer::<serde_value::DeserializerError>::new;
+        if let Some(n) = keys.share {
+            if !table.is_empty() {
+                return Err(D::Error::custom(
+                    "a `share` node calls another node's module: it has no `type`, `op` or arguments",
+                ));
+            }
+            return Ok(Self {
+                name: keys.name,
+                from: keys.from,
+                when: keys.when,
+                body: NodeBody::Share(n),
+            });
+        }
         let body = match keys.op {
             Some(op) => {
                 if table.contains_key(&Value::String("type".into())) {

@@ -11,6 +11,7 @@ use crate::{
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 use wick_tensor::Param;
 
 fn input_names() -> Vec<String> {
@@ -128,7 +129,8 @@ pub struct Inferred {
 /// (`"1.weight"`, `"fc.bias"`, `"layer1.0.conv1.weight"`).
 pub struct Sequential {
     inputs: Vec<(String, Shape)>,
-    layers: Vec<Box<dyn Layer>>,
+    layers: Vec<Arc<dyn Layer>>,
+    /// Nodes without a module of their own (ops, `share` nodes): not children.
     ops: Vec<bool>,
     shapes: Vec<Shape>,
     outputs: Vec<Shape>,
@@ -177,13 +179,15 @@ impl Sequential {
                 .iter()
                 .map(|s| shape_of(s, &shapes))
                 .collect();
-            let node = &mut nodes[index];
-            let out = node.infer(&ins).map_err(|e| Error::Layer {
+            let out = match wiring.shares[k] {
+                Some(t) => infer_shared(&nodes[wiring.kept[t]], &wiring.names[t], &ins),
+                None => nodes[index].infer(&ins),
+            };
+            shapes[k] = Some(out.map_err(|e| Error::Layer {
                 index,
-                ty: node.type_name(),
+                ty: nodes[index].type_name(),
                 source: Box::new(e),
-            })?;
-            shapes[k] = Some(out);
+            })?);
         }
         let outputs = wiring
             .outputs
@@ -214,22 +218,15 @@ impl Sequential {
     ) -> Result<Self> {
         let inferred = Self::infer_graph(inputs, nodes, outputs)?;
         let wiring = inferred.wiring;
-        let layers = wiring
-            .kept
-            .iter()
-            .map(|&index| {
-                let c = &nodes[index];
-                c.build(ctx).map_err(|e| Error::Layer {
-                    index,
-                    ty: c.type_name(),
-                    source: Box::new(e),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let layers = build_layers(nodes, &wiring, ctx)?;
         let plan = plan(&layers, &wiring);
         Ok(Self {
             inputs: inputs.to_vec(),
-            ops: wiring.kept.iter().map(|&i| nodes[i].is_op()).collect(),
+            ops: wiring
+                .kept
+                .iter()
+                .map(|&i| nodes[i].layer().is_none())
+                .collect(),
             layers,
             shapes: inferred.shapes,
             outputs: inferred.outputs,
@@ -245,7 +242,7 @@ impl Sequential {
     }
 
     /// The layers (and ops) that are there, in file order.
-    pub fn layers(&self) -> &[Box<dyn Layer>] {
+    pub fn layers(&self) -> &[Arc<dyn Layer>] {
         &self.layers
     }
 
@@ -406,14 +403,23 @@ impl Sequential {
             } else {
                 format!("{prefix}.{own}")
             };
-            let params: usize = l.parameters().iter().map(Param::numel).sum();
-            let nested = l.summary_rows(&name, depth + 1);
+            let shared = self.wiring.shares[index].map(|t| &self.wiring.names[t]);
+            let params: usize = match shared {
+                Some(_) => 0,
+                None => l.parameters().iter().map(Param::numel).sum(),
+            };
+            let nested = match shared {
+                Some(_) => Vec::new(),
+                None => l.summary_rows(&name, depth + 1),
+            };
             rows.push(LayerSummary {
                 index,
                 name: name.clone(),
                 depth,
                 ty: l.type_name(),
-                repr: if nested.is_empty() {
+                repr: if let Some(t) = shared {
+                    format!("{} (shares {t})", class_of(l.as_ref()))
+                } else if nested.is_empty() {
                     l.describe()
                 } else {
                     format!("{}: {name}", class_of(l.as_ref()))
@@ -441,6 +447,59 @@ impl Sequential {
     }
 }
 
+/// The output shape of another call of `shared`'s module (named `name`) on `inputs`:
+/// its config, inferred again for them, must keep its parameters' shapes.
+fn infer_shared(shared: &NodeConfig, name: &str, inputs: &[Shape]) -> Result<Shape> {
+    let mut again = shared.clone();
+    let out = again.infer(inputs).map_err(|e| {
+        Error::field(
+            "share",
+            format!("the module of `{name}` does not fit these inputs: {e}"),
+        )
+    })?;
+    if again != *shared {
+        return Err(Error::field(
+            "share",
+            format!("the module of `{name}` would need other parameters for these inputs"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Builds every node that is there in file order (so that the init stream is drawn as
+/// PyTorch's `__init__` would, module after module); a `share` node gets the module it
+/// shares.
+fn build_layers(
+    nodes: &[NodeConfig],
+    wiring: &Wiring,
+    ctx: &mut BuildCtx,
+) -> Result<Vec<Arc<dyn Layer>>> {
+    let mut owned: Vec<Option<Arc<dyn Layer>>> = Vec::with_capacity(wiring.kept.len());
+    for (k, &index) in wiring.kept.iter().enumerate() {
+        if wiring.shares[k].is_some() {
+            owned.push(None);
+            continue;
+        }
+        let c = &nodes[index];
+        let built = c.build(ctx).map_err(|e| Error::Layer {
+            index,
+            ty: c.type_name(),
+            source: Box::new(e),
+        })?;
+        owned.push(Some(Arc::from(built)));
+    }
+    wiring
+        .shares
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            owned[s.unwrap_or(k)]
+                .clone()
+                .ok_or_else(|| Error::shape("a shared node shares another shared node"))
+        })
+        .collect()
+}
+
 /// The class a container prints (`Sequential`, a block's name): its `repr()`'s head.
 fn class_of(l: &dyn Layer) -> String {
     let repr = l.describe();
@@ -453,7 +512,7 @@ fn class_of(l: &dyn Layer) -> String {
 /// The fusions of a container: a chain's as [`FusionPlan::new`]; in a graph, a node
 /// of one input fuses the next one in the running order when that one takes its output
 /// alone and nothing else does.
-fn plan(layers: &[Box<dyn Layer>], wiring: &Wiring) -> FusionPlan {
+fn plan(layers: &[Arc<dyn Layer>], wiring: &Wiring) -> FusionPlan {
     if wiring.chain {
         return FusionPlan::new(layers);
     }

@@ -33,6 +33,8 @@ pub(crate) struct Wiring {
     pub order: Vec<usize>,
     /// What the container returns.
     pub outputs: Vec<Src>,
+    /// For a `share` node, the kept node whose module it calls.
+    pub shares: Vec<Option<usize>>,
     /// Whether this is a plain chain (see the module doc).
     pub chain: bool,
 }
@@ -184,14 +186,19 @@ impl Wiring {
             })
             .collect::<Result<Vec<_>>>()?;
         let outputs = resolve.outputs(outputs)?;
-        let order = topological(&kept, &sources, nodes, &names_of(&kept, nodes))?;
+        let shares = kept
+            .iter()
+            .map(|&i| resolve.share(i))
+            .collect::<Result<Vec<_>>>()?;
+        let order = topological(&kept, &sources, &shares, nodes, &names_of(&kept, nodes))?;
         let wiring = Self {
             names: names_of(&kept, nodes),
-            chain: is_chain(inputs, &sources, &outputs),
+            chain: is_chain(inputs, &sources, &outputs) && shares.iter().all(Option::is_none),
             kept,
             sources,
             order,
             outputs,
+            shares,
         };
         wiring.check_used(inputs, nodes)?;
         Ok(wiring)
@@ -310,6 +317,29 @@ impl Resolver<'_> {
         ))
     }
 
+    /// For a `share` node at file position `i`, the kept node whose module it calls:
+    /// a layer that is there (not an op, not another `share`).
+    fn share(&self, i: usize) -> Result<Option<usize>> {
+        let Some(target) = self.nodes[i].shares() else {
+            return Ok(None);
+        };
+        let fail = |m: String| Err(at(i, &self.nodes[i], Error::field("share", m)));
+        let Some(&t) = self.scope.nodes.get(target) else {
+            return fail(self.scope.unknown(target));
+        };
+        let Some(&k) = self.position.get(&t) else {
+            return fail(format!(
+                "`{target}` is left out (`when = false`): there is no module to share"
+            ));
+        };
+        if self.nodes[t].layer().is_none() {
+            return fail(format!(
+                "`{target}` is not a layer: only a module's parameters can be shared"
+            ));
+        }
+        Ok(Some(k))
+    }
+
     fn outputs(&self, outputs: &[String]) -> Result<Vec<Src>> {
         if outputs.is_empty() {
             return Ok(vec![match self.nodes.len() {
@@ -337,23 +367,33 @@ impl Resolver<'_> {
 
 /// Kahn's algorithm, taking the ready node that comes first in the file; a cycle is an
 /// error at its first node, naming the loop.
+/// A `share` node runs after the node it shares (whose config it is inferred from).
 fn topological(
     kept: &[usize],
     sources: &[Vec<Src>],
+    shares: &[Option<usize>],
     nodes: &[NodeConfig],
     names: &[String],
 ) -> Result<Vec<usize>> {
     let n = kept.len();
-    let mut waiting: Vec<usize> = sources
+    let after: Vec<Vec<usize>> = sources
         .iter()
-        .map(|s| s.iter().filter(|s| matches!(s, Src::Node(_))).count())
+        .zip(shares)
+        .map(|(s, share)| {
+            s.iter()
+                .filter_map(|s| match s {
+                    Src::Node(j) => Some(*j),
+                    Src::Input(_) => None,
+                })
+                .chain(*share)
+                .collect()
+        })
         .collect();
+    let mut waiting: Vec<usize> = after.iter().map(Vec::len).collect();
     let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (k, s) in sources.iter().enumerate() {
-        for src in s {
-            if let Src::Node(j) = src {
-                users[*j].push(k);
-            }
+    for (k, a) in after.iter().enumerate() {
+        for &j in a {
+            users[j].push(k);
         }
     }
     let mut ready: std::collections::BTreeSet<usize> =
@@ -372,7 +412,7 @@ fn topological(
         return Ok(order);
     }
     let stuck = (0..n).find(|k| waiting[*k] > 0).unwrap_or(0);
-    let cycle = find_cycle(stuck, sources, &waiting);
+    let cycle = find_cycle(stuck, &after, &waiting);
     let path: Vec<&str> = cycle.iter().map(|&k| names[k].as_str()).collect();
     let first = cycle.iter().copied().min().unwrap_or(stuck);
     Err(at(
@@ -385,15 +425,13 @@ fn topological(
     ))
 }
 
-/// A cycle among the nodes still waiting, found by walking inputs back from `start`.
-fn find_cycle(start: usize, sources: &[Vec<Src>], waiting: &[usize]) -> Vec<usize> {
+/// A cycle among the nodes still waiting, found by walking what each waits for back
+/// from `start`.
+fn find_cycle(start: usize, after: &[Vec<usize>], waiting: &[usize]) -> Vec<usize> {
     let mut path = vec![start];
     let mut k = start;
     loop {
-        let next = sources[k].iter().find_map(|s| match s {
-            Src::Node(j) if waiting[*j] > 0 => Some(*j),
-            _ => None,
-        });
+        let next = after[k].iter().copied().find(|&j| waiting[j] > 0);
         let Some(j) = next else {
             return path;
         };
@@ -423,6 +461,8 @@ pub struct Connections {
     pub order: Vec<usize>,
     /// The names of the values the container returns.
     pub outputs: Vec<String>,
+    /// For each kept `share` node, the name of the node whose module it calls.
+    pub shares: Vec<Option<String>>,
     /// Whether the container is a plain chain (`nn.Sequential`).
     pub chain: bool,
 }
@@ -446,6 +486,11 @@ pub fn connections(
             .map(|s| s.iter().map(name).collect())
             .collect(),
         outputs: w.outputs.iter().map(name).collect(),
+        shares: w
+            .shares
+            .iter()
+            .map(|s| s.map(|k| w.names[k].clone()))
+            .collect(),
         kept: w.kept.clone(),
         names: w.names.clone(),
         order: w.order.clone(),

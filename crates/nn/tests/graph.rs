@@ -208,3 +208,47 @@ fn fusions_take_only_private_links() {
     let b = layers[2].forward(&conv, true).unwrap().relu().unwrap();
     assert_close("fused graph", &fused, &(a + b).unwrap(), 1e-6);
 }
+
+#[test]
+fn a_shared_module_has_one_set_of_parameters_and_sums_its_gradients() {
+    let mut n = nodes(serde_json::json!([
+        { "name": "embed", "type": "Linear", "out_features": 3, "from": "x1" },
+        { "name": "e2", "share": "embed", "from": "x2" },
+    ]));
+    let inputs = [("x1".to_string(), vec![4]), ("x2".to_string(), vec![4])];
+    let outputs = named(&["embed", "e2"]);
+    let m = build(&inputs, &mut n, &outputs).unwrap();
+    let keys: Vec<String> = m.state_dict().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, named(&["embed.weight", "embed.bias"]));
+    let x1 = Tensor::randn(0f32, 1., (2, 4), &Device::Cpu).unwrap();
+    let x2 = Tensor::randn(0f32, 1., (2, 4), &Device::Cpu).unwrap();
+    let outs = m.forward_all(&[x1.clone(), x2.clone()], true).unwrap();
+    let layer = &m.layers()[0];
+    assert_close("e1", &outs[0], &layer.forward(&x1, true).unwrap(), 0.0);
+    assert_close("e2", &outs[1], &layer.forward(&x2, true).unwrap(), 0.0);
+    let grads = (outs[0].sum_all().unwrap() + outs[1].sum_all().unwrap())
+        .unwrap()
+        .backward()
+        .unwrap();
+    let w = &m.parameters()[0];
+    // d/dW of sum(W x1 + b) + sum(W x2 + b) = 1ᵀ(x1 + x2) per row
+    let want = (x1 + x2)
+        .unwrap()
+        .sum_keepdim(0)
+        .unwrap()
+        .broadcast_as((3, 4))
+        .unwrap();
+    assert_close(
+        "shared grad",
+        grads.get(w.var.as_tensor()).unwrap(),
+        &want,
+        1e-6,
+    );
+    let mut bad = nodes(serde_json::json!([
+        { "name": "embed", "type": "Linear", "out_features": 3, "from": "x1" },
+        { "name": "e2", "share": "embed", "from": "x2" },
+    ]));
+    let other = [("x1".to_string(), vec![4]), ("x2".to_string(), vec![5])];
+    let e = build(&other, &mut bad, &outputs).err().unwrap().to_string();
+    assert!(e.contains("the module of `embed` does not fit"), "{e}");
+}

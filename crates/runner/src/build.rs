@@ -211,9 +211,7 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     };
     check_data(exp, &model, &classes, [Some(&train), test.as_ref()])?;
     let order = input_order(exp, train.dataset().as_ref());
-    let mut trainer = trainer(exp, model)?
-        .route_inputs(order)
-        .train_loader(train);
+    let mut trainer = trainer(exp, model)?.route_inputs(order).train_loader(train);
     if let Some(test) = test {
         trainer = trainer.test_loader(test);
     }

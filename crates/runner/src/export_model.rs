@@ -142,7 +142,7 @@ impl<'a> PyModel<'a> {
         let mut init = String::new();
         for (k, &i) in c.kept.iter().enumerate() {
             let node = &nodes[i];
-            if node.is_op() {
+            if node.layer().is_none() {
                 continue;
             }
             let name = &c.names[k];
@@ -160,6 +160,7 @@ impl<'a> PyModel<'a> {
             let expr = match &node.body {
                 NodeBody::Op(op) => op.python(&args),
                 NodeBody::Layer(_) => format!("{}({})", attr(&c.names[k]), args.join(", ")),
+                NodeBody::Share(shared) => format!("{}({})", attr(shared), args.join(", ")),
             };
             writeln!(forward, "        {} = {expr}", var(&c.names[k])).ok();
         }

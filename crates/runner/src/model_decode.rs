@@ -155,7 +155,9 @@ impl NodeDecoder<'_> {
         };
         let mut rest = table.clone();
         let (name, from, when) = node_keys(&mut rest, path)?;
-        let body = if rest.contains_key("op") {
+        let body = if let Some(share) = rest.remove("share") {
+            Self::share(share, &rest, path)?
+        } else if rest.contains_key("op") {
             if rest.contains_key("type") {
                 return Err(Diagnostic::key(
                     path.key("op"),
@@ -177,6 +179,29 @@ impl NodeDecoder<'_> {
             when,
             body,
         })
+    }
+
+    /// `{ share = "embed", from = "x2" }`: nothing else.
+    fn share(
+        share: toml::Value,
+        rest: &toml::Table,
+        path: &KeyPath,
+    ) -> Result<NodeBody, Diagnostic> {
+        let toml::Value::String(name) = share else {
+            return Err(Diagnostic::value(
+                path.key("share"),
+                "`share` names a layer of this container",
+            )
+            .with_label("not a string"));
+        };
+        if let Some(k) = rest.keys().next() {
+            return Err(Diagnostic::key(
+                path.key(k.as_str()),
+                format!("a `share` node calls the module of `{name}`: it takes no `{k}`"),
+            )
+            .with_label("not with `share`"));
+        }
+        Ok(NodeBody::Share(name))
     }
 
     fn layer(&mut self, table: toml::Table, path: &KeyPath) -> Result<LayerConfig, Diagnostic> {

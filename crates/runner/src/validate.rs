@@ -141,7 +141,11 @@ impl Experiment {
                 if shape == want || !(single || info.inputs.contains(name)) {
                     continue;
                 }
-                let what = if single { "model.input".into() } else { format!("input `{name}`") };
+                let what = if single {
+                    "model.input".into()
+                } else {
+                    format!("input `{name}`")
+                };
                 return Err(Diagnostic::value(
                     self.input_path(i),
                     format!(
@@ -245,12 +249,21 @@ impl Experiment {
 
     /// The dataset's inputs against the model's (by name, where either has several),
     /// and the model's outputs and the data's targets against what the loss takes.
-    fn validate_wiring(&self, train: &DataInfo, task: Task, outputs: usize) -> Result<(), Diagnostic> {
+    fn validate_wiring(
+        &self,
+        train: &DataInfo,
+        task: Task,
+        outputs: usize,
+    ) -> Result<(), Diagnostic> {
         let model_path = root().key("model");
         let names = self.model.input_names();
         let several = names.len() > 1 || train.inputs.len() > 1;
         if let Some(missing) = names.iter().find(|n| several && !train.inputs.contains(n)) {
-            let at = if self.model.inputs.len() == 1 { self.input_path(0) } else { model_path.key("inputs") };
+            let at = if self.model.inputs.len() == 1 {
+                self.input_path(0)
+            } else {
+                model_path.key("inputs")
+            };
             return Err(Diagnostic::value(
                 at,
                 format!(
@@ -262,7 +275,12 @@ impl Experiment {
             .with_label("not an input of the data")
             .with_help(format!(
                 "name the model's inputs as the data's: inputs = {{ {} }}",
-                train.inputs.iter().map(|n| format!("{n} = [...]")).collect::<Vec<_>>().join(", ")
+                train
+                    .inputs
+                    .iter()
+                    .map(|n| format!("{n} = [...]"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let wanted = match task {
@@ -270,10 +288,17 @@ impl Experiment {
             _ => 1,
         };
         if outputs != wanted {
-            let at = if self.model.outputs.is_empty() { self.output_path() } else { model_path.key("outputs") };
+            let at = if self.model.outputs.is_empty() {
+                self.output_path()
+            } else {
+                model_path.key("outputs")
+            };
             return Err(Diagnostic::value(
                 at,
-                format!("{} takes {wanted} input(s), but the model gives {outputs} output(s)", self.loss.type_name()),
+                format!(
+                    "{} takes {wanted} input(s), but the model gives {outputs} output(s)",
+                    self.loss.type_name()
+                ),
             )
             .with_label("model outputs")
             .with_help("list the nodes the loss takes in [model] outputs = [...]"));
@@ -288,7 +313,9 @@ impl Experiment {
                 ),
             )
             .with_label("needs pairs")
-            .with_help("draw pairs: dataset = { type = \"Pairs\", dataset = { type = \"MNIST\" } }"));
+            .with_help(
+                "draw pairs: dataset = { type = \"Pairs\", dataset = { type = \"MNIST\" } }",
+            ));
         }
         Ok(())
     }
