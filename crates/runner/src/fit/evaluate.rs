@@ -1,6 +1,7 @@
 //! `test()`: the model in eval mode over a loader, its mean loss, accuracy or
 //! regression errors, and the `[metrics]` collection.
 
+use super::embedding::{pair_hits, Neighbours};
 use super::stats::{batch_total, Eval};
 use crate::error::RunError;
 use crate::metrics::{ClassCounts, MetricsConfig, RegressionSums};
@@ -25,6 +26,7 @@ pub(crate) fn evaluate(
     let (mut total, mut loss_sum, mut hits, mut counted) = (0usize, 0f64, 0f64, 0usize);
     let mut counts: Option<ClassCounts> = None;
     let mut reg = RegressionSums::default();
+    let mut neighbours = Neighbours::default();
     let mut collection = mc
         .collection
         .iter()
@@ -62,7 +64,16 @@ pub(crate) fn evaluate(
                 hits += h;
                 counted += n;
             }
-            Task::Compare { .. } => {}
+            Task::Compare { signs: true, .. } => {
+                let (h, n) = pair_hits(loss, &outs, &target)?;
+                hits += h as f64;
+                counted += n;
+            }
+            Task::Compare { signs: false, .. } => {
+                if batch.target.dtype() == DType::U32 {
+                    neighbours.push(&out, &batch.target)?;
+                }
+            }
             Task::Regress => {
                 let p: Vec<f32> = out.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
                 let t: Vec<f32> = target.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
@@ -70,9 +81,10 @@ pub(crate) fn evaluate(
             }
         }
     }
-    let (hits, counted) = match &counts {
-        Some(c) => (c.hits(), c.total() as usize),
-        None => (hits as u64, counted),
+    let (hits, counted) = match (&counts, task) {
+        (Some(c), _) => (c.hits(), c.total() as usize),
+        (None, Task::Compare { signs: false, .. }) => neighbours.hits()?,
+        (None, _) => (hits as u64, counted),
     };
     let mut extra = if task == Task::Regress {
         reg.metrics("")
@@ -85,7 +97,7 @@ pub(crate) fn evaluate(
         hits,
         counted,
         total,
-        has_accuracy: task.has_accuracy(),
+        has_accuracy: task.has_accuracy() || counted > 0,
         counts,
         extra,
     })

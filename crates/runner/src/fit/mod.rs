@@ -22,6 +22,7 @@
 
 mod callback;
 mod checkpoints;
+mod embedding;
 mod evaluate;
 mod snapshot;
 mod stats;
