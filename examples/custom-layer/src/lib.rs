@@ -15,11 +15,14 @@
 //! serde's derive) implementing [`LayerSpec`], and the layer itself implementing
 //! [`Layer`]. The crate also has a dataset of its own ([`XorConfig`]: a
 //! `torch.utils.data.Dataset` subclass) and a metric ([`F1Config`]: a torchmetrics
-//! `Metric`). [`register`] names all three in a [`Registry`].
+//! `Metric`), and the course's two-input `DisMult` ([`DisMultConfig`]) with pairs to
+//! train it on ([`RelationPairsConfig`]). [`register`] names them in a [`Registry`].
 
+mod dismult;
 mod f1;
 mod xor;
 
+pub use dismult::{DisMult, DisMultConfig, RelationPairs, RelationPairsConfig};
 pub use f1::{F1Config, F1};
 pub use xor::{Xor, XorConfig};
 
@@ -139,6 +142,8 @@ impl Layer for MyLayer {
 pub fn register(registry: &mut Registry) -> &mut Registry {
     registry
         .layer::<MyLayerConfig>("MyLayer")
+        .layer::<DisMultConfig>("DisMult")
         .dataset::<XorConfig>("Xor")
+        .dataset::<RelationPairsConfig>("RelationPairs")
         .metric::<F1Config>("F1")
 }

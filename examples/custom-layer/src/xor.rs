@@ -60,6 +60,7 @@ impl DatasetSpec for XorConfig {
             images: false,
             sizes_vary: false,
             class_targets: Some(true),
+            inputs: vec!["input".into()],
         })
     }
 }

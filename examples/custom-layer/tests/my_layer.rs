@@ -226,3 +226,60 @@ fn a_users_dataset_and_metric_train_and_are_reported() {
         assert!(err.contains(help), "{help}: {err}");
     }
 }
+
+#[test]
+fn dismult_gradient_is_right() {
+    let dev = Device::Cpu;
+    let a = Tensor::randn(0f64, 1.0, (4, 3), &dev).unwrap();
+    let b = Tensor::randn(0f64, 1.0, (4, 3), &dev).unwrap();
+    let w = Tensor::randn(0f64, 1.0, (3, 3), &dev).unwrap();
+    wick::tensor::gradcheck::gradcheck(
+        |t| {
+            my_lab::DisMult::apply(&t[0], &t[1], &t[2])
+                .map_err(|e| wick::tensor::candle_core::Error::Msg(e.to_string()))
+        },
+        &[a, b, w],
+    )
+    .unwrap();
+}
+
+/// The course's two-input `DisMult`, a layer of this crate, trains from a file on
+/// pairs of this crate's dataset; its checkpoint holds `dismult.weights`, and `eval`
+/// routes the dataset's two inputs to the model again.
+#[test]
+fn a_two_input_layer_trains_from_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = crate_dir().join("dismult.toml");
+    let exp = exp.to_str().unwrap();
+    let args = [
+        "run",
+        exp,
+        "--runs-dir",
+        "runs",
+        "--no-progress",
+        "--set",
+        "train.epochs=3",
+    ];
+    let run = my_lab(&args, tmp.path());
+    assert!(run.status.success(), "{}", text(&run));
+    let runs = tmp.path().join("runs/dismult");
+    let run_dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let model = std::fs::read(run_dir.join("checkpoints/last/model.safetensors")).unwrap();
+    let st = wick::tensor::candle_core::safetensors::load_buffer(&model, &Device::Cpu).unwrap();
+    assert_eq!(st["dismult.weights"].dims(), &[16, 16]);
+    let eval = my_lab(&["eval", run_dir.to_str().unwrap()], tmp.path());
+    assert!(eval.status.success(), "{}", text(&eval));
+    let line = text(&eval);
+    let acc: f64 = line
+        .split("accuracy ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in {line}"));
+    assert!(acc > 85.0, "{line}");
+}
