@@ -21,7 +21,7 @@ use wick_data::datasets::{DatasetCatalog, DatasetSpec, RegisterDataset};
 use wick_data::sampler::{RegisterSampler, SamplerCatalog, SamplerSpec};
 use wick_data::transforms::{RegisterTransform, TransformCatalog, TransformSpec};
 use wick_losses::{LossCatalog, LossSpec, RegisterLoss};
-use wick_nn::{LayerCatalog, LayerSpec, RegisterLayer};
+use wick_nn::{LayerCatalog, LayerSpec, OpCatalog, OpSpec, RegisterLayer, RegisterOp};
 use wick_optim::{
     OptimizerCatalog, OptimizerSpec, RegisterOptimizer, RegisterScheduler, SchedulerCatalog,
     SchedulerSpec,
@@ -32,6 +32,7 @@ use wick_tensor::catalog::{DuplicateName, Kind};
 #[derive(Debug, Clone)]
 pub struct Registry {
     layers: Arc<LayerCatalog>,
+    ops: Arc<OpCatalog>,
     losses: Arc<LossCatalog>,
     optimizers: Arc<OptimizerCatalog>,
     schedulers: Arc<SchedulerCatalog>,
@@ -67,6 +68,7 @@ macro_rules! register_methods {
 
 register_methods! {
     layer: layers, LayerSpec, "layer";
+    op: ops, OpSpec, "graph op";
     loss: losses, LossSpec, "loss";
     optimizer: optimizers, OptimizerSpec, "optimizer";
     scheduler: schedulers, SchedulerSpec, "LR scheduler";
@@ -81,6 +83,7 @@ impl Registry {
     pub fn with_builtins() -> Self {
         Self {
             layers: <dyn LayerSpec>::builtins(),
+            ops: <dyn OpSpec>::builtins(),
             losses: <dyn LossSpec>::builtins(),
             optimizers: <dyn OptimizerSpec>::builtins(),
             schedulers: <dyn SchedulerSpec>::builtins(),
@@ -120,10 +123,13 @@ impl Registry {
                     .enter(|| self.samplers.enter(|| self.metrics.enter(f)))
             })
         };
-        self.layers.enter(|| {
-            self.losses
-                .enter(|| self.optimizers.enter(|| self.schedulers.enter(data)))
-        })
+        let model = || {
+            self.ops.enter(|| {
+                self.losses
+                    .enter(|| self.optimizers.enter(|| self.schedulers.enter(data)))
+            })
+        };
+        self.layers.enter(model)
     }
 
     /// Reads, overrides (`--set`), parses and validates an experiment file against
