@@ -219,12 +219,21 @@ impl DataLoader {
 
     /// The per-sample input shape after the transforms (from the first sample).
     pub fn sample_shape(&self) -> Result<Vec<usize>> {
+        Ok(self.sample_shapes()?.swap_remove(0))
+    }
+
+    /// The per-sample shape of every input after the transforms (from the first
+    /// sample), in [`Dataset::input_names`] order.
+    pub fn sample_shapes(&self) -> Result<Vec<Vec<usize>>> {
         if self.dataset.is_empty() {
             return Err(Error::Transform("the dataset is empty".into()));
         }
         let s = self.dataset.get(0)?;
         let mut rng = SeedRng::stream(self.seed, "transform", &[0, 0]);
-        Ok(self.transform.apply(s.input, &mut rng)?.shape())
+        std::iter::once(s.input)
+            .chain(s.extra)
+            .map(|x| Ok(self.transform.apply(x, &mut rng)?.shape()))
+            .collect()
     }
 
     /// The batches of epoch `epoch` (0-based), in order.

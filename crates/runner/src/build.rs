@@ -153,12 +153,24 @@ fn check_data(
         if loader.dataset().is_empty() {
             continue;
         }
-        let shape = loader.sample_shape()?;
-        if shape != exp.model.input() {
-            return Err(RunError::Mismatch(format!(
-                "model.input is {:?}, but the {name} samples after the transforms have shape {shape:?}: set input = {shape:?} in [model]",
-                exp.model.input()
-            )));
+        let names = loader.dataset().input_names();
+        for (input, shape) in names.iter().zip(loader.sample_shapes()?) {
+            let single = exp.model.inputs.len() == 1 && names.len() == 1;
+            let Some((model_input, want)) =
+                exp.model.inputs.iter().find(|(n, _)| single || n == input)
+            else {
+                continue;
+            };
+            if shape != *want {
+                let key = if single {
+                    "input".into()
+                } else {
+                    format!("inputs.{model_input}")
+                };
+                return Err(RunError::Mismatch(format!(
+                    "model.{key} is {want:?}, but the {name} samples after the transforms have shape {shape:?}: set {key} = {shape:?} in [model]"
+                )));
+            }
         }
     }
     let out = model.output_shape();

@@ -125,58 +125,63 @@ impl Experiment {
             root().key("data").key("dataset")
         };
         let info = ds.info(self.seed).map_err(|e| data_error(e, &ds_path))?;
-        let (shapes, is_image) = transformed_shapes(split, &info, &path)?;
-        if is_image {
-            return Err(Diagnostic::value(
-                path.key("transforms"),
-                "the samples are images; the transforms need a `ToTensor`",
-            )
-            .with_label("no ToTensor")
-            .with_help("add { type = \"ToTensor\" }"));
-        }
-        let fixed = shapes.first().filter(|s| shapes.iter().all(|o| o == *s));
-        if let Some(shape) = fixed {
-            let single = self.model.inputs.len() == 1;
-            for (i, (name, want)) in self.model.inputs.iter().enumerate() {
-                if shape == want || !(single || info.inputs.contains(name)) {
-                    continue;
-                }
-                let what = if single {
-                    "model.input".into()
-                } else {
-                    format!("input `{name}`")
-                };
-                return Err(Diagnostic::value(
-                    self.input_path(i),
-                    format!(
-                        "{what} is {want:?}, but {} {} samples after the transforms have shape {shape:?}",
-                        ds.type_name(),
-                        key
-                    ),
-                )
-                .with_label("does not match the data")
-                .with_help(format!("set {} = {shape:?}", if single { "input" } else { name })));
-            }
-        } else if info.sizes_vary && !split.transforms.is_empty() {
-            // Images of many sizes must be brought to one before batching.
-            let batched = split.loader.batch_size > 1;
-            let resized = split
-                .transforms
-                .iter()
-                .any(|t| t.build().is_ok_and(|b| b.resizes()));
-            if batched && !resized {
+        let single = info.inputs.len() == 1;
+        for (name, input) in info.per_input() {
+            let (shapes, is_image) = transformed_shapes(split, &input, &path)?;
+            if is_image {
                 return Err(Diagnostic::value(
                     path.key("transforms"),
-                    format!(
-                        "{} images come in many sizes, but batches need one: no transform here makes them the same size",
-                        ds.type_name()
-                    ),
+                    "the samples are images; the transforms need a `ToTensor`",
                 )
-                .with_label("no Resize or crop")
-                .with_help("add { type = \"Resize\", size = [224, 224] } or a Resize and a CenterCrop"));
+                .with_label("no ToTensor")
+                .with_help("add { type = \"ToTensor\" }"));
+            }
+            let fixed = shapes.first().filter(|s| shapes.iter().all(|o| o == *s));
+            if let Some(shape) = fixed {
+                let data = (ds.type_name(), key, (!single).then_some(name.as_str()));
+                self.check_input_shape(data, shape)?;
+            } else if input.sizes_vary && !split.transforms.is_empty() {
+                check_resized(split, ds.type_name(), &path)?;
             }
         }
         Ok(info)
+    }
+
+    /// The shape of a data input after the transforms against the model input that
+    /// takes it (the only one, or the one of its name): `data` is the dataset's class,
+    /// the split and the input's name where the dataset has several.
+    fn check_input_shape(
+        &self,
+        data: (&str, &str, Option<&str>),
+        shape: &[usize],
+    ) -> Result<(), Diagnostic> {
+        let (ds, key, input) = data;
+        let inputs = &self.model.inputs;
+        let i = match input {
+            None if inputs.len() == 1 => 0,
+            None => return Ok(()),
+            Some(n) => match inputs.iter().position(|(m, _)| m == n) {
+                Some(i) => i,
+                None => return Ok(()),
+            },
+        };
+        let (name, want) = &inputs[i];
+        if shape == want {
+            return Ok(());
+        }
+        let single = inputs.len() == 1;
+        let what = if single {
+            "model.input".into()
+        } else {
+            format!("input `{name}`")
+        };
+        let of = input.map(|n| format!(" (input `{n}`)")).unwrap_or_default();
+        Err(Diagnostic::value(
+            self.input_path(i),
+            format!("{what} is {want:?}, but {ds} {key} samples{of} after the transforms have shape {shape:?}"),
+        )
+        .with_label("does not match the data")
+        .with_help(format!("set {} = {shape:?}", if single { "input" } else { name })))
     }
 
     /// The loss's task against the data's targets, shape inference through the model,
@@ -524,6 +529,26 @@ fn kind_error(
             .with_label("not an image")
             .with_help(format!("this dataset gives tensors: remove {ty}")),
     }
+}
+
+/// Images of many sizes must be brought to one before batching.
+fn check_resized(split: &SplitConfig, ds: &str, path: &KeyPath) -> Result<(), Diagnostic> {
+    let batched = split.loader.batch_size > 1;
+    let resized = split
+        .transforms
+        .iter()
+        .any(|t| t.build().is_ok_and(|b| b.resizes()));
+    if batched && !resized {
+        return Err(Diagnostic::value(
+            path.key("transforms"),
+            format!(
+                "{ds} images come in many sizes, but batches need one: no transform here makes them the same size"
+            ),
+        )
+        .with_label("no Resize or crop")
+        .with_help("add { type = \"Resize\", size = [224, 224] } or a Resize and a CenterCrop"));
+    }
+    Ok(())
 }
 
 /// An invalid argument `section.field`.

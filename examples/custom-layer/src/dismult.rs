@@ -187,6 +187,7 @@ impl DatasetSpec for RelationPairsConfig {
             sizes_vary: false,
             class_targets: Some(false),
             inputs: vec!["input1".into(), "input2".into()],
+            input_shapes: None,
         })
     }
 }

@@ -61,6 +61,7 @@ impl DatasetSpec for XorConfig {
             sizes_vary: false,
             class_targets: Some(true),
             inputs: vec!["input".into()],
+            input_shapes: None,
         })
     }
 }

@@ -245,14 +245,7 @@ builtin_datasets! {
     }
     CSV(CsvConfig) {
         build: |c, ctx| Ok(Arc::new(c.load(&ctx.resolve(&c.path))?)),
-        info: |c| Ok(DataInfo {
-            shape: c.features.as_ref().map(|f| vec![f.len()]),
-            classes: None,
-            images: false,
-            sizes_vary: false,
-            class_targets: Some(c.label_dtype == super::LabelDtype::Class),
-            inputs: super::info::one_input(),
-        })
+        info: |c| Ok(c.info())
     }
     // its files may be on the hub: known when the run reads them
     HuggingFace(HuggingFaceConfig) {
@@ -266,6 +259,7 @@ builtin_datasets! {
                 sizes_vary: false,
                 class_targets: None,
                 inputs: super::info::one_input(),
+                input_shapes: None,
             })
         }
     }

@@ -14,6 +14,44 @@ pub enum Column {
     Name(String),
 }
 
+/// Named groups of columns, in the order written (a TOML table keeps it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ColumnGroups(pub Vec<(String, Vec<Column>)>);
+
+impl Serialize for ColumnGroups {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ColumnGroups {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Groups;
+        impl<'de> serde::de::Visitor<'de> for Groups {
+            type Value = ColumnGroups;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table of input names to lists of columns")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<ColumnGroups, A::Error> {
+                let mut groups = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Vec<Column>>()? {
+                    groups.push((k, v));
+                }
+                Ok(ColumnGroups(groups))
+            }
+        }
+        d.deserialize_map(Groups)
+    }
+}
+
 /// How the label column is read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,6 +84,10 @@ pub struct CsvConfig {
     /// Feature columns (default: every column but the label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<Column>>,
+    /// Instead of `features`: named groups of columns, each a separate input of the
+    /// model (`inputs = { user = [0, 1], item = ["price", "weight"] }`), in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<ColumnGroups>,
     /// The label column (default `-1`, the last).
     #[serde(default = "last")]
     pub label: Column,
@@ -69,8 +111,32 @@ impl CsvConfig {
             delimiter: comma(),
             header: false,
             features: None,
+            inputs: None,
             label: last(),
             label_dtype: LabelDtype::Float,
+        }
+    }
+
+    /// What the arguments tell: the features' count (when listed), the input groups.
+    pub fn info(&self) -> super::DataInfo {
+        let widths: Option<Vec<Vec<usize>>> = self
+            .inputs
+            .as_ref()
+            .map(|g| g.0.iter().map(|(_, c)| vec![c.len()]).collect());
+        super::DataInfo {
+            shape: match &widths {
+                Some(w) => w.first().cloned(),
+                None => self.features.as_ref().map(|f| vec![f.len()]),
+            },
+            classes: None,
+            images: false,
+            sizes_vary: false,
+            class_targets: Some(self.label_dtype == LabelDtype::Class),
+            inputs: match &self.inputs {
+                Some(g) => g.0.iter().map(|(n, _)| n.clone()).collect(),
+                None => super::info::one_input(),
+            },
+            input_shapes: widths,
         }
     }
 
@@ -107,13 +173,36 @@ impl CsvConfig {
         };
         let resolve = |c: &Column, field: &'static str| table.resolve(c, field);
         let label = resolve(&self.label, "label")?;
-        let features: Vec<usize> = match &self.features {
-            Some(f) => f
-                .iter()
-                .map(|c| resolve(c, "features"))
-                .collect::<Result<_>>()?,
-            None => (0..table.width).filter(|&c| c != label).collect(),
+        let groups: Vec<(String, Vec<usize>)> = match (&self.features, &self.inputs) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "inputs",
+                    "give `features` (one input) or `inputs` (named groups), not both",
+                ))
+            }
+            (_, Some(g)) => {
+                g.0.iter()
+                    .map(|(n, cols)| {
+                        let cols = cols
+                            .iter()
+                            .map(|c| resolve(c, "inputs"))
+                            .collect::<Result<_>>()?;
+                        Ok((n.clone(), cols))
+                    })
+                    .collect::<Result<_>>()?
+            }
+            (Some(f), None) => vec![(
+                "input".into(),
+                f.iter()
+                    .map(|c| resolve(c, "features"))
+                    .collect::<Result<_>>()?,
+            )],
+            (None, None) => vec![(
+                "input".into(),
+                (0..table.width).filter(|&c| c != label).collect(),
+            )],
         };
+        let features: Vec<usize> = groups.iter().flat_map(|(_, c)| c.iter().copied()).collect();
         let (name, width) = (table.name.clone(), table.width);
         if features.is_empty() {
             return Err(Error::config(
@@ -178,7 +267,11 @@ impl CsvConfig {
             },
             LabelDtype::Class => Labels::Class(classes),
         };
-        TensorDataset::new(x, vec![features.len()], labels)
+        let ds = TensorDataset::new(x, vec![features.len()], labels)?;
+        match self.inputs {
+            Some(_) => ds.with_inputs(groups.into_iter().map(|(n, c)| (n, c.len())).collect()),
+            None => Ok(ds),
+        }
     }
 }
 
@@ -370,6 +463,45 @@ impl Table<'_> {
                 }),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+    use crate::{Dataset, Input};
+
+    #[test]
+    fn column_groups_are_separate_inputs_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.csv");
+        std::fs::write(&p, "u1,u2,price,y\n1,2,3,0\n4,5,6,1\n").unwrap();
+        let cfg: CsvConfig = toml::from_str(
+            "path = \"t.csv\"\nheader = true\nlabel_dtype = \"class\"\n\
+             inputs = { user = [\"u1\", \"u2\"], item = [\"price\"] }",
+        )
+        .unwrap();
+        let info = cfg.info();
+        assert_eq!(info.inputs, ["user", "item"]);
+        assert_eq!(info.input_shapes, Some(vec![vec![2], vec![1]]));
+        let ds = cfg.load(&p).unwrap();
+        assert_eq!(ds.input_names(), ["user", "item"]);
+        let s = ds.get(1).unwrap();
+        let Input::Array(user) = &s.input else {
+            panic!()
+        };
+        let Input::Array(item) = &s.extra[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (user.data.as_slice(), item.data.as_slice()),
+            (&[4.0, 5.0][..], &[6.0][..])
+        );
+        let text = toml::to_string(&cfg).unwrap();
+        assert!(
+            text.contains("[inputs]\nuser = [\"u1\", \"u2\"]\nitem = [\"price\"]"),
+            "{text}"
+        );
     }
 }
 

@@ -23,6 +23,32 @@ pub struct DataInfo {
     /// The names of a sample's inputs ([`Dataset::input_names`]), all of the shape
     /// `shape`.
     pub inputs: Vec<String>,
+    /// The raw per-sample shape of each input where they differ (a CSV's column
+    /// groups); `None`: every input has `shape`.
+    pub input_shapes: Option<Vec<Vec<usize>>>,
+}
+
+impl DataInfo {
+    /// Each input's name and facts (its own shape where the inputs differ).
+    pub fn per_input(&self) -> Vec<(String, DataInfo)> {
+        self.inputs
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let shape = match &self.input_shapes {
+                    Some(s) => s.get(i).cloned(),
+                    None => self.shape.clone(),
+                };
+                (
+                    name.clone(),
+                    DataInfo {
+                        shape,
+                        ..self.clone()
+                    },
+                )
+            })
+            .collect()
+    }
 }
 
 /// The input names of a dataset of one input: `["input"]`.
@@ -40,6 +66,7 @@ impl DataInfo {
             images: true,
             class_targets: Some(true),
             inputs: one_input(),
+            input_shapes: None,
         }
     }
 }
@@ -65,6 +92,7 @@ pub(crate) fn points(
         sizes_vary: false,
         class_targets: Some(true),
         inputs: one_input(),
+        input_shapes: None,
     })
 }
 
@@ -79,6 +107,7 @@ pub fn built_info(ds: &dyn Dataset) -> Result<DataInfo> {
             sizes_vary: false,
             class_targets: None,
             inputs: one_input(),
+            input_shapes: None,
         });
     }
     let first = ds.get(0)?;
@@ -99,5 +128,6 @@ pub fn built_info(ds: &dyn Dataset) -> Result<DataInfo> {
         sizes_vary: false,
         class_targets: Some(class_targets),
         inputs: ds.input_names(),
+        input_shapes: None,
     })
 }

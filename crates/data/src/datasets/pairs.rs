@@ -150,6 +150,7 @@ impl PairsConfig {
             classes: None,
             class_targets: Some(false),
             inputs: vec!["x1".into(), "x2".into()],
+            input_shapes: None,
             ..base
         })
     }
@@ -209,6 +210,7 @@ impl TripletsConfig {
         let base = self.dataset.info(seed)?;
         Ok(DataInfo {
             inputs: vec!["anchor".into(), "positive".into(), "negative".into()],
+            input_shapes: None,
             ..base
         })
     }

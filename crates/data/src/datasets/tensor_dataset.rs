@@ -43,6 +43,8 @@ pub struct TensorDataset {
     labels: Labels,
     classes: Vec<String>,
     len: usize,
+    /// Named inputs cut from each flat sample, `(name, width)` in order (empty: one).
+    groups: Vec<(String, usize)>,
 }
 
 impl TensorDataset {
@@ -94,7 +96,25 @@ impl TensorDataset {
             labels,
             classes: Vec::new(),
             len: n,
+            groups: Vec::new(),
         })
+    }
+
+    /// Cuts each flat sample `[Σ widths]` into named inputs of `widths` values each
+    /// (a CSV's column groups): sample inputs `[w₀]`, `[w₁]`, … named in order.
+    pub fn with_inputs(mut self, groups: Vec<(String, usize)>) -> Result<Self> {
+        let total: usize = groups.iter().map(|(_, w)| w).sum();
+        if self.shape != [total] || groups.iter().any(|(_, w)| *w == 0) {
+            return Err(Error::config(
+                "inputs",
+                format!(
+                    "input groups of {total} values in all do not cut samples of shape {:?}",
+                    self.shape
+                ),
+            ));
+        }
+        self.groups = groups;
+        Ok(self)
     }
 
     /// Names the classes (for `classes` / `class_to_idx`).
@@ -127,9 +147,13 @@ impl Dataset for TensorDataset {
     fn get(&self, index: usize) -> Result<Sample> {
         Error::check_index(index, self.len)?;
         let per: usize = self.shape.iter().product();
-        let input = Input::Array(Array {
-            shape: self.shape.clone(),
-            data: self.x[index * per..(index + 1) * per].to_vec(),
+        let row = &self.x[index * per..(index + 1) * per];
+        let mut inputs = self.cut(row).into_iter();
+        let input = inputs.next().unwrap_or_else(|| {
+            Input::Array(Array {
+                shape: self.shape.clone(),
+                data: row.to_vec(),
+            })
         });
         let target = match &self.labels {
             Labels::Class(c) => Target::Class(c[index]),
@@ -141,11 +165,48 @@ impl Dataset for TensorDataset {
                 })
             }
         };
-        Ok(Sample::new(input, target))
+        Ok(Sample {
+            input,
+            target,
+            extra: inputs.collect(),
+        })
     }
 
     fn classes(&self) -> Vec<String> {
         self.classes.clone()
+    }
+
+    fn input_names(&self) -> Vec<String> {
+        match self.groups.as_slice() {
+            [] => vec!["input".into()],
+            g => g.iter().map(|(n, _)| n.clone()).collect(),
+        }
+    }
+
+    fn class_of(&self, index: usize) -> Result<Option<u32>> {
+        Error::check_index(index, self.len)?;
+        Ok(match &self.labels {
+            Labels::Class(c) => Some(c[index]),
+            Labels::Values { .. } => None,
+        })
+    }
+}
+
+impl TensorDataset {
+    /// A flat sample cut into its named inputs (none without groups).
+    fn cut(&self, row: &[f32]) -> Vec<Input> {
+        let mut at = 0;
+        self.groups
+            .iter()
+            .map(|(_, w)| {
+                let part = &row[at..at + w];
+                at += w;
+                Input::Array(Array {
+                    shape: vec![*w],
+                    data: part.to_vec(),
+                })
+            })
+            .collect()
     }
 }
 
