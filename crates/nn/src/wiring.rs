@@ -111,7 +111,7 @@ impl<'a> Scope<'a> {
 
     /// The names of the node at `i`'s inputs: its `from`, else the node before it (or
     /// the container's only input).
-    fn from_of(&self, i: usize, nodes: &[NodeConfig]) -> Result<Vec<String>> {
+    fn inputs_of(&self, i: usize, nodes: &[NodeConfig]) -> Result<Vec<String>> {
         let n = &nodes[i];
         if !n.from.is_empty() {
             return Ok(n.from.clone());
@@ -165,7 +165,7 @@ impl Wiring {
         }
         let scope = Scope::new(inputs, nodes)?;
         let froms = (0..nodes.len())
-            .map(|i| scope.from_of(i, nodes))
+            .map(|i| scope.inputs_of(i, nodes))
             .collect::<Result<Vec<_>>>()?;
         let kept: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].when).collect();
         let position: HashMap<usize, usize> =

@@ -171,37 +171,8 @@ impl CsvConfig {
             line: first.0,
             names: names.as_deref(),
         };
-        let resolve = |c: &Column, field: &'static str| table.resolve(c, field);
-        let label = resolve(&self.label, "label")?;
-        let groups: Vec<(String, Vec<usize>)> = match (&self.features, &self.inputs) {
-            (Some(_), Some(_)) => {
-                return Err(Error::config(
-                    "inputs",
-                    "give `features` (one input) or `inputs` (named groups), not both",
-                ))
-            }
-            (_, Some(g)) => {
-                g.0.iter()
-                    .map(|(n, cols)| {
-                        let cols = cols
-                            .iter()
-                            .map(|c| resolve(c, "inputs"))
-                            .collect::<Result<_>>()?;
-                        Ok((n.clone(), cols))
-                    })
-                    .collect::<Result<_>>()?
-            }
-            (Some(f), None) => vec![(
-                "input".into(),
-                f.iter()
-                    .map(|c| resolve(c, "features"))
-                    .collect::<Result<_>>()?,
-            )],
-            (None, None) => vec![(
-                "input".into(),
-                (0..table.width).filter(|&c| c != label).collect(),
-            )],
-        };
+        let label = table.resolve(&self.label, "label")?;
+        let groups = self.groups(&table, label)?;
         let features: Vec<usize> = groups.iter().flat_map(|(_, c)| c.iter().copied()).collect();
         let (name, width) = (table.name.clone(), table.width);
         if features.is_empty() {
@@ -271,6 +242,34 @@ impl CsvConfig {
         match self.inputs {
             Some(_) => ds.with_inputs(groups.into_iter().map(|(n, c)| (n, c.len())).collect()),
             None => Ok(ds),
+        }
+    }
+}
+
+impl CsvConfig {
+    /// The input groups' columns: `inputs`, else one group `input` of `features`, else
+    /// every column but the label.
+    fn groups(&self, table: &Table<'_>, label: usize) -> Result<Vec<(String, Vec<usize>)>> {
+        let cols = |list: &[Column], field| {
+            list.iter()
+                .map(|c| table.resolve(c, field))
+                .collect::<Result<Vec<_>>>()
+        };
+        match (&self.features, &self.inputs) {
+            (Some(_), Some(_)) => Err(Error::config(
+                "inputs",
+                "give `features` (one input) or `inputs` (named groups), not both",
+            )),
+            (_, Some(g)) => {
+                g.0.iter()
+                    .map(|(n, c)| Ok((n.clone(), cols(c, "inputs")?)))
+                    .collect()
+            }
+            (Some(f), None) => Ok(vec![("input".into(), cols(f, "features")?)]),
+            (None, None) => Ok(vec![(
+                "input".into(),
+                (0..table.width).filter(|&c| c != label).collect(),
+            )]),
         }
     }
 }
