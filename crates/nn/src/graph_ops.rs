@@ -7,9 +7,25 @@
 //! inferred per sample, like the layers'.
 
 use crate::shape::show_batched;
-use crate::{Error, Result, Shape};
+use crate::{Epilogue, Error, Result, Shape};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
+
+impl AddConfig {
+    /// A following `ReLU` of a sum of two: `relu(a + b)` as one op (a residual
+    /// block's end, as [`crate::Residual`] runs it).
+    pub fn fuses(&self, next: &[Epilogue]) -> usize {
+        usize::from(next.first() == Some(&Epilogue::Relu))
+    }
+
+    /// The sum and the epilogue: two inputs and a leading ReLU in one kernel.
+    pub fn apply_fused(&self, xs: &[Tensor], epilogue: &[Epilogue]) -> Result<Tensor> {
+        match (xs, Epilogue::leading_relu(epilogue)) {
+            ([a, b], (true, rest)) => Epilogue::apply_all(crate::ops::add_relu(a, b)?, rest),
+            _ => Epilogue::apply_all(self.apply(xs)?, epilogue),
+        }
+    }
+}
 
 /// `[-1, 3, 4], [-1, 4]` for messages.
 fn shapes(inputs: &[Shape]) -> String {

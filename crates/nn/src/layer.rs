@@ -65,6 +65,20 @@ pub trait Layer: Send + Sync {
     fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
         Epilogue::apply_all(self.forward(x, train)?, epilogue)
     }
+    /// [`Layer::forward_fused`] for a node of several inputs (`from = ["a", "b"]`): the
+    /// default runs one input through `forward_fused`, several through
+    /// [`Layer::forward_inputs`] and then the epilogue unfused.
+    fn forward_fused_inputs(
+        &self,
+        xs: &[Tensor],
+        train: bool,
+        epilogue: &[Epilogue],
+    ) -> Result<Tensor> {
+        match xs {
+            [x] => self.forward_fused(x, train, epilogue),
+            _ => Epilogue::apply_all(self.forward_inputs(xs, train)?, epilogue),
+        }
+    }
     /// Parameters, named relative to the layer (`"weight"`, `"bias"`), in PyTorch order
     /// (`named_parameters()`).
     fn parameters(&self) -> Vec<Param> {

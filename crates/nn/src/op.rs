@@ -11,7 +11,7 @@ use crate::graph_ops::{
     AddConfig, CatConfig, DivConfig, FlattenOpConfig, MatmulConfig, MeanConfig, MulConfig,
     NarrowConfig, SelectConfig, StackConfig, SubConfig, SumConfig, TransposeConfig,
 };
-use crate::{Error, Layer, Result, Shape};
+use crate::{Epilogue, Error, Layer, Result, Shape};
 use candle_core::Tensor;
 use std::any::Any;
 use std::fmt::Debug;
@@ -32,6 +32,17 @@ pub trait OpSpec:
     fn apply(&self, inputs: &[Tensor]) -> Result<Tensor>;
     /// The PyTorch expression for `wick export --python`, given the inputs' names.
     fn python(&self, inputs: &[String]) -> String;
+    /// How many of the epilogues after the op it runs in its own kernel
+    /// ([`crate::fusion`]); 0 by default.
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        let _ = next;
+        0
+    }
+    /// The op followed by `epilogue` (a prefix of what [`OpSpec::fuses`] accepted): by
+    /// default the op, then the epilogue unfused.
+    fn apply_fused(&self, inputs: &[Tensor], epilogue: &[Epilogue]) -> Result<Tensor> {
+        Epilogue::apply_all(self.apply(inputs)?, epilogue)
+    }
 }
 
 /// One op of a graph, by name: `{ op = "add" }`.
@@ -43,9 +54,17 @@ pub type OpCatalog = wick_tensor::catalog::Catalog<dyn OpSpec>;
 /// Implements [`OpSpec`] for the built-in configs (their inherent `infer`, `apply`,
 /// `python`) and the catalog's plumbing with them as its built-ins.
 macro_rules! builtin_ops {
-    ($( $name:ident($cfg:ty) ),+ $(,)?) => {
+    ($( $name:ident($cfg:ty) $([$fused:ident])? ),+ $(,)?) => {
         $(
             impl OpSpec for $cfg {
+                $(
+                    fn fuses(&self, next: &[Epilogue]) -> usize {
+                        <$cfg>::$fused(self, next)
+                    }
+                    fn apply_fused(&self, inputs: &[Tensor], epilogue: &[Epilogue]) -> Result<Tensor> {
+                        <$cfg>::apply_fused(self, inputs, epilogue)
+                    }
+                )?
                 fn infer(&mut self, inputs: &[Shape]) -> Result<Shape> {
                     <$cfg>::infer(self, inputs)
                 }
@@ -65,7 +84,7 @@ macro_rules! builtin_ops {
 }
 
 builtin_ops! {
-    add(AddConfig),
+    add(AddConfig)[fuses],
     sub(SubConfig),
     mul(MulConfig),
     div(DivConfig),
@@ -104,6 +123,17 @@ impl Layer for OpLayer {
     }
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         self.forward_inputs(std::slice::from_ref(x), train)
+    }
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        self.config.fuses(next)
+    }
+    fn forward_fused_inputs(
+        &self,
+        xs: &[Tensor],
+        _train: bool,
+        epilogue: &[Epilogue],
+    ) -> Result<Tensor> {
+        self.config.apply_fused(xs, epilogue)
     }
     fn forward_inputs(&self, xs: &[Tensor], _train: bool) -> Result<Tensor> {
         if xs.is_empty() {

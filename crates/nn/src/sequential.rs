@@ -510,17 +510,16 @@ fn class_of(l: &dyn Layer) -> String {
 }
 
 /// The fusions of a container: a chain's as [`FusionPlan::new`]; in a graph, a node
-/// of one input fuses the next one in the running order when that one takes its output
-/// alone and nothing else does.
+/// fuses the next one in the running order when that one takes its output alone and
+/// nothing else does (a node of several inputs through
+/// [`Layer::forward_fused_inputs`]: `add` then `ReLU`).
 fn plan(layers: &[Arc<dyn Layer>], wiring: &Wiring) -> FusionPlan {
     if wiring.chain {
         return FusionPlan::new(layers);
     }
     let uses = wiring.uses();
     FusionPlan::ordered(layers, &wiring.order, |prev, next| {
-        wiring.sources[prev].len() == 1
-            && wiring.sources[next] == [Src::Node(prev)]
-            && uses[prev] == 1
+        wiring.sources[next] == [Src::Node(prev)] && uses[prev] == 1
     })
 }
 
@@ -568,7 +567,7 @@ impl<'a> Run<'a> {
         let out = if step.epilogue.is_empty() {
             layer.forward_inputs(&ins, train)
         } else {
-            layer.forward_fused(&ins[0], train, &step.epilogue)
+            layer.forward_fused_inputs(&ins, train, &step.epilogue)
         };
         self.values[step.last] = Some(out.map_err(|e| Error::Layer {
             index: seq.wiring.kept[step.layer],

@@ -252,3 +252,27 @@ fn a_shared_module_has_one_set_of_parameters_and_sums_its_gradients() {
     let e = build(&other, &mut bad, &outputs).err().unwrap().to_string();
     assert!(e.contains("the module of `embed` does not fit"), "{e}");
 }
+
+#[test]
+fn an_add_fuses_the_relu_after_it() {
+    let mut n = nodes(serde_json::json!([
+        { "name": "a", "type": "Linear", "out_features": 4 },
+        { "name": "sum", "op": "add", "from": ["a", "input"] },
+        { "name": "relu", "type": "ReLU" },
+    ]));
+    let m = build(&[("input".into(), vec![4])], &mut n, &[]).unwrap();
+    assert_eq!(m.fused(), vec![1..3]);
+    let x = Var::from_tensor(&Tensor::randn(0f32, 1., (3, 4), &Device::Cpu).unwrap()).unwrap();
+    let out = m.forward(x.as_tensor(), true).unwrap();
+    let a = m.layers()[0].forward(x.as_tensor(), true).unwrap();
+    let want = (a + x.as_tensor()).unwrap().relu().unwrap();
+    assert_close("add + relu", &out, &want, 1e-6);
+    let g1 = out.sum_all().unwrap().backward().unwrap();
+    let g2 = want.sum_all().unwrap().backward().unwrap();
+    assert_close(
+        "grad",
+        g1.get(x.as_tensor()).unwrap(),
+        g2.get(x.as_tensor()).unwrap(),
+        1e-6,
+    );
+}
