@@ -27,6 +27,20 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// `my-lab eval RUN_DIR`: the accuracy it prints, and its output.
+fn eval_accuracy(run_dir: &Path, cwd: &Path) -> (f64, String) {
+    let eval = my_lab(&["eval", run_dir.to_str().unwrap()], cwd);
+    assert!(eval.status.success(), "{}", text(&eval));
+    let line = text(&eval);
+    let acc = line
+        .split("accuracy ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in {line}"));
+    (acc, line)
+}
+
 #[test]
 fn my_layer_gradient_is_right() {
     let dev = Device::Cpu;
@@ -110,15 +124,7 @@ fn an_experiment_naming_my_layer_checks_trains_and_evaluates() {
     assert!(!last.is_empty(), "{metrics}");
 
     // eval re-reads config.toml, MyLayer included
-    let eval = my_lab(&["eval", run_dir.to_str().unwrap()], tmp.path());
-    assert!(eval.status.success(), "{}", text(&eval));
-    let line = text(&eval);
-    let acc: f64 = line
-        .split("accuracy ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
+    let (acc, line) = eval_accuracy(&run_dir, tmp.path());
     assert!(acc > 80.0, "{line}");
 }
 
@@ -272,14 +278,6 @@ fn a_two_input_layer_trains_from_a_file() {
     let model = std::fs::read(run_dir.join("checkpoints/last/model.safetensors")).unwrap();
     let st = wick::tensor::candle_core::safetensors::load_buffer(&model, &Device::Cpu).unwrap();
     assert_eq!(st["dismult.weights"].dims(), &[16, 16]);
-    let eval = my_lab(&["eval", run_dir.to_str().unwrap()], tmp.path());
-    assert!(eval.status.success(), "{}", text(&eval));
-    let line = text(&eval);
-    let acc: f64 = line
-        .split("accuracy ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no accuracy in {line}"));
+    let (acc, line) = eval_accuracy(&run_dir, tmp.path());
     assert!(acc > 85.0, "{line}");
 }
