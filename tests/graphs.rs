@@ -167,3 +167,39 @@ fn triplets_train_an_embedding_scored_by_nearest_neighbours() {
     let acc = last_test_acc(&dir);
     assert!(acc > 0.8, "1-NN accuracy {acc}\n{log}");
 }
+
+/// `Residual` and the same block written as a graph (`add` of the branch and the
+/// projection, a node left out where there is none) have the same `state_dict`, the
+/// same init and train to the same numbers.
+#[test]
+fn a_residual_written_as_a_graph_trains_the_same_bits() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_tiny_idx(tmp.path(), "FashionMNIST", 128, 64);
+    let rows = |file: PathBuf, runs: &str| {
+        let args = [
+            "run",
+            file.to_str().unwrap(),
+            "--runs-dir",
+            runs,
+            "--no-progress",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "data.train.num_workers=0",
+        ];
+        let out = wick(&args, Some(tmp.path()), tmp.path());
+        assert!(out.status.success(), "{}", text(&out));
+        let dir = run_dir(&tmp.path().join(runs));
+        let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        // loss, accuracy and lr columns (not the timings)
+        csv.lines()
+            .map(|l| l.split(',').take(9).collect::<Vec<_>>().join(","))
+            .collect::<Vec<_>>()
+    };
+    let chain = rows(common::repo().join("experiments/fashion_resnet.toml"), "a");
+    let graph = rows(
+        common::repo().join("tests/models/resnet_as_graph.toml"),
+        "b",
+    );
+    assert_eq!(chain, graph);
+}
