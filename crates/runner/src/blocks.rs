@@ -82,6 +82,17 @@ impl Blocks {
     pub fn get(&self, name: &str) -> Option<&RawBlock> {
         self.blocks.get(name)
     }
+
+    /// Adds the zoo's blocks ([`crate::zoo`]) under the names the file does not define.
+    pub fn with_zoo(mut self, zoo: &toml::Table) -> Result<Self, Diagnostic> {
+        for (name, v) in zoo {
+            if !self.blocks.contains_key(name) {
+                let block: RawBlock = crate::decode::decode(v.clone(), &blocks_path(name))?;
+                self.blocks.insert(name.clone(), block);
+            }
+        }
+        Ok(self)
+    }
 }
 
 impl RawBlock {

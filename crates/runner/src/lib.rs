@@ -34,6 +34,7 @@ pub mod schema;
 pub mod task;
 pub mod trainer;
 mod validate;
+pub mod zoo;
 
 pub use build::build_model;
 pub use diagnostic::Diagnostic;

@@ -7,6 +7,7 @@ use crate::decode::{decode, decode_open, decode_tagged};
 use crate::diagnostic::Diagnostic;
 use crate::keypath::KeyPath;
 use crate::schema::ModelConfig;
+use crate::zoo::Zoo;
 use serde::Deserialize;
 use wick_nn::{LayerConfig, NodeBody, NodeConfig, OpSpec, SequentialConfig};
 
@@ -28,6 +29,50 @@ fn model_path() -> KeyPath {
 }
 
 impl RawModel {
+    /// The typed `[model]` from its table: an architecture of the zoo
+    /// (`type = "resnet18"` with its arguments, `input` optional), or written out.
+    pub fn resolve_value(
+        value: toml::Value,
+        blocks: &Blocks,
+        zoo: &Zoo,
+    ) -> Result<ModelConfig, Diagnostic> {
+        let path = model_path();
+        let ty = value.get("type").cloned();
+        let Some(ty) = ty else {
+            let raw: RawModel = decode(value, &path)?;
+            return raw.resolve(blocks);
+        };
+        let table = value.as_table().cloned().unwrap_or_default();
+        let name = ty.as_str().unwrap_or_default();
+        let Some(arch) = zoo.models.get(name) else {
+            let known: Vec<&str> = zoo.models.keys().map(String::as_str).collect();
+            let d = Diagnostic::value(path.key("type"), format!("unknown architecture `{name}`"))
+                .with_label("not in the zoo");
+            return Err(
+                match crate::diagnostic::suggest(name, known.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("the zoo has {}", known.join(", "))),
+                },
+            );
+        };
+        let mut args = table.clone();
+        let input = match args.remove("input") {
+            Some(v) => decode(v, &path.key("input"))?,
+            None => arch.input.clone(),
+        };
+        let layers = arch.block.instantiate(name, &args, &path)?;
+        let mut decoder = NodeDecoder {
+            blocks,
+            using: vec![name.to_string()],
+        };
+        let at = KeyPath::root().key("models").key(name).key("layers");
+        Ok(ModelConfig {
+            inputs: vec![("input".into(), input)],
+            layers: decoder.nodes(&layers, &at)?,
+            outputs: Vec::new(),
+        })
+    }
+
     /// The typed `[model]`, blocks expanded.
     pub fn resolve(self, blocks: &Blocks) -> Result<ModelConfig, Diagnostic> {
         let inputs = self.input_shapes()?;

@@ -29,7 +29,7 @@ struct RawExperiment {
     #[serde(default)]
     device: DeviceSpec,
     data: RawData,
-    model: RawModel,
+    model: toml::Value,
     #[serde(default)]
     blocks: Option<toml::Table>,
     loss: toml::Value,
@@ -183,8 +183,9 @@ impl Experiment {
                 .transpose()?,
         };
         let layers = wick_tensor::catalog::Catalog::<dyn wick_nn::LayerSpec>::current();
-        let blocks = Blocks::new(raw.blocks, |n| layers.contains(n))?;
-        let model = raw.model.resolve(&blocks)?;
+        let zoo = crate::zoo::zoo()?;
+        let blocks = Blocks::new(raw.blocks, |n| layers.contains(n))?.with_zoo(&zoo.blocks)?;
+        let model = RawModel::resolve_value(raw.model, &blocks, zoo)?;
         let mut exp = Experiment {
             name: raw.name,
             seed: raw.seed,
