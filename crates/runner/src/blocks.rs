@@ -83,7 +83,7 @@ impl Blocks {
         self.blocks.get(name)
     }
 
-    /// Adds the zoo's blocks ([`crate::zoo`]) under the names the file does not define.
+    /// Adds blocks of the model zoo (`zoo.rs`) under the names the file does not define.
     pub fn with_zoo(mut self, zoo: &toml::Table) -> Result<Self, Diagnostic> {
         for (name, v) in zoo {
             if !self.blocks.contains_key(name) {
