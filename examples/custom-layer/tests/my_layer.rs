@@ -27,6 +27,28 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// `my-lab run EXP` for three epochs under `cwd/runs`: the run directory of `name`.
+fn run_three_epochs(exp: &str, name: &str, cwd: &Path) -> PathBuf {
+    let args = [
+        "run",
+        exp,
+        "--runs-dir",
+        "runs",
+        "--no-progress",
+        "--set",
+        "train.epochs=3",
+    ];
+    let run = my_lab(&args, cwd);
+    assert!(run.status.success(), "{}", text(&run));
+    let runs = cwd.join("runs").join(name);
+    std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
 /// `my-lab eval RUN_DIR`: the accuracy it prints, and its output.
 fn eval_accuracy(run_dir: &Path, cwd: &Path) -> (f64, String) {
     let eval = my_lab(&["eval", run_dir.to_str().unwrap()], cwd);
@@ -88,26 +110,7 @@ fn an_experiment_naming_my_layer_checks_trains_and_evaluates() {
         "{table}"
     );
 
-    let run = my_lab(
-        &[
-            "run",
-            exp,
-            "--runs-dir",
-            "runs",
-            "--no-progress",
-            "--set",
-            "train.epochs=3",
-        ],
-        tmp.path(),
-    );
-    assert!(run.status.success(), "{}", text(&run));
-    let runs = tmp.path().join("runs/points-mylayer");
-    let run_dir = std::fs::read_dir(&runs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run_dir = run_three_epochs(exp, "points-mylayer", tmp.path());
     // the resolved config names the user's class, with its inferred argument
     let config = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
     assert!(config.contains("type = \"MyLayer\""), "{config}");
@@ -257,24 +260,7 @@ fn a_two_input_layer_trains_from_a_file() {
     let tmp = tempfile::tempdir().unwrap();
     let exp = crate_dir().join("dismult.toml");
     let exp = exp.to_str().unwrap();
-    let args = [
-        "run",
-        exp,
-        "--runs-dir",
-        "runs",
-        "--no-progress",
-        "--set",
-        "train.epochs=3",
-    ];
-    let run = my_lab(&args, tmp.path());
-    assert!(run.status.success(), "{}", text(&run));
-    let runs = tmp.path().join("runs/dismult");
-    let run_dir = std::fs::read_dir(&runs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run_dir = run_three_epochs(exp, "dismult", tmp.path());
     let model = std::fs::read(run_dir.join("checkpoints/last/model.safetensors")).unwrap();
     let st = wick::tensor::candle_core::safetensors::load_buffer(&model, &Device::Cpu).unwrap();
     assert_eq!(st["dismult.weights"].dims(), &[16, 16]);
