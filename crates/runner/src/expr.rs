@@ -291,8 +291,15 @@ fn arith(op: &str, a: Val, b: Val) -> Result<Val, String> {
     }))
 }
 
+/// The longest expression (a bound on the parser's recursion).
+const MAX_LEN: usize = 1000;
+
 /// Evaluates `src` (without its leading `$`), looking names up in `env`.
 pub(crate) fn eval(src: &str, env: &dyn Fn(&str) -> Option<Val>) -> Result<Val, String> {
+    // the parser recurses per parenthesis and prefix operator: bound its depth
+    if src.len() > MAX_LEN {
+        return Err(format!("an expression is at most {MAX_LEN} characters"));
+    }
     let toks = tokens(src)?;
     let mut p = Parser { toks, pos: 0, env };
     let v = p.or()?;
@@ -337,5 +344,10 @@ mod tests {
         assert!(ev("1 / 0").is_err());
         assert!(ev("(1").is_err());
         assert!(ev("9223372036854775807 + 1").is_err());
+        assert!(ev(&format!("{}1{}", "(".repeat(2000), ")".repeat(2000))).is_err());
+        assert_eq!(
+            ev(&format!("{}1{}", "(".repeat(400), ")".repeat(400))),
+            Ok(Val::Int(1))
+        );
     }
 }
