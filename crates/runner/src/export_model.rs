@@ -15,7 +15,7 @@ pub(crate) type LayerExpr<'a> = &'a dyn Fn(&LayerConfig, usize) -> String;
 /// The classes a model needs and the expression that builds it.
 pub(crate) struct PyModel<'a> {
     layer: LayerExpr<'a>,
-    /// `(class name, source)` in the order they are needed.
+    /// `(class name, body after the name)` in the order they are needed.
     classes: Vec<(String, String)>,
 }
 
@@ -59,7 +59,7 @@ impl<'a> PyModel<'a> {
     pub fn classes(&self) -> String {
         self.classes
             .iter()
-            .map(|(_, src)| format!("\n\n{src}"))
+            .map(|(name, body)| format!("\n\nclass {name}{body}"))
             .collect()
     }
 
@@ -172,11 +172,7 @@ impl<'a> PyModel<'a> {
             params.join(", "),
             outs.join(", ")
         );
-        if let Some((name, _)) = self
-            .classes
-            .iter()
-            .find(|(n, src)| src.strip_prefix(&format!("class {n}")) == Some(body.as_str()))
-        {
+        if let Some((name, _)) = self.classes.iter().find(|(_, b)| *b == body) {
             return name.clone();
         }
         let taken = |n: &str| self.classes.iter().any(|(c, _)| c == n);
@@ -186,8 +182,7 @@ impl<'a> PyModel<'a> {
             name = format!("{hint}_{i}");
             i += 1;
         }
-        self.classes
-            .push((name.clone(), format!("class {name}{body}")));
+        self.classes.push((name.clone(), body));
         name
     }
 }

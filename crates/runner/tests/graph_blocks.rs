@@ -82,8 +82,8 @@ fn the_resolved_config_reads_back_the_same() {
 fn export_writes_the_graph_as_modules() {
     let s = wick_runner::export::python_script(&experiment(), None);
     for want in [
-        "class Unit(nn.Module):",
-        "class Unit_2(nn.Module):",
+        "\nclass Unit(nn.Module):\n",
+        "\nclass Unit_2(nn.Module):\n",
         "        self.fc1 = nn.Linear(in_features=6, out_features=6, bias=True)",
         "        self.proj = nn.Linear(in_features=6, out_features=8, bias=False)",
         "        v_4 = fc2 + input\n        return v_4\n",

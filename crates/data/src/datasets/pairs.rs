@@ -105,20 +105,40 @@ impl Classes {
     }
 }
 
-fn split_id(split: Split) -> u64 {
-    match split {
-        Split::Train => 0,
-        Split::Test => 1,
+/// The class dataset partners are drawn from, its labels, and the run's seed and split.
+struct Source {
+    base: Arc<dyn Dataset>,
+    classes: Classes,
+    seed: u64,
+    split: u64,
+}
+
+impl Source {
+    /// Builds `dataset` for the split and reads its labels (`what`: "pairs", for
+    /// messages and the random stream's name).
+    fn build(dataset: &DatasetConfig, ctx: &DatasetContext<'_>, what: &str) -> Result<Self> {
+        let base = dataset.build(ctx)?;
+        Ok(Self {
+            classes: Classes::of(base.as_ref(), what)?,
+            base,
+            seed: ctx.seed,
+            split: match ctx.split {
+                Split::Train => 0,
+                Split::Test => 1,
+            },
+        })
+    }
+
+    /// The random stream of sample `index`.
+    fn rng(&self, what: &str, index: usize) -> SeedRng {
+        SeedRng::stream(self.seed, what, &[self.split, index as u64])
     }
 }
 
 /// Pairs of a class dataset (see the module doc).
 pub struct Pairs {
-    base: Arc<dyn Dataset>,
-    classes: Classes,
+    src: Source,
     fraction: f64,
-    seed: u64,
-    split: u64,
 }
 
 impl PairsConfig {
@@ -133,13 +153,9 @@ impl PairsConfig {
                 ),
             });
         }
-        let base = self.dataset.build(ctx)?;
         Ok(Pairs {
-            classes: Classes::of(base.as_ref(), "pairs")?,
-            base,
+            src: Source::build(&self.dataset, ctx, "pairs")?,
             fraction: self.positive_fraction,
-            seed: ctx.seed,
-            split: split_id(ctx.split),
         })
     }
 
@@ -158,19 +174,20 @@ impl PairsConfig {
 
 impl Dataset for Pairs {
     fn len(&self) -> usize {
-        self.base.len()
+        self.src.base.len()
     }
     fn get(&self, index: usize) -> Result<Sample> {
-        let mut rng = SeedRng::stream(self.seed, "pairs", &[self.split, index as u64]);
-        let c = self.classes.labels[index];
+        let src = &self.src;
+        let mut rng = src.rng("pairs", index);
+        let c = src.classes.labels[index];
         let same = rng.uniform(0.0, 1.0) < self.fraction;
         let j = if same {
-            self.classes.same(c, index, &mut rng)
+            src.classes.same(c, index, &mut rng)
         } else {
-            self.classes.other(c, &mut rng)
+            src.classes.other(c, &mut rng)
         };
-        let first = self.base.get(index)?;
-        let second = self.base.get(j)?;
+        let first = src.base.get(index)?;
+        let second = src.base.get(j)?;
         Ok(Sample {
             input: first.input,
             target: Target::Values(crate::Array {
@@ -187,21 +204,14 @@ impl Dataset for Pairs {
 
 /// Triplets of a class dataset (see the module doc).
 pub struct Triplets {
-    base: Arc<dyn Dataset>,
-    classes: Classes,
-    seed: u64,
-    split: u64,
+    src: Source,
 }
 
 impl TripletsConfig {
     /// Builds the wrapped dataset and reads its labels.
     pub fn build(&self, ctx: &DatasetContext<'_>) -> Result<Triplets> {
-        let base = self.dataset.build(ctx)?;
         Ok(Triplets {
-            classes: Classes::of(base.as_ref(), "triplets")?,
-            base,
-            seed: ctx.seed,
-            split: split_id(ctx.split),
+            src: Source::build(&self.dataset, ctx, "triplets")?,
         })
     }
 
@@ -218,28 +228,29 @@ impl TripletsConfig {
 
 impl Dataset for Triplets {
     fn len(&self) -> usize {
-        self.base.len()
+        self.src.base.len()
     }
     fn get(&self, index: usize) -> Result<Sample> {
-        let mut rng = SeedRng::stream(self.seed, "triplets", &[self.split, index as u64]);
-        let c = self.classes.labels[index];
-        let p = self.classes.same(c, index, &mut rng);
-        let n = self.classes.other(c, &mut rng);
-        let anchor = self.base.get(index)?;
+        let src = &self.src;
+        let mut rng = src.rng("triplets", index);
+        let c = src.classes.labels[index];
+        let p = src.classes.same(c, index, &mut rng);
+        let n = src.classes.other(c, &mut rng);
+        let anchor = src.base.get(index)?;
         Ok(Sample {
             input: anchor.input,
             target: anchor.target,
-            extra: vec![self.base.get(p)?.input, self.base.get(n)?.input],
+            extra: vec![src.base.get(p)?.input, src.base.get(n)?.input],
         })
     }
     fn classes(&self) -> Vec<String> {
-        self.base.classes()
+        self.src.base.classes()
     }
     fn input_names(&self) -> Vec<String> {
         vec!["anchor".into(), "positive".into(), "negative".into()]
     }
     fn class_of(&self, index: usize) -> Result<Option<u32>> {
-        Ok(Some(self.classes.labels[index]))
+        Ok(Some(self.src.classes.labels[index]))
     }
 }
 
@@ -273,12 +284,15 @@ mod tests {
     #[test]
     fn pairs_and_triplets_keep_their_classes_and_seed() {
         let base: Arc<dyn Dataset> = Arc::new(Toy);
-        let pairs = Pairs {
-            classes: Classes::of(base.as_ref(), "pairs").unwrap(),
+        let src = |what| Source {
+            classes: Classes::of(base.as_ref(), what).unwrap(),
             base: base.clone(),
-            fraction: 0.5,
             seed: 3,
             split: 0,
+        };
+        let pairs = Pairs {
+            src: src("pairs"),
+            fraction: 0.5,
         };
         let mut positives = 0;
         for i in 0..10 {
@@ -294,10 +308,7 @@ mod tests {
         }
         assert!((1..10).contains(&positives));
         let triplets = Triplets {
-            classes: Classes::of(base.as_ref(), "triplets").unwrap(),
-            base,
-            seed: 3,
-            split: 0,
+            src: src("triplets"),
         };
         for i in 0..10 {
             let s = triplets.get(i).unwrap();
