@@ -13,6 +13,15 @@ pub enum Error {
     /// An invalid argument of an initialization scheme (`torch.nn.init`).
     #[error("{0}")]
     Init(String),
+    /// A file that cannot be read as what it should be (a `.pth` that is not a PyTorch
+    /// archive, a pickle asking for code, a truncated tensor), named.
+    #[error("{path}: {msg}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
     /// A gradient check failed.
     #[error("gradcheck failed: {0}")]
     GradCheck(String),

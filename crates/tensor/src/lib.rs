@@ -10,6 +10,7 @@
 //! - [`autograd`]: gradients given explicitly, composed from candle ops (any device).
 //! - [`device_path`]: CPU kernels or the device-generic path, and the switch that
 //!   forces the latter on the CPU for tests.
+//! - [`pth`]: PyTorch's `.pth` state dicts read without running code.
 //! - [`gradcheck`]: finite-difference checking of any op's gradient, candle's own included.
 //! - [`catalog`]: open catalogs behind `type = "Linear"` in experiment files, built-ins
 //!   and a user's own classes registered the same way.
@@ -25,6 +26,7 @@ pub mod gradcheck;
 pub mod init;
 mod introspect;
 mod param;
+pub mod pth;
 mod rng;
 pub mod testing;
 
