@@ -1,9 +1,9 @@
 use crate::layer::py_float;
 use crate::unary::{log_softmax, softmax, unary, Unary};
 use crate::{BuildCtx, Error, Layer, Result, Shape};
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use wick_tensor::Param;
+use wick_tensor::{Param, Parameter};
 
 /// Arguments of `torch.nn.ReLU(inplace=False)`. `inplace` is accepted for
 /// compatibility; wick never modifies a layer's input.
@@ -554,7 +554,7 @@ impl PReLUConfig {
         let w = Tensor::full(finite("init", self.init)?, self.num_parameters, ctx.device)?
             .to_dtype(ctx.dtype)?;
         Ok(PReLU {
-            weight: Var::from_tensor(&w)?,
+            weight: Parameter::new(&w)?,
         })
     }
 }
@@ -562,7 +562,7 @@ impl PReLUConfig {
 /// `torch.nn.PReLU`: `relu(x) + a·(x − relu(x))`, so that the input gradient at 0 is
 /// `a` and the weight gradient is `Σ min(x, 0)·g`, as PyTorch's.
 pub struct PReLU {
-    weight: Var,
+    weight: Parameter,
 }
 
 impl Layer for PReLU {
@@ -570,7 +570,7 @@ impl Layer for PReLU {
         "PReLU"
     }
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
-        let w = self.weight.as_tensor();
+        let w = &self.weight.tensor();
         let n = w.elem_count();
         let w = if n == 1 || x.rank() < 2 {
             w.clone()
@@ -584,9 +584,9 @@ impl Layer for PReLU {
         Ok(pos.add(&neg.broadcast_mul(&w)?)?)
     }
     fn parameters(&self) -> Vec<Param> {
-        vec![Param::new("weight", self.weight.clone())]
+        vec![Param::of("weight", &self.weight)]
     }
     fn describe(&self) -> String {
-        format!("PReLU(num_parameters={})", self.weight.elem_count())
+        format!("PReLU(num_parameters={})", self.weight.var().elem_count())
     }
 }

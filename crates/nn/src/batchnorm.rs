@@ -2,9 +2,10 @@ use crate::batchnorm_op::{batch_norm_eval, batch_norm_train};
 use crate::layer::{py_bool, py_float};
 use crate::norm::{self, channel_affine, normalize, ones_zeros, RunningStats};
 use crate::{BuildCtx, Epilogue, Error, Layer, Result, Shape};
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use wick_tensor::Param;
+use std::sync::atomic::{AtomicBool, Ordering};
+use wick_tensor::{Param, Parameter};
 
 config! {
     /// Arguments of `torch.nn.BatchNorm1d`/`BatchNorm2d(num_features, eps=1e-05,
@@ -84,8 +85,8 @@ impl BatchNormConfig {
             let (w, b) = ones_zeros(&[c], ctx.dtype, ctx.device)?;
             let init = self.init.clone().unwrap_or_default();
             init.validate(&[c], self.bias.then_some(&[c][..]))?;
-            let w = Var::from_tensor(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
-            let b = Var::from_tensor(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
+            let w = Parameter::new(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
+            let b = Parameter::new(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
             (Some(w), self.bias.then_some(b))
         } else {
             if self.init.is_some() {
@@ -112,6 +113,7 @@ impl BatchNormConfig {
             weight: w,
             bias: b,
             stats,
+            frozen: AtomicBool::new(false),
         })
     }
 }
@@ -136,9 +138,11 @@ pub struct BatchNorm {
     name: &'static str,
     cfg: BatchNormConfig,
     num_features: usize,
-    weight: Option<Var>,
-    bias: Option<Var>,
+    weight: Option<Parameter>,
+    bias: Option<Parameter>,
     stats: Option<RunningStats>,
+    /// `frozen_batchnorm`: running statistics used and kept in train mode too.
+    frozen: AtomicBool,
 }
 
 impl BatchNorm {
@@ -146,11 +150,11 @@ impl BatchNorm {
     fn affine_params(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let (c, dt, dev) = (self.num_features, x.dtype(), x.device());
         let w = match &self.weight {
-            Some(w) => w.as_tensor().clone(),
+            Some(w) => w.tensor(),
             None => Tensor::ones(c, dt, dev)?,
         };
         let b = match &self.bias {
-            Some(b) => b.as_tensor().clone(),
+            Some(b) => b.tensor(),
             None => Tensor::zeros(c, dt, dev)?,
         };
         Ok((w, b))
@@ -184,6 +188,7 @@ impl BatchNorm {
     /// `forward`, and a ReLU after it when `relu` (one fused kernel in train mode on
     /// the CPU).
     fn apply_norm(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
+        let train = train && !(self.frozen.load(Ordering::Relaxed) && self.stats.is_some());
         let dims = x.dims().to_vec();
         if dims.len() < 2 || dims[1] != self.num_features {
             return Err(Error::shape(format!(
@@ -210,8 +215,8 @@ impl BatchNorm {
                 let (xhat, mean, var) = normalize(&x3, &[0, 2], self.cfg.eps)?;
                 let y = channel_affine(
                     &xhat,
-                    self.weight.as_ref().map(Var::as_tensor),
-                    self.bias.as_ref().map(Var::as_tensor),
+                    self.weight.as_ref().map(Parameter::tensor).as_ref(),
+                    self.bias.as_ref().map(Parameter::tensor).as_ref(),
                 )?;
                 (y, mean, var)
             };
@@ -234,11 +239,11 @@ impl BatchNorm {
         // PyTorch's eval kernel), two passes over x instead of four
         let mut scale = rv.affine(1.0, self.cfg.eps)?.sqrt()?.recip()?;
         if let Some(w) = &self.weight {
-            scale = scale.broadcast_mul(&w.as_tensor().reshape((1, c, 1))?)?;
+            scale = scale.broadcast_mul(&w.tensor().reshape((1, c, 1))?)?;
         }
         let mut shift = rm.broadcast_mul(&scale)?.neg()?;
         if let Some(b) = &self.bias {
-            shift = shift.broadcast_add(&b.as_tensor().reshape((1, c, 1))?)?;
+            shift = shift.broadcast_add(&b.tensor().reshape((1, c, 1))?)?;
         }
         let y = x3.broadcast_mul(&scale)?.broadcast_add(&shift)?;
         let y = if relu { crate::relu_op::relu(&y)? } else { y };
@@ -253,6 +258,10 @@ impl Layer for BatchNorm {
 
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         self.apply_norm(x, train, false)
+    }
+
+    fn freeze_batchnorm(&self, on: bool) {
+        self.frozen.store(on, Ordering::Relaxed);
     }
 
     /// A `ReLU` (on the CPU, `BatchNorm → ReLU` is one kernel).
@@ -272,10 +281,10 @@ impl Layer for BatchNorm {
     fn parameters(&self) -> Vec<Param> {
         let mut p = Vec::new();
         if let Some(w) = &self.weight {
-            p.push(Param::new("weight", w.clone()));
+            p.push(Param::of("weight", w));
         }
         if let Some(b) = &self.bias {
-            p.push(Param::new("bias", b.clone()));
+            p.push(Param::of("bias", b));
         }
         p
     }

@@ -1,8 +1,8 @@
 use crate::layer::py_bool;
 use crate::{BuildCtx, Error, Layer, Result, Shape};
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use wick_tensor::{init, Param};
+use wick_tensor::{init, Param, Parameter};
 
 fn yes() -> bool {
     true
@@ -123,12 +123,12 @@ impl BilinearConfig {
         let w = schemes.apply("weight", w, ctx)?;
         let b = if self.bias {
             let b = init::uniform(o, -bound, bound, ctx.dtype, ctx.device, ctx.rng)?;
-            Some(Var::from_tensor(&schemes.apply("bias", b, ctx)?)?)
+            Some(Parameter::new(&schemes.apply("bias", b, ctx)?)?)
         } else {
             None
         };
         Ok(Bilinear {
-            weight: Var::from_tensor(&w)?,
+            weight: Parameter::new(&w)?,
             bias: b,
         })
     }
@@ -140,14 +140,14 @@ impl BilinearConfig {
 /// inputs `[*, in1_features]` and `[*, in2_features]`, output `[*, out_features]`;
 /// weight `[out_features, in1_features, in2_features]`, bias `[out_features]`.
 pub struct Bilinear {
-    weight: Var,
-    bias: Option<Var>,
+    weight: Parameter,
+    bias: Option<Parameter>,
 }
 
 impl Bilinear {
     /// `Bilinear(x1, x2)`.
     pub fn forward_pair(&self, x1: &Tensor, x2: &Tensor) -> Result<Tensor> {
-        let w = self.weight.as_tensor();
+        let w = &self.weight.tensor();
         let (o, i1, i2) = w.dims3()?;
         let d1 = x1.dims().to_vec();
         let d2 = x2.dims().to_vec();
@@ -167,7 +167,7 @@ impl Bilinear {
         let t = a.matmul(&wt)?.reshape((m, o, i2))?;
         let mut y = t.broadcast_mul(&b.unsqueeze(1)?)?.sum(2)?;
         if let Some(bias) = &self.bias {
-            y = y.broadcast_add(bias.as_tensor())?;
+            y = y.broadcast_add(&bias.tensor())?;
         }
         let mut out = d1;
         if let Some(l) = out.last_mut() {
@@ -195,14 +195,14 @@ impl Layer for Bilinear {
         }
     }
     fn parameters(&self) -> Vec<Param> {
-        let mut p = vec![Param::new("weight", self.weight.clone())];
+        let mut p = vec![Param::of("weight", &self.weight)];
         if let Some(b) = &self.bias {
-            p.push(Param::new("bias", b.clone()));
+            p.push(Param::of("bias", b));
         }
         p
     }
     fn describe(&self) -> String {
-        let (o, i1, i2) = self.weight.as_tensor().dims3().unwrap_or((0, 0, 0));
+        let (o, i1, i2) = self.weight.var().dims3().unwrap_or((0, 0, 0));
         format!(
             "Bilinear(in1_features={i1}, in2_features={i2}, out_features={o}, bias={})",
             py_bool(self.bias.is_some())

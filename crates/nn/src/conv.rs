@@ -3,10 +3,10 @@
 use crate::layer::py_bool;
 use crate::ops::{self, ConvGeom, PadMode};
 use crate::{BuildCtx, Epilogue, Error, IntOrPair, Layer, Result, Shape};
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use wick_tensor::{init, Param};
+use wick_tensor::{init, Param, Parameter};
 
 /// `padding="same"` or `padding="valid"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,8 +383,8 @@ impl Conv2dConfig {
         Ok(Conv2d {
             cfg: self.clone(),
             resolved: r,
-            weight: Var::from_tensor(&w)?,
-            bias: b.map(|b| Var::from_tensor(&b)).transpose()?,
+            weight: Parameter::new(&w)?,
+            bias: b.map(|b| Parameter::new(&b)).transpose()?,
         })
     }
 }
@@ -447,8 +447,8 @@ pub fn conv2d(
 pub struct Conv2d {
     cfg: Conv2dConfig,
     resolved: Resolved,
-    weight: Var,
-    bias: Option<Var>,
+    weight: Parameter,
+    bias: Option<Parameter>,
 }
 
 impl Conv2d {
@@ -456,8 +456,8 @@ impl Conv2d {
     fn apply(&self, x: &Tensor, then: &[Epilogue]) -> Result<Tensor> {
         run_conv2d(
             x,
-            self.weight.as_tensor(),
-            self.bias.as_ref().map(Var::as_tensor),
+            &self.weight.tensor(),
+            self.bias.as_ref().map(Parameter::tensor).as_ref(),
             &self.resolved,
             self.cfg.groups,
             self.cfg.padding_mode,
@@ -489,9 +489,9 @@ impl Layer for Conv2d {
     }
 
     fn parameters(&self) -> Vec<Param> {
-        let mut p = vec![Param::new("weight", self.weight.clone())];
+        let mut p = vec![Param::of("weight", &self.weight)];
         if let Some(b) = &self.bias {
-            p.push(Param::new("bias", b.clone()));
+            p.push(Param::of("bias", b));
         }
         p
     }
@@ -643,8 +643,8 @@ impl Conv1dConfig {
         Ok(Conv1d {
             cfg: self.clone(),
             resolved: self.resolved_2d()?,
-            weight: Var::from_tensor(&w)?,
-            bias: b.map(|b| Var::from_tensor(&b)).transpose()?,
+            weight: Parameter::new(&w)?,
+            bias: b.map(|b| Parameter::new(&b)).transpose()?,
         })
     }
 }
@@ -687,8 +687,8 @@ fn run_conv1d(
 pub struct Conv1d {
     cfg: Conv1dConfig,
     resolved: Resolved,
-    weight: Var,
-    bias: Option<Var>,
+    weight: Parameter,
+    bias: Option<Parameter>,
 }
 
 impl Layer for Conv1d {
@@ -699,17 +699,17 @@ impl Layer for Conv1d {
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         run_conv1d(
             x,
-            self.weight.as_tensor(),
-            self.bias.as_ref().map(Var::as_tensor),
+            &self.weight.tensor(),
+            self.bias.as_ref().map(Parameter::tensor).as_ref(),
             &self.resolved,
             &self.cfg,
         )
     }
 
     fn parameters(&self) -> Vec<Param> {
-        let mut p = vec![Param::new("weight", self.weight.clone())];
+        let mut p = vec![Param::of("weight", &self.weight)];
         if let Some(b) = &self.bias {
-            p.push(Param::new("bias", b.clone()));
+            p.push(Param::of("bias", b));
         }
         p
     }

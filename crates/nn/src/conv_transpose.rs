@@ -4,9 +4,9 @@ use crate::conv::{one, one_usize, yes};
 use crate::layer::py_bool;
 use crate::ops::{self, ConvGeom, PadMode};
 use crate::{BuildCtx, Error, IntOrPair, Layer, Result, Shape};
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use wick_tensor::{init, Param};
+use wick_tensor::{init, Param, Parameter};
 
 fn zero() -> IntOrPair {
     IntOrPair::Int(0)
@@ -236,8 +236,8 @@ impl ConvTranspose2dConfig {
         let b = b.map(|b| scheme.apply("bias", b, ctx)).transpose()?;
         Ok(ConvTranspose2d {
             cfg: self.clone(),
-            weight: Var::from_tensor(&w)?,
-            bias: b.map(|b| Var::from_tensor(&b)).transpose()?,
+            weight: Parameter::new(&w)?,
+            bias: b.map(|b| Parameter::new(&b)).transpose()?,
         })
     }
 }
@@ -269,8 +269,8 @@ pub fn conv_transpose2d(
 /// weight `[C_in, C_out/groups, kH, kW]`, bias `[C_out]`.
 pub struct ConvTranspose2d {
     cfg: ConvTranspose2dConfig,
-    weight: Var,
-    bias: Option<Var>,
+    weight: Parameter,
+    bias: Option<Parameter>,
 }
 
 impl Layer for ConvTranspose2d {
@@ -281,16 +281,16 @@ impl Layer for ConvTranspose2d {
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         conv_transpose2d(
             x,
-            self.weight.as_tensor(),
-            self.bias.as_ref().map(Var::as_tensor),
+            &self.weight.tensor(),
+            self.bias.as_ref().map(Parameter::tensor).as_ref(),
             &self.cfg,
         )
     }
 
     fn parameters(&self) -> Vec<Param> {
-        let mut p = vec![Param::new("weight", self.weight.clone())];
+        let mut p = vec![Param::of("weight", &self.weight)];
         if let Some(b) = &self.bias {
-            p.push(Param::new("bias", b.clone()));
+            p.push(Param::of("bias", b));
         }
         p
     }

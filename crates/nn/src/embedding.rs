@@ -1,7 +1,7 @@
 use crate::{BuildCtx, Error, Layer, Result, Shape};
-use candle_core::{DType, Tensor, Var};
+use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
-use wick_tensor::{init, Param};
+use wick_tensor::{init, Param, Parameter};
 
 /// Arguments of `torch.nn.Embedding(num_embeddings, embedding_dim, padding_idx=None)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,7 +86,7 @@ impl EmbeddingConfig {
             w = w.broadcast_mul(&keep)?;
         }
         Ok(Embedding {
-            weight: Var::from_tensor(&w)?,
+            weight: Parameter::new(&w)?,
             padding_idx: pad,
         })
     }
@@ -104,7 +104,7 @@ impl EmbeddingConfig {
 /// # Errors
 /// An index outside `0..num_embeddings` ("index out of range in self").
 pub struct Embedding {
-    weight: Var,
+    weight: Parameter,
     padding_idx: Option<usize>,
 }
 
@@ -112,7 +112,7 @@ impl Embedding {
     /// A layer from an existing weight.
     pub fn from_tensor(weight: &Tensor, padding_idx: Option<usize>) -> Result<Self> {
         Ok(Self {
-            weight: Var::from_tensor(weight)?,
+            weight: Parameter::new(weight)?,
             padding_idx,
         })
     }
@@ -124,7 +124,7 @@ impl Layer for Embedding {
     }
 
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
-        let w = self.weight.as_tensor();
+        let w = &self.weight.tensor();
         let (n, d) = w.dims2()?;
         let ids = x.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
         let mut idx = Vec::with_capacity(ids.len());
@@ -156,11 +156,11 @@ impl Layer for Embedding {
     }
 
     fn parameters(&self) -> Vec<Param> {
-        vec![Param::new("weight", self.weight.clone())]
+        vec![Param::of("weight", &self.weight)]
     }
 
     fn describe(&self) -> String {
-        let (n, d) = self.weight.as_tensor().dims2().unwrap_or((0, 0));
+        let (n, d) = self.weight.var().dims2().unwrap_or((0, 0));
         match self.padding_idx {
             Some(p) => format!("Embedding({n}, {d}, padding_idx={p})"),
             None => format!("Embedding({n}, {d})"),
@@ -196,9 +196,10 @@ mod tests {
         };
         let e = cfg.init(&mut ctx).unwrap();
         assert_eq!(e.describe(), "Embedding(4, 2, padding_idx=3)");
-        let w: Vec<Vec<f32>> = e.weight.as_tensor().to_vec2().unwrap();
+        let w: Vec<Vec<f32>> = e.weight.var().as_tensor().to_vec2().unwrap();
         assert_eq!(w[3], vec![0.0, 0.0]);
         e.weight
+            .var()
             .set(&Tensor::ones((4, 2), DType::F32, &Device::Cpu).unwrap())
             .unwrap();
         let x = Tensor::new(&[[3i64, 1], [1, 3]], &Device::Cpu).unwrap();
@@ -207,7 +208,11 @@ mod tests {
         // the padding row's value is returned
         assert_eq!(y.sum_all().unwrap().to_scalar::<f32>().unwrap(), 8.0);
         let g = y.sum_all().unwrap().backward().unwrap();
-        let g: Vec<Vec<f32>> = g.get(e.weight.as_tensor()).unwrap().to_vec2().unwrap();
+        let g: Vec<Vec<f32>> = g
+            .get(e.weight.var().as_tensor())
+            .unwrap()
+            .to_vec2()
+            .unwrap();
         assert_eq!(
             g,
             vec![

@@ -1,9 +1,9 @@
 use crate::layer::{py_bool, py_float};
 use crate::norm::{self, channel_affine, normalize, ones_zeros, RunningStats};
 use crate::{BuildCtx, Error, Layer, Result, Shape};
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use wick_tensor::Param;
+use wick_tensor::{Param, Parameter};
 
 config! {
     /// Arguments of `torch.nn.InstanceNorm2d(num_features, eps=1e-05, momentum=0.1,
@@ -53,7 +53,8 @@ impl InstanceNorm2dConfig {
         crate::shape::check_param_count("num_features", &[c])?;
         let (weight, bias) = if self.affine {
             let (w, b) = ones_zeros(&[c], ctx.dtype, ctx.device)?;
-            (Some(w), self.bias.then_some(b))
+            let b = Parameter::from_var(b);
+            (Some(Parameter::from_var(w)), self.bias.then_some(b))
         } else {
             (None, None)
         };
@@ -84,8 +85,8 @@ impl InstanceNorm2dConfig {
 pub struct InstanceNorm2d {
     cfg: InstanceNorm2dConfig,
     num_features: usize,
-    weight: Option<Var>,
-    bias: Option<Var>,
+    weight: Option<Parameter>,
+    bias: Option<Parameter>,
     stats: Option<RunningStats>,
 }
 
@@ -131,8 +132,8 @@ impl Layer for InstanceNorm2d {
         };
         let y = channel_affine(
             &y,
-            self.weight.as_ref().map(Var::as_tensor),
-            self.bias.as_ref().map(Var::as_tensor),
+            self.weight.as_ref().map(Parameter::tensor).as_ref(),
+            self.bias.as_ref().map(Parameter::tensor).as_ref(),
         )?;
         Ok(y.reshape(dims)?)
     }
@@ -140,10 +141,10 @@ impl Layer for InstanceNorm2d {
     fn parameters(&self) -> Vec<Param> {
         let mut p = Vec::new();
         if let Some(w) = &self.weight {
-            p.push(Param::new("weight", w.clone()));
+            p.push(Param::of("weight", w));
         }
         if let Some(b) = &self.bias {
-            p.push(Param::new("bias", b.clone()));
+            p.push(Param::of("bias", b));
         }
         p
     }

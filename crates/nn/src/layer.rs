@@ -120,6 +120,12 @@ pub trait Layer: Send + Sync {
         let _ = value;
         Err(Error::shape(format!("no random stream named {name:?}")))
     }
+    /// Freezes a BatchNorm's statistics (`frozen_batchnorm`): in train mode too it
+    /// normalizes with its running statistics and leaves them unchanged, as
+    /// torchvision's `FrozenBatchNorm2d` does. Other layers ignore it.
+    fn freeze_batchnorm(&self, on: bool) {
+        let _ = on;
+    }
     /// Child modules with their names (`"0"`, `"layers"`), for containers; used by the
     /// summary table.
     fn children(&self) -> Vec<(String, &dyn Layer)> {
@@ -183,6 +189,9 @@ macro_rules! pointer_layer {
             }
             fn set_rng_counter(&self, name: &str, value: u64) -> Result<()> {
                 (**self).set_rng_counter(name, value)
+            }
+            fn freeze_batchnorm(&self, on: bool) {
+                (**self).freeze_batchnorm(on)
             }
             fn children(&self) -> Vec<(String, &dyn Layer)> {
                 (**self).children()

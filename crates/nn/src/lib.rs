@@ -98,6 +98,6 @@ pub use pool::{
 pub use residual::{Residual, ResidualConfig};
 pub use sequential::{Sequential, SequentialConfig};
 pub use shape::{IntOrPair, Shape};
-pub use state_dict::{load_state_dict, set_rng_counters};
+pub use state_dict::{load_state_dict, load_state_dict_with, set_rng_counters, IncompatibleKeys};
 pub use summary::{LayerSummary, Summary};
 pub use wiring::{connections, Connections};

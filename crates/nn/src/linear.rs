@@ -1,8 +1,8 @@
 use crate::layer::py_bool;
 use crate::{BuildCtx, Epilogue, Error, Layer, Result, Shape};
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use wick_tensor::{init, Param};
+use wick_tensor::{init, Param, Parameter};
 
 /// Arguments of `torch.nn.Linear(in_features, out_features, bias=True)`.
 ///
@@ -93,8 +93,8 @@ impl LinearConfig {
         let w = init.apply("weight", w, ctx)?;
         let b = b.map(|b| init.apply("bias", b, ctx)).transpose()?;
         Ok(Linear {
-            weight: Var::from_tensor(&w)?,
-            bias: b.map(|b| Var::from_tensor(&b)).transpose()?,
+            weight: Parameter::new(&w)?,
+            bias: b.map(|b| Parameter::new(&b)).transpose()?,
         })
     }
 }
@@ -106,16 +106,16 @@ impl LinearConfig {
 /// - weight `[out_features, in_features]`, bias `[out_features]`, both initialized
 ///   `U(−1/√in_features, 1/√in_features)`.
 pub struct Linear {
-    weight: Var,
-    bias: Option<Var>,
+    weight: Parameter,
+    bias: Option<Parameter>,
 }
 
 impl Linear {
     /// A layer from existing weight `[out, in]` and optional bias `[out]` tensors.
     pub fn from_tensors(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self> {
         Ok(Self {
-            weight: Var::from_tensor(weight)?,
-            bias: bias.map(Var::from_tensor).transpose()?,
+            weight: Parameter::new(weight)?,
+            bias: bias.map(Parameter::new).transpose()?,
         })
     }
 }
@@ -124,7 +124,7 @@ impl Linear {
     /// `F.linear(x, weight, bias)` over the last dimension of `x [*, in_features]`,
     /// then `F.relu` when `relu`.
     fn apply(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
-        let w = self.weight.as_tensor();
+        let w = &self.weight.tensor();
         let dims = x.dims().to_vec();
         let x2 = match dims.len() {
             0 => {
@@ -137,7 +137,12 @@ impl Linear {
             2 => x.clone(),
             n => x.flatten_to(n - 2)?,
         };
-        let y = crate::linear_op::linear(&x2, w, self.bias.as_ref().map(|b| b.as_tensor()), relu)?;
+        let y = crate::linear_op::linear(
+            &x2,
+            w,
+            self.bias.as_ref().map(Parameter::tensor).as_ref(),
+            relu,
+        )?;
         Ok(match dims.len() {
             2 => y,
             1 => y.squeeze(0)?,
@@ -170,15 +175,15 @@ impl Layer for Linear {
     }
 
     fn parameters(&self) -> Vec<Param> {
-        let mut p = vec![Param::new("weight", self.weight.clone())];
+        let mut p = vec![Param::of("weight", &self.weight)];
         if let Some(b) = &self.bias {
-            p.push(Param::new("bias", b.clone()));
+            p.push(Param::of("bias", b));
         }
         p
     }
 
     fn describe(&self) -> String {
-        let (o, i) = self.weight.as_tensor().dims2().unwrap_or((0, 0));
+        let (o, i) = self.weight.var().dims2().unwrap_or((0, 0));
         format!(
             "Linear(in_features={i}, out_features={o}, bias={})",
             py_bool(self.bias.is_some())

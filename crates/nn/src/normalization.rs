@@ -1,9 +1,9 @@
 use crate::layer::{py_bool, py_float};
 use crate::norm::{self, channel_affine, normalize, ones_zeros};
 use crate::{BuildCtx, Error, Layer, Result, Shape};
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
-use wick_tensor::Param;
+use wick_tensor::{Param, Parameter};
 
 /// An `int or list of ints` argument (`normalized_shape = 4` or `[3, 4]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,8 +112,8 @@ impl LayerNormConfig {
             let (w, b) = ones_zeros(&ns, ctx.dtype, ctx.device)?;
             let init = self.init.clone().unwrap_or_default();
             init.validate(&ns, self.bias.then_some(&ns[..]))?;
-            let w = Var::from_tensor(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
-            let b = Var::from_tensor(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
+            let w = Parameter::new(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
+            let b = Parameter::new(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
             (Some(w), self.bias.then_some(b))
         } else {
             if self.init.is_some() {
@@ -142,8 +142,8 @@ impl LayerNormConfig {
 pub struct LayerNorm {
     cfg: LayerNormConfig,
     shape: Vec<usize>,
-    weight: Option<Var>,
-    bias: Option<Var>,
+    weight: Option<Parameter>,
+    bias: Option<Parameter>,
 }
 
 impl Layer for LayerNorm {
@@ -166,10 +166,10 @@ impl Layer for LayerNorm {
         let x2 = x.reshape((outer, inner))?;
         let (mut y, _, _) = normalize(&x2, &[1], self.cfg.eps)?;
         if let Some(w) = &self.weight {
-            y = y.broadcast_mul(&w.as_tensor().reshape((1, inner))?)?;
+            y = y.broadcast_mul(&w.tensor().reshape((1, inner))?)?;
         }
         if let Some(b) = &self.bias {
-            y = y.broadcast_add(&b.as_tensor().reshape((1, inner))?)?;
+            y = y.broadcast_add(&b.tensor().reshape((1, inner))?)?;
         }
         Ok(y.reshape(dims)?)
     }
@@ -177,10 +177,10 @@ impl Layer for LayerNorm {
     fn parameters(&self) -> Vec<Param> {
         let mut p = Vec::new();
         if let Some(w) = &self.weight {
-            p.push(Param::new("weight", w.clone()));
+            p.push(Param::of("weight", w));
         }
         if let Some(b) = &self.bias {
-            p.push(Param::new("bias", b.clone()));
+            p.push(Param::of("bias", b));
         }
         p
     }
@@ -261,8 +261,8 @@ impl GroupNormConfig {
             let (w, b) = ones_zeros(&[c], ctx.dtype, ctx.device)?;
             let init = self.init.clone().unwrap_or_default();
             init.validate(&[c], self.bias.then_some(&[c][..]))?;
-            let w = Var::from_tensor(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
-            let b = Var::from_tensor(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
+            let w = Parameter::new(&init.apply("weight", w.as_tensor().clone(), ctx)?)?;
+            let b = Parameter::new(&init.apply("bias", b.as_tensor().clone(), ctx)?)?;
             (Some(w), self.bias.then_some(b))
         } else {
             if self.init.is_some() {
@@ -291,8 +291,8 @@ impl GroupNormConfig {
 pub struct GroupNorm {
     cfg: GroupNormConfig,
     channels: usize,
-    weight: Option<Var>,
-    bias: Option<Var>,
+    weight: Option<Parameter>,
+    bias: Option<Parameter>,
 }
 
 impl Layer for GroupNorm {
@@ -314,8 +314,8 @@ impl Layer for GroupNorm {
         let (xhat, _, _) = normalize(&x.reshape((n, g, per_group))?, &[2], self.cfg.eps)?;
         let y = channel_affine(
             &xhat.reshape((n, self.channels, l))?,
-            self.weight.as_ref().map(Var::as_tensor),
-            self.bias.as_ref().map(Var::as_tensor),
+            self.weight.as_ref().map(Parameter::tensor).as_ref(),
+            self.bias.as_ref().map(Parameter::tensor).as_ref(),
         )?;
         Ok(y.reshape(dims)?)
     }
@@ -323,10 +323,10 @@ impl Layer for GroupNorm {
     fn parameters(&self) -> Vec<Param> {
         let mut p = Vec::new();
         if let Some(w) = &self.weight {
-            p.push(Param::new("weight", w.clone()));
+            p.push(Param::of("weight", w));
         }
         if let Some(b) = &self.bias {
-            p.push(Param::new("bias", b.clone()));
+            p.push(Param::of("bias", b));
         }
         p
     }

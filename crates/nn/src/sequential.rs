@@ -382,6 +382,16 @@ impl Sequential {
         crate::state_dict::load_state_dict(self, state)
     }
 
+    /// `model.load_state_dict(state_dict, strict=strict)`: the keys that did not match
+    /// (an error with `strict`); see [`crate::load_state_dict_with`].
+    pub fn load_state_dict_with(
+        &self,
+        state: &HashMap<String, Tensor>,
+        strict: bool,
+    ) -> Result<crate::IncompatibleKeys> {
+        crate::state_dict::load_state_dict_with(self, state, strict)
+    }
+
     /// Counters of the random streams (Dropout masks drawn), for checkpoints.
     pub fn rng_counters(&self) -> Vec<(String, u64)> {
         child_counters(&self.named())
@@ -404,10 +414,16 @@ impl Sequential {
                 format!("{prefix}.{own}")
             };
             let shared = self.wiring.shares[index].map(|t| &self.wiring.names[t]);
-            let params: usize = match shared {
-                Some(_) => 0,
-                None => l.parameters().iter().map(Param::numel).sum(),
+            let own_params = match shared {
+                Some(_) => Vec::new(),
+                None => l.parameters(),
             };
+            let params: usize = own_params.iter().map(Param::numel).sum();
+            let trainable: usize = own_params
+                .iter()
+                .filter(|p| p.requires_grad())
+                .map(Param::numel)
+                .sum();
             let nested = match shared {
                 Some(_) => Vec::new(),
                 None => l.summary_rows(&name, depth + 1),
@@ -427,7 +443,7 @@ impl Sequential {
                 from: sources[index].clone(),
                 output_shape: s.clone(),
                 params,
-                trainable: params > 0,
+                trainable,
                 container: !nested.is_empty(),
             });
             rows.extend(nested);
@@ -861,7 +877,7 @@ mod container_tests {
             Tensor::zeros(5, DType::F32, &Device::Cpu).unwrap(),
         );
         let e = fresh.load_state_dict(&wrong).unwrap_err().to_string();
-        assert!(e.contains("size mismatch for running_mean"), "{e}");
+        assert!(e.contains("size mismatch for 1.running_mean"), "{e}");
     }
 
     #[test]

@@ -23,8 +23,8 @@ pub struct LayerSummary {
     pub output_shape: Shape,
     /// Number of parameters (a container's include its children's).
     pub params: usize,
-    /// Whether it has parameters that train.
-    pub trainable: bool,
+    /// How many of its parameters train (`requires_grad`).
+    pub trainable: usize,
     /// Whether it is a container whose children follow.
     pub container: bool,
 }
@@ -57,12 +57,12 @@ impl Summary {
             .sum()
     }
 
-    /// Trainable parameters (every wick parameter trains).
+    /// Trainable parameters (`requires_grad`).
     pub fn trainable_params(&self) -> usize {
         self.rows
             .iter()
-            .filter(|r| r.depth == 0 && r.trainable)
-            .map(|r| r.params)
+            .filter(|r| r.depth == 0)
+            .map(|r| r.trainable)
             .sum()
     }
 
@@ -132,7 +132,14 @@ impl Summary {
         for r in &self.rows {
             let (count, trains) = match r.params {
                 0 => ("--".to_string(), "--"),
-                n => (thousands(n), if r.trainable { "True" } else { "False" }),
+                n => (
+                    thousands(n),
+                    match r.trainable {
+                        0 => "False",
+                        t if t == n => "True",
+                        _ => "Partial",
+                    },
+                ),
             };
             writeln!(
                 f,

@@ -22,6 +22,12 @@ pub enum Error {
         /// What is wrong with it.
         msg: String,
     },
+    /// A parameter whose layer holds a plain candle `Var`, asked to freeze.
+    #[error(
+        "`{0}` cannot be frozen: its layer holds a plain candle Var (hold a \
+         wick_tensor::Parameter and hand it out with Param::of to make it freezable)"
+    )]
+    NotFreezable(String),
     /// A gradient check failed.
     #[error("gradcheck failed: {0}")]
     GradCheck(String),

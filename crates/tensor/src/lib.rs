@@ -36,5 +36,5 @@ pub use dyn_clone;
 pub use erased_serde;
 pub use error::{Error, Result};
 pub use introspect::struct_fields;
-pub use param::Param;
+pub use param::{Param, Parameter};
 pub use rng::SeedRng;

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use wick_tensor::pth::load_pth;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/fixtures/pth").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/fixtures/pth")
+        .join(name)
 }
 
 fn expected() -> serde_json::Value {
@@ -67,7 +69,10 @@ fn refuses_a_pickle_that_asks_for_code_without_running_it() {
     let _ = std::fs::remove_file(marker);
     let e = load_pth(fixture("evil.pth")).unwrap_err().to_string();
     assert!(e.contains("evil.pth"), "{e}");
-    assert!(e.contains("`posix.system`") || e.contains("`os.system`"), "{e}");
+    assert!(
+        e.contains("`posix.system`") || e.contains("`os.system`"),
+        "{e}"
+    );
     assert!(!marker.exists(), "the pickle's code ran");
 }
 

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use wick::data::datasets::{DataInfo, DatasetContext, DatasetSpec};
 use wick::data::{Array, Dataset, Input, Sample, Split, Target};
 use wick::nn::{BuildCtx, Error, Layer, LayerSpec, Result, Shape};
-use wick::tensor::candle_core::{Tensor, Var};
-use wick::tensor::{init, Param, SeedRng};
+use wick::tensor::candle_core::Tensor;
+use wick::tensor::{init, Param, Parameter, SeedRng};
 
 /// The arguments of `DisMult(emb_size)`; `emb_size` is inferred from the inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,14 +71,14 @@ impl LayerSpec for DisMultConfig {
         let stdv = 1.0 / (e as f64).sqrt();
         let w = init::uniform((e, e), -stdv, stdv, ctx.dtype, ctx.device, ctx.rng)?;
         Ok(Box::new(DisMult {
-            weights: Var::from_tensor(&w)?,
+            weights: Parameter::new(&w)?,
         }))
     }
 }
 
 /// `sigmoid(Σⱼ (input1 · W)ⱼ · input2ⱼ)`, per pair.
 pub struct DisMult {
-    weights: Var,
+    weights: Parameter,
 }
 
 impl DisMult {
@@ -101,7 +101,7 @@ impl Layer for DisMult {
     }
     fn forward_inputs(&self, xs: &[Tensor], _train: bool) -> Result<Tensor> {
         match xs {
-            [a, b] => Self::apply(a, b, self.weights.as_tensor()),
+            [a, b] => Self::apply(a, b, &self.weights.tensor()),
             _ => Err(Error::field(
                 "from",
                 format!("DisMult takes two inputs, {} given", xs.len()),
@@ -109,10 +109,10 @@ impl Layer for DisMult {
         }
     }
     fn parameters(&self) -> Vec<Param> {
-        vec![Param::new("weights", self.weights.clone())]
+        vec![Param::of("weights", &self.weights)]
     }
     fn describe(&self) -> String {
-        format!("DisMult(emb_size={})", self.weights.as_tensor().dims()[0])
+        format!("DisMult(emb_size={})", self.weights.var().dims()[0])
     }
 }
 

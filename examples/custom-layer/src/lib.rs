@@ -28,8 +28,8 @@ pub use xor::{Xor, XorConfig};
 
 use serde::{Deserialize, Serialize};
 use wick::nn::{BuildCtx, Error, Layer, LayerSpec, Result, Shape};
-use wick::tensor::candle_core::{Tensor, Var};
-use wick::tensor::{init, Param};
+use wick::tensor::candle_core::Tensor;
+use wick::tensor::{init, Param, Parameter};
 use wick::Registry;
 
 /// The arguments of `MyLayer(in_features, out_features)`; `in_features` may be left
@@ -83,8 +83,8 @@ impl LayerSpec for MyLayerConfig {
         )?;
         let bias = bias.ok_or_else(|| Error::shape("no bias drawn"))?;
         Ok(Box::new(MyLayer {
-            weight: Var::from_tensor(&weight)?,
-            bias: Var::from_tensor(&bias)?,
+            weight: Parameter::new(&weight)?,
+            bias: Parameter::new(&bias)?,
         }))
     }
 
@@ -95,16 +95,16 @@ impl LayerSpec for MyLayerConfig {
 
 /// `y = x · weightᵀ + bias`, its gradient by candle's autograd.
 pub struct MyLayer {
-    weight: Var,
-    bias: Var,
+    weight: Parameter,
+    bias: Parameter,
 }
 
 impl MyLayer {
     /// The layer on given parameters (weight `[out, in]`, bias `[out]`).
     pub fn from_tensors(weight: &Tensor, bias: &Tensor) -> Result<Self> {
         Ok(Self {
-            weight: Var::from_tensor(weight)?,
-            bias: Var::from_tensor(bias)?,
+            weight: Parameter::new(weight)?,
+            bias: Parameter::new(bias)?,
         })
     }
 
@@ -120,20 +120,20 @@ impl Layer for MyLayer {
     }
 
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
-        Self::apply(x, self.weight.as_tensor(), self.bias.as_tensor())
+        Self::apply(x, &self.weight.tensor(), &self.bias.tensor())
     }
 
     /// `weight`, then `bias`: `named_parameters()` order, so checkpoints hold
     /// `3.weight` and `3.bias` as PyTorch's `state_dict` would.
     fn parameters(&self) -> Vec<Param> {
         vec![
-            Param::new("weight", self.weight.clone()),
-            Param::new("bias", self.bias.clone()),
+            Param::of("weight", &self.weight),
+            Param::of("bias", &self.bias),
         ]
     }
 
     fn describe(&self) -> String {
-        let d = self.weight.as_tensor().dims();
+        let d = self.weight.var().dims();
         format!("MyLayer(in_features={}, out_features={})", d[1], d[0])
     }
 }
