@@ -27,7 +27,8 @@ test:
 test-hub:
     cargo test -p wick-data --features hub --test hub --test hub_unreachable
 
-# the benchmark suite: W1 MLP, W2 CNN, W3 hymenoptera, wick vs PyTorch (DataLoader
+# the benchmark suite: W1 MLP, W2 CNN, W3 hymenoptera, W4 VGG-style, W5 ResNet, W6
+# resnet18 at 224x224 (synthetic inputs), wick vs PyTorch (DataLoader
 # num_workers 0 and 2, pre-tensorized) vs a hand-written candle loop, interleaved;
 # prints a table and writes bench/results.json (PYTHON=... a venv with torch)
 bench *ARGS:

@@ -17,6 +17,9 @@ Workloads (the same programs as bench/w1_mlp.toml, w2_cnn.toml, w3_hymenoptera.t
   w5  experiments/fashion_resnet.toml: a small ResNet (BatchNorm, two residual blocks,
       one with a projection) on Fashion-MNIST with RandomCrop(28, padding=2), batch 64,
       Adam(lr=1e-3)
+  w6  bench/w6_resnet18.toml: torchvision.models.resnet18() at 224x224, batch 16,
+      SGD(lr=0.01, momentum=0.9), on synthetic inputs (--synthetic: --steps random
+      batches of torch.randn images with random labels of 1000 classes)
 
 Prints one JSON line: epoch seconds (the train loop, from the first batch request to the
 last optimizer step), samples/s, the last running loss, the peak RSS in MiB, and the
@@ -44,6 +47,9 @@ from wick_modules import Residual  # noqa: E402
 
 
 def model_for(workload):
+    if workload == "w6":
+        import torchvision
+        return torchvision.models.resnet18()
     if workload == "w1":
         return nn.Sequential(
             nn.Flatten(),
@@ -107,6 +113,11 @@ def optimizer_for(workload, params):
 
 def batches(args):
     """An iterable of (input, target) for one epoch, and the number of samples."""
+    if args.synthetic:
+        steps = args.steps or 20
+        x = torch.randn(steps * 16, 3, 224, 224)
+        y = torch.randint(0, 1000, (steps * 16,))
+        return list(zip(x.split(16), y.split(16))), steps * 16
     if args.workload == "w3":
         norm = transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
         tf = transforms.Compose([
@@ -146,12 +157,13 @@ def cpu_seconds():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("workload", choices=["w1", "w2", "w3", "w4", "w5"])
+    ap.add_argument("workload", choices=["w1", "w2", "w3", "w4", "w5", "w6"])
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--root", default="/tmp/wick_torchvision_root")
     ap.add_argument("--image-root", default="../shared/datasets/hymenoptera")
     ap.add_argument("--num-workers", type=int, default=0)
     ap.add_argument("--pretensorized", action="store_true")
+    ap.add_argument("--synthetic", action="store_true", help="random inputs (w6)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=None, help="stop after this many batches")
@@ -197,7 +209,8 @@ def main():
         "framework": "pytorch",
         "torch": torch.__version__,
         "workload": args.workload,
-        "mode": "pretensorized" if args.pretensorized else f"dataloader_w{args.num_workers}",
+        "mode": "synthetic" if args.synthetic else
+                "pretensorized" if args.pretensorized else f"dataloader_w{args.num_workers}",
         "threads": torch.get_num_threads(),
         "samples": seen,
         "epoch_samples": n,

@@ -1,19 +1,70 @@
 #!/usr/bin/env python3
 """torchvision's architectures as wick's zoo must reproduce them: for each, the
-state_dict keys with their shapes (in order) and the parameter count.
-
-Writes assets/fixtures/zoo.json. No weights (they cannot be downloaded here).
-Usage: /tmp/venv/bin/python scripts/fixtures_zoo.py
+state_dict keys with their shapes (in order) and the parameter count
+(assets/fixtures/zoo.json); and for the smallest, squeezenet1_1, a randomly
+initialised state_dict as torch.save writes it (assets/fixtures/zoo/squeezenet1_1.pth)
+with its eval-mode logits on two hymenoptera val images
+(assets/fixtures/zoo/squeezenet1_1.safetensors: `input` after the tutorial's eval
+transforms, `logits`). ImageNet weights cannot be downloaded here.
+Usage: /tmp/venv/bin/python scripts/fixtures_zoo.py [path/to/hymenoptera]
 """
 import json
 import os
+import sys
 
+import torch
 import torchvision.models as models
+from PIL import Image
+from safetensors.torch import save_file
+from torchvision import transforms
 
-ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101"]
+ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101", "squeezenet1_1", "alexnet",
+         "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+         "mobilenet_v2", "densenet121"]
+IMAGES = ["ants/10308379_1b6c72e180.jpg", "bees/1032546534_06907fe3b3.jpg"]
+
+
+def write_weights(name, out, hymenoptera, safetensors=False):
+    """`name`'s random state_dict (seed 0) as torch.save writes it (and as safetensors),
+    with its eval-mode logits on two hymenoptera val images."""
+    torch.manual_seed(0)
+    m = getattr(models, name)(weights=None).eval()
+    os.makedirs(out, exist_ok=True)
+    torch.save(m.state_dict(), os.path.join(out, f"{name}.pth"))
+    if safetensors:
+        save_file({k: v.contiguous() for k, v in m.state_dict().items()},
+                  os.path.join(out, f"{name}.state.safetensors"))
+    tf = transforms.Compose([
+        transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+    ])
+    x = torch.stack([tf(Image.open(os.path.join(hymenoptera, "val", f)).convert("RGB"))
+                     for f in IMAGES])
+    with torch.no_grad():
+        logits = m(x)
+    save_file({"input": x.contiguous(), "logits": logits.contiguous()},
+              os.path.join(out, f"{name}.safetensors"))
+
+
+def roundtrip(folder):
+    """wick's state dicts load into torchvision's models with strict=True."""
+    from safetensors.torch import load_file
+    for name in ARCHS:
+        path = os.path.join(folder, f"{name}.wick.safetensors")
+        if os.path.exists(path):
+            getattr(models, name)(weights=None).load_state_dict(load_file(path), strict=True)
+            print(f"{name}: wick's state_dict loads into torchvision's with strict=True")
 
 
 def main():
+    args = sys.argv[1:]
+    hymenoptera = args[-1] if len(args) in (1, 3) else "../shared/datasets/hymenoptera"
+    if args[:1] == ["--all"]:
+        for name in ARCHS:
+            write_weights(name, args[1], hymenoptera, safetensors=True)
+        return
+    if args[:1] == ["--roundtrip"]:
+        return roundtrip(args[1])
     out = {}
     for name in ARCHS:
         for classes in (1000, 2):
@@ -23,6 +74,7 @@ def main():
                 "state_dict": [[k, list(v.shape)] for k, v in m.state_dict().items()],
             }
     root = os.path.join(os.path.dirname(__file__), "..", "assets", "fixtures")
+    write_weights("squeezenet1_1", os.path.join(root, "zoo"), hymenoptera)
     with open(os.path.join(root, "zoo.json"), "w") as f:
         json.dump(out, f)
         f.write("\n")

@@ -10,10 +10,14 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Trains the model, loss and optimizer of the experiment file `exp` for one epoch of
-/// the pre-built Fashion-MNIST tensors (or its first `max_steps` batches).
+/// the pre-built Fashion-MNIST tensors (or its first `max_steps` batches); W6 on
+/// synthetic images of the model's input shape instead.
 pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopReport> {
     let exp = wick_runner::load_experiment(exp)?;
-    let (x, y) = fashion::train_set(&fashion::data_dir())?;
+    let (x, y) = match workload {
+        "w6" => synthetic(&exp, max_steps.unwrap_or(20))?,
+        _ => fashion::train_set(&fashion::data_dir())?,
+    };
     let n = x.dim(0)?;
     let model = wick_runner::build_model(&exp, &Device::Cpu)?;
     let criterion = exp.loss.build()?;
@@ -43,6 +47,10 @@ pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopR
     };
     // As `wick run` does: the loop runs on a thread of candle's pool.
     let last = wick::process::in_compute_pool(body)?;
+    let (n, total) = match workload {
+        "w6" => (steps * batch, steps),
+        _ => (n, total),
+    };
     let seconds = t0.elapsed().as_secs_f64();
     Ok(LoopReport::new(
         "wick_crates_loop",
@@ -53,4 +61,15 @@ pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopR
         seconds,
         last,
     ))
+}
+
+/// `steps` batches of random images of the model's input shape (standard normal, as
+/// `torch.randn`) with random labels of its 1000 classes: W6's synthetic inputs.
+fn synthetic(exp: &wick_runner::Experiment, steps: usize) -> Result<(Tensor, Tensor)> {
+    let n = steps * exp.data.train.loader.batch_size;
+    let mut shape = vec![n];
+    shape.extend_from_slice(exp.model.input());
+    let x = Tensor::randn(0f32, 1.0, shape, &Device::Cpu)?;
+    let y = (Tensor::rand(0f32, 1000.0, n, &Device::Cpu)?.floor()?).to_dtype(DType::U32)?;
+    Ok((x, y))
 }

@@ -1,8 +1,8 @@
-//! `wick-bench`: the benchmark suite behind `just bench` (W1–W5 of issues 8 and 19), and
+//! `wick-bench`: the benchmark suite behind `just bench` (W1–W6 of issues 8, 19 and 21), and
 //! the hand-written loops it compares the runner with.
 //!
 //! ```text
-//! wick-bench suite [--rounds 2] [--workloads w1,w2,w3,w4,w5]   # everything, interleaved
+//! wick-bench suite [--rounds 2] [--workloads w1,w2,w3,w4,w5,w6]   # everything, interleaved
 //! wick-bench candle-loop w1 [--steps N]                  # candle ops by hand
 //! wick-bench wick-crates-loop w1 --experiment bench/w1_mlp.toml
 //! ```
@@ -36,7 +36,7 @@ enum Cmd {
         #[arg(long, default_value_t = 2)]
         rounds: usize,
         /// Comma-separated workloads.
-        #[arg(long, default_value = "w1,w2,w3,w4,w5", value_delimiter = ',')]
+        #[arg(long, default_value = "w1,w2,w3,w4,w5,w6", value_delimiter = ',')]
         workloads: Vec<String>,
         /// The wick binary (default: beside this one).
         #[arg(long)]
@@ -53,7 +53,7 @@ enum Cmd {
         /// Threads for every implementation.
         #[arg(long, default_value_t = 2)]
         threads: usize,
-        /// Batches W4 and W5 train (their samples/s is measured on these).
+        /// Batches W4, W5 and W6 train (their samples/s is measured on these).
         #[arg(long, default_value_t = 100)]
         limit_batches: usize,
         /// Where to write the results.

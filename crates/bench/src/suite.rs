@@ -33,7 +33,7 @@ pub struct Suite {
 
 /// Workloads measured on part of an epoch (`limit_batches`).
 fn limited(workload: &str) -> bool {
-    matches!(workload, "w4" | "w5")
+    matches!(workload, "w4" | "w5" | "w6")
 }
 
 /// One measured program.
@@ -52,6 +52,14 @@ impl Suite {
         };
         let torch = self.python.is_some();
         let mut v = Vec::new();
+        if workload == "w6" {
+            // synthetic inputs: the model's step alone, in wick's crates and in PyTorch
+            v.push(job("wick_crates_loop", "synthetic"));
+            if torch {
+                v.push(job("pytorch", "synthetic"));
+            }
+            return v;
+        }
         for w in [0, 2] {
             v.push(job("wick", &format!("dataloader_w{w}")));
             if torch {
@@ -79,6 +87,7 @@ impl Suite {
             "w2" => "bench/w2_cnn.toml",
             "w4" => "bench/w4_vgg.toml",
             "w5" => "experiments/fashion_resnet.toml",
+            "w6" => "bench/w6_resnet18.toml",
             _ => "bench/w3_hymenoptera.toml",
         })
     }
@@ -121,6 +130,7 @@ impl Suite {
                     .arg(crate::fashion::data_dir());
                 match workers {
                     Some(w) => c.arg("--num-workers").arg(w),
+                    None if job.mode == "synthetic" => c.arg("--synthetic"),
                     None => c.arg("--pretensorized"),
                 };
                 if limited(&job.workload) {
@@ -370,6 +380,18 @@ fn summarize(results: &[Value], workloads: &[String]) -> Value {
         .collect();
     let mut ratios = Ratios::default();
     for w in workloads {
+        if w == "w6" {
+            let sps = |i: &str| med.get(w, i, "synthetic", "samples_per_sec");
+            let what = "wick step / PyTorch step, synthetic (samples/s)";
+            ratios.add(
+                w,
+                what,
+                (sps("wick_crates_loop"), sps("pytorch")),
+                1.0,
+                true,
+            );
+            continue;
+        }
         pipeline_ratios(w, &med, &mut ratios);
         if w != "w3" {
             step_ratios(w, &med, &mut ratios);

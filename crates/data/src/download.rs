@@ -1,10 +1,12 @@
-//! Downloading dataset files: mirrors tried in order, MD5 verified while streaming, a
+//! Downloading dataset and weights files: mirrors tried in order, the checksum (MD5, or
+//! the SHA-256 prefix that torch.hub puts in a file's name) verified while streaming, a
 //! progress bar on a terminal, and an atomic rename so that an interrupted download
 //! never leaves a half-written file under the final name.
 
 use crate::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use md5::{Digest, Md5};
+use sha2::Sha256;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +19,66 @@ pub struct Resource {
     pub file: &'static str,
     /// Expected MD5 of the file's bytes.
     pub md5: &'static str,
+}
+
+/// What a downloaded file's bytes are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    /// The whole MD5, lowercase hex (torchvision's dataset lists).
+    Md5(String),
+    /// The first hex digits of the SHA-256, as torch.hub's `check_hash` takes them from
+    /// a file name (`resnet18-f37072fd.pth`: `f37072fd`).
+    Sha256Prefix(String),
+}
+
+impl Checksum {
+    /// torch.hub's hash prefix of a file name: the hex digits between its last `-` and
+    /// the `.` after them (`HASH_REGEX = r"-([a-f0-9]*)\."`); `None` without one.
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        let (_, tail) = name.rsplit_once('-')?;
+        let (hex, _) = tail.split_once('.')?;
+        let ok = !hex.is_empty() && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        ok.then(|| Self::Sha256Prefix(hex.to_string()))
+    }
+
+    fn hasher(&self) -> Hasher {
+        match self {
+            Self::Md5(_) => Hasher::Md5(Md5::new()),
+            Self::Sha256Prefix(_) => Hasher::Sha256(Sha256::new()),
+        }
+    }
+
+    /// `None` when `digest` (lowercase hex) passes, else what was expected.
+    fn mismatch(&self, digest: &str) -> Option<String> {
+        match self {
+            Self::Md5(want) if digest != want => Some(format!("MD5 {digest}, expected {want}")),
+            Self::Sha256Prefix(want) if !digest.starts_with(want.as_str()) => Some(format!(
+                "SHA-256 {digest}, expected one starting with {want}"
+            )),
+            _ => None,
+        }
+    }
+}
+
+enum Hasher {
+    Md5(Md5),
+    Sha256(Sha256),
+}
+
+impl Hasher {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Self::Md5(h) => h.update(bytes),
+            Self::Sha256(h) => h.update(bytes),
+        }
+    }
+
+    fn hex(self) -> String {
+        match self {
+            Self::Md5(h) => hex(&h.finalize()),
+            Self::Sha256(h) => hex(&h.finalize()),
+        }
+    }
 }
 
 /// MD5 of a file, lowercase hex.
@@ -45,16 +107,13 @@ fn hex(bytes: &[u8]) -> String {
 pub fn download(mirrors: &[String], res: &Resource, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let dest = dir.join(res.file);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(20)))
-        .timeout_recv_body(Some(Duration::from_secs(60)))
-        .build()
-        .into();
+    let agent = agent();
     let mut failures = Vec::new();
+    let check = Checksum::Md5(res.md5.to_string());
     for mirror in mirrors {
         let url = format!("{}/{}", mirror.trim_end_matches('/'), res.file);
         tracing::info!(%url, dest = %dest.display(), "downloading {url} into {}", dir.display());
-        match fetch(&agent, &url, res, &dest) {
+        match fetch(&agent, &url, Some(&check), &dest) {
             Ok(()) => return Ok(dest),
             Err(msg) => {
                 tracing::warn!(%url, "download from {url} failed: {msg}");
@@ -70,16 +129,47 @@ pub fn download(mirrors: &[String], res: &Resource, dir: &Path) -> Result<PathBu
     )))
 }
 
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(20)))
+        .timeout_recv_body(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// Downloads `url` to the file `dest` (its folder created), checked against `check`,
+/// (when given) as torch.hub's `download_url_to_file`: streamed to a temporary name beside it,
+/// verified, fsynced and renamed into place.
+///
+/// # Errors
+/// [`crate::Error::Download`] naming the URL and what failed (connection, HTTP status,
+/// short body, checksum), and the path to place the file at by hand.
+pub fn download_url(url: &str, dest: &Path, check: Option<&Checksum>) -> Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    tracing::info!(%url, dest = %dest.display(), "downloading {url} to {}", dest.display());
+    fetch(&agent(), url, check, dest).map_err(|msg| {
+        Error::Download(format!(
+            "could not download {url}: {msg}\nplace the file at {} yourself",
+            dest.display()
+        ))
+    })
+}
+
 fn fetch(
     agent: &ureq::Agent,
     url: &str,
-    res: &Resource,
+    check: Option<&Checksum>,
     dest: &Path,
 ) -> std::result::Result<(), String> {
     let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
     let total = resp.body().content_length();
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.part-{}", res.file, std::process::id()));
+    let file = dest
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file}.part-{}", std::process::id()));
     let result = (|| {
         let mut out =
             File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
@@ -92,7 +182,7 @@ fn fetch(
                 .map_err(|e| e.to_string())?
                 .progress_chars("=> "),
         );
-        bar.set_message(res.file);
+        bar.set_message(file.clone());
         // cleared on every path, so a failure's log line is not drawn over a stale bar
         struct Clear(ProgressBar);
         impl Drop for Clear {
@@ -102,7 +192,7 @@ fn fetch(
         }
         let bar = Clear(bar);
         let mut reader = resp.body_mut().as_reader();
-        let mut h = Md5::new();
+        let mut h = check.map(Checksum::hasher);
         let mut buf = vec![0u8; 1 << 16];
         let mut got = 0u64;
         loop {
@@ -112,7 +202,9 @@ fn fetch(
             if n == 0 {
                 break;
             }
-            h.update(&buf[..n]);
+            if let Some(h) = &mut h {
+                h.update(&buf[..n]);
+            }
             out.write_all(&buf[..n])
                 .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
             got += n as u64;
@@ -124,12 +216,10 @@ fn fetch(
                 return Err(format!("got {got} of {n} bytes"));
             }
         }
-        let digest = hex(&h.finalize());
-        if digest != res.md5 {
-            return Err(format!(
-                "checksum mismatch: MD5 {digest}, expected {}",
-                res.md5
-            ));
+        if let (Some(c), Some(h)) = (check, h) {
+            if let Some(m) = c.mismatch(&h.hex()) {
+                return Err(format!("checksum mismatch: {m}"));
+            }
         }
         out.sync_all()
             .map_err(|e| format!("cannot sync {}: {e}", tmp.display()))?;

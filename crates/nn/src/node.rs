@@ -7,9 +7,11 @@
 //! ```
 //!
 //! `name` is the module's `state_dict` prefix, as in `nn.Sequential(OrderedDict(...))`
-//! (default: its position); `from` names its inputs (default: the node before it, or the
-//! container's input for the first); `when = false` leaves the node out, its name then
-//! standing for its input (torchvision's `if self.downsample is not None`);
+//! (default: its position among the nodes kept, as `nn.Sequential(*layers)` numbers a
+//! list built with `if …: layers.append(…)`); `from` names its inputs (default: the node
+//! before it, or the container's input for the first); `when = false` leaves the node
+//! out, its name then standing for its input (torchvision's `if self.downsample is not
+//! None`);
 //! `{ share = "embed", from = "x2" }` calls the module of node `embed` again, with the
 //! same parameters (a siamese network).
 

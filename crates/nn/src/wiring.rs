@@ -60,11 +60,33 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// The name of each node: its `name`, else its index among the nodes kept, as
+/// `nn.Sequential(*layers)` numbers a list built with `if …: layers.append(…)`; an
+/// unnamed node left out has a name no `name` can take (`.3`, its file position).
+fn node_names(nodes: &[NodeConfig]) -> Vec<String> {
+    let mut kept = 0;
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let name = match (&n.name, n.when) {
+                (Some(name), _) => name.clone(),
+                (None, true) => kept.to_string(),
+                (None, false) => format!(".{i}"),
+            };
+            kept += usize::from(n.when);
+            name
+        })
+        .collect()
+}
+
 /// The names in scope: inputs and nodes (every node, kept or not), with what each is.
 struct Scope<'a> {
     inputs: &'a [String],
     /// name → file position of the node.
     nodes: HashMap<String, usize>,
+    /// Each node's name, by file position.
+    names: Vec<String>,
 }
 
 impl<'a> Scope<'a> {
@@ -79,8 +101,9 @@ impl<'a> Scope<'a> {
                 ));
             }
         }
+        let names = node_names(nodes);
         for (i, n) in nodes.iter().enumerate() {
-            let name = n.name.clone().unwrap_or_else(|| i.to_string());
+            let name = names[i].clone();
             if n.name.is_some() {
                 check_name(&name).map_err(|m| at(i, n, Error::field("name", m)))?;
             }
@@ -106,6 +129,7 @@ impl<'a> Scope<'a> {
         Ok(Self {
             inputs,
             nodes: seen,
+            names,
         })
     }
 
@@ -117,10 +141,7 @@ impl<'a> Scope<'a> {
             return Ok(n.from.clone());
         }
         if i > 0 {
-            return Ok(vec![nodes[i - 1]
-                .name
-                .clone()
-                .unwrap_or_else(|| (i - 1).to_string())]);
+            return Ok(vec![self.names[i - 1].clone()]);
         }
         match self.inputs {
             [one] => Ok(vec![one.clone()]),
@@ -190,9 +211,10 @@ impl Wiring {
             .iter()
             .map(|&i| resolve.share(i))
             .collect::<Result<Vec<_>>>()?;
-        let order = topological(&kept, &sources, &shares, nodes, &names_of(&kept, nodes))?;
+        let names: Vec<String> = kept.iter().map(|&i| scope.names[i].clone()).collect();
+        let order = topological(&kept, &sources, &shares, nodes, &names)?;
         let wiring = Self {
-            names: names_of(&kept, nodes),
+            names,
             chain: is_chain(inputs, &sources, &outputs) && shares.iter().all(Option::is_none),
             kept,
             sources,
@@ -244,12 +266,6 @@ impl Wiring {
         }
         Ok(())
     }
-}
-
-fn names_of(kept: &[usize], nodes: &[NodeConfig]) -> Vec<String> {
-    kept.iter()
-        .map(|&i| nodes[i].name.clone().unwrap_or_else(|| i.to_string()))
-        .collect()
 }
 
 fn is_chain(inputs: &[String], sources: &[Vec<Src>], outputs: &[Src]) -> bool {
@@ -344,10 +360,7 @@ impl Resolver<'_> {
         if outputs.is_empty() {
             return Ok(vec![match self.nodes.len() {
                 0 => Src::Input(0),
-                n => {
-                    let last = self.nodes[n - 1].name.clone();
-                    self.output(&last.unwrap_or_else(|| (n - 1).to_string()))?
-                }
+                n => self.output(&self.scope.names[n - 1])?,
             }]);
         }
         outputs.iter().map(|o| self.output(o)).collect()

@@ -34,7 +34,7 @@ pub(crate) struct RawBlock {
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
-    defaults: toml::Table,
+    pub defaults: toml::Table,
     #[serde(default)]
     pub inputs: Option<Vec<String>>,
     #[serde(default)]

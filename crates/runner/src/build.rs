@@ -19,8 +19,28 @@ use wick_data::{data_root, DataLoader, Dataset, Split};
 use wick_nn::{BuildCtx, Sequential};
 use wick_tensor::SeedRng;
 
-/// Builds the model of an experiment with PyTorch's default init from its seed.
+/// Builds the model of an experiment with PyTorch's default init from its seed, its
+/// parameters frozen as `[model] freeze`/`trainable` say (weights are loaded by
+/// [`load_weights`]).
 pub fn build_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunError> {
+    let model = init_model(exp, device)?;
+    exp.model.transfer.apply_freeze(&model)?;
+    Ok(model)
+}
+
+/// Copies `[model] weights` into `model` (nothing without them), as
+/// `load_state_dict(strict)` with the `ignore` keys left out.
+pub fn load_weights(exp: &Experiment, model: &Sequential) -> Result<(), RunError> {
+    let t = &exp.model.transfer;
+    let Some(source) = &t.weights else {
+        return Ok(());
+    };
+    let file = crate::weights_file::resolve(source)?;
+    let state = crate::weights_file::read(&file)?;
+    t.load(model, state, &file.display().to_string())
+}
+
+fn init_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunError> {
     let mut rng = SeedRng::stream(exp.seed, "init", &[]);
     let mut nodes = exp.model.layers.clone();
     let mut ctx = BuildCtx {
@@ -195,6 +215,8 @@ pub(crate) struct Around<'a> {
     pub stop: Arc<AtomicBool>,
     /// The resolved config (TOML) and its MD5.
     pub config: (String, String),
+    /// Whether to copy `[model] weights` in (not when a checkpoint follows).
+    pub load_weights: bool,
 }
 
 /// An experiment's trainer, with what the run needs beside it.
@@ -216,6 +238,9 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     let (train_ds, test_ds) = load_data(exp, around.mirrors)?;
     let classes = train_ds.classes();
     let model = build_model(exp, &device)?;
+    if around.load_weights {
+        load_weights(exp, &model)?;
+    }
     let train = loader(exp, &exp.data.train, train_ds, &device)?;
     let test = match (&exp.data.test, test_ds) {
         (Some(cfg), Some(ds)) => Some(loader(exp, cfg, ds, &device)?),
@@ -264,7 +289,19 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
 /// file's `interval`, else the class's own), clipping, metrics and log interval.
 fn trainer(exp: &Experiment, model: Sequential) -> Result<Trainer<Sequential>, RunError> {
     let criterion = exp.loss.build()?;
-    let mut optimizer = exp.optimizer.build(model.parameters())?;
+    let trainable: Vec<_> = model
+        .parameters()
+        .into_iter()
+        .filter(|p| p.requires_grad())
+        .collect();
+    if trainable.is_empty() {
+        return Err(RunError::Mismatch(
+            "every parameter of the model is frozen: nothing to train (see [model] freeze \
+             and trainable)"
+                .into(),
+        ));
+    }
+    let mut optimizer = exp.optimizer.build(trainable)?;
     let scheduler = exp
         .scheduler
         .as_ref()

@@ -33,10 +33,12 @@ pub mod rundir;
 pub mod schema;
 pub mod task;
 pub mod trainer;
+pub mod transfer;
 mod validate;
+mod weights_file;
 pub mod zoo;
 
-pub use build::build_model;
+pub use build::{build_model, load_weights};
 pub use diagnostic::Diagnostic;
 pub use fit::{
     Callback, Checkpoints, Control, EarlyStopping, FitReport, Snapshot, StopOn, Trainer, View,

@@ -7,6 +7,7 @@ use crate::decode::{decode, decode_open, decode_tagged};
 use crate::diagnostic::Diagnostic;
 use crate::keypath::KeyPath;
 use crate::schema::ModelConfig;
+use crate::transfer::TransferConfig;
 use crate::zoo::Zoo;
 use serde::Deserialize;
 use wick_nn::{LayerConfig, NodeBody, NodeConfig, OpSpec, SequentialConfig};
@@ -30,47 +31,37 @@ fn model_path() -> KeyPath {
 
 impl RawModel {
     /// The typed `[model]` from its table: an architecture of the zoo
-    /// (`type = "resnet18"` with its arguments, `input` optional), or written out.
+    /// (`type = "resnet18"` with its arguments, `input` optional), or written out; then
+    /// its transfer keys and `replace`.
     pub fn resolve_value(
         value: toml::Value,
         blocks: &Blocks,
         zoo: &Zoo,
     ) -> Result<ModelConfig, Diagnostic> {
         let path = model_path();
-        let ty = value.get("type").cloned();
-        let Some(ty) = ty else {
+        let toml::Value::Table(mut table) = value else {
             let raw: RawModel = decode(value, &path)?;
             return raw.resolve(blocks);
         };
-        let table = value.as_table().cloned().unwrap_or_default();
-        let name = ty.as_str().unwrap_or_default();
-        let Some(arch) = zoo.models.get(name) else {
-            let known: Vec<&str> = zoo.models.keys().map(String::as_str).collect();
-            let d = Diagnostic::value(path.key("type"), format!("unknown architecture `{name}`"))
-                .with_label("not in the zoo");
-            return Err(
-                match crate::diagnostic::suggest(name, known.iter().copied()) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!("the zoo has {}", known.join(", "))),
-                },
-            );
+        let mut transfer = take_transfer(&mut table)?;
+        let replace = table.remove("replace");
+        let mut model = match table.get("type").cloned() {
+            None => {
+                check_weights_name(&transfer, None)?;
+                let raw: RawModel = decode(toml::Value::Table(table), &path)?;
+                raw.resolve(blocks)?
+            }
+            Some(ty) => zoo_model(&ty, table, blocks, zoo, &mut transfer)?,
         };
-        let mut args = table.clone();
-        let input = match args.remove("input") {
-            Some(v) => decode(v, &path.key("input"))?,
-            None => arch.input.clone(),
-        };
-        let layers = arch.block.instantiate(name, &args, &path)?;
-        let mut decoder = NodeDecoder {
-            blocks,
-            using: vec![name.to_string()],
-        };
-        let at = KeyPath::root().key("models").key(name).key("layers");
-        Ok(ModelConfig {
-            inputs: vec![("input".into(), input)],
-            layers: decoder.nodes(&layers, &at)?,
-            outputs: Vec::new(),
-        })
+        if let Some(r) = replace {
+            let mut decoder = NodeDecoder {
+                blocks,
+                using: Vec::new(),
+            };
+            decoder.replace(&mut model.layers, r, &mut transfer)?;
+        }
+        model.transfer = transfer;
+        Ok(model)
     }
 
     /// The typed `[model]`, blocks expanded.
@@ -85,6 +76,7 @@ impl RawModel {
             inputs,
             layers,
             outputs: self.outputs.unwrap_or_default(),
+            transfer: TransferConfig::default(),
         })
     }
 
@@ -108,6 +100,149 @@ impl RawModel {
                 .with_label("missing `input`")
                 .with_help("set input = [1, 28, 28] (the per-sample shape), or inputs = { x1 = [16], x2 = [16] }")),
         }
+    }
+}
+
+/// Takes `[model]`'s transfer keys (`weights`, `freeze`, …) out of its table.
+fn take_transfer(table: &mut toml::Table) -> Result<TransferConfig, Diagnostic> {
+    let mut keys = toml::Table::new();
+    for k in crate::transfer::KEYS {
+        if let Some(v) = table.remove(*k) {
+            keys.insert((*k).to_string(), v);
+        }
+    }
+    decode(toml::Value::Table(keys), &model_path())
+}
+
+/// Whether `weights` looks like a torchvision weights name (`IMAGENET1K_V1`).
+fn weights_name(transfer: &TransferConfig) -> Option<&str> {
+    let w = transfer.weights.as_deref()?;
+    let named = !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    named.then_some(w)
+}
+
+/// Refuses a weights name for a model that is not a zoo architecture, or one the
+/// architecture `arch` (named `ty`) does not have.
+fn check_weights_name(
+    transfer: &TransferConfig,
+    arch: Option<(&str, &crate::zoo::ZooModel)>,
+) -> Result<(), Diagnostic> {
+    let Some(name) = weights_name(transfer) else {
+        return Ok(());
+    };
+    let at = model_path().key("weights");
+    let Some((ty, arch)) = arch else {
+        return Err(Diagnostic::value(
+            at,
+            format!("`{name}` names torchvision weights, which only the zoo's architectures have"),
+        )
+        .with_label("not a file")
+        .with_help("give a .pth or .safetensors file, a run directory or a URL"));
+    };
+    if arch.weights_url(name).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = arch.weights.keys().map(String::as_str).collect();
+    let d = Diagnostic::value(at, format!("{ty} has no weights called `{name}`"))
+        .with_label("unknown weights");
+    Err(
+        match crate::diagnostic::suggest(name, known.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None if known.is_empty() => d.with_help(format!("torchvision has no pretrained {ty}")),
+            None => d.with_help(format!("{ty} has {}", known.join(", "))),
+        },
+    )
+}
+
+/// An architecture of the zoo with its arguments: its weights name written as its
+/// URL, and its head (`fc`) left out of loading when `num_classes` resizes it.
+fn zoo_model(
+    ty: &toml::Value,
+    mut args: toml::Table,
+    blocks: &Blocks,
+    zoo: &Zoo,
+    transfer: &mut TransferConfig,
+) -> Result<ModelConfig, Diagnostic> {
+    let path = model_path();
+    let name = ty.as_str().unwrap_or_default();
+    let Some(arch) = zoo.models.get(name) else {
+        let known: Vec<&str> = zoo.models.keys().map(String::as_str).collect();
+        let d = Diagnostic::value(path.key("type"), format!("unknown architecture `{name}`"))
+            .with_label("not in the zoo");
+        return Err(
+            match crate::diagnostic::suggest(name, known.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help(format!("the zoo has {}", known.join(", "))),
+            },
+        );
+    };
+    check_weights_name(transfer, Some((name, arch)))?;
+    if let Some(w) = weights_name(transfer).and_then(|w| arch.weights_url(w)) {
+        transfer.weights = Some(w.to_string());
+    }
+    if transfer.weights.is_some() && transfer.rename.is_empty() {
+        transfer.rename = arch.rename.clone();
+    }
+    let resized = |k: &str| {
+        args.get(k)
+            .is_some_and(|v| arch.block.defaults.get(k) != Some(v))
+    };
+    if let (Some(_), Some(head), true) = (&transfer.weights, &arch.head, resized("num_classes")) {
+        let glob = format!("{head}.*");
+        if !transfer.ignore.contains(&glob) {
+            transfer.ignore.push(glob);
+        }
+    }
+    let input = match args.remove("input") {
+        Some(v) => decode(v, &path.key("input"))?,
+        None => arch.input.clone(),
+    };
+    let layers = arch.block.instantiate(name, &args, &path)?;
+    let mut decoder = NodeDecoder {
+        blocks,
+        using: vec![name.to_string()],
+    };
+    let at = KeyPath::root().key("models").key(name).key("layers");
+    Ok(ModelConfig {
+        inputs: vec![("input".into(), input)],
+        layers: decoder.nodes(&layers, &at)?,
+        outputs: Vec::new(),
+        transfer: TransferConfig::default(),
+    })
+}
+
+/// The node at the dotted module path `path` (`layer4.1.conv2`), or the names known at
+/// the level where it is missing.
+fn find_node<'n>(
+    nodes: &'n mut [NodeConfig],
+    path: &str,
+) -> Result<&'n mut NodeConfig, Vec<String>> {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let names: Vec<String> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| n.name.clone().unwrap_or_else(|| i.to_string()))
+        .collect();
+    let Some(i) = names.iter().position(|n| n == head) else {
+        return Err(names);
+    };
+    let node = &mut nodes[i];
+    let Some(rest) = rest else {
+        return Ok(node);
+    };
+    let inner = match &mut node.body {
+        NodeBody::Layer(cfg) => cfg.downcast_mut::<SequentialConfig>(),
+        _ => None,
+    };
+    match inner {
+        Some(seq) => find_node(&mut seq.layers, rest)
+            .map_err(|known| known.into_iter().map(|k| format!("{head}.{k}")).collect()),
+        None => Err(vec![head.to_string()]),
     }
 }
 
@@ -290,6 +425,42 @@ impl NodeDecoder<'_> {
             input: None,
         }
         .into())
+    }
+
+    /// `replace = { conv1 = { type = "Conv2d", … } }`: each named module swapped for a
+    /// fresh one (as `model.conv1 = nn.Conv2d(…)`), its keys left out of loading.
+    fn replace(
+        &mut self,
+        nodes: &mut [NodeConfig],
+        replace: toml::Value,
+        transfer: &mut TransferConfig,
+    ) -> Result<(), Diagnostic> {
+        let at = model_path().key("replace");
+        let toml::Value::Table(table) = replace else {
+            return Err(
+                Diagnostic::value(at, "`replace` maps module names to layer tables")
+                    .with_label("not a table"),
+            );
+        };
+        for (name, layer) in table {
+            let path = at.key(name.as_str());
+            let toml::Value::Table(layer) = layer else {
+                return Err(Diagnostic::value(path, "a replacement is a layer table")
+                    .with_label("not a table"));
+            };
+            let cfg = self.layer(layer, &path)?;
+            let node = find_node(nodes, &name).map_err(|known| {
+                let d = Diagnostic::key(path.clone(), format!("the model has no module `{name}`"))
+                    .with_label("no such module");
+                match crate::diagnostic::suggest(&name, known.iter().map(String::as_str)) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("its modules there: {}", known.join(", "))),
+                }
+            })?;
+            node.body = NodeBody::Layer(cfg);
+            transfer.ignore.push(format!("{name}.*"));
+        }
+        Ok(())
     }
 
     /// A nested Sequential: its `layers` decoded as nodes (names, `from`, blocks).

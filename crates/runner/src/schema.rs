@@ -16,6 +16,7 @@ use crate::checkpoint::CheckpointConfig;
 use crate::metrics::MetricsConfig;
 use crate::monitor::EarlyStoppingConfig;
 use crate::task::Task;
+use crate::transfer::TransferConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use wick_data::datasets::{DatasetConfig, Nested};
@@ -114,6 +115,8 @@ pub struct ModelConfig {
     pub layers: Vec<NodeConfig>,
     /// The nodes whose outputs the model returns (default: the last).
     pub outputs: Vec<String>,
+    /// Weights to start from, and which parameters train.
+    pub transfer: TransferConfig,
 }
 
 impl ModelConfig {
@@ -155,6 +158,11 @@ impl Serialize for ModelConfig {
                 })
                 .collect();
             m.serialize_entry("inputs", &table)?;
+        }
+        if let Ok(toml::Value::Table(t)) = toml::Value::try_from(&self.transfer) {
+            for (k, v) in t {
+                m.serialize_entry(&k, &v)?;
+            }
         }
         m.serialize_entry("layers", &self.layers)?;
         if !self.outputs.is_empty() {

@@ -86,6 +86,7 @@ impl<'a> Run<'a> {
         opts: &'a RunOptions,
         dir: RunDir,
         started: String,
+        load_weights: bool,
     ) -> Result<Self, RunError> {
         let config = exp.to_toml();
         let config_md5 = md5_hex(config.as_bytes());
@@ -98,6 +99,7 @@ impl<'a> Run<'a> {
                 mirrors: opts.mirrors.as_deref(),
                 stop: Arc::clone(&opts.stop),
                 config: (config, config_md5.clone()),
+                load_weights,
             },
         )?;
         Ok(Self {
@@ -197,7 +199,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
     let dir = RunDir::create(&opts.runs_dir, &exp.name, &exp.extra_metrics())?;
     logging::log_to_file(&dir.path.join("log.jsonl"))?;
     let path = dir.path.clone();
-    let run = Run::new(exp, opts, dir, chrono::Local::now().to_rfc3339())?;
+    let run = Run::new(exp, opts, dir, chrono::Local::now().to_rfc3339(), true)?;
     rundir::write_atomic(&path, "config.toml", exp.to_toml().as_bytes())?;
     let summary = run.built.trainer.model().summary();
     rundir::write_atomic(&path, "summary.txt", format!("{summary}\n").as_bytes())?;
@@ -231,7 +233,7 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> 
         overrides: meta_field(run_dir, "overrides").unwrap_or_default(),
         ..opts.clone()
     };
-    let mut run = Run::new(&exp, &first, dir, started)?;
+    let mut run = Run::new(&exp, &first, dir, started, false)?;
     run.resumed_with = opts.overrides.clone();
     let device = run.built.device.clone();
     run.built.trainer.resume_from(&last, &device)?;

@@ -15,12 +15,40 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The zoo's files: name and text.
-const FILES: &[(&str, &str)] = &[("zoo/resnet.toml", include_str!("../zoo/resnet.toml"))];
+const FILES: &[(&str, &str)] = &[
+    ("zoo/resnet.toml", include_str!("../zoo/resnet.toml")),
+    (
+        "zoo/squeezenet.toml",
+        include_str!("../zoo/squeezenet.toml"),
+    ),
+    ("zoo/vgg.toml", include_str!("../zoo/vgg.toml")),
+    ("zoo/alexnet.toml", include_str!("../zoo/alexnet.toml")),
+    ("zoo/mobilenet.toml", include_str!("../zoo/mobilenet.toml")),
+    ("zoo/densenet.toml", include_str!("../zoo/densenet.toml")),
+];
 
-/// An architecture of the zoo: its block (arguments, layers) and input shape.
+/// An architecture of the zoo: its block (arguments, layers), input shape, the module
+/// its `num_classes` sizes (`fc`), and torchvision's pretrained weights by name
+/// (`IMAGENET1K_V1` → URL; `DEFAULT` → another name).
 pub(crate) struct ZooModel {
     pub block: RawBlock,
     pub input: Vec<usize>,
+    pub head: Option<String>,
+    pub weights: BTreeMap<String, String>,
+    /// How the keys of torchvision's files map to the model's (densenet's files keep
+    /// the `norm.1` names of old releases), in order.
+    pub rename: Vec<(String, String)>,
+}
+
+impl ZooModel {
+    /// The URL of the weights called `name` (`DEFAULT` followed to its target).
+    pub fn weights_url(&self, name: &str) -> Option<&str> {
+        let v = self.weights.get(name)?;
+        match v.starts_with("https://") || v.starts_with("http://") {
+            true => Some(v),
+            false => self.weights.get(v).map(String::as_str),
+        }
+    }
 }
 
 /// Every block and architecture of the zoo's files.
@@ -50,8 +78,29 @@ fn read(file: &str, text: &str, zoo: &mut Zoo) -> Result<(), Diagnostic> {
             .ok_or_else(|| bad(format!("models.{name} has no input")))?;
         let path = KeyPath::root().key("models").key(name.as_str());
         let input: Vec<usize> = crate::decode::decode(input, &path.key("input"))?;
+        let head = t
+            .remove("head")
+            .and_then(|h| h.as_str().map(str::to_string));
+        let weights = match t.remove("weights") {
+            Some(w) => crate::decode::decode(w, &path.key("weights"))?,
+            None => BTreeMap::new(),
+        };
+        let rename = match t.remove("rename") {
+            Some(toml::Value::Table(r)) => r
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                .collect(),
+            _ => Vec::new(),
+        };
         let block: RawBlock = crate::decode::decode(toml::Value::Table(t), &path)?;
-        zoo.models.insert(name, ZooModel { block, input });
+        let model = ZooModel {
+            block,
+            input,
+            head,
+            weights,
+            rename,
+        };
+        zoo.models.insert(name, model);
     }
     Ok(())
 }
@@ -88,10 +137,16 @@ mod tests {
     fn the_zoo_reads() {
         let z = zoo().unwrap();
         assert!(z.blocks.contains_key("BasicBlock") && z.blocks.contains_key("Bottleneck"));
-        assert_eq!(
-            architectures(),
-            ["resnet101", "resnet18", "resnet34", "resnet50"]
-        );
+        let archs = architectures();
+        for a in [
+            "resnet18",
+            "squeezenet1_1",
+            "vgg16_bn",
+            "alexnet",
+            "densenet121",
+        ] {
+            assert!(archs.contains(&a), "{a} missing from {archs:?}");
+        }
         assert_eq!(z.models["resnet18"].input, [3, 224, 224]);
     }
 }

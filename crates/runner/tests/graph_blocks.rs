@@ -86,7 +86,7 @@ fn export_writes_the_graph_as_modules() {
         "\nclass Unit_2(nn.Module):\n",
         "        self.fc1 = nn.Linear(in_features=6, out_features=6, bias=True)",
         "        self.proj = nn.Linear(in_features=6, out_features=8, bias=False)",
-        "        v_4 = fc2 + input\n        return v_4\n",
+        "        v_3 = fc2 + input\n        return v_3\n",
         "        proj = self.proj(input)\n        v_4 = fc2 + proj\n",
         "model = nn.Sequential(OrderedDict([\n    (\"stem\", nn.Linear(",
         "    (\"blocks\", nn.Sequential(OrderedDict([\n        (\"0\", Unit()),\n        (\"1\", Unit_2()),\n        (\"last\", Unit_3()),\n    ]))),",
