@@ -116,9 +116,13 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Check { experiment, set } => match load_experiment_with(&experiment, &set) {
             Ok(exp) => match wick_runner::build_model(&exp, &Device::Cpu) {
                 Ok(model) => {
+                    let weights = exp.model.transfer.weights.as_deref();
                     out(&format!(
-                        "{}: OK\n{}\n",
+                        "{}: OK\n{}{}\n",
                         experiment.display(),
+                        weights.map_or_else(String::new, |w| {
+                            wick_runner::weights_file::describe(w) + "\n"
+                        }),
                         model.summary()
                     ));
                     ExitCode::SUCCESS

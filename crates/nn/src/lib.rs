@@ -100,4 +100,4 @@ pub use sequential::{Sequential, SequentialConfig};
 pub use shape::{IntOrPair, Shape};
 pub use state_dict::{load_state_dict, load_state_dict_with, set_rng_counters, IncompatibleKeys};
 pub use summary::{LayerSummary, Summary};
-pub use wiring::{connections, Connections};
+pub use wiring::{connections, node_names, Connections};

@@ -63,7 +63,7 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
 /// The name of each node: its `name`, else its index among the nodes kept, as
 /// `nn.Sequential(*layers)` numbers a list built with `if …: layers.append(…)`; an
 /// unnamed node left out has a name no `name` can take (`.3`, its file position).
-fn node_names(nodes: &[NodeConfig]) -> Vec<String> {
+pub fn node_names(nodes: &[NodeConfig]) -> Vec<String> {
     let mut kept = 0;
     nodes
         .iter()

@@ -187,6 +187,30 @@ fn a_node_left_out_stands_for_its_input() {
     assert_close("main(x) + x", &m.forward(&x, false).unwrap(), &want, 1e-6);
 }
 
+/// Unnamed nodes are numbered among the nodes kept, as `nn.Sequential(*layers)` numbers
+/// a list built with `if expand: layers.append(...)` (torchvision's MobileNetV2).
+#[test]
+fn unnamed_nodes_are_numbered_among_those_kept() {
+    let mut n = nodes(serde_json::json!([
+        { "type": "Linear", "out_features": 8, "when": false },
+        { "type": "Linear", "out_features": 4 },
+        { "type": "ReLU" },
+        { "type": "Linear", "out_features": 2 },
+    ]));
+    let m = build(&[("input".into(), vec![4])], &mut n, &[]).unwrap();
+    let keys: Vec<String> = m.state_dict().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, named(&["0.weight", "0.bias", "2.weight", "2.bias"]));
+    // a named node takes its place in the count
+    let mut n = nodes(serde_json::json!([
+        { "name": "a", "type": "Linear", "out_features": 4 },
+        { "type": "Linear", "out_features": 4, "when": false },
+        { "type": "Linear", "out_features": 2 },
+    ]));
+    let m = build(&[("input".into(), vec![4])], &mut n, &[]).unwrap();
+    let keys: Vec<String> = m.state_dict().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, named(&["a.weight", "a.bias", "1.weight", "1.bias"]));
+}
+
 #[test]
 fn fusions_take_only_private_links() {
     // bn → relu is private (fused); conv's output feeds two nodes (not fused)

@@ -7,6 +7,7 @@
 //! become tuples, `None` stays `None`); the few wick-only keys are handled here.
 
 use crate::export_model::PyModel;
+use crate::export_transfer::TransferPy;
 use crate::schema::{Experiment, SplitConfig};
 use serde::Serialize;
 use std::fmt::Write;
@@ -45,7 +46,7 @@ def hf_dataset(args, split, transform):
 
     return HubDataset()"#;
 
-fn py(v: &toml::Value) -> String {
+pub(crate) fn py(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => format!("{s:?}"),
         toml::Value::Integer(i) => i.to_string(),
@@ -215,10 +216,10 @@ pub fn python_script(exp: &Experiment, default_checkpoint: Option<&str>) -> Stri
     let mut s = String::new();
     let w = &mut s;
     script_header(w, exp);
-    script_model(w, exp);
+    let tp = script_model(w, exp);
     let (step_sched, epoch_sched) = script_scheduler(w, exp);
     script_data(w, exp);
-    script_loop(w, exp, default_checkpoint, step_sched, epoch_sched);
+    script_loop(w, exp, default_checkpoint, (step_sched, epoch_sched), &tp);
     s
 }
 
@@ -233,6 +234,7 @@ fn script_header(w: &mut String, exp: &Experiment) {
     python this.py --train                                  # train it in PyTorch
 """
 import argparse
+import fnmatch
 import os
 from collections import OrderedDict
 
@@ -240,6 +242,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.optim as optim
+import torchvision
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision import datasets, transforms
 
@@ -281,25 +284,40 @@ class Residual(nn.Module):
     }
 }
 
-/// `torch.manual_seed`, the model, the criterion and the optimizer.
-fn script_model(w: &mut String, exp: &Experiment) {
+/// `torch.manual_seed`, the model (a zoo architecture as its torchvision constructor),
+/// its transfer keys, the criterion and the optimizer.
+fn script_model(w: &mut String, exp: &Experiment) -> TransferPy {
     let plain = |cfg: &wick_nn::LayerConfig, indent: usize| {
         let (ty, args) = fields(cfg);
         layer(&args, &ty, indent)
     };
-    let mut py_model = PyModel::new(&plain);
-    let model = py_model.model(&exp.model);
-    w.push_str(&py_model.classes());
+    let model = match crate::export_transfer::torchvision_model(&exp.model, &plain) {
+        Some(code) => code,
+        None => {
+            let mut py_model = PyModel::new(&plain);
+            let model = py_model.model(&exp.model);
+            w.push_str(&py_model.classes());
+            format!("model = {model}\n")
+        }
+    };
     writeln!(w, "\ntorch.manual_seed({})", exp.seed).ok();
-    writeln!(w, "\nmodel = {model}").ok();
+    write!(w, "\n{model}").ok();
+    let t = &exp.model.transfer;
+    let weights = t.weights.as_ref().map(|src| {
+        crate::weights_file::resolve_local(src)
+            .map_or_else(|| src.clone(), |p| p.display().to_string())
+    });
+    let tp = crate::export_transfer::transfer(t, weights.as_deref());
+    w.push_str(&tp.setup);
     let (lty, largs) = fields(&exp.loss);
-    writeln!(w, "criterion = {}", call("nn", &lty, &largs, &[])).ok();
+    writeln!(w, "\ncriterion = {}", call("nn", &lty, &largs, &[])).ok();
     let (oty, oargs) = fields(&exp.optimizer);
     let o = call("optim", &oty, &oargs, &["param_groups"]);
     let o = o
-        .replacen('(', "(model.parameters(), ", 1)
+        .replacen('(', &format!("({}, ", tp.params), 1)
         .replace(", )", ")");
     writeln!(w, "optimizer = {o}").ok();
+    tp
 }
 
 /// The scheduler, and where the loop steps it: the per-batch call and the per-epoch
@@ -425,15 +443,15 @@ fn script_loop(
     w: &mut String,
     exp: &Experiment,
     default_checkpoint: Option<&str>,
-    step_sched: &str,
-    epoch_sched: &str,
+    (step_sched, epoch_sched): (&str, &str),
+    tp: &TransferPy,
 ) {
     writeln!(
         w,
         r#"
 
 def train(epoch):
-    model.train()
+    {train_mode}
     running = 0.0
     for batch_idx, (data, target) in enumerate(train_loader):
         optimizer.zero_grad()
@@ -466,7 +484,7 @@ if __name__ == "__main__":
     ap.add_argument("--train", action="store_true")
     args = ap.parse_args()
     eval_loader = {eval_loader}
-    if args.train:
+    if args.train:{load}
         for epoch in range(1, {epochs} + 1):
             train(epoch)
             test_loss = test(eval_loader)
@@ -477,6 +495,8 @@ if __name__ == "__main__":
         model.load_state_dict(load_file(args.checkpoint))
         test(eval_loader)"#,
         li = exp.train.log_interval,
+        train_mode = tp.train_mode,
+        load = tp.load,
         step_sched = step_sched,
         epoch_sched = epoch_sched,
         li_1 = exp.train.log_interval - 1,

@@ -13,6 +13,7 @@ pub mod diagnostic;
 mod error;
 pub mod export;
 mod export_model;
+mod export_transfer;
 mod expr;
 pub mod fit;
 mod keypath;
@@ -35,7 +36,7 @@ pub mod task;
 pub mod trainer;
 pub mod transfer;
 mod validate;
-mod weights_file;
+pub mod weights_file;
 pub mod zoo;
 
 pub use build::{build_model, load_weights};

@@ -48,8 +48,15 @@ impl RawModel {
         let mut model = match table.get("type").cloned() {
             None => {
                 check_weights_name(&transfer, None)?;
+                let architecture = match table.remove("architecture") {
+                    Some(a) => Some(decode(a, &path.key("architecture"))?),
+                    None => None,
+                };
                 let raw: RawModel = decode(toml::Value::Table(table), &path)?;
-                raw.resolve(blocks)?
+                ModelConfig {
+                    architecture,
+                    ..raw.resolve(blocks)?
+                }
             }
             Some(ty) => zoo_model(&ty, table, blocks, zoo, &mut transfer)?,
         };
@@ -58,7 +65,10 @@ impl RawModel {
                 blocks,
                 using: Vec::new(),
             };
-            decoder.replace(&mut model.layers, r, &mut transfer)?;
+            let names = decoder.replace(&mut model.layers, r, &mut transfer)?;
+            if let Some(a) = &mut model.architecture {
+                a.replaced.extend(names);
+            }
         }
         model.transfer = transfer;
         Ok(model)
@@ -77,6 +87,7 @@ impl RawModel {
             layers,
             outputs: self.outputs.unwrap_or_default(),
             transfer: TransferConfig::default(),
+            architecture: None,
         })
     }
 
@@ -200,6 +211,7 @@ fn zoo_model(
         None => arch.input.clone(),
     };
     let layers = arch.block.instantiate(name, &args, &path)?;
+    args.remove("type");
     let mut decoder = NodeDecoder {
         blocks,
         using: vec![name.to_string()],
@@ -210,39 +222,68 @@ fn zoo_model(
         layers: decoder.nodes(&layers, &at)?,
         outputs: Vec::new(),
         transfer: TransferConfig::default(),
+        architecture: Some(crate::zoo::Architecture {
+            name: name.to_string(),
+            args,
+            replaced: Vec::new(),
+        }),
     })
 }
 
-/// The node at the dotted module path `path` (`layer4.1.conv2`), or the names known at
-/// the level where it is missing.
-fn find_node<'n>(
-    nodes: &'n mut [NodeConfig],
-    path: &str,
-) -> Result<&'n mut NodeConfig, Vec<String>> {
+/// The positions, level by level, of the node at the dotted module path `path`
+/// (`layer4.1.conv2`), or the names known at the level where it is missing.
+pub(crate) fn node_path(nodes: &[NodeConfig], path: &str) -> Result<Vec<usize>, Vec<String>> {
     let (head, rest) = match path.split_once('.') {
         Some((h, r)) => (h, Some(r)),
         None => (path, None),
     };
-    let names: Vec<String> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| n.name.clone().unwrap_or_else(|| i.to_string()))
-        .collect();
+    let names = wick_nn::node_names(nodes);
     let Some(i) = names.iter().position(|n| n == head) else {
-        return Err(names);
+        return Err(names.into_iter().filter(|n| !n.starts_with('.')).collect());
     };
-    let node = &mut nodes[i];
     let Some(rest) = rest else {
-        return Ok(node);
+        return Ok(vec![i]);
     };
-    let inner = match &mut node.body {
-        NodeBody::Layer(cfg) => cfg.downcast_mut::<SequentialConfig>(),
+    let inner = match &nodes[i].body {
+        NodeBody::Layer(cfg) => cfg.downcast_ref::<SequentialConfig>(),
         _ => None,
     };
     match inner {
-        Some(seq) => find_node(&mut seq.layers, rest)
+        Some(seq) => node_path(&seq.layers, rest)
+            .map(|mut p| {
+                p.insert(0, i);
+                p
+            })
             .map_err(|known| known.into_iter().map(|k| format!("{head}.{k}")).collect()),
         None => Err(vec![head.to_string()]),
+    }
+}
+
+/// The node at `positions` ([`node_path`]).
+pub(crate) fn node_at<'n>(nodes: &'n [NodeConfig], positions: &[usize]) -> Option<&'n NodeConfig> {
+    let (&first, rest) = positions.split_first()?;
+    let node = nodes.get(first)?;
+    if rest.is_empty() {
+        return Some(node);
+    }
+    match &node.body {
+        NodeBody::Layer(cfg) => node_at(&cfg.downcast_ref::<SequentialConfig>()?.layers, rest),
+        _ => None,
+    }
+}
+
+/// The node at `positions`, to change it.
+fn node_at_mut<'n>(nodes: &'n mut [NodeConfig], positions: &[usize]) -> Option<&'n mut NodeConfig> {
+    let (&first, rest) = positions.split_first()?;
+    let node = nodes.get_mut(first)?;
+    if rest.is_empty() {
+        return Some(node);
+    }
+    match &mut node.body {
+        NodeBody::Layer(cfg) => {
+            node_at_mut(&mut cfg.downcast_mut::<SequentialConfig>()?.layers, rest)
+        }
+        _ => None,
     }
 }
 
@@ -434,7 +475,7 @@ impl NodeDecoder<'_> {
         nodes: &mut [NodeConfig],
         replace: toml::Value,
         transfer: &mut TransferConfig,
-    ) -> Result<(), Diagnostic> {
+    ) -> Result<Vec<String>, Diagnostic> {
         let at = model_path().key("replace");
         let toml::Value::Table(table) = replace else {
             return Err(
@@ -442,6 +483,7 @@ impl NodeDecoder<'_> {
                     .with_label("not a table"),
             );
         };
+        let mut names = Vec::new();
         for (name, layer) in table {
             let path = at.key(name.as_str());
             let toml::Value::Table(layer) = layer else {
@@ -449,7 +491,7 @@ impl NodeDecoder<'_> {
                     .with_label("not a table"));
             };
             let cfg = self.layer(layer, &path)?;
-            let node = find_node(nodes, &name).map_err(|known| {
+            let at_path = node_path(nodes, &name).map_err(|known| {
                 let d = Diagnostic::key(path.clone(), format!("the model has no module `{name}`"))
                     .with_label("no such module");
                 match crate::diagnostic::suggest(&name, known.iter().map(String::as_str)) {
@@ -457,10 +499,13 @@ impl NodeDecoder<'_> {
                     None => d.with_help(format!("its modules there: {}", known.join(", "))),
                 }
             })?;
-            node.body = NodeBody::Layer(cfg);
+            if let Some(node) = node_at_mut(nodes, &at_path) {
+                node.body = NodeBody::Layer(cfg);
+            }
             transfer.ignore.push(format!("{name}.*"));
+            names.push(name);
         }
-        Ok(())
+        Ok(names)
     }
 
     /// A nested Sequential: its `layers` decoded as nodes (names, `from`, blocks).

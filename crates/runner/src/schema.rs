@@ -117,6 +117,8 @@ pub struct ModelConfig {
     pub outputs: Vec<String>,
     /// Weights to start from, and which parameters train.
     pub transfer: TransferConfig,
+    /// The zoo architecture it was built from (`type = "resnet18"`), if any.
+    pub architecture: Option<crate::zoo::Architecture>,
 }
 
 impl ModelConfig {
@@ -163,6 +165,9 @@ impl Serialize for ModelConfig {
             for (k, v) in t {
                 m.serialize_entry(&k, &v)?;
             }
+        }
+        if let Some(a) = &self.architecture {
+            m.serialize_entry("architecture", a)?;
         }
         m.serialize_entry("layers", &self.layers)?;
         if !self.outputs.is_empty() {

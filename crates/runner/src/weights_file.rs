@@ -2,7 +2,8 @@
 //! (`torch.hub.load_state_dict_from_url`: `$TORCH_HOME/hub/checkpoints`, so that files
 //! a user already downloaded with torchvision are found; a missing one downloaded and
 //! checked against the SHA-256 prefix in its name), a `.safetensors` or PyTorch `.pth`
-//! file, a checkpoint folder, or a run directory (its `best` checkpoint, else `last`).
+//! file, a checkpoint folder, a run directory (its `best` checkpoint, else `last`), or
+//! an experiment's folder of runs (its newest run).
 
 use crate::error::RunError;
 use candle_core::{Device, Tensor};
@@ -42,7 +43,7 @@ pub(crate) fn resolve(source: &str) -> Result<PathBuf, RunError> {
             true => Ok(path),
             false => Err(RunError::Mismatch(format!(
                 "model.weights: {} does not exist (a .pth or .safetensors file, a run \
-                 directory, a checkpoint folder, or a URL)",
+                 directory, an experiment's folder of runs, a checkpoint folder, or a URL)",
                 path.display()
             ))),
         };
@@ -64,6 +65,15 @@ pub(crate) fn resolve(source: &str) -> Result<PathBuf, RunError> {
         ))
     })?;
     Ok(ckpt.join(crate::checkpoint::MODEL_FILE))
+}
+
+/// The file a local `source` (not a URL) resolves to, if it does; URLs are left to the
+/// caller (resolving one would download it).
+pub(crate) fn resolve_local(source: &str) -> Option<PathBuf> {
+    match is_url(source) {
+        true => None,
+        false => resolve(source).ok()?.canonicalize().ok(),
+    }
 }
 
 /// A run directory's `best` checkpoint, else its `last`.
@@ -91,15 +101,44 @@ fn newest_run(dir: &Path) -> Option<PathBuf> {
     Some(ckpt)
 }
 
-/// `load_state_dict_from_url`'s file: in the hub cache, downloaded when missing.
-fn cached_url(url: &str) -> Result<PathBuf, RunError> {
+/// Where `url`'s file lives in torch's hub cache, and its file name.
+fn cache_path(url: &str) -> Result<(PathBuf, &str), RunError> {
     let file = url
         .rsplit('/')
         .next()
         .filter(|f| !f.is_empty())
         .ok_or_else(|| RunError::Mismatch(format!("model.weights: {url} names no file")))?;
-    let dir = torch_home().join("hub").join("checkpoints");
-    let dest = dir.join(file);
+    Ok((
+        torch_home().join("hub").join("checkpoints").join(file),
+        file,
+    ))
+}
+
+/// Where `[model] weights` come from, for `wick check`: the file, or the URL and
+/// whether torch's cache holds it (nothing is downloaded).
+pub fn describe(source: &str) -> String {
+    if !is_url(source) {
+        return match resolve(source) {
+            Ok(path) => format!("weights: {}", path.display()),
+            Err(e) => format!("weights: {e}"),
+        };
+    }
+    match cache_path(source) {
+        Ok((path, _)) if path.is_file() => {
+            format!("weights: {source}, in torch's cache at {}", path.display())
+        }
+        Ok((path, _)) => format!(
+            "weights: {source}, not in torch's cache yet: downloaded to {} when the run starts",
+            path.display()
+        ),
+        Err(e) => format!("weights: {e}"),
+    }
+}
+
+/// `load_state_dict_from_url`'s file: in the hub cache, downloaded when missing.
+fn cached_url(url: &str) -> Result<PathBuf, RunError> {
+    let (dest, file) = cache_path(url)?;
+    let dir = dest.parent().unwrap_or(Path::new(".")).to_path_buf();
     if dest.is_file() {
         tracing::info!(file = %dest.display(), "weights: {url} found in torch's cache");
         return Ok(dest);

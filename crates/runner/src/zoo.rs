@@ -27,6 +27,23 @@ const FILES: &[(&str, &str)] = &[
     ("zoo/densenet.toml", include_str!("../zoo/densenet.toml")),
 ];
 
+/// The zoo architecture a model was built from, recorded in the resolved config
+/// (`architecture = { type = "resnet18", args = { num_classes = 2 } }`) so that
+/// `wick export --python` writes `torchvision.models.resnet18(num_classes=2)`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Architecture {
+    /// torchvision's function name (`resnet18`).
+    #[serde(rename = "type")]
+    pub name: String,
+    /// Its arguments as given (`num_classes = 2`).
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub args: toml::Table,
+    /// The modules `replace` swapped for fresh ones (`conv1`, `layer4.1.conv2`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<String>,
+}
+
 /// An architecture of the zoo: its block (arguments, layers), input shape, the module
 /// its `num_classes` sizes (`fc`), and torchvision's pretrained weights by name
 /// (`IMAGENET1K_V1` → URL; `DEFAULT` → another name).

@@ -295,3 +295,93 @@ fn a_torchvision_name_is_written_as_its_url() {
         "1000 classes: the head loads"
     );
 }
+
+/// `wick export --python` writes a zoo model as torchvision's constructor with its
+/// replacements, the freezing as requires_grad_, an optimizer over what trains, and the
+/// weights loaded before training as wick loads them.
+#[test]
+fn export_writes_torchvisions_constructor_freezing_and_loading() {
+    let e = exp(&format!(
+        "type = \"squeezenet1_1\"\nnum_classes = 2\nweights = {:?}\nfreeze = [\"features.*\"]\n\
+         frozen_batchnorm = true\n\
+         replace = {{ \"features.0\" = {{ type = \"Conv2d\", in_channels = 3, out_channels = 64, kernel_size = 3, stride = 2 }} }}",
+        fixtures().join("zoo/squeezenet1_1.pth").display().to_string()
+    ));
+    let s = wick_runner::export::python_script(&e, None);
+    for want in [
+        "model = torchvision.models.squeezenet1_1(num_classes=2)\n",
+        "setattr(model.get_submodule(\"features\"), \"0\", nn.Conv2d(",
+        "FREEZE, TRAINABLE = [\"features.*\"], []\n",
+        "optimizer = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01",
+        "squeezenet1_1.pth\"\n",
+        "    ignore = [\"classifier.1.*\", \"features.0.*\"]\n",
+        "    if args.train:\n        load_pretrained()\n",
+        "def train(epoch):\n    train_mode()\n",
+    ] {
+        assert!(s.contains(want), "no {want:?} in\n{s}");
+    }
+    assert!(!s.contains("class Model"), "{s}");
+}
+
+/// `weights` on an experiment's folder of runs loads its newest run's `best` (else
+/// `last`) checkpoint; `rename` maps the file's keys first (a `DataParallel` file).
+#[test]
+fn a_folder_of_runs_gives_its_newest_run_and_rename_maps_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let save = |run: &str, which: &str, prefix: &str, value: f32| {
+        let dir = tmp.path().join(run).join("checkpoints").join(which);
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = Tensor::full(value, (2, 3), &Device::Cpu).unwrap();
+        let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let sd = std::collections::HashMap::from([
+            (format!("{prefix}2.weight"), w),
+            (format!("{prefix}2.bias"), b),
+        ]);
+        candle_core::safetensors::save(&sd, dir.join("model.safetensors")).unwrap();
+    };
+    save("20260101-000000", "last", "", 1.0);
+    save("20260102-000000", "best", "", 2.0);
+    let layers =
+        "input = [3, 224, 224]\nlayers = [{ type = \"AdaptiveAvgPool2d\", output_size = 1 }, \
+                  { op = \"flatten\" }, { type = \"Linear\", out_features = 2 }]";
+    let e = exp(&format!(
+        "{layers}\nweights = {:?}",
+        tmp.path().display().to_string()
+    ));
+    let model = build_model(&e, &Device::Cpu).unwrap();
+    load_weights(&e, &model).unwrap();
+    let w = model.state_dict()[0]
+        .1
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert_eq!(w, 2.0, "the newest run's checkpoint");
+
+    let dp = tempfile::tempdir().unwrap();
+    let sd = std::collections::HashMap::from([
+        (
+            "module.2.weight".to_string(),
+            Tensor::full(3f32, (2, 3), &Device::Cpu).unwrap(),
+        ),
+        (
+            "module.2.bias".to_string(),
+            Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap(),
+        ),
+    ]);
+    let file = dp.path().join("dp.safetensors");
+    candle_core::safetensors::save(&sd, &file).unwrap();
+    let e = exp(&format!(
+        "{layers}\nweights = {:?}\nrename = {{ \"module.\" = \"\" }}",
+        file.display().to_string()
+    ));
+    let model = build_model(&e, &Device::Cpu).unwrap();
+    load_weights(&e, &model).unwrap();
+    let w = model.state_dict()[0]
+        .1
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert_eq!(w, 3.0);
+}
