@@ -111,29 +111,35 @@ pub fn main_with(registry: Registry) -> ExitCode {
     crate::process::in_compute_pool(move || registry.enter(|| dispatch(cli.command)))
 }
 
+/// `wick check`: the experiment validated, where its weights come from, and the model
+/// table.
+fn check(experiment: &std::path::Path, set: &[Override]) -> ExitCode {
+    match load_experiment_with(experiment, set) {
+        Ok(exp) => match wick_runner::build_model(&exp, &Device::Cpu) {
+            Ok(model) => {
+                let weights = exp.model.transfer.weights.as_deref();
+                out(&format!(
+                    "{}: OK\n{}{}\n",
+                    experiment.display(),
+                    weights.map_or_else(String::new, |w| {
+                        wick_runner::weights_file::describe(w) + "\n"
+                    }),
+                    model.summary()
+                ));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+        },
+        Err(e) => {
+            eprint!("{}", e.rendered);
+            ExitCode::from(EXIT_BAD_EXPERIMENT)
+        }
+    }
+}
+
 fn dispatch(command: Command) -> ExitCode {
     match command {
-        Command::Check { experiment, set } => match load_experiment_with(&experiment, &set) {
-            Ok(exp) => match wick_runner::build_model(&exp, &Device::Cpu) {
-                Ok(model) => {
-                    let weights = exp.model.transfer.weights.as_deref();
-                    out(&format!(
-                        "{}: OK\n{}{}\n",
-                        experiment.display(),
-                        weights.map_or_else(String::new, |w| {
-                            wick_runner::weights_file::describe(w) + "\n"
-                        }),
-                        model.summary()
-                    ));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
-            },
-            Err(e) => {
-                eprint!("{}", e.rendered);
-                ExitCode::from(EXIT_BAD_EXPERIMENT)
-            }
-        },
+        Command::Check { experiment, set } => check(&experiment, &set),
         Command::Run {
             experiment,
             set,

@@ -6,7 +6,7 @@
 //! `nn.<Class>(arg=value, ...)` with each value written as a Python literal (arrays
 //! become tuples, `None` stays `None`); the few wick-only keys are handled here.
 
-use crate::export_model::PyModel;
+use crate::export_model::{py, PyModel};
 use crate::export_transfer::TransferPy;
 use crate::schema::{Experiment, SplitConfig};
 use serde::Serialize;
@@ -45,38 +45,6 @@ def hf_dataset(args, split, transform):
             return (transform(x) if transform is not None else x), row[label]
 
     return HubDataset()"#;
-
-pub(crate) fn py(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => format!("{s:?}"),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) if f.is_nan() => "float('nan')".into(),
-        toml::Value::Float(f) if f.is_infinite() => if *f > 0.0 {
-            "float('inf')"
-        } else {
-            "float('-inf')"
-        }
-        .into(),
-        toml::Value::Float(f) => {
-            let s = format!("{f:?}");
-            s
-        }
-        toml::Value::Boolean(b) => if *b { "True" } else { "False" }.into(),
-        toml::Value::Datetime(d) => format!("{:?}", d.to_string()),
-        toml::Value::Array(a) => {
-            let items: Vec<String> = a.iter().map(py).collect();
-            if items.len() == 1 {
-                format!("({},)", items[0])
-            } else {
-                format!("({})", items.join(", "))
-            }
-        }
-        toml::Value::Table(t) => {
-            let items: Vec<String> = t.iter().map(|(k, v)| format!("{k:?}: {}", py(v))).collect();
-            format!("{{{}}}", items.join(", "))
-        }
-    }
-}
 
 /// A nested array as a Python list literal.
 fn py_list(v: Option<&toml::Value>) -> String {

@@ -19,6 +19,39 @@ pub(crate) struct PyModel<'a> {
     classes: Vec<(String, String)>,
 }
 
+/// A TOML value as a Python literal.
+pub(crate) fn py(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("{s:?}"),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) if f.is_nan() => "float('nan')".into(),
+        toml::Value::Float(f) if f.is_infinite() => if *f > 0.0 {
+            "float('inf')"
+        } else {
+            "float('-inf')"
+        }
+        .into(),
+        toml::Value::Float(f) => {
+            let s = format!("{f:?}");
+            s
+        }
+        toml::Value::Boolean(b) => if *b { "True" } else { "False" }.into(),
+        toml::Value::Datetime(d) => format!("{:?}", d.to_string()),
+        toml::Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(py).collect();
+            if items.len() == 1 {
+                format!("({},)", items[0])
+            } else {
+                format!("({})", items.join(", "))
+            }
+        }
+        toml::Value::Table(t) => {
+            let items: Vec<String> = t.iter().map(|(k, v)| format!("{k:?}: {}", py(v))).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
 /// `name` as a Python identifier for a local variable.
 fn var(name: &str) -> String {
     const KEYWORDS: [&str; 8] = ["in", "is", "if", "or", "and", "not", "for", "def"];

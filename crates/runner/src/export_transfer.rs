@@ -18,7 +18,7 @@ pub(crate) fn torchvision_model(model: &ModelConfig, layer: LayerExpr) -> Option
     let args: Vec<String> = arch
         .args
         .iter()
-        .map(|(k, v)| format!("{k}={}", crate::export::py(v)))
+        .map(|(k, v)| format!("{k}={}", crate::export_model::py(v)))
         .collect();
     let mut s = format!(
         "model = torchvision.models.{}({})\n",
