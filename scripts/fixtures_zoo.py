@@ -10,6 +10,7 @@ Usage: /tmp/venv/bin/python scripts/fixtures_zoo.py [path/to/hymenoptera]
 """
 import json
 import os
+import re
 import sys
 
 import torch
@@ -34,6 +35,12 @@ def write_weights(name, out, hymenoptera, safetensors=False):
     if safetensors:
         save_file({k: v.contiguous() for k, v in m.state_dict().items()},
                   os.path.join(out, f"{name}.state.safetensors"))
+    if name == "densenet121":
+        # the key names of torchvision's published file (`norm.1`, from old releases),
+        # which torchvision's loader renames and wick's zoo `rename` maps
+        legacy = {re.sub(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.", r"\1.\2.", k): v
+                  for k, v in m.state_dict().items()}
+        torch.save(legacy, os.path.join(out, f"{name}.legacy.pth"))
     tf = transforms.Compose([
         transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
         transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
