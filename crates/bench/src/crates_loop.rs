@@ -26,6 +26,7 @@ pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopR
     let batch = exp.data.train.loader.batch_size;
     let total = n.div_ceil(batch);
     let steps = max_steps.map_or(total, |s| s.min(total));
+    let cpu0 = wick_runner::logging::cpu_seconds();
     let t0 = Instant::now();
     let body = || -> Result<f64> {
         let mut running = 0.0;
@@ -47,20 +48,18 @@ pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopR
     };
     // As `wick run` does: the loop runs on a thread of candle's pool.
     let last = wick::process::in_compute_pool(body)?;
+    let cpu = wick_runner::logging::cpu_seconds()
+        .zip(cpu0)
+        .map(|(b, a)| b - a);
     let (n, total) = match workload {
         "w6" => (steps * batch, steps),
         _ => (n, total),
     };
     let seconds = t0.elapsed().as_secs_f64();
-    Ok(LoopReport::new(
-        "wick_crates_loop",
-        workload,
-        n,
-        steps,
-        total,
-        seconds,
-        last,
-    ))
+    Ok(
+        LoopReport::new("wick_crates_loop", workload, n, steps, total, seconds, last)
+            .with_cpu_seconds(cpu),
+    )
 }
 
 /// `steps` batches of random images of the model's input shape (standard normal, as

@@ -12,6 +12,8 @@ pub struct LoopReport {
     total_steps: usize,
     seconds: f64,
     running_loss: f64,
+    /// CPU seconds (user + system) of the process during the loop.
+    cpu_seconds: Option<f64>,
 }
 
 impl LoopReport {
@@ -33,7 +35,15 @@ impl LoopReport {
             total_steps,
             seconds,
             running_loss,
+            cpu_seconds: None,
         }
+    }
+
+    /// The CPU seconds the loop took (`wick_runner::logging::cpu_seconds` before and
+    /// after), for its busy cores.
+    pub fn with_cpu_seconds(mut self, cpu: Option<f64>) -> Self {
+        self.cpu_seconds = cpu;
+        self
     }
 
     /// The JSON line the suite reads.
@@ -51,6 +61,7 @@ impl LoopReport {
             "step_ms": 1000.0 * self.seconds / self.steps.max(1) as f64,
             "running_loss": if self.running_loss.is_finite() { json!(self.running_loss) } else { Value::Null },
             "peak_rss_mib": wick_runner::logging::peak_rss_mib(),
+            "busy_cores": self.cpu_seconds.map(|c| c / self.seconds.max(1e-9)),
         })
     }
 }

@@ -143,13 +143,28 @@ fn layer(cfg: &toml::Table, ty: &str, indent: usize) -> String {
     }
 }
 
+/// torchvision takes `interpolation` as an `InterpolationMode`, not its name:
+/// `interpolation="bilinear"` becomes `interpolation=transforms.InterpolationMode.BILINEAR`.
+fn interpolation_mode(call: String, args: &toml::Table) -> String {
+    match args.get("interpolation").and_then(|v| v.as_str()) {
+        Some(mode) => call.replace(
+            &format!("interpolation={mode:?}"),
+            &format!(
+                "interpolation=transforms.InterpolationMode.{}",
+                mode.to_uppercase()
+            ),
+        ),
+        None => call,
+    }
+}
+
 fn transforms(split: &SplitConfig) -> String {
     let items: Vec<String> = split
         .transforms
         .iter()
         .map(|t| {
             let (ty, args) = fields(t);
-            call("transforms", &ty, &args, &[])
+            interpolation_mode(call("transforms", &ty, &args, &[]), &args)
         })
         .collect();
     format!(

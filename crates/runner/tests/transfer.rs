@@ -327,6 +327,7 @@ fn export_writes_torchvisions_constructor_freezing_and_loading() {
         "    ignore = [\"classifier.1.*\", \"features.0.*\"]\n",
         "    if args.train:\n        load_pretrained()\n",
         "def train(epoch):\n    train_mode()\n",
+        "transforms.Resize(size=256, interpolation=transforms.InterpolationMode.BILINEAR",
     ] {
         assert!(s.contains(want), "no {want:?} in\n{s}");
     }
