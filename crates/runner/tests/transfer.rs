@@ -334,65 +334,58 @@ fn export_writes_torchvisions_constructor_freezing_and_loading() {
     assert!(!s.contains("class Model"), "{s}");
 }
 
+/// A Linear(3, 2) state dict (weights `value`, keys `{prefix}2.weight`) at `file`.
+fn save_linear(file: &Path, prefix: &str, value: f32) {
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let sd = std::collections::HashMap::from([
+        (
+            format!("{prefix}2.weight"),
+            Tensor::full(value, (2, 3), &Device::Cpu).unwrap(),
+        ),
+        (
+            format!("{prefix}2.bias"),
+            Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap(),
+        ),
+    ]);
+    candle_core::safetensors::save(&sd, file).unwrap();
+}
+
+/// The largest weight of a pool → flatten → Linear(3, 2) model after loading with the
+/// transfer keys `keys`.
+fn loaded_linear_max(keys: &str) -> f32 {
+    let e = exp(&format!(
+        "input = [3, 224, 224]\nlayers = [{{ type = \"AdaptiveAvgPool2d\", output_size = 1 }}, \
+         {{ op = \"flatten\" }}, {{ type = \"Linear\", out_features = 2 }}]\n{keys}"
+    ));
+    let model = build_model(&e, &Device::Cpu).unwrap();
+    load_weights(&e, &model).unwrap();
+    let w = &model.state_dict()[0].1;
+    w.max_all().unwrap().to_scalar::<f32>().unwrap()
+}
+
 /// `weights` on an experiment's folder of runs loads its newest run's `best` (else
 /// `last`) checkpoint; `rename` maps the file's keys first (a `DataParallel` file).
 #[test]
 fn a_folder_of_runs_gives_its_newest_run_and_rename_maps_keys() {
     let tmp = tempfile::tempdir().unwrap();
-    let save = |run: &str, which: &str, prefix: &str, value: f32| {
-        let dir = tmp.path().join(run).join("checkpoints").join(which);
-        std::fs::create_dir_all(&dir).unwrap();
-        let w = Tensor::full(value, (2, 3), &Device::Cpu).unwrap();
-        let b = Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap();
-        let sd = std::collections::HashMap::from([
-            (format!("{prefix}2.weight"), w),
-            (format!("{prefix}2.bias"), b),
-        ]);
-        candle_core::safetensors::save(&sd, dir.join("model.safetensors")).unwrap();
+    let ckpt = |run: &str, which: &str| {
+        tmp.path()
+            .join(run)
+            .join("checkpoints")
+            .join(which)
+            .join("model.safetensors")
     };
-    save("20260101-000000", "last", "", 1.0);
-    save("20260102-000000", "best", "", 2.0);
-    let layers =
-        "input = [3, 224, 224]\nlayers = [{ type = \"AdaptiveAvgPool2d\", output_size = 1 }, \
-                  { op = \"flatten\" }, { type = \"Linear\", out_features = 2 }]";
-    let e = exp(&format!(
-        "{layers}\nweights = {:?}",
-        tmp.path().display().to_string()
-    ));
-    let model = build_model(&e, &Device::Cpu).unwrap();
-    load_weights(&e, &model).unwrap();
-    let w = model.state_dict()[0]
-        .1
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    save_linear(&ckpt("20260101-000000", "last"), "", 1.0);
+    save_linear(&ckpt("20260102-000000", "best"), "", 2.0);
+    let runs = tmp.path().display().to_string();
+    let w = loaded_linear_max(&format!("weights = {runs:?}"));
     assert_eq!(w, 2.0, "the newest run's checkpoint");
 
-    let dp = tempfile::tempdir().unwrap();
-    let sd = std::collections::HashMap::from([
-        (
-            "module.2.weight".to_string(),
-            Tensor::full(3f32, (2, 3), &Device::Cpu).unwrap(),
-        ),
-        (
-            "module.2.bias".to_string(),
-            Tensor::zeros(2, candle_core::DType::F32, &Device::Cpu).unwrap(),
-        ),
-    ]);
-    let file = dp.path().join("dp.safetensors");
-    candle_core::safetensors::save(&sd, &file).unwrap();
-    let e = exp(&format!(
-        "{layers}\nweights = {:?}\nrename = {{ \"module.\" = \"\" }}",
-        file.display().to_string()
+    let file = tmp.path().join("dp.safetensors");
+    save_linear(&file, "module.", 3.0);
+    let file = file.display().to_string();
+    let w = loaded_linear_max(&format!(
+        "weights = {file:?}\nrename = {{ \"module.\" = \"\" }}"
     ));
-    let model = build_model(&e, &Device::Cpu).unwrap();
-    load_weights(&e, &model).unwrap();
-    let w = model.state_dict()[0]
-        .1
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
     assert_eq!(w, 3.0);
 }
