@@ -152,7 +152,7 @@ fn run_pickle(mut r: &[u8]) -> std::result::Result<Object, String> {
         let Some(&op) = r.first() else {
             return Err("the pickle ends before its STOP opcode: truncated".into());
         };
-        check_string_length(op, r)?;
+        check_opcode(op, r)?;
         let stop = stack.read(&mut r).map_err(|e| e.to_string())?;
         if stop {
             break;
@@ -167,16 +167,26 @@ fn run_pickle(mut r: &[u8]) -> std::result::Result<Object, String> {
     stack.finalize().map_err(|e| e.to_string())
 }
 
-/// `BINUNICODE` allocates the length it reads: refuse one past the end of the data.
-fn check_string_length(op: u8, r: &[u8]) -> std::result::Result<(), String> {
-    if op != b'X' || r.len() < 5 {
-        return Ok(());
-    }
-    let len = u32::from_le_bytes([r[1], r[2], r[3], r[4]]) as usize;
-    if len > r.len() - 5 {
-        return Err(format!(
-            "a string of {len} bytes runs past the end of the pickle"
-        ));
+/// Refuses, before candle's machine runs it, an opcode whose argument it would trust:
+/// `BINUNICODE` allocates the length it reads (one past the end of the data is
+/// refused), `LONG1` shifts each of its bytes into 64 bits (more than 8 overflow).
+fn check_opcode(op: u8, r: &[u8]) -> std::result::Result<(), String> {
+    match op {
+        b'X' if r.len() >= 5 => {
+            let len = u32::from_le_bytes([r[1], r[2], r[3], r[4]]) as usize;
+            if len > r.len() - 5 {
+                return Err(format!(
+                    "a string of {len} bytes runs past the end of the pickle"
+                ));
+            }
+        }
+        0x8a if r.len() >= 2 && r[1] > 8 => {
+            return Err(format!(
+                "an integer of {} bytes (LONG1) does not fit 64 bits",
+                r[1]
+            ));
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -374,6 +384,18 @@ mod tests {
     fn truncated_pickle_is_refused() {
         let e = run_pickle(&[0x80, 2, b'}']).unwrap_err();
         assert!(e.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn an_integer_wider_than_64_bits_is_refused() {
+        // found by tests/pth_props.rs: candle shifts each byte of a LONG1 into an i64
+        let mut p = vec![0x80, 2, 0x8a, 9];
+        p.extend_from_slice(&[1; 9]);
+        p.push(b'.');
+        let e = run_pickle(&p).unwrap_err();
+        assert!(e.contains("LONG1"), "{e}");
+        let ok = run_pickle(&[0x80, 2, 0x8a, 2, 1, 1, b'.']).unwrap();
+        assert!(matches!(ok, Object::Long(257)), "{ok:?}");
     }
 
     #[test]
