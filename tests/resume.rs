@@ -428,8 +428,7 @@ fn a_failed_checkpoint_write_stops_the_run_and_keeps_the_last_one_whole() {
         std::thread::sleep(Duration::from_millis(1));
     };
     // from now on no file may grow past 20 kB: the model file (~100 kB) and the state file
-    // cannot be written,
-    // the metrics rows and the log can
+    // cannot be written, the metrics rows and the log can
     limit_file_size(&child, 20_000);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
