@@ -21,7 +21,7 @@ from torchvision import transforms
 
 ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101", "squeezenet1_1", "alexnet",
          "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-         "mobilenet_v2", "densenet121"]
+         "mobilenet_v2", "densenet121", "efficientnet_b0"]
 IMAGES = ["ants/10308379_1b6c72e180.jpg", "bees/1032546534_06907fe3b3.jpg"]
 
 

@@ -16,7 +16,7 @@ use crate::{
     LeakyReLUConfig, LinearConfig, LogSoftmaxConfig, MaxPool1dConfig, MaxPool2dConfig, MishConfig,
     PReLUConfig, ReLU, ReLU6Config, ReLUConfig, ResidualConfig, Result, SELUConfig,
     SequentialConfig, Shape, SiLUConfig, SigmoidConfig, SoftmaxConfig, SoftplusConfig,
-    SoftsignConfig, TanhConfig, ThresholdConfig, UnflattenConfig,
+    SoftsignConfig, StochasticDepthConfig, TanhConfig, ThresholdConfig, UnflattenConfig,
 };
 use std::any::Any;
 use std::fmt::Debug;
@@ -139,6 +139,7 @@ builtin_layers! {
         InstanceNorm2d(InstanceNorm2dConfig) { infer: |c, i| InstanceNorm2dConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
         Dropout(DropoutConfig) { infer: |c, i| DropoutConfig::infer(c, false, i), build: |c, ctx| c.init(false, ctx)? }
         Dropout2d(Dropout2dConfig) { infer: |c, i| c.0.infer(true, i), build: |c, ctx| c.0.init(true, ctx)? }
+        StochasticDepth(StochasticDepthConfig) { infer: |c, i| StochasticDepthConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
         Embedding(EmbeddingConfig) { infer: |c, i| EmbeddingConfig::infer(c, i), build: |c, ctx| c.init(ctx)? }
         PReLU(PReLUConfig) { infer: |c, i| PReLUConfig::infer(c, i), build: |c, ctx| PReLUConfig::build(c, ctx)? }
         Softmax(SoftmaxConfig) { infer: |c, i| SoftmaxConfig::infer(c, i), build: |c, ctx| c.init()? }

@@ -21,6 +21,67 @@ variant_config! {
     Dropout2dConfig(DropoutConfig)
 }
 
+/// Arguments of `torchvision.ops.StochasticDepth(p, mode)`: in train mode a whole
+/// sample (`mode = "row"`) or the whole batch (`"batch"`) is zeroed with probability `p`
+/// and kept ones are scaled by `1/(1 − p)`; the identity in eval mode. It sits on a
+/// residual branch (EfficientNet's MBConv): `x + stochastic_depth(block(x))`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StochasticDepthConfig {
+    /// Probability of zeroing (required, as torchvision's).
+    pub p: f64,
+    /// `"row"` (per sample) or `"batch"` (required, as torchvision's).
+    pub mode: String,
+}
+
+impl StochasticDepthConfig {
+    fn granularity(&self) -> Result<Mask> {
+        DropoutConfig {
+            p: self.p,
+            inplace: false,
+        }
+        .check()?;
+        match self.mode.as_str() {
+            "row" => Ok(Mask::Row),
+            "batch" => Ok(Mask::Batch),
+            m => Err(Error::field(
+                "mode",
+                format!("mode has to be either 'batch' or 'row', but got {m}"),
+            )),
+        }
+    }
+
+    /// Checks `p` and `mode`; the output shape is the input shape.
+    pub fn infer(&self, input: &[usize]) -> Result<Shape> {
+        self.granularity()?;
+        Ok(input.to_vec())
+    }
+
+    /// The layer, its random stream seeded from the build's init stream.
+    pub fn init(&self, ctx: &mut BuildCtx) -> Result<Dropout> {
+        Ok(Dropout {
+            p: self.p,
+            inplace: false,
+            mask: self.granularity()?,
+            seed: ctx.rng.next_u64(),
+            calls: AtomicU64::new(0),
+        })
+    }
+}
+
+/// What one random draw of a [`Dropout`] covers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mask {
+    /// An element (`Dropout`).
+    Element,
+    /// A channel of a sample (`Dropout2d`).
+    Channel,
+    /// A sample (`StochasticDepth(mode="row")`).
+    Row,
+    /// The batch (`StochasticDepth(mode="batch")`).
+    Batch,
+}
+
 impl DropoutConfig {
     fn check(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.p) {
@@ -56,16 +117,21 @@ impl DropoutConfig {
         Ok(Dropout {
             p: self.p,
             inplace: self.inplace,
-            channelwise,
+            mask: if channelwise {
+                Mask::Channel
+            } else {
+                Mask::Element
+            },
             seed: ctx.rng.next_u64(),
             calls: AtomicU64::new(0),
         })
     }
 }
 
-/// `torch.nn.Dropout` / `Dropout2d`: in train mode each element (Dropout) or each
-/// channel of each sample (Dropout2d) is zeroed with probability `p` and the rest are
-/// scaled by `1/(1 − p)` (inverted dropout); in eval mode the layer is the identity.
+/// `torch.nn.Dropout` / `Dropout2d` / `torchvision.ops.StochasticDepth`: in train mode
+/// each element (Dropout), each channel of each sample (Dropout2d), each sample or the
+/// whole batch (StochasticDepth) is zeroed with probability `p` and the rest are scaled
+/// by `1/(1 − p)` (inverted dropout); in eval mode the layer is the identity.
 ///
 /// The `k`-th mask a layer draws comes from `SeedRng::stream(seed, "dropout", [k])`,
 /// `seed` drawn at build time from the init stream: the same experiment seed gives the
@@ -83,7 +149,7 @@ impl DropoutConfig {
 pub struct Dropout {
     p: f64,
     inplace: bool,
-    channelwise: bool,
+    mask: Mask,
     seed: u64,
     calls: AtomicU64,
 }
@@ -95,9 +161,33 @@ impl Dropout {
         Ok(Self {
             p,
             inplace: false,
-            channelwise,
+            mask: if channelwise {
+                Mask::Channel
+            } else {
+                Mask::Element
+            },
             seed,
             calls: AtomicU64::new(0),
+        })
+    }
+
+    /// The shape of the mask for an input of shape `dims` (broadcast over the rest).
+    fn mask_shape(&self, dims: &[usize]) -> Result<Vec<usize>> {
+        let ones = |lead: &[usize]| {
+            let mut v = lead.to_vec();
+            v.resize(dims.len(), 1);
+            v
+        };
+        Ok(match (self.mask, dims) {
+            (Mask::Element, _) => dims.to_vec(),
+            (Mask::Channel, [n, c, _, _] | [n, c, _]) => ones(&[*n, *c]),
+            (Mask::Channel, d) => {
+                return Err(Error::shape(format!(
+                    "Dropout2d expects a 3D or 4D input, got {d:?}"
+                )))
+            }
+            (Mask::Row, [n, ..]) => ones(&[*n]),
+            (Mask::Row | Mask::Batch, _) => ones(&[]),
         })
     }
 
@@ -123,10 +213,10 @@ impl Dropout {
 
 impl Layer for Dropout {
     fn type_name(&self) -> &'static str {
-        if self.channelwise {
-            "Dropout2d"
-        } else {
-            "Dropout"
+        match self.mask {
+            Mask::Element => "Dropout",
+            Mask::Channel => "Dropout2d",
+            Mask::Row | Mask::Batch => "StochasticDepth",
         }
     }
 
@@ -134,22 +224,7 @@ impl Layer for Dropout {
         if !train || self.p == 0.0 {
             return Ok(x.clone());
         }
-        let shape: Vec<usize> = if self.channelwise {
-            match x.dims() {
-                [n, c, h, w] => {
-                    let _ = (h, w);
-                    vec![*n, *c, 1, 1]
-                }
-                [n, c, _] => vec![*n, *c, 1],
-                d => {
-                    return Err(Error::shape(format!(
-                        "Dropout2d expects a 3D or 4D input, got {d:?}"
-                    )))
-                }
-            }
-        } else {
-            x.dims().to_vec()
-        };
+        let shape = self.mask_shape(x.dims())?;
         let k = self.calls.fetch_add(1, Ordering::Relaxed);
         if wick_tensor::device_path::cpu_kernel(x) {
             let per = x.elem_count() / shape.iter().product::<usize>().max(1);
@@ -175,12 +250,23 @@ impl Layer for Dropout {
     }
 
     fn describe(&self) -> String {
-        format!(
-            "{}(p={}, inplace={})",
-            self.type_name(),
-            py_float(self.p),
-            crate::layer::py_bool(self.inplace)
-        )
+        match self.mask {
+            Mask::Row | Mask::Batch => format!(
+                "StochasticDepth(p={}, mode={})",
+                py_float(self.p),
+                if self.mask == Mask::Row {
+                    "row"
+                } else {
+                    "batch"
+                }
+            ),
+            _ => format!(
+                "{}(p={}, inplace={})",
+                self.type_name(),
+                py_float(self.p),
+                crate::layer::py_bool(self.inplace)
+            ),
+        }
     }
 }
 
@@ -253,5 +339,38 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("between 0 and 1, but got 1.5"), "{e}");
+    }
+
+    #[test]
+    fn stochastic_depth_drops_whole_samples_or_the_batch() {
+        let mut rng = SeedRng::new(0);
+        let mut ctx = BuildCtx {
+            device: &Device::Cpu,
+            dtype: DType::F32,
+            rng: &mut rng,
+        };
+        let cfg = |mode: &str| StochasticDepthConfig {
+            p: 0.25,
+            mode: mode.into(),
+        };
+        let row = cfg("row").init(&mut ctx).unwrap();
+        assert_eq!(row.describe(), "StochasticDepth(p=0.25, mode=row)");
+        let x = Tensor::ones((400, 3, 2, 2), DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(values(&row.forward(&x, false).unwrap()), values(&x));
+        let y = row.forward(&x, true).unwrap();
+        let y = y.reshape((400, 12)).unwrap().to_vec2::<f32>().unwrap();
+        let mut dropped = 0;
+        for sample in &y {
+            assert!(sample.iter().all(|&a| a == sample[0]), "{sample:?}");
+            assert!(sample[0] == 0.0 || (sample[0] - 1.0 / 0.75).abs() < 1e-6);
+            dropped += usize::from(sample[0] == 0.0);
+        }
+        // 400 Bernoulli(0.25): σ ≈ 8.7
+        assert!((dropped as i64 - 100).abs() < 44, "{dropped}");
+        let batch = cfg("batch").init(&mut ctx).unwrap();
+        let v = values(&batch.forward(&x, true).unwrap());
+        assert!(v.iter().all(|&a| a == v[0]));
+        let e = cfg("column").infer(&[3]).unwrap_err().to_string();
+        assert!(e.contains("either 'batch' or 'row', but got column"), "{e}");
     }
 }

@@ -72,7 +72,7 @@ pub use conv::{
     conv1d, conv2d, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvPadding, PaddingString,
 };
 pub use conv_transpose::{conv_transpose2d, ConvTranspose2d, ConvTranspose2dConfig};
-pub use dropout::{Dropout, Dropout2dConfig, DropoutConfig};
+pub use dropout::{Dropout, Dropout2dConfig, DropoutConfig, StochasticDepthConfig};
 pub use embedding::{Embedding, EmbeddingConfig};
 pub use epilogue::Epilogue;
 pub use error::{Error, Result};

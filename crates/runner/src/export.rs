@@ -139,6 +139,7 @@ fn layer(cfg: &toml::Table, ty: &str, indent: usize) -> String {
                 " ".repeat(indent)
             )
         }
+        "StochasticDepth" => call("torchvision.ops", ty, cfg, &[]),
         _ => call("nn", ty, cfg, &["init"]),
     }
 }

@@ -25,6 +25,10 @@ const FILES: &[(&str, &str)] = &[
     ("zoo/alexnet.toml", include_str!("../zoo/alexnet.toml")),
     ("zoo/mobilenet.toml", include_str!("../zoo/mobilenet.toml")),
     ("zoo/densenet.toml", include_str!("../zoo/densenet.toml")),
+    (
+        "zoo/efficientnet.toml",
+        include_str!("../zoo/efficientnet.toml"),
+    ),
 ];
 
 /// The zoo architecture a model was built from, recorded in the resolved config
