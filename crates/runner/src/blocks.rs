@@ -125,8 +125,13 @@ impl RawBlock {
         Ok(())
     }
 
+    /// The names of its arguments.
+    pub fn arg_names(&self) -> &[String] {
+        &self.args
+    }
+
     /// `planes, stride=1, downsample=false` for messages.
-    fn signature(&self) -> String {
+    pub fn signature(&self) -> String {
         self.args
             .iter()
             .map(|a| match self.defaults.get(a) {

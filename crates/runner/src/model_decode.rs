@@ -189,6 +189,7 @@ fn zoo_model(
             },
         );
     };
+    check_zoo_args(name, arch, &args)?;
     check_weights_name(transfer, Some((name, arch)))?;
     if let Some(w) = weights_name(transfer).and_then(|w| arch.weights_url(w)) {
         transfer.weights = Some(w.to_string());
@@ -227,6 +228,37 @@ fn zoo_model(
             args,
             replaced: Vec::new(),
         }),
+    })
+}
+
+/// Refuses an argument that neither the architecture nor `[model]` takes, suggesting
+/// the nearest of both (`freez` → `freeze`, `num_class` → `num_classes`).
+fn check_zoo_args(
+    name: &str,
+    arch: &crate::zoo::ZooModel,
+    args: &toml::Table,
+) -> Result<(), Diagnostic> {
+    let mut known: Vec<&str> = arch.block.arg_names().iter().map(String::as_str).collect();
+    known.extend(crate::transfer::KEYS);
+    known.extend(["input", "replace"]);
+    let Some(k) = args
+        .keys()
+        .find(|k| *k != "type" && !known.contains(&k.as_str()))
+    else {
+        return Ok(());
+    };
+    let d = Diagnostic::key(
+        model_path().key(k.as_str()),
+        format!("unknown argument `{k}` for {name}"),
+    )
+    .with_label("unknown argument");
+    Err(match crate::diagnostic::suggest(k, known.iter().copied()) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d.with_help(format!(
+            "{name}({}); and [model]'s input, replace, {}",
+            arch.block.signature(),
+            crate::transfer::KEYS.join(", ")
+        )),
     })
 }
 

@@ -80,4 +80,9 @@ fn an_unknown_architecture_or_argument_is_located() {
     let e = Experiment::from_toml(&text).unwrap_err();
     assert_eq!(e.path.to_string(), "model.num_class");
     assert_eq!(e.help.as_deref(), Some("did you mean `num_classes`?"));
+    // the transfer keys are suggested too
+    let text = experiment("resnet18", 2).replace("num_classes = 2", "freez = [\"*\"]");
+    let e = Experiment::from_toml(&text).unwrap_err();
+    assert_eq!(e.path.to_string(), "model.freez");
+    assert_eq!(e.help.as_deref(), Some("did you mean `freeze`?"));
 }
