@@ -118,6 +118,13 @@ fn frozen_batchnorm_uses_and_keeps_its_running_statistics() {
     assert_ne!(stats(&m), before, "unfrozen, statistics update again");
 }
 
+/// The error of loading `state` into `m`.
+fn load_err(m: &Sequential, state: &HashMap<String, Tensor>, strict: bool) -> String {
+    m.load_state_dict_with(state, strict)
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn non_strict_loading_reports_missing_and_unexpected_keys() {
     let src = model();
@@ -128,10 +135,7 @@ fn non_strict_loading_reports_missing_and_unexpected_keys() {
         "head.weight".into(),
         Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap(),
     );
-    let e = dst
-        .load_state_dict_with(&state, true)
-        .unwrap_err()
-        .to_string();
+    let e = load_err(&dst, &state, true);
     assert!(
         e.contains("Missing key(s) in state_dict: \"3.weight\""),
         "{e}"
@@ -157,10 +161,7 @@ fn non_strict_loading_reports_missing_and_unexpected_keys() {
         "0.bias".into(),
         Tensor::zeros(5, DType::F32, &Device::Cpu).unwrap(),
     );
-    let e = dst
-        .load_state_dict_with(&wrong, false)
-        .unwrap_err()
-        .to_string();
+    let e = load_err(&dst, &wrong, false);
     assert!(e.contains("size mismatch for 0.bias"), "{e}");
 }
 
