@@ -63,6 +63,20 @@ impl Diagnostic {
         self
     }
 
+    /// The help "did you mean `x`?" with `x` the nearest of `known` to `word`, else
+    /// `otherwise()`.
+    pub fn with_nearest<'k>(
+        self,
+        word: &str,
+        known: impl IntoIterator<Item = &'k str>,
+        otherwise: impl FnOnce() -> String,
+    ) -> Self {
+        match suggest(word, known) {
+            Some(s) => self.with_help(format!("did you mean `{s}`?")),
+            None => self.with_help(otherwise()),
+        }
+    }
+
     /// Sets the label under the underlined text.
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();

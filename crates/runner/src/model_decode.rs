@@ -159,11 +159,10 @@ fn check_weights_name(
     let d = Diagnostic::value(at, format!("{ty} has no weights called `{name}`"))
         .with_label("unknown weights");
     Err(
-        match crate::diagnostic::suggest(name, known.iter().copied()) {
-            Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None if known.is_empty() => d.with_help(format!("torchvision has no pretrained {ty}")),
-            None => d.with_help(format!("{ty} has {}", known.join(", "))),
-        },
+        d.with_nearest(name, known.iter().copied(), || match known.is_empty() {
+            true => format!("torchvision has no pretrained {ty}"),
+            false => format!("{ty} has {}", known.join(", ")),
+        }),
     )
 }
 
@@ -182,12 +181,9 @@ fn zoo_model(
         let known: Vec<&str> = zoo.models.keys().map(String::as_str).collect();
         let d = Diagnostic::value(path.key("type"), format!("unknown architecture `{name}`"))
             .with_label("not in the zoo");
-        return Err(
-            match crate::diagnostic::suggest(name, known.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => d.with_help(format!("the zoo has {}", known.join(", "))),
-            },
-        );
+        return Err(d.with_nearest(name, known.iter().copied(), || {
+            format!("the zoo has {}", known.join(", "))
+        }));
     };
     check_zoo_args(name, arch, &args)?;
     check_weights_name(transfer, Some((name, arch)))?;
@@ -252,14 +248,13 @@ fn check_zoo_args(
         format!("unknown argument `{k}` for {name}"),
     )
     .with_label("unknown argument");
-    Err(match crate::diagnostic::suggest(k, known.iter().copied()) {
-        Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None => d.with_help(format!(
+    Err(d.with_nearest(k, known.iter().copied(), || {
+        format!(
             "{name}({}); and [model]'s input, replace, {}",
             arch.block.signature(),
             crate::transfer::KEYS.join(", ")
-        )),
-    })
+        )
+    }))
 }
 
 /// The positions, level by level, of the node at the dotted module path `path`
@@ -526,10 +521,9 @@ impl NodeDecoder<'_> {
             let at_path = node_path(nodes, &name).map_err(|known| {
                 let d = Diagnostic::key(path.clone(), format!("the model has no module `{name}`"))
                     .with_label("no such module");
-                match crate::diagnostic::suggest(&name, known.iter().map(String::as_str)) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!("its modules there: {}", known.join(", "))),
-                }
+                d.with_nearest(&name, known.iter().map(String::as_str), || {
+                    format!("its modules there: {}", known.join(", "))
+                })
             })?;
             if let Some(node) = node_at_mut(nodes, &at_path) {
                 node.body = NodeBody::Layer(cfg);

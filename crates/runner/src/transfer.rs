@@ -134,18 +134,16 @@ impl TransferConfig {
         any_match(&self.ignore, name)
     }
 
-    /// Refuses a glob of the list `key` that matches none of `names`, naming the key
-    /// and the nearest name.
     /// `key` after `rename`.
     pub fn renamed(&self, mut key: String) -> String {
-        for (from, to) in &self.rename {
-            if !from.is_empty() && key.contains(from.as_str()) {
-                key = key.replace(from.as_str(), to);
-            }
+        for (from, to) in self.rename.iter().filter(|(from, _)| !from.is_empty()) {
+            key = key.replace(from.as_str(), to);
         }
         key
     }
 
+    /// Refuses a glob of the list `key` that matches none of `names`, naming the key
+    /// and the nearest name.
     fn check_globs(key: &str, globs: &[String], names: &[String]) -> Result<(), RunError> {
         for (i, g) in globs.iter().enumerate() {
             if names.iter().any(|n| glob_match(g, n)) {
@@ -196,13 +194,17 @@ impl TransferConfig {
         state: Vec<(String, candle_core::Tensor)>,
         from: &str,
     ) -> Result<(), RunError> {
+        let state: Vec<(String, candle_core::Tensor)> = state
+            .into_iter()
+            .map(|(k, v)| (self.renamed(k), v))
+            .collect();
+        // `ignore` names keys as they are after `rename`, of the model or the file
         let mut names: Vec<String> = model.state_dict().into_iter().map(|(k, _)| k).collect();
         names.extend(state.iter().map(|(k, _)| k.clone()));
         Self::check_globs("ignore", &self.ignore, &names)?;
         let total = state.len();
         let state: HashMap<String, candle_core::Tensor> = state
             .into_iter()
-            .map(|(k, v)| (self.renamed(k), v))
             .filter(|(k, _)| !self.ignored(k))
             .collect();
         let loaded = state.len();

@@ -27,12 +27,12 @@ pub fn torch_home() -> PathBuf {
     cache.join("torch")
 }
 
-fn is_url(s: &str) -> bool {
+/// Whether `s` is an http(s) URL.
+pub(crate) fn is_url(s: &str) -> bool {
     s.starts_with("https://") || s.starts_with("http://")
 }
 
-/// The file `source` names (a URL's cached copy, downloaded when missing), with the
-/// text that names it in messages.
+/// The file `source` names (a URL's cached copy, downloaded when missing).
 pub(crate) fn resolve(source: &str) -> Result<PathBuf, RunError> {
     if is_url(source) {
         return cached_url(source);

@@ -65,7 +65,7 @@ impl ZooModel {
     /// The URL of the weights called `name` (`DEFAULT` followed to its target).
     pub fn weights_url(&self, name: &str) -> Option<&str> {
         let v = self.weights.get(name)?;
-        match v.starts_with("https://") || v.starts_with("http://") {
+        match crate::weights_file::is_url(v) {
             true => Some(v),
             false => self.weights.get(v).map(String::as_str),
         }

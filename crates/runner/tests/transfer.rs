@@ -4,6 +4,8 @@
 //! eval-mode logits; torchvision weight names resolve through torch's hub cache and are
 //! downloaded (from a server on 127.0.0.1) with torch.hub's hash check.
 
+mod common;
+
 use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -16,28 +18,8 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/fixtures")
 }
 
-fn experiment(model: &str) -> String {
-    format!(
-        r#"
-name = "transfer"
-[data]
-dataset = {{ type = "ImageFolder", root = "nowhere" }}
-[data.train]
-batch_size = 2
-transforms = [{{ type = "Resize", size = 256 }}, {{ type = "CenterCrop", size = 224 }}, {{ type = "ToTensor" }}]
-[model]
-{model}
-[loss]
-type = "CrossEntropyLoss"
-[optimizer]
-type = "SGD"
-lr = 0.01
-"#
-    )
-}
-
 fn exp(model: &str) -> Experiment {
-    Experiment::from_toml(&experiment(model)).unwrap_or_else(|d| panic!("{d}"))
+    Experiment::from_toml(&common::image_experiment(model)).unwrap_or_else(|d| panic!("{d}"))
 }
 
 fn squeezenet_pth() -> String {
@@ -207,18 +189,18 @@ fn a_replaced_module_is_fresh_and_the_rest_loads_strictly() {
 
 #[test]
 fn bad_transfer_keys_are_located() {
-    let e = Experiment::from_toml(&experiment(
+    let e = Experiment::from_toml(&common::image_experiment(
         "type = \"squeezenet1_1\"\nweights = \"IMAGENET1K_V2\"",
     ))
     .unwrap_err();
     assert_eq!(e.path.to_string(), "model.weights");
     assert_eq!(e.help.as_deref(), Some("did you mean `IMAGENET1K_V1`?"));
-    let e = Experiment::from_toml(&experiment(
+    let e = Experiment::from_toml(&common::image_experiment(
         "type = \"squeezenet1_1\"\nreplace = { \"features.99\" = { type = \"ReLU\" } }",
     ))
     .unwrap_err();
     assert_eq!(e.path.to_string(), "model.replace.features.99");
-    let e = Experiment::from_toml(&experiment(
+    let e = Experiment::from_toml(&common::image_experiment(
         "input = [4]\nweights = \"IMAGENET1K_V1\"\nlayers = [{ type = \"Linear\", out_features = 2 }]",
     ))
     .unwrap_err();

@@ -3,28 +3,13 @@
 //! torchvision's keys, in torchvision's order, with torchvision's shapes, and whose
 //! parameter count is torchvision's (resnet18: 11,689,512).
 
+mod common;
+
 use candle_core::Device;
 use wick_runner::{build_model, Experiment};
 
 fn experiment(arch: &str, classes: usize) -> String {
-    format!(
-        r#"
-name = "zoo"
-[data]
-dataset = {{ type = "ImageFolder", root = "nowhere" }}
-[data.train]
-batch_size = 2
-transforms = [{{ type = "Resize", size = 256 }}, {{ type = "CenterCrop", size = 224 }}, {{ type = "ToTensor" }}]
-[model]
-type = "{arch}"
-num_classes = {classes}
-[loss]
-type = "CrossEntropyLoss"
-[optimizer]
-type = "SGD"
-lr = 0.01
-"#
-    )
+    common::image_experiment(&format!("type = \"{arch}\"\nnum_classes = {classes}"))
 }
 
 /// One case of zoo.json (`resnet18/2`): keys, order, shapes and parameter count.
