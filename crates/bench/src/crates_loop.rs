@@ -26,6 +26,8 @@ pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopR
     let batch = exp.data.train.loader.batch_size;
     let total = n.div_ceil(batch);
     let steps = max_steps.map_or(total, |s| s.min(total));
+    wick_nn::profile::reset();
+    wick_nn::profile::enable(true);
     let cpu0 = wick_runner::logging::cpu_seconds();
     let t0 = Instant::now();
     let body = || -> Result<f64> {
@@ -48,6 +50,7 @@ pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopR
     };
     // As `wick run` does: the loop runs on a thread of candle's pool.
     let last = wick::process::in_compute_pool(body)?;
+    wick_nn::profile::enable(false);
     let cpu = wick_runner::logging::cpu_seconds()
         .zip(cpu0)
         .map(|(b, a)| b - a);
@@ -58,7 +61,8 @@ pub fn run(workload: &str, exp: &Path, max_steps: Option<usize>) -> Result<LoopR
     let seconds = t0.elapsed().as_secs_f64();
     Ok(
         LoopReport::new("wick_crates_loop", workload, n, steps, total, seconds, last)
-            .with_cpu_seconds(cpu),
+            .with_cpu_seconds(cpu)
+            .with_kernels(wick_nn::profile::totals()),
     )
 }
 

@@ -55,7 +55,7 @@ fn fits(s: &[f32], r: usize, c: usize, (rs, cs): (isize, isize)) -> bool {
 /// `dst (m × n) = a (m × k) · b (k × n)` with element strides `(rs, cs)` for `a` and `b`,
 /// on all of rayon's threads.
 #[allow(clippy::too_many_arguments)]
-fn gemm(
+pub(crate) fn gemm(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     a: &[f32],

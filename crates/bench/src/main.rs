@@ -5,6 +5,7 @@
 //! wick-bench suite [--rounds 2] [--workloads w1,w2,w3,w4,w5,w6]   # everything, interleaved
 //! wick-bench candle-loop w1 [--steps N]                  # candle ops by hand
 //! wick-bench wick-crates-loop w1 --experiment bench/w1_mlp.toml
+//! wick-bench gemm-peak [--size 1536]                     # the machine's GEMM rate
 //! ```
 
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -13,6 +14,7 @@ mod candle_loop;
 mod crates_loop;
 mod explicit_loop;
 mod fashion;
+mod gemm_peak;
 mod report;
 mod suite;
 
@@ -78,6 +80,16 @@ enum Cmd {
         /// Only the first N batches (scaled to an epoch).
         #[arg(long)]
         steps: Option<usize>,
+    },
+    /// The machine's attainable FMA rate: the best of several square f32 GEMMs on all
+    /// threads (one JSON line).
+    GemmPeak {
+        /// Rows = columns = inner size.
+        #[arg(long, default_value_t = 1536)]
+        size: usize,
+        /// Timed repetitions (after one warm-up).
+        #[arg(long, default_value_t = 6)]
+        reps: usize,
     },
     /// W1's MLP with an explicit backward into preallocated buffers, without candle's
     /// autograd (the design issue 8 weighs against wick's), on pre-built tensors.
@@ -147,6 +159,10 @@ fn main() -> Result<()> {
         Cmd::ExplicitLoop { workload, steps } => {
             anyhow::ensure!(workload == "w1", "explicit-loop: only w1, not {workload}");
             println!("{}", explicit_loop::run(steps)?.to_json());
+            Ok(())
+        }
+        Cmd::GemmPeak { size, reps } => {
+            println!("{}", gemm_peak::run(size, reps)?);
             Ok(())
         }
         Cmd::CandleLoop { workload, steps } => {

@@ -138,6 +138,11 @@ impl Suite {
                 }
                 c
             }
+            "gemm" => {
+                let mut c = Command::new(std::env::current_exe()?);
+                c.arg("gemm-peak");
+                c
+            }
             sub => {
                 let mut c = Command::new(std::env::current_exe()?);
                 c.arg(sub.replace('_', "-")).arg(&job.workload);
@@ -193,6 +198,18 @@ impl Suite {
         let scratch = std::env::temp_dir().join(format!("wick-bench-{}", std::process::id()));
         let mut results: Vec<Value> = Vec::new();
         for round in 1..=self.rounds {
+            let peak = Job {
+                implementation: "gemm",
+                workload: "peak".into(),
+                mode: "peak".into(),
+            };
+            let mut v = self.measure(&peak, &scratch)?;
+            v["round"] = json!(round);
+            eprintln!(
+                "round {round} GEMM peak {:.0} GFLOP/s",
+                v["gflops"].as_f64().unwrap_or(f64::NAN)
+            );
+            results.push(v);
             for w in &self.workloads {
                 for job in self.jobs(w) {
                     let mut v = self.measure(&job, &scratch)?;
@@ -300,7 +317,14 @@ type Key = (String, String, String);
 struct Medians(BTreeMap<Key, BTreeMap<&'static str, f64>>);
 
 /// The figures a measurement has medians of.
-const FIGURES: [&str; 4] = ["seconds", "samples_per_sec", "peak_rss_mib", "busy_cores"];
+const FIGURES: [&str; 6] = [
+    "seconds",
+    "samples_per_sec",
+    "peak_rss_mib",
+    "busy_cores",
+    "conv_gflops",
+    "gflops",
+];
 
 impl Medians {
     fn new(groups: &BTreeMap<Key, Vec<&Value>>) -> Self {
@@ -358,14 +382,17 @@ impl Ratios {
 /// Medians per (workload, implementation, mode) and the goals' ratios.
 fn summarize(results: &[Value], workloads: &[String]) -> Value {
     let mut groups: BTreeMap<Key, Vec<&Value>> = BTreeMap::new();
-    for r in results {
+    for r in results.iter().filter(|r| r["workload"] != "peak") {
         let key = |k: &str| r[k].as_str().unwrap_or_default().to_string();
         groups
             .entry((key("workload"), key("implementation"), key("mode")))
             .or_default()
             .push(r);
     }
-    let med = Medians::new(&groups);
+    let peak: Vec<&Value> = results.iter().filter(|r| r["workload"] == "peak").collect();
+    let mut all = groups.clone();
+    all.insert(("peak".into(), "gemm".into(), "peak".into()), peak);
+    let med = Medians::new(&all);
     let rows: Vec<Value> = groups
         .iter()
         .map(|((w, i, m), g)| {
@@ -390,14 +417,35 @@ fn summarize(results: &[Value], workloads: &[String]) -> Value {
                 1.0,
                 true,
             );
+            conv_ratio(w, &med, &mut ratios);
             continue;
         }
+        conv_ratio(w, &med, &mut ratios);
         pipeline_ratios(w, &med, &mut ratios);
         if w != "w3" {
             step_ratios(w, &med, &mut ratios);
         }
     }
-    json!({ "rows": rows, "ratios": ratios.0 })
+    let mut doc = json!({ "rows": rows, "ratios": ratios.0 });
+    if let Some(p) = med.get("peak", "gemm", "peak", "gflops") {
+        doc["gemm_peak_gflops"] = json!(p);
+    }
+    doc
+}
+
+/// The convolutions' rate in training (wick's crates loop, all three kernels) as a
+/// fraction of the GEMM peak measured in the same run: at least half on W2 and W4.
+fn conv_ratio(w: &str, med: &Medians, ratios: &mut Ratios) {
+    let mode = if w == "w6" {
+        "synthetic"
+    } else {
+        "pretensorized"
+    };
+    let conv = med.get(w, "wick_crates_loop", mode, "conv_gflops");
+    let peak = med.get("peak", "gemm", "peak", "gflops");
+    let goal = if matches!(w, "w2" | "w4") { 0.5 } else { -1.0 };
+    let what = "conv GFLOP/s in training / GEMM peak GFLOP/s (fraction)";
+    ratios.add(w, what, (conv, peak), goal, true);
 }
 
 /// Against PyTorch + DataLoader: samples/s (2× on every workload), peak RSS, busy cores.
@@ -459,6 +507,9 @@ fn step_ratios(w: &str, med: &Medians, ratios: &mut Ratios) {
 }
 
 fn print_table(summary: &Value) {
+    if let Some(p) = summary["gemm_peak_gflops"].as_f64() {
+        println!("\nGEMM peak (f32, all threads): {p:.0} GFLOP/s");
+    }
     println!(
         "\n{:<5} {:<17} {:<14} {:>9} {:>11} {:>10} {:>6}",
         "work", "implementation", "mode", "epoch s", "samples/s", "peak RSS", "busy"

@@ -46,6 +46,7 @@ mod pad_op;
 mod param_init;
 mod pool;
 mod pool_op;
+pub mod profile;
 mod relu_op;
 mod residual;
 mod sequential;

@@ -12,6 +12,7 @@
 //! formula as a composition of candle ops (`matmul`, `broadcast_add`, [`crate::relu_op::relu`]).
 
 use crate::kernel::{gemm, gemm_new, with_floats, ColSum, Float, Mat, ReluMask};
+use crate::profile::{self, gemm_flops, Kernel};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use wick_tensor::device_path::cpu_kernel;
 
@@ -83,21 +84,24 @@ impl LinearOp {
             )
         }
         let relu = self.relu;
-        let out = match bias {
-            Some((s3, l3)) => {
-                if l3.dims() != [n] {
-                    candle_core::bail!(
-                        "linear: bias {:?} does not fit weight {:?}",
-                        l3.dims(),
-                        l2.dims()
-                    )
-                }
-                with_floats!("linear", [(s1, l1) => x, (s2, l2) => w, (s3, l3) => b],
+        let flops = gemm_flops(m, n, k);
+        let out = profile::timed(Kernel::LinearForward, flops, || -> Result<_> {
+            Ok(match bias {
+                Some((s3, l3)) => {
+                    if l3.dims() != [n] {
+                        candle_core::bail!(
+                            "linear: bias {:?} does not fit weight {:?}",
+                            l3.dims(),
+                            l2.dims()
+                        )
+                    }
+                    with_floats!("linear", [(s1, l1) => x, (s2, l2) => w, (s3, l3) => b],
                     forward(x, w, Some(b), m, k, n, relu))
-            }
-            None => with_floats!("linear", [(s1, l1) => x, (s2, l2) => w],
+                }
+                None => with_floats!("linear", [(s1, l1) => x, (s2, l2) => w],
                 forward(x, w, None, m, k, n, relu)),
-        };
+            })
+        })?;
         Ok((out, Shape::from((m, n))))
     }
 
@@ -205,10 +209,12 @@ impl Gemm {
     }
     fn run<T: Float>(&self, g: &[T], other: &[T]) -> Vec<T> {
         let (m, k, n) = (self.m, self.k, self.n);
-        match self.side {
-            Side::Input => gemm_new(m, k, n, Mat::rows(g, n), Mat::rows(other, k), true),
-            Side::Weight => gemm_new(n, k, m, Mat::rows_t(g, n), Mat::rows(other, k), true),
-        }
+        profile::timed(Kernel::LinearBackward, gemm_flops(m, n, k), || {
+            match self.side {
+                Side::Input => gemm_new(m, k, n, Mat::rows(g, n), Mat::rows(other, k), true),
+                Side::Weight => gemm_new(n, k, m, Mat::rows_t(g, n), Mat::rows(other, k), true),
+            }
+        })
     }
 }
 

@@ -76,6 +76,11 @@ impl Dims {
     pub(crate) fn l(&self) -> usize {
         self.oh * self.ow
     }
+    /// Floating-point operations of each of the convolution's three kernels (forward,
+    /// input gradient, weight gradient): `2·n·cout·oh·ow·(cin/groups)·kh·kw`.
+    pub(crate) fn flops(&self, g: &ConvGeom) -> u64 {
+        crate::profile::gemm_flops(self.n * self.l(), self.cout, self.kg(g))
+    }
     /// Whether im2col is the identity (1×1 kernel, stride 1, no padding).
     pub(crate) fn is_pointwise(&self, g: &ConvGeom) -> bool {
         self.kh == 1 && self.kw == 1 && g.stride == (1, 1) && g.pad_h == (0, 0) && g.pad_w == (0, 0)

@@ -6,6 +6,7 @@ use super::cpu::{channel_sum, conv_bwd_data, conv_bwd_weight, conv_fwd};
 use super::device;
 use super::geometry::{dims4, ConvGeom, Dims};
 use crate::kernel::with_floats;
+use crate::profile::{self, Kernel};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use wick_tensor::device_path::cpu_kernel;
 
@@ -119,8 +120,30 @@ impl ConvOp {
     ) -> Result<(CpuStorage, Shape)> {
         let d = self.dims(l1, l2)?;
         let g = self.geom;
+        let kernel = if self.transpose {
+            Kernel::ConvInputGrad
+        } else {
+            Kernel::ConvForward
+        };
+        let out = profile::timed(kernel, d.flops(&g), || {
+            self.forward_cpu(&d, s1, l1, s2, l2, bias)
+        })?;
+        Ok((out, self.out_shape(&d)))
+    }
+
+    /// [`Self::forward`]'s kernels on the checked sizes `d`.
+    fn forward_cpu(
+        &self,
+        d: &Dims,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<CpuStorage> {
+        let (d, g) = (*d, self.geom);
         let op = "conv2d";
-        let out = match bias {
+        Ok(match bias {
             None if self.transpose => {
                 with_floats!(op, [(s1, l1) => x, (s2, l2) => w], conv_bwd_data(x, w, &d, &g))
             }
@@ -143,8 +166,7 @@ impl ConvOp {
                 [(s1, l1) => x, (s2, l2) => w, (s3, l3) => b],
                 conv_fwd(x, w, Some(b), &d, &g, self.relu)
             ),
-        };
-        Ok((out, self.out_shape(&d)))
+        })
     }
 
     /// The gradient of the convolution's own output: `grad` through the fused ReLU.
@@ -303,33 +325,40 @@ impl CustomOp2 for ConvGradOp {
         let x_layout = Layout::contiguous((n, c, h, w));
         let g = self.op.geom;
         let op = "conv2d backward";
+        let run = |kernel, d: &Dims, f: &dyn Fn() -> Result<CpuStorage>| {
+            profile::timed(kernel, d.flops(&g), f)
+        };
         match (self.what, self.op.transpose) {
-            (GradWhat::Input, false) => {
-                // (grad, weight) → grad of x: the adjoint of the forward
+            (GradWhat::Input, transpose) => {
                 let d = self.op.dims(&x_layout, l2)?;
-                let out = with_floats!(op, [(s1, l1) => gy, (s2, l2) => wt],
-                    conv_bwd_data(gy, wt, &d, &g));
+                let out = if transpose {
+                    // grad of a transposed conv's input: the convolution of its grad
+                    run(Kernel::ConvForward, &d, &|| {
+                        Ok(with_floats!(op, [(s1, l1) => gy, (s2, l2) => wt],
+                            conv_fwd(gy, wt, None, &d, &g, false)))
+                    })?
+                } else {
+                    // (grad, weight) → grad of x: the adjoint of the forward
+                    run(Kernel::ConvInputGrad, &d, &|| {
+                        Ok(with_floats!(op, [(s1, l1) => gy, (s2, l2) => wt],
+                            conv_bwd_data(gy, wt, &d, &g)))
+                    })?
+                };
                 Ok((out, Shape::from((n, c, h, w))))
             }
-            (GradWhat::Input, true) => {
-                // grad of a transposed conv's input: the convolution of its grad
-                let d = self.op.dims(&x_layout, l2)?;
-                let out = with_floats!(op, [(s1, l1) => gy, (s2, l2) => wt],
-                    conv_fwd(gy, wt, None, &d, &g, false));
-                Ok((out, Shape::from((n, c, h, w))))
-            }
-            (GradWhat::Weight(wd), false) => {
+            (GradWhat::Weight(wd), transpose) => {
                 let d = self.op.dims(l1, &Layout::contiguous(wd))?;
-                let out = with_floats!(op, [(s1, l1) => x, (s2, l2) => gy],
-                    conv_bwd_weight(x, gy, &d, &g));
-                Ok((out, Shape::from(wd)))
-            }
-            (GradWhat::Weight(wd), true) => {
-                // the convolution's "input" is the transposed conv's output (its grad),
-                // its "output" the transposed conv's input
-                let d = self.op.dims(l1, &Layout::contiguous(wd))?;
-                let out = with_floats!(op, [(s1, l1) => x, (s2, l2) => gy],
-                    conv_bwd_weight(gy, x, &d, &g));
+                let out = run(Kernel::ConvWeightGrad, &d, &|| {
+                    Ok(
+                        with_floats!(op, [(s1, l1) => x, (s2, l2) => gy], if transpose {
+                            // the convolution's "input" is the transposed conv's output (its
+                            // grad), its "output" the transposed conv's input
+                            conv_bwd_weight(gy, x, &d, &g)
+                        } else {
+                            conv_bwd_weight(x, gy, &d, &g)
+                        }),
+                    )
+                })?;
                 Ok((out, Shape::from(wd)))
             }
         }
