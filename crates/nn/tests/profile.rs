@@ -18,7 +18,7 @@ fn conv_and_linear_kernels_are_counted_with_their_operations() {
     let x = Var::from_tensor(&Tensor::randn(0f32, 1., (3, 4, 9, 7), &dev).unwrap()).unwrap();
     let w = Var::from_tensor(&Tensor::randn(0f32, 1., (6, 2, 3, 3), &dev).unwrap()).unwrap();
     let cfg = Conv2dConfig {
-        stride: IntOrPair::Int(2).into(),
+        stride: IntOrPair::Int(2),
         padding: IntOrPair::Int(1).into(),
         groups: 2,
         ..Conv2dConfig::new(4, 6, 3)
