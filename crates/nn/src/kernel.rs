@@ -146,6 +146,12 @@ impl<'a, T> Mat<'a, T> {
         }
     }
 
+    /// A matrix at row stride `rs` and column stride `cs` (rows may overlap: a
+    /// sliding window over the slice).
+    pub(crate) fn strided(s: &'a [T], rs: usize, cs: usize) -> Self {
+        Self { data: s, rs, cs }
+    }
+
     /// Panics unless an `r × c` matrix at these strides lies inside the slice, its
     /// strides as `isize` (what the GEMM takes); `what` names the operand.
     fn check(&self, r: usize, c: usize, what: &str) {

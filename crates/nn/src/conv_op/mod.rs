@@ -21,6 +21,7 @@
 //! stride-1 convolutions, and when they apply), `op` (the candle custom ops and the
 //! public functions) and `device` (the compositions of candle ops for other devices).
 
+mod channels_last;
 mod cpu;
 mod device;
 pub(crate) mod geometry;

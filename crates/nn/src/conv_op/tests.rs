@@ -523,3 +523,94 @@ fn direct_kernels_keep_nan_where_im2col_does() {
             assert!(mixed(&want) && same(&got, &want));
         });
 }
+
+/// The channels-last weight gradient equals im2col's on every geometry it takes
+/// (asymmetric padding, non-square kernels, padding past the kernel, batches that are
+/// not a multiple of its chunk), in f32 and f64, serial and on two threads; it declines
+/// the geometries it does not take.
+#[test]
+fn channels_last_weight_gradient_equals_im2col() {
+    use super::channels_last;
+    use super::cpu::conv_bwd_weight_im2col;
+    // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
+    let cases = [
+        (4, 32, 32, (28, 28), (3, 3), (1, 1), (1, 1)),
+        (9, 16, 5, (14, 12), (3, 3), (1, 1), (1, 1)),
+        (3, 11, 7, (9, 20), (2, 4), (1, 0), (2, 1)),
+        (17, 8, 3, (6, 16), (5, 5), (2, 2), (2, 2)),
+        (1, 40, 2, (3, 10), (1, 3), (0, 0), (1, 1)),
+        (2, 33, 4, (5, 30), (3, 1), (3, 3), (0, 0)),
+    ];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
+        let g = geom((1, 1), ph, pw, (1, 1), 1);
+        let (oh, ow) = g.conv_hw(h, w, kh, kw).unwrap();
+        let d = Dims {
+            n,
+            cin,
+            h,
+            w,
+            cout,
+            kh,
+            kw,
+            oh,
+            ow,
+        };
+        assert!(channels_last::applies(&d, &g), "case {i}");
+        let x = values(n * cin * h * w, 7 * i as u64);
+        let gy = values(n * cout * oh * ow, 7 * i as u64 + 1);
+        let want = conv_bwd_weight_im2col(&x, &gy, &d, &g);
+        let serial = channels_last::conv_bwd_weight(&x, &gy, &d, &g);
+        assert!(rel_diff(&serial, &want) < 1e-5, "case {i}");
+        let threaded = pool.install(|| channels_last::conv_bwd_weight(&x, &gy, &d, &g));
+        assert_eq!(
+            threaded, serial,
+            "case {i}: the thread count changed the sum"
+        );
+        let (x64, gy64): (Vec<f64>, Vec<f64>) = (
+            x.iter().map(|&v| f64::from(v)).collect(),
+            gy.iter().map(|&v| f64::from(v)).collect(),
+        );
+        let want = conv_bwd_weight_im2col(&x64, &gy64, &d, &g);
+        let got = channels_last::conv_bwd_weight(&x64, &gy64, &d, &g);
+        let err = got
+            .iter()
+            .zip(&want)
+            .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(err < 1e-10, "case {i} f64: {err}");
+    }
+    // declined: strided, dilated, grouped, one input channel, a single tap
+    let d = |cin, kh, kw| Dims {
+        n: 2,
+        cin,
+        h: 8,
+        w: 8,
+        cout: 4,
+        kh,
+        kw,
+        oh: 8,
+        ow: 8,
+    };
+    let one = geom((1, 1), (1, 1), (1, 1), (1, 1), 1);
+    assert!(channels_last::applies(&d(32, 3, 3), &one));
+    assert!(!channels_last::applies(&d(1, 3, 3), &one));
+    assert!(!channels_last::applies(
+        &d(32, 1, 1),
+        &geom((1, 1), (0, 0), (0, 0), (1, 1), 1)
+    ));
+    assert!(!channels_last::applies(
+        &d(32, 3, 3),
+        &geom((2, 2), (1, 1), (1, 1), (1, 1), 1)
+    ));
+    assert!(!channels_last::applies(
+        &d(32, 3, 3),
+        &geom((1, 1), (1, 1), (1, 1), (2, 2), 1)
+    ));
+    assert!(!channels_last::applies(
+        &d(32, 3, 3),
+        &geom((1, 1), (1, 1), (1, 1), (1, 1), 2)
+    ));
+}
