@@ -34,8 +34,8 @@ pub(crate) trait Float:
         let _ = s;
         None
     }
-    /// `if take { a } else { b }` without a branch (bit masks), for kernels whose
-    /// comparisons are unpredictable (max pooling).
+    /// `if take { a } else { b }` without a branch (bit masks, which vectorize), for
+    /// kernels whose comparisons are unpredictable (max pooling).
     fn pick(take: bool, a: Self, b: Self) -> Self;
     /// `v` as `Self`s, when `Self` is `f32`.
     fn from_f32(v: Vec<f32>) -> Option<Vec<Self>> {
@@ -67,8 +67,12 @@ impl Float for f32 {
         Some(s)
     }
     fn pick(take: bool, a: Self, b: Self) -> Self {
-        let m = 0u32.wrapping_sub(u32::from(take));
-        f32::from_bits(b.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
+        // on the bits: a float select compiles to a branch around a move
+        f32::from_bits(std::hint::select_unpredictable(
+            take,
+            a.to_bits(),
+            b.to_bits(),
+        ))
     }
     fn from_f32(v: Vec<f32>) -> Option<Vec<Self>> {
         Some(v)
@@ -83,8 +87,11 @@ impl Float for f64 {
         v
     }
     fn pick(take: bool, a: Self, b: Self) -> Self {
-        let m = 0u64.wrapping_sub(u64::from(take));
-        f64::from_bits(b.to_bits() ^ ((a.to_bits() ^ b.to_bits()) & m))
+        f64::from_bits(std::hint::select_unpredictable(
+            take,
+            a.to_bits(),
+            b.to_bits(),
+        ))
     }
 }
 

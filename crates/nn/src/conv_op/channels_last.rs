@@ -70,13 +70,25 @@ impl<T: Float> Scratch<T> {
 
     /// Lays `x [C, H, W]` into `xp` and `g [O, OH, OW]` into `gp`.
     fn fill(&mut self, x: &[T], g: &[T], d: &Dims, p: Padded) {
-        let c = d.cin;
+        let (c, plane) = (d.cin, d.h * d.w);
         for iy in 0..d.h {
             let row = &mut self.xp[((iy + p.top) * p.wp + p.left) * c..][..d.w * c];
-            for ch in 0..c {
-                let src = &x[(ch * d.h + iy) * d.w..][..d.w];
-                for (ix, &v) in src.iter().enumerate() {
-                    row[ix * c + ch] = v;
+            // blocks of 8 channels: each pixel's 8 values are written side by side
+            for c0 in (0..c).step_by(8) {
+                let cb = (c - c0).min(8);
+                let src = |k: usize| &x[(c0 + k) * plane + iy * d.w..][..d.w];
+                if cb == 8 {
+                    let s: [&[T]; 8] = std::array::from_fn(src);
+                    for (ix, px) in row.chunks_exact_mut(c).enumerate() {
+                        let px: &mut [T; 8] = (&mut px[c0..c0 + 8]).try_into().expect("8");
+                        *px = std::array::from_fn(|k| s[k][ix]);
+                    }
+                } else {
+                    for k in 0..cb {
+                        for (ix, &v) in src(k).iter().enumerate() {
+                            row[ix * c + c0 + k] = v;
+                        }
+                    }
                 }
             }
         }

@@ -1,7 +1,9 @@
-//! The pooling's CPU kernels on f32 and f64, one plane per rayon task: max over
-//! uniform 2×2 and 3×3 windows (branch-free selects; SSE2 from [`super::simd`] on f32),
-//! over runs of consecutive indices, and over any windows; averages with PyTorch's
-//! divisor; and the backward of each.
+//! The pooling's CPU kernels on f32 and f64, one plane per rayon task: max over 2×2
+//! windows at stride 2 (branch-free selects; SSE2 from [`super::simd`] on f32), over
+//! any windows of dilation 1 as a row pass and a column pass that vectorize (padding,
+//! any kernel and stride: ResNet's `MaxPool2d(3, 2, 1)`), over runs of consecutive
+//! indices, and over any windows; averages with PyTorch's divisor; and the backward
+//! of each.
 
 use super::geometry::{Kind, PoolOp};
 use crate::kernel::Float;
@@ -72,7 +74,7 @@ fn pick_u32(take: bool, a: u32, b: u32) -> u32 {
 
 /// `if take { a } else { b }` on indices, without a branch.
 fn pick_index(take: bool, a: usize, b: usize) -> usize {
-    b ^ ((a ^ b) & 0usize.wrapping_sub(usize::from(take)))
+    std::hint::select_unpredictable(take, a, b)
 }
 
 impl PoolOp {
@@ -156,8 +158,8 @@ impl PoolOp {
                                 let v = plane[i];
                                 #[allow(clippy::eq_op)]
                                 let take = (v > *bv) | (v != v);
-                                *bv = if take { v } else { *bv };
-                                *bi = if take { i as u32 } else { *bi };
+                                *bv = T::pick(take, v, *bv);
+                                *bi = pick_u32(take, i as u32, *bi);
                             }
                         }
                     }
@@ -211,68 +213,58 @@ impl PoolOp {
         out
     }
 
-    /// Max pooling over uniform windows (`[o·s, o·s + K)` on both axes), `K` known at
-    /// compile time: the window's loops unroll and its comparisons become selects.
-    /// Same results and indices as [`PoolOp::max_spans`].
-    fn max_uniform<T: Float, const KH: usize, const KW: usize>(
+    /// Max pooling with dilation 1 as two passes: along each input row, every output
+    /// column's window reduced to (value, column) ([`row_max`]); then down the columns,
+    /// each output row's window rows combined in order ([`combine_rows`]). Both are
+    /// loops of selects over contiguous outputs, which vectorize, and a `k × k` window
+    /// costs `k·(1 + s)` comparisons per output instead of `k²`. Reducing rows first
+    /// and combining them in row order keeps ATen's answer, the first maximum in
+    /// row-major order and the last NaN (as in [`PoolOp::max_2x2`]); same values and
+    /// indices as [`PoolOp::max_spans`].
+    fn max_separable<T: Float>(
         &self,
         x: &[T],
         hw: usize,
-        (sh, sw): (usize, usize),
+        steps: [(usize, usize, usize); 2],
     ) -> Vec<T> {
-        let (oh, ow) = (self.rows.out(), self.cols.out());
-        let w = self.cols.input;
+        let (Some(rows), Some(cols)) = (&self.rows.spans, &self.cols.spans) else {
+            unreachable!("a pooling with a step has spans")
+        };
+        let (oh, ow, h, w) = (rows.len(), cols.len(), self.rows.input, self.cols.input);
+        let col_step = steps[1];
         let planes = x.len() / hw.max(1);
         let mut out = vec![T::default(); planes * oh * ow];
         let mut arg = vec![0u32; planes * oh * ow];
         out.par_chunks_mut(oh * ow)
             .zip(arg.par_chunks_mut(oh * ow))
             .zip(x.par_chunks(hw))
-            .with_min_len(16)
-            .for_each(|((o, a), plane)| {
-                for (oy, (ob, ab)) in o
-                    .chunks_exact_mut(ow)
-                    .zip(a.chunks_exact_mut(ow))
-                    .enumerate()
-                {
-                    let base = oy * sh * w;
-                    // the window rows of this output row, each cut to what it covers
-                    let rows: [&[T]; KH] = std::array::from_fn(|ky| {
-                        let r = base + ky * w;
-                        &plane[r..r + (ow - 1) * sw + KW]
-                    });
-                    for (ox, (bv, bi)) in ob.iter_mut().zip(ab.iter_mut()).enumerate() {
-                        let x0 = ox * sw;
-                        let (mut v0, mut i0) = (rows[0][x0], x0);
-                        for (ky, row) in rows.iter().enumerate() {
-                            let win = &row[x0..x0 + KW];
-                            for (kx, &v) in win.iter().enumerate() {
-                                #[allow(clippy::eq_op)]
-                                let take = (v > v0) | (v != v);
-                                v0 = T::pick(take, v, v0);
-                                i0 = pick_index(take, ky * w + x0 + kx, i0);
-                            }
+            .with_min_len(4)
+            .for_each_init(
+                || RowMax::new(h, w, ow, col_step.1),
+                |buf, ((o, a), plane)| {
+                    crate::kernel::vectorized(|| {
+                        for (y, line) in plane.chunks_exact(w).enumerate() {
+                            buf.row(y, line, cols, col_step);
                         }
-                        *bv = v0;
-                        *bi = (base + i0) as u32;
-                    }
-                }
-            });
+                        combine_rows(buf, rows, w, o, a);
+                    })
+                },
+            );
         let _ = self.argmax.set(arg);
         out
     }
 
     pub(crate) fn forward<T: Float>(&self, x: &[T], hw: usize) -> Vec<T> {
-        if let (Kind::Max, Some((kh, sh)), Some((kw, sw))) =
+        if let (Kind::Max, Some((2, 2)), Some((2, 2))) =
             (self.kind, self.rows.uniform, self.cols.uniform)
         {
             if hw <= u32::MAX as usize {
-                match (kh, kw) {
-                    (2, 2) if (sh, sw) == (2, 2) => return self.max_2x2(x, hw),
-                    (2, 2) => return self.max_uniform::<T, 2, 2>(x, hw, (sh, sw)),
-                    (3, 3) => return self.max_uniform::<T, 3, 3>(x, hw, (sh, sw)),
-                    _ => {}
-                }
+                return self.max_2x2(x, hw);
+            }
+        }
+        if let (Kind::Max, Some(rs), Some(cs)) = (self.kind, self.rows.step, self.cols.step) {
+            if hw <= u32::MAX as usize && self.rows.spans.is_some() && self.cols.spans.is_some() {
+                return self.max_separable(x, hw, [rs, cs]);
             }
         }
         if let (Kind::Max, Some(rows), Some(cols)) = (self.kind, &self.rows.spans, &self.cols.spans)
@@ -368,5 +360,139 @@ impl PoolOp {
                 }
             });
         out
+    }
+}
+
+/// The row pass of [`PoolOp::max_separable`]: each input row's window maxima and their
+/// columns, `[h, ow]`, and the row deinterleaved into its stride's phases.
+struct RowMax<T> {
+    ow: usize,
+    /// `phase[r][j]` = column `s·j + r` of the current row.
+    phase: Vec<Vec<T>>,
+    val: Vec<T>,
+    col: Vec<u32>,
+}
+
+impl<T: Float> RowMax<T> {
+    fn new(h: usize, w: usize, ow: usize, s: usize) -> Self {
+        Self {
+            ow,
+            phase: (0..s)
+                .map(|r| vec![T::default(); (w.saturating_sub(r)).div_ceil(s)])
+                .collect(),
+            val: vec![T::default(); h * ow],
+            col: vec![0; h * ow],
+        }
+    }
+
+    /// Row `y`'s maxima over the windows `cols` (`(k, s, p)`): the windows inside the
+    /// row from the phases, one unit-stride pass per tap; those cut by the padding by
+    /// a scalar loop over their columns.
+    fn row(
+        &mut self,
+        y: usize,
+        line: &[T],
+        cols: &[(usize, usize)],
+        (k, s, p): (usize, usize, usize),
+    ) {
+        let ow = self.ow;
+        let w = line.len();
+        match &mut self.phase[..] {
+            [one] => one.copy_from_slice(line),
+            [even, odd] => {
+                let pairs = line.chunks_exact(2);
+                if let Some(&last) = pairs.remainder().first() {
+                    even[w / 2] = last;
+                }
+                for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(pairs) {
+                    (*e, *o) = (pair[0], pair[1]);
+                }
+            }
+            phases => {
+                for (j, chunk) in line.chunks(s).enumerate() {
+                    for (ph, &v) in phases.iter_mut().zip(chunk) {
+                        ph[j] = v;
+                    }
+                }
+            }
+        }
+        let val = &mut self.val[y * ow..(y + 1) * ow];
+        let col = &mut self.col[y * ow..(y + 1) * ow];
+        // the outputs whose window lies inside the row: o·s ≥ p and o·s − p + k ≤ w
+        let lo = p.div_ceil(s).min(ow);
+        let hi = if w + p >= k {
+            ((w + p - k) / s + 1).min(ow)
+        } else {
+            0
+        }
+        .max(lo);
+        for kx in 0..k {
+            // column s·o − p + kx = s·(o + q) + r
+            let t = kx as isize - p as isize;
+            let (q, r) = (t.div_euclid(s as isize), t.rem_euclid(s as isize) as usize);
+            let from = (lo as isize + q) as usize;
+            let src = &self.phase[r][from..from + (hi - lo)];
+            let outs = val[lo..hi].iter_mut().zip(col[lo..hi].iter_mut()).zip(src);
+            // the column of output `lo`, ≥ 0 inside the row; then a step of s
+            let mut c = ((s * lo) as isize + t) as u32;
+            if kx == 0 {
+                for ((bv, bc), &v) in outs {
+                    (*bv, *bc) = (v, c);
+                    c = c.wrapping_add(s as u32);
+                }
+                continue;
+            }
+            for ((bv, bc), &v) in outs {
+                #[allow(clippy::eq_op)]
+                let take = (v > *bv) | (v != v);
+                *bv = T::pick(take, v, *bv);
+                *bc = pick_u32(take, c, *bc);
+                c = c.wrapping_add(s as u32);
+            }
+        }
+        for o in (0..lo).chain(hi..ow) {
+            let (x0, x1) = cols[o];
+            let (mut bv, mut bc) = (line[x0], x0);
+            for (xx, &v) in line.iter().enumerate().take(x1).skip(x0 + 1) {
+                #[allow(clippy::eq_op)]
+                let take = (v > bv) | (v != v);
+                bv = T::pick(take, v, bv);
+                bc = pick_index(take, xx, bc);
+            }
+            (val[o], col[o]) = (bv, bc as u32);
+        }
+    }
+}
+
+/// The column pass of [`PoolOp::max_separable`]: output row `oy` takes the row maxima
+/// of its window's rows in order, and the index `y·w + column` of the one kept.
+fn combine_rows<T: Float>(
+    rm: &RowMax<T>,
+    rows: &[(usize, usize)],
+    w: usize,
+    out: &mut [T],
+    arg: &mut [u32],
+) {
+    let ow = rm.ow;
+    let outs = out.chunks_exact_mut(ow).zip(arg.chunks_exact_mut(ow));
+    for ((ob, ab), &(y0, y1)) in outs.zip(rows) {
+        let first = rm.val[y0 * ow..(y0 + 1) * ow]
+            .iter()
+            .zip(&rm.col[y0 * ow..(y0 + 1) * ow]);
+        for ((bv, ba), (&v, &c)) in ob.iter_mut().zip(ab.iter_mut()).zip(first) {
+            (*bv, *ba) = (v, (y0 * w) as u32 + c);
+        }
+        for y in y0 + 1..y1 {
+            let row = rm.val[y * ow..(y + 1) * ow]
+                .iter()
+                .zip(&rm.col[y * ow..(y + 1) * ow]);
+            let base = (y * w) as u32;
+            for ((bv, ba), (&v, &c)) in ob.iter_mut().zip(ab.iter_mut()).zip(row) {
+                #[allow(clippy::eq_op)]
+                let take = (v > *bv) | (v != v);
+                *bv = T::pick(take, v, *bv);
+                *ba = pick_u32(take, base + c, *ba);
+            }
+        }
     }
 }

@@ -104,6 +104,9 @@ pub(crate) struct Windows {
     /// `(k, s)` when window `o` is exactly `[o·s, o·s + k)` for every `o` (no padding
     /// reached, no dilation): the fastest path.
     pub(crate) uniform: Option<(usize, usize)>,
+    /// `(kernel, stride, padding)` of windows `[o·s − p, o·s − p + k)` cut to the
+    /// input (a pooling with dilation 1), for the separable max kernel.
+    pub(crate) step: Option<(usize, usize, usize)>,
 }
 
 /// `(k, s)` if window `o` is `[o·s, o·s + k)` for every `o`.
@@ -149,7 +152,9 @@ impl Windows {
             let end = (start + k as i64).min((n + p) as i64);
             with_pad.push((end - start).max(0) as usize);
         }
-        Self::new(n, idx, with_pad)
+        let mut w = Self::new(n, idx, with_pad);
+        w.step = (d == 1 && k > 0 && s > 0).then_some((k, s, p));
+        w
     }
 
     fn new(input: usize, idx: Vec<Vec<usize>>, with_pad: Vec<usize>) -> Self {
@@ -157,6 +162,7 @@ impl Windows {
         Self {
             input,
             uniform: uniform(spans.as_deref()),
+            step: None,
             spans,
             idx,
             with_pad,

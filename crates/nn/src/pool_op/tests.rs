@@ -172,8 +172,8 @@ fn generic_max_pool_equals_the_kernel() {
 }
 
 #[test]
-fn uniform_max_kernel_equals_the_span_kernel() {
-    // values with ties, NaNs and infinities; every uniform geometry the fast path takes
+fn window_max_kernels_equal_the_span_kernel() {
+    // values with ties, NaNs and infinities; every geometry the fast paths take
     for (h, w) in [(11, 9), (28, 28), (14, 14), (7, 16), (5, 7), (4, 6)] {
         uniform_max_equals_spans(h, w);
     }
@@ -193,18 +193,32 @@ fn uniform_max_equals_spans(h: usize, w: usize) {
             _ => ((i * 7) % 5) as f32,
         })
         .collect();
-    for (k, s) in [(2, 2), (2, 1), (3, 3), (3, 2), (3, 1)] {
+    // the uniform windows, then windows cut by padding (ResNet's MaxPool2d(3, 2, 1))
+    // and by ceil mode
+    let geometries = [(2, 2), (2, 1), (3, 3), (3, 2), (3, 1)]
+        .map(|(k, s)| (k, s, 0, false))
+        .into_iter()
+        .chain([
+            (3, 2, 1, false),
+            (3, 1, 1, false),
+            (2, 2, 1, false),
+            (3, 2, 0, true),
+            (2, 2, 1, true),
+        ]);
+    for (k, s, pad, ceil) in geometries {
         if k > h.min(w) {
             continue;
         }
-        let p = pool(k, s, 0, 1, false);
+        let p = pool(k, s, pad, 1, ceil);
         let (rows, cols) = p.axes(h, w).unwrap();
-        // (a single window's stride is taken as 1)
-        let kernel = |u: Option<(usize, usize)>| u.map(|(k, _)| k);
-        assert_eq!(
-            (kernel(rows.uniform), kernel(cols.uniform)),
-            (Some(k), Some(k))
-        );
+        if pad == 0 && !ceil {
+            // (a single window's stride is taken as 1)
+            let kernel = |u: Option<(usize, usize)>| u.map(|(k, _)| k);
+            assert_eq!(
+                (kernel(rows.uniform), kernel(cols.uniform)),
+                (Some(k), Some(k))
+            );
+        }
         let op = || PoolOp {
             rows: Arc::new(rows.clone()),
             cols: Arc::new(cols.clone()),
@@ -220,11 +234,11 @@ fn uniform_max_equals_spans(h: usize, w: usize) {
             cols.spans.as_ref().unwrap(),
         );
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&a), bits(&b), "values, k={k} s={s}, {h}x{w}");
+        assert_eq!(bits(&a), bits(&b), "values, k={k} s={s} p={pad}, {h}x{w}");
         assert_eq!(
             fast.argmax.get(),
             spans.argmax.get(),
-            "indices, k={k} s={s}, {h}x{w}"
+            "indices, k={k} s={s} p={pad}, {h}x{w}"
         );
     }
 }
