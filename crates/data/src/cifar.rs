@@ -281,6 +281,11 @@ impl Dataset for Cifar {
     fn classes(&self) -> Vec<String> {
         self.classes.clone()
     }
+
+    fn class_of(&self, index: usize) -> Result<Option<u32>> {
+        Error::check_index(index, self.len())?;
+        Ok(Some(u32::from(self.labels[index])))
+    }
 }
 
 #[cfg(test)]

@@ -173,7 +173,7 @@ impl DataLoader {
         seed: u64,
         device: Device,
     ) -> Result<Self> {
-        let sampler = cfg.sampler_config()?.build(dataset.len())?;
+        let sampler = cfg.sampler_config()?.build(dataset.as_ref())?;
         Ok(Self {
             dataset,
             transform: Arc::new(transform),

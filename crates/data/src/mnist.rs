@@ -495,6 +495,11 @@ impl Dataset for Mnist {
     fn classes(&self) -> Vec<String> {
         self.kind.classes()
     }
+
+    fn class_of(&self, index: usize) -> Result<Option<u32>> {
+        Error::check_index(index, self.len())?;
+        Ok(Some(u32::from(self.labels[index])))
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use candle_core::{DType, Device};
 use std::sync::Arc;
 use wick_data::datasets::{DatasetConfig, DatasetContext};
-use wick_data::sampler::{SamplerConfig, WeightedRandomSamplerConfig};
+use wick_data::sampler::{SamplerConfig, WeightedRandomSamplerConfig, Weights};
 use wick_data::transforms::Compose;
 use wick_data::{DataLoader, DataLoaderConfig, Split};
 
@@ -47,9 +47,10 @@ fn moons_with_a_weighted_sampler_whatever_num_workers() {
     let mut weights = vec![1.0; 200];
     weights[..100].iter_mut().for_each(|w| *w = 3.0);
     let sampler = SamplerConfig::from(WeightedRandomSamplerConfig {
-        weights,
-        num_samples: 150,
+        weights: Some(Weights::PerSample(weights)),
+        num_samples: Some(150),
         replacement: true,
+        class_weights: None,
     });
     let mut want: Option<Epoch> = None;
     for workers in [0, 1, 4] {

@@ -7,6 +7,7 @@
 //! become tuples, `None` stays `None`); the few wick-only keys are handled here.
 
 use crate::export_model::{py, PyModel};
+use crate::export_sampler::{needs_targets, sampler_arg, TARGETS_HELPER};
 use crate::export_transfer::TransferPy;
 use crate::schema::{Experiment, SplitConfig};
 use serde::Serialize;
@@ -178,13 +179,18 @@ fn transforms(split: &SplitConfig) -> String {
     )
 }
 
-fn loader_args(split: &SplitConfig) -> String {
+/// `DataLoader`'s arguments for `split` over the dataset variable `set`.
+fn loader_args(split: &SplitConfig, set: &str) -> String {
     let l = &split.loader;
-    let mut s = format!(
-        "batch_size={}, shuffle={}",
-        l.batch_size,
-        if l.shuffle { "True" } else { "False" }
-    );
+    let sampler = l.sampler.as_ref().and_then(|s| sampler_arg(s, set));
+    let mut s = match sampler {
+        Some(sampler) => format!("batch_size={}, {sampler}", l.batch_size),
+        None => format!(
+            "batch_size={}, shuffle={}",
+            l.batch_size,
+            if l.shuffle { "True" } else { "False" }
+        ),
+    };
     if l.drop_last {
         s.push_str(", drop_last=True");
     }
@@ -340,6 +346,13 @@ fn script_data(w: &mut String, exp: &Experiment) {
     if uses_hub {
         writeln!(w, "{HF_DATASET}").ok();
     }
+    let weighs_classes = [Some(&exp.data.train), exp.data.test.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|sp| sp.loader.sampler.as_ref().is_some_and(needs_targets));
+    if weighs_classes {
+        writeln!(w, "\n{TARGETS_HELPER}").ok();
+    }
     let root = exp
         .data
         .root
@@ -402,7 +415,7 @@ fn script_data(w: &mut String, exp: &Experiment) {
         };
         format!(
             "{var}_set = {set}\n{var}_loader = DataLoader({var}_set, {})\n",
-            loader_args(split)
+            loader_args(split, &format!("{var}_set"))
         )
     };
     w.push_str(&dataset(&exp.data.train, "train"));
@@ -413,8 +426,8 @@ fn script_data(w: &mut String, exp: &Experiment) {
                 "train_set, test_set = torch.utils.data.random_split(train_set, [{}, {h}])\n\
                  train_loader = DataLoader(train_set, {})\ntest_loader = DataLoader(test_set, {})",
                 1.0 - h,
-                loader_args(&exp.data.train),
-                loader_args(t)
+                loader_args(&exp.data.train, "train_set"),
+                loader_args(t, "test_set")
             )
             .unwrap_or(()),
             None => w.push_str(&dataset(t, "test")),

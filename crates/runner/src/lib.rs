@@ -13,6 +13,7 @@ pub mod diagnostic;
 mod error;
 pub mod export;
 mod export_model;
+mod export_sampler;
 mod export_transfer;
 mod expr;
 pub mod fit;

@@ -244,6 +244,12 @@ impl Dataset for ImageFolder {
     fn classes(&self) -> Vec<String> {
         self.classes.clone()
     }
+
+    /// The folder's class, without decoding the image.
+    fn class_of(&self, index: usize) -> Result<Option<u32>> {
+        Error::check_index(index, self.samples.len())?;
+        Ok(Some(self.samples[index].1))
+    }
 }
 
 #[cfg(test)]

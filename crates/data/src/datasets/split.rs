@@ -45,6 +45,10 @@ impl Dataset for Subset {
         Error::check_index(index, self.indices.len())?;
         self.dataset.get(self.indices[index])
     }
+    fn class_of(&self, index: usize) -> Result<Option<u32>> {
+        Error::check_index(index, self.indices.len())?;
+        self.dataset.class_of(self.indices[index])
+    }
     fn classes(&self) -> Vec<String> {
         self.dataset.classes()
     }
@@ -92,6 +96,12 @@ impl Dataset for ConcatDataset {
         let d = self.ends.partition_point(|&e| e <= index);
         let start = if d == 0 { 0 } else { self.ends[d - 1] };
         self.datasets[d].get(index - start)
+    }
+    fn class_of(&self, index: usize) -> Result<Option<u32>> {
+        Error::check_index(index, self.len())?;
+        let d = self.ends.partition_point(|&e| e <= index);
+        let start = if d == 0 { 0 } else { self.ends[d - 1] };
+        self.datasets[d].class_of(index - start)
     }
     fn classes(&self) -> Vec<String> {
         self.datasets[0].classes()

@@ -16,9 +16,9 @@ pub use batch::BatchSampler;
 pub use random::{RandomSampler, RandomSamplerConfig};
 pub use sequential::{SequentialSampler, SequentialSamplerConfig};
 pub use subset_random::{SubsetRandomSampler, SubsetRandomSamplerConfig};
-pub use weighted_random::{WeightedRandomSampler, WeightedRandomSamplerConfig};
+pub use weighted_random::{Balanced, WeightedRandomSampler, WeightedRandomSamplerConfig, Weights};
 
-use crate::Result;
+use crate::{Dataset, Result};
 use std::any::Any;
 use std::fmt::Debug;
 use wick_tensor::catalog::{Catalog, Tagged};
@@ -51,12 +51,13 @@ pub trait SamplerSpec:
     fn validate(&self) -> Result<()> {
         Ok(())
     }
-    /// The sampler over a dataset of `len` samples.
+    /// The sampler over `data` (PyTorch's `data_source`): its length, and its samples'
+    /// classes ([`Dataset::class_of`]) for the samplers that weigh them.
     ///
     /// # Errors
     /// Arguments that do not fit the dataset (indices past its end, a weight per
     /// sample that is missing).
-    fn build(&self, len: usize) -> Result<Box<dyn Sampler>>;
+    fn build(&self, data: &dyn Dataset) -> Result<Box<dyn Sampler>>;
 }
 
 /// A sampler by its `torch.utils.data` class name: `sampler = { type = "RandomSampler" }`.
@@ -76,7 +77,7 @@ macro_rules! builtin_samplers {
                     let _ = &$v;
                     $validate
                 }
-                fn build(&self, $len: usize) -> Result<Box<dyn Sampler>> {
+                fn build(&self, $len: &dyn Dataset) -> Result<Box<dyn Sampler>> {
                     let $c = self;
                     let _ = &$c;
                     Ok(Box::new($build))
@@ -94,18 +95,50 @@ macro_rules! builtin_samplers {
 builtin_samplers! {
     SequentialSampler(SequentialSamplerConfig) {
         validate: |c| Ok(()),
-        build: |c, len| SequentialSampler::new(len)
+        build: |c, data| SequentialSampler::new(data.len())
     }
     RandomSampler(RandomSamplerConfig) {
         validate: |c| RandomSamplerConfig::validate(c),
-        build: |c, len| RandomSampler::new(len, c)?
+        build: |c, data| RandomSampler::new(data.len(), c)?
     }
     SubsetRandomSampler(SubsetRandomSamplerConfig) {
-        validate: |c| Ok(()),
-        build: |c, len| SubsetRandomSampler::new(len, c)?
+        validate: |c| SubsetRandomSamplerConfig::validate(c),
+        build: |c, data| SubsetRandomSampler::new(data.len(), c)?
     }
     WeightedRandomSampler(WeightedRandomSamplerConfig) {
         validate: |c| WeightedRandomSamplerConfig::validate(c),
-        build: |c, len| WeightedRandomSampler::new(len, c)?
+        build: |c, data| WeightedRandomSampler::new(data, c)?
+    }
+}
+
+/// A dataset of labels alone, for the samplers' tests.
+#[cfg(test)]
+pub(crate) struct Labels(pub Vec<Option<u32>>);
+
+#[cfg(test)]
+impl Labels {
+    /// `n` samples without classes.
+    pub(crate) fn unlabeled(n: usize) -> Self {
+        Self(vec![None; n])
+    }
+}
+
+#[cfg(test)]
+impl Dataset for Labels {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, index: usize) -> Result<crate::Sample> {
+        let target = match self.0[index] {
+            Some(c) => crate::Target::Class(c),
+            None => crate::Target::scalar(0.0),
+        };
+        let input = crate::Input::Image(crate::Image {
+            height: 1,
+            width: 1,
+            channels: 1,
+            data: vec![0],
+        });
+        Ok(crate::Sample::new(input, target))
     }
 }

@@ -85,13 +85,13 @@ impl Sampler for RandomSampler {
 
 #[cfg(test)]
 mod tests {
-    use super::super::SamplerConfig;
+    use super::super::{Labels, SamplerConfig};
     use super::*;
 
     #[test]
     fn random_sampler_is_a_seeded_permutation_per_epoch() {
         let s = SamplerConfig::from(RandomSamplerConfig::default())
-            .build(100)
+            .build(&Labels::unlabeled(100))
             .unwrap();
         let a = s.indices(0, 1);
         let mut sorted = a.clone();
@@ -108,7 +108,10 @@ mod tests {
             replacement: true,
             num_samples: Some(2500),
         };
-        let idx = SamplerConfig::from(cfg).build(10).unwrap().indices(0, 0);
+        let idx = SamplerConfig::from(cfg)
+            .build(&Labels::unlabeled(10))
+            .unwrap()
+            .indices(0, 0);
         assert_eq!(idx.len(), 2500);
         assert!(idx.iter().all(|&i| i < 10));
         // with replacement: repeats within the first 10, every value about 250 times
@@ -126,7 +129,10 @@ mod tests {
             replacement: false,
             num_samples: Some(25),
         };
-        let idx = SamplerConfig::from(cfg).build(10).unwrap().indices(0, 0);
+        let idx = SamplerConfig::from(cfg)
+            .build(&Labels::unlabeled(10))
+            .unwrap()
+            .indices(0, 0);
         assert_eq!(idx.len(), 25);
         let mut first: Vec<usize> = idx[..10].to_vec();
         first.sort();
