@@ -56,6 +56,15 @@ fn init_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunError>
     )?)
 }
 
+/// How batches of `ds` reach the experiment's model ([`crate::fit::Feed`]): its inputs'
+/// routing, and the rank of a sample of a single input (for stacked crops).
+pub(crate) fn feed(exp: &Experiment, ds: &dyn Dataset) -> crate::fit::Feed {
+    crate::fit::Feed {
+        order: input_order(exp, ds),
+        sample_rank: (exp.model.inputs.len() == 1).then(|| exp.model.input().len()),
+    }
+}
+
 /// For each model input, the position of the dataset input of its name (empty when
 /// both have one input): what [`Trainer::route_inputs`] takes.
 pub(crate) fn input_order(exp: &Experiment, ds: &dyn Dataset) -> Vec<usize> {
@@ -181,7 +190,8 @@ fn check_data(
             else {
                 continue;
             };
-            if shape != *want {
+            let crops = single && shape.get(1..) == Some(&want[..]);
+            if shape != *want && !crops {
                 let key = if single {
                     "input".into()
                 } else {
@@ -248,7 +258,11 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     };
     check_data(exp, &model, &classes, [Some(&train), test.as_ref()])?;
     let order = input_order(exp, train.dataset().as_ref());
-    let mut trainer = trainer(exp, model)?.route_inputs(order).train_loader(train);
+    let mut trainer = trainer(exp, model)?.route_inputs(order);
+    if exp.model.inputs.len() == 1 {
+        trainer = trainer.sample_rank(exp.model.input().len());
+    }
+    let mut trainer = trainer.train_loader(train);
     if let Some(test) = test {
         trainer = trainer.test_loader(test);
     }

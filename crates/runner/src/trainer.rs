@@ -338,7 +338,7 @@ pub fn eval(run_dir: &Path, which: &str, opts: &RunOptions) -> Result<Eval, RunE
         &model,
         criterion.as_ref(),
         Task::of(&exp.loss)?,
-        &build::input_order(&exp, loader.dataset().as_ref()),
+        &build::feed(&exp, loader.dataset().as_ref()),
         &loader,
         exp.loss.reduction() == wick_losses::Reduction::Sum,
         &exp.metrics,

@@ -17,6 +17,7 @@ mod color_jitter;
 pub mod common;
 mod compose;
 mod convert_image_dtype;
+mod five_crop;
 pub mod functional;
 mod gaussian_blur;
 mod grayscale;
@@ -43,6 +44,7 @@ pub use color_jitter::{ColorJitter, ColorJitterConfig, ColorJitterParams};
 pub use common::{Fill, InterpolationMode, NumOrRange, PaddingMode, Size};
 pub use compose::{Compose, ComposeConfig};
 pub use convert_image_dtype::{ConvertImageDtype, ConvertImageDtypeConfig, ImageDtype};
+pub use five_crop::{FiveCropConfig, NCrop, TenCropConfig};
 pub use gaussian_blur::{GaussianBlur, GaussianBlurConfig, KernelSize};
 pub use grayscale::{Grayscale, GrayscaleConfig};
 pub use normalize::{Normalize, NormalizeConfig};
@@ -152,6 +154,8 @@ builtin_transforms! {
     Normalize(NormalizeConfig) { build: |c| NormalizeConfig::build(c)? }
     Resize(ResizeConfig) { build: |c| ResizeConfig::build(c)? }
     CenterCrop(CenterCropConfig) { build: |c| CenterCropConfig::build(c)? }
+    FiveCrop(FiveCropConfig) { build: |c| FiveCropConfig::build(c)? }
+    TenCrop(TenCropConfig) { build: |c| TenCropConfig::build(c)? }
     RandomCrop(RandomCropConfig) { build: |c| RandomCropConfig::build(c)? }
     RandomResizedCrop(RandomResizedCropConfig) { build: |c| RandomResizedCropConfig::build(c)? }
     RandomHorizontalFlip(RandomHorizontalFlipConfig) { build: |c| RandomHorizontalFlipConfig::build(c)? }

@@ -50,8 +50,9 @@ impl NormalizeConfig {
     }
 }
 
-/// `torchvision.transforms.Normalize`: `out[c] = (in[c] − mean[c]) / std[c]` on a
-/// `[C, H, W]` float array, computed in `f32` as torchvision does.
+/// `torchvision.transforms.Normalize`: `out[c] = (in[c] − mean[c]) / std[c]` over the
+/// channels of a `[..., C, H, W]` float array (a stack of crops too), computed in `f32`
+/// as torchvision does.
 pub struct Normalize {
     mean: Vec<f32>,
     std: Vec<f32>,
@@ -65,12 +66,14 @@ impl Transform for Normalize {
             ));
         };
         self.output_shape(&a.shape)?;
-        let c = a.shape[0];
-        let plane = a.data.len() / c.max(1);
-        for ch in 0..c {
+        let axis = channel_axis(&a.shape);
+        let c = a.shape[axis];
+        let plane: usize = a.shape[axis + 1..].iter().product();
+        for (i, block) in a.data.chunks_exact_mut(plane.max(1)).enumerate() {
+            let ch = i % c.max(1);
             let m = self.mean[if self.mean.len() == 1 { 0 } else { ch }];
             let s = self.std[if self.std.len() == 1 { 0 } else { ch }];
-            for v in &mut a.data[ch * plane..(ch + 1) * plane] {
+            for v in block {
                 *v = (*v - m) / s;
             }
         }
@@ -86,12 +89,12 @@ impl Transform for Normalize {
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let n = self.mean.len().max(self.std.len());
-        match input.first() {
+        match input.get(channel_axis(input)) {
             Some(&c) if n == 1 || n == c => Ok(input.to_vec()),
-            _ => Err(Error::Transform(format!(
+            c => Err(Error::Transform(format!(
                 "Normalize has {n} mean/std values but the tensor has shape {input:?} \
                  ({} channels)",
-                input.first().copied().unwrap_or(0)
+                c.copied().unwrap_or(0)
             ))),
         }
     }
@@ -101,7 +104,7 @@ impl Transform for Normalize {
 mod tests {
     use super::*;
     use crate::transforms::ToTensor;
-    use crate::Image;
+    use crate::{Array, Image};
 
     #[test]
     fn to_tensor_then_normalize() {
@@ -143,6 +146,28 @@ mod tests {
         assert_eq!(a.data, vec![1., 0., 0., 0., 0., 1.]);
     }
 
+    /// A stack of crops `[2, 3, 1, 2]` is normalized per channel, the third axis from
+    /// the end, as torchvision's `F.normalize` does on `[..., C, H, W]`.
+    #[test]
+    fn channels_are_the_third_axis_from_the_end() {
+        let t = NormalizeConfig {
+            mean: vec![1.0, 2.0, 3.0],
+            std: vec![1.0, 2.0, 4.0],
+            inplace: false,
+        }
+        .build()
+        .unwrap();
+        let a = Input::Array(Array {
+            shape: vec![2, 3, 1, 2],
+            data: vec![1., 1., 2., 2., 3., 3., 5., 5., 6., 6., 7., 7.],
+        });
+        let Input::Array(a) = t.apply(a, &mut SeedRng::new(0)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.data, vec![0., 0., 0., 0., 0., 0., 4., 4., 2., 2., 1., 1.]);
+        assert!(t.output_shape(&[2, 4, 1, 2]).is_err());
+    }
+
     #[test]
     fn bad_arguments() {
         let e = NormalizeConfig {
@@ -161,4 +186,10 @@ mod tests {
         .unwrap();
         assert!(n.output_shape(&[1, 28, 28]).is_err());
     }
+}
+
+/// The channel axis: the third from the end of `[..., C, H, W]` (torchvision's), the
+/// first of a 1-D or 2-D tensor.
+fn channel_axis(shape: &[usize]) -> usize {
+    shape.len().saturating_sub(3)
 }

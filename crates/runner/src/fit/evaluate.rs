@@ -2,6 +2,7 @@
 //! regression errors, and the `[metrics]` collection.
 
 use super::embedding::{pair_hits, Neighbours};
+use super::feed::Feed;
 use super::stats::{batch_total, Eval};
 use crate::error::RunError;
 use crate::metrics::{ClassCounts, MetricsConfig, RegressionSums};
@@ -18,7 +19,7 @@ pub(crate) fn evaluate(
     model: &dyn Layer,
     loss: &dyn Loss,
     task: Task,
-    order: &[usize],
+    feed: &Feed,
     loader: &DataLoader,
     summed: bool,
     mc: &MetricsConfig,
@@ -34,8 +35,8 @@ pub(crate) fn evaluate(
         .collect::<candle_core::Result<Vec<_>>>()?;
     for batch in loader.epoch(0) {
         let batch = batch?;
-        let outs: Vec<_> = model
-            .forward_outputs(&super::route(order, &batch), false)?
+        let outs: Vec<_> = feed
+            .forward(model, &batch, false)?
             .into_iter()
             .map(|o| o.detach())
             .collect();

@@ -24,6 +24,7 @@ mod callback;
 mod checkpoints;
 mod embedding;
 mod evaluate;
+mod feed;
 mod snapshot;
 mod stats;
 mod stopping;
@@ -31,6 +32,7 @@ mod stopping;
 pub use callback::{Callback, Control, Snapshot, StepEnd, View};
 pub use checkpoints::Checkpoints;
 pub(crate) use evaluate::evaluate;
+pub use feed::Feed;
 pub(crate) use stats::batch_total;
 pub use stats::{EpochStats, Eval, TrainerState};
 pub use stopping::{EarlyStopping, StopOn, INTERRUPTED};
@@ -149,18 +151,8 @@ pub struct Trainer<M: Layer = Box<dyn Layer>> {
     log_every_n_steps: usize,
     limit_train_batches: Option<usize>,
     callbacks: Vec<Box<dyn Callback>>,
-    input_order: Vec<usize>,
+    feed: Feed,
     state: TrainerState,
-}
-
-/// The inputs of `batch` (in the dataset's order) in the order of `order` (the
-/// dataset's input for each model input; empty: as they come).
-pub(crate) fn route(order: &[usize], batch: &Batch) -> Vec<Tensor> {
-    let all = batch.inputs();
-    if order.is_empty() {
-        return all;
-    }
-    order.iter().map(|&i| all[i].clone()).collect()
 }
 
 impl<M: Layer> Trainer<M> {
@@ -182,7 +174,7 @@ impl<M: Layer> Trainer<M> {
             log_every_n_steps: 50,
             limit_train_batches: None,
             callbacks: Vec::new(),
-            input_order: Vec::new(),
+            feed: Feed::default(),
             state: TrainerState::default(),
         }
     }
@@ -235,7 +227,15 @@ impl<M: Layer> Trainer<M> {
     /// `i`), where the dataset yields several in another order; by default the model
     /// takes them as they come.
     pub fn route_inputs(mut self, order: Vec<usize>) -> Self {
-        self.input_order = order;
+        self.feed.order = order;
+        self
+    }
+
+    /// The rank of one sample of the model's single input (3 for `[C, H, W]`): a batch
+    /// with one axis more (`[B, n, C, H, W]`, after `FiveCrop` or `TenCrop`) then runs
+    /// as `B·n` samples whose outputs are averaged over each sample's `n` crops.
+    pub fn sample_rank(mut self, rank: usize) -> Self {
+        self.feed.sample_rank = Some(rank);
         self
     }
 
@@ -295,10 +295,6 @@ impl<M: Layer> Trainer<M> {
     }
 
     /// The batch's inputs in the order the model takes them ([`Trainer::route_inputs`]).
-    fn route(&self, batch: &Batch) -> Vec<Tensor> {
-        route(&self.input_order, batch)
-    }
-
     /// What the loss makes of the model's output.
     fn task(&self) -> Result<Task, RunError> {
         Ok(Task::of_loss(self.loss.as_ref())?)
@@ -315,8 +311,8 @@ impl<M: Layer> Trainer<M> {
     pub fn step(&mut self, batch: &Batch) -> Result<StepOut, StepError> {
         let task = self.task()?;
         let outputs = self
-            .model
-            .forward_outputs(&self.route(batch), true)
+            .feed
+            .forward(&self.model, batch, true)
             .map_err(RunError::from)?;
         let output = outputs[0].clone();
         let target = task
@@ -386,7 +382,7 @@ impl<M: Layer> Trainer<M> {
             &self.model,
             self.loss.as_ref(),
             self.task()?,
-            &self.input_order,
+            &self.feed,
             loader,
             self.summed(),
             &self.metrics,
