@@ -100,6 +100,12 @@ impl Transform for Normalize {
     }
 }
 
+/// The channel axis: the third from the end of `[..., C, H, W]` (torchvision's), the
+/// first of a 1-D or 2-D tensor.
+fn channel_axis(shape: &[usize]) -> usize {
+    shape.len().saturating_sub(3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,10 +192,4 @@ mod tests {
         .unwrap();
         assert!(n.output_shape(&[1, 28, 28]).is_err());
     }
-}
-
-/// The channel axis: the third from the end of `[..., C, H, W]` (torchvision's), the
-/// first of a 1-D or 2-D tensor.
-fn channel_axis(shape: &[usize]) -> usize {
-    shape.len().saturating_sub(3)
 }
