@@ -1,5 +1,5 @@
 //! The `wick` command line, over any [`Registry`]: `wick::cli::main_with(registry)` is
-//! the whole program (`run`, `check`, `eval`, `predict`, `export`) with the registry's
+//! the whole program (`run`, `check`, `eval`, `predict`, `landscape`, `export`) with the registry's
 //! names in force for every file and run directory it reads.
 //!
 //! The binary owns the process: this module installs the tracing subscriber, the
@@ -76,6 +76,27 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// The training loss over a grid of one or two parameters, without training (the
+    /// course's loss landscapes): prints the grid, writes landscape.csv and pictures.
+    Landscape {
+        /// The experiment file.
+        experiment: PathBuf,
+        /// A swept parameter, once or twice: `--param 0.weight=0:4:0.1` (START:STOP:STEP,
+        /// STOP included).
+        #[arg(long = "param", value_name = "NAME=START:STOP:STEP", required = true)]
+        params: Vec<wick_runner::landscape::Axis>,
+        /// Take the other parameters from this run's best (else last) checkpoint
+        /// instead of the experiment's initialisation.
+        #[arg(long, value_name = "RUN_DIR")]
+        from: Option<PathBuf>,
+        /// Override a key of the file: `--set loss.reduction="sum"`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
+        /// Where landscape.csv and the pictures go (default:
+        /// runs/<name>/landscape-<date>-<time>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Write the experiment of a run directory as a PyTorch program that loads its
     /// checkpoint.
     Export {
@@ -137,9 +158,49 @@ fn check(experiment: &std::path::Path, set: &[Override]) -> ExitCode {
     }
 }
 
+/// `wick landscape`: the grid printed, its CSV and pictures written.
+fn landscape(
+    experiment: &std::path::Path,
+    set: &[Override],
+    params: Vec<wick_runner::landscape::Axis>,
+    from: Option<&std::path::Path>,
+    out_dir: Option<PathBuf>,
+) -> ExitCode {
+    let exp = match load_experiment_with(experiment, set) {
+        Ok(e) => e,
+        Err(e) => {
+            eprint!("{}", e.rendered);
+            return ExitCode::from(EXIT_BAD_EXPERIMENT);
+        }
+    };
+    let dir = out_dir.unwrap_or_else(|| wick_runner::landscape::default_dir(&exp, "runs".as_ref()));
+    let result = wick_runner::landscape::landscape(&exp, params, from)
+        .and_then(|l| Ok((l.write(&dir)?, l.printed())));
+    match result {
+        Ok((files, grid)) => {
+            let written: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            out(&format!(
+                "{grid}
+wrote {}
+",
+                written.join(", ")
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+    }
+}
+
 fn dispatch(command: Command) -> ExitCode {
     match command {
         Command::Check { experiment, set } => check(&experiment, &set),
+        Command::Landscape {
+            experiment,
+            params,
+            from,
+            set,
+            out,
+        } => landscape(&experiment, &set, params, from.as_deref(), out),
         Command::Run {
             experiment,
             set,

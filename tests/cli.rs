@@ -229,6 +229,57 @@ fn broken_experiments_exit_2_with_file_line_column_and_key() {
     assert!(seen >= 10);
 }
 
+/// `wick landscape` prints the course's grid and writes its CSV and pictures under
+/// `runs/<name>/landscape-*`; a bad `--param` is refused by the argument parser.
+#[test]
+fn landscape_prints_the_grid_and_writes_its_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = repo().join("experiments/exhaustive_search_wb.toml");
+    let args = [
+        "landscape",
+        exp.to_str().unwrap(),
+        "--param",
+        "0.weight=0:4:0.1",
+        "--param",
+        "0.bias=0:4:0.1",
+    ];
+    let out = wick(&args, None, tmp.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("\n[[210.   199.34 188.96 ...   1.76   1.74   2.  ]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" [ 66.    60.14  54.56 ...  40.16  44.94  50.  ]]"),
+        "{text}"
+    );
+    let dirs: Vec<_> = std::fs::read_dir(tmp.path().join("runs/exhaustive-search-wb"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1);
+    for f in [
+        "landscape.csv",
+        "landscape_contour.png",
+        "landscape_surface.png",
+    ] {
+        assert!(dirs[0].join(f).is_file(), "{f}");
+    }
+    let bad = wick(
+        &["landscape", exp.to_str().unwrap(), "--param", "w=0:4"],
+        None,
+        tmp.path(),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected NAME=START:STOP:STEP"));
+}
+
 #[test]
 fn check_prints_the_model_table_and_trains_nothing() {
     let tmp = tempfile::tempdir().unwrap();

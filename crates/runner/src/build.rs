@@ -23,7 +23,16 @@ use wick_tensor::SeedRng;
 /// parameters frozen as `[model] freeze`/`trainable` say (weights are loaded by
 /// [`load_weights`]).
 pub fn build_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunError> {
-    let model = init_model(exp, device)?;
+    build_model_as(exp, device, DType::F32)
+}
+
+/// [`build_model`] with parameters of `dtype`.
+pub(crate) fn build_model_as(
+    exp: &Experiment,
+    device: &Device,
+    dtype: DType,
+) -> Result<Sequential, RunError> {
+    let model = init_model(exp, device, dtype)?;
     exp.model.transfer.apply_freeze(&model)?;
     Ok(model)
 }
@@ -40,12 +49,12 @@ pub fn load_weights(exp: &Experiment, model: &Sequential) -> Result<(), RunError
     t.load(model, state, &file.display().to_string())
 }
 
-fn init_model(exp: &Experiment, device: &Device) -> Result<Sequential, RunError> {
+fn init_model(exp: &Experiment, device: &Device, dtype: DType) -> Result<Sequential, RunError> {
     let mut rng = SeedRng::stream(exp.seed, "init", &[]);
     let mut nodes = exp.model.layers.clone();
     let mut ctx = BuildCtx {
         device,
-        dtype: DType::F32,
+        dtype,
         rng: &mut rng,
     };
     Ok(Sequential::graph(

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 const WIDTH: u32 = 800;
 const HEIGHT: u32 = 500;
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 
 /// One named line of `(x, y)` points.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +33,7 @@ pub struct PlotError {
     pub message: String,
 }
 
-fn err(path: &Path, e: impl ToString) -> PlotError {
+pub(crate) fn err(path: &Path, e: impl ToString) -> PlotError {
     PlotError {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -41,7 +41,7 @@ fn err(path: &Path, e: impl ToString) -> PlotError {
 }
 
 /// Registers a system font once; false when none was found.
-fn has_font() -> bool {
+pub(crate) fn has_font() -> bool {
     static FONT: OnceLock<bool> = OnceLock::new();
     *FONT.get_or_init(|| {
         let mut candidates: Vec<String> = std::env::var("WICK_FONT").into_iter().collect();
@@ -75,7 +75,7 @@ fn has_font() -> bool {
     })
 }
 
-fn write_png(path: &Path, buf: &[u8], w: u32, h: u32) -> Result<(), PlotError> {
+pub(crate) fn write_png(path: &Path, buf: &[u8], w: u32, h: u32) -> Result<(), PlotError> {
     let tmp = path.with_extension("png.tmp");
     let file = std::fs::File::create(&tmp).map_err(|e| err(path, e))?;
     let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
@@ -104,7 +104,7 @@ fn range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo - pad, hi + pad))
 }
 
-const COLORS: [RGBColor; 6] = [
+pub(crate) const COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
