@@ -134,8 +134,11 @@ pub(crate) fn timed<R>(kernel: Kernel, flops: u64, f: impl FnOnce() -> R) -> R {
 
 /// `2·m·n·k`: the operations of a GEMM `[m, k] · [k, n]`, saturating.
 pub(crate) fn gemm_flops(m: usize, n: usize, k: usize) -> u64 {
-    let p = (m as u128) * (n as u128) * (k as u128) * 2;
-    u64::try_from(p).unwrap_or(u64::MAX)
+    let p = (m as u128)
+        .checked_mul(n as u128)
+        .and_then(|p| p.checked_mul(k as u128))
+        .and_then(|p| p.checked_mul(2));
+    p.and_then(|p| u64::try_from(p).ok()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
