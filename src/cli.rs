@@ -175,7 +175,7 @@ fn landscape(
     };
     let dir = out_dir.unwrap_or_else(|| wick_runner::landscape::default_dir(&exp, "runs".as_ref()));
     let result = wick_runner::landscape::landscape(&exp, params, from)
-        .and_then(|l| Ok((l.write(&dir)?, l.printed())));
+        .and_then(|l| Ok((wick_runner::landscape_files::write(&l, &dir)?, l.printed())));
     match result {
         Ok((files, grid)) => {
             let written: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();

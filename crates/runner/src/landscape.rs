@@ -223,55 +223,6 @@ impl Landscape {
         let rows: Vec<Vec<f64>> = self.loss.chunks(m).map(<[f64]>::to_vec).collect();
         crate::numpy_fmt::matrix(&rows)
     }
-
-    /// Writes `landscape.csv` (a column per parameter, then `loss`) and the pictures
-    /// (`landscape.png` for one parameter; `landscape_contour.png` and
-    /// `landscape_surface.png` for two) into `dir`; returns the files written.
-    pub fn write(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, RunError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| RunError::RunDir(format!("cannot create {}: {e}", dir.display())))?;
-        let mut csv: String = self.axes.iter().map(|a| format!("{},", a.param)).collect();
-        csv.push_str("loss\n");
-        let m = self.axes[0].values.len();
-        for (k, l) in self.loss.iter().enumerate() {
-            let (i, j) = (k % m, k / m);
-            csv.push_str(&format!("{},", self.axes[0].values[i]));
-            if let Some(b) = self.axes.get(1) {
-                csv.push_str(&format!("{},", b.values[j]));
-            }
-            csv.push_str(&format!("{l}\n"));
-        }
-        let file = dir.join("landscape.csv");
-        std::fs::write(&file, csv)
-            .map_err(|e| RunError::RunDir(format!("cannot write {}: {e}", file.display())))?;
-        let mut files = vec![file];
-        let plot_err = |e: crate::plots::PlotError| RunError::RunDir(e.to_string());
-        if self.axes.len() == 1 {
-            let a = &self.axes[0];
-            let png = dir.join("landscape.png");
-            let series = crate::plots::Series {
-                name: "loss".into(),
-                points: a
-                    .values
-                    .iter()
-                    .copied()
-                    .zip(self.loss.iter().copied())
-                    .collect(),
-            };
-            crate::plots::line_chart(&png, "loss", &a.param, "loss", &[series])
-                .map_err(plot_err)?;
-            files.push(png);
-        } else {
-            let (c, s) = (
-                dir.join("landscape_contour.png"),
-                dir.join("landscape_surface.png"),
-            );
-            crate::landscape_plot::contour(&c, self).map_err(plot_err)?;
-            crate::landscape_plot::surface(&s, self).map_err(plot_err)?;
-            files.extend([c, s]);
-        }
-        Ok(files)
-    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ mod expr;
 pub mod fit;
 mod keypath;
 pub mod landscape;
-mod landscape_plot;
+pub mod landscape_files;
 pub mod logging;
 pub mod metric;
 pub mod metrics;

@@ -53,7 +53,7 @@ fn the_homework_grid_is_the_courses() {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let files = l.write(dir.path()).unwrap();
+    let files = wick_runner::landscape_files::write(&l, dir.path()).unwrap();
     assert_eq!(files.len(), 3);
     let csv = std::fs::read_to_string(dir.path().join("landscape.csv")).unwrap();
     assert_eq!(csv.lines().next(), Some("0.weight,0.bias,loss"));

@@ -1,11 +1,61 @@
-//! The pictures of `wick landscape`: for two parameters a contour map (the loss as
-//! colour, with iso-loss lines by marching squares) and a 3-D surface (the course's
-//! `ax.plot_surface(w, b, loss)`); one parameter is a curve ([`crate::plots::line_chart`]).
+//! The files of `wick landscape`: `landscape.csv`, and the pictures: for two
+//! parameters a contour map (the loss as colour, with iso-loss lines by marching
+//! squares) and a 3-D surface (the course's `ax.plot_surface(w, b, loss)`); one
+//! parameter is a curve ([`crate::plots::line_chart`]).
 
+use crate::error::RunError;
 use crate::landscape::Landscape;
 use crate::plots::{err, has_font, write_png, PlotError, FAMILY};
 use plotters::prelude::*;
 use std::path::Path;
+
+/// Writes `landscape.csv` (a column per parameter, then `loss`) and the pictures
+/// (`landscape.png` for one parameter; `landscape_contour.png` and
+/// `landscape_surface.png` for two) into `dir`; returns the files written.
+pub fn write(l: &Landscape, dir: &Path) -> Result<Vec<std::path::PathBuf>, RunError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| RunError::RunDir(format!("cannot create {}: {e}", dir.display())))?;
+    let mut csv: String = l.axes.iter().map(|a| format!("{},", a.param)).collect();
+    csv.push_str("loss\n");
+    let m = l.axes[0].values.len();
+    for (k, v) in l.loss.iter().enumerate() {
+        let (i, j) = (k % m, k / m);
+        csv.push_str(&format!("{},", l.axes[0].values[i]));
+        if let Some(b) = l.axes.get(1) {
+            csv.push_str(&format!("{},", b.values[j]));
+        }
+        csv.push_str(&format!("{v}\n"));
+    }
+    let file = dir.join("landscape.csv");
+    std::fs::write(&file, csv)
+        .map_err(|e| RunError::RunDir(format!("cannot write {}: {e}", file.display())))?;
+    let mut files = vec![file];
+    let plot_err = |e: crate::plots::PlotError| RunError::RunDir(e.to_string());
+    if l.axes.len() == 1 {
+        let a = &l.axes[0];
+        let png = dir.join("landscape.png");
+        let series = crate::plots::Series {
+            name: "loss".into(),
+            points: a
+                .values
+                .iter()
+                .copied()
+                .zip(l.loss.iter().copied())
+                .collect(),
+        };
+        crate::plots::line_chart(&png, "loss", &a.param, "loss", &[series]).map_err(plot_err)?;
+        files.push(png);
+    } else {
+        let (c, s) = (
+            dir.join("landscape_contour.png"),
+            dir.join("landscape_surface.png"),
+        );
+        contour(&c, l).map_err(plot_err)?;
+        surface(&s, l).map_err(plot_err)?;
+        files.extend([c, s]);
+    }
+    Ok(files)
+}
 
 const SIZE: (u32, u32) = (800, 640);
 /// Iso-loss lines drawn on the contour map.
