@@ -108,16 +108,28 @@ fn crossings(l: &Landscape, i: usize, j: usize, level: f64) -> Vec<(f64, f64)> {
     pts
 }
 
+/// Draws a `SIZE` PNG to `path`: a white canvas given to `draw`, then written.
+fn canvas(
+    path: &Path,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), PlotError>,
+) -> Result<(), PlotError> {
+    let mut buf = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(path, e))?;
+        draw(&root)?;
+        root.present().map_err(|e| err(path, e))?;
+    }
+    write_png(path, &buf, SIZE.0, SIZE.1)
+}
+
 /// The contour map of a two-parameter landscape.
 pub fn contour(path: &Path, l: &Landscape) -> Result<(), PlotError> {
     let (xs, ys) = (&l.axes[0].values, &l.axes[1].values);
     let (lo, hi) = span(l);
     let text = has_font();
-    let mut buf = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(path, e))?;
-        let mut b = ChartBuilder::on(&root);
+    canvas(path, |root| {
+        let mut b = ChartBuilder::on(root);
         b.margin(15);
         if text {
             b.caption("loss", (FAMILY, 22))
@@ -174,9 +186,8 @@ pub fn contour(path: &Path, l: &Landscape) -> Result<(), PlotError> {
                 }
             }
         }
-        root.present().map_err(|e| err(path, e))?;
-    }
-    write_png(path, &buf, SIZE.0, SIZE.1)
+        Ok(())
+    })
 }
 
 /// The 3-D surface of a two-parameter landscape, as the course's `plot_surface`.
@@ -184,11 +195,8 @@ pub fn surface(path: &Path, l: &Landscape) -> Result<(), PlotError> {
     let (xs, ys) = (l.axes[0].values.clone(), l.axes[1].values.clone());
     let (lo, hi) = span(l);
     let text = has_font();
-    let mut buf = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(path, e))?;
-        let mut b = ChartBuilder::on(&root);
+    canvas(path, |root| {
+        let mut b = ChartBuilder::on(root);
         b.margin(20);
         if text {
             b.caption("loss", (FAMILY, 22));
@@ -227,12 +235,11 @@ pub fn surface(path: &Path, l: &Landscape) -> Result<(), PlotError> {
             let label = format!("x: {}, z: {}", l.axes[0].param, l.axes[1].param);
             root.draw_text(
                 &label,
-                &(FAMILY, 14).into_text_style(&root),
+                &(FAMILY, 14).into_text_style(root),
                 (20, (SIZE.1 - 25) as i32),
             )
             .map_err(|e| err(path, e))?;
         }
-        root.present().map_err(|e| err(path, e))?;
-    }
-    write_png(path, &buf, SIZE.0, SIZE.1)
+        Ok(())
+    })
 }

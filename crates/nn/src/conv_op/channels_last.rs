@@ -15,15 +15,11 @@
 //! which took about as long as its multiply-adds on the benchmark's CNNs), at the price
 //! of `WP/OW − 1` more operations for the padded columns.
 //!
-//! The sum over the batch is in fixed chunks added in order, as in `cpu`: the result
+//! The sum over the batch is in fixed chunks added in order (`geometry::batch_sum`): the result
 //! does not depend on the thread count.
 
-use super::geometry::{batch_parallel, ConvGeom, Dims};
+use super::geometry::{batch_sum, ConvGeom, Dims, SUM_CHUNK};
 use crate::kernel::{gemm, Float, Mat};
-use rayon::prelude::*;
-
-/// Samples per partial sum.
-const CHUNK: usize = 8;
 
 /// Whether [`conv_bwd_weight`] computes this convolution's weight gradient: stride 1,
 /// dilation 1, one group, a kernel wider than one tap with enough channels that the
@@ -112,7 +108,7 @@ pub(crate) fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvG
     let chunk_sum = |ci: usize, par: bool| {
         let mut acc = vec![T::default(); d.kh * block];
         let mut s = Scratch::new(d, p);
-        for i in ci * CHUNK..((ci + 1) * CHUNK).min(d.n) {
+        for i in ci * SUM_CHUNK..((ci + 1) * SUM_CHUNK).min(d.n) {
             s.fill(
                 &x[i * in_len..][..in_len],
                 &grad[i * out_len..][..out_len],
@@ -134,22 +130,7 @@ pub(crate) fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvG
         }
         acc
     };
-    let chunks = d.n.div_ceil(CHUNK);
-    let partial: Vec<Vec<T>> = if batch_parallel(chunks) {
-        (0..chunks)
-            .into_par_iter()
-            .map(|c| chunk_sum(c, false))
-            .collect()
-    } else {
-        (0..chunks).map(|c| chunk_sum(c, true)).collect()
-    };
-    let mut parts = partial.into_iter();
-    let mut acc = parts
-        .next()
-        .unwrap_or_else(|| vec![T::default(); d.kh * block]);
-    for part in parts {
-        acc.iter_mut().zip(part).for_each(|(a, b)| *a += b);
-    }
+    let acc = batch_sum(d.n, d.kh * block, chunk_sum);
     to_torch_layout(&acc, d)
 }
 

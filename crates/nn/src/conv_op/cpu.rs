@@ -2,7 +2,7 @@
 //! [`crate::kernel`], parallel over the batch (or inside the GEMM for small batches);
 //! the direct kernels of [`super::simd`] where they apply and are faster.
 
-use super::geometry::{batch_parallel, valid_range, ConvGeom, Dims};
+use super::geometry::{batch_parallel, batch_sum, valid_range, ConvGeom, Dims, SUM_CHUNK};
 use crate::kernel::{assume_init, gemm, gemm_uninit, Float, Mat};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -307,32 +307,15 @@ pub(crate) fn conv_bwd_weight_im2col<T: Float>(
             );
         }
     };
-    // Partial sums over fixed chunks of the batch, added in order: the result does not
-    // depend on the thread count or on scheduling.
-    const CHUNK: usize = 8;
     let chunk_sum = |c: usize, par: bool| {
         let mut acc = vec![T::default(); w_len];
         let mut cols = Vec::new();
-        for i in c * CHUNK..((c + 1) * CHUNK).min(d.n) {
+        for i in c * SUM_CHUNK..((c + 1) * SUM_CHUNK).min(d.n) {
             accumulate(&mut acc, &mut cols, i, par);
         }
         acc
     };
-    let chunks = d.n.div_ceil(CHUNK);
-    let partial: Vec<Vec<T>> = if batch_parallel(chunks) {
-        (0..chunks)
-            .into_par_iter()
-            .map(|c| chunk_sum(c, false))
-            .collect()
-    } else {
-        (0..chunks).map(|c| chunk_sum(c, true)).collect()
-    };
-    let mut parts = partial.into_iter();
-    let mut acc = parts.next().unwrap_or_else(|| vec![T::default(); w_len]);
-    for p in parts {
-        acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-    }
-    acc
+    batch_sum(d.n, w_len, chunk_sum)
 }
 
 /// `Σ_{n, y, x} grad[n, c, y, x]` for `grad [n, c, l]`, channels in parallel.

@@ -113,3 +113,34 @@ pub(crate) fn dims4(l: &Layout, what: &str) -> Result<(usize, usize, usize, usiz
 pub(crate) fn batch_parallel(n: usize) -> bool {
     n >= rayon::current_num_threads()
 }
+
+/// Samples per partial sum of [`batch_sum`].
+pub(crate) const SUM_CHUNK: usize = 8;
+
+/// `Σ` over a batch of `n` samples of per-sample terms of `len` values: `chunk_sum(c,
+/// par)` sums chunk `c` (samples `c·SUM_CHUNK..`, its GEMMs on the threads when `par`),
+/// the chunks run in parallel when there are enough of them, and the partial sums are
+/// added in chunk order, so the result does not depend on the thread count or on
+/// scheduling.
+pub(crate) fn batch_sum<T: crate::kernel::Float>(
+    n: usize,
+    len: usize,
+    chunk_sum: impl Fn(usize, bool) -> Vec<T> + Sync,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    let chunks = n.div_ceil(SUM_CHUNK);
+    let partial: Vec<Vec<T>> = if batch_parallel(chunks) {
+        (0..chunks)
+            .into_par_iter()
+            .map(|c| chunk_sum(c, false))
+            .collect()
+    } else {
+        (0..chunks).map(|c| chunk_sum(c, true)).collect()
+    };
+    let mut parts = partial.into_iter();
+    let mut acc = parts.next().unwrap_or_else(|| vec![T::default(); len]);
+    for p in parts {
+        acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+    }
+    acc
+}
