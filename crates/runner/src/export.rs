@@ -10,6 +10,7 @@ use crate::export_model::{py, PyModel};
 use crate::export_sampler::{needs_targets, sampler_arg, TARGETS_HELPER};
 use crate::export_transfer::TransferPy;
 use crate::schema::{Experiment, SplitConfig};
+use crate::task::Task;
 use serde::Serialize;
 use std::fmt::Write;
 use wick_data::datasets::HuggingFaceConfig;
@@ -456,6 +457,46 @@ fn script_data(w: &mut String, exp: &Experiment) {
     }
 }
 
+/// `test(loader)` scoring the model as wick does for its task: the first maximum of
+/// the class scores; outputs above the threshold (0 for logits, 0.5 for probabilities)
+/// against targets above 0.5, per element; MAE and MSE for regression; the loss alone
+/// otherwise.
+fn test_function(task: Option<Task>, fwd: &str) -> String {
+    let (per_batch, report) = match task {
+        Some(Task::Classify) => (
+            "        correct += (output.argmax(1) == target).sum().item()\n        counted += len(data)",
+            r#"print(f"Accuracy: {100.0 * correct / counted:.2f} % ({correct}/{counted}), loss {loss / total:.4f}")"#,
+        ),
+        Some(Task::Binary { logits }) => (
+            if logits {
+                "        target = target.view_as(output).to(output.dtype)\n        correct += ((output > 0) == (target > 0.5)).sum().item()\n        counted += output.numel()"
+            } else {
+                "        target = target.view_as(output).to(output.dtype)\n        correct += ((output > 0.5) == (target > 0.5)).sum().item()\n        counted += output.numel()"
+            },
+            r#"print(f"Accuracy: {100.0 * correct / counted:.2f} % ({correct}/{counted}), loss {loss / total:.4f}")"#,
+        ),
+        Some(Task::Regress) => (
+            "        target = target.view_as(output).to(output.dtype)\n        abs_err += (output - target).abs().sum().item()\n        sq_err += ((output - target) ** 2).sum().item()\n        counted += output.numel()",
+            r#"print(f"loss {loss / total:.4f}, MAE {abs_err / counted:.4f}, MSE {sq_err / counted:.4f} ({total} samples)")"#,
+        ),
+        _ => ("", r#"print(f"loss {loss / total:.4f} ({total} samples)")"#),
+    };
+    format!(
+        "@torch.no_grad()
+def test(loader):
+    model.eval()
+    loss, total, correct, counted, abs_err, sq_err = 0.0, 0, 0, 0, 0.0, 0.0
+    for data, target in loader:
+        output = {fwd}(data)
+{per_batch}
+        loss += criterion(output, target).item() * len(data)
+        total += len(data)
+    {report}
+    return loss / total
+"
+    )
+}
+
 /// `train(epoch)`, `test(loader)` and the main block.
 fn script_loop(
     w: &mut String,
@@ -473,6 +514,7 @@ fn script_loop(
         w.push_str(CROPS_FORWARD);
     }
     let fwd = if crops { "forward" } else { "model" };
+    let task = Task::of(&exp.loss).ok();
     writeln!(
         w,
         r#"
@@ -482,7 +524,7 @@ def train(epoch):
     running = 0.0
     for batch_idx, (data, target) in enumerate(train_loader):
         optimizer.zero_grad()
-        output = {fwd}(data)
+        output = {fwd}(data){fit_target}
         loss = criterion(output, target)
         loss.backward()
         optimizer.step(){step_sched}
@@ -492,18 +534,7 @@ def train(epoch):
             running = 0.0
 
 
-@torch.no_grad()
-def test(loader):
-    model.eval()
-    loss, correct, total = 0.0, 0, 0
-    for data, target in loader:
-        output = {fwd}(data)
-        loss += criterion(output, target).item() * len(data)
-        correct += (output.argmax(1) == target).sum().item()
-        total += len(data)
-    print(f"Accuracy: {{100.0 * correct / total:.2f}} % ({{correct}}/{{total}}), loss {{loss / total:.4f}}")
-    return loss / total
-
+{test_fn}
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
@@ -522,6 +553,12 @@ if __name__ == "__main__":
         model.load_state_dict(load_file(args.checkpoint))
         test(eval_loader)"#,
         li = exp.train.log_interval,
+        fit_target = if matches!(task, Some(Task::Binary { .. } | Task::Regress)) {
+            "\n        target = target.view_as(output).to(output.dtype)"
+        } else {
+            ""
+        },
+        test_fn = test_function(task, fwd),
         train_mode = tp.train_mode,
         load = tp.load,
         step_sched = step_sched,
@@ -621,6 +658,45 @@ mod tests {
         ] {
             assert!(s.contains(want), "{want}\n{s}");
         }
+    }
+
+    /// `test()` scores as wick does for the loss's task: BCELoss' probabilities by 0.5,
+    /// regression by MAE and MSE (the exported linear regression printed wick's own
+    /// `loss 0.0374, MAE 0.1687, MSE 0.0374` on its checkpoint), classes by argmax.
+    #[test]
+    fn test_scores_each_task_as_wick_does() {
+        let script = |name: &str| {
+            let src = std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../experiments")
+                    .join(name),
+            )
+            .unwrap();
+            python_script(&Experiment::from_toml(&src).unwrap(), None)
+        };
+        let bce = script("diabetes.toml");
+        assert!(
+            bce.contains("correct += ((output > 0.5) == (target > 0.5)).sum().item()"),
+            "{bce}"
+        );
+        assert!(
+            bce.contains("target = target.view_as(output).to(output.dtype)"),
+            "{bce}"
+        );
+        assert!(!bce.contains("argmax"), "{bce}");
+        let logits = script("points.toml");
+        assert!(
+            logits.contains("((output > 0) == (target > 0.5))"),
+            "{logits}"
+        );
+        let reg = script("linear_regression.toml");
+        assert!(
+            reg.contains("MAE {abs_err / counted:.4f}, MSE {sq_err / counted:.4f}"),
+            "{reg}"
+        );
+        assert!(
+            script("mnist.toml").contains("correct += (output.argmax(1) == target).sum().item()")
+        );
     }
 
     #[test]
