@@ -151,6 +151,11 @@ pub fn landscape(
     }
     let device = Device::Cpu;
     let model = build::build_model_as(exp, &device, DType::F64)?;
+    // the f32 parameters `wick run` starts from, exactly, in f64
+    let init = build::build_model(exp, &device)?.state_dict();
+    model
+        .load_state_dict(&init.into_iter().collect())
+        .map_err(|e| RunError::Mismatch(e.to_string()))?;
     if let Some(run) = from {
         let dir = crate::rundir::find_checkpoint(run, "best")
             .or_else(|_| crate::rundir::find_checkpoint(run, "last"))?;
