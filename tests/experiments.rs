@@ -49,13 +49,51 @@ fn the_course_regressions_print_their_predictions() {
     let out = wick(&["run", exp.to_str().unwrap()], None, tmp.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // the last prediction, after training (the first is before)
     let pred: f64 = stdout
         .lines()
+        .rev()
         .find_map(|l| l.strip_prefix("predict [4]: ["))
         .and_then(|l| l.split(']').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!((pred - 8.0).abs() < 0.1, "model(4) = {pred}");
+    // `before = true` and `parameters`: w and b before the first epoch and after the last
+    let at = |s: &str| {
+        stdout
+            .find(s)
+            .unwrap_or_else(|| panic!("no `{s}` in {stdout}"))
+    };
+    assert!(
+        at("before training: 0.weight = [") < at("epoch 1:"),
+        "{stdout}"
+    );
+    assert!(
+        at("before training: 0.bias = [") < at("epoch 1:"),
+        "{stdout}"
+    );
+    let w: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("after training: 0.weight = ["))
+        .and_then(|l| l.split(']').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!((w - 2.0).abs() < 0.1, "w = {w}");
+    // a misspelt parameter stops the run before it trains, naming the model's keys
+    let set = r#"predict.parameters=["0.wieght"]"#;
+    let bad = wick(
+        &["run", exp.to_str().unwrap(), "--set", set],
+        None,
+        tmp.path(),
+    );
+    let all =
+        String::from_utf8_lossy(&bad.stdout).to_string() + &String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("no `0.wieght`; its state_dict has 0.weight, 0.bias"),
+        "{all}"
+    );
+    assert!(!all.contains("epoch 1:"), "{all}");
 
     let exp = repo().join("experiments/logistic_regression.toml");
     let out = wick(&["run", exp.to_str().unwrap()], None, tmp.path());

@@ -183,6 +183,47 @@ pub fn predict(run_dir: &Path, inputs: &Path, which: &str) -> Result<String, Run
 
 /// `[predict]`: the trained model on the listed inputs, printed (softmax
 /// probabilities and the class for classification).
+/// The `[predict] parameters` of `model`, checked to exist (an error naming the model's
+/// keys otherwise), as `(name, values)`.
+pub(crate) fn named_values(
+    p: &PredictConfig,
+    model: &dyn Layer,
+) -> Result<Vec<(String, Vec<f32>)>, RunError> {
+    let state = model.state_dict();
+    p.parameters
+        .iter()
+        .map(|name| {
+            let Some((_, t)) = state.iter().find(|(k, _)| k == name) else {
+                let keys: Vec<&str> = state.iter().map(|(k, _)| k.as_str()).collect();
+                return Err(RunError::Mismatch(format!(
+                    "[predict] parameters: the model has no `{name}`; its state_dict has {}",
+                    keys.join(", ")
+                )));
+            };
+            Ok((
+                name.clone(),
+                t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?,
+            ))
+        })
+        .collect()
+}
+
+/// `[predict]` at `when` (`"before training"` or `"after training"`): the parameters,
+/// then the predictions on its inputs.
+pub(crate) fn print_all(
+    p: &PredictConfig,
+    model: &dyn Layer,
+    (task, classes): (Task, &[String]),
+    device: &Device,
+    when: &str,
+) -> Result<(), RunError> {
+    for (name, values) in named_values(p, model)? {
+        let shown: Vec<String> = values.iter().map(|v| format!("{v}")).collect();
+        tracing::info!("{when}: {name} = [{}]", shown.join(", "));
+    }
+    print_predictions(p, model, task, classes, device)
+}
+
 pub(crate) fn print_predictions(
     p: &PredictConfig,
     model: &dyn Layer,

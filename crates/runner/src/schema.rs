@@ -59,12 +59,21 @@ pub struct Experiment {
 }
 
 /// `[predict]`: `inputs = [[4.0]]` prints `model(torch.tensor([[4.0]]))` after training,
-/// as the course's regression programs do.
+/// as the course's regression programs do; `before = true` prints it before training
+/// too (the course's `print("predict (before training)", 4, forward(4).item())`), and
+/// `parameters = ["0.weight", "0.bias"]` prints those `state_dict` entries with it (its
+/// `print('w = ', model.linear.weight.item())`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PredictConfig {
     /// The inputs, `[N, ...model.input]`.
     pub inputs: Nested,
+    /// Also before training (default `false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub before: bool,
+    /// `state_dict` keys printed with the predictions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<String>,
 }
 
 /// `[data]`: which dataset, where, and how each split is loaded.

@@ -155,7 +155,8 @@ impl<'a> Run<'a> {
     fn finish(self, stopped_early: Option<String>) -> Result<RunReport, RunError> {
         let b = &self.built;
         if let Some(p) = &self.exp.predict {
-            crate::predict::print_predictions(p, b.trainer.model(), b.task, &b.classes, &b.device)?;
+            let model = b.trainer.model();
+            crate::predict::print_all(p, model, (b.task, &b.classes), &b.device, "after training")?;
         }
         self.write_meta(Some(chrono::Local::now().to_rfc3339()))?;
         let h = &b.trainer.state().history;
@@ -206,6 +207,21 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
     rundir::write_classes(&path, &run.built.classes)?;
     run.write_meta(None)?;
     tracing::info!(run_dir = %path.display(), "run directory: {}", path.display());
+    if let Some(p) = &exp.predict {
+        let b = &run.built;
+        let model = b.trainer.model();
+        // the parameters' names are checked before any training
+        crate::predict::named_values(p, model)?;
+        if p.before {
+            crate::predict::print_all(
+                p,
+                model,
+                (b.task, &b.classes),
+                &b.device,
+                "before training",
+            )?;
+        }
+    }
     run.fit()
 }
 
