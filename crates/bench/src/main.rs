@@ -6,6 +6,7 @@
 //! wick-bench candle-loop w1 [--steps N]                  # candle ops by hand
 //! wick-bench wick-crates-loop w1 --experiment bench/w1_mlp.toml
 //! wick-bench gemm-peak [--size 1536]                     # the machine's GEMM rate
+//! wick-bench time-layers '[{ type = "ReLU" }]' 16,64,56,56  # one stack of layers
 //! ```
 
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -17,6 +18,7 @@ mod fashion;
 mod gemm_peak;
 mod report;
 mod suite;
+mod time_layers;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -91,6 +93,17 @@ enum Cmd {
         #[arg(long, default_value_t = 6)]
         reps: usize,
     },
+    /// A stack of layers' forward and backward pass timed on random inputs (medians).
+    TimeLayers {
+        /// The layers, a TOML array: '[{ type = "MaxPool2d", kernel_size = 3 }]'.
+        layers: String,
+        /// The input shape, batch first: 16,64,112,112.
+        #[arg(value_delimiter = ',')]
+        shape: Vec<usize>,
+        /// Timed runs.
+        #[arg(long, default_value_t = 20)]
+        reps: usize,
+    },
     /// W1's MLP with an explicit backward into preallocated buffers, without candle's
     /// autograd (the design issue 8 weighs against wick's), on pre-built tensors.
     ExplicitLoop {
@@ -159,6 +172,15 @@ fn main() -> Result<()> {
         Cmd::ExplicitLoop { workload, steps } => {
             anyhow::ensure!(workload == "w1", "explicit-loop: only w1, not {workload}");
             println!("{}", explicit_loop::run(steps)?.to_json());
+            Ok(())
+        }
+        Cmd::TimeLayers {
+            layers,
+            shape,
+            reps,
+        } => {
+            let (f, b) = time_layers::run(&layers, &shape, reps)?;
+            println!("forward {f:.3} ms, backward {b:.3} ms (median of {reps})");
             Ok(())
         }
         Cmd::GemmPeak { size, reps } => {

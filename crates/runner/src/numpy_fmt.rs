@@ -156,25 +156,6 @@ pub fn matrix(rows: &[Vec<f64>]) -> String {
     lines.join("\n")
 }
 
-/// `print(values)` for a 1-D array.
-#[cfg(test)]
-pub fn vector(values: &[f64]) -> String {
-    let summarize = values.len() > 1000;
-    let idx = shown(values.len(), summarize);
-    let visible: Vec<f64> = idx.iter().flatten().map(|&i| values[i]).collect();
-    let f = Format::new(&visible);
-    let mut words: Vec<String> = idx
-        .iter()
-        .map(|c| c.map_or_else(|| "...".to_string(), |i| f.fmt(values[i])))
-        .collect();
-    if let Some(w) = words.first_mut() {
-        *w = format!("[{w}");
-    } else {
-        return "[]".into();
-    }
-    row(&words, 1, "]")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,8 +166,7 @@ mod tests {
         assert_eq!(positional(199.34), ("199".into(), "34".into()));
         assert_eq!(positional(0.1 + 0.2), ("0".into(), "3".into()));
         assert_eq!(positional(1.0 / 3.0), ("0".into(), "33333333".into()));
-        assert_eq!(vector(&[1.0, 2.5, 10.0]), "[ 1.   2.5 10. ]");
-        assert_eq!(vector(&[]), "[]");
+        assert_eq!(matrix(&[vec![1.0, 2.5, 10.0]]), "[[ 1.   2.5 10. ]]");
         assert_eq!(
             matrix(&[vec![1.0, 2.0], vec![3.5, 4.0]]),
             "[[1.  2. ]\n [3.5 4. ]]"
@@ -195,11 +175,11 @@ mod tests {
 
     #[test]
     fn long_rows_wrap_at_75_columns() {
-        // np.arange(20.) prints on two lines
+        // np.arange(20.).reshape(1, 20) prints on two lines
         let v: Vec<f64> = (0..20).map(f64::from).collect();
         assert_eq!(
-            vector(&v),
-            "[ 0.  1.  2.  3.  4.  5.  6.  7.  8.  9. 10. 11. 12. 13. 14. 15. 16. 17.\n 18. 19.]"
+            matrix(&[v]),
+            "[[ 0.  1.  2.  3.  4.  5.  6.  7.  8.  9. 10. 11. 12. 13. 14. 15. 16. 17.\n  18. 19.]]"
         );
     }
 }

@@ -80,9 +80,8 @@ impl NCrop {
         }
     }
 
-    /// torchvision's `five_crop` of `input`, in its order.
-    fn five(&self, input: &Input) -> Result<Vec<Input>> {
-        let (ih, iw) = dims(input)?;
+    /// An error unless the crop fits an `ih × iw` input (torchvision's message).
+    fn fits(&self, ih: usize, iw: usize) -> Result<()> {
         let (h, w) = (self.h, self.w);
         if h > ih || w > iw {
             return Err(Error::Transform(format!(
@@ -90,6 +89,14 @@ impl NCrop {
                 self.name()
             )));
         }
+        Ok(())
+    }
+
+    /// torchvision's `five_crop` of `input`, in its order.
+    fn five(&self, input: &Input) -> Result<Vec<Input>> {
+        let (ih, iw) = dims(input)?;
+        let (h, w) = (self.h, self.w);
+        self.fits(ih, iw)?;
         let (b, r) = ((ih - h) as i64, (iw - w) as i64);
         Ok(vec![
             crop(input.clone(), 0, 0, h, w)?,
@@ -144,16 +151,7 @@ impl Transform for NCrop {
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let mut s = super::center_crop::with_hw(input, self.h, self.w, self.name())?;
         let n = input.len();
-        if input[n - 2] < self.h || input[n - 1] < self.w {
-            return Err(Error::Transform(format!(
-                "{}: requested crop size ({}, {}) is bigger than input size ({}, {})",
-                self.name(),
-                self.h,
-                self.w,
-                input[n - 2],
-                input[n - 1]
-            )));
-        }
+        self.fits(input[n - 2], input[n - 1])?;
         s.insert(0, self.count());
         Ok(s)
     }
