@@ -1,5 +1,6 @@
 //! The `wick` command line, over any [`Registry`]: `wick::cli::main_with(registry)` is
-//! the whole program (`run`, `check`, `eval`, `predict`, `landscape`, `export`) with the registry's
+//! the whole program (`run`, `check`, `eval`, `predict`, `landscape`, `sweep`, `compare`,
+//! `export`) with the registry's
 //! names in force for every file and run directory it reads.
 //!
 //! The binary owns the process: this module installs the tracing subscriber, the
@@ -45,6 +46,10 @@ enum Command {
         /// Never draw progress bars.
         #[arg(long)]
         no_progress: bool,
+        /// The run directory itself instead of `RUNS_DIR/<name>/<timestamp>` (it must
+        /// not exist yet; `wick sweep` names its trials so).
+        #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+        run_dir: Option<PathBuf>,
     },
     /// Validate an experiment and print its model table; trains nothing.
     Check {
@@ -97,6 +102,45 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Train one experiment in many configurations (a grid, or a `[sweep]` table of the
+    /// file) and rank them: every trial a run directory under
+    /// runs/<name>/sweep-<timestamp>/, then sweep.csv, a table and plots.
+    Sweep {
+        /// The experiment file (not with --resume).
+        #[arg(required_unless_present = "resume")]
+        experiment: Option<PathBuf>,
+        /// A swept key and its values: `--grid optimizer.lr=0.1,0.01` (repeatable; every
+        /// combination runs). Replaces the file's [sweep] parameters.
+        #[arg(long, value_name = "KEY=V1,V2,...", value_parser = parse_grid)]
+        grid: Vec<(String, wick_runner::sweep::Values)>,
+        /// Seeds per configuration: the file's seed, seed+1, ...
+        #[arg(long)]
+        seeds: Option<usize>,
+        /// Trials side by side, the cores divided between them.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Override a key of the file in every trial: `--set train.epochs=3`.
+        #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
+        set: Vec<Override>,
+        /// Continue the sweep in this directory: finished trials are kept, a stopped one
+        /// resumes from its checkpoint, the rest run.
+        #[arg(long, value_name = "SWEEP_DIR", conflicts_with_all = ["experiment", "grid", "seeds"])]
+        resume: Option<PathBuf>,
+        /// Where sweep directories go.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+    },
+    /// Compare runs: the config keys whose values differ, each run's best and last
+    /// metrics, and overlay plots (PNG) of every per-epoch number.
+    Compare {
+        /// Run directories, or a sweep directory (its trials).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Where the plots go (default: <sweep>/compare for one sweep directory, else
+        /// runs/compare-<date>-<time>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Write the experiment of a run directory as a PyTorch program that loads its
     /// checkpoint.
     Export {
@@ -112,6 +156,10 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+}
+
+fn parse_grid(arg: &str) -> Result<(String, wick_runner::sweep::Values), String> {
+    wick_runner::sweep::parse_grid(arg)
 }
 
 const EXIT_FAILED_RUN: u8 = 1;
@@ -191,8 +239,94 @@ wrote {}
     }
 }
 
+/// `wick sweep`: the trials run, then the table printed and the files named.
+fn sweep(
+    experiment: Option<PathBuf>,
+    args: wick_runner::sweep::SweepArgs,
+    jobs: usize,
+    resume: Option<PathBuf>,
+) -> ExitCode {
+    use wick_runner::sweep::{self, SweepError};
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            return fail(
+                &anyhow::anyhow!("cannot find the wick executable: {e}"),
+                EXIT_FAILED_RUN,
+            )
+        }
+    };
+    let opts = sweep::SweepOptions {
+        exe,
+        jobs: jobs.max(1),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        stop: stop_on_ctrl_c(),
+    };
+    let result = match (resume, experiment) {
+        (Some(dir), _) => sweep::resume(&dir, &opts),
+        (None, Some(file)) => sweep::start(&file, &args, &opts),
+        (None, None) => unreachable!("clap requires an experiment without --resume"),
+    };
+    match result {
+        Ok(report) => {
+            let files: Vec<String> = report
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
+            out(&format!("{}\nwrote {}\n", report.table, files.join(", ")));
+            ExitCode::SUCCESS
+        }
+        Err(SweepError::Experiment(e)) => {
+            eprint!("{}", e.rendered);
+            ExitCode::from(EXIT_BAD_EXPERIMENT)
+        }
+        Err(e @ SweepError::Interrupted(_)) => fail(&e.into(), EXIT_INTERRUPTED),
+        Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+    }
+}
+
+/// `wick compare`: the table printed, the overlay plots written.
+fn compare(runs: &[PathBuf], out_dir: Option<PathBuf>) -> ExitCode {
+    use wick_runner::compare;
+    let dirs = compare::expand(runs);
+    let out_dir = out_dir.unwrap_or_else(|| match runs {
+        [one] if one.join(wick_runner::sweep::plan::PLAN_FILE).exists() => one.join("compare"),
+        _ => compare::default_dir("runs".as_ref()),
+    });
+    let result = compare::compare(&dirs).and_then(|c| Ok((c.table(), c.draw(&out_dir)?)));
+    match result {
+        Ok((table, files)) => {
+            let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            out(&format!("{table}\nwrote {}\n", files.join(", ")));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+    }
+}
+
 fn dispatch(command: Command) -> ExitCode {
     match command {
+        Command::Compare { runs, out } => compare(&runs, out),
+        Command::Sweep {
+            experiment,
+            grid,
+            seeds,
+            jobs,
+            set,
+            resume,
+            runs_dir,
+        } => sweep(
+            experiment,
+            wick_runner::sweep::SweepArgs {
+                set,
+                grid,
+                seeds,
+                runs_dir,
+            },
+            jobs,
+            resume,
+        ),
         Command::Check { experiment, set } => check(&experiment, &set),
         Command::Landscape {
             experiment,
@@ -207,9 +341,11 @@ fn dispatch(command: Command) -> ExitCode {
             resume,
             runs_dir,
             no_progress,
+            run_dir,
         } => {
             let opts = RunOptions {
                 runs_dir,
+                run_dir,
                 progress: !no_progress && std::io::stderr().is_terminal(),
                 mirrors: mirrors(),
                 overrides: set.iter().map(ToString::to_string).collect(),
@@ -334,13 +470,22 @@ fn mirrors() -> Option<Vec<String>> {
 }
 
 /// The first Ctrl-C (or SIGTERM) asks the trainer to finish its step, save `last` and
-/// exit; a second one exits at once.
+/// exit; a second one exits at once. Signals within half a second of the first count
+/// as the same one: a sweep's trial gets the terminal's SIGINT, the sweep's SIGTERM and,
+/// when the sweep is killed, a SIGTERM per thread of the sweep as it dies
+/// (`PR_SET_PDEATHSIG`), all in a burst, and must still save its checkpoint.
 fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    let first = std::sync::Mutex::new(None::<std::time::Instant>);
     let installed = ctrlc::set_handler(move || {
+        let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+        let at = *first.get_or_insert_with(std::time::Instant::now);
         if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
+            if at.elapsed() >= std::time::Duration::from_millis(500) {
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+            return;
         }
         eprintln!("\ninterrupted: finishing the step and saving `last` (Ctrl-C again to quit now)");
     });

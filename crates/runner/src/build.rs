@@ -9,6 +9,7 @@ use crate::record::RunRecord;
 use crate::rundir::RunDir;
 use crate::schema::{Experiment, SplitConfig};
 use crate::task::Task;
+use crate::tensorboard::TensorBoard;
 use candle_core::{DType, Device};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -236,6 +237,8 @@ pub(crate) struct Around<'a> {
     pub config: (String, String),
     /// Whether to copy `[model] weights` in (not when a checkpoint follows).
     pub load_weights: bool,
+    /// The run's `--set` overrides (the hyperparameters TensorBoard's HParams tab shows).
+    pub overrides: Vec<String>,
 }
 
 /// An experiment's trainer, with what the run needs beside it.
@@ -248,8 +251,8 @@ pub(crate) struct Built {
 }
 
 /// Loads the data and builds the trainer from the experiment's seed, with `wick run`'s
-/// callbacks: the run directory's records, progress, early stopping, checkpoints and
-/// the Ctrl-C stop.
+/// callbacks: the run directory's records (TensorBoard's too, unless `[log]
+/// tensorboard = false`), progress, early stopping, checkpoints and the Ctrl-C stop.
 pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunError> {
     let device = exp.device.open()?;
     let name = crate::rundir::device_name(&device);
@@ -277,14 +280,21 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     }
     let ckpts = around.dir.path.join("checkpoints");
     let c = &exp.train.checkpoint;
-    trainer = trainer
-        .callback(RunRecord::new(
-            around.dir,
-            classes.clone(),
-            exp.metrics.clone(),
-            around.config,
-        ))
-        .callback(ProgressLog::new(around.progress));
+    let tensorboard = exp.log.tensorboard.then(|| {
+        let (config, _) = &around.config;
+        let dir = around.dir.path.clone();
+        TensorBoard::new(dir, config.clone(), exp.extra_metrics(), &around.overrides)
+    });
+    trainer = trainer.callback(RunRecord::new(
+        around.dir,
+        classes.clone(),
+        exp.metrics.clone(),
+        around.config,
+    ));
+    if let Some(tb) = tensorboard {
+        trainer = trainer.callback(tb);
+    }
+    trainer = trainer.callback(ProgressLog::new(around.progress));
     if let Some(e) = &exp.train.early_stopping {
         let mut early = EarlyStopping::new(&e.monitor, e.patience).min_delta(e.min_delta);
         if let Some(mode) = e.mode {

@@ -3,9 +3,10 @@
 //! A checkpoint holds the resolved `config.toml` it belongs to. On `--resume`, the run
 //! directory's config (edited, or with `--set` overrides) is compared with it key by
 //! key: the keys that only say how long and how visibly to train (`train.epochs`,
-//! `train.log_interval`, `train.early_stopping.*`, `train.checkpoint.*`) may change;
-//! any other difference (the model, the data, the loss, the optimizer, the seed) would
-//! make the checkpoint meaningless and is refused, naming each key with both values.
+//! `train.log_interval`, `train.early_stopping.*`, `train.checkpoint.*`, `log.*`) may
+//! change; any other difference (the model, the data, the loss, the optimizer, the
+//! seed) would make the checkpoint meaningless and is refused, naming each key with
+//! both values.
 
 use crate::error::RunError;
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ pub const MAY_CHANGE: &[&str] = &[
     "train.log_interval",
     "train.early_stopping",
     "train.checkpoint",
+    "log",
 ];
 
 /// One key whose value differs between two configs.

@@ -42,6 +42,7 @@ pub fn write(l: &Landscape, dir: &Path) -> Result<Vec<std::path::PathBuf>, RunEr
                 .copied()
                 .zip(l.loss.iter().copied())
                 .collect(),
+            band: Vec::new(),
         };
         crate::plots::line_chart(&png, "loss", &a.param, "loss", &[series]).map_err(plot_err)?;
         files.push(png);

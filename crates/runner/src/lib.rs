@@ -7,6 +7,8 @@
 mod blocks;
 mod build;
 pub mod checkpoint;
+pub mod compare;
+mod config_base;
 pub mod config_change;
 mod decode;
 pub mod diagnostic;
@@ -36,7 +38,9 @@ mod record;
 pub mod registry;
 pub mod rundir;
 pub mod schema;
+pub mod sweep;
 pub mod task;
+pub mod tensorboard;
 pub mod trainer;
 pub mod transfer;
 mod validate;
@@ -72,54 +76,103 @@ pub fn load_experiment(path: &Path) -> Result<Experiment, ExperimentError> {
     load_experiment_with(path, &[])
 }
 
-/// Reads an experiment file, applies `--set` overrides to its text, then parses and
-/// validates it. An error in an overridden value is shown on the overridden text, with
-/// a note naming the `--set` it came from.
+/// Reads an experiment file (and the files it inherits from with `base = "..."`),
+/// applies `--set` overrides to its text, then parses and validates it. An error in an
+/// overridden value is shown on the overridden text, with a note naming the `--set` it
+/// came from; any other error is shown in the file of the chain that writes the key.
 pub fn load_experiment_with(
     path: &Path,
     overrides: &[Override],
 ) -> Result<Experiment, ExperimentError> {
-    let file = path.display().to_string();
-    let src = match std::fs::read_to_string(path) {
-        Ok(s) => s,
-        Err(e) => {
-            let d = Diagnostic::value(KeyPath::root(), format!("cannot read {file}: {e}"));
-            return Err(ExperimentError {
-                rendered: format!("error: cannot read {file}: {e}\n"),
-                diagnostic: Box::new(d),
-            });
-        }
-    };
-    let (src, file) = if overrides.is_empty() {
-        (src, file)
+    let chain = config_base::Chain::load(path).map_err(|e| ExperimentError {
+        diagnostic: Box::new(e.diagnostic),
+        rendered: e.rendered,
+    })?;
+    let merged = chain.text();
+    let src = if overrides.is_empty() {
+        merged.clone()
     } else {
-        match overrides::apply(&src, overrides) {
-            Ok(s) => (s, format!("{file} (with --set)")),
-            Err(e) => {
-                let d = Diagnostic::value(KeyPath::root(), e.to_string());
-                return Err(ExperimentError {
-                    rendered: format!("error: {e}\n"),
-                    diagnostic: Box::new(d),
-                });
+        overrides::apply(&merged, overrides).map_err(|e| {
+            let d = Diagnostic::value(KeyPath::root(), e.to_string());
+            ExperimentError {
+                rendered: format!("error: {e}\n"),
+                diagnostic: Box::new(d),
             }
-        }
+        })?
     };
-    Experiment::from_toml(&src).map_err(|mut d| {
-        let color = std::io::stderr().is_terminal();
-        if let Some(o) = overrides.iter().rev().find(|o| {
-            !d.path.0.is_empty()
-                && (d.path.0.starts_with(&o.path.0) || o.path.0.starts_with(&d.path.0))
-        }) {
+    parse_overridden(&merged, src, overrides)
+        .map_err(|(src, d)| experiment_error(&chain, &src, overrides, d))
+}
+
+/// Parses `src` (`before` with `overrides` applied); a key left stale by an override
+/// of a `type` is dropped with a note (see [`overrides::stale_key`]).
+fn parse_overridden(
+    before: &str,
+    mut src: String,
+    overrides: &[Override],
+) -> Result<Experiment, (String, Diagnostic)> {
+    loop {
+        let d = match Experiment::from_toml(&src) {
+            Ok(exp) => return Ok(exp),
+            Err(d) => d,
+        };
+        let Some(path) = overrides::stale_key(&d, before, overrides) else {
+            return Err((src, d));
+        };
+        match overrides::remove(&src, &path) {
+            Some(s) => {
+                tracing::info!("{path} left out: the class set by --set does not take it");
+                src = s;
+            }
+            None => return Err((src, d)),
+        }
+    }
+}
+
+/// `d`, rendered against the file of the chain that writes its key, or against the
+/// overridden text when a `--set` wrote it.
+fn experiment_error(
+    chain: &config_base::Chain,
+    src: &str,
+    overrides: &[Override],
+    mut d: Diagnostic,
+) -> ExperimentError {
+    let color = std::io::stderr().is_terminal();
+    let set_by = overrides.iter().rev().find(|o| {
+        !d.path.0.is_empty() && (d.path.0.starts_with(&o.path.0) || o.path.0.starts_with(&d.path.0))
+    });
+    let owner = chain.owner(&d.path);
+    let (file, text) = match set_by {
+        Some(o) => {
             let note = format!("set by `--set {o}`");
             d.help = Some(match d.help.take() {
                 Some(h) => format!("{h} ({note})"),
                 None => note,
             });
+            let merged = if chain.files.len() > 1 {
+                " merged with its base"
+            } else {
+                ""
+            };
+            (
+                format!(
+                    "{}{merged} (with --set)",
+                    chain.files.last().map_or("", |f| f.file.as_str())
+                ),
+                src,
+            )
         }
-        let rendered = diagnostic::render(&file, &src, std::slice::from_ref(&d), color);
-        ExperimentError {
-            diagnostic: Box::new(d),
-            rendered,
+        None if chain.files.len() > 1 => {
+            // the span of a syntax error is the merged text's; the key path finds it
+            d.span = None;
+            (owner.file.clone(), owner.src.as_str())
         }
-    })
+        None if overrides.is_empty() => (owner.file.clone(), src),
+        None => (format!("{} (with --set)", owner.file), src),
+    };
+    let rendered = diagnostic::render(&file, text, std::slice::from_ref(&d), color);
+    ExperimentError {
+        diagnostic: Box::new(d),
+        rendered,
+    }
 }

@@ -157,6 +157,62 @@ pub fn apply(src: &str, overrides: &[Override]) -> Result<String, OverrideError>
     Ok(doc.to_string())
 }
 
+/// The key an override of `X.type` leaves stale: when `d` says the key `X.k` is unknown
+/// (an argument the new class does not take), `X.type` was set by an override to
+/// another class than `before` (the text the overrides were applied to) has, and `X.k`
+/// was not itself overridden, `X.k` belongs to the old class: `--set
+/// optimizer.type=Adam` over an SGD with `momentum` drops the momentum, as writing
+/// `optimizer = Adam(params, lr=...)` in place of the SGD line would.
+pub(crate) fn stale_key(
+    d: &crate::Diagnostic,
+    before: &str,
+    overrides: &[Override],
+) -> Option<KeyPath> {
+    if !matches!(d.label.as_str(), "unknown argument" | "unknown key") {
+        return None;
+    }
+    let (last, table) = d.path.0.split_last()?;
+    let type_path = KeyPath(table.to_vec()).key("type");
+    let set = overrides.iter().rev().find(|o| o.path == type_path)?;
+    if overrides.iter().any(|o| o.path == d.path) || !matches!(last, Segment::Key(_)) {
+        return None;
+    }
+    let doc: toml::Table = toml::from_str(before).ok()?;
+    let mut v = doc.get(match type_path.0.first()? {
+        Segment::Key(k) => k.as_str(),
+        Segment::Index(_) => return None,
+    })?;
+    for seg in &type_path.0[1..] {
+        v = match seg {
+            Segment::Key(k) => v.get(k.as_str())?,
+            Segment::Index(i) => v.get(*i)?,
+        };
+    }
+    (v.as_str() != Some(set.value.trim_matches('"'))).then(|| d.path.clone())
+}
+
+/// `src` without the key at `path` (`None` when it is not there).
+pub(crate) fn remove(src: &str, path: &KeyPath) -> Option<String> {
+    let mut doc: DocumentMut = src.parse().ok()?;
+    let (last, parents) = path.0.split_last()?;
+    let Segment::Key(last) = last else {
+        return None;
+    };
+    let mut item = doc.as_item_mut();
+    for seg in parents {
+        item = match seg {
+            Segment::Key(k) => item.get_mut(k.as_str())?,
+            Segment::Index(i) => item.get_mut(*i)?,
+        };
+    }
+    let removed = match item {
+        Item::Table(t) => t.remove(last),
+        Item::Value(Value::InlineTable(t)) => t.remove(last).map(Item::Value),
+        _ => None,
+    };
+    removed.map(|_| doc.to_string())
+}
+
 fn set(table: &mut Table, path: &[Segment], value: Value, at: &KeyPath) -> Result<(), String> {
     let Some((Segment::Key(k), rest)) = path.split_first() else {
         return Err(format!("`{at}` is a table: index it by key"));
@@ -327,5 +383,32 @@ a = 1
         let e = apply(SRC, &[o("name.x=1")]).unwrap_err();
         assert!(e.message.contains("is not a table"), "{e}");
         assert!(e.to_string().starts_with("--set name.x=1: "), "{e}");
+    }
+
+    #[test]
+    fn a_type_override_leaves_the_old_classes_arguments_stale() {
+        let before = "[optimizer]\ntype = \"SGD\"\nlr = 0.1\nmomentum = 0.9\n";
+        let unknown = |key: &str| {
+            let p = KeyPath::root().key("optimizer").key(key);
+            crate::Diagnostic::key(p, "unknown argument").with_label("unknown argument")
+        };
+        let adam: Override = "optimizer.type=Adam".parse().unwrap();
+        let sgd: Override = "optimizer.type=SGD".parse().unwrap();
+        let m: Override = "optimizer.momentum=0.5".parse().unwrap();
+        let stale = stale_key(&unknown("momentum"), before, std::slice::from_ref(&adam));
+        assert_eq!(
+            stale.map(|p| p.to_string()),
+            Some("optimizer.momentum".into())
+        );
+        // the same class: the key was wrong before the override
+        assert_eq!(stale_key(&unknown("momentum"), before, &[sgd]), None);
+        // a key the user set is never dropped
+        assert_eq!(stale_key(&unknown("momentum"), before, &[adam, m]), None);
+        let p = KeyPath::root().key("optimizer").key("momentum");
+        assert_eq!(
+            remove(before, &p).as_deref(),
+            Some("[optimizer]\ntype = \"SGD\"\nlr = 0.1\n")
+        );
+        assert_eq!(remove(before, &KeyPath::root().key("x").key("y")), None);
     }
 }

@@ -21,6 +21,9 @@ pub struct Series {
     pub name: String,
     /// The points, in x order.
     pub points: Vec<(f64, f64)>,
+    /// `(x, low, high)`: a band shaded around the line (a spread over seeds), in x
+    /// order; empty for none.
+    pub band: Vec<(f64, f64, f64)>,
 }
 
 /// A plot that could not be drawn or written.
@@ -122,7 +125,12 @@ pub fn line_chart(
     y_label: &str,
     series: &[Series],
 ) -> Result<(), PlotError> {
-    let all = || series.iter().flat_map(|s| s.points.iter());
+    let all = || {
+        series.iter().flat_map(|s| {
+            let band = s.band.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)]);
+            s.points.iter().copied().chain(band)
+        })
+    };
     let (Some(xr), Some(yr)) = (range(all().map(|p| p.0)), range(all().map(|p| p.1))) else {
         return Ok(());
     };
@@ -163,6 +171,7 @@ pub fn line_chart(
             if pts.is_empty() {
                 continue;
             }
+            draw_band(&mut chart, &s.band, color).map_err(|e| err(path, e))?;
             let style = ShapeStyle::from(&color).stroke_width(2);
             let drawn = chart
                 .draw_series(LineSeries::new(pts.clone(), style))
@@ -191,6 +200,35 @@ pub fn line_chart(
         root.present().map_err(|e| err(path, e))?;
     }
     write_png(path, &buf, WIDTH, HEIGHT)
+}
+
+/// Shades the band `(x, low, high)` in a light tint of `color`.
+fn draw_band<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    band: &[(f64, f64, f64)],
+    color: RGBColor,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let finite: Vec<_> = band
+        .iter()
+        .filter(|b| b.0.is_finite() && b.1.is_finite() && b.2.is_finite())
+        .collect();
+    if finite.len() < 2 {
+        return Ok(());
+    }
+    let outline: Vec<(f64, f64)> = finite
+        .iter()
+        .map(|b| (b.0, b.2))
+        .chain(finite.iter().rev().map(|b| (b.0, b.1)))
+        .collect();
+    chart.draw_series(std::iter::once(Polygon::new(
+        outline,
+        color.mix(0.18).filled(),
+    )))?;
+    Ok(())
 }
 
 /// Draws a confusion matrix (`matrix[true][predicted]` counts), each cell shaded by its
@@ -306,10 +344,12 @@ mod tests {
             Series {
                 name: "train".into(),
                 points: vec![(1.0, 2.0), (2.0, 1.0), (3.0, 0.5)],
+                band: vec![(1.0, 1.8, 2.2), (2.0, 0.9, 1.1), (3.0, 0.4, 0.6)],
             },
             Series {
                 name: "test".into(),
                 points: vec![(1.0, 2.1), (2.0, f64::NAN), (3.0, 0.7)],
+                band: Vec::new(),
             },
         ];
         line_chart(&p, "loss", "epoch", "loss", &s).unwrap();

@@ -9,6 +9,7 @@ use crate::keypath::KeyPath;
 use crate::metrics::MetricsConfig;
 use crate::model_decode::RawModel;
 use crate::schema::{DataConfig, Experiment, PredictConfig, SplitConfig, TrainConfig};
+use crate::tensorboard::LogConfig;
 use serde::Deserialize;
 use std::path::PathBuf;
 use wick_data::datasets::{DatasetConfig, DatasetSpec};
@@ -41,7 +42,11 @@ struct RawExperiment {
     #[serde(default)]
     metrics: MetricsConfig,
     #[serde(default)]
+    log: LogConfig,
+    #[serde(default)]
     predict: Option<PredictConfig>,
+    #[serde(default)]
+    sweep: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -201,7 +206,12 @@ impl Experiment {
                 .transpose()?,
             train: raw.train,
             metrics: raw.metrics,
+            log: raw.log,
             predict: raw.predict,
+            sweep: raw
+                .sweep
+                .map(|s| crate::sweep::SweepConfig::decode(&s, &root().key("sweep")))
+                .transpose()?,
         };
         exp.validate()?;
         Ok(exp)
@@ -251,7 +261,7 @@ fn decode_dataset(v: &toml::Value, path: &KeyPath) -> Result<DatasetConfig, Diag
 
 /// A TOML syntax error, with the key path guessed from the enclosing table header and
 /// the key on the failing line.
-fn syntax_error(src: &str, e: &toml::de::Error) -> Diagnostic {
+pub(crate) fn syntax_error(src: &str, e: &toml::de::Error) -> Diagnostic {
     let span = e.span().unwrap_or(0..0);
     let upto = &src[..span.start.min(src.len())];
     let mut path = KeyPath::root();

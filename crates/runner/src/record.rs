@@ -75,6 +75,7 @@ impl RunRecord {
                 .iter()
                 .filter_map(|e| f(e).map(|v| (e.epoch as f64, v)))
                 .collect(),
+            band: Vec::new(),
         };
         let steps = |name: &str, f: &dyn Fn(&(u64, f64, f64)) -> f64| plots::Series {
             name: name.to_string(),
@@ -84,6 +85,7 @@ impl RunRecord {
                 .iter()
                 .map(|s| (s.0 as f64, f(s)))
                 .collect(),
+            band: Vec::new(),
         };
         let charts = [
             ("loss.png", "loss", "epoch", "loss", {

@@ -26,22 +26,23 @@ impl RunDir {
     /// directory is never reused) and opens `metrics.jsonl` and `metrics.csv`, whose
     /// header has the fixed columns then `extra`.
     pub fn create(base: &Path, name: &str, extra: &[String]) -> io::Result<Self> {
-        let parent = base.join(name);
-        fs::create_dir_all(&parent)?;
-        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
-        let mut n = 1;
-        let path = loop {
-            let candidate = if n == 1 {
-                parent.join(&stamp)
-            } else {
-                parent.join(format!("{stamp}-{n}"))
-            };
-            match fs::create_dir(&candidate) {
-                Ok(()) => break candidate,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
-                Err(e) => return Err(e),
-            }
-        };
+        let path = new_stamped_dir(&base.join(name), "")?;
+        Self::open_new(path, extra)
+    }
+
+    /// Creates the run directory `path` itself (a sweep's trial), which must not exist
+    /// yet; its parent folders are created.
+    pub fn create_at(path: &Path, extra: &[String]) -> io::Result<Self> {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::create_dir(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        Self::open_new(path.to_path_buf(), extra)
+    }
+
+    /// Opens the metric files of the new, empty run directory `path`.
+    fn open_new(path: PathBuf, extra: &[String]) -> io::Result<Self> {
         let open = |f: &str| {
             OpenOptions::new()
                 .create_new(true)
@@ -130,6 +131,54 @@ impl RunDir {
         writeln!(self.csv, "{}", row.csv_with(&self.extra)).map_err(|e| named("metrics.csv", e))?;
         Ok(())
     }
+}
+
+/// Creates `parent/<prefix><YYYYmmdd-HHMMSS>` (with `-2`, `-3`… when that exists, so
+/// two processes started in the same second never share it) and returns its path.
+pub fn new_stamped_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
+    fs::create_dir_all(parent)?;
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    let mut n = 1;
+    loop {
+        let candidate = if n == 1 {
+            parent.join(format!("{prefix}{stamp}"))
+        } else {
+            parent.join(format!("{prefix}{stamp}-{n}"))
+        };
+        match fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The `epoch` rows of a run directory's `metrics.csv`: per finished epoch, every
+/// number of the row by column name (empty cells left out).
+pub fn epoch_rows(run_dir: &Path) -> io::Result<Vec<std::collections::BTreeMap<String, f64>>> {
+    let path = run_dir.join("metrics.csv");
+    let text = fs::read_to_string(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let rows = lines
+        .filter(|l| l.starts_with("epoch,"))
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split(','))
+                .filter_map(|(k, v)| Some((k.to_string(), v.parse::<f64>().ok()?)))
+                .collect()
+        })
+        .collect();
+    Ok(rows)
+}
+
+/// A string field of a run directory's `meta.json` (`None` when absent or null).
+pub fn meta_str(run_dir: &Path, key: &str) -> Option<String> {
+    let text = fs::read_to_string(run_dir.join("meta.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get(key)?.as_str().map(str::to_string)
 }
 
 /// Writes `dir/name` atomically: a temporary file, fsynced, renamed over the old one.

@@ -10,12 +10,14 @@
 //! [loss]          # type = "CrossEntropyLoss", ...
 //! [optimizer]     # type = "SGD", lr = 0.01, ...
 //! [train]         # epochs, log_interval
+//! [log]           # tensorboard = true
 //! ```
 
 use crate::checkpoint::CheckpointConfig;
 use crate::metrics::MetricsConfig;
 use crate::monitor::EarlyStoppingConfig;
 use crate::task::Task;
+use crate::tensorboard::LogConfig;
 use crate::transfer::TransferConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -53,9 +55,16 @@ pub struct Experiment {
     /// `[metrics]`: extra metrics for the test split.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[log]`: what the run writes for other tools (TensorBoard event files).
+    #[serde(default, skip_serializing_if = "LogConfig::is_default")]
+    pub log: LogConfig,
     /// `[predict]`: inputs to run the trained model on, printed at the end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predict: Option<PredictConfig>,
+    /// `[sweep]`: what `wick sweep` varies (`wick run` trains the file as written). Not
+    /// part of a run's resolved config: a trial is one configuration of it.
+    #[serde(skip)]
+    pub sweep: Option<crate::sweep::SweepConfig>,
 }
 
 /// `[predict]`: `inputs = [[4.0]]` prints `model(torch.tensor([[4.0]]))` after training,

@@ -33,6 +33,9 @@ pub struct RunOptions {
     pub overrides: Vec<String>,
     /// Set (by a Ctrl-C handler) to stop after the current step.
     pub stop: Arc<AtomicBool>,
+    /// The run directory itself, instead of a new `runs_dir/<name>/<timestamp>` (a
+    /// sweep's trial); it must not exist yet.
+    pub run_dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +46,7 @@ impl Default for RunOptions {
             mirrors: None,
             overrides: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
+            run_dir: None,
         }
     }
 }
@@ -100,6 +104,7 @@ impl<'a> Run<'a> {
                 stop: Arc::clone(&opts.stop),
                 config: (config, config_md5.clone()),
                 load_weights,
+                overrides: opts.overrides.clone(),
             },
         )?;
         Ok(Self {
@@ -197,7 +202,10 @@ fn best_epoch(exp: &Experiment, history: &[EpochStats]) -> Option<(String, f64, 
 
 /// Trains an experiment and writes its run directory.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
-    let dir = RunDir::create(&opts.runs_dir, &exp.name, &exp.extra_metrics())?;
+    let dir = match &opts.run_dir {
+        Some(path) => RunDir::create_at(path, &exp.extra_metrics())?,
+        None => RunDir::create(&opts.runs_dir, &exp.name, &exp.extra_metrics())?,
+    };
     logging::log_to_file(&dir.path.join("log.jsonl"))?;
     let path = dir.path.clone();
     let run = Run::new(exp, opts, dir, chrono::Local::now().to_rfc3339(), true)?;

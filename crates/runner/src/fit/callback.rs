@@ -1,18 +1,20 @@
 //! [`Callback`]: an observer of the loop (Lightning's `Callback`), and what it sees.
 //!
 //! The loop calls, in order: `on_fit_start`; per epoch `on_epoch_start`, per step
-//! `on_step_end`, then `on_train_epoch_end`, `on_test_end` (when there is a test
-//! loader), `on_epoch_end`; at the end `on_fit_end`. After a step or an epoch every
-//! callback is asked [`Callback::wants_checkpoint`]; when one does (or the run stops
-//! mid-epoch) the trainer takes one [`Snapshot`] — weights, optimizer and scheduler
-//! state, [`TrainerState`] and every callback's [`Callback::state_dict`] — and hands
-//! it to every [`Callback::on_checkpoint`]. A callback's state comes back through
-//! [`Callback::load_state_dict`] when a run resumes, so a resumed run's callbacks
-//! continue where they were (early stopping's patience, the best value so far).
+//! `on_train_batch_start` and `on_step_end`, then `on_train_epoch_end`, `on_test_end`
+//! (when there is a test loader), `on_epoch_end`; at the end `on_fit_end`. After a
+//! step or an epoch every callback is asked [`Callback::wants_checkpoint`]; when one
+//! does (or the run stops mid-epoch) the trainer takes one [`Snapshot`] — weights,
+//! optimizer and scheduler state, [`TrainerState`] and every callback's
+//! [`Callback::state_dict`] — and hands it to every [`Callback::on_checkpoint`]. A
+//! callback's state comes back through [`Callback::load_state_dict`] when a run
+//! resumes, so a resumed run's callbacks continue where they were (early stopping's
+//! patience, the best value so far).
 
 use super::stats::{EpochStats, Eval, TrainerState};
 use crate::checkpoint::Checkpoint;
 use crate::error::RunError;
+use wick_data::Batch;
 use wick_nn::Layer;
 use wick_optim::{Optimizer, Scheduler};
 
@@ -98,6 +100,13 @@ pub trait Callback {
     /// Before an epoch's first batch (or the first batch left after a resume).
     fn on_epoch_start(&mut self, view: &View<'_>) -> Result<(), RunError> {
         let _ = view;
+        Ok(())
+    }
+    /// Before an optimizer step, with its batch as the model gets it (transformed,
+    /// collated, on the model's device); `view.state.batch` is the batches of the epoch
+    /// done before it.
+    fn on_train_batch_start(&mut self, view: &View<'_>, batch: &Batch) -> Result<(), RunError> {
+        let _ = (view, batch);
         Ok(())
     }
     /// After an optimizer step.

@@ -488,7 +488,12 @@ impl<M: Layer> Trainer<M> {
                 return Ok(None);
             };
             self.state.sums.data_seconds += wait.elapsed().as_secs_f64();
-            self.train_step(&batch?, task, pass)?;
+            let batch = batch?;
+            self.each(|cb, v| {
+                cb.on_train_batch_start(v, &batch)
+                    .map(|()| Control::Continue)
+            })?;
+            self.train_step(&batch, task, pass)?;
             if let Some(reason) = self.after_step(pass)? {
                 return Ok(Some(Stopped {
                     reason,
