@@ -127,7 +127,8 @@ fn a_killed_sweep_resumes_to_the_same_results() {
     let (dir, csv) = sweep(whole.path(), &[]);
     assert_eq!(csv.lines().count(), 9, "{csv}");
     assert!(csv.starts_with(
-        "trial,optimizer.lr,optimizer.type,seed,status,epochs,best_epoch,best_train_loss,"
+        "trial,optimizer.lr,optimizer.type,seed,status,epochs,best_epoch,best_train_loss,\
+         last_train_loss,last_test_loss\n"
     ));
     assert!(
         csv.lines().skip(1).all(|l| l.contains(",finished,200,")),
@@ -242,4 +243,47 @@ fn a_bad_swept_value_is_refused_before_any_trial() {
     let o = wick(&["sweep", "exp.toml"], None, tmp.path());
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to sweep"));
+}
+
+#[test]
+fn a_random_search_from_the_file_inheriting_its_base() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = setup();
+    std::fs::write(
+        tmp.path().join("search.toml"),
+        r#"base = "exp.toml"
+[train]
+epochs = 2
+[sweep]
+method = "random"
+n_trials = 3
+[sweep.parameters]
+"optimizer.lr" = { distribution = "loguniform", low = 1e-3, high = 1e-1 }
+"#,
+    )
+    .unwrap();
+    let o = wick(&["sweep", "search.toml"], None, tmp.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = sweep_dir(&tmp.path().join("runs"));
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    let lrs: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lrs.len(), 3, "{csv}");
+    assert!(lrs.iter().all(|lr| (1e-3..1e-1).contains(lr)), "{csv}");
+    assert!(
+        csv.lines().skip(1).all(|l| l.contains(",finished,2,")),
+        "{csv}"
+    );
+    // one number swept: the metric against it
+    assert!(dir.join("plots/train_loss_vs_lr.png").exists());
+    // the trials' config is the merged one, without [sweep]
+    let trial = dir.join(csv.lines().nth(1).unwrap().split(',').next().unwrap());
+    let config = std::fs::read_to_string(trial.join("config.toml")).unwrap();
+    assert!(
+        config.contains("epochs = 2") && !config.contains("sweep"),
+        "{config}"
+    );
 }

@@ -79,10 +79,18 @@ pub fn collect(dir: &Path, plan: &Plan) -> Vec<TrialResult> {
 /// the same sweep gives the same file.
 pub fn csv(plan: &Plan, results: &[TrialResult]) -> String {
     let m = &plan.monitor;
+    let losses: Vec<&str> = ["train_loss", "test_loss"]
+        .into_iter()
+        .filter(|l| l != m)
+        .collect();
     let mut out = format!(
-        "trial,{},seed,status,epochs,best_epoch,best_{m},last_{m},last_train_loss,last_test_loss\n",
+        "trial,{},seed,status,epochs,best_epoch,best_{m},last_{m}",
         plan.keys.join(",")
     );
+    for l in &losses {
+        out += &format!(",last_{l}");
+    }
+    out.push('\n');
     for r in results {
         let values = key_values(plan, &r.trial);
         let (be, bv) = r
@@ -90,10 +98,9 @@ pub fn csv(plan: &Plan, results: &[TrialResult]) -> String {
             .map_or((String::new(), String::new()), |(e, v)| {
                 (e.to_string(), num(v))
             });
-        let last = |k: &str| r.last.get(k).map_or(String::new(), |v| num(*v));
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{},{},{},{},{},{be},{bv},{},{},{}",
+            "{},{},{},{},{},{be},{bv},{}",
             quote(&r.trial.name),
             values
                 .iter()
@@ -104,9 +111,11 @@ pub fn csv(plan: &Plan, results: &[TrialResult]) -> String {
             r.status,
             r.curve.len(),
             r.curve.last().map_or(String::new(), |v| num(*v)),
-            last("train_loss"),
-            last("test_loss"),
         );
+        for l in &losses {
+            out += &format!(",{}", r.last.get(*l).map_or(String::new(), |v| num(*v)));
+        }
+        out.push('\n');
     }
     out
 }

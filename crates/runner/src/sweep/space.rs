@@ -172,6 +172,10 @@ impl SweepConfig {
 fn set(key: &str, value: &toml::Value) -> Override {
     let text = match value {
         toml::Value::String(s) => s.clone(),
+        // 1e-05 and 1e+30 as `1e-5` and `1e30`, not 0.00001 and thirty zeros
+        toml::Value::Float(x) if *x != 0.0 && (x.abs() >= 1e6 || x.abs() < 1e-4) => {
+            format!("{x:e}")
+        }
         v => v.to_string(),
     };
     // the key was parsed when the sweep was decoded
@@ -433,6 +437,10 @@ mod tests {
                 toml::Value::Array(vec![784.into()]),
             ])
         );
+        let (_, v) = parse_grid("optimizer.lr=1e-5,0.001,1e30").unwrap();
+        let Values::List(l) = v else { panic!() };
+        let texts: Vec<String> = l.iter().map(|x| set("optimizer.lr", x).value).collect();
+        assert_eq!(texts, ["1e-5", "0.001", "1e30"]);
         let (_, v) = parse_grid("optimizer.type=SGD,Adam").unwrap();
         assert_eq!(v, Values::List(vec!["SGD".into(), "Adam".into()]));
         assert!(parse_grid("optimizer.lr").is_err());
