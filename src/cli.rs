@@ -305,6 +305,34 @@ fn compare(runs: &[PathBuf], out_dir: Option<PathBuf>) -> ExitCode {
     }
 }
 
+/// `wick run`: a new run of the experiment, or a resumed one.
+fn run(
+    experiment: Option<PathBuf>,
+    set: &[Override],
+    resume: Option<PathBuf>,
+    opts: &RunOptions,
+) -> ExitCode {
+    let result = match (resume, experiment) {
+        (Some(dir), _) => wick_runner::trainer::resume(&dir, opts),
+        (None, Some(experiment)) => {
+            let exp = match load_experiment_with(&experiment, set) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprint!("{}", e.rendered);
+                    return ExitCode::from(EXIT_BAD_EXPERIMENT);
+                }
+            };
+            wick_runner::run(&exp, opts)
+        }
+        (None, None) => unreachable!("clap requires an experiment without --resume"),
+    };
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e @ RunError::Interrupted { .. }) => fail(&e.into(), EXIT_INTERRUPTED),
+        Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+    }
+}
+
 fn dispatch(command: Command) -> ExitCode {
     match command {
         Command::Compare { runs, out } => compare(&runs, out),
@@ -351,25 +379,7 @@ fn dispatch(command: Command) -> ExitCode {
                 overrides: set.iter().map(ToString::to_string).collect(),
                 stop: stop_on_ctrl_c(),
             };
-            let result = match (resume, experiment) {
-                (Some(dir), _) => wick_runner::trainer::resume(&dir, &opts),
-                (None, Some(experiment)) => {
-                    let exp = match load_experiment_with(&experiment, &set) {
-                        Ok(e) => e,
-                        Err(e) => {
-                            eprint!("{}", e.rendered);
-                            return ExitCode::from(EXIT_BAD_EXPERIMENT);
-                        }
-                    };
-                    wick_runner::run(&exp, &opts)
-                }
-                (None, None) => unreachable!("clap requires an experiment without --resume"),
-            };
-            match result {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e @ RunError::Interrupted { .. }) => fail(&e.into(), EXIT_INTERRUPTED),
-                Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
-            }
+            run(experiment, &set, resume, &opts)
         }
         Command::Eval {
             run_dir,

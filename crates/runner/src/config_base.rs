@@ -39,7 +39,7 @@ pub(crate) struct Chain {
 /// A chain that cannot be read: the diagnostic, rendered against the file it is in.
 pub(crate) struct ChainError {
     /// The problem.
-    pub diagnostic: Diagnostic,
+    pub diagnostic: Box<Diagnostic>,
     /// The problem shown as `file:line:column`.
     pub rendered: String,
 }
@@ -49,7 +49,7 @@ impl ChainError {
         let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
         Self {
             rendered: diagnostic::render(file, src, std::slice::from_ref(&d), color),
-            diagnostic: d,
+            diagnostic: Box::new(d),
         }
     }
 }
@@ -66,10 +66,10 @@ impl Chain {
                 Some(child) => child.base_error(format!("cannot read the base {file}: {e}")),
                 None => ChainError {
                     rendered: format!("error: cannot read {file}: {e}\n"),
-                    diagnostic: Diagnostic::value(
+                    diagnostic: Box::new(Diagnostic::value(
                         KeyPath::root(),
                         format!("cannot read {file}: {e}"),
-                    ),
+                    )),
                 },
             })?;
             let canonical = next.canonicalize().unwrap_or_else(|_| next.clone());

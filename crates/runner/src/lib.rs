@@ -85,7 +85,7 @@ pub fn load_experiment_with(
     overrides: &[Override],
 ) -> Result<Experiment, ExperimentError> {
     let chain = config_base::Chain::load(path).map_err(|e| ExperimentError {
-        diagnostic: Box::new(e.diagnostic),
+        diagnostic: e.diagnostic,
         rendered: e.rendered,
     })?;
     let merged = chain.text();
@@ -101,7 +101,7 @@ pub fn load_experiment_with(
         })?
     };
     parse_overridden(&merged, src, overrides)
-        .map_err(|(src, d)| experiment_error(&chain, &src, overrides, d))
+        .map_err(|e| experiment_error(&chain, &e.0, overrides, e.1))
 }
 
 /// Parses `src` (`before` with `overrides` applied); a key left stale by an override
@@ -110,21 +110,21 @@ fn parse_overridden(
     before: &str,
     mut src: String,
     overrides: &[Override],
-) -> Result<Experiment, (String, Diagnostic)> {
+) -> Result<Experiment, Box<(String, Diagnostic)>> {
     loop {
         let d = match Experiment::from_toml(&src) {
             Ok(exp) => return Ok(exp),
             Err(d) => d,
         };
         let Some(path) = overrides::stale_key(&d, before, overrides) else {
-            return Err((src, d));
+            return Err(Box::new((src, d)));
         };
         match overrides::remove(&src, &path) {
             Some(s) => {
                 tracing::info!("{path} left out: the class set by --set does not take it");
                 src = s;
             }
-            None => return Err((src, d)),
+            None => return Err(Box::new((src, d))),
         }
     }
 }

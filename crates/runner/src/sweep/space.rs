@@ -96,33 +96,8 @@ impl SweepConfig {
                 .with_label("unknown method"))
             }
         };
-        let params_path = path.key("parameters");
-        let params = table
-            .get("parameters")
-            .and_then(toml::Value::as_table)
-            .ok_or_else(|| {
-                Diagnostic::value(
-                    params_path.clone(),
-                    "[sweep.parameters] names the swept keys",
-                )
-                .with_help("e.g. `\"optimizer.lr\" = [0.1, 0.01]`")
-            })?;
-        let mut parameters = Vec::new();
-        for (k, v) in params {
-            let at = params_path.key(k);
-            let key: Override = format!("{k}=0")
-                .parse()
-                .map_err(|e: crate::OverrideError| Diagnostic::key(at.clone(), e.message))?;
-            let values = Values::decode(v, &at)?;
-            if method == Method::Grid && !matches!(values, Values::List(_)) {
-                return Err(Diagnostic::value(at, "a grid takes a list of values")
-                    .with_help("distributions are for `method = \"random\"`"));
-            }
-            parameters.push((key.path.to_string(), values));
-        }
-        if parameters.is_empty() {
-            return Err(Diagnostic::value(params_path, "no swept key"));
-        }
+        let parameters =
+            decode_parameters(table.get("parameters"), &path.key("parameters"), method)?;
         Ok(Self {
             method,
             parameters,
@@ -168,6 +143,39 @@ impl SweepConfig {
     }
 }
 
+/// `[sweep.parameters]`: each key a `--set` key path, each value a list or (random
+/// search) a distribution.
+fn decode_parameters(
+    params: Option<&toml::Value>,
+    params_path: &KeyPath,
+    method: Method,
+) -> Result<Vec<(String, Values)>, Diagnostic> {
+    let params = params.and_then(toml::Value::as_table).ok_or_else(|| {
+        Diagnostic::value(
+            params_path.clone(),
+            "[sweep.parameters] names the swept keys",
+        )
+        .with_help("e.g. `\"optimizer.lr\" = [0.1, 0.01]`")
+    })?;
+    let mut parameters = Vec::new();
+    for (k, v) in params {
+        let at = params_path.key(k);
+        let key: Override = format!("{k}=0")
+            .parse()
+            .map_err(|e: crate::OverrideError| Diagnostic::key(at.clone(), e.message))?;
+        let values = Values::decode(v, &at)?;
+        if method == Method::Grid && !matches!(values, Values::List(_)) {
+            return Err(Diagnostic::value(at, "a grid takes a list of values")
+                .with_help("distributions are for `method = \"random\"`"));
+        }
+        parameters.push((key.path.to_string(), values));
+    }
+    if parameters.is_empty() {
+        return Err(Diagnostic::value(params_path.clone(), "no swept key"));
+    }
+    Ok(parameters)
+}
+
 /// `--set key=value` for a TOML value (strings written bare, as `--set` takes them).
 fn set(key: &str, value: &toml::Value) -> Override {
     let text = match value {
@@ -189,79 +197,82 @@ fn set(key: &str, value: &toml::Value) -> Override {
 
 impl Values {
     fn decode(v: &toml::Value, at: &KeyPath) -> Result<Self, Diagnostic> {
-        let list = |a: &Vec<toml::Value>, at: &KeyPath| {
-            if a.is_empty() {
-                Err(Diagnostic::value(at.clone(), "no values to sweep"))
-            } else {
-                Ok(Values::List(a.clone()))
-            }
-        };
         match v {
-            toml::Value::Array(a) => list(a, at),
-            toml::Value::Table(t) => {
-                const DISTS: [&str; 4] = ["choice", "uniform", "loguniform", "int"];
-                let dist = t.get("distribution").and_then(toml::Value::as_str);
-                let allowed: &[&str] = match dist {
-                    Some("choice") => &["distribution", "values"],
-                    Some(_) => &["distribution", "low", "high"],
-                    None => &["distribution"],
-                };
-                if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
-                    let d = Diagnostic::key(at.key(k), format!("unknown field `{k}`"));
-                    return Err(d.with_nearest(k, allowed.iter().copied(), || {
-                        format!("this table takes {}", allowed.join(", "))
-                    }));
-                }
-                let num = |k: &str| number(t.get(k), &at.key(k), k);
-                match dist {
-                    Some("choice") => match t.get("values") {
-                        Some(toml::Value::Array(a)) => list(a, &at.key("values")),
-                        _ => Err(Diagnostic::value(
-                            at.clone(),
-                            "`choice` takes `values = [...]`",
-                        )),
-                    },
-                    Some(d @ ("uniform" | "loguniform")) => {
-                        let (low, high) = (num("low")?, num("high")?);
-                        if !(low < high) || (d == "loguniform" && low <= 0.0) {
-                            return Err(Diagnostic::value(at.key("high"), "the range is empty")
-                                .with_help("low < high, and 0 < low for a log-uniform"));
-                        }
-                        Ok(if d == "uniform" {
-                            Values::Uniform(low, high)
-                        } else {
-                            Values::LogUniform(low, high)
-                        })
-                    }
-                    Some("int") => {
-                        let int = |k: &str| {
-                            t.get(k).and_then(toml::Value::as_integer).ok_or_else(|| {
-                                Diagnostic::value(at.key(k), format!("`{k}` is an integer"))
-                            })
-                        };
-                        let (low, high) = (int("low")?, int("high")?);
-                        if low > high {
-                            return Err(Diagnostic::value(at.key("high"), "the range is empty"));
-                        }
-                        Ok(Values::Int(low, high))
-                    }
-                    other => {
-                        let d = Diagnostic::value(
-                            at.key("distribution"),
-                            format!("unknown distribution {other:?}"),
-                        );
-                        Err(match other.and_then(|o| suggest(o, DISTS)) {
-                            Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                            None => d.with_help("choice, uniform, loguniform or int"),
-                        })
-                    }
-                }
-            }
+            toml::Value::Array(a) => list_of(a, at),
+            toml::Value::Table(t) => Self::distribution(t, at),
             _ => Err(
                 Diagnostic::value(at.clone(), "a swept key takes a list of values")
                     .with_help("`[0.1, 0.01]`, or a distribution table for a random search"),
             ),
         }
+    }
+
+    /// A distribution table: `{ distribution = "loguniform", low = 1e-4, high = 0.1 }`.
+    fn distribution(t: &toml::Table, at: &KeyPath) -> Result<Self, Diagnostic> {
+        const DISTS: [&str; 4] = ["choice", "uniform", "loguniform", "int"];
+        let dist = t.get("distribution").and_then(toml::Value::as_str);
+        let allowed: &[&str] = match dist {
+            Some("choice") => &["distribution", "values"],
+            Some(_) => &["distribution", "low", "high"],
+            None => &["distribution"],
+        };
+        if let Some(k) = t.keys().find(|k| !allowed.contains(&k.as_str())) {
+            let d = Diagnostic::key(at.key(k), format!("unknown field `{k}`"));
+            return Err(d.with_nearest(k, allowed.iter().copied(), || {
+                format!("this table takes {}", allowed.join(", "))
+            }));
+        }
+        match dist {
+            Some("choice") => match t.get("values") {
+                Some(toml::Value::Array(a)) => list_of(a, &at.key("values")),
+                _ => Err(Diagnostic::value(
+                    at.clone(),
+                    "`choice` takes `values = [...]`",
+                )),
+            },
+            Some(d @ ("uniform" | "loguniform")) => Self::continuous(t, at, d == "loguniform"),
+            Some("int") => Self::int(t, at),
+            other => {
+                let d = Diagnostic::value(
+                    at.key("distribution"),
+                    format!("unknown distribution {other:?}"),
+                );
+                Err(match other.and_then(|o| suggest(o, DISTS)) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help("choice, uniform, loguniform or int"),
+                })
+            }
+        }
+    }
+
+    /// `uniform` or `loguniform` on `[low, high)`.
+    fn continuous(t: &toml::Table, at: &KeyPath, log: bool) -> Result<Self, Diagnostic> {
+        let num = |k: &str| number(t.get(k), &at.key(k), k);
+        let (low, high) = (num("low")?, num("high")?);
+        let ordered = low.partial_cmp(&high) == Some(std::cmp::Ordering::Less);
+        if !ordered || (log && low <= 0.0) {
+            return Err(Diagnostic::value(at.key("high"), "the range is empty")
+                .with_help("low < high, and 0 < low for a log-uniform"));
+        }
+        Ok(if log {
+            Values::LogUniform(low, high)
+        } else {
+            Values::Uniform(low, high)
+        })
+    }
+
+    /// `int` on `[low, high]`.
+    fn int(t: &toml::Table, at: &KeyPath) -> Result<Self, Diagnostic> {
+        let int = |k: &str| {
+            t.get(k)
+                .and_then(toml::Value::as_integer)
+                .ok_or_else(|| Diagnostic::value(at.key(k), format!("`{k}` is an integer")))
+        };
+        let (low, high) = (int("low")?, int("high")?);
+        if low > high {
+            return Err(Diagnostic::value(at.key("high"), "the range is empty"));
+        }
+        Ok(Values::Int(low, high))
     }
 
     fn draw(&self, rng: &mut impl Rng) -> toml::Value {
@@ -274,6 +285,15 @@ impl Values {
             }
             Values::Int(a, b) => toml::Value::Integer(rng.random_range(a..=b)),
         }
+    }
+}
+
+/// The values of a list (not empty).
+fn list_of(a: &[toml::Value], at: &KeyPath) -> Result<Values, Diagnostic> {
+    if a.is_empty() {
+        Err(Diagnostic::value(at.clone(), "no values to sweep"))
+    } else {
+        Ok(Values::List(a.to_vec()))
     }
 }
 
