@@ -2,6 +2,7 @@
 //! optimizer, scheduler and loaders, checked against each other, and the callbacks
 //! that make `wick run`'s run directory, progress and checkpoints.
 
+use crate::boundary::DecisionBoundary;
 use crate::error::RunError;
 use crate::fit::{Checkpoints, EarlyStopping, StopOn, Trainer};
 use crate::progress::ProgressLog;
@@ -269,6 +270,15 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
         _ => None,
     };
     check_data(exp, &model, &classes, [Some(&train), test.as_ref()])?;
+    let task = Task::of(&exp.loss)?;
+    let boundary = DecisionBoundary::new(
+        around.dir.path.join("plots"),
+        task,
+        &device,
+        exp.model.input(),
+        train.dataset().as_ref(),
+        test.as_ref().map(|t| t.dataset().as_ref()),
+    );
     let order = input_order(exp, train.dataset().as_ref());
     let mut trainer = trainer(exp, model)?.route_inputs(order);
     if exp.model.inputs.len() == 1 {
@@ -294,6 +304,9 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     if let Some(tb) = tensorboard {
         trainer = trainer.callback(tb);
     }
+    if let Some(b) = boundary {
+        trainer = trainer.callback(b);
+    }
     trainer = trainer.callback(ProgressLog::new(around.progress));
     if let Some(e) = &exp.train.early_stopping {
         let mut early = EarlyStopping::new(&e.monitor, e.patience).min_delta(e.min_delta);
@@ -313,7 +326,7 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     Ok(Built {
         trainer,
         device,
-        task: Task::of(&exp.loss)?,
+        task,
         classes,
     })
 }

@@ -5,6 +5,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod blocks;
+mod boundary;
 mod build;
 pub mod checkpoint;
 pub mod compare;
