@@ -1,7 +1,7 @@
 //! The `wick` command line, over any [`Registry`]: `wick::cli::main_with(registry)` is
-//! the whole program (`run`, `check`, `eval`, `predict`, `landscape`, `sweep`, `compare`,
-//! `export`) with the registry's
-//! names in force for every file and run directory it reads.
+//! the whole program (`run`, `check`, `eval`, `predict`, `data`, `landscape`, `sweep`,
+//! `compare`, `export`) with the registry's names in force for every file and run
+//! directory it reads.
 //!
 //! The binary owns the process: this module installs the tracing subscriber, the
 //! thread and allocator settings and the Ctrl-C handler, none of which a library
@@ -129,6 +129,21 @@ enum Command {
         /// Where sweep directories go.
         #[arg(long, default_value = "runs")]
         runs_dir: PathBuf,
+    },
+    /// Look at an experiment's data: the split's length and classes, one sample, the
+    /// first batch's shapes and labels after the transforms, and a PNG grid of it.
+    Data {
+        /// The experiment file.
+        experiment: PathBuf,
+        /// `train` or `test`.
+        #[arg(long, default_value = "train")]
+        split: String,
+        /// Override a key of the file: `--set data.train.batch_size=4`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<Override>,
+        /// Where the batch grid goes (default runs/<name>/data-<split>.png).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Compare runs: the config keys whose values differ, each run's best and last
     /// metrics, and overlay plots (PNG) of every per-epoch number.
@@ -333,8 +348,45 @@ fn run(
     }
 }
 
+/// `wick data`: the report printed, the grid written.
+fn data(
+    experiment: &std::path::Path,
+    set: &[Override],
+    split: &str,
+    out_file: Option<PathBuf>,
+) -> ExitCode {
+    let exp = match load_experiment_with(experiment, set) {
+        Ok(e) => e,
+        Err(e) => {
+            eprint!("{}", e.rendered);
+            return ExitCode::from(EXIT_BAD_EXPERIMENT);
+        }
+    };
+    let file = out_file.unwrap_or_else(|| {
+        PathBuf::from("runs")
+            .join(&exp.name)
+            .join(format!("data-{split}.png"))
+    });
+    match wick_runner::data_info::inspect(&exp, split, &file, mirrors().as_deref()) {
+        Ok(info) => {
+            let grid = info
+                .grid
+                .map_or(String::new(), |g| format!("wrote {}\n", g.display()));
+            out(&format!("{}{grid}", info.text));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+    }
+}
+
 fn dispatch(command: Command) -> ExitCode {
     match command {
+        Command::Data {
+            experiment,
+            split,
+            set,
+            out,
+        } => data(&experiment, &set, &split, out),
         Command::Compare { runs, out } => compare(&runs, out),
         Command::Sweep {
             experiment,

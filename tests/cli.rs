@@ -464,7 +464,10 @@ fn run_downloads_missing_files_from_the_mirrors() {
         std::fs::remove_file(data.join("MNIST/raw").join(f)).unwrap();
     }
     let src = std::fs::read_to_string(repo().join("experiments/mnist.toml")).unwrap();
-    assert!(src.contains("download = true"), "the course's download=True");
+    assert!(
+        src.contains("download = true"),
+        "the course's download=True"
+    );
     let src = src.replace("epochs = 10", "epochs = 1");
     std::fs::write(tmp.path().join("exp.toml"), src).unwrap();
 
@@ -520,4 +523,52 @@ fn run_downloads_missing_files_from_the_mirrors() {
     );
     assert!(data.join("MNIST/raw/t10k-images-idx3-ubyte.gz").is_file());
     assert!(data.join("MNIST/raw/t10k-labels-idx1-ubyte.gz").is_file());
+}
+
+#[test]
+fn data_prints_the_split_and_draws_its_first_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_tiny_mnist(&data, 64, 16);
+    let exp = repo().join("experiments/mnist.toml");
+    let out = wick(
+        &[
+            "data",
+            exp.to_str().unwrap(),
+            "--set",
+            "data.train.batch_size=4",
+        ],
+        Some(&data),
+        tmp.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("MNIST (train split): 64 samples"), "{text}");
+    assert!(text.contains("classes (10): 0 - zero, 1 - one"), "{text}");
+    assert!(
+        text.contains("sample 0: input [1, 28, 28], target class"),
+        "{text}"
+    );
+    assert!(
+        text.contains("first batch: input [4, 1, 28, 28], target [4]"),
+        "{text}"
+    );
+    assert!(text.contains("targets: tensor(["), "{text}");
+    // make_grid of 4 images of 28x28: one row, padding 2
+    let png = std::fs::read(tmp.path().join("runs/mnist-mlp/data-train.png")).unwrap();
+    let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((w, h), (4 * 30 + 2, 32));
+
+    let out = wick(
+        &["data", exp.to_str().unwrap(), "--split", "valid"],
+        Some(&data),
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no split `valid`"));
 }

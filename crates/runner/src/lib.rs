@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod compare;
 mod config_base;
 pub mod config_change;
+pub mod data_info;
 mod decode;
 pub mod diagnostic;
 mod error;

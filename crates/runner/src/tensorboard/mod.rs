@@ -50,7 +50,7 @@ mod callback;
 mod config;
 mod event;
 mod hparams;
-mod image;
+pub(crate) mod image;
 mod proto;
 mod record;
 mod writer;
