@@ -168,7 +168,12 @@ def session_groups(logdir):
         multiplexer=mux,
         data_provider=data_provider.MultiplexerDataProvider(mux, logdir),
     )
-    request = api_pb2.ListSessionGroupsRequest(start_index=0, slice_size=100)
+    request = api_pb2.ListSessionGroupsRequest(
+        start_index=0,
+        slice_size=100,
+        # what the tab asks for: sessions of every status
+        allowed_statuses=list(api_pb2.Status.values()),
+    )
     handler = list_session_groups.Handler(
         context.RequestContext(), backend_context.Context(tb), "", request
     )

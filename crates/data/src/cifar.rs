@@ -1,5 +1,6 @@
-//! CIFAR-10 and CIFAR-100 from their binary archives (the "binary version" of
-//! <https://www.cs.toronto.edu/~kriz/cifar.html>).
+//! CIFAR-10 and CIFAR-100, in either format of <https://www.cs.toronto.edu/~kriz/cifar.html>:
+//! the "python version" torchvision downloads (pickled batches, read by
+//! [`crate::cifar_python`]) or the "binary version" (fixed-size records).
 
 use crate::download::{self, Resource};
 use crate::{archive, mnist::Split, Dataset, Error, Image, Input, Result, Sample, Target};
@@ -46,8 +47,22 @@ impl CifarKind {
         }
     }
 
-    /// The archive and its official MD5.
+    /// The archive torchvision downloads (the python version) and its official MD5.
     pub fn archive(self) -> Resource {
+        match self {
+            Self::Cifar10 => Resource {
+                file: "cifar-10-python.tar.gz",
+                md5: "c58f30108f718f92721af3b95e74349a",
+            },
+            Self::Cifar100 => Resource {
+                file: "cifar-100-python.tar.gz",
+                md5: "eb9058c3a382ffc7106e4002c42a8d85",
+            },
+        }
+    }
+
+    /// The binary version's archive and its official MD5 (unpacked when it is there).
+    pub fn binary_archive(self) -> Resource {
         match self {
             Self::Cifar10 => Resource {
                 file: "cifar-10-binary.tar.gz",
@@ -97,7 +112,7 @@ impl CifarKind {
         }
     }
 
-    fn n_classes(self) -> usize {
+    pub(crate) fn n_classes(self) -> usize {
         match self {
             Self::Cifar10 => 10,
             Self::Cifar100 => 100,
@@ -125,7 +140,11 @@ pub struct Cifar {
 }
 
 impl Cifar {
-    /// Finds (unpacking or downloading the archive if needed) and reads a split.
+    /// Finds (unpacking or downloading the archive if needed) and reads a split: the
+    /// python version in `root/cifar-10-batches-py`, else the binary version in
+    /// `root/cifar-10-batches-bin` or `root`; else an archive in `root` (the python
+    /// one, then the binary one) is unpacked, the python one downloaded first with
+    /// `download = true`, as torchvision does.
     pub fn load(
         kind: CifarKind,
         root: &Path,
@@ -133,42 +152,69 @@ impl Cifar {
         download: bool,
         mirrors: Option<&[String]>,
     ) -> Result<Self> {
-        let has = |d: &Path| d.join(kind.files(split)[0]).is_file();
-        let dirs = [root.join(kind.folder()), root.to_path_buf()];
-        if let Some(d) = dirs.iter().find(|d| has(d)) {
-            return Self::from_dir(kind, d, split);
+        if let Some(found) = Self::find(kind, root, split) {
+            return found;
         }
-        let res = kind.archive();
-        let mut tarball = root.join(res.file);
-        if !tarball.is_file() {
-            if !download {
-                return Err(Error::NotFound(format!(
-                    "{} files not found: looked for {} in {} and {}, and for the archive {}\n\
-                     put the binary version there (or set `root`, or $WICK_DATA), or set \
-                     `download = true`",
-                    kind.class_name(),
-                    kind.files(split)[0],
-                    dirs[0].display(),
-                    dirs[1].display(),
-                    tarball.display()
-                )));
-            }
+        let python = root.join(kind.archive().file);
+        let binary = root.join(kind.binary_archive().file);
+        let tarball = if python.is_file() {
+            python
+        } else if binary.is_file() {
+            binary
+        } else if download {
             let official = kind.mirrors();
-            tarball = download::download(mirrors.unwrap_or(&official), &res, root)?;
-        }
+            download::download(mirrors.unwrap_or(&official), &kind.archive(), root)?
+        } else {
+            return Err(Error::NotFound(format!(
+                "{} files not found: looked for {}/{}, {}/{} and {}, and for the archive {}\n\
+                 put torchvision's download there (or set `root`, or $WICK_DATA), or set \
+                 `download = true`",
+                kind.class_name(),
+                root.join(crate::cifar_python::folder(kind)).display(),
+                crate::cifar_python::files(kind, split)[0],
+                root.join(kind.folder()).display(),
+                kind.files(split)[0],
+                root.display(),
+                python.display()
+            )));
+        };
         tracing::info!("unpacking {} into {}", tarball.display(), root.display());
         archive::extract_tar(&tarball, root)?;
-        if !has(&dirs[0]) {
-            return Err(Error::Corrupt {
+        Self::find(kind, root, split).unwrap_or_else(|| {
+            Err(Error::Corrupt {
                 path: tarball,
-                message: format!(
-                    "the archive holds no {}/{}",
-                    kind.folder(),
-                    kind.files(split)[0]
-                ),
-            });
+                message: format!("the archive holds no {} batches", kind.class_name()),
+            })
+        })
+    }
+
+    /// The split from the folders that hold it, if one does.
+    fn find(kind: CifarKind, root: &Path, split: Split) -> Option<Result<Self>> {
+        let py = root.join(crate::cifar_python::folder(kind));
+        if py
+            .join(crate::cifar_python::files(kind, split)[0])
+            .is_file()
+        {
+            return Some(Self::from_python_dir(kind, &py, split));
         }
-        Self::from_dir(kind, &dirs[0], split)
+        let has = |d: &Path| d.join(kind.files(split)[0]).is_file();
+        let dirs = [root.join(kind.folder()), root.to_path_buf()];
+        dirs.iter()
+            .find(|d| has(d))
+            .map(|d| Self::from_dir(kind, d, split))
+    }
+
+    /// Reads a split of the python version from `dir` (`cifar-10-batches-py`).
+    pub fn from_python_dir(kind: CifarKind, dir: &Path, split: Split) -> Result<Self> {
+        let b = crate::cifar_python::read(kind, dir, split)?;
+        Ok(Self {
+            kind,
+            pixels: b.pixels,
+            labels: b.labels,
+            coarse: b.coarse,
+            classes: b.classes,
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// Reads a split's files and the class names from `dir`.
@@ -357,7 +403,7 @@ mod tests {
         let test = records(k, 3);
         let meta = names(100);
         archive::write_tar_gz(
-            &d.path().join(k.archive().file),
+            &d.path().join(k.binary_archive().file),
             &[
                 ("cifar-100-binary/test.bin", &test),
                 ("cifar-100-binary/fine_label_names.txt", meta.as_bytes()),
@@ -381,11 +427,33 @@ mod tests {
     }
 
     #[test]
+    fn the_python_archive_is_unpacked_and_read() {
+        let d = tempfile::tempdir().unwrap();
+        let fix = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../assets/fixtures/cifar-pickle/cifar-10-batches-py");
+        let read = |f: &str| std::fs::read(fix.join(f)).unwrap();
+        let (test, meta) = (read("test_batch"), read("batches.meta"));
+        let k = CifarKind::Cifar10;
+        archive::write_tar_gz(
+            &d.path().join(k.archive().file),
+            &[
+                ("cifar-10-batches-py/test_batch", &test),
+                ("cifar-10-batches-py/batches.meta", &meta),
+            ],
+        )
+        .unwrap();
+        let ds = Cifar::load(k, d.path(), Split::Test, false, None).unwrap();
+        assert_eq!(ds.len(), 3);
+        assert!(ds.dir.ends_with("cifar-10-batches-py"));
+        assert_eq!(ds.classes()[1], "automobile");
+    }
+
+    #[test]
     fn download_checks_the_md5() {
         let d = tempfile::tempdir().unwrap();
         let serve = d.path().join("srv");
         std::fs::create_dir_all(&serve).unwrap();
-        std::fs::write(serve.join("cifar-10-binary.tar.gz"), b"not the archive").unwrap();
+        std::fs::write(serve.join("cifar-10-python.tar.gz"), b"not the archive").unwrap();
         let (base, _) = crate::testing::serve(serve, 4).unwrap();
         let root = d.path().join("root");
         let e = Cifar::load(CifarKind::Cifar10, &root, Split::Test, true, Some(&[base]))

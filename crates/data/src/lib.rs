@@ -3,7 +3,7 @@
 //! - [`Dataset`]: indexed samples (`__len__`, `__getitem__`) of an [`Input`] (image or
 //!   float array) and a [`Target`] (class index or float values).
 //!   [`Mnist`] reads MNIST, Fashion-MNIST, KMNIST and EMNIST from IDX files (gzipped or
-//!   not, checksum-verified download), [`Cifar`] CIFAR-10/100 from their binary
+//!   not, checksum-verified download), [`Cifar`] CIFAR-10/100 from their python or binary
 //!   archives; [`datasets`] has `ImageFolder`, CSV, inline `Tensors`, scikit-learn-style
 //!   point sets, Hugging Face hub datasets (parquet, with the `hub` feature), `Subset`/`ConcatDataset`/`random_split`, and the [`datasets::DatasetConfig`]
 //!   catalog of them all.
@@ -20,6 +20,7 @@
 
 pub mod archive;
 mod cifar;
+mod cifar_python;
 pub mod collate;
 mod dataloader;
 mod dataset;
@@ -28,6 +29,7 @@ pub mod download;
 mod error;
 pub mod idx;
 mod mnist;
+pub mod pickle;
 pub mod sampler;
 #[doc(hidden)]
 pub mod testing;

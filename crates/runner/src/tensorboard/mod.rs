@@ -6,14 +6,21 @@
 //! One file per `wick run` (and one more per `--resume`), holding, with `step` the
 //! optimizer step (metrics.csv's `step` column):
 //!
-//! | tag | plugin | step | what |
-//! | --- | --- | --- | --- |
-//! | `step/train_loss`, `step/lr` | scalars | the row's | each `step` row of metrics.csv: the running training loss and the learning rate |
-//! | `epoch/<column>` | scalars | the row's | each number of an `epoch` row of metrics.csv, one tag per column: `epoch/train_loss`, `epoch/train_acc`, `epoch/test_loss`, `epoch/test_acc`, `epoch/lr`, `epoch/seconds`, `epoch/samples_per_sec`, then the `[metrics]` columns (`epoch/test_top5_acc`, `epoch/test_mae`, ...) |
-//! | `config` | text | start | the resolved `config.toml`, as a fenced TOML block |
-//! | `images` | images | 0 | the first training batch after its transforms as a grid (see `image.rs`), when it is `[N, C, H, W]` with C of 1 or 3 |
-//! | `_hparams_/session_start_info` | hparams | start | the run's `--set` overrides as hyperparameters (only when it has some) |
-//! | `_hparams_/session_end_info` | hparams | last | the status: success when the run finished, failure when it failed |
+//! - `step/train_loss`, `step/lr` (scalars, at the row's step): each `step` row of
+//!   metrics.csv, the running training loss and the learning rate;
+//! - `epoch/<column>` (scalars, at the row's step): each number of an `epoch` row of
+//!   metrics.csv, one tag per column: `epoch/train_loss`, `epoch/train_acc`,
+//!   `epoch/test_loss`, `epoch/test_acc`, `epoch/lr`, `epoch/seconds`,
+//!   `epoch/samples_per_sec`, then the `[metrics]` columns (`epoch/test_top5_acc`,
+//!   `epoch/test_mae`, ...);
+//! - `config` (text, at the start step): the resolved `config.toml`, as a fenced TOML
+//!   block;
+//! - `images` (images, at step 0): the first training batch after its transforms as a
+//!   grid (see `image.rs`), when it is `[N, C, H, W]` with C of 1 or 3;
+//! - `_hparams_/session_start_info` (hparams, at the start step): the run's `--set`
+//!   overrides as hyperparameters, only for a run that has some; and
+//!   `_hparams_/session_end_info` (at the last step): its status, success when the run
+//!   finished (or stopped early), failure when it failed (a diverged loss).
 //!
 //! So the tag of a scalar is `<kind>/<column>` for metrics.csv's row `kind` and
 //! `column`, at the row's `step`: a checker maps each point back to one cell (an empty
