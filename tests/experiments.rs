@@ -237,3 +237,49 @@ fn early_stopping_stops_when_the_metric_stalls() {
     let rows = epoch_rows(&tmp.path().join("runs/points"));
     assert_eq!(rows.iter().filter(|r| r.starts_with("epoch,")).count(), 3);
 }
+
+/// The course's CIFAR-10 program on the pickled fixture batches (10 training images, 3
+/// test images): the course's `print(img.shape)` and batch, then MyNet trains.
+#[test]
+fn cifar10_reads_torchvisions_python_batches_and_trains_mynet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = repo().join("assets/fixtures/cifar-pickle");
+    let exp = repo().join("experiments/cifar10.toml");
+    let out = wick(
+        &["data", exp.to_str().unwrap(), "--split", "test"],
+        Some(&data),
+        tmp.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("CIFAR10 (test split): 3 samples"), "{text}");
+    assert!(
+        text.contains("classes (10): airplane, automobile, bird"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sample 0: input [3, 32, 32], target class 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("first batch: input [3, 3, 32, 32], target [3]"),
+        "{text}"
+    );
+
+    let out = wick(
+        &["run", exp.to_str().unwrap(), "--set", "train.epochs=1"],
+        Some(&data),
+        tmp.path(),
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("epoch 1: train loss"), "{all}");
+}
