@@ -359,6 +359,47 @@ fn script_scheduler(w: &mut String, exp: &Experiment) -> (&'static str, &'static
     }
 }
 
+/// wick's generated points as a `TensorDataset` (float32 points, int64 classes).
+const POINTS_HELPER: &str = r#"def points_dataset(x, y):
+    """Points and their classes as wick's generated datasets give them."""
+    return TensorDataset(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long))"#;
+
+/// wick's `make_spirals` (scikit-learn has none), the same formula in NumPy.
+const SPIRALS_HELPER: &str = r#"def make_spirals(n_samples=100, n_classes=2, noise=0.2, shuffle=True, random_state=None):
+    """CS231n's interleaved spirals: arm k has r = linspace(0, 1, m) and
+    theta = linspace(4k, 4(k+1), m) + noise * N(0, 1), points (r sin theta, r cos theta)."""
+    rng = np.random.RandomState(random_state)
+    sizes = [n_samples // n_classes + (1 if k < n_samples % n_classes else 0) for k in range(n_classes)]
+    xs, ys = [], []
+    for k, m in enumerate(sizes):
+        r = np.linspace(0.0, 1.0, m)
+        t = np.linspace(4.0 * k, 4.0 * (k + 1), m) + noise * rng.randn(m)
+        xs.append(np.stack([r * np.sin(t), r * np.cos(t)], 1))
+        ys.append(np.full(m, k))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if shuffle:
+        order = rng.permutation(len(y))
+        x, y = x[order], y[order]
+    return x, y"#;
+
+/// A generated point set as real code: scikit-learn's generator of the same name
+/// (`make_spirals`: the helper above) with the file's arguments; without a
+/// `random_state`, the experiment's seed (the test split: seed + 1). wick draws its own
+/// points from the same distribution, so the points differ, not their kind.
+fn generated_points(ty: &str, args: &toml::Table, seed: u64, var: &str) -> String {
+    let mut call: Vec<String> = args.iter().map(|(k, v)| format!("{k}={}", py(v))).collect();
+    if !args.contains_key("random_state") {
+        let s = if var == "test" { seed + 1 } else { seed };
+        call.push(format!("random_state={s}"));
+    }
+    let module = if ty == "make_spirals" {
+        ""
+    } else {
+        "sklearn.datasets."
+    };
+    format!("points_dataset(*{module}{ty}({}))", call.join(", "))
+}
+
 /// The datasets and loaders of both splits.
 fn script_data(w: &mut String, exp: &Experiment) {
     let uses_hub = [Some(&exp.data.train), exp.data.test.as_ref()]
@@ -374,6 +415,21 @@ fn script_data(w: &mut String, exp: &Experiment) {
         .any(|sp| sp.loader.sampler.as_ref().is_some_and(needs_targets));
     if weighs_classes {
         writeln!(w, "\n{TARGETS_HELPER}").ok();
+    }
+    let generated: Vec<&str> = [Some(&exp.data.train), exp.data.test.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|sp| exp.split_dataset(sp).type_name())
+        .filter(|t| t.starts_with("make_"))
+        .collect();
+    if !generated.is_empty() {
+        writeln!(w, "\n{POINTS_HELPER}").ok();
+    }
+    if generated.iter().any(|t| *t != "make_spirals") {
+        writeln!(w, "import sklearn.datasets  # pip install scikit-learn").ok();
+    }
+    if generated.contains(&"make_spirals") {
+        writeln!(w, "\n{SPIRALS_HELPER}").ok();
     }
     let root = exp
         .data
@@ -418,13 +474,7 @@ fn script_data(w: &mut String, exp: &Experiment) {
                     .unwrap_or(&toml::Value::String(String::new()))),
                 py(&toml::Value::Table(args.clone()))
             ),
-            t if t.starts_with("make_") => format!(
-                "# sklearn.datasets.{t}({}) — generate the same kind of points\nNotImplemented",
-                args.iter()
-                    .map(|(k, v)| format!("{k}={}", py(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            t if t.starts_with("make_") => generated_points(t, &args, exp.seed, var),
             _ => format!(
                 "datasets.{ty}(ROOT, train={}, download={}, transform={tf})",
                 if split.split == "train" {
@@ -730,5 +780,45 @@ mod tests {
             s.contains("DataLoader(train_set, batch_size=64, shuffle=True)"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn generated_points_are_real_code() {
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../experiments/points.toml"
+        ))
+        .unwrap();
+        let s = python_script(&Experiment::from_toml(&src).unwrap(), None);
+        assert!(!s.contains("NotImplemented"), "{s}");
+        assert!(s.contains("import sklearn.datasets"), "{s}");
+        assert!(
+            s.contains(
+                "train_set = points_dataset(*sklearn.datasets.make_moons(n_samples=1000, \
+                 shuffle=true, noise=0.2, random_state=0))"
+                    .replace("true", "True")
+                    .as_str()
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("random_state=1))"),
+            "the test split draws others: {s}"
+        );
+        let spirals = src.replace(
+            "type = \"make_moons\"\nn_samples = 1000\nnoise = 0.2",
+            "type = \"make_spirals\"\nn_samples = 300\nrandom_state = 7",
+        );
+        assert_ne!(spirals, src);
+        let s = python_script(&Experiment::from_toml(&spirals).unwrap(), None);
+        assert!(
+            s.contains("def make_spirals(") && !s.contains("import sklearn"),
+            "{s}"
+        );
+        assert!(
+            s.contains("points_dataset(*make_spirals(n_samples=300"),
+            "{s}"
+        );
+        assert!(s.contains("random_state=7"), "{s}");
     }
 }
