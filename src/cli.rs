@@ -198,27 +198,37 @@ pub fn main_with(registry: Registry) -> ExitCode {
 /// `wick check`: the experiment validated, where its weights come from, and the model
 /// table.
 fn check(experiment: &std::path::Path, set: &[Override]) -> ExitCode {
-    match load_experiment_with(experiment, set) {
-        Ok(exp) => match wick_runner::build_model(&exp, &Device::Cpu) {
-            Ok(model) => {
-                let weights = exp.model.transfer.weights.as_deref();
-                out(&format!(
-                    "{}: OK\n{}{}\n",
-                    experiment.display(),
-                    weights.map_or_else(String::new, |w| {
-                        wick_runner::weights_file::describe(w) + "\n"
-                    }),
-                    model.summary()
-                ));
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
-        },
-        Err(e) => {
-            eprint!("{}", e.rendered);
-            ExitCode::from(EXIT_BAD_EXPERIMENT)
+    let exp = match load(experiment, set) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    match wick_runner::build_model(&exp, &Device::Cpu) {
+        Ok(model) => {
+            let weights = exp.model.transfer.weights.as_deref();
+            out(&format!(
+                "{}: OK\n{}{}\n",
+                experiment.display(),
+                weights.map_or_else(String::new, |w| {
+                    wick_runner::weights_file::describe(w) + "\n"
+                }),
+                model.summary()
+            ));
+            ExitCode::SUCCESS
         }
+        Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
     }
+}
+
+/// The experiment file, with the `--set` overrides; a bad one is shown and is exit
+/// code 2.
+fn load(
+    experiment: &std::path::Path,
+    set: &[Override],
+) -> Result<wick_runner::Experiment, ExitCode> {
+    load_experiment_with(experiment, set).map_err(|e| {
+        eprint!("{}", e.rendered);
+        ExitCode::from(EXIT_BAD_EXPERIMENT)
+    })
 }
 
 /// `wick landscape`: the grid printed, its CSV and pictures written.
@@ -229,12 +239,9 @@ fn landscape(
     from: Option<&std::path::Path>,
     out_dir: Option<PathBuf>,
 ) -> ExitCode {
-    let exp = match load_experiment_with(experiment, set) {
+    let exp = match load(experiment, set) {
         Ok(e) => e,
-        Err(e) => {
-            eprint!("{}", e.rendered);
-            return ExitCode::from(EXIT_BAD_EXPERIMENT);
-        }
+        Err(code) => return code,
     };
     let dir = out_dir.unwrap_or_else(|| wick_runner::landscape::default_dir(&exp, "runs".as_ref()));
     let result = wick_runner::landscape::landscape(&exp, params, from)
@@ -330,12 +337,9 @@ fn run(
     let result = match (resume, experiment) {
         (Some(dir), _) => wick_runner::trainer::resume(&dir, opts),
         (None, Some(experiment)) => {
-            let exp = match load_experiment_with(&experiment, set) {
+            let exp = match load(&experiment, set) {
                 Ok(e) => e,
-                Err(e) => {
-                    eprint!("{}", e.rendered);
-                    return ExitCode::from(EXIT_BAD_EXPERIMENT);
-                }
+                Err(code) => return code,
             };
             wick_runner::run(&exp, opts)
         }
@@ -355,12 +359,9 @@ fn data(
     split: &str,
     out_file: Option<PathBuf>,
 ) -> ExitCode {
-    let exp = match load_experiment_with(experiment, set) {
+    let exp = match load(experiment, set) {
         Ok(e) => e,
-        Err(e) => {
-            eprint!("{}", e.rendered);
-            return ExitCode::from(EXIT_BAD_EXPERIMENT);
-        }
+        Err(code) => return code,
     };
     let file = out_file.unwrap_or_else(|| {
         PathBuf::from("runs")
