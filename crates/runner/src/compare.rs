@@ -32,6 +32,10 @@ pub struct Comparison {
     pub runs: Vec<RunSummary>,
     /// The keys whose values differ (or that some runs lack), sorted.
     pub differing: Vec<String>,
+    /// Of those, the arguments of a class some runs swapped for another (`optimizer.
+    /// momentum` where `optimizer.type` differs): implied by the `type`, named in a
+    /// line under the table instead of a column each.
+    pub implied: Vec<String>,
     /// The metric runs are ranked by: the first run's `best` metric.
     pub monitor: String,
     /// Its direction.
@@ -97,7 +101,7 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, RunError> {
         });
     }
     let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.config.keys()).collect();
-    let differing = keys
+    let differing: Vec<String> = keys
         .into_iter()
         .filter(|k| {
             let v = |r: &RunSummary| r.config.get(*k).cloned();
@@ -107,12 +111,28 @@ pub fn compare(dirs: &[PathBuf]) -> Result<Comparison, RunError> {
         .cloned()
         .collect();
     let (monitor, mode) = first.unwrap_or_else(|| ("train_loss".into(), Mode::Min));
+    let (implied, differing) = differing
+        .into_iter()
+        .partition(|k: &String| implied_by_type(&runs, k));
     Ok(Comparison {
         runs,
         differing,
+        implied,
         monitor,
         mode,
     })
+}
+
+/// Whether some runs lack `key` and the `type` of its table differs between the runs.
+fn implied_by_type(runs: &[RunSummary], key: &str) -> bool {
+    let Some((table, _)) = key.rsplit_once('.') else {
+        return false;
+    };
+    let ty = format!("{table}.type");
+    let first = runs[0].config.get(&ty);
+    runs.iter().any(|r| !r.config.contains_key(key))
+        && first.is_some()
+        && runs.iter().any(|r| r.config.get(&ty) != first)
 }
 
 /// Every leaf of `v` by key path; arrays of plain values are one leaf.
@@ -195,7 +215,14 @@ impl Comparison {
                 row
             })
             .collect();
-        aligned(&header, &rows)
+        let mut out = aligned(&header, &rows);
+        if !self.implied.is_empty() {
+            out += &format!(
+                "also differ with the classes swapped: {}\n",
+                self.implied.join(", ")
+            );
+        }
+        out
     }
 
     /// Overlay plots in `out`: one PNG per per-epoch number of the runs, a line per run;
