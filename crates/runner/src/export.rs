@@ -359,6 +359,30 @@ fn script_scheduler(w: &mut String, exp: &Experiment) -> (&'static str, &'static
     }
 }
 
+/// The datasets torchvision reads from IDX files under `<root>/<Class>/raw`.
+const IDX_DATASETS: [&str; 4] = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST"];
+
+/// torchvision reads the IDX files unpacked; wick reads them gzipped too, so a folder
+/// wick trained from may hold only the `.gz` files.
+const GZ_HELPER: &str = r#"def unpack_gz(raw):
+    """Unpacks raw/*.gz whose unpacked file is missing (torchvision reads only those)."""
+    import gzip, shutil
+    if not os.path.isdir(raw):
+        return
+    for f in os.listdir(raw):
+        target = os.path.join(raw, f[:-3])
+        if f.endswith(".gz") and not os.path.exists(target):
+            with gzip.open(os.path.join(raw, f), "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)"#;
+
+/// The data root the script reads (`[data] root`, else `data`).
+fn root_of(exp: &Experiment) -> String {
+    exp.data
+        .root
+        .as_ref()
+        .map_or_else(|| "data".to_string(), |p| p.display().to_string())
+}
+
 /// wick's generated points as a `TensorDataset` (float32 points, int64 classes).
 const POINTS_HELPER: &str = r#"def points_dataset(x, y):
     """Points and their classes as wick's generated datasets give them."""
@@ -425,18 +449,27 @@ fn script_data(w: &mut String, exp: &Experiment) {
     if !generated.is_empty() {
         writeln!(w, "\n{POINTS_HELPER}").ok();
     }
+    let idx_sets: Vec<&str> = [Some(&exp.data.train), exp.data.test.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|sp| exp.split_dataset(sp).type_name())
+        .filter(|t| IDX_DATASETS.contains(t))
+        .collect();
+    if let Some(ty) = idx_sets.first() {
+        writeln!(
+            w,
+            "\n{GZ_HELPER}\n\nunpack_gz(os.path.join({:?}, {ty:?}, \"raw\"))",
+            root_of(exp)
+        )
+        .ok();
+    }
     if generated.iter().any(|t| *t != "make_spirals") {
         writeln!(w, "import sklearn.datasets  # pip install scikit-learn").ok();
     }
     if generated.contains(&"make_spirals") {
         writeln!(w, "\n{SPIRALS_HELPER}").ok();
     }
-    let root = exp
-        .data
-        .root
-        .as_ref()
-        .map_or_else(|| "data".to_string(), |p| p.display().to_string());
-    writeln!(w, "\nROOT = {root:?}").ok();
+    writeln!(w, "\nROOT = {:?}", root_of(exp)).ok();
     let dataset = |split: &SplitConfig, var: &str| {
         let ds = exp.split_dataset(split);
         let (ty, args) = fields(ds);
@@ -820,5 +853,27 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("random_state=7"), "{s}");
+    }
+
+    #[test]
+    fn mnist_files_gzipped_only_are_unpacked_for_torchvision() {
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../experiments/fashion_mnist.toml"
+        ))
+        .unwrap();
+        let s = python_script(&Experiment::from_toml(&src).unwrap(), None);
+        assert!(s.contains("def unpack_gz(raw):"), "{s}");
+        assert!(
+            s.contains("unpack_gz(os.path.join(\"data\", \"FashionMNIST\", \"raw\"))"),
+            "{s}"
+        );
+        let points = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../experiments/points.toml"
+        ))
+        .unwrap();
+        let s = python_script(&Experiment::from_toml(&points).unwrap(), None);
+        assert!(!s.contains("unpack_gz"), "{s}");
     }
 }
