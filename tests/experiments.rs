@@ -57,7 +57,9 @@ fn the_course_regressions_print_their_predictions() {
         .and_then(|l| l.split(']').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{stdout}"));
-    assert!((pred - 8.0).abs() < 0.1, "model(4) = {pred}");
+    // PyTorch's spread over 200 seeds (scripts/course_twins.py): y_pred 7.74 ± 0.19,
+    // w 1.85 ± 0.11; within three standard deviations
+    assert!((pred - 7.74).abs() < 0.6, "model(4) = {pred}");
     // `before = true` and `parameters`: w and b before the first epoch and after the last
     let at = |s: &str| {
         stdout
@@ -78,7 +80,7 @@ fn the_course_regressions_print_their_predictions() {
         .and_then(|l| l.split(']').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{stdout}"));
-    assert!((w - 2.0).abs() < 0.1, "w = {w}");
+    assert!((w - 1.85).abs() < 0.34, "w = {w}");
     // a misspelt parameter stops the run before it trains, naming the model's keys
     let set = r#"predict.parameters=["0.wieght"]"#;
     let bad = wick(
@@ -282,4 +284,31 @@ fn cifar10_reads_torchvisions_python_batches_and_trains_mynet() {
     );
     assert!(out.status.success(), "{all}");
     assert!(all.contains("epoch 1: train loss"), "{all}");
+}
+
+/// The course's gradient descent by hand, batch and per sample: deterministic (w starts
+/// at 1.0), so wick prints the course's numbers (scripts/course_twins.py: w = 1.999944
+/// and 4 -> 7.999778 for the batch; 2.000000 and 8.000000 per sample).
+#[test]
+fn gradient_descent_by_hand_gives_the_courses_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, w_want) in [
+        ("gradient_descent.toml", 1.999944),
+        ("gradient_descent_sgd.toml", 2.0),
+    ] {
+        let exp = repo().join("experiments").join(file);
+        let out = wick(&["run", exp.to_str().unwrap()], None, tmp.path());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(stdout.contains("before training: 0.weight = [1]"), "{stdout}");
+        assert!(stdout.contains("predict [4]: [4.0000]"), "{stdout}");
+        let w: f64 = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("after training: 0.weight = ["))
+            .and_then(|l| l.split(']').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert!((w - w_want).abs() < 1e-5, "{file}: w = {w}");
+        assert!(stdout.contains("epoch 100: train loss"), "{stdout}");
+    }
 }

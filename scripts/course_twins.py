@@ -1,0 +1,55 @@
+"""PyTorch twins of the course programs that wick's experiments carry, run as the course
+writes them over many seeds, to give the spread wick's trained numbers are checked
+against (tests/experiments.rs states the ranges):
+
+    python scripts/course_twins.py [--seeds 200]
+
+- linear regression (experiments/linear_regression.toml): nn.Linear(1, 1),
+  MSELoss(reduction='sum'), SGD(lr=0.01), 100 epochs on y = 2x;
+- gradient descent by hand (experiments/gradient_descent.toml, _sgd.toml): w = 1.0,
+  y = w*x, lr 0.01, 100 epochs, batch and per-sample; deterministic.
+"""
+import argparse
+
+import numpy as np
+import torch
+
+
+def linear_regression(seed):
+    torch.manual_seed(seed)
+    x = torch.tensor([[1.0], [2.0], [3.0]])
+    y = torch.tensor([[2.0], [4.0], [6.0]])
+    model = torch.nn.Linear(1, 1)
+    criterion = torch.nn.MSELoss(reduction="sum")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    for _ in range(100):
+        loss = criterion(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.weight.item(), model.bias.item(), model(torch.tensor([[4.0]])).item(), loss.item()
+
+
+def by_hand(per_sample):
+    xs, ys, w = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0], 1.0
+    for _ in range(100):
+        if per_sample:
+            for x, y in zip(xs, ys):
+                w -= 0.01 * 2 * x * (w * x - y)
+        else:
+            w -= 0.01 * sum(2 * x * (x * w - y) for x, y in zip(xs, ys)) / len(xs)
+    return w, 4 * w
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--seeds", type=int, default=200)
+    a = p.parse_args()
+    r = np.array([linear_regression(s) for s in range(a.seeds)])
+    for name, col in zip(["w", "b", "y_pred(4)", "last loss"], r.T):
+        print(f"linear regression {name}: mean {col.mean():.4f} std {col.std():.4f} "
+              f"min {col.min():.4f} max {col.max():.4f} ({a.seeds} seeds)")
+    for per_sample in (False, True):
+        w, pred = by_hand(per_sample)
+        kind = "per sample" if per_sample else "batch"
+        print(f"gradient descent by hand ({kind}): w = {w:.6f}, predict 4 -> {pred:.6f}")
