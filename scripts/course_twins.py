@@ -6,6 +6,8 @@ against (tests/experiments.rs states the ranges):
 
 - linear regression (experiments/linear_regression.toml): nn.Linear(1, 1),
   MSELoss(reduction='sum'), SGD(lr=0.01), 100 epochs on y = 2x;
+- logistic regression (experiments/logistic_regression.toml): Linear(1, 1) + sigmoid,
+  BCELoss(reduction='sum'), SGD(lr=0.01), 100 epochs on x = [1, 2, 3], y = [0, 0, 1];
 - gradient descent by hand (experiments/gradient_descent.toml, _sgd.toml): w = 1.0,
   y = w*x, lr 0.01, 100 epochs, batch and per-sample; deterministic.
 """
@@ -30,6 +32,21 @@ def linear_regression(seed):
     return model.weight.item(), model.bias.item(), model(torch.tensor([[4.0]])).item(), loss.item()
 
 
+def logistic_regression(seed, epochs=100):
+    torch.manual_seed(seed)
+    x = torch.tensor([[1.0], [2.0], [3.0]])
+    y = torch.tensor([[0.0], [0.0], [1.0]])
+    linear = torch.nn.Linear(1, 1)
+    criterion = torch.nn.BCELoss(reduction="sum")
+    optimizer = torch.optim.SGD(linear.parameters(), lr=0.01)
+    for _ in range(epochs):
+        loss = criterion(torch.sigmoid(linear(x)), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return torch.sigmoid(linear(torch.tensor([[4.0]]))).item()
+
+
 def by_hand(per_sample):
     xs, ys, w = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0], 1.0
     for _ in range(100):
@@ -49,6 +66,10 @@ if __name__ == "__main__":
     for name, col in zip(["w", "b", "y_pred(4)", "last loss"], r.T):
         print(f"linear regression {name}: mean {col.mean():.4f} std {col.std():.4f} "
               f"min {col.min():.4f} max {col.max():.4f} ({a.seeds} seeds)")
+    for epochs in (100, 1000):
+        p4 = np.array([logistic_regression(s, epochs) for s in range(a.seeds)])
+        print(f"logistic regression y_pred(4) after {epochs} epochs: mean {p4.mean():.4f} "
+              f"std {p4.std():.4f} min {p4.min():.4f} max {p4.max():.4f}")
     for per_sample in (False, True):
         w, pred = by_hand(per_sample)
         kind = "per sample" if per_sample else "batch"
