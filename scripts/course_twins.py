@@ -8,6 +8,8 @@ against (tests/experiments.rs states the ranges):
   MSELoss(reduction='sum'), SGD(lr=0.01), 100 epochs on y = 2x;
 - logistic regression (experiments/logistic_regression.toml): Linear(1, 1) + sigmoid,
   BCELoss(reduction='sum'), SGD(lr=0.01), 100 epochs on x = [1, 2, 3], y = [0, 0, 1];
+- the diabetes program, full batch (experiments/diabetes_full_batch.toml): 8-6-4-1 with
+  sigmoids, BCELoss, SGD(lr=0.1), 100 epochs on the whole file as one batch;
 - gradient descent by hand (experiments/gradient_descent.toml, _sgd.toml): w = 1.0,
   y = w*x, lr 0.01, 100 epochs, batch and per-sample; deterministic.
 """
@@ -47,6 +49,22 @@ def logistic_regression(seed, epochs=100):
     return torch.sigmoid(linear(torch.tensor([[4.0]]))).item()
 
 
+def diabetes_full_batch(seed, path):
+    torch.manual_seed(seed)
+    xy = np.loadtxt(path, delimiter=",", dtype=np.float32)
+    x, y = torch.from_numpy(xy[:, :-1]), torch.from_numpy(xy[:, [-1]])
+    model = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.Sigmoid(), torch.nn.Linear(6, 4),
+                                torch.nn.Sigmoid(), torch.nn.Linear(4, 1), torch.nn.Sigmoid())
+    criterion = torch.nn.BCELoss(reduction="mean")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(100):
+        loss = criterion(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
 def by_hand(per_sample):
     xs, ys, w = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0], 1.0
     for _ in range(100):
@@ -61,6 +79,7 @@ def by_hand(per_sample):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=200)
+    p.add_argument("--diabetes", default="../shared/datasets/diabetes/diabetes.csv.gz")
     a = p.parse_args()
     r = np.array([linear_regression(s) for s in range(a.seeds)])
     for name, col in zip(["w", "b", "y_pred(4)", "last loss"], r.T):
@@ -70,6 +89,9 @@ if __name__ == "__main__":
         p4 = np.array([logistic_regression(s, epochs) for s in range(a.seeds)])
         print(f"logistic regression y_pred(4) after {epochs} epochs: mean {p4.mean():.4f} "
               f"std {p4.std():.4f} min {p4.min():.4f} max {p4.max():.4f}")
+    d = np.array([diabetes_full_batch(s, a.diabetes) for s in range(a.seeds)])
+    print(f"diabetes full batch, loss at the 100th epoch: mean {d.mean():.4f} std {d.std():.4f} "
+          f"min {d.min():.4f} max {d.max():.4f}")
     for per_sample in (False, True):
         w, pred = by_hand(per_sample)
         kind = "per sample" if per_sample else "batch"

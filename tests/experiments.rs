@@ -326,3 +326,31 @@ fn gradient_descent_by_hand_gives_the_courses_numbers() {
         assert!(stdout.contains("epoch 100: train loss"), "{stdout}");
     }
 }
+
+/// The course's first diabetes program, the whole file as one batch: the loss of the
+/// 100th epoch within PyTorch's range over 200 seeds (0.6452 ± 0.0004, 0.6440 to 0.6466;
+/// scripts/course_twins.py).
+#[test]
+fn diabetes_full_batch_ends_where_pytorch_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = repo().join("../shared/datasets");
+    let exp = repo().join("experiments/diabetes_full_batch.toml");
+    let out = wick(&["run", exp.to_str().unwrap()], Some(&data), tmp.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let loss: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("epoch 100: train loss "))
+        .and_then(|l| l.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!((0.6435..=0.6471).contains(&loss), "loss {loss}");
+    assert!(
+        stdout.contains("epoch 1: train loss"),
+        "one line per epoch: {stdout}"
+    );
+}
