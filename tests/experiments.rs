@@ -354,3 +354,40 @@ fn diabetes_full_batch_ends_where_pytorch_does() {
         "one line per epoch: {stdout}"
     );
 }
+
+/// The hand-built-network chapter's 2-5-3-1 classifier (torch version) on two half-moons:
+/// it prints precision, recall and accuracy on its test points and draws its boundary.
+#[test]
+fn the_2531_point_classifier_prints_precision_recall_and_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = repo().join("experiments/points_2531.toml");
+    let out = wick(&["run", exp.to_str().unwrap()], None, tmp.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let value = |prefix: &str| -> f64 {
+        stdout
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| {
+                v.trim()
+                    .trim_end_matches(" %")
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no {prefix} in {stdout}"))
+    };
+    assert!(value("test_precision: ") > 0.8, "{stdout}");
+    assert!(value("test_recall: ") > 0.8, "{stdout}");
+    assert!(value("Accuracy on test set: ") > 80.0, "{stdout}");
+    let runs = tmp.path().join("runs/points-2531");
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(run.join("plots/decision_boundary.png").exists());
+}
