@@ -7,12 +7,14 @@
 //! [`BatchSampler`] cuts that list into batches (`batch_size`, `drop_last`).
 
 mod batch;
+mod distributed;
 mod random;
 mod sequential;
 mod subset_random;
 mod weighted_random;
 
 pub use batch::BatchSampler;
+pub use distributed::DistributedSampler;
 pub use random::{RandomSampler, RandomSamplerConfig};
 pub use sequential::{SequentialSampler, SequentialSamplerConfig};
 pub use subset_random::{SubsetRandomSampler, SubsetRandomSamplerConfig};
