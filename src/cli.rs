@@ -116,6 +116,10 @@ enum Command {
         /// Seeds per configuration: the file's seed, seed+1, ...
         #[arg(long)]
         seeds: Option<usize>,
+        /// Stop hopeless trials early: `median` (a trial worse than the finished trials'
+        /// median at an epoch).
+        #[arg(long, value_name = "RULE", value_parser = ["median"], conflicts_with = "resume")]
+        prune: Option<String>,
         /// Trials side by side, the cores divided between them.
         #[arg(long, default_value_t = 1)]
         jobs: usize,
@@ -393,6 +397,7 @@ fn dispatch(command: Command) -> ExitCode {
             experiment,
             grid,
             seeds,
+            prune,
             jobs,
             set,
             resume,
@@ -403,6 +408,7 @@ fn dispatch(command: Command) -> ExitCode {
                 set,
                 grid,
                 seeds,
+                prune: prune.is_some(),
                 runs_dir,
             },
             jobs,

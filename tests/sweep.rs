@@ -293,3 +293,49 @@ n_trials = 3
         "{config}"
     );
 }
+
+#[test]
+fn the_median_rule_stops_a_hopeless_trial_early() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = setup();
+    // three good learning rates finish first; the last is hopeless
+    let args = [
+        "sweep",
+        "exp.toml",
+        "--grid",
+        "optimizer.lr=0.1,0.2,0.3,0.0000001",
+        "--prune",
+        "median",
+        "--set",
+        "train.epochs=20",
+    ];
+    let o = wick(&args, None, tmp.path());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = sweep_dir(&tmp.path().join("runs"));
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    let last = csv.lines().last().unwrap();
+    // judged from the second epoch on, against the median of the three finished
+    assert!(last.contains(",pruned,2,"), "{csv}");
+    assert!(
+        csv.lines()
+            .skip(1)
+            .take(3)
+            .all(|l| l.contains(",finished,20,")),
+        "{csv}"
+    );
+    assert!(out.contains("pruned at epoch 2"), "{out}");
+    assert!(
+        out.contains("3/4 (1 pruned)") || out.contains("0/1 (1 pruned)"),
+        "{out}"
+    );
+    // a resumed sweep keeps the verdict
+    let dir_arg = dir.display().to_string();
+    let o = wick(&["sweep", "--resume", &dir_arg], None, tmp.path());
+    assert!(o.status.success());
+    assert_eq!(std::fs::read_to_string(dir.join("sweep.csv")).unwrap(), csv);
+}

@@ -10,6 +10,7 @@
 //! loss) is such a failure, recorded as `diverged`, not fatal to the sweep.
 
 use super::plan::{Plan, Trial, EXPERIMENT_FILE};
+use super::prune::Pruner;
 use super::SweepError;
 use crate::rundir;
 use std::collections::VecDeque;
@@ -46,6 +47,8 @@ pub enum TrialState {
     Finished,
     /// Failed: the reason (`failed.txt`).
     Failed(String),
+    /// Stopped by the median rule at this epoch (`pruned.txt`): done.
+    Pruned(usize),
 }
 
 impl TrialState {
@@ -53,6 +56,9 @@ impl TrialState {
     pub fn of(dir: &Path) -> Self {
         if !dir.exists() {
             return Self::Pending;
+        }
+        if let Some(epoch) = super::prune::pruned_at(dir) {
+            return Self::Pruned(epoch);
         }
         if rundir::meta_str(dir, "ended").is_some() {
             return Self::Finished;
@@ -73,6 +79,10 @@ struct Running {
     child: Child,
     log: PathBuf,
     started: Instant,
+    /// Epochs already judged by the median rule.
+    checked: usize,
+    /// Stopped by the median rule.
+    pruned: bool,
 }
 
 /// Runs every trial of `plan` in the sweep directory `dir` that has not finished.
@@ -80,9 +90,14 @@ pub fn run_trials(dir: &Path, plan: &Plan, opts: &SweepOptions) -> Result<(), Sw
     let jobs = opts.jobs.max(1);
     let threads = (opts.cores / jobs).max(1);
     let mut todo: VecDeque<usize> = VecDeque::new();
+    let mut pruner = Pruner::new(plan.mode);
     for (i, t) in plan.trials.iter().enumerate() {
         match TrialState::of(&dir.join(&t.name)) {
-            TrialState::Finished => tracing::info!("trial {}: finished before, kept", t.name),
+            TrialState::Finished => {
+                tracing::info!("trial {}: finished before, kept", t.name);
+                pruner.add_finished(curve(&dir.join(&t.name), &plan.monitor));
+            }
+            TrialState::Pruned(e) => tracing::info!("trial {}: pruned at epoch {e}, kept", t.name),
             _ => todo.push_back(i),
         }
     }
@@ -105,8 +120,17 @@ pub fn run_trials(dir: &Path, plan: &Plan, opts: &SweepOptions) -> Result<(), Sw
         }
         let mut still = Vec::new();
         for mut r in running {
+            if plan.prune && !r.pruned {
+                judge(dir, plan, &pruner, &mut r);
+            }
             match r.child.try_wait() {
-                Ok(Some(status)) => ended(dir, &plan.trials[r.index], &r, status.code()),
+                Ok(Some(status)) => {
+                    let t = &plan.trials[r.index];
+                    ended(dir, t, &r, status.code());
+                    if status.code() == Some(0) && !r.pruned {
+                        pruner.add_finished(curve(&dir.join(&t.name), &plan.monitor));
+                    }
+                }
                 Ok(None) => still.push(r),
                 Err(e) => tracing::warn!("trial {}: {e}", plan.trials[r.index].name),
             }
@@ -167,13 +191,55 @@ fn start(
         child,
         log,
         started: Instant::now(),
+        checked: 0,
+        pruned: false,
     })
+}
+
+/// The monitored metric per finished epoch of the trial in `tdir`.
+fn curve(tdir: &Path, monitor: &str) -> Vec<f64> {
+    rundir::epoch_rows(tdir)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.get(monitor).copied().unwrap_or(f64::NAN))
+        .collect()
+}
+
+/// Judges the running trial's new epochs by the median rule; a hopeless one is
+/// recorded as pruned and asked to stop.
+fn judge(dir: &Path, plan: &Plan, pruner: &Pruner, r: &mut Running) {
+    let t = &plan.trials[r.index];
+    let tdir = dir.join(&t.name);
+    let c = curve(&tdir, &plan.monitor);
+    if c.len() <= r.checked {
+        return;
+    }
+    if let Some(v) = pruner.verdict(&c, r.checked) {
+        tracing::info!(
+            "trial {} pruned at epoch {}: {} {:.4}, the median of {} finished trials {:.4}",
+            t.name,
+            v.epoch,
+            plan.monitor,
+            v.value,
+            v.of,
+            v.median
+        );
+        if let Err(e) = super::prune::record(&tdir, &plan.monitor, &v) {
+            tracing::warn!("{}: {e}", tdir.display());
+        }
+        r.pruned = true;
+        terminate(&r.child);
+    }
+    r.checked = c.len();
 }
 
 /// Records how a trial process ended: exit 0 finished; 130 interrupted (it resumes);
 /// anything else failed, `failed.txt` saying why (the run's last error line).
 fn ended(dir: &Path, trial: &Trial, r: &Running, code: Option<i32>) {
     let secs = r.started.elapsed().as_secs_f64();
+    if r.pruned {
+        return;
+    }
     match code {
         Some(0) => tracing::info!("trial {} finished ({secs:.1} s)", trial.name),
         Some(130) | None => tracing::info!("trial {} interrupted; it resumes", trial.name),

@@ -13,6 +13,7 @@
 
 pub mod driver;
 pub mod plan;
+pub mod prune;
 pub mod results;
 pub mod space;
 
@@ -85,6 +86,8 @@ pub struct SweepArgs {
     pub grid: Vec<(String, Values)>,
     /// `--seeds`, over the file's.
     pub seeds: Option<usize>,
+    /// `--prune median`: the median rule, over the file's.
+    pub prune: bool,
     /// Where sweep directories go (`runs/`).
     pub runs_dir: PathBuf,
 }
@@ -105,6 +108,7 @@ pub fn start(
             method: Method::Grid,
             parameters: args.grid.clone(),
             seeds: exp.sweep.as_ref().map_or(1, |s| s.seeds),
+            prune: exp.sweep.as_ref().is_some_and(|s| s.prune),
         },
         (Some(s), true) => s.clone(),
         (None, true) => return Err(SweepError::NothingToSweep(file.display().to_string())),
@@ -112,6 +116,7 @@ pub fn start(
     if let Some(n) = args.seeds {
         config.seeds = n.max(1);
     }
+    config.prune |= args.prune;
     let plan = Plan::new(file, &exp, &config);
     for t in &plan.trials {
         let mut set = args.set.clone();

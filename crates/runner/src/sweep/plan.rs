@@ -52,6 +52,9 @@ pub struct Plan {
     pub mode: Mode,
     /// Seeds per configuration.
     pub seeds: usize,
+    /// Whether hopeless trials stop early (the median rule).
+    #[serde(default)]
+    pub prune: bool,
     /// Every trial, in the order they run.
     pub trials: Vec<Trial>,
 }
@@ -85,6 +88,7 @@ impl Plan {
             monitor,
             mode,
             seeds: sweep.seeds,
+            prune: sweep.prune,
             trials,
         }
     }

@@ -21,7 +21,7 @@ use std::path::Path;
 pub struct TrialResult {
     /// The trial.
     pub trial: Trial,
-    /// `finished`, `diverged`, `failed`, `stopped` or `pending`.
+    /// `finished`, `pruned`, `diverged`, `failed`, `stopped` or `pending`.
     pub status: String,
     /// The monitored metric per finished epoch.
     pub curve: Vec<f64>,
@@ -52,13 +52,19 @@ pub fn collect(dir: &Path, plan: &Plan) -> Vec<TrialResult> {
         .iter()
         .map(|t| {
             let tdir = dir.join(&t.name);
-            let rows = rundir::epoch_rows(&tdir).unwrap_or_default();
+            let mut rows = rundir::epoch_rows(&tdir).unwrap_or_default();
+            let state = TrialState::of(&tdir);
+            if let TrialState::Pruned(e) = state {
+                // the epochs up to the verdict, however far the trial ran past it
+                rows.truncate(e);
+            }
             let curve = rows
                 .iter()
                 .map(|r| r.get(&plan.monitor).copied().unwrap_or(f64::NAN))
                 .collect();
-            let status = match TrialState::of(&tdir) {
+            let status = match state {
                 TrialState::Finished => "finished".to_string(),
+                TrialState::Pruned(_) => "pruned".into(),
                 TrialState::Failed(why) if why.starts_with("diverged") => "diverged".into(),
                 TrialState::Failed(_) => "failed".into(),
                 TrialState::Resumable => "stopped".into(),
@@ -246,7 +252,7 @@ pub fn table(plan: &Plan, results: &[TrialResult]) -> String {
             let finished = g.trials.iter().filter(|r| r.status == "finished").count();
             let mut row = g.values.clone();
             let mut note = format!("{finished}/{}", g.trials.len());
-            for s in ["diverged", "failed"] {
+            for s in ["pruned", "diverged", "failed"] {
                 let n = g.trials.iter().filter(|r| r.status == s).count();
                 if n > 0 {
                     let _ = write!(note, " ({n} {s})");
@@ -413,6 +419,7 @@ mod tests {
             monitor: "test_acc".into(),
             mode: Mode::Max,
             seeds: 2,
+            prune: false,
             trials: Vec::new(),
         }
     }

@@ -13,6 +13,7 @@
 //! # "optimizer.momentum" = { distribution = "uniform", low = 0.0, high = 0.99 }
 //! # "data.train.batch_size" = { distribution = "int", low = 16, high = 128 }   # inclusive
 //! # "optimizer.type" = { distribution = "choice", values = ["SGD", "Adam"] }
+//! # prune = "median"                   # stop hopeless trials early (see driver)
 //! ```
 //! The keys are the key paths `--set` takes. A random search draws its trials from the
 //! experiment's `seed`, so the same file gives the same trials.
@@ -56,6 +57,9 @@ pub struct SweepConfig {
     pub parameters: Vec<(String, Values)>,
     /// Seeds per configuration (default 1: the experiment's own seed).
     pub seeds: usize,
+    /// `prune = "median"`: stop a trial whose monitored metric is worse than the median
+    /// of the finished trials' at the same epoch (see [`super::driver`]).
+    pub prune: bool,
 }
 
 /// One configuration: the `--set` overrides that make it.
@@ -67,7 +71,7 @@ impl SweepConfig {
         let table = value.as_table().ok_or_else(|| {
             Diagnostic::value(path.clone(), "`sweep` is a table").with_label("not a table")
         })?;
-        const KEYS: [&str; 4] = ["method", "parameters", "seeds", "n_trials"];
+        const KEYS: [&str; 5] = ["method", "parameters", "seeds", "n_trials", "prune"];
         if let Some(k) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
             let d = Diagnostic::key(path.key(k), format!("unknown field `{k}`"));
             return Err(d.with_nearest(k, KEYS, || format!("[sweep] takes {}", KEYS.join(", "))));
@@ -96,12 +100,21 @@ impl SweepConfig {
                 .with_label("unknown method"))
             }
         };
+        let prune = match table.get("prune") {
+            None => false,
+            Some(toml::Value::String(r)) if r == "median" => true,
+            Some(_) => {
+                return Err(Diagnostic::value(path.key("prune"), "`prune` is \"median\"")
+                    .with_help("the median rule: a trial worse than the finished trials' median at an epoch stops"))
+            }
+        };
         let parameters =
             decode_parameters(table.get("parameters"), &path.key("parameters"), method)?;
         Ok(Self {
             method,
             parameters,
             seeds,
+            prune,
         })
     }
 
