@@ -359,21 +359,31 @@ fn script_scheduler(w: &mut String, exp: &Experiment) -> (&'static str, &'static
     }
 }
 
-/// The datasets torchvision reads from IDX files under `<root>/<Class>/raw`.
-const IDX_DATASETS: [&str; 4] = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST"];
+/// The datasets torchvision reads from the four IDX files under `<root>/<Class>/raw`
+/// (EMNIST's files have other names).
+const IDX_DATASETS: [&str; 3] = ["MNIST", "FashionMNIST", "KMNIST"];
 
-/// torchvision reads the IDX files unpacked; wick reads them gzipped too, so a folder
-/// wick trained from may hold only the `.gz` files.
-const GZ_HELPER: &str = r#"def unpack_gz(raw):
-    """Unpacks raw/*.gz whose unpacked file is missing (torchvision reads only those)."""
+/// torchvision reads `<root>/<Class>/raw/<file>` unpacked; wick also reads the files
+/// gzipped, from `<root>/<Class>`, from `<root>` and from Debian's system-wide copy
+/// (`/usr/share/datasets/mnist`, `fashion-mnist`): the script puts the files where
+/// torchvision looks, unpacked, from wherever wick would have found them.
+const IDX_HELPER: &str = r#"def place_idx(root, cls, system=None):
+    """Unpacks or copies the four IDX files into root/cls/raw from where wick finds them."""
     import gzip, shutil
-    if not os.path.isdir(raw):
-        return
-    for f in os.listdir(raw):
-        target = os.path.join(raw, f[:-3])
-        if f.endswith(".gz") and not os.path.exists(target):
-            with gzip.open(os.path.join(raw, f), "rb") as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)"#;
+    raw = os.path.join(root, cls, "raw")
+    dirs = [raw, os.path.join(root, cls), root] + ([os.path.join("/usr/share/datasets", system)] if system else [])
+    for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]:
+        target = os.path.join(raw, name)
+        for d in dirs:
+            if os.path.exists(target):
+                break
+            for f, opener in [(name, open), (name + ".gz", gzip.open)]:
+                src = os.path.join(d, f)
+                if os.path.exists(src) and src != target:
+                    os.makedirs(raw, exist_ok=True)
+                    with opener(src, "rb") as a, open(target, "wb") as b:
+                        shutil.copyfileobj(a, b)
+                    break"#;
 
 /// The data root the script reads (`[data] root`, else `data`).
 fn root_of(exp: &Experiment) -> String {
@@ -424,13 +434,15 @@ fn generated_points(ty: &str, args: &toml::Table, seed: u64, var: &str) -> Strin
     format!("points_dataset(*{module}{ty}({}))", call.join(", "))
 }
 
-/// The datasets and loaders of both splits.
-fn script_data(w: &mut String, exp: &Experiment) {
-    let uses_hub = [Some(&exp.data.train), exp.data.test.as_ref()]
+/// The helpers the datasets of both splits need (hub, class weights, generated
+/// points, IDX files), and the line that must follow `ROOT = ...`, if any.
+fn data_helpers(w: &mut String, exp: &Experiment) -> Option<String> {
+    let types: Vec<&str> = [Some(&exp.data.train), exp.data.test.as_ref()]
         .into_iter()
         .flatten()
-        .any(|sp| exp.split_dataset(sp).type_name() == "HuggingFace");
-    if uses_hub {
+        .map(|sp| exp.split_dataset(sp).type_name())
+        .collect();
+    if types.contains(&"HuggingFace") {
         writeln!(w, "{HF_DATASET}").ok();
     }
     let weighs_classes = [Some(&exp.data.train), exp.data.test.as_ref()]
@@ -440,28 +452,13 @@ fn script_data(w: &mut String, exp: &Experiment) {
     if weighs_classes {
         writeln!(w, "\n{TARGETS_HELPER}").ok();
     }
-    let generated: Vec<&str> = [Some(&exp.data.train), exp.data.test.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|sp| exp.split_dataset(sp).type_name())
+    let generated: Vec<&str> = types
+        .iter()
+        .copied()
         .filter(|t| t.starts_with("make_"))
         .collect();
     if !generated.is_empty() {
         writeln!(w, "\n{POINTS_HELPER}").ok();
-    }
-    let idx_sets: Vec<&str> = [Some(&exp.data.train), exp.data.test.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|sp| exp.split_dataset(sp).type_name())
-        .filter(|t| IDX_DATASETS.contains(t))
-        .collect();
-    if let Some(ty) = idx_sets.first() {
-        writeln!(
-            w,
-            "\n{GZ_HELPER}\n\nunpack_gz(os.path.join({:?}, {ty:?}, \"raw\"))",
-            root_of(exp)
-        )
-        .ok();
     }
     if generated.iter().any(|t| *t != "make_spirals") {
         writeln!(w, "import sklearn.datasets  # pip install scikit-learn").ok();
@@ -469,7 +466,23 @@ fn script_data(w: &mut String, exp: &Experiment) {
     if generated.contains(&"make_spirals") {
         writeln!(w, "\n{SPIRALS_HELPER}").ok();
     }
+    let idx = types.iter().find(|t| IDX_DATASETS.contains(t))?;
+    writeln!(w, "\n{IDX_HELPER}").ok();
+    let system = match *idx {
+        "MNIST" => ", \"mnist\"",
+        "FashionMNIST" => ", \"fashion-mnist\"",
+        _ => "",
+    };
+    Some(format!("place_idx(ROOT, {idx:?}{system})"))
+}
+
+/// The datasets and loaders of both splits.
+fn script_data(w: &mut String, exp: &Experiment) {
+    let after_root = data_helpers(w, exp);
     writeln!(w, "\nROOT = {:?}", root_of(exp)).ok();
+    if let Some(line) = after_root {
+        writeln!(w, "{line}").ok();
+    }
     let dataset = |split: &SplitConfig, var: &str| {
         let ds = exp.split_dataset(split);
         let (ty, args) = fields(ds);
@@ -856,16 +869,16 @@ mod tests {
     }
 
     #[test]
-    fn mnist_files_gzipped_only_are_unpacked_for_torchvision() {
+    fn mnist_files_are_placed_where_torchvision_reads_them() {
         let src = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../experiments/fashion_mnist.toml"
         ))
         .unwrap();
         let s = python_script(&Experiment::from_toml(&src).unwrap(), None);
-        assert!(s.contains("def unpack_gz(raw):"), "{s}");
+        assert!(s.contains("def place_idx(root, cls, system=None):"), "{s}");
         assert!(
-            s.contains("unpack_gz(os.path.join(\"data\", \"FashionMNIST\", \"raw\"))"),
+            s.contains("ROOT = \"data\"\nplace_idx(ROOT, \"FashionMNIST\", \"fashion-mnist\")"),
             "{s}"
         );
         let points = std::fs::read_to_string(concat!(
@@ -874,6 +887,6 @@ mod tests {
         ))
         .unwrap();
         let s = python_script(&Experiment::from_toml(&points).unwrap(), None);
-        assert!(!s.contains("unpack_gz"), "{s}");
+        assert!(!s.contains("place_idx"), "{s}");
     }
 }
