@@ -78,8 +78,19 @@ pub fn inspect(
         );
     }
     let loader = build::loader(exp, cfg, ds, &Device::Cpu)?;
+    let grid = first_batch(&loader, &mut text, out)?;
+    Ok(DataInfo { text, grid })
+}
+
+/// The first batch's shapes and targets, added to `text`; its grid written to `out`
+/// when its inputs are images.
+fn first_batch(
+    loader: &wick_data::DataLoader,
+    text: &mut String,
+    out: &Path,
+) -> Result<Option<PathBuf>, RunError> {
     let Some(batch) = loader.epoch(0).next().transpose()? else {
-        return Ok(DataInfo { text, grid: None });
+        return Ok(None);
     };
     let _ = writeln!(
         text,
@@ -88,12 +99,10 @@ pub fn inspect(
         batch.target.dims()
     );
     let _ = writeln!(text, "targets: {}", targets_text(&batch.target)?);
-    let grid = image::of_batch(&batch.input)?;
-    let grid = match grid {
-        Some(g) => Some(write_grid(&g, out)?),
-        None => None,
-    };
-    Ok(DataInfo { text, grid })
+    match image::of_batch(&batch.input)? {
+        Some(g) => Ok(Some(write_grid(&g, out)?)),
+        None => Ok(None),
+    }
 }
 
 fn target_text(t: &wick_data::Target) -> String {
