@@ -41,6 +41,7 @@ pub mod registry;
 pub mod rundir;
 pub mod schema;
 pub mod sweep;
+pub mod sweep_config;
 pub mod task;
 pub mod tensorboard;
 pub mod trainer;

@@ -210,7 +210,7 @@ impl Experiment {
             predict: raw.predict,
             sweep: raw
                 .sweep
-                .map(|s| crate::sweep::SweepConfig::decode(&s, &root().key("sweep")))
+                .map(|s| crate::sweep_config::SweepConfig::decode(&s, &root().key("sweep")))
                 .transpose()?,
         };
         exp.validate()?;

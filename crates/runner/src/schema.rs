@@ -64,7 +64,7 @@ pub struct Experiment {
     /// `[sweep]`: what `wick sweep` varies (`wick run` trains the file as written). Not
     /// part of a run's resolved config: a trial is one configuration of it.
     #[serde(skip)]
-    pub sweep: Option<crate::sweep::SweepConfig>,
+    pub sweep: Option<crate::sweep_config::SweepConfig>,
 }
 
 /// `[predict]`: `inputs = [[4.0]]` prints `model(torch.tensor([[4.0]]))` after training,

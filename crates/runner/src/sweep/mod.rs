@@ -5,7 +5,7 @@
 //!     --grid optimizer.type=SGD,Adam,AdamW --grid optimizer.lr=0.1,0.01 --seeds 3 --jobs 2
 //! wick sweep --resume runs/fashion-mnist-mlp/sweep-20261203-101500
 //! ```
-//! or a `[sweep]` table in the file (see [`space`]). Every trial is a normal run
+//! or a `[sweep]` table in the file (see [`crate::sweep_config`]). Every trial is a normal run
 //! directory under `runs/<name>/sweep-<timestamp>/` (see [`plan`]), run by its own
 //! `wick run` process (see [`driver`]); at the end come `sweep.csv`, the table and the
 //! plots (see [`results`]). Every trial's configuration is validated before the first
@@ -15,11 +15,10 @@ pub mod driver;
 pub mod plan;
 pub mod prune;
 pub mod results;
-pub mod space;
 
+pub use crate::sweep_config::{parse_grid, Method, SweepConfig, Values};
 pub use driver::{SweepOptions, TrialState};
 pub use plan::{Plan, Trial};
-pub use space::{parse_grid, Method, SweepConfig, Values};
 
 use crate::overrides::Override;
 use crate::{load_experiment_with, ExperimentError};

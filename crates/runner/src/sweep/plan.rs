@@ -3,12 +3,12 @@
 //! files and `--set` already merged, so a resume does not depend on the file having
 //! stayed the same) and one normal run directory per trial.
 
-use super::space::{Configuration, SweepConfig};
 use super::SweepError;
 use crate::monitor::Mode;
 use crate::overrides::Override;
 use crate::rundir;
 use crate::schema::Experiment;
+use crate::sweep_config::{Configuration, SweepConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

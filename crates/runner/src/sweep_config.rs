@@ -58,7 +58,7 @@ pub struct SweepConfig {
     /// Seeds per configuration (default 1: the experiment's own seed).
     pub seeds: usize,
     /// `prune = "median"`: stop a trial whose monitored metric is worse than the median
-    /// of the finished trials' at the same epoch (see [`super::driver`]).
+    /// of the finished trials' at the same epoch (see the sweep driver).
     pub prune: bool,
 }
 
