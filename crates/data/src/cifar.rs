@@ -75,6 +75,42 @@ impl CifarKind {
         }
     }
 
+    /// The folder the python archive unpacks to.
+    pub fn python_folder(self) -> &'static str {
+        match self {
+            Self::Cifar10 => "cifar-10-batches-py",
+            Self::Cifar100 => "cifar-100-python",
+        }
+    }
+
+    /// The python version's batches of a split and what they hold.
+    fn python_layout(self, split: Split) -> crate::cifar_python::Layout {
+        let files = match (self, split) {
+            (Self::Cifar10, Split::Train) => vec![
+                "data_batch_1",
+                "data_batch_2",
+                "data_batch_3",
+                "data_batch_4",
+                "data_batch_5",
+            ],
+            (Self::Cifar10, Split::Test) => vec!["test_batch"],
+            (Self::Cifar100, Split::Train) => vec!["train"],
+            (Self::Cifar100, Split::Test) => vec!["test"],
+        };
+        let c100 = self == Self::Cifar100;
+        crate::cifar_python::Layout {
+            files,
+            labels: if c100 { "fine_labels" } else { "labels" },
+            coarse: c100,
+            classes: self.n_classes(),
+            meta: if c100 {
+                ("meta", "fine_label_names")
+            } else {
+                ("batches.meta", "label_names")
+            },
+        }
+    }
+
     /// The official mirror.
     pub fn mirrors(self) -> Vec<String> {
         vec!["https://www.cs.toronto.edu/~kriz/".into()]
@@ -112,7 +148,7 @@ impl CifarKind {
         }
     }
 
-    pub(crate) fn n_classes(self) -> usize {
+    fn n_classes(self) -> usize {
         match self {
             Self::Cifar10 => 10,
             Self::Cifar100 => 100,
@@ -170,8 +206,8 @@ impl Cifar {
                  put torchvision's download there (or set `root`, or $WICK_DATA), or set \
                  `download = true`",
                 kind.class_name(),
-                root.join(crate::cifar_python::folder(kind)).display(),
-                crate::cifar_python::files(kind, split)[0],
+                root.join(kind.python_folder()).display(),
+                kind.python_layout(split).files[0],
                 root.join(kind.folder()).display(),
                 kind.files(split)[0],
                 root.display(),
@@ -190,11 +226,8 @@ impl Cifar {
 
     /// The split from the folders that hold it, if one does.
     fn find(kind: CifarKind, root: &Path, split: Split) -> Option<Result<Self>> {
-        let py = root.join(crate::cifar_python::folder(kind));
-        if py
-            .join(crate::cifar_python::files(kind, split)[0])
-            .is_file()
-        {
+        let py = root.join(kind.python_folder());
+        if py.join(kind.python_layout(split).files[0]).is_file() {
             return Some(Self::from_python_dir(kind, &py, split));
         }
         let has = |d: &Path| d.join(kind.files(split)[0]).is_file();
@@ -206,7 +239,7 @@ impl Cifar {
 
     /// Reads a split of the python version from `dir` (`cifar-10-batches-py`).
     pub fn from_python_dir(kind: CifarKind, dir: &Path, split: Split) -> Result<Self> {
-        let b = crate::cifar_python::read(kind, dir, split)?;
+        let b = crate::cifar_python::read(dir, &kind.python_layout(split))?;
         Ok(Self {
             kind,
             pixels: b.pixels,

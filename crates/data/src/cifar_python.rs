@@ -5,8 +5,6 @@
 //! whose `labels` (`fine_labels`, `coarse_labels`) are lists of ints, read with
 //! [`crate::pickle`], which runs nothing.
 
-use crate::cifar::CifarKind;
-use crate::mnist::Split;
 use crate::pickle::{self, Value};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -25,28 +23,19 @@ pub(crate) struct Batches {
     pub classes: Vec<String>,
 }
 
-/// The folder the python archive unpacks to.
-pub(crate) fn folder(kind: CifarKind) -> &'static str {
-    match kind {
-        CifarKind::Cifar10 => "cifar-10-batches-py",
-        CifarKind::Cifar100 => "cifar-100-python",
-    }
-}
-
-/// The pickled batches of a split.
-pub(crate) fn files(kind: CifarKind, split: Split) -> Vec<&'static str> {
-    match (kind, split) {
-        (CifarKind::Cifar10, Split::Train) => vec![
-            "data_batch_1",
-            "data_batch_2",
-            "data_batch_3",
-            "data_batch_4",
-            "data_batch_5",
-        ],
-        (CifarKind::Cifar10, Split::Test) => vec!["test_batch"],
-        (CifarKind::Cifar100, Split::Train) => vec!["train"],
-        (CifarKind::Cifar100, Split::Test) => vec!["test"],
-    }
+/// Where a split's batches are and what they hold.
+pub(crate) struct Layout {
+    /// The pickled batches of the split.
+    pub files: Vec<&'static str>,
+    /// The key of the (fine) labels: `labels`, `fine_labels`.
+    pub labels: &'static str,
+    /// Whether the batches hold `coarse_labels` too (CIFAR-100).
+    pub coarse: bool,
+    /// The number of (fine) classes.
+    pub classes: usize,
+    /// The file and key of the class names: `batches.meta`/`label_names`,
+    /// `meta`/`fine_label_names`.
+    pub meta: (&'static str, &'static str),
 }
 
 fn corrupt(path: &Path, message: impl Into<String>) -> Error {
@@ -63,42 +52,41 @@ fn unpickle(path: &Path) -> Result<Value> {
 }
 
 /// Reads a split's batches and the class names from `dir`.
-pub(crate) fn read(kind: CifarKind, dir: &Path, split: Split) -> Result<Batches> {
-    let n_classes = kind.n_classes();
-    let fine = match kind {
-        CifarKind::Cifar10 => "labels",
-        CifarKind::Cifar100 => "fine_labels",
-    };
+pub(crate) fn read(dir: &Path, layout: &Layout) -> Result<Batches> {
     let mut out = Batches {
         pixels: Vec::new(),
         labels: Vec::new(),
         coarse: Vec::new(),
         classes: Vec::new(),
     };
-    for f in files(kind, split) {
+    for f in &layout.files {
         let path = dir.join(f);
         let batch = unpickle(&path)?;
-        let (shape, data) = pickle::ndarray_u8(
-            batch
-                .get("data")
-                .ok_or_else(|| corrupt(&path, "no `data` entry"))?,
-        )
-        .map_err(|m| corrupt(&path, format!("`data`: {m}")))?;
+        let data = batch
+            .get("data")
+            .ok_or_else(|| corrupt(&path, "no `data` entry"))?;
+        let (shape, data) =
+            pickle::ndarray_u8(data).map_err(|m| corrupt(&path, format!("`data`: {m}")))?;
         if shape.len() != 2 || shape[1] != PIXELS {
             return Err(corrupt(
                 &path,
                 format!("`data` of shape {shape:?}, not [n, 3072]"),
             ));
         }
-        out.labels
-            .extend(labels(&batch, fine, shape[0], n_classes, &path)?);
-        if kind == CifarKind::Cifar100 {
+        out.labels.extend(labels(
+            &batch,
+            layout.labels,
+            shape[0],
+            layout.classes,
+            &path,
+        )?);
+        if layout.coarse {
             out.coarse
                 .extend(labels(&batch, "coarse_labels", shape[0], 20, &path)?);
         }
         out.pixels.extend(data);
     }
-    out.classes = class_names(kind, dir)?;
+    out.classes = class_names(dir, layout)?;
     Ok(out)
 }
 
@@ -127,11 +115,8 @@ fn labels(batch: &Value, key: &str, n: usize, classes: usize, path: &Path) -> Re
 }
 
 /// The class names from `batches.meta` (`label_names`) or `meta` (`fine_label_names`).
-fn class_names(kind: CifarKind, dir: &Path) -> Result<Vec<String>> {
-    let (file, key) = match kind {
-        CifarKind::Cifar10 => ("batches.meta", "label_names"),
-        CifarKind::Cifar100 => ("meta", "fine_label_names"),
-    };
+fn class_names(dir: &Path, layout: &Layout) -> Result<Vec<String>> {
+    let (file, key) = layout.meta;
     let path: PathBuf = dir.join(file);
     let meta = unpickle(&path)?;
     let names: Option<Vec<String>> = meta
@@ -139,10 +124,10 @@ fn class_names(kind: CifarKind, dir: &Path) -> Result<Vec<String>> {
         .and_then(Value::items)
         .map(|l| l.iter().filter_map(Value::text).collect());
     match names {
-        Some(n) if n.len() == kind.n_classes() => Ok(n),
+        Some(n) if n.len() == layout.classes => Ok(n),
         Some(n) => Err(corrupt(
             &path,
-            format!("{} class names, expected {}", n.len(), kind.n_classes()),
+            format!("{} class names, expected {}", n.len(), layout.classes),
         )),
         None => Err(corrupt(&path, format!("no `{key}` list"))),
     }
