@@ -339,3 +339,38 @@ fn the_median_rule_stops_a_hopeless_trial_early() {
     assert!(o.status.success());
     assert_eq!(std::fs::read_to_string(dir.join("sweep.csv")).unwrap(), csv);
 }
+
+#[test]
+fn a_diverging_trial_is_recorded_and_the_sweep_goes_on() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    // the course's gradient descent by hand: lr 10 multiplies w - 2 by -92 a step
+    let exp = common::repo().join("experiments/gradient_descent.toml");
+    let args = [
+        "sweep",
+        exp.to_str().unwrap(),
+        "--grid",
+        "optimizer.lr=10,0.01",
+    ];
+    let o = wick(&args, None, tmp.path());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let runs = tmp.path().join("runs/gradient-descent");
+    let dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(rows[0].starts_with("001-lr=10,10,0,diverged,"), "{csv}");
+    assert!(rows[1].contains(",finished,100,"), "{csv}");
+    let failed = std::fs::read_to_string(dir.join("001-lr=10/failed.txt")).unwrap();
+    assert!(failed.starts_with("diverged: the loss is inf"), "{failed}");
+    assert!(out.contains("(1 diverged)"), "{out}");
+}
