@@ -77,16 +77,32 @@ pub(crate) fn from_overrides(overrides: &[String]) -> Vec<(String, HValue)> {
 }
 
 /// `HParamsPluginData { version = 1: 0, session_start_info = 3 }`, encoded; the
-/// `SessionStartInfo` holds `hparams` (field 1, a map: entries of key = 1, value = 2)
-/// and `start_time_secs` (field 5).
+/// `SessionStartInfo` holds `hparams` (field 1, a map: entries of key = 1, value = 2),
+/// `group_name` (field 4) and `start_time_secs` (field 5).
+///
+/// A run whose hyperparameters include `seed` (a sweep's trial) is in the group of
+/// the runs with the same other hyperparameters, so the HParams tab shows one row per
+/// configuration over its seeds; any other run is a group of its own (no name).
 pub(crate) fn session_start(hparams: &[(String, HValue)], start_time: f64) -> Vec<u8> {
-    let info = hparams
-        .iter()
-        .fold(Msg::new(), |m, (k, v)| {
-            m.message(1, Msg::new().string(1, k).message(2, v.encode()))
-        })
-        .double(5, start_time);
-    Msg::new().varint(1, 0).message(3, info).into_bytes()
+    let mut info = hparams.iter().fold(Msg::new(), |m, (k, v)| {
+        m.message(1, Msg::new().string(1, k).message(2, v.encode()))
+    });
+    if hparams.iter().any(|(k, _)| k == "seed") {
+        let group: Vec<String> = hparams
+            .iter()
+            .filter(|(k, _)| k != "seed")
+            .map(|(k, v)| match v {
+                HValue::Number(x) => format!("{k}={x}"),
+                HValue::Text(t) => format!("{k}={t}"),
+                HValue::Bool(b) => format!("{k}={b}"),
+            })
+            .collect();
+        info = info.string(4, &group.join(","));
+    }
+    Msg::new()
+        .varint(1, 0)
+        .message(3, info.double(5, start_time))
+        .into_bytes()
 }
 
 /// `HParamsPluginData { version = 1: 0, session_end_info = 4 }`, encoded, with
@@ -153,6 +169,20 @@ mod tests {
         let mut want = vec![0x08, 0, 0x1a, info.len() as u8];
         want.extend_from_slice(&info);
         assert_eq!(bytes, want);
+    }
+
+    #[test]
+    fn seeds_of_one_configuration_share_a_group() {
+        let h = |seed: &str| from_overrides(&["optimizer.lr=0.1".into(), format!("seed={seed}")]);
+        let (a, b) = (session_start(&h("0"), 1.0), session_start(&h("1"), 1.0));
+        let group = b"\x22\x10optimizer.lr=0.1";
+        let has = |v: &[u8]| v.windows(group.len()).any(|w| w == group);
+        assert!(has(&a) && has(&b), "{a:?}");
+        let alone = session_start(&from_overrides(&["optimizer.lr=0.1".into()]), 1.0);
+        assert!(
+            !alone.windows(2).any(|w| w == b"\x22\x10"),
+            "no group without a seed"
+        );
     }
 
     #[test]
