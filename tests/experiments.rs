@@ -22,6 +22,18 @@ fn epoch_rows(runs: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The number printed after `prefix` on the last line that starts with it (up to `]`,
+/// `,`, a space or ` %`).
+fn last_number(stdout: &str, prefix: &str) -> f64 {
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.split([']', ',', ' ']).next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {prefix:?} in {stdout}"))
+}
+
 #[test]
 fn every_experiment_file_checks() {
     let mut n = 0;
@@ -50,13 +62,7 @@ fn the_course_regressions_print_their_predictions() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     // the last prediction, after training (the first is before)
-    let pred: f64 = stdout
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("predict [4]: ["))
-        .and_then(|l| l.split(']').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{stdout}"));
+    let pred = last_number(&stdout, "predict [4]: [");
     // PyTorch's spread over 200 seeds (scripts/course_twins.py): y_pred 7.74 ± 0.19,
     // w 1.85 ± 0.11; within three standard deviations
     assert!((pred - 7.74).abs() < 0.6, "model(4) = {pred}");
@@ -74,12 +80,7 @@ fn the_course_regressions_print_their_predictions() {
         at("before training: 0.bias = [") < at("epoch 1:"),
         "{stdout}"
     );
-    let w: f64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("after training: 0.weight = ["))
-        .and_then(|l| l.split(']').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{stdout}"));
+    let w = last_number(&stdout, "after training: 0.weight = [");
     assert!((w - 1.85).abs() < 0.34, "w = {w}");
     // a misspelt parameter stops the run before it trains, naming the model's keys
     let set = r#"predict.parameters=["0.wieght"]"#;
@@ -109,13 +110,7 @@ fn the_course_regressions_print_their_predictions() {
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{stdout}");
-        let p: f64 = stdout
-            .lines()
-            .rev()
-            .find_map(|l| l.strip_prefix("predict [4]: ["))
-            .and_then(|l| l.split(']').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{stdout}"));
+        let p = last_number(&stdout, "predict [4]: [");
         assert!(
             (p - mean).abs() < 3.0 * std,
             "{epochs} epochs: y_pred(4) = {p}"
@@ -316,12 +311,7 @@ fn gradient_descent_by_hand_gives_the_courses_numbers() {
             "{stdout}"
         );
         assert!(stdout.contains("predict [4]: [4.0000]"), "{stdout}");
-        let w: f64 = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("after training: 0.weight = ["))
-            .and_then(|l| l.split(']').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{stdout}"));
+        let w = last_number(&stdout, "after training: 0.weight = [");
         assert!((w - w_want).abs() < 1e-5, "{file}: w = {w}");
         assert!(stdout.contains("epoch 100: train loss"), "{stdout}");
     }
@@ -342,12 +332,7 @@ fn diabetes_full_batch_ends_where_pytorch_does() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let loss: f64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("epoch 100: train loss "))
-        .and_then(|l| l.split(',').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{stdout}"));
+    let loss = last_number(&stdout, "epoch 100: train loss ");
     assert!((0.6435..=0.6471).contains(&loss), "loss {loss}");
     assert!(
         stdout.contains("epoch 1: train loss"),
@@ -364,21 +349,7 @@ fn the_2531_point_classifier_prints_precision_recall_and_accuracy() {
     let out = wick(&["run", exp.to_str().unwrap()], None, tmp.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    let value = |prefix: &str| -> f64 {
-        stdout
-            .lines()
-            .rev()
-            .find_map(|l| l.strip_prefix(prefix))
-            .and_then(|v| {
-                v.trim()
-                    .trim_end_matches(" %")
-                    .split(' ')
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("no {prefix} in {stdout}"))
-    };
+    let value = |prefix: &str| last_number(&stdout, prefix);
     assert!(value("test_precision: ") > 0.8, "{stdout}");
     assert!(value("test_recall: ") > 0.8, "{stdout}");
     assert!(value("Accuracy on test set: ") > 80.0, "{stdout}");
