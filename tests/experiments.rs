@@ -362,3 +362,44 @@ fn the_2531_point_classifier_prints_precision_recall_and_accuracy() {
         .path();
     assert!(run.join("plots/decision_boundary.png").exists());
 }
+
+/// A `holdout` test split is recorded in the run directory (`holdout.json`), so that the
+/// exported PyTorch program tests on the same samples: the two parts are disjoint and
+/// cover the file.
+#[test]
+fn a_holdout_split_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = repo().join("../shared/datasets");
+    let exp = repo().join("experiments/diabetes.toml");
+    let out = wick(
+        &["run", exp.to_str().unwrap(), "--set", "train.epochs=1"],
+        Some(&data),
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = tmp.path().join("runs/diabetes");
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(run.join("holdout.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let part = |k: &str| -> Vec<u64> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect()
+    };
+    let (train, test) = (part("train"), part("test"));
+    assert_eq!((train.len(), test.len()), (608, 151));
+    let mut all: Vec<u64> = train.iter().chain(&test).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..759).collect::<Vec<u64>>());
+}

@@ -249,6 +249,8 @@ pub(crate) struct Built {
     pub task: Task,
     /// Class names of the training data (empty when it has none).
     pub classes: Vec<String>,
+    /// The indices of a `holdout` split's training and test samples, if it has one.
+    pub holdout: Option<Vec<Vec<usize>>>,
 }
 
 /// Loads the data and builds the trainer from the experiment's seed, with `wick run`'s
@@ -271,6 +273,7 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     };
     check_data(exp, &model, &classes, [Some(&train), test.as_ref()])?;
     let task = Task::of(&exp.loss)?;
+    let holdout = holdout_indices(exp, &train, test.as_ref())?;
     let boundary = DecisionBoundary::new(
         around.dir.path.join("plots"),
         task,
@@ -328,7 +331,25 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
         device,
         task,
         classes,
+        holdout,
     })
+}
+
+/// The indices `load_data`'s `holdout` split took for training and testing (the same
+/// permutation of the whole dataset, recomputed from the seed), if the test split is one.
+fn holdout_indices(
+    exp: &Experiment,
+    train: &DataLoader,
+    test: Option<&DataLoader>,
+) -> Result<Option<Vec<Vec<usize>>>, RunError> {
+    let Some(h) = exp.data.test.as_ref().and_then(|t| t.holdout) else {
+        return Ok(None);
+    };
+    let n = train.dataset().len() + test.map_or(0, |t| t.dataset().len());
+    let lengths = SplitLengths::Fractions(vec![1.0 - h, h]);
+    Ok(Some(wick_data::datasets::split_indices(
+        n, &lengths, exp.seed,
+    )?))
 }
 
 /// The trainer of the experiment's model: its loss, optimizer, scheduler (at the

@@ -230,7 +230,10 @@ pub fn python_script(exp: &Experiment, default_checkpoint: Option<&str>) -> Stri
     script_header(w, exp);
     let tp = script_model(w, exp);
     let (step_sched, epoch_sched) = script_scheduler(w, exp);
-    script_data(w, exp);
+    let run_dir = default_checkpoint
+        .and_then(|c| std::path::Path::new(c).ancestors().nth(3))
+        .map(|d| d.display().to_string());
+    script_data(w, exp, run_dir.as_deref());
     script_loop(w, exp, default_checkpoint, (step_sched, epoch_sched), &tp);
     s
 }
@@ -477,7 +480,7 @@ fn data_helpers(w: &mut String, exp: &Experiment) -> Option<String> {
 }
 
 /// The datasets and loaders of both splits.
-fn script_data(w: &mut String, exp: &Experiment) {
+fn script_data(w: &mut String, exp: &Experiment, run_dir: Option<&str>) {
     let after_root = data_helpers(w, exp);
     writeln!(w, "\nROOT = {:?}", root_of(exp)).ok();
     if let Some(line) = after_root {
@@ -539,18 +542,39 @@ fn script_data(w: &mut String, exp: &Experiment) {
     w.push_str(&dataset(&exp.data.train, "train"));
     if let Some(t) = &exp.data.test {
         match t.holdout {
-            Some(h) => writeln!(
-                w,
-                "train_set, test_set = torch.utils.data.random_split(train_set, [{}, {h}])\n\
-                 train_loader = DataLoader(train_set, {})\ntest_loader = DataLoader(test_set, {})",
-                1.0 - h,
-                loader_args(&exp.data.train, "train_set"),
-                loader_args(t, "test_set")
-            )
-            .unwrap_or(()),
+            Some(h) => {
+                w.push_str(&holdout_split(h, run_dir));
+                writeln!(
+                    w,
+                    "train_loader = DataLoader(train_set, {})\ntest_loader = DataLoader(test_set, {})",
+                    loader_args(&exp.data.train, "train_set"),
+                    loader_args(t, "test_set")
+                )
+                .ok();
+            }
             None => w.push_str(&dataset(t, "test")),
         }
     }
+}
+
+/// The `holdout` split: the run's own (its `holdout.json`: the same test samples as
+/// wick's), else `random_split` with the same fractions (other samples).
+fn holdout_split(h: f64, run_dir: Option<&str>) -> String {
+    let random = format!(
+        "torch.utils.data.random_split(train_set, [{}, {h}])",
+        1.0 - h
+    );
+    let Some(dir) = run_dir else {
+        return format!("train_set, test_set = {random}\n");
+    };
+    let file = format!("{dir}/{}", crate::rundir::HOLDOUT_FILE);
+    format!(
+        "HOLDOUT = {file:?}  # the run's split: the test samples are wick's\n\
+         if os.path.exists(HOLDOUT):\n    import json\n    with open(HOLDOUT) as f:\n        \
+         parts = json.load(f)\n    train_set, test_set = torch.utils.data.Subset(train_set, \
+         parts[\"train\"]), torch.utils.data.Subset(train_set, parts[\"test\"])\n\
+         else:\n    train_set, test_set = {random}\n"
+    )
 }
 
 /// `test(loader)` scoring the model as wick does for its task: the first maximum of
@@ -888,5 +912,24 @@ mod tests {
         .unwrap();
         let s = python_script(&Experiment::from_toml(&points).unwrap(), None);
         assert!(!s.contains("place_idx"), "{s}");
+    }
+
+    #[test]
+    fn a_holdout_takes_the_runs_own_split() {
+        let with = holdout_split(0.2, Some("runs/x/20261206-101500"));
+        assert!(
+            with.starts_with("HOLDOUT = \"runs/x/20261206-101500/holdout.json\""),
+            "{with}"
+        );
+        assert!(
+            with.contains("torch.utils.data.Subset(train_set, parts[\"test\"])"),
+            "{with}"
+        );
+        assert!(with.contains("else:\n    train_set, test_set = torch.utils.data.random_split(train_set, [0.8, 0.2])"), "{with}");
+        let without = holdout_split(0.2, None);
+        assert_eq!(
+            without,
+            "train_set, test_set = torch.utils.data.random_split(train_set, [0.8, 0.2])\n"
+        );
     }
 }

@@ -9,6 +9,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// The file recording a `holdout` split: the indices of the training and test samples
+/// in the dataset the two were cut from (`{"train": [...], "test": [...]}`).
+pub const HOLDOUT_FILE: &str = "holdout.json";
+
 /// The file naming the training data's classes in a run directory.
 pub const CLASSES_FILE: &str = "classes.json";
 
@@ -131,6 +135,15 @@ impl RunDir {
         writeln!(self.csv, "{}", row.csv_with(&self.extra)).map_err(|e| named("metrics.csv", e))?;
         Ok(())
     }
+}
+
+/// Writes [`HOLDOUT_FILE`]: the `train` and `test` indices of a holdout split.
+pub fn write_holdout(dir: &Path, parts: &[Vec<usize>]) -> io::Result<()> {
+    let json = serde_json::json!({
+        "train": parts.first().cloned().unwrap_or_default(),
+        "test": parts.get(1).cloned().unwrap_or_default(),
+    });
+    write_atomic(dir, HOLDOUT_FILE, json.to_string().as_bytes())
 }
 
 /// Creates `parent/<prefix><YYYYmmdd-HHMMSS>` (with `-2`, `-3`… when that exists, so

@@ -213,6 +213,9 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
     let summary = run.built.trainer.model().summary();
     rundir::write_atomic(&path, "summary.txt", format!("{summary}\n").as_bytes())?;
     rundir::write_classes(&path, &run.built.classes)?;
+    if let Some(parts) = &run.built.holdout {
+        rundir::write_holdout(&path, parts)?;
+    }
     run.write_meta(None)?;
     tracing::info!(run_dir = %path.display(), "run directory: {}", path.display());
     if let Some(p) = &exp.predict {

@@ -49,6 +49,8 @@ pub use info::{built_info, DataInfo, MAX_GENERATED};
 pub use moons::MakeMoonsConfig;
 pub use pairs::{Pairs, PairsConfig, Triplets, TripletsConfig};
 pub use spirals::MakeSpiralsConfig;
-pub use split::{random_split, train_val_split, ConcatDataset, SplitLengths, Subset};
+pub use split::{
+    random_split, split_indices, train_val_split, ConcatDataset, SplitLengths, Subset,
+};
 pub use tensor_dataset::{Labels, TensorDataset};
 pub use tensors::{Flat, Nested, TensorsConfig};

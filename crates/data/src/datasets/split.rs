@@ -175,19 +175,28 @@ pub fn random_split(
     lengths: &SplitLengths,
     seed: u64,
 ) -> Result<Vec<Subset>> {
-    let counts = lengths.counts(dataset.len())?;
-    let mut perm: Vec<usize> = (0..dataset.len()).collect();
+    Ok(split_indices(dataset.len(), lengths, seed)?
+        .into_iter()
+        .map(|indices| Subset {
+            dataset: dataset.clone(),
+            indices,
+        })
+        .collect())
+}
+
+/// The indices of each part [`random_split`] cuts a dataset of `len` samples into:
+/// what a run records, so that another program can take the same samples.
+pub fn split_indices(len: usize, lengths: &SplitLengths, seed: u64) -> Result<Vec<Vec<usize>>> {
+    let counts = lengths.counts(len)?;
+    let mut perm: Vec<usize> = (0..len).collect();
     perm.shuffle(SeedRng::stream(seed, "random_split", &[]).inner());
     let mut start = 0;
     Ok(counts
         .into_iter()
         .map(|c| {
-            let s = Subset {
-                dataset: dataset.clone(),
-                indices: perm[start..start + c].to_vec(),
-            };
+            let part = perm[start..start + c].to_vec();
             start += c;
-            s
+            part
         })
         .collect())
 }
