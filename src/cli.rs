@@ -443,59 +443,13 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Eval {
             run_dir,
             checkpoint,
-        } => {
-            let opts = RunOptions {
-                mirrors: mirrors(),
-                ..Default::default()
-            };
-            match wick_runner::trainer::eval(&run_dir, &checkpoint, &opts) {
-                Ok(ev) => {
-                    let line = if ev.has_accuracy {
-                        format!(
-                            "accuracy {:.2} % ({}/{}), loss {:.4}\n",
-                            100.0 * ev.accuracy(),
-                            ev.hits,
-                            ev.counted,
-                            ev.loss
-                        )
-                    } else {
-                        let m = |k: &str| ev.extra.get(k).copied().unwrap_or(f64::NAN);
-                        format!(
-                            "loss {:.4}, MAE {:.4}, MSE {:.4}, R² {:.4} ({} samples)\n",
-                            ev.loss,
-                            m("mae"),
-                            m("mse"),
-                            m("r2"),
-                            ev.total
-                        )
-                    };
-                    out(&line);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
-            }
-        }
+        } => eval(&run_dir, &checkpoint),
         Command::Predict {
             run_dir,
             inputs,
             checkpoint,
             output,
-        } => match wick_runner::predict::predict(&run_dir, &inputs, &checkpoint) {
-            Ok(csv) => match output {
-                Some(path) => match std::fs::write(&path, csv) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => fail(
-                        &anyhow::anyhow!("cannot write {}: {e}", path.display()),
-                        EXIT_FAILED_RUN,
-                    ),
-                },
-                None => {
-                    out(&csv);
-                    ExitCode::SUCCESS
-                }
-            },
-            Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
-        },
+        } => predict(&run_dir, &inputs, &checkpoint, output),
         Command::Export {
             python: _,
             run_dir,
@@ -505,6 +459,65 @@ fn dispatch(command: Command) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e, EXIT_FAILED_RUN),
         },
+    }
+}
+
+/// `wick eval`: the checkpoint's accuracy and loss (or regression errors) printed.
+fn eval(run_dir: &std::path::Path, checkpoint: &str) -> ExitCode {
+    let opts = RunOptions {
+        mirrors: mirrors(),
+        ..Default::default()
+    };
+    match wick_runner::trainer::eval(run_dir, checkpoint, &opts) {
+        Ok(ev) => {
+            let line = if ev.has_accuracy {
+                format!(
+                    "accuracy {:.2} % ({}/{}), loss {:.4}\n",
+                    100.0 * ev.accuracy(),
+                    ev.hits,
+                    ev.counted,
+                    ev.loss
+                )
+            } else {
+                let m = |k: &str| ev.extra.get(k).copied().unwrap_or(f64::NAN);
+                format!(
+                    "loss {:.4}, MAE {:.4}, MSE {:.4}, R² {:.4} ({} samples)\n",
+                    ev.loss,
+                    m("mae"),
+                    m("mse"),
+                    m("r2"),
+                    ev.total
+                )
+            };
+            out(&line);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
+    }
+}
+
+/// `wick predict`: the predictions as CSV, to a file or standard output.
+fn predict(
+    run_dir: &std::path::Path,
+    inputs: &std::path::Path,
+    checkpoint: &str,
+    output: Option<PathBuf>,
+) -> ExitCode {
+    match wick_runner::predict::predict(run_dir, inputs, checkpoint) {
+        Ok(csv) => match output {
+            Some(path) => match std::fs::write(&path, csv) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(
+                    &anyhow::anyhow!("cannot write {}: {e}", path.display()),
+                    EXIT_FAILED_RUN,
+                ),
+            },
+            None => {
+                out(&csv);
+                ExitCode::SUCCESS
+            }
+        },
+        Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
     }
 }
 

@@ -68,6 +68,15 @@ const GRID: [&str; 6] = [
     "2",
 ];
 
+/// Runs `wick args` in `cwd`, which must succeed; its standard output.
+fn succeeds(args: &[&str], cwd: &Path) -> String {
+    let o = wick(args, None, cwd);
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "wick {args:?}: {stdout}{stderr}");
+    stdout
+}
+
 /// The one sweep directory under `runs/points`.
 fn sweep_dir(runs: &Path) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs.join("points"))
@@ -88,9 +97,7 @@ fn sweep(cwd: &Path, extra: &[&str]) -> (PathBuf, String) {
     let mut args = vec!["sweep", "exp.toml"];
     args.extend(GRID);
     args.extend(extra);
-    let o = wick(&args, None, cwd);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
+    succeeds(&args, cwd);
     let dir = sweep_dir(&cwd.join("runs"));
     (
         dir.clone(),
@@ -173,19 +180,12 @@ fn a_killed_sweep_resumes_to_the_same_results() {
     assert!(!dir.join("sweep.csv").exists());
 
     let dir_arg = dir.display().to_string();
-    let o = wick(&["sweep", "--resume", &dir_arg], None, killed.path());
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
+    let stdout = succeeds(&["sweep", "--resume", &dir_arg], killed.path());
     let resumed = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
     assert_eq!(resumed, csv);
     let log = std::fs::read_to_string(dir.join("logs/003-lr=0.1,type=Adam,seed=5.log")).unwrap();
-    assert!(
-        log.contains("resuming"),
-        "{log}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(log.contains("resuming"), "{log}");
     // the table: a row per configuration, best first
-    let stdout = String::from_utf8_lossy(&o.stdout);
     let table = &stdout[stdout
         .find("optimizer.lr  optimizer.type  trials")
         .expect("the table")..];
@@ -206,9 +206,7 @@ fn two_jobs_give_the_same_results_and_compare_names_the_differences() {
     assert_eq!(csv, csv2);
 
     let dir_arg = dir.display().to_string();
-    let o = wick(&["compare", &dir_arg], None, two.path());
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = succeeds(&["compare", &dir_arg], two.path());
     let header = stdout.lines().next().unwrap();
     assert!(
         header.starts_with("run") && header.contains("optimizer.lr") && header.contains("seed"),
@@ -268,8 +266,7 @@ n_trials = 3
 "#,
     )
     .unwrap();
-    let o = wick(&["sweep", "search.toml"], None, tmp.path());
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    succeeds(&["sweep", "search.toml"], tmp.path());
     let dir = sweep_dir(&tmp.path().join("runs"));
     let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
     let lrs: Vec<f64> = csv
@@ -309,13 +306,7 @@ fn the_median_rule_stops_a_hopeless_trial_early() {
         "--set",
         "train.epochs=20",
     ];
-    let o = wick(&args, None, tmp.path());
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeds(&args, tmp.path());
     let dir = sweep_dir(&tmp.path().join("runs"));
     let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
     let last = csv.lines().last().unwrap();
@@ -335,8 +326,7 @@ fn the_median_rule_stops_a_hopeless_trial_early() {
     );
     // a resumed sweep keeps the verdict
     let dir_arg = dir.display().to_string();
-    let o = wick(&["sweep", "--resume", &dir_arg], None, tmp.path());
-    assert!(o.status.success());
+    succeeds(&["sweep", "--resume", &dir_arg], tmp.path());
     assert_eq!(std::fs::read_to_string(dir.join("sweep.csv")).unwrap(), csv);
 }
 
@@ -352,13 +342,7 @@ fn a_diverging_trial_is_recorded_and_the_sweep_goes_on() {
         "--grid",
         "optimizer.lr=10,0.01",
     ];
-    let o = wick(&args, None, tmp.path());
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeds(&args, tmp.path());
     let runs = tmp.path().join("runs/gradient-descent");
     let dir = std::fs::read_dir(&runs)
         .unwrap()

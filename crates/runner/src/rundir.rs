@@ -187,11 +187,12 @@ pub fn epoch_rows(run_dir: &Path) -> io::Result<Vec<std::collections::BTreeMap<S
     Ok(rows)
 }
 
-/// A string field of a run directory's `meta.json` (`None` when absent or null).
-pub fn meta_str(run_dir: &Path, key: &str) -> Option<String> {
+/// A field of a run directory's `meta.json` (`None` when absent, null or of another
+/// type).
+pub fn meta_field<T: serde::de::DeserializeOwned>(run_dir: &Path, key: &str) -> Option<T> {
     let text = fs::read_to_string(run_dir.join("meta.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get(key)?.as_str().map(str::to_string)
+    serde_json::from_value(v.get(key)?.clone()).ok()
 }
 
 /// Writes `dir/name` atomically: a temporary file, fsynced, renamed over the old one.

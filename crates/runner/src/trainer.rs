@@ -251,13 +251,10 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> 
     let st = &peek.state;
     let dir = RunDir::reopen(run_dir, st.step, st.history.len(), &exp.extra_metrics())?;
     logging::log_to_file(&dir.path.join("log.jsonl"))?;
-    let started = std::fs::read_to_string(run_dir.join("meta.json"))
-        .ok()
-        .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
-        .and_then(|v| v.get("started")?.as_str().map(str::to_string))
+    let started = rundir::meta_field::<String>(run_dir, "started")
         .unwrap_or_else(|| chrono::Local::now().to_rfc3339());
     let first = RunOptions {
-        overrides: meta_field(run_dir, "overrides").unwrap_or_default(),
+        overrides: rundir::meta_field(run_dir, "overrides").unwrap_or_default(),
         ..opts.clone()
     };
     let mut run = Run::new(&exp, &first, dir, started, false)?;
@@ -317,13 +314,6 @@ fn saved_epochs(snapshot: &Snapshot) -> Option<usize> {
         .as_str()?;
     let table: toml::Table = config.parse().ok()?;
     usize::try_from(table.get("train")?.get("epochs")?.as_integer()?).ok()
-}
-
-/// A list field of the run directory's `meta.json`.
-fn meta_field(run_dir: &Path, key: &str) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(run_dir.join("meta.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    serde_json::from_value(v.get(key)?.clone()).ok()
 }
 
 /// The checkpoint a resume starts from: `last`, or where `last` does not read whole

@@ -60,7 +60,7 @@ impl TrialState {
         if let Some(epoch) = super::prune::pruned_at(dir) {
             return Self::Pruned(epoch);
         }
-        if rundir::meta_str(dir, "ended").is_some() {
+        if rundir::meta_field::<String>(dir, "ended").is_some() {
             return Self::Finished;
         }
         if let Ok(reason) = std::fs::read_to_string(dir.join(FAILED_FILE)) {
