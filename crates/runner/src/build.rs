@@ -4,7 +4,7 @@
 
 use crate::boundary::DecisionBoundary;
 use crate::error::RunError;
-use crate::fit::{Checkpoints, EarlyStopping, StopOn, Trainer};
+use crate::fit::{Checkpoints, Converged, EarlyStopping, StopOn, Trainer};
 use crate::progress::ProgressLog;
 use crate::record::RunRecord;
 use crate::rundir::RunDir;
@@ -317,6 +317,9 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
             early = early.mode(mode);
         }
         trainer = trainer.callback(early);
+    }
+    if let Some(c) = &exp.train.converged {
+        trainer = trainer.callback(Converged::new(c.eps));
     }
     let trainer = trainer
         .callback(

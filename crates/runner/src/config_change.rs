@@ -16,6 +16,7 @@ pub const MAY_CHANGE: &[&str] = &[
     "train.epochs",
     "train.log_interval",
     "train.early_stopping",
+    "train.converged",
     "train.checkpoint",
     "log",
 ];

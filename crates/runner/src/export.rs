@@ -7,6 +7,7 @@
 //! become tuples, `None` stays `None`); the few wick-only keys are handled here.
 
 use crate::export_model::{py, PyModel};
+use crate::export_pairs::{base_dataset, is_multi_input, wrap, PAIRS_HELPER};
 use crate::export_sampler::{needs_targets, sampler_arg, TARGETS_HELPER};
 use crate::export_transfer::TransferPy;
 use crate::schema::{Experiment, SplitConfig};
@@ -440,11 +441,19 @@ fn generated_points(ty: &str, args: &toml::Table, seed: u64, var: &str) -> Strin
 /// The helpers the datasets of both splits need (hub, class weights, generated
 /// points, IDX files), and the line that must follow `ROOT = ...`, if any.
 fn data_helpers(w: &mut String, exp: &Experiment) -> Option<String> {
-    let types: Vec<&str> = [Some(&exp.data.train), exp.data.test.as_ref()]
+    let splits = [Some(&exp.data.train), exp.data.test.as_ref()];
+    let types: Vec<&str> = splits
         .into_iter()
         .flatten()
-        .map(|sp| exp.split_dataset(sp).type_name())
+        .map(|sp| base_dataset(exp.split_dataset(sp)).type_name())
         .collect();
+    if splits
+        .into_iter()
+        .flatten()
+        .any(|sp| is_multi_input(exp.split_dataset(sp)))
+    {
+        writeln!(w, "\n{PAIRS_HELPER}").ok();
+    }
     if types.contains(&"HuggingFace") {
         writeln!(w, "{HF_DATASET}").ok();
     }
@@ -487,7 +496,8 @@ fn script_data(w: &mut String, exp: &Experiment, run_dir: Option<&str>) {
         writeln!(w, "{line}").ok();
     }
     let dataset = |split: &SplitConfig, var: &str| {
-        let ds = exp.split_dataset(split);
+        let whole = exp.split_dataset(split);
+        let ds = base_dataset(whole);
         let (ty, args) = fields(ds);
         let tf = transforms(split);
         let set = match ty.as_str() {
@@ -534,6 +544,7 @@ fn script_data(w: &mut String, exp: &Experiment, run_dir: Option<&str>) {
                 if exp.data.download { "True" } else { "False" },
             ),
         };
+        let set = wrap(whole, set, exp.seed, u64::from(split.split != "train"));
         format!(
             "{var}_set = {set}\n{var}_loader = DataLoader({var}_set, {})\n",
             loader_args(split, &format!("{var}_set"))
@@ -635,6 +646,19 @@ fn script_loop(
     }
     let fwd = if crops { "forward" } else { "model" };
     let task = Task::of(&exp.loss).ok();
+    let (forward, loss_call) = match task {
+        Some(Task::Compare { signs, .. }) => crate::export_pairs::train_lines(signs, fwd),
+        _ => (format!("{fwd}(data)"), "criterion(output, target)"),
+    };
+    let converged = exp.train.converged.as_ref().map_or_else(String::new, |c| {
+        format!(
+            "\n            if abs(loss_lst[-1] - loss_lst[-2]) < {:?}:  # [train.converged]\n                break",
+            c.eps
+        )
+    });
+    if !converged.is_empty() {
+        w.push_str("\nloss_lst = [float(\"inf\")]  # every step's loss, for [train.converged]\n");
+    }
     writeln!(
         w,
         r#"
@@ -644,11 +668,11 @@ def train(epoch):
     running = 0.0
     for batch_idx, (data, target) in enumerate(train_loader):
         optimizer.zero_grad()
-        output = {fwd}(data){fit_target}
-        loss = criterion(output, target)
+        output = {forward}{fit_target}
+        loss = {loss_call}
         loss.backward()
         optimizer.step(){step_sched}
-        running += loss.item()
+        running += loss.item(){record_loss}
         if batch_idx % {li} == {li_1}:
             print(f"[{{epoch}}, {{batch_idx + 1:5d}}] loss: {{running / {li}:.3f}}")
             running = 0.0
@@ -666,7 +690,7 @@ if __name__ == "__main__":
         for epoch in range(1, {epochs} + 1):
             train(epoch)
             test_loss = test(eval_loader)
-            {epoch_sched}
+            {epoch_sched}{converged}
     else:
         from safetensors.torch import load_file
 
@@ -678,7 +702,18 @@ if __name__ == "__main__":
         } else {
             ""
         },
-        test_fn = test_function(task, fwd),
+        test_fn = match task {
+            Some(t @ Task::Compare { .. }) => crate::export_pairs::test_function(t, fwd),
+            _ => test_function(task, fwd),
+        },
+        forward = forward,
+        loss_call = loss_call,
+        record_loss = if converged.is_empty() {
+            ""
+        } else {
+            "\n        loss_lst.append(loss.item())"
+        },
+        converged = converged,
         train_mode = tp.train_mode,
         load = tp.load,
         step_sched = step_sched,

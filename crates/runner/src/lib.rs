@@ -17,6 +17,7 @@ pub mod diagnostic;
 mod error;
 pub mod export;
 mod export_model;
+mod export_pairs;
 mod export_sampler;
 mod export_transfer;
 mod expr;
@@ -53,7 +54,8 @@ pub mod zoo;
 pub use build::{build_model, load_weights};
 pub use diagnostic::Diagnostic;
 pub use fit::{
-    Callback, Checkpoints, Control, EarlyStopping, FitReport, Snapshot, StopOn, Trainer, View,
+    Callback, Checkpoints, Control, Converged, EarlyStopping, FitReport, Snapshot, StopOn, Trainer,
+    View,
 };
 pub use keypath::{KeyPath, Segment};
 pub use overrides::{Override, OverrideError};

@@ -53,6 +53,15 @@ fn three() -> usize {
     3
 }
 
+/// `[train.converged]`: stop at an epoch's end when the last two step losses differ by
+/// less than `eps` (the course's `if abs(loss_lst[-1] - loss_lst[-2]) < eps: break`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvergedConfig {
+    /// The change below which the loss counts as settled (the course's `eps = 1e-5`).
+    pub eps: f64,
+}
+
 /// A watched metric's best value so far and how many epochs it has not improved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Monitor {

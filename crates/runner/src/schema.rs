@@ -15,7 +15,7 @@
 
 use crate::checkpoint::CheckpointConfig;
 use crate::metrics::MetricsConfig;
-use crate::monitor::EarlyStoppingConfig;
+use crate::monitor::{ConvergedConfig, EarlyStoppingConfig};
 use crate::task::Task;
 use crate::tensorboard::LogConfig;
 use crate::transfer::TransferConfig;
@@ -211,6 +211,9 @@ pub struct TrainConfig {
     /// `[train.early_stopping]`: stop when a metric stops improving.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStoppingConfig>,
+    /// `[train.converged]`: stop when the step loss stops changing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged: Option<ConvergedConfig>,
     /// `torch.nn.utils.clip_grad_norm_` before every step: `{ max_norm = 1.0 }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_grad_norm: Option<ClipGradNormConfig>,
@@ -237,6 +240,7 @@ impl Default for TrainConfig {
             log_interval: 300,
             checkpoint: CheckpointConfig::default(),
             early_stopping: None,
+            converged: None,
             clip_grad_norm: None,
             clip_grad_value: None,
             limit_train_batches: None,

@@ -430,6 +430,16 @@ impl Experiment {
                 });
             }
         }
+        if let Some(c) = &self.train.converged {
+            if c.eps.is_nan() || c.eps <= 0.0 {
+                return Err(Diagnostic::value(
+                    tp.key("converged").key("eps"),
+                    "eps must be a positive number",
+                )
+                .with_label("not positive")
+                .with_help("the course stops when the loss changes by less than `eps = 1e-5`"));
+            }
+        }
         if self.train.limit_train_batches == Some(0) {
             return Err(Diagnostic::value(
                 root().key("train").key("limit_train_batches"),

@@ -35,7 +35,7 @@ pub(crate) use evaluate::evaluate;
 pub use feed::Feed;
 pub(crate) use stats::batch_total;
 pub use stats::{EpochStats, Eval, TrainerState};
-pub use stopping::{EarlyStopping, StopOn, INTERRUPTED};
+pub use stopping::{Converged, EarlyStopping, StopOn, INTERRUPTED};
 
 use crate::error::RunError;
 use crate::metrics::MetricsConfig;

@@ -1,5 +1,5 @@
-//! Callbacks that stop a run: [`EarlyStopping`] at an epoch's end, [`StopOn`] after a
-//! step (Ctrl-C).
+//! Callbacks that stop a run: [`EarlyStopping`] and [`Converged`] at an epoch's end,
+//! [`StopOn`] after a step (Ctrl-C).
 
 use super::callback::{Callback, Control, StepEnd, View};
 use super::stats::EpochStats;
@@ -68,6 +68,66 @@ impl Callback for EarlyStopping {
     fn load_state_dict(&mut self, state: serde_json::Value) -> Result<(), RunError> {
         self.monitor = serde_json::from_value(state)
             .map_err(|e| RunError::RunDir(format!("the early-stopping state: {e}")))?;
+        Ok(())
+    }
+}
+
+/// Stops the run at an epoch's end when its last two step losses differ by less than
+/// `eps`: the course's hand-written loop,
+///
+/// ```python
+/// for _ in range(epochs):
+///     for x, y in dataloader: ...; loss_lst += [loss.item()]
+///     if abs(loss_lst[-1] - loss_lst[-2]) < eps: break
+/// ```
+///
+/// (on a GPU, where losses are read back only now and then, the last two read).
+pub struct Converged {
+    eps: f64,
+    /// The newest step loss and the one before it.
+    last: [Option<f64>; 2],
+}
+
+impl Converged {
+    /// Stops when `|loss[-1] - loss[-2]| < eps`.
+    pub fn new(eps: f64) -> Self {
+        Self {
+            eps,
+            last: [None, None],
+        }
+    }
+}
+
+impl Callback for Converged {
+    fn on_step_end(&mut self, _view: &View<'_>, step: &StepEnd) -> Result<Control, RunError> {
+        if let Some(loss) = step.loss {
+            self.last = [Some(loss), self.last[0]];
+        }
+        Ok(Control::Continue)
+    }
+
+    fn on_epoch_end(&mut self, _view: &View<'_>, stats: &EpochStats) -> Result<Control, RunError> {
+        let [Some(a), Some(b)] = self.last else {
+            return Ok(Control::Continue);
+        };
+        let change = (a - b).abs();
+        Ok(if change < self.eps {
+            Control::Stop(format!(
+                "converged after epoch {}: the last two step losses differ by {change:.3e} < {:e}",
+                stats.epoch, self.eps
+            ))
+        } else {
+            Control::Continue
+        })
+    }
+
+    fn state_dict(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self.last).ok()
+    }
+
+    fn load_state_dict(&mut self, state: serde_json::Value) -> Result<(), RunError> {
+        self.last = serde_json::from_value(state)
+            .map_err(|e| RunError::RunDir(format!("the convergence state: {e}")))?;
         Ok(())
     }
 }
