@@ -35,6 +35,11 @@ bench *ARGS:
     cargo build --release -p wick -p wick-bench
     target/release/wick-bench suite {{ARGS}}
 
+# fuzz one reader (experiment, overrides, idx, cifar, csv, image, checkpoint, pth) for
+# SECONDS on its committed corpus: needs a nightly toolchain and `cargo install cargo-fuzz`
+fuzz TARGET SECONDS="600":
+    cd fuzz && CARGO_TARGET_DIR=../target/fuzz cargo +nightly fuzz run -O {{TARGET}} corpus/{{TARGET}} -- -max_total_time={{SECONDS}} -rss_limit_mb=4096 -timeout=10
+
 # format the code
 fmt:
     cargo fmt --all
