@@ -666,7 +666,7 @@ fn script_loop(
 def train(epoch):
     {train_mode}
     running = 0.0
-    for batch_idx, (data, target) in enumerate(train_loader):
+    for batch_idx, (data, target) in enumerate(train_loader):{limit}
         optimizer.zero_grad()
         output = {forward}{fit_target}
         loss = {loss_call}
@@ -708,6 +708,12 @@ if __name__ == "__main__":
         },
         forward = forward,
         loss_call = loss_call,
+        limit = exp
+            .train
+            .limit_train_batches
+            .map_or_else(String::new, |n| format!(
+                "\n        if batch_idx == {n}:  # limit_train_batches\n            break"
+            )),
         record_loss = if converged.is_empty() {
             ""
         } else {
@@ -851,6 +857,21 @@ mod tests {
         );
         assert!(
             script("mnist.toml").contains("correct += (output.argmax(1) == target).sum().item()")
+        );
+    }
+
+    #[test]
+    fn limit_train_batches_ends_the_exported_epoch_too() {
+        let path = format!(
+            "{}/../../experiments/fashion_resnet.toml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut exp = Experiment::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap();
+        exp.train.limit_train_batches = Some(30);
+        let s = python_script(&exp, None);
+        assert!(
+            s.contains("        if batch_idx == 30:  # limit_train_batches\n            break"),
+            "{s}"
         );
     }
 
