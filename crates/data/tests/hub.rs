@@ -11,7 +11,7 @@ mod common_hub;
 
 use candle_core::{DType, Device};
 use common_hub::*;
-use wick_data::datasets::{DatasetConfig, HuggingFace};
+use wick_data::datasets::HuggingFace;
 use wick_data::transforms::{Compose, TransformConfig};
 use wick_data::{DataLoader, DataLoaderConfig, Dataset, Input, Split, Target};
 
