@@ -495,61 +495,7 @@ fn script_data(w: &mut String, exp: &Experiment, run_dir: Option<&str>) {
     if let Some(line) = after_root {
         writeln!(w, "{line}").ok();
     }
-    let dataset = |split: &SplitConfig, var: &str| {
-        let whole = exp.split_dataset(split);
-        let ds = base_dataset(whole);
-        let (ty, args) = fields(ds);
-        let tf = transforms(split);
-        let set = match ty.as_str() {
-            "ImageFolder" => format!(
-                "datasets.ImageFolder(os.path.join(ROOT, {}), transform={tf})",
-                py(args
-                    .get("root")
-                    .unwrap_or(&toml::Value::String(String::new())))
-            ),
-            "HuggingFace" => {
-                let hub_split = match ds.downcast_ref::<HuggingFaceConfig>() {
-                    Some(c) => c.hub_split(if split.split == "train" {
-                        Split::Train
-                    } else {
-                        Split::Test
-                    }),
-                    None => split.split.clone(),
-                };
-                format!(
-                    "hf_dataset({}, {hub_split:?}, transform={tf})",
-                    py(&toml::Value::Table(args.clone()))
-                )
-            }
-            "Tensors" => format!(
-                "TensorDataset(torch.tensor({}, dtype=torch.float32), torch.tensor({}))",
-                py_list(args.get("x")),
-                py_list(args.get("y"))
-            ),
-            "CSV" => format!(
-                "csv_dataset(os.path.join(ROOT, {}), {})",
-                py(args
-                    .get("path")
-                    .unwrap_or(&toml::Value::String(String::new()))),
-                py(&toml::Value::Table(args.clone()))
-            ),
-            t if t.starts_with("make_") => generated_points(t, &args, exp.seed, var),
-            _ => format!(
-                "datasets.{ty}(ROOT, train={}, download={}, transform={tf})",
-                if split.split == "train" {
-                    "True"
-                } else {
-                    "False"
-                },
-                if exp.data.download { "True" } else { "False" },
-            ),
-        };
-        let set = wrap(whole, set, exp.seed, u64::from(split.split != "train"));
-        format!(
-            "{var}_set = {set}\n{var}_loader = DataLoader({var}_set, {})\n",
-            loader_args(split, &format!("{var}_set"))
-        )
-    };
+    let dataset = |split: &SplitConfig, var: &str| dataset_lines(exp, split, var);
     w.push_str(&dataset(&exp.data.train, "train"));
     if let Some(t) = &exp.data.test {
         match t.holdout {
@@ -566,6 +512,63 @@ fn script_data(w: &mut String, exp: &Experiment, run_dir: Option<&str>) {
             None => w.push_str(&dataset(t, "test")),
         }
     }
+}
+
+/// `{var}_set = ...` and `{var}_loader = DataLoader(...)` for one split.
+fn dataset_lines(exp: &Experiment, split: &SplitConfig, var: &str) -> String {
+    let whole = exp.split_dataset(split);
+    let ds = base_dataset(whole);
+    let (ty, args) = fields(ds);
+    let tf = transforms(split);
+    let set = match ty.as_str() {
+        "ImageFolder" => format!(
+            "datasets.ImageFolder(os.path.join(ROOT, {}), transform={tf})",
+            py(args
+                .get("root")
+                .unwrap_or(&toml::Value::String(String::new())))
+        ),
+        "HuggingFace" => {
+            let hub_split = match ds.downcast_ref::<HuggingFaceConfig>() {
+                Some(c) => c.hub_split(if split.split == "train" {
+                    Split::Train
+                } else {
+                    Split::Test
+                }),
+                None => split.split.clone(),
+            };
+            format!(
+                "hf_dataset({}, {hub_split:?}, transform={tf})",
+                py(&toml::Value::Table(args.clone()))
+            )
+        }
+        "Tensors" => format!(
+            "TensorDataset(torch.tensor({}, dtype=torch.float32), torch.tensor({}))",
+            py_list(args.get("x")),
+            py_list(args.get("y"))
+        ),
+        "CSV" => format!(
+            "csv_dataset(os.path.join(ROOT, {}), {})",
+            py(args
+                .get("path")
+                .unwrap_or(&toml::Value::String(String::new()))),
+            py(&toml::Value::Table(args.clone()))
+        ),
+        t if t.starts_with("make_") => generated_points(t, &args, exp.seed, var),
+        _ => format!(
+            "datasets.{ty}(ROOT, train={}, download={}, transform={tf})",
+            if split.split == "train" {
+                "True"
+            } else {
+                "False"
+            },
+            if exp.data.download { "True" } else { "False" },
+        ),
+    };
+    let set = wrap(whole, set, exp.seed, u64::from(split.split != "train"));
+    format!(
+        "{var}_set = {set}\n{var}_loader = DataLoader({var}_set, {})\n",
+        loader_args(split, &format!("{var}_set"))
+    )
 }
 
 /// The `holdout` split: the run's own (its `holdout.json`: the same test samples as
@@ -646,24 +649,49 @@ fn script_loop(
     }
     let fwd = if crops { "forward" } else { "model" };
     let task = Task::of(&exp.loss).ok();
+    if exp.train.converged.is_some() {
+        w.push_str("\nloss_lst = [float(\"inf\")]  # every step's loss, for [train.converged]\n");
+    }
+    let test_fn = match task {
+        Some(t @ Task::Compare { .. }) => crate::export_pairs::test_function(t, fwd),
+        _ => test_function(task, fwd),
+    };
+    writeln!(
+        w,
+        "\n\n{}\n\n{test_fn}\n{}",
+        train_function(exp, task, fwd, tp, step_sched),
+        main_block(exp, default_checkpoint, epoch_sched, tp)
+    )
+    .ok();
+}
+
+/// `def train(epoch)`: one pass over the training loader, as the course writes it.
+fn train_function(
+    exp: &Experiment,
+    task: Option<Task>,
+    fwd: &str,
+    tp: &TransferPy,
+    step_sched: &str,
+) -> String {
     let (forward, loss_call) = match task {
         Some(Task::Compare { signs, .. }) => crate::export_pairs::train_lines(signs, fwd),
         _ => (format!("{fwd}(data)"), "criterion(output, target)"),
     };
-    let converged = exp.train.converged.as_ref().map_or_else(String::new, |c| {
-        format!(
-            "\n            if abs(loss_lst[-1] - loss_lst[-2]) < {:?}:  # [train.converged]\n                break",
-            c.eps
-        )
+    let fit_target = if matches!(task, Some(Task::Binary { .. } | Task::Regress)) {
+        "\n        target = target.view_as(output).to(output.dtype)"
+    } else {
+        ""
+    };
+    let limit = exp.train.limit_train_batches.map_or_else(String::new, |n| {
+        format!("\n        if batch_idx == {n}:  # limit_train_batches\n            break")
     });
-    if !converged.is_empty() {
-        w.push_str("\nloss_lst = [float(\"inf\")]  # every step's loss, for [train.converged]\n");
-    }
-    writeln!(
-        w,
-        r#"
-
-def train(epoch):
+    let record_loss = if exp.train.converged.is_some() {
+        "\n        loss_lst.append(loss.item())"
+    } else {
+        ""
+    };
+    format!(
+        r#"def train(epoch):
     {train_mode}
     running = 0.0
     for batch_idx, (data, target) in enumerate(train_loader):{limit}
@@ -676,10 +704,29 @@ def train(epoch):
         if batch_idx % {li} == {li_1}:
             print(f"[{{epoch}}, {{batch_idx + 1:5d}}] loss: {{running / {li}:.3f}}")
             running = 0.0
+"#,
+        train_mode = tp.train_mode,
+        li = exp.train.log_interval,
+        li_1 = exp.train.log_interval - 1,
+    )
+}
 
-
-{test_fn}
-
+/// The `__main__` block: train and test every epoch with `--train`, else evaluate the
+/// checkpoint.
+fn main_block(
+    exp: &Experiment,
+    default_checkpoint: Option<&str>,
+    epoch_sched: &str,
+    tp: &TransferPy,
+) -> String {
+    let converged = exp.train.converged.as_ref().map_or_else(String::new, |c| {
+        format!(
+            "\n            if abs(loss_lst[-1] - loss_lst[-2]) < {:?}:  # [train.converged]\n                break",
+            c.eps
+        )
+    });
+    format!(
+        r#"
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", default={ckpt})
@@ -696,35 +743,7 @@ if __name__ == "__main__":
 
         model.load_state_dict(load_file(args.checkpoint))
         test(eval_loader)"#,
-        li = exp.train.log_interval,
-        fit_target = if matches!(task, Some(Task::Binary { .. } | Task::Regress)) {
-            "\n        target = target.view_as(output).to(output.dtype)"
-        } else {
-            ""
-        },
-        test_fn = match task {
-            Some(t @ Task::Compare { .. }) => crate::export_pairs::test_function(t, fwd),
-            _ => test_function(task, fwd),
-        },
-        forward = forward,
-        loss_call = loss_call,
-        limit = exp
-            .train
-            .limit_train_batches
-            .map_or_else(String::new, |n| format!(
-                "\n        if batch_idx == {n}:  # limit_train_batches\n            break"
-            )),
-        record_loss = if converged.is_empty() {
-            ""
-        } else {
-            "\n        loss_lst.append(loss.item())"
-        },
-        converged = converged,
-        train_mode = tp.train_mode,
         load = tp.load,
-        step_sched = step_sched,
-        epoch_sched = epoch_sched,
-        li_1 = exp.train.log_interval - 1,
         epochs = exp.train.epochs,
         ckpt = default_checkpoint.map_or_else(|| "None".to_string(), |c| format!("{c:?}")),
         eval_loader = if exp.data.test.is_some() {
@@ -733,7 +752,6 @@ if __name__ == "__main__":
             "train_loader"
         },
     )
-    .ok();
 }
 
 #[cfg(test)]
