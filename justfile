@@ -23,9 +23,10 @@ test:
     cargo test --workspace 2>&1 | tee "$log"
     awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 
-# the Hugging Face hub datasets (`--features hub`), offline on a cache the test writes
+# the Hugging Face hub datasets (`--features hub`), offline on a cache the test writes;
+# built unoptimized in target/hub (profile `hub`): ~7 minutes from nothing
 test-hub:
-    cargo test -p wick-data --features hub --test hub --test hub_unreachable
+    cargo test --profile hub -p wick-data --features hub --test hub --test hub_unreachable
 
 # the benchmark suite: W1 MLP, W2 CNN, W3 hymenoptera, W4 VGG-style, W5 ResNet, W6
 # resnet18 at 224x224 (synthetic inputs), wick vs PyTorch (DataLoader
