@@ -271,3 +271,33 @@ pub fn find_checkpoint(run_dir: &Path, which: &str) -> Result<PathBuf, RunError>
         .or_else(|| Some(ckpts.join(which)).filter(|p| p.is_dir()))
         .ok_or_else(|| RunError::RunDir(format!("{}: no checkpoint `{which}`", ckpts.display())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs of one experiment started in the same second (a sweep's, a shell loop's)
+    /// each get their own directory: `<stamp>`, `<stamp>-2`, ...
+    #[test]
+    fn runs_started_in_the_same_second_never_share_a_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().to_path_buf();
+        let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| RunDir::create(&base, "exp", &[]).unwrap().path))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut unique = dirs.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 8, "{dirs:?}");
+        for d in &dirs {
+            assert!(
+                d.is_dir() && d.parent() == Some(&base.join("exp")),
+                "{}",
+                d.display()
+            );
+        }
+    }
+}
