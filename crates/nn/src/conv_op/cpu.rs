@@ -124,10 +124,6 @@ pub(crate) fn conv_fwd_im2col<T: Float>(
     d: &Dims,
     g: &ConvGeom,
 ) -> Vec<T> {
-    let per_gemm = samples_per_gemm(d.n, d.l());
-    if per_gemm > 1 {
-        return conv_fwd_joined(x, wt, bias, d, g, per_gemm);
-    }
     let (kg, l) = (d.kg(g), d.l());
     let mg = d.cout / g.groups;
     let pointwise = d.is_pointwise(g);
@@ -220,10 +216,6 @@ pub(crate) fn conv_bwd_data_im2col<T: Float>(
     d: &Dims,
     g: &ConvGeom,
 ) -> Vec<T> {
-    let per_gemm = samples_per_gemm(d.n, d.l());
-    if per_gemm > 1 {
-        return conv_bwd_data_joined(grad, wt, d, g, per_gemm);
-    }
     let (kg, l) = (d.kg(g), d.l());
     let mg = d.cout / g.groups;
     let pointwise = d.is_pointwise(g);
@@ -280,279 +272,50 @@ pub(crate) fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvG
     conv_bwd_weight_im2col(x, grad, d, g)
 }
 
-/// Samples whose columns the forward and input-gradient GEMMs take at once: 1 where a
-/// sample has at least [`MIN_INNER`] output positions; else enough for that many,
-/// evened out so that the groups split equally over the threads (16 samples of 7×7 on
-/// two threads: four groups of four, not 6 + 6 + 4).
-fn samples_per_gemm(n: usize, l: usize) -> usize {
-    let want = MIN_INNER.div_ceil(l.max(1));
-    if want <= 1 || n <= 1 {
-        return 1;
-    }
-    let threads = rayon::current_num_threads().max(1);
-    let groups = n.div_ceil(want).next_multiple_of(threads);
-    n.div_ceil(groups).max(1)
-}
-
-/// Splits `buf` (`n` samples of `per_sample` values) into the slices of consecutive
-/// groups of `per_gemm` samples, each with its first sample.
-fn sample_groups<T>(buf: &mut [T], per_sample: usize, per_gemm: usize) -> Vec<(usize, &mut [T])> {
-    buf.chunks_mut(per_sample * per_gemm)
-        .enumerate()
-        .map(|(k, c)| (k * per_gemm, c))
-        .collect()
-}
-
-/// Unfolds the samples `first..first + b` of `x` side by side into `cols [cin·kh·kw,
-/// b·l]` (`one`: a sample's im2col, reused).
-fn im2col_joined<T: Float>(
-    x: &[T],
-    (first, b): (usize, usize),
-    one: &mut Vec<T>,
-    cols: &mut Vec<T>,
-    d: &Dims,
-    g: &ConvGeom,
-) {
-    let (l, rows, in_len) = (d.l(), d.cin * d.kh * d.kw, d.cin * d.h * d.w);
-    one.resize(rows * l, T::default());
-    cols.resize(rows * b * l, T::default());
-    for j in 0..b {
-        let x_n = &x[(first + j) * in_len..(first + j + 1) * in_len];
-        let src: &[T] = if d.is_pointwise(g) {
-            x_n
-        } else {
-            im2col(x_n, one, d, g);
-            one
-        };
-        for (r, row) in src.chunks_exact(l).enumerate() {
-            cols[(r * b + j) * l..(r * b + j + 1) * l].copy_from_slice(row);
-        }
-    }
-}
-
-/// [`conv_fwd_im2col`] with the columns of `per_gemm` samples in one GEMM per group,
-/// the groups of samples in parallel.
-fn conv_fwd_joined<T: Float>(
-    x: &[T],
-    wt: &[T],
-    bias: Option<&[T]>,
-    d: &Dims,
-    g: &ConvGeom,
-    per_gemm: usize,
-) -> Vec<T> {
-    let (kg, l, mg) = (d.kg(g), d.l(), d.cout / g.groups);
-    let mut out = vec![T::default(); d.n * d.cout * l];
-    let run = |bufs: &mut (Vec<T>, Vec<T>, Vec<T>), (first, out_g): (usize, &mut [T])| {
-        let b = out_g.len() / (d.cout * l);
-        let (one, cols, ycat) = bufs;
-        im2col_joined(x, (first, b), one, cols, d, g);
-        let k = b * l;
-        ycat.resize(d.cout * k, T::default());
-        for (o, row) in ycat.chunks_mut(k).enumerate() {
-            row.fill(bias.map_or(T::default(), |bv| bv[o]));
-        }
-        for gi in 0..g.groups {
-            gemm(
-                mg,
-                k,
-                kg,
-                &mut ycat[gi * mg * k..(gi + 1) * mg * k],
-                true,
-                Mat::rows(&wt[gi * mg * kg..], kg),
-                Mat::rows(&cols[gi * kg * k..], k),
-                false,
-            );
-        }
-        for (o, row) in ycat.chunks_exact(k).enumerate() {
-            for (j, seg) in row.chunks_exact(l).enumerate() {
-                out_g[(j * d.cout + o) * l..(j * d.cout + o + 1) * l].copy_from_slice(seg);
-            }
-        }
-    };
-    sample_groups(&mut out, d.cout * l, per_gemm)
-        .into_par_iter()
-        .for_each_init(|| (Vec::new(), Vec::new(), Vec::new()), run);
-    out
-}
-
-/// [`conv_bwd_data_im2col`] with the output gradients of `per_gemm` samples in one GEMM
-/// per group, the groups of samples in parallel.
-fn conv_bwd_data_joined<T: Float>(
-    grad: &[T],
-    wt: &[T],
-    d: &Dims,
-    g: &ConvGeom,
-    per_gemm: usize,
-) -> Vec<T> {
-    let (kg, l, mg) = (d.kg(g), d.l(), d.cout / g.groups);
-    let (rows, in_len) = (d.cin * d.kh * d.kw, d.cin * d.h * d.w);
-    let mut gx = vec![T::default(); d.n * in_len];
-    let run = |bufs: &mut (Vec<T>, Vec<T>, Vec<T>), (first, gx_g): (usize, &mut [T])| {
-        let b = gx_g.len() / in_len;
-        let (one, cols, gcat) = bufs;
-        let k = b * l;
-        gcat.resize(d.cout * k, T::default());
-        for j in 0..b {
-            let g_n = &grad[(first + j) * d.cout * l..(first + j + 1) * d.cout * l];
-            for (o, row) in g_n.chunks_exact(l).enumerate() {
-                gcat[(o * b + j) * l..(o * b + j + 1) * l].copy_from_slice(row);
-            }
-        }
-        cols.resize(rows * k, T::default());
-        for gi in 0..g.groups {
-            gemm(
-                kg,
-                k,
-                mg,
-                &mut cols[gi * kg * k..(gi + 1) * kg * k],
-                false,
-                Mat::rows_t(&wt[gi * mg * kg..], kg),
-                Mat::rows(&gcat[gi * mg * k..], k),
-                false,
-            );
-        }
-        one.resize(rows * l, T::default());
-        for (j, gx_n) in gx_g.chunks_mut(in_len).enumerate() {
-            let dst: &mut [T] = if d.is_pointwise(g) { gx_n } else { one };
-            for (r, seg) in dst.chunks_exact_mut(l).enumerate() {
-                seg.copy_from_slice(&cols[(r * b + j) * l..(r * b + j + 1) * l]);
-            }
-            if !d.is_pointwise(g) {
-                col2im(one, gx_n, d, g);
-            }
-        }
-    };
-    sample_groups(&mut gx, in_len, per_gemm)
-        .into_par_iter()
-        .for_each_init(|| (Vec::new(), Vec::new(), Vec::new()), run);
-    gx
-}
-
-/// The least inner dimension (samples × output positions) of one weight-gradient GEMM:
-/// where a sample has fewer output positions (ResNet's 7×7 and 14×14 stages), the
-/// columns of several samples go into one GEMM. A GEMM with an inner dimension of 49
-/// spends its time reading and writing the `[cout, cin·kh·kw]` accumulator, not in its
-/// multiply-adds (2× slower than PyTorch's at ResNet-18's last stage).
-const MIN_INNER: usize = 256;
-
-/// [`conv_bwd_weight`] by im2col + GEMM: per sample, or over the columns of
-/// `⌈MIN_INNER / (oh·ow)⌉` samples at once when a sample has few output positions.
+/// [`conv_bwd_weight`] by im2col + GEMM.
 pub(crate) fn conv_bwd_weight_im2col<T: Float>(
     x: &[T],
     grad: &[T],
     d: &Dims,
     g: &ConvGeom,
 ) -> Vec<T> {
-    let l = d.l();
-    let w_len = d.cout * d.kg(g);
-    let per_gemm = MIN_INNER.div_ceil(l.max(1)).min(SUM_CHUNK);
+    let (kg, l) = (d.kg(g), d.l());
+    let mg = d.cout / g.groups;
+    let pointwise = d.is_pointwise(g);
+    let in_len = d.cin * d.h * d.w;
+    let w_len = d.cout * kg;
+    let accumulate = |acc: &mut Vec<T>, cols: &mut Vec<T>, i: usize, par: bool| {
+        let x_n = &x[i * in_len..(i + 1) * in_len];
+        let g_n = &grad[i * d.cout * l..(i + 1) * d.cout * l];
+        let cols: &[T] = if pointwise {
+            x_n
+        } else {
+            cols.resize(d.cin * d.kh * d.kw * l, T::default());
+            im2col(x_n, cols, d, g);
+            cols
+        };
+        for gi in 0..g.groups {
+            gemm(
+                mg,
+                kg,
+                l,
+                &mut acc[gi * mg * kg..(gi + 1) * mg * kg],
+                true,
+                Mat::rows(&g_n[gi * mg * l..], l),
+                Mat::rows_t(&cols[gi * kg * l..], l),
+                par,
+            );
+        }
+    };
     let chunk_sum = |c: usize, par: bool| {
         let mut acc = vec![T::default(); w_len];
-        let mut bufs = (Vec::new(), Vec::new(), Vec::new());
-        let samples = c * SUM_CHUNK..((c + 1) * SUM_CHUNK).min(d.n);
-        if per_gemm == 1 {
-            for i in samples {
-                wgrad_sample(&mut acc, &mut bufs.0, x, grad, i, d, g, par);
-            }
-        } else {
-            let all: Vec<usize> = samples.collect();
-            for group in all.chunks(per_gemm) {
-                wgrad_samples(&mut acc, &mut bufs, x, grad, group, d, g, par);
-            }
+        let mut cols = Vec::new();
+        for i in c * SUM_CHUNK..((c + 1) * SUM_CHUNK).min(d.n) {
+            accumulate(&mut acc, &mut cols, i, par);
         }
         acc
     };
     batch_sum(d.n, w_len, chunk_sum)
-}
-
-/// Adds sample `i`'s weight gradient `grad[i] · im2col(x[i])ᵀ` to `acc`.
-#[allow(clippy::too_many_arguments)]
-fn wgrad_sample<T: Float>(
-    acc: &mut [T],
-    cols: &mut Vec<T>,
-    x: &[T],
-    grad: &[T],
-    i: usize,
-    d: &Dims,
-    g: &ConvGeom,
-    par: bool,
-) {
-    let (kg, l) = (d.kg(g), d.l());
-    let mg = d.cout / g.groups;
-    let in_len = d.cin * d.h * d.w;
-    let x_n = &x[i * in_len..(i + 1) * in_len];
-    let g_n = &grad[i * d.cout * l..(i + 1) * d.cout * l];
-    let cols: &[T] = if d.is_pointwise(g) {
-        x_n
-    } else {
-        cols.resize(d.cin * d.kh * d.kw * l, T::default());
-        im2col(x_n, cols, d, g);
-        cols
-    };
-    for gi in 0..g.groups {
-        gemm(
-            mg,
-            kg,
-            l,
-            &mut acc[gi * mg * kg..(gi + 1) * mg * kg],
-            true,
-            Mat::rows(&g_n[gi * mg * l..], l),
-            Mat::rows_t(&cols[gi * kg * l..], l),
-            par,
-        );
-    }
-}
-
-/// Adds the weight gradient of the samples `group` to `acc` with one GEMM per
-/// convolution group, over their columns side by side: `cols [cin·kh·kw, b·l]` and
-/// the output gradients gathered as `[cout, b·l]` (`bufs`: one sample's im2col, the
-/// joined columns, the joined gradients, reused).
-#[allow(clippy::too_many_arguments)]
-fn wgrad_samples<T: Float>(
-    acc: &mut [T],
-    bufs: &mut (Vec<T>, Vec<T>, Vec<T>),
-    x: &[T],
-    grad: &[T],
-    group: &[usize],
-    d: &Dims,
-    g: &ConvGeom,
-    par: bool,
-) {
-    let (kg, l, b) = (d.kg(g), d.l(), group.len());
-    let (mg, rows, in_len) = (d.cout / g.groups, d.cin * d.kh * d.kw, d.cin * d.h * d.w);
-    let (one, cols, gcat) = bufs;
-    one.resize(rows * l, T::default());
-    cols.resize(rows * b * l, T::default());
-    gcat.resize(d.cout * b * l, T::default());
-    for (j, &i) in group.iter().enumerate() {
-        let x_n = &x[i * in_len..(i + 1) * in_len];
-        let src: &[T] = if d.is_pointwise(g) {
-            x_n
-        } else {
-            im2col(x_n, one, d, g);
-            one
-        };
-        for (r, row) in src.chunks_exact(l).enumerate() {
-            cols[(r * b + j) * l..(r * b + j + 1) * l].copy_from_slice(row);
-        }
-        let g_n = &grad[i * d.cout * l..(i + 1) * d.cout * l];
-        for (o, row) in g_n.chunks_exact(l).enumerate() {
-            gcat[(o * b + j) * l..(o * b + j + 1) * l].copy_from_slice(row);
-        }
-    }
-    let k = b * l;
-    for gi in 0..g.groups {
-        gemm(
-            mg,
-            kg,
-            k,
-            &mut acc[gi * mg * kg..(gi + 1) * mg * kg],
-            true,
-            Mat::rows(&gcat[gi * mg * k..], k),
-            Mat::rows_t(&cols[gi * kg * k..], k),
-            par,
-        );
-    }
 }
 
 /// `Σ_{n, y, x} grad[n, c, y, x]` for `grad [n, c, l]`, channels in parallel.

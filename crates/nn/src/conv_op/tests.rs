@@ -651,10 +651,9 @@ fn naive_weight_grad(x: &[f32], gy: &[f32], d: &Dims, g: &ConvGeom) -> Vec<f32> 
     gw.into_iter().map(|v| v as f32).collect()
 }
 
-/// The im2col weight gradient, per sample and over several samples' columns in one
-/// GEMM (few output positions per sample): equal to the definition for strided, padded,
-/// grouped, dilated and pointwise convolutions and batches that are not a multiple of
-/// the GEMM's group or of the sum's chunk; the thread count does not change the bits.
+/// The im2col weight gradient equals its definition for strided, padded, grouped,
+/// dilated and pointwise convolutions, small and large planes, and batches that are not
+/// a multiple of the sum's chunk; the thread count does not change the bits.
 #[test]
 fn im2col_weight_gradient_equals_its_definition() {
     use super::cpu::conv_bwd_weight_im2col;
@@ -747,10 +746,8 @@ fn naive_fwd_and_input_grad(
     (f(y), f(gx))
 }
 
-/// The im2col forward pass and input gradient, with several samples' columns in one
-/// GEMM where a sample has few output positions: equal to their definitions on 1 and 2
-/// threads (groups of samples that do not divide the batch, strides, groups, dilation,
-/// pointwise kernels).
+/// The im2col forward pass and input gradient equal their definitions on 1 and 2
+/// threads (strides, groups, dilation, pointwise kernels, small and large planes).
 #[test]
 fn im2col_forward_and_input_gradient_equal_their_definitions() {
     let cases = [
