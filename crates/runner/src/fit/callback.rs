@@ -77,6 +77,9 @@ pub struct StepEnd {
     /// The newest loss read back: this step's on the CPU; on a GPU, where losses stay
     /// on the device between read-backs, the last one read (`None` before any).
     pub loss: Option<f64>,
+    /// Whether `loss` was read back at this step (always on the CPU; on a GPU only at
+    /// the read-backs), so that a callback comparing successive losses skips stale ones.
+    pub fresh: bool,
     /// At every `log_every_n_steps`-th batch: the mean loss over those batches (the
     /// course's `[epoch, batch] loss: x.xxx` line).
     pub running_loss: Option<f64>,

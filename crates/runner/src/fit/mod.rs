@@ -124,6 +124,8 @@ struct Pass {
     pending: PendingMetrics,
     /// The newest loss read back.
     last_loss: Option<f64>,
+    /// Whether `last_loss` was read back since the last step's callbacks.
+    fresh: bool,
 }
 
 impl Pass {
@@ -428,6 +430,7 @@ impl<M: Layer> Trainer<M> {
             cpu0: crate::logging::cpu_seconds(),
             pending: PendingMetrics::default(),
             last_loss: None,
+            fresh: false,
         };
         if let Some(stopped) = self.train_batches(loader, task, &mut pass)? {
             return Ok(Some(stopped));
@@ -528,6 +531,7 @@ impl<M: Layer> Trainer<M> {
                 sums.hits += hits;
                 sums.counted += counted;
                 pass.last_loss = Some(l);
+                pass.fresh = true;
             }
         }
         sums.seen += batch.len;
@@ -553,6 +557,7 @@ impl<M: Layer> Trainer<M> {
             batch,
             step: self.state.step,
             loss: pass.last_loss,
+            fresh: std::mem::take(&mut pass.fresh),
             running_loss,
         };
         let stop = self.each(|cb, v| cb.on_step_end(v, &end))?;
@@ -583,6 +588,7 @@ impl<M: Layer> Trainer<M> {
         sums.loss_sum += f.loss_sum;
         sums.hits += f.hits;
         pass.last_loss = Some(f.last);
+        pass.fresh = true;
         Ok(())
     }
 

@@ -100,7 +100,7 @@ impl Converged {
 
 impl Callback for Converged {
     fn on_step_end(&mut self, _view: &View<'_>, step: &StepEnd) -> Result<Control, RunError> {
-        if let Some(loss) = step.loss {
+        if let (Some(loss), true) = (step.loss, step.fresh) {
             self.last = [Some(loss), self.last[0]];
         }
         Ok(Control::Continue)
