@@ -45,10 +45,12 @@ fuzz TARGET SECONDS="600":
 fmt:
     cargo fmt --all
 
-# clippy with warnings as errors, and the formatting check
+# clippy with warnings as errors (the default build and the hub feature), and the
+# formatting check
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --profile hub -p wick-data --features hub --all-targets -- -D warnings
 
 # link the team's shared data sets into ./data (MNIST in torchvision's layout, the
 # hymenoptera image folders, the diabetes CSV)
