@@ -250,6 +250,7 @@ fn script_header(w: &mut String, exp: &Experiment) {
     python this.py --train                                  # train it in PyTorch
 """
 import argparse
+import copy
 import fnmatch
 import os
 from collections import OrderedDict
@@ -495,8 +496,7 @@ fn script_data(w: &mut String, exp: &Experiment, run_dir: Option<&str>) {
     if let Some(line) = after_root {
         writeln!(w, "{line}").ok();
     }
-    let dataset = |split: &SplitConfig, var: &str| dataset_lines(exp, split, var);
-    w.push_str(&dataset(&exp.data.train, "train"));
+    w.push_str(&dataset_lines(exp, &exp.data.train, "train"));
     if let Some(t) = &exp.data.test {
         match t.holdout {
             Some(h) => {
@@ -509,7 +509,7 @@ fn script_data(w: &mut String, exp: &Experiment, run_dir: Option<&str>) {
                 )
                 .ok();
             }
-            None => w.push_str(&dataset(t, "test")),
+            None => w.push_str(&dataset_lines(exp, t, "test")),
         }
     }
 }

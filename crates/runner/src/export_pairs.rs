@@ -158,8 +158,6 @@ pub fn test_function(task: Task, fwd: &str) -> String {
     format!(
         "@torch.no_grad()
 def test(loader):
-    import copy
-
     model.eval()
     loss, total, correct, counted, embeddings, labels = 0.0, 0, 0, 0, [], []
     for data, target in loader:

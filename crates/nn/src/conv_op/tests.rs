@@ -615,113 +615,30 @@ fn channels_last_weight_gradient_equals_im2col() {
     ));
 }
 
-/// `gw[o, c, ky, kx] = Σ_{n, oy, ox} gy[n, o, oy, ox] · x[n, g·cpg + c, iy, ix]`, term by
-/// term in f64: the weight gradient's definition.
-fn naive_weight_grad(x: &[f32], gy: &[f32], d: &Dims, g: &ConvGeom) -> Vec<f32> {
-    let (cpg, opg) = (d.cin / g.groups, d.cout / g.groups);
-    let mut gw = vec![0f64; d.cout * cpg * d.kh * d.kw];
-    for n in 0..d.n {
-        for o in 0..d.cout {
-            for c in 0..cpg {
-                let ci = (o / opg) * cpg + c;
-                for ky in 0..d.kh {
-                    for kx in 0..d.kw {
-                        let mut s = 0f64;
-                        for oy in 0..d.oh {
-                            for ox in 0..d.ow {
-                                let iy = (oy * g.stride.0 + ky * g.dilation.0) as isize
-                                    - g.pad_h.0 as isize;
-                                let ix = (ox * g.stride.1 + kx * g.dilation.1) as isize
-                                    - g.pad_w.0 as isize;
-                                if iy < 0 || ix < 0 || iy >= d.h as isize || ix >= d.w as isize {
-                                    continue;
-                                }
-                                let xv =
-                                    x[((n * d.cin + ci) * d.h + iy as usize) * d.w + ix as usize];
-                                let gv = gy[((n * d.cout + o) * d.oh + oy) * d.ow + ox];
-                                s += f64::from(xv) * f64::from(gv);
-                            }
-                        }
-                        gw[((o * cpg + c) * d.kh + ky) * d.kw + kx] += s;
-                    }
-                }
-            }
-        }
-    }
-    gw.into_iter().map(|v| v as f32).collect()
-}
-
-/// The im2col weight gradient equals its definition for strided, padded, grouped,
-/// dilated and pointwise convolutions, small and large planes, and batches that are not
-/// a multiple of the sum's chunk; the thread count does not change the bits.
-#[test]
-fn im2col_weight_gradient_equals_its_definition() {
-    use super::cpu::conv_bwd_weight_im2col;
-    // (n, cin, cout, (h, w), (kh, kw), stride, pad, dilation, groups)
-    let cases = [
-        (16, 8, 12, (7, 7), (3, 3), 1, 1, 1, 1),
-        (11, 6, 4, (9, 9), (3, 3), 2, 1, 1, 2),
-        (5, 4, 6, (4, 6), (1, 1), 1, 0, 1, 1),
-        (9, 4, 4, (8, 8), (1, 1), 2, 0, 1, 1),
-        (3, 3, 5, (10, 10), (3, 3), 1, 2, 2, 1),
-        (2, 3, 4, (20, 20), (3, 3), 1, 1, 1, 1),
-    ];
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    for (i, &(n, cin, cout, (h, w), (kh, kw), s, p, dil, groups)) in cases.iter().enumerate() {
-        let g = geom((s, s), (p, p), (p, p), (dil, dil), groups);
-        let (oh, ow) = g.conv_hw(h, w, kh, kw).unwrap();
-        let d = Dims {
-            n,
-            cin,
-            h,
-            w,
-            cout,
-            kh,
-            kw,
-            oh,
-            ow,
-        };
-        let x = values(n * cin * h * w, 11 * i as u64);
-        let gy = values(n * cout * oh * ow, 11 * i as u64 + 5);
-        let want = naive_weight_grad(&x, &gy, &d, &g);
-        let serial = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap()
-            .install(|| conv_bwd_weight_im2col(&x, &gy, &d, &g));
-        assert!(rel_diff(&serial, &want) < 1e-5, "case {i}");
-        let threaded = pool.install(|| conv_bwd_weight_im2col(&x, &gy, &d, &g));
-        assert_eq!(
-            threaded, serial,
-            "case {i}: the thread count changed the sum"
-        );
-    }
-}
-
-/// The forward pass (with a bias) and the input gradient by their definitions, in f64.
-fn naive_fwd_and_input_grad(
+/// A convolution's forward pass (with a bias), input gradient and weight gradient by
+/// their definitions, term by term in f64: `(y, gx, gw)` for the output gradient `gy`.
+fn naive_conv(
     x: &[f32],
     w: &[f32],
     bias: &[f32],
     gy: &[f32],
     d: &Dims,
     g: &ConvGeom,
-) -> (Vec<f32>, Vec<f32>) {
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (cpg, opg) = (d.cin / g.groups, d.cout / g.groups);
     let mut y: Vec<f64> = (0..d.n * d.cout * d.oh * d.ow)
         .map(|i| f64::from(bias[(i / (d.oh * d.ow)) % d.cout]))
         .collect();
     let mut gx = vec![0f64; x.len()];
+    let mut gw = vec![0f64; w.len()];
     for n in 0..d.n {
         for o in 0..d.cout {
             for c in 0..cpg {
                 let ci = (o / opg) * cpg + c;
                 for ky in 0..d.kh {
                     for kx in 0..d.kw {
-                        let wv = f64::from(w[((o * cpg + c) * d.kh + ky) * d.kw + kx]);
+                        let wi = ((o * cpg + c) * d.kh + ky) * d.kw + kx;
+                        let wv = f64::from(w[wi]);
                         for oy in 0..d.oh {
                             for ox in 0..d.ow {
                                 let iy = (oy * g.stride.0 + ky * g.dilation.0) as isize
@@ -735,6 +652,7 @@ fn naive_fwd_and_input_grad(
                                 let yi = ((n * d.cout + o) * d.oh + oy) * d.ow + ox;
                                 y[yi] += wv * f64::from(x[xi]);
                                 gx[xi] += wv * f64::from(gy[yi]);
+                                gw[wi] += f64::from(x[xi]) * f64::from(gy[yi]);
                             }
                         }
                     }
@@ -743,46 +661,93 @@ fn naive_fwd_and_input_grad(
         }
     }
     let f = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
-    (f(y), f(gx))
+    (f(y), f(gx), f(gw))
 }
 
-/// The im2col forward pass and input gradient equal their definitions on 1 and 2
-/// threads (strides, groups, dilation, pointwise kernels, small and large planes).
+/// Convolutions for the im2col paths: strided, padded, grouped, dilated and pointwise,
+/// small and large planes, batches that are not a multiple of the weight gradient's
+/// chunk: `(n, cin, cout, (h, w), (kh, kw), stride, pad, dilation, groups)`.
+type Case = (
+    usize,
+    usize,
+    usize,
+    (usize, usize),
+    (usize, usize),
+    usize,
+    usize,
+    usize,
+    usize,
+);
+const IM2COL_CASES: [Case; 6] = [
+    (16, 8, 12, (7, 7), (3, 3), 1, 1, 1, 1),
+    (11, 6, 4, (9, 9), (3, 3), 2, 1, 1, 2),
+    (5, 4, 6, (4, 6), (1, 1), 1, 0, 1, 1),
+    (9, 4, 4, (8, 8), (1, 1), 2, 0, 1, 1),
+    (3, 3, 5, (10, 10), (3, 3), 1, 2, 2, 1),
+    (2, 3, 4, (20, 20), (3, 3), 1, 1, 1, 1),
+];
+
+/// A case's sizes and geometry, and its random input, weight, bias and output gradient.
+#[allow(clippy::type_complexity)]
+fn im2col_case(i: usize) -> (Dims, ConvGeom, [Vec<f32>; 4]) {
+    let (n, cin, cout, (h, w), (kh, kw), s, p, dil, groups) = IM2COL_CASES[i];
+    let g = geom((s, s), (p, p), (p, p), (dil, dil), groups);
+    let (oh, ow) = g.conv_hw(h, w, kh, kw).unwrap();
+    let d = Dims {
+        n,
+        cin,
+        h,
+        w,
+        cout,
+        kh,
+        kw,
+        oh,
+        ow,
+    };
+    let seed = 13 * i as u64;
+    let data = [
+        values(n * cin * h * w, seed),
+        values(cout * (cin / groups) * kh * kw, seed + 1),
+        values(cout, seed + 2),
+        values(n * cout * oh * ow, seed + 3),
+    ];
+    (d, g, data)
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
+/// The im2col weight gradient equals its definition on every case; the thread count
+/// does not change the bits.
+#[test]
+fn im2col_weight_gradient_equals_its_definition() {
+    use super::cpu::conv_bwd_weight_im2col;
+    for i in 0..IM2COL_CASES.len() {
+        let (d, g, [x, wt, bias, gy]) = im2col_case(i);
+        let (_, _, want) = naive_conv(&x, &wt, &bias, &gy, &d, &g);
+        let serial = pool(1).install(|| conv_bwd_weight_im2col(&x, &gy, &d, &g));
+        assert!(rel_diff(&serial, &want) < 1e-5, "case {i}");
+        let threaded = pool(2).install(|| conv_bwd_weight_im2col(&x, &gy, &d, &g));
+        assert_eq!(
+            threaded, serial,
+            "case {i}: the thread count changed the sum"
+        );
+    }
+}
+
+/// The im2col forward pass and input gradient equal their definitions on every case,
+/// on 1 and 2 threads.
 #[test]
 fn im2col_forward_and_input_gradient_equal_their_definitions() {
-    let cases = [
-        (16, 8, 12, (7, 7), (3, 3), 1, 1, 1, 1),
-        (11, 6, 4, (9, 9), (3, 3), 2, 1, 1, 2),
-        (5, 4, 6, (4, 6), (1, 1), 1, 0, 1, 1),
-        (9, 4, 4, (8, 8), (1, 1), 2, 0, 1, 1),
-        (3, 3, 5, (10, 10), (3, 3), 1, 2, 2, 1),
-        (2, 3, 4, (20, 20), (3, 3), 1, 1, 1, 1),
-    ];
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        for (i, &(n, cin, cout, (h, w), (kh, kw), s, p, dil, groups)) in cases.iter().enumerate() {
-            let g = geom((s, s), (p, p), (p, p), (dil, dil), groups);
-            let (oh, ow) = g.conv_hw(h, w, kh, kw).unwrap();
-            let d = Dims {
-                n,
-                cin,
-                h,
-                w,
-                cout,
-                kh,
-                kw,
-                oh,
-                ow,
-            };
-            let x = values(n * cin * h * w, 13 * i as u64);
-            let wt = values(cout * (cin / groups) * kh * kw, 13 * i as u64 + 1);
-            let bias = values(cout, 13 * i as u64 + 2);
-            let gy = values(n * cout * oh * ow, 13 * i as u64 + 3);
-            let (want_y, want_gx) = naive_fwd_and_input_grad(&x, &wt, &bias, &gy, &d, &g);
-            let (y, gx) = pool.install(|| {
+        for i in 0..IM2COL_CASES.len() {
+            let (d, g, [x, wt, bias, gy]) = im2col_case(i);
+            let (want_y, want_gx, _) = naive_conv(&x, &wt, &bias, &gy, &d, &g);
+            let (y, gx) = pool(threads).install(|| {
                 (
                     conv_fwd_im2col(&x, &wt, Some(&bias), &d, &g),
                     conv_bwd_data_im2col(&gy, &wt, &d, &g),
