@@ -50,6 +50,10 @@ enum Command {
         /// not exist yet; `wick sweep` names its trials so).
         #[arg(long, value_name = "DIR", conflicts_with = "resume")]
         run_dir: Option<PathBuf>,
+        /// Train data-parallel as N processes on this machine, started over MPI
+        /// (`mpirun -n N`); `batch_size` is per process, as in PyTorch DDP.
+        #[arg(long, value_name = "N")]
+        nproc: Option<usize>,
     },
     /// Validate an experiment and print its model table; trains nothing.
     Check {
@@ -352,8 +356,31 @@ fn run(
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e @ RunError::Interrupted { .. }) => fail(&e.into(), EXIT_INTERRUPTED),
+        // every rank stops at the same step (the loss is the global batch's)
+        Err(e @ RunError::Diverged { .. }) => fail(&e.into(), EXIT_FAILED_RUN),
+        Err(e) if opts.group.world_size() > 1 => {
+            // the other ranks wait for this one in their next collective: end the job
+            let _ = fail(&e.into(), EXIT_FAILED_RUN);
+            opts.group.abort(i32::from(EXIT_FAILED_RUN))
+        }
         Err(e) => fail(&e.into(), EXIT_FAILED_RUN),
     }
+}
+
+/// The backend a `--nproc` launch starts: the experiment's (or the resumed run's)
+/// `[distributed] backend`, MPI by default.
+fn backend_of(
+    experiment: Option<&std::path::Path>,
+    resume: Option<&std::path::Path>,
+    set: &[Override],
+) -> wick_runner::distributed::Backend {
+    let exp = match (experiment, resume) {
+        (Some(e), _) => load_experiment_with(e, set).ok(),
+        (None, Some(dir)) => wick_runner::rundir::load_run_config(dir).ok(),
+        (None, None) => None,
+    };
+    exp.and_then(|e| e.distributed.map(|d| d.backend))
+        .unwrap_or_default()
 }
 
 /// `wick data`: the report printed, the grid written.
@@ -429,8 +456,21 @@ fn dispatch(command: Command) -> ExitCode {
             runs_dir,
             no_progress,
             run_dir,
+            nproc,
         } => {
+            if let Some(n) = nproc.filter(|&n| n > 1) {
+                if crate::distributed::launched_rank().is_some() {
+                    eprintln!("error: --nproc inside a job that a launcher started already");
+                    return ExitCode::from(EXIT_FAILED_RUN);
+                }
+                return crate::distributed::launch(n, backend_of(experiment.as_deref(), resume.as_deref(), &set));
+            }
+            let group = match crate::distributed::join() {
+                Ok(g) => g,
+                Err(e) => return fail(&e, EXIT_FAILED_RUN),
+            };
             let opts = RunOptions {
+                group,
                 runs_dir,
                 run_dir,
                 progress: !no_progress && std::io::stderr().is_terminal(),

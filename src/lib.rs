@@ -22,6 +22,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cli;
+mod distributed;
 mod logging;
 pub mod process;
 

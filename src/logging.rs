@@ -1,7 +1,8 @@
 //! The `wick` program's logging: one `tracing` subscriber for the process, with plain
 //! lines on the terminal (as the PyTorch course prints them, above the progress bars)
 //! and wick-runner's JSON layer for each run directory's `log.jsonl`. `RUST_LOG`
-//! filters both.
+//! filters both. In a distributed run, the ranks other than 0 print only warnings and
+//! errors (unless `RUST_LOG` says otherwise), each line prefixed with `[rank N]`.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -11,17 +12,24 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter}
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
+use tracing_subscriber::{EnvFilter, Layer};
 use wick_runner::logging::{env_filter, run_log_layer, suspend_bars};
 
 /// Installs the global subscriber (once; later calls do nothing).
 pub fn init() {
+    let rank = crate::distributed::launched_rank();
     // `wick::exit` events (the final error) are printed by the binary itself on stderr,
     // whatever RUST_LOG says; the terminal layer leaves them to log.jsonl.
-    let term_filter =
-        env_filter().add_directive("wick::exit=off".parse().expect("a valid directive"));
+    let filter = match rank {
+        Some(r) if r > 0 && std::env::var_os("RUST_LOG").is_none() => EnvFilter::new("warn"),
+        _ => env_filter(),
+    };
+    let term_filter = filter.add_directive("wick::exit=off".parse().expect("a valid directive"));
+    let prefix = rank
+        .filter(|&r| r > 0)
+        .map_or_else(String::new, |r| format!("[rank {r}] "));
     let term = tracing_subscriber::fmt::layer()
-        .event_format(Plain)
+        .event_format(Plain { prefix })
         .with_writer(TermWriter)
         .with_filter(term_filter);
     let _ = tracing_subscriber::registry()
@@ -30,8 +38,11 @@ pub fn init() {
         .try_init();
 }
 
-/// Terminal lines: the message alone for info, `warning:`/`error:` prefixes otherwise.
-struct Plain;
+/// Terminal lines: the message alone for info, `warning:`/`error:` prefixes otherwise
+/// (after the rank's prefix, in a distributed run).
+struct Plain {
+    prefix: String,
+}
 
 impl<S, N> FormatEvent<S, N> for Plain
 where
@@ -44,6 +55,7 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        write!(w, "{}", self.prefix)?;
         match *event.metadata().level() {
             Level::ERROR => write!(w, "error: ")?,
             Level::WARN => write!(w, "warning: ")?,

@@ -25,6 +25,8 @@
 pub fn tune_for_training() {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // a rank of a distributed run shares the machine with the others on it
+        let n = crate::distributed::threads(n);
         // SAFETY (set_var): called before any other thread exists (documented above).
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }

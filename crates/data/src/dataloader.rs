@@ -161,6 +161,8 @@ pub struct DataLoader {
     prefetch: usize,
     seed: u64,
     device: Device,
+    /// `(replicas, rank)` of a sharded loader ([`DataLoader::shard`]), `(1, 0)` else.
+    shard: (usize, usize),
 }
 
 impl DataLoader {
@@ -182,6 +184,31 @@ impl DataLoader {
             prefetch: cfg.prefetch_factor.unwrap_or(2),
             seed,
             device,
+            shard: (1, 0),
+        })
+    }
+
+    /// This loader's share of each epoch as rank `rank` of `replicas` processes
+    /// (`DataLoader(ds, sampler=DistributedSampler(ds, num_replicas, rank))` in
+    /// PyTorch): its sampler wrapped in a [`DistributedSampler`] (the order padded to a
+    /// multiple of `replicas`, every `replicas`-th index from `rank` on), the batch size
+    /// per process. The sample at position `p` of the shard is at `p · replicas + rank`
+    /// of the whole epoch's order and its random transforms are that position's: a
+    /// sample is augmented the same whatever the number of processes.
+    ///
+    /// # Errors
+    /// A `rank` not below `replicas`.
+    ///
+    /// [`DistributedSampler`]: crate::sampler::DistributedSampler
+    pub fn shard(self, replicas: usize, rank: usize) -> Result<Self> {
+        let batches = self.batches.map_sampler(|inner| {
+            crate::sampler::DistributedSampler::new(inner, replicas, rank, false)
+                .map(|s| Box::new(s) as Box<dyn crate::sampler::Sampler>)
+        })?;
+        Ok(Self {
+            batches,
+            shard: (replicas, rank),
+            ..self
         })
     }
 
@@ -255,6 +282,7 @@ impl DataLoader {
             batch_size: self.batches.batch_size(),
             seed: self.seed,
             epoch,
+            shard: self.shard,
         };
         let source = if self.num_workers == 0 || start == n_batches {
             Source::Inline
@@ -323,6 +351,7 @@ struct Job {
     batch_size: usize,
     seed: u64,
     epoch: u64,
+    shard: (usize, usize),
 }
 
 impl Job {
@@ -333,7 +362,9 @@ impl Job {
         for pos in start..end {
             let idx = self.indices[pos];
             let s = self.dataset.get(idx)?;
-            let mut rng = SeedRng::stream(self.seed, "transform", &[self.epoch, pos as u64]);
+            let (replicas, rank) = self.shard;
+            let global = (pos * replicas + rank) as u64;
+            let mut rng = SeedRng::stream(self.seed, "transform", &[self.epoch, global]);
             let mut inputs = Vec::with_capacity(1 + s.extra.len());
             for x in std::iter::once(s.input).chain(s.extra) {
                 inputs.push(self.transform.apply(x, &mut rng)?);
@@ -499,6 +530,41 @@ mod tests {
             assert_eq!(all(&l, 3), want, "num_workers = {w}");
         }
         assert_ne!(all(&l0, 4).1, want.1, "a new epoch reshuffles");
+    }
+
+    /// Two ranks with batch 4 see, batch by batch, the samples of one process with batch
+    /// 8 over the same order (24 samples: 23 padded by the first), each augmented as
+    /// there: sample `p` of rank `r`'s shard is sample `2p + r` of the whole epoch.
+    #[test]
+    fn shards_make_up_the_global_batches_with_the_same_augmentation() {
+        let cfg = |batch_size| DataLoaderConfig {
+            batch_size,
+            shuffle: true,
+            ..Default::default()
+        };
+        let whole = all(&loader(cfg(8)), 1);
+        let ranks: Vec<_> = (0..2)
+            .map(|r| all(&loader(cfg(4)).shard(2, r).unwrap(), 1))
+            .collect();
+        assert_eq!(ranks[0].1.len(), 3);
+        let order = loader(cfg(8)).epoch_indices(1);
+        for b in 0..3 {
+            for p in 0..4 {
+                for (r, (x, y)) in ranks.iter().enumerate() {
+                    let g = 8 * b + 2 * p + r;
+                    let want = if g < 23 {
+                        (whole.0[b][4 * (g - 8 * b)..][..4].to_vec(), whole.1[b][g - 8 * b])
+                    } else {
+                        // the padding repeats the order's first sample, as torch does
+                        let first = order[0];
+                        (x[b][4 * p..][..4].to_vec(), (first % 10) as u32)
+                    };
+                    assert_eq!(y[b][p], want.1, "batch {b} sample {p} rank {r}");
+                    assert_eq!(x[b][4 * p..][..4], want.0[..], "batch {b} sample {p} rank {r}");
+                }
+            }
+        }
+        assert!(loader(cfg(4)).shard(2, 2).is_err());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use candle_core::Tensor;
 /// A group of processes that train one model together (`torch.distributed`'s default
 /// process group): each knows its rank and the world size, and the collectives are
 /// called by every rank in the same order.
-pub trait ProcessGroup: Send + Sync {
+pub trait ProcessGroup: Send + Sync + std::fmt::Debug {
     /// This process, `0..world_size` (`dist.get_rank()`).
     fn rank(&self) -> usize;
     /// Processes in the group (`dist.get_world_size()`).

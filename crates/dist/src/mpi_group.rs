@@ -33,6 +33,15 @@ struct Inner {
 // goes through the `Mutex` around `Inner`.
 unsafe impl Send for Inner {}
 
+impl std::fmt::Debug for Mpi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mpi")
+            .field("rank", &self.rank)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Mpi {
     /// Initializes MPI and joins the world the launcher started.
     ///

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use wick_data::datasets::{random_split, DatasetContext, SplitLengths};
 use wick_data::transforms::Compose;
 use wick_data::{data_root, DataLoader, Dataset, Split};
+use wick_dist::ProcessGroup;
 use wick_nn::{BuildCtx, Sequential};
 use wick_tensor::SeedRng;
 
@@ -230,7 +231,10 @@ fn check_data(
 /// How `wick run` trains: where the run directory is, whether progress bars are drawn,
 /// the flag a Ctrl-C handler sets, and the config that checkpoints must match.
 pub(crate) struct Around<'a> {
-    pub dir: RunDir,
+    /// The run directory; `None` on the ranks of a distributed run that do not write it.
+    pub dir: Option<RunDir>,
+    /// The processes training together (a world of one outside a launcher).
+    pub group: Arc<dyn ProcessGroup>,
     pub progress: bool,
     pub mirrors: Option<&'a [String]>,
     pub stop: Arc<AtomicBool>,
@@ -266,7 +270,7 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     if around.load_weights {
         load_weights(exp, &model)?;
     }
-    let train = loader(exp, &exp.data.train, train_ds, &device)?;
+    let mut train = loader(exp, &exp.data.train, train_ds, &device)?;
     let test = match (&exp.data.test, test_ds) {
         (Some(cfg), Some(ds)) => Some(loader(exp, cfg, ds, &device)?),
         _ => None,
@@ -274,14 +278,20 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     check_data(exp, &model, &classes, [Some(&train), test.as_ref()])?;
     let task = Task::of(&exp.loss)?;
     let holdout = holdout_indices(exp, &train, test.as_ref())?;
-    let boundary = DecisionBoundary::new(
-        around.dir.path.join("plots"),
-        task,
-        &device,
-        exp.model.input(),
-        train.dataset().as_ref(),
-        test.as_ref().map(|t| t.dataset().as_ref()),
-    );
+    let boundary = around.dir.as_ref().and_then(|dir| {
+        DecisionBoundary::new(
+            dir.path.join("plots"),
+            task,
+            &device,
+            exp.model.input(),
+            train.dataset().as_ref(),
+            test.as_ref().map(|t| t.dataset().as_ref()),
+        )
+    });
+    let group = Arc::clone(&around.group);
+    if group.world_size() > 1 {
+        train = train.shard(group.world_size(), group.rank())?;
+    }
     let order = input_order(exp, train.dataset().as_ref());
     let mut trainer = trainer(exp, model)?.route_inputs(order);
     if exp.model.inputs.len() == 1 {
@@ -291,26 +301,51 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     if let Some(test) = test {
         trainer = trainer.test_loader(test);
     }
-    let ckpts = around.dir.path.join("checkpoints");
+    let trainer = callbacks(exp, trainer, around, &classes, boundary);
+    Ok(Built {
+        trainer,
+        device,
+        task,
+        classes,
+        holdout,
+    })
+}
+
+/// `wick run`'s callbacks: the run directory's records (TensorBoard's too, unless
+/// `[log] tensorboard = false`), progress, early stopping, checkpoints and the Ctrl-C
+/// stop; on the ranks of a distributed run that do not write, only what stops the run
+/// (the same decisions as rank 0's), and the data-parallel side of the trainer.
+fn callbacks(
+    exp: &Experiment,
+    mut trainer: Trainer<Sequential>,
+    around: Around<'_>,
+    classes: &[String],
+    boundary: Option<DecisionBoundary>,
+) -> Trainer<Sequential> {
+    let mut stop = around.stop;
+    if around.group.world_size() > 1 {
+        let (dp, agreed) = crate::distributed::data_parallel(exp, &around.group, stop);
+        trainer = trainer.data_parallel(dp);
+        stop = agreed;
+    }
     let c = &exp.train.checkpoint;
-    let tensorboard = exp.log.tensorboard.then(|| {
-        let (config, _) = &around.config;
-        let dir = around.dir.path.clone();
-        TensorBoard::new(dir, config.clone(), exp.extra_metrics(), &around.overrides)
-    });
-    trainer = trainer.callback(RunRecord::new(
-        around.dir,
-        classes.clone(),
-        exp.metrics.clone(),
-        around.config,
-    ));
-    if let Some(tb) = tensorboard {
-        trainer = trainer.callback(tb);
+    let ckpts = around.dir.as_ref().map(|d| d.path.join("checkpoints"));
+    if let Some(dir) = around.dir {
+        let tensorboard = exp.log.tensorboard.then(|| {
+            let (config, _) = &around.config;
+            let path = dir.path.clone();
+            TensorBoard::new(path, config.clone(), exp.extra_metrics(), &around.overrides)
+        });
+        let (metrics, config) = (exp.metrics.clone(), around.config);
+        trainer = trainer.callback(RunRecord::new(dir, classes.to_vec(), metrics, config));
+        if let Some(tb) = tensorboard {
+            trainer = trainer.callback(tb);
+        }
+        if let Some(b) = boundary {
+            trainer = trainer.callback(b);
+        }
+        trainer = trainer.callback(ProgressLog::new(around.progress));
     }
-    if let Some(b) = boundary {
-        trainer = trainer.callback(b);
-    }
-    trainer = trainer.callback(ProgressLog::new(around.progress));
     if let Some(e) = &exp.train.early_stopping {
         let mut early = EarlyStopping::new(&e.monitor, e.patience).min_delta(e.min_delta);
         if let Some(mode) = e.mode {
@@ -321,21 +356,15 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     if let Some(c) = &exp.train.converged {
         trainer = trainer.callback(Converged::new(c.eps));
     }
-    let trainer = trainer
-        .callback(
+    if let Some(ckpts) = ckpts {
+        trainer = trainer.callback(
             Checkpoints::every_n_epochs(ckpts, c.every_n_epochs)
                 .every_n_steps(c.every_n_steps)
                 .keep_last(c.keep_last)
                 .best(&exp.best_metric(), c.mode),
-        )
-        .callback(StopOn::flag(around.stop));
-    Ok(Built {
-        trainer,
-        device,
-        task,
-        classes,
-        holdout,
-    })
+        );
+    }
+    trainer.callback(StopOn::flag(stop))
 }
 
 /// The indices `load_data`'s `holdout` split took for training and testing (the same

@@ -19,6 +19,7 @@ pub const MAY_CHANGE: &[&str] = &[
     "train.converged",
     "train.checkpoint",
     "log",
+    "distributed",
 ];
 
 /// One key whose value differs between two configs.

@@ -30,6 +30,9 @@ pub enum RunError {
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The processes of a distributed run could not start or talk to each other.
+    #[error("distributed: {0}")]
+    Distributed(#[from] wick_dist::Error),
     /// A run directory cannot be resumed or evaluated.
     #[error("{0}")]
     RunDir(String),

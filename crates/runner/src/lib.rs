@@ -14,6 +14,7 @@ pub mod config_change;
 pub mod data_info;
 mod decode;
 pub mod diagnostic;
+pub mod distributed;
 mod error;
 pub mod export;
 mod export_model;

@@ -46,6 +46,8 @@ struct RawExperiment {
     #[serde(default)]
     predict: Option<PredictConfig>,
     #[serde(default)]
+    distributed: Option<crate::distributed::DistributedConfig>,
+    #[serde(default)]
     sweep: Option<toml::Value>,
 }
 
@@ -208,6 +210,7 @@ impl Experiment {
             metrics: raw.metrics,
             log: raw.log,
             predict: raw.predict,
+            distributed: raw.distributed,
             sweep: raw
                 .sweep
                 .map(|s| crate::sweep_config::SweepConfig::decode(&s, &root().key("sweep")))

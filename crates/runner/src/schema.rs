@@ -61,6 +61,9 @@ pub struct Experiment {
     /// `[predict]`: inputs to run the trained model on, printed at the end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predict: Option<PredictConfig>,
+    /// `[distributed]`: how the ranks of a data-parallel run work together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<crate::distributed::DistributedConfig>,
     /// `[sweep]`: what `wick sweep` varies (`wick run` trains the file as written). Not
     /// part of a run's resolved config: a trial is one configuration of it.
     #[serde(skip)]

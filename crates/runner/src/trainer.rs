@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
+use wick_dist::ProcessGroup;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub struct RunOptions {
     /// The run directory itself, instead of a new `runs_dir/<name>/<timestamp>` (a
     /// sweep's trial); it must not exist yet.
     pub run_dir: Option<PathBuf>,
+    /// The processes training together: rank 0 writes the run directory (a world of
+    /// one by default).
+    pub group: Arc<dyn ProcessGroup>,
 }
 
 impl Default for RunOptions {
@@ -47,6 +51,7 @@ impl Default for RunOptions {
             overrides: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             run_dir: None,
+            group: Arc::new(wick_dist::Single),
         }
     }
 }
@@ -88,17 +93,17 @@ impl<'a> Run<'a> {
     fn new(
         exp: &'a Experiment,
         opts: &'a RunOptions,
-        dir: RunDir,
+        (dir, path): (Option<RunDir>, PathBuf),
         started: String,
         load_weights: bool,
     ) -> Result<Self, RunError> {
         let config = exp.to_toml();
         let config_md5 = md5_hex(config.as_bytes());
-        let path = dir.path.clone();
         let built = build(
             exp,
             Around {
                 dir,
+                group: Arc::clone(&opts.group),
                 progress: opts.progress,
                 mirrors: opts.mirrors.as_deref(),
                 stop: Arc::clone(&opts.stop),
@@ -119,8 +124,16 @@ impl<'a> Run<'a> {
         })
     }
 
+    /// Whether this process writes the run directory (rank 0).
+    fn writes(&self) -> bool {
+        crate::distributed::writes(self.opts.group.as_ref())
+    }
+
     fn write_meta(&self, ended: Option<String>) -> Result<(), RunError> {
-        let meta = serde_json::json!({
+        if !self.writes() {
+            return Ok(());
+        }
+        let mut meta = serde_json::json!({
             "wick_version": env!("CARGO_PKG_VERSION"),
             "name": self.exp.name,
             "seed": self.exp.seed,
@@ -133,6 +146,10 @@ impl<'a> Run<'a> {
             "ended": ended,
             "peak_rss_mib": logging::peak_rss_mib(),
         });
+        let group = self.opts.group.as_ref();
+        if group.world_size() > 1 || self.exp.distributed.is_some() {
+            meta["distributed"] = crate::distributed::meta(self.exp, group);
+        }
         let text = serde_json::to_string_pretty(&meta).unwrap_or_default();
         rundir::write_atomic(&self.dir, "meta.json", text.as_bytes())?;
         Ok(())
@@ -159,7 +176,7 @@ impl<'a> Run<'a> {
     /// After the last epoch: `[predict]`, `meta.json`'s end, the summary line.
     fn finish(self, stopped_early: Option<String>) -> Result<RunReport, RunError> {
         let b = &self.built;
-        if let Some(p) = &self.exp.predict {
+        if let (Some(p), true) = (&self.exp.predict, self.writes()) {
             let model = b.trainer.model();
             crate::predict::print_all(p, model, (b.task, &b.classes), &b.device, "after training")?;
         }
@@ -200,40 +217,60 @@ fn best_epoch(exp: &Experiment, history: &[EpochStats]) -> Option<(String, f64, 
     m.best.map(|(v, e)| (metric, v, e))
 }
 
-/// Trains an experiment and writes its run directory.
+/// Trains an experiment and writes its run directory (in a distributed run, rank 0
+/// writes it and every rank trains).
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
-    let dir = match &opts.run_dir {
-        Some(path) => RunDir::create_at(path, &exp.extra_metrics())?,
-        None => RunDir::create(&opts.runs_dir, &exp.name, &exp.extra_metrics())?,
+    crate::distributed::check_backend(exp, opts.group.as_ref())?;
+    let writes = crate::distributed::writes(opts.group.as_ref());
+    let dir = if writes {
+        let dir = match &opts.run_dir {
+            Some(path) => RunDir::create_at(path, &exp.extra_metrics())?,
+            None => RunDir::create(&opts.runs_dir, &exp.name, &exp.extra_metrics())?,
+        };
+        logging::log_to_file(&dir.path.join("log.jsonl"))?;
+        Some(dir)
+    } else {
+        None
     };
-    logging::log_to_file(&dir.path.join("log.jsonl"))?;
-    let path = dir.path.clone();
-    let run = Run::new(exp, opts, dir, chrono::Local::now().to_rfc3339(), true)?;
-    rundir::write_atomic(&path, "config.toml", exp.to_toml().as_bytes())?;
-    let summary = run.built.trainer.model().summary();
-    rundir::write_atomic(&path, "summary.txt", format!("{summary}\n").as_bytes())?;
-    rundir::write_classes(&path, &run.built.classes)?;
-    if let Some(parts) = &run.built.holdout {
-        rundir::write_holdout(&path, parts)?;
+    let path = crate::distributed::share_path(
+        opts.group.as_ref(),
+        dir.as_ref().map(|d| d.path.clone()),
+    )?;
+    let run = Run::new(exp, opts, (dir, path), chrono::Local::now().to_rfc3339(), true)?;
+    if writes {
+        run.write_files()?;
     }
-    run.write_meta(None)?;
-    tracing::info!(run_dir = %path.display(), "run directory: {}", path.display());
-    if let Some(p) = &exp.predict {
-        let b = &run.built;
+    run.fit()
+}
+
+impl Run<'_> {
+    /// The run directory's files written before training (`config.toml`,
+    /// `summary.txt`, the classes, the holdout split, `meta.json`), and `[predict]`'s
+    /// `before`.
+    fn write_files(&self) -> Result<(), RunError> {
+        let (exp, path) = (self.exp, &self.dir);
+        rundir::write_atomic(path, "config.toml", exp.to_toml().as_bytes())?;
+        let summary = self.built.trainer.model().summary();
+        rundir::write_atomic(path, "summary.txt", format!("{summary}\n").as_bytes())?;
+        rundir::write_classes(path, &self.built.classes)?;
+        if let Some(parts) = &self.built.holdout {
+            rundir::write_holdout(path, parts)?;
+        }
+        self.write_meta(None)?;
+        tracing::info!(run_dir = %path.display(), "run directory: {}", path.display());
+        let Some(p) = &exp.predict else {
+            return Ok(());
+        };
+        let b = &self.built;
         let model = b.trainer.model();
         // the parameters' names are checked before any training
         crate::predict::named_values(p, model)?;
         if p.before {
-            crate::predict::print_all(
-                p,
-                model,
-                (b.task, &b.classes),
-                &b.device,
-                "before training",
-            )?;
+            let what = (b.task, &b.classes[..]);
+            crate::predict::print_all(p, model, what, &b.device, "before training")?;
         }
+        Ok(())
     }
-    run.fit()
 }
 
 /// Continues the run in `run_dir` from its `last` checkpoint (`wick run --resume`),
@@ -245,23 +282,39 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
 /// `meta.json` as `resumed_with`, and `config.toml` is rewritten with them.
 pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> {
     let exp = resume_config(run_dir, &opts.overrides)?;
+    crate::distributed::check_backend(&exp, opts.group.as_ref())?;
+    let writes = crate::distributed::writes(opts.group.as_ref());
     // Peek at the state first: the run directory's metric files are cut back to it.
-    let (last, peek) = newest_whole_checkpoint(run_dir)?;
+    // Rank 0 picks the checkpoint (moving damaged ones aside); every rank loads it.
+    let found = writes.then(|| newest_whole_checkpoint(run_dir)).transpose()?;
+    let last = crate::distributed::share_path(
+        opts.group.as_ref(),
+        found.as_ref().map(|(folder, _)| folder.clone()),
+    )?;
+    let peek = match found {
+        Some((_, peek)) => peek,
+        None => checkpoint::load(&last, &Device::Cpu)?,
+    };
     let raised_epochs = saved_epochs(&peek).is_some_and(|e| exp.train.epochs > e);
     let st = &peek.state;
-    let dir = RunDir::reopen(run_dir, st.step, st.history.len(), &exp.extra_metrics())?;
-    logging::log_to_file(&dir.path.join("log.jsonl"))?;
+    let dir = if writes {
+        let dir = RunDir::reopen(run_dir, st.step, st.history.len(), &exp.extra_metrics())?;
+        logging::log_to_file(&dir.path.join("log.jsonl"))?;
+        Some(dir)
+    } else {
+        None
+    };
     let started = rundir::meta_field::<String>(run_dir, "started")
         .unwrap_or_else(|| chrono::Local::now().to_rfc3339());
     let first = RunOptions {
         overrides: rundir::meta_field(run_dir, "overrides").unwrap_or_default(),
         ..opts.clone()
     };
-    let mut run = Run::new(&exp, &first, dir, started, false)?;
+    let mut run = Run::new(&exp, &first, (dir, run_dir.to_path_buf()), started, false)?;
     run.resumed_with = opts.overrides.clone();
     let device = run.built.device.clone();
     run.built.trainer.resume_from(&last, &device)?;
-    if !opts.overrides.is_empty() {
+    if writes && !opts.overrides.is_empty() {
         rundir::write_atomic(run_dir, "config.toml", exp.to_toml().as_bytes())?;
     }
     if raised_epochs {

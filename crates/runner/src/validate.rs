@@ -25,7 +25,32 @@ impl Experiment {
         self.validate_training()?;
         self.validate_predict()?;
         self.validate_metrics()?;
-        self.validate_monitors()
+        self.validate_monitors()?;
+        self.validate_distributed()
+    }
+
+    /// `[distributed]`: positive bucket size and timeout.
+    fn validate_distributed(&self) -> Result<(), Diagnostic> {
+        let Some(d) = &self.distributed else {
+            return Ok(());
+        };
+        let at = root().key("distributed");
+        if d.bucket_cap_mb.is_nan() || d.bucket_cap_mb <= 0.0 {
+            return Err(Diagnostic::value(
+                at.key("bucket_cap_mb"),
+                "bucket_cap_mb must be a positive number of megabytes",
+            )
+            .with_label("not positive")
+            .with_help("PyTorch's DistributedDataParallel uses bucket_cap_mb = 25"));
+        }
+        if d.timeout == 0 {
+            return Err(Diagnostic::value(
+                at.key("timeout"),
+                "timeout must be at least 1 second",
+            )
+            .with_label("zero"));
+        }
+        Ok(())
     }
 
     /// `name`: a folder name.

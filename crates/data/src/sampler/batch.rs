@@ -20,6 +20,18 @@ impl BatchSampler {
         }
     }
 
+    /// The same batches over the sampler that `f` makes of this one's (a
+    /// `DistributedSampler` around it).
+    pub fn map_sampler<E>(
+        self,
+        f: impl FnOnce(Box<dyn Sampler>) -> Result<Box<dyn Sampler>, E>,
+    ) -> Result<Self, E> {
+        Ok(Self {
+            sampler: f(self.sampler)?,
+            ..self
+        })
+    }
+
     /// The underlying sampler.
     pub fn sampler(&self) -> &dyn Sampler {
         self.sampler.as_ref()

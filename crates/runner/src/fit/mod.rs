@@ -22,6 +22,7 @@
 
 mod callback;
 mod checkpoints;
+mod data_parallel;
 mod embedding;
 mod evaluate;
 mod feed;
@@ -31,6 +32,7 @@ mod stopping;
 
 pub use callback::{Callback, Control, Snapshot, StepEnd, View};
 pub use checkpoints::Checkpoints;
+pub use data_parallel::DataParallel;
 pub(crate) use evaluate::evaluate;
 pub use feed::Feed;
 pub(crate) use stats::batch_total;
@@ -41,7 +43,9 @@ use crate::error::RunError;
 use crate::metrics::MetricsConfig;
 use crate::pending::PendingMetrics;
 use crate::task::Task;
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor};
+use data_parallel::StepSums;
 use std::sync::Arc;
 use std::time::Instant;
 use wick_data::{Batch, DataLoader};
@@ -155,6 +159,9 @@ pub struct Trainer<M: Layer = Box<dyn Layer>> {
     callbacks: Vec<Box<dyn Callback>>,
     feed: Feed,
     state: TrainerState,
+    data_parallel: Option<DataParallel>,
+    /// The last step's numbers summed over the ranks (a data-parallel run).
+    global: Option<StepSums>,
 }
 
 impl<M: Layer> Trainer<M> {
@@ -178,7 +185,17 @@ impl<M: Layer> Trainer<M> {
             callbacks: Vec::new(),
             feed: Feed::default(),
             state: TrainerState::default(),
+            data_parallel: None,
+            global: None,
         }
+    }
+
+    /// Trains as one rank of a data-parallel job (PyTorch's
+    /// `DistributedDataParallel(model)`): see [`DataParallel`]. The loaders must be
+    /// this rank's shards ([`DataLoader::shard`] for the training loader).
+    pub fn data_parallel(mut self, dp: DataParallel) -> Self {
+        self.data_parallel = Some(dp);
+        self
     }
 
     /// An LR scheduler, stepped at its own interval (per epoch, or per batch for
@@ -323,7 +340,11 @@ impl<M: Layer> Trainer<M> {
         let loss = task
             .loss(self.loss.as_ref(), &outputs, &target)
             .map_err(RunError::from)?;
-        let value = if wick_tensor::device_path::cpu_kernel(&loss) {
+        // in a data-parallel run the loss is checked once summed over the ranks: every
+        // rank must reach the all-reduce
+        let value = if self.data_parallel.is_some() {
+            None
+        } else if wick_tensor::device_path::cpu_kernel(&loss) {
             let l = f64::from(
                 loss.to_dtype(DType::F32)
                     .and_then(|l| l.to_scalar::<f32>())
@@ -336,7 +357,20 @@ impl<M: Layer> Trainer<M> {
         } else {
             None
         };
-        self.optimize(&loss)?;
+        let mine = self.step_sums(task, &loss, &output, &target, batch.len)?;
+        let (grads, global) = self.backward(&loss, mine)?;
+        let value = match global {
+            Some(g) => {
+                let l = g.loss(self.summed());
+                if !l.is_finite() {
+                    return Err(StepError::NonFinite(l));
+                }
+                Some(l)
+            }
+            None => value,
+        };
+        self.global = global;
+        self.optimize(grads)?;
         Ok(StepOut {
             loss,
             value,
@@ -345,9 +379,46 @@ impl<M: Layer> Trainer<M> {
         })
     }
 
-    /// Backward, clipping, the optimizer's step and a per-batch scheduler.
-    fn optimize(&mut self, loss: &Tensor) -> Result<(), RunError> {
+    /// This rank's loss and counts of the step, in a data-parallel run.
+    fn step_sums(
+        &self,
+        task: Task,
+        loss: &Tensor,
+        output: &Tensor,
+        target: &Tensor,
+        len: usize,
+    ) -> Result<Option<StepSums>, RunError> {
+        let Some(dp) = &self.data_parallel else {
+            return Ok(None);
+        };
+        let l = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
+        let (hits, counted) = task.hits(output, target)?;
+        Ok(Some(StepSums {
+            loss_total: batch_total(l, len, self.summed()),
+            len: len as f64,
+            hits,
+            counted: counted as f64,
+            stop: if dp.asked_to_stop() { 1.0 } else { 0.0 },
+        }))
+    }
+
+    /// `loss.backward()`; in a data-parallel run, the gradients averaged over the ranks
+    /// and `mine` summed over them.
+    fn backward(
+        &mut self,
+        loss: &Tensor,
+        mine: Option<StepSums>,
+    ) -> Result<(GradStore, Option<StepSums>), RunError> {
         let mut grads = loss.backward()?;
+        let global = match (&self.data_parallel, mine) {
+            (Some(dp), Some(m)) => Some(dp.reduce(&mut grads, self.optimizer.params(), m)?),
+            _ => None,
+        };
+        Ok((grads, global))
+    }
+
+    /// Clipping, the optimizer's step and a per-batch scheduler.
+    fn optimize(&mut self, mut grads: GradStore) -> Result<(), RunError> {
         if let Some(c) = &self.clip_grad_norm {
             c.apply_in_place(&mut grads, self.optimizer.params())?;
         }
@@ -404,6 +475,9 @@ impl<M: Layer> Trainer<M> {
             .clone()
             .ok_or_else(|| RunError::Mismatch("the trainer has no training loader".into()))?;
         let task = self.task()?;
+        if let Some(dp) = &self.data_parallel {
+            dp.broadcast_model(&self.model)?;
+        }
         self.each(|cb, v| cb.on_fit_start(v).map(|()| Control::Continue))?;
         let mut stopped = None;
         while !self.state.finished && self.state.epoch <= self.epochs {
@@ -441,6 +515,9 @@ impl<M: Layer> Trainer<M> {
         let seconds = sums.seconds + pass.t0.elapsed().as_secs_f64();
         let mut stats = sums.stats(epoch, task, seconds, cpu);
         self.each(|cb, v| cb.on_train_epoch_end(v, &stats).map(|()| Control::Continue))?;
+        if let (Some(dp), Some(_)) = (&self.data_parallel, &self.test_loader) {
+            dp.broadcast_buffers(&self.model)?;
+        }
         if let Some(ev) = self.evaluate()? {
             stats.record_test(&ev);
             self.each(|cb, v| {
@@ -517,6 +594,17 @@ impl<M: Layer> Trainer<M> {
         st.step += 1;
         st.batch += 1;
         let sums = &mut st.sums;
+        if let Some(g) = self.global.take() {
+            let l = g.loss(summed);
+            sums.running += l;
+            sums.loss_sum += g.loss_total;
+            sums.hits += g.hits;
+            sums.counted += g.counted as usize;
+            sums.seen += g.len as usize;
+            pass.last_loss = Some(l);
+            pass.fresh = true;
+            return Ok(());
+        }
         match out.value {
             None => {
                 let (hits, counted) = task.hits_tensor(&out.output, &out.target)?;

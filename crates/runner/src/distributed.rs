@@ -1,0 +1,163 @@
+//! `[distributed]` and what `wick run` does differently as one rank of a data-parallel
+//! job: which rank writes, how the ranks learn the run directory, what `meta.json` and
+//! `wick check` say about the job.
+//!
+//! ```toml
+//! [distributed]
+//! backend = "mpi"        # the engine: "mpi" (CPUs: mpirun, srun) or "nccl" (GPUs)
+//! bucket_cap_mb = 25     # DDP's gradient buckets
+//! timeout = 300          # seconds the ranks wait for each other at start-up
+//! ```
+//!
+//! The table may be left out: a process started by `mpirun` or `srun` joins its job
+//! over MPI all the same, and `batch_size` is per rank, as in PyTorch.
+
+use crate::error::RunError;
+use crate::fit::DataParallel;
+use crate::schema::Experiment;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use wick_dist::ProcessGroup;
+
+/// The engine the ranks talk over (`torch.distributed.init_process_group(backend)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// MPI (`mpirun`, `srun`): CPU clusters.
+    #[default]
+    Mpi,
+    /// NCCL: one process per GPU, started by torchrun's variables or `--nproc`.
+    Nccl,
+}
+
+impl Backend {
+    /// The name in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mpi => "mpi",
+            Self::Nccl => "nccl",
+        }
+    }
+}
+
+/// `[distributed]`: how the ranks of a data-parallel run work together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistributedConfig {
+    /// `mpi` (default) or `nccl`.
+    #[serde(default)]
+    pub backend: Backend,
+    /// The gradient buckets' size in MB (DDP's `bucket_cap_mb`, default 25).
+    #[serde(default = "bucket_cap_mb")]
+    pub bucket_cap_mb: f64,
+    /// Seconds the ranks wait for each other at start-up (default 300).
+    #[serde(default = "timeout")]
+    pub timeout: u64,
+}
+
+fn bucket_cap_mb() -> f64 {
+    wick_dist::bucket::DEFAULT_BUCKET_CAP_MB
+}
+fn timeout() -> u64 {
+    300
+}
+
+impl Default for DistributedConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::default(),
+            bucket_cap_mb: bucket_cap_mb(),
+            timeout: timeout(),
+        }
+    }
+}
+
+/// Whether this process writes the run directory (rank 0, or the only process).
+pub(crate) fn writes(group: &dyn ProcessGroup) -> bool {
+    group.rank() == 0
+}
+
+/// The run directory rank 0 made (`mine` on rank 0), on every rank.
+pub(crate) fn share_path(
+    group: &dyn ProcessGroup,
+    mine: Option<PathBuf>,
+) -> Result<PathBuf, RunError> {
+    let bytes = mine
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned().into_bytes())
+        .unwrap_or_default();
+    let got = group.broadcast_bytes(&bytes, 0)?;
+    Ok(PathBuf::from(String::from_utf8_lossy(&got).into_owned()))
+}
+
+/// The data-parallel side of the experiment's trainer in `group`, and the stop flag its
+/// callbacks read (set on every rank after the step at which any rank's `stop` was).
+pub(crate) fn data_parallel(
+    exp: &Experiment,
+    group: &Arc<dyn ProcessGroup>,
+    stop: Arc<AtomicBool>,
+) -> (DataParallel, Arc<AtomicBool>) {
+    let agreed = Arc::new(AtomicBool::new(false));
+    let cap = exp
+        .distributed
+        .as_ref()
+        .map_or_else(bucket_cap_mb, |d| d.bucket_cap_mb);
+    let dp = DataParallel::new(Arc::clone(group))
+        .bucket_cap_mb(cap)
+        .interrupt(stop, Arc::clone(&agreed));
+    (dp, agreed)
+}
+
+/// Refuses a job whose engine is not the one the file asks for.
+pub fn check_backend(exp: &Experiment, group: &dyn ProcessGroup) -> Result<(), RunError> {
+    let Some(d) = &exp.distributed else {
+        return Ok(());
+    };
+    if group.world_size() > 1 && group.backend() != d.backend.name() {
+        return Err(RunError::Mismatch(format!(
+            "[distributed] backend = \"{}\", but this job's {} processes talk over {}: start it with {}",
+            d.backend.name(),
+            group.world_size(),
+            group.backend(),
+            match d.backend {
+                Backend::Mpi => "mpirun -n N, srun, or wick run --nproc N",
+                Backend::Nccl => "torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR, ...) or wick run --nproc N",
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// `meta.json`'s `distributed`: the engine, the world, the hosts, the batch per rank
+/// and the global batch.
+pub(crate) fn meta(exp: &Experiment, group: &dyn ProcessGroup) -> serde_json::Value {
+    let per_rank = exp.data.train.loader.batch_size;
+    serde_json::json!({
+        "backend": group.backend(),
+        "world_size": group.world_size(),
+        "hosts": group.hosts(),
+        "batch_size_per_rank": per_rank,
+        "global_batch_size": per_rank * group.world_size(),
+    })
+}
+
+/// What `wick check` says about a distributed experiment (`None` without
+/// `[distributed]` and outside a launcher): the engine, the batch per rank and the
+/// global batch for `world` ranks (when known).
+pub fn describe(exp: &Experiment, world: Option<usize>) -> Option<String> {
+    if exp.distributed.is_none() && world.is_none() {
+        return None;
+    }
+    let backend = exp.distributed.as_ref().map_or(Backend::Mpi, |d| d.backend);
+    let b = exp.data.train.loader.batch_size;
+    let global = match world {
+        Some(w) => format!("global batch {} ({w} ranks)", b * w),
+        None => format!("global batch {b} × the number of ranks"),
+    };
+    Some(format!(
+        "distributed: {} backend; batch_size {b} per rank, {global}",
+        backend.name()
+    ))
+}

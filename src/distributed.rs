@@ -1,0 +1,146 @@
+//! The program's side of a distributed run: joining the job a launcher started (the
+//! process group), sharing the machine's cores between the ranks on it, and
+//! `wick run --nproc N`, which starts the ranks itself.
+
+use std::ffi::OsString;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use wick_dist::{Launch, LaunchKind, ProcessGroup};
+use wick_runner::distributed::Backend;
+
+/// This process's rank when a launcher started it in a job of several.
+pub(crate) fn launched_rank() -> Option<usize> {
+    Launch::detect().ok().flatten().map(|l| l.rank)
+}
+
+/// The threads this process computes with, out of `available` (the CPUs it may run
+/// on): when `mpirun`/`srun` bound it to some of the machine's cores, those; when it
+/// runs unbound beside other ranks on the same machine, an equal share of them.
+pub(crate) fn threads(available: usize) -> usize {
+    let Some(launch) = Launch::detect().ok().flatten() else {
+        return available;
+    };
+    // SAFETY: sysconf only reads a system setting.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    let online = usize::try_from(online).unwrap_or(available);
+    if available < online {
+        available
+    } else {
+        (available / launch.local_size.max(1)).max(1)
+    }
+}
+
+/// The process group this process belongs to: a world of one, or the job its launcher
+/// started (MPI under `mpirun`/`srun`).
+pub(crate) fn join() -> anyhow::Result<Arc<dyn ProcessGroup>> {
+    let Some(launch) = Launch::detect()? else {
+        return Ok(Arc::new(wick_dist::Single));
+    };
+    match launch.kind {
+        LaunchKind::Mpi => join_mpi(&launch),
+        LaunchKind::Torchrun => anyhow::bail!(
+            "started with torchrun's variables as rank {} of {}: that is the NCCL backend \
+             (GPUs), which this wick cannot run yet; on CPUs start it with `mpirun -n {}` or \
+             `wick run --nproc {}`",
+            launch.rank,
+            launch.world_size,
+            launch.world_size,
+            launch.world_size
+        ),
+    }
+}
+
+#[cfg(feature = "mpi")]
+fn join_mpi(_launch: &Launch) -> anyhow::Result<Arc<dyn ProcessGroup>> {
+    Ok(Arc::new(wick_dist::Mpi::init()?))
+}
+
+#[cfg(not(feature = "mpi"))]
+fn join_mpi(launch: &Launch) -> anyhow::Result<Arc<dyn ProcessGroup>> {
+    anyhow::bail!(
+        "started by an MPI launcher as rank {} of {}, but this wick was built without MPI: \
+         build it with `cargo build --release --features mpi` (Debian: apt-get install \
+         libopenmpi-dev libclang-dev)",
+        launch.rank,
+        launch.world_size
+    )
+}
+
+/// `wick run ... --nproc N` on one machine: this very command line, without `--nproc`,
+/// run as `N` ranks by `mpirun` (`$MPIRUN`, else `mpirun` on the PATH), unbound so that
+/// the ranks share the cores ([`threads`]), oversubscribed where `N` exceeds them.
+pub(crate) fn launch(nproc: usize, backend: Backend) -> ExitCode {
+    if backend == Backend::Nccl {
+        eprintln!(
+            "error: --nproc with [distributed] backend = \"nccl\": this wick cannot run NCCL \
+             yet; use backend = \"mpi\""
+        );
+        return ExitCode::from(1);
+    }
+    if !cfg!(feature = "mpi") {
+        eprintln!(
+            "error: --nproc {nproc} starts {nproc} ranks over MPI, but this wick was built \
+             without MPI: build it with `cargo build --release --features mpi`"
+        );
+        return ExitCode::from(1);
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find this program's path to start its ranks: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mpirun = std::env::var_os("MPIRUN").unwrap_or_else(|| "mpirun".into());
+    let mut cmd = Command::new(&mpirun);
+    cmd.args(["-n", &nproc.to_string(), "--oversubscribe", "--bind-to", "none"])
+        .arg(exe)
+        .args(without_nproc(std::env::args_os().skip(1)));
+    // Open MPI refuses to start as root unless told twice (containers run as root)
+    // SAFETY: geteuid only reads the process's user id.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    }
+    match cmd.status() {
+        Ok(s) => ExitCode::from(s.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)),
+        Err(e) => {
+            eprintln!(
+                "error: cannot start {}: {e} (install Open MPI: apt-get install openmpi-bin, or \
+                 set MPIRUN)",
+                mpirun.to_string_lossy()
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The arguments without `--nproc N` / `--nproc=N`.
+fn without_nproc(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a == "--nproc" {
+            skip = true;
+        } else if !a.to_string_lossy().starts_with("--nproc=") {
+            out.push(a);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ranks_get_the_command_line_without_nproc() {
+        let args = ["run", "x.toml", "--nproc", "2", "--set", "a=1", "--nproc=3"]
+            .map(OsString::from);
+        let got = without_nproc(args.into_iter());
+        assert_eq!(got, ["run", "x.toml", "--set", "a=1"].map(OsString::from));
+    }
+}
