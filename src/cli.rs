@@ -463,7 +463,10 @@ fn dispatch(command: Command) -> ExitCode {
                     eprintln!("error: --nproc inside a job that a launcher started already");
                     return ExitCode::from(EXIT_FAILED_RUN);
                 }
-                return crate::distributed::launch(n, backend_of(experiment.as_deref(), resume.as_deref(), &set));
+                return crate::distributed::launch(
+                    n,
+                    backend_of(experiment.as_deref(), resume.as_deref(), &set),
+                );
             }
             let group = match crate::distributed::join() {
                 Ok(g) => g,

@@ -93,9 +93,15 @@ pub(crate) fn launch(nproc: usize, backend: Backend) -> ExitCode {
     };
     let mpirun = std::env::var_os("MPIRUN").unwrap_or_else(|| "mpirun".into());
     let mut cmd = Command::new(&mpirun);
-    cmd.args(["-n", &nproc.to_string(), "--oversubscribe", "--bind-to", "none"])
-        .arg(exe)
-        .args(without_nproc(std::env::args_os().skip(1)));
+    cmd.args([
+        "-n",
+        &nproc.to_string(),
+        "--oversubscribe",
+        "--bind-to",
+        "none",
+    ])
+    .arg(exe)
+    .args(without_nproc(std::env::args_os().skip(1)));
     // Open MPI refuses to start as root unless told twice (containers run as root)
     // SAFETY: geteuid only reads the process's user id.
     if unsafe { libc::geteuid() } == 0 {
@@ -138,8 +144,8 @@ mod tests {
 
     #[test]
     fn the_ranks_get_the_command_line_without_nproc() {
-        let args = ["run", "x.toml", "--nproc", "2", "--set", "a=1", "--nproc=3"]
-            .map(OsString::from);
+        let args =
+            ["run", "x.toml", "--nproc", "2", "--set", "a=1", "--nproc=3"].map(OsString::from);
         let got = without_nproc(args.into_iter());
         assert_eq!(got, ["run", "x.toml", "--set", "a=1"].map(OsString::from));
     }

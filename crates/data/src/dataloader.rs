@@ -553,14 +553,21 @@ mod tests {
                 for (r, (x, y)) in ranks.iter().enumerate() {
                     let g = 8 * b + 2 * p + r;
                     let want = if g < 23 {
-                        (whole.0[b][4 * (g - 8 * b)..][..4].to_vec(), whole.1[b][g - 8 * b])
+                        (
+                            whole.0[b][4 * (g - 8 * b)..][..4].to_vec(),
+                            whole.1[b][g - 8 * b],
+                        )
                     } else {
                         // the padding repeats the order's first sample, as torch does
                         let first = order[0];
                         (x[b][4 * p..][..4].to_vec(), (first % 10) as u32)
                     };
                     assert_eq!(y[b][p], want.1, "batch {b} sample {p} rank {r}");
-                    assert_eq!(x[b][4 * p..][..4], want.0[..], "batch {b} sample {p} rank {r}");
+                    assert_eq!(
+                        x[b][4 * p..][..4],
+                        want.0[..],
+                        "batch {b} sample {p} rank {r}"
+                    );
                 }
             }
         }

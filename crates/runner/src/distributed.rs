@@ -15,11 +15,14 @@
 use crate::error::RunError;
 use crate::fit::DataParallel;
 use crate::schema::Experiment;
+use candle_core::DType;
+use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use wick_dist::ProcessGroup;
+use wick_nn::Layer;
 
 /// The engine the ranks talk over (`torch.distributed.init_process_group(backend)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -141,6 +144,41 @@ pub(crate) fn meta(exp: &Experiment, group: &dyn ProcessGroup) -> serde_json::Va
         "batch_size_per_rank": per_rank,
         "global_batch_size": per_rank * group.world_size(),
     })
+}
+
+/// Every rank's MD5 of its parameters (names, shapes and values), by rank: equal
+/// when the ranks trained in step, as they must; a warning names the ranks that differ.
+pub(crate) fn parameter_checksums(
+    group: &dyn ProcessGroup,
+    model: &dyn Layer,
+) -> Result<Vec<String>, RunError> {
+    let mut hash = Md5::new();
+    for p in model.parameters() {
+        let t = p.tensor().to_dtype(DType::F32)?.flatten_all()?;
+        hash.update(p.name.as_bytes());
+        hash.update(format!("{:?}", p.tensor().dims()).as_bytes());
+        for v in t.to_vec1::<f32>()? {
+            hash.update(v.to_le_bytes());
+        }
+    }
+    let mine: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let all = (0..group.world_size())
+        .map(|r| {
+            let got = group.broadcast_bytes(mine.as_bytes(), r)?;
+            Ok(String::from_utf8_lossy(&got).into_owned())
+        })
+        .collect::<Result<Vec<_>, RunError>>()?;
+    let differ: Vec<String> = (0..all.len())
+        .filter(|&r| all[r] != all[0])
+        .map(|r| r.to_string())
+        .collect();
+    if !differ.is_empty() && group.rank() == 0 {
+        tracing::warn!(
+            "the parameters of ranks {} differ from rank 0's: the ranks did not train in step",
+            differ.join(", ")
+        );
+    }
+    Ok(all)
 }
 
 /// What `wick check` says about a distributed experiment (`None` without

@@ -86,6 +86,8 @@ struct Run<'a> {
     wall: Instant,
     /// The `--set` overrides of a resume (`meta.json`'s `resumed_with`).
     resumed_with: Vec<String>,
+    /// Each rank's checksum of its parameters at the end (a distributed run).
+    checksums: Vec<String>,
 }
 
 impl<'a> Run<'a> {
@@ -121,6 +123,7 @@ impl<'a> Run<'a> {
             started,
             wall: Instant::now(),
             resumed_with: Vec::new(),
+            checksums: Vec::new(),
         })
     }
 
@@ -149,6 +152,9 @@ impl<'a> Run<'a> {
         let group = self.opts.group.as_ref();
         if group.world_size() > 1 || self.exp.distributed.is_some() {
             meta["distributed"] = crate::distributed::meta(self.exp, group);
+            if !self.checksums.is_empty() {
+                meta["distributed"]["parameter_md5"] = self.checksums.clone().into();
+            }
         }
         let text = serde_json::to_string_pretty(&meta).unwrap_or_default();
         rundir::write_atomic(&self.dir, "meta.json", text.as_bytes())?;
@@ -174,7 +180,12 @@ impl<'a> Run<'a> {
     }
 
     /// After the last epoch: `[predict]`, `meta.json`'s end, the summary line.
-    fn finish(self, stopped_early: Option<String>) -> Result<RunReport, RunError> {
+    fn finish(mut self, stopped_early: Option<String>) -> Result<RunReport, RunError> {
+        let group = Arc::clone(&self.opts.group);
+        if group.world_size() > 1 {
+            let model = self.built.trainer.model();
+            self.checksums = crate::distributed::parameter_checksums(group.as_ref(), model)?;
+        }
         let b = &self.built;
         if let (Some(p), true) = (&self.exp.predict, self.writes()) {
             let model = b.trainer.model();
@@ -232,11 +243,15 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
     } else {
         None
     };
-    let path = crate::distributed::share_path(
-        opts.group.as_ref(),
-        dir.as_ref().map(|d| d.path.clone()),
+    let path =
+        crate::distributed::share_path(opts.group.as_ref(), dir.as_ref().map(|d| d.path.clone()))?;
+    let run = Run::new(
+        exp,
+        opts,
+        (dir, path),
+        chrono::Local::now().to_rfc3339(),
+        true,
     )?;
-    let run = Run::new(exp, opts, (dir, path), chrono::Local::now().to_rfc3339(), true)?;
     if writes {
         run.write_files()?;
     }
@@ -286,7 +301,9 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> 
     let writes = crate::distributed::writes(opts.group.as_ref());
     // Peek at the state first: the run directory's metric files are cut back to it.
     // Rank 0 picks the checkpoint (moving damaged ones aside); every rank loads it.
-    let found = writes.then(|| newest_whole_checkpoint(run_dir)).transpose()?;
+    let found = writes
+        .then(|| newest_whole_checkpoint(run_dir))
+        .transpose()?;
     let last = crate::distributed::share_path(
         opts.group.as_ref(),
         found.as_ref().map(|(folder, _)| folder.clone()),

@@ -44,11 +44,10 @@ impl Experiment {
             .with_help("PyTorch's DistributedDataParallel uses bucket_cap_mb = 25"));
         }
         if d.timeout == 0 {
-            return Err(Diagnostic::value(
-                at.key("timeout"),
-                "timeout must be at least 1 second",
-            )
-            .with_label("zero"));
+            return Err(
+                Diagnostic::value(at.key("timeout"), "timeout must be at least 1 second")
+                    .with_label("zero"),
+            );
         }
         Ok(())
     }

@@ -46,7 +46,14 @@ pub(crate) struct StepSums {
 
 impl StepSums {
     fn to_vec(self) -> [f32; 5] {
-        [self.loss_total, self.len, self.hits, self.counted, self.stop].map(|v| v as f32)
+        [
+            self.loss_total,
+            self.len,
+            self.hits,
+            self.counted,
+            self.stop,
+        ]
+        .map(|v| v as f32)
     }
 
     fn from_slice(v: &[f32]) -> Option<Self> {
