@@ -23,6 +23,13 @@ test:
     cargo test --workspace 2>&1 | tee "$log"
     awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 
+# data-parallel training over MPI (`--features mpi`): the process group under a real
+# mpirun, and `wick run --nproc N` on the MNIST MLP (needs Open MPI: apt-get install
+# openmpi-bin libopenmpi-dev libclang-dev)
+test-mpi:
+    cargo test -p wick-dist --features mpi
+    cargo test -p wick --features mpi --test distributed
+
 # the Hugging Face hub datasets (`--features hub`), offline on a cache the test writes;
 # built unoptimized in target/hub (profile `hub`): ~7 minutes from nothing
 test-hub:
@@ -51,6 +58,8 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy --profile hub -p wick-data --features hub --all-targets -- -D warnings
+    cargo clippy -p wick-dist --features mpi --all-targets -- -D warnings
+    cargo clippy -p wick --features mpi --all-targets -- -D warnings
 
 # link the team's shared data sets into ./data (MNIST in torchvision's layout, the
 # hymenoptera image folders, the diabetes CSV)

@@ -242,7 +242,7 @@ fn a_killed_rank_ends_the_job_and_the_resume_matches_an_uninterrupted_job() {
         String::from_utf8_lossy(&reference.stderr)
     );
     let mark = format!("kill-{}", std::process::id());
-    let mut job = start_job(cwd, "int", &mark);
+    let job = start_job(cwd, "int", &mark);
     // wait for the first mid-epoch checkpoints, then kill rank 1
     let t0 = Instant::now();
     let killed = loop {

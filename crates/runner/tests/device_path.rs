@@ -73,7 +73,7 @@ fn train(generic: bool) -> RunReport {
         mirrors: None,
         overrides: Vec::new(),
         stop: Arc::new(AtomicBool::new(false)),
-        run_dir: None,
+        ..Default::default()
     };
     let report = if generic {
         force_generic(|| run(&exp, &opts))
