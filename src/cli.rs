@@ -213,8 +213,11 @@ fn check(experiment: &std::path::Path, set: &[Override]) -> ExitCode {
     match wick_runner::build_model(&exp, &Device::Cpu) {
         Ok(model) => {
             let weights = exp.model.transfer.weights.as_deref();
+            let world = wick_dist::Launch::detect().ok().flatten().map(|l| l.world_size);
+            let distributed = wick_runner::distributed::describe(&exp, world)
+                .map_or_else(String::new, |d| d + "\n");
             out(&format!(
-                "{}: OK\n{}{}\n",
+                "{}: OK\n{distributed}{}{}\n",
                 experiment.display(),
                 weights.map_or_else(String::new, |w| {
                     wick_runner::weights_file::describe(w) + "\n"

@@ -96,6 +96,24 @@ const BAD_FILES: &[(&str, &str, &str, Option<&str>)] = &[
         Some("set input = [1, 28, 28]"),
     ),
     ("bad_device", "11:10", "device", None),
+    (
+        "distributed_backend",
+        "63:11",
+        "distributed.backend",
+        Some("expected one of `mpi`, `nccl`"),
+    ),
+    (
+        "distributed_bucket_cap",
+        "63:17",
+        "distributed.bucket_cap_mb",
+        Some("bucket_cap_mb = 25"),
+    ),
+    (
+        "distributed_unknown_key",
+        "63:1",
+        "distributed.bucket_cap",
+        Some("did you mean `bucket_cap_mb`?"),
+    ),
     ("zero_batch_size", "20:14", "data.train.batch_size", None),
     (
         "normalize_before_to_tensor",
@@ -571,4 +589,30 @@ fn data_prints_the_split_and_draws_its_first_batch() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no split `valid`"));
+}
+
+/// A process that an MPI launcher started, in a wick built without the `mpi` feature,
+/// stops with what to build instead of training alone (and writing a run directory of
+/// its own beside its ranks'); torchrun's variables ask for NCCL, which is not there.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_launched_rank_without_its_engine_says_what_to_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = repo().join("experiments/mnist.toml");
+    let exp = exp.to_str().unwrap();
+    let mpi = [("OMPI_COMM_WORLD_SIZE", "2"), ("OMPI_COMM_WORLD_RANK", "1")];
+    let out = wick_with(&["run", exp], None, tmp.path(), &mpi);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("rank 1 of 2") && err.contains("--features mpi"), "{err}");
+    let torchrun = [("WORLD_SIZE", "2"), ("RANK", "0")];
+    let out = wick_with(&["run", exp], None, tmp.path(), &torchrun);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("NCCL") && err.contains("mpirun -n 2"), "{err}");
+    let out = wick(&["run", exp, "--nproc", "2"], None, tmp.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("built without MPI"), "{err}");
+    assert!(!tmp.path().join("runs").exists(), "no run directory");
 }
