@@ -213,7 +213,10 @@ fn check(experiment: &std::path::Path, set: &[Override]) -> ExitCode {
     match wick_runner::build_model(&exp, &Device::Cpu) {
         Ok(model) => {
             let weights = exp.model.transfer.weights.as_deref();
-            let world = wick_dist::Launch::detect().ok().flatten().map(|l| l.world_size);
+            let world = wick_dist::Launch::detect()
+                .ok()
+                .flatten()
+                .map(|l| l.world_size);
             let distributed = wick_runner::distributed::describe(&exp, world)
                 .map_or_else(String::new, |d| d + "\n");
             out(&format!(
@@ -356,8 +359,12 @@ fn run(
         }
         (None, None) => unreachable!("clap requires an experiment without --resume"),
     };
+    // every rank stops at the same step for these: rank 0 tells
+    let quiet = opts.group.rank() > 0;
     match result {
         Ok(_) => ExitCode::SUCCESS,
+        Err(RunError::Interrupted { .. }) if quiet => ExitCode::from(EXIT_INTERRUPTED),
+        Err(RunError::Diverged { .. }) if quiet => ExitCode::from(EXIT_FAILED_RUN),
         Err(e @ RunError::Interrupted { .. }) => fail(&e.into(), EXIT_INTERRUPTED),
         // every rank stops at the same step (the loss is the global batch's)
         Err(e @ RunError::Diverged { .. }) => fail(&e.into(), EXIT_FAILED_RUN),
@@ -615,7 +622,11 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
             }
             return;
         }
-        eprintln!("\ninterrupted: finishing the step and saving `last` (Ctrl-C again to quit now)");
+        if crate::distributed::launched_rank().unwrap_or(0) == 0 {
+            eprintln!(
+                "\ninterrupted: finishing the step and saving `last` (Ctrl-C again to quit now)"
+            );
+        }
     });
     if let Err(e) = installed {
         tracing::warn!("cannot install the Ctrl-C handler: {e}");

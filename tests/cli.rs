@@ -604,7 +604,10 @@ fn a_launched_rank_without_its_engine_says_what_to_build() {
     let out = wick_with(&["run", exp], None, tmp.path(), &mpi);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("rank 1 of 2") && err.contains("--features mpi"), "{err}");
+    assert!(
+        err.contains("rank 1 of 2") && err.contains("--features mpi"),
+        "{err}"
+    );
     let torchrun = [("WORLD_SIZE", "2"), ("RANK", "0")];
     let out = wick_with(&["run", exp], None, tmp.path(), &torchrun);
     let err = String::from_utf8_lossy(&out.stderr);
