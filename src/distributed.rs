@@ -38,15 +38,47 @@ pub(crate) fn join() -> anyhow::Result<Arc<dyn ProcessGroup>> {
     };
     match launch.kind {
         LaunchKind::Mpi => join_mpi(&launch),
-        LaunchKind::Torchrun => anyhow::bail!(
-            "started with torchrun's variables as rank {} of {}: that is the NCCL backend \
-             (GPUs), which this wick cannot run yet; on CPUs start it with `mpirun -n {}` or \
-             `wick run --nproc {}`",
-            launch.rank,
-            launch.world_size,
-            launch.world_size,
-            launch.world_size
-        ),
+        LaunchKind::Torchrun => join_nccl(launch),
+    }
+}
+
+#[cfg(feature = "nccl")]
+fn join_nccl(launch: Launch) -> anyhow::Result<Arc<dyn ProcessGroup>> {
+    Ok(Arc::new(wick_dist::Nccl::new(launch)))
+}
+
+#[cfg(not(feature = "nccl"))]
+fn join_nccl(launch: Launch) -> anyhow::Result<Arc<dyn ProcessGroup>> {
+    anyhow::bail!(
+        "started with torchrun's variables as rank {} of {}: that is the NCCL backend (one \
+         process per GPU), and this wick was built without it (`--features nccl`); on CPUs \
+         start it with `mpirun -n {}` or `wick run --nproc {}`",
+        launch.rank,
+        launch.world_size,
+        launch.world_size,
+        launch.world_size
+    )
+}
+
+/// For a process that torchrun's variables place on GPU `LOCAL_RANK` of its machine:
+/// that GPU alone made visible (`CUDA_VISIBLE_DEVICES`, or its `LOCAL_RANK`-th entry when
+/// the launcher set a list), so that `device = "cuda"` is its own. Called before any
+/// thread exists.
+pub(crate) fn pin_gpu() {
+    let Some(launch) = Launch::detect().ok().flatten() else {
+        return;
+    };
+    if launch.kind != LaunchKind::Torchrun {
+        return;
+    }
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    let mine = match visible {
+        Some(list) => list.split(',').nth(launch.local_rank).map(str::to_string),
+        None => Some(launch.local_rank.to_string()),
+    };
+    if let Some(gpu) = mine {
+        // SAFETY (set_var): called first thing in main, before any other thread exists.
+        std::env::set_var("CUDA_VISIBLE_DEVICES", gpu);
     }
 }
 
@@ -71,11 +103,7 @@ fn join_mpi(launch: &Launch) -> anyhow::Result<Arc<dyn ProcessGroup>> {
 /// the ranks share the cores ([`threads`]), oversubscribed where `N` exceeds them.
 pub(crate) fn launch(nproc: usize, backend: Backend) -> ExitCode {
     if backend == Backend::Nccl {
-        eprintln!(
-            "error: --nproc with [distributed] backend = \"nccl\": this wick cannot run NCCL \
-             yet; use backend = \"mpi\""
-        );
-        return ExitCode::from(1);
+        return crate::launcher::torchrun(nproc);
     }
     if !cfg!(feature = "mpi") {
         eprintln!(
@@ -122,7 +150,7 @@ pub(crate) fn launch(nproc: usize, backend: Backend) -> ExitCode {
 }
 
 /// The arguments without `--nproc N` / `--nproc=N`.
-fn without_nproc(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+pub(crate) fn without_nproc(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
     let mut out = Vec::new();
     let mut skip = false;
     for a in args {

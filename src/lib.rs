@@ -23,6 +23,7 @@
 
 pub mod cli;
 mod distributed;
+mod launcher;
 mod logging;
 pub mod process;
 

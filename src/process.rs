@@ -23,6 +23,7 @@
 /// Call it first thing in `main`, before any thread is spawned, and run the work inside
 /// [`in_compute_pool`].
 pub fn tune_for_training() {
+    crate::distributed::pin_gpu();
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get());
         // a rank of a distributed run shares the machine with the others on it

@@ -6,8 +6,9 @@
 //!   a launcher gets;
 //! - `Mpi` (cargo feature `mpi`): MPI through the `mpi` crate (rsmpi) against the
 //!   system's MPI, as `torch.distributed`'s `mpi` backend; `mpirun`/`srun` start it;
-//! - NCCL (planned, cargo feature `nccl`): its unique id is handed from rank 0 over
-//!   `MASTER_ADDR:MASTER_PORT` by [`rendezvous`], as torchrun does.
+//! - `Nccl` (cargo feature `nccl`): NCCL through candle's `cudarc`, one process per
+//!   GPU, its unique id handed from rank 0 over `MASTER_ADDR:MASTER_PORT` by
+//!   [`rendezvous`], as torchrun does.
 //!
 //! [`Launch::detect`] reads what the launcher put in the environment; [`bucket`]
 //! averages a step's gradients in a few large all-reduces (PyTorch's gradient buckets).
@@ -20,6 +21,8 @@ mod env;
 mod error;
 #[cfg(feature = "mpi")]
 mod mpi_group;
+#[cfg(feature = "nccl")]
+mod nccl_group;
 pub mod rendezvous;
 mod single;
 
@@ -28,9 +31,11 @@ pub use env::{Launch, LaunchKind};
 pub use error::{Error, Result};
 #[cfg(feature = "mpi")]
 pub use mpi_group::Mpi;
+#[cfg(feature = "nccl")]
+pub use nccl_group::Nccl;
 pub use single::Single;
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 
 /// A group of processes that train one model together (`torch.distributed`'s default
 /// process group): each knows its rank and the world size, and the collectives are
@@ -44,6 +49,16 @@ pub trait ProcessGroup: Send + Sync + std::fmt::Debug {
     fn backend(&self) -> &'static str;
     /// The host each rank runs on, by rank.
     fn hosts(&self) -> Vec<String>;
+    /// Ties the group to the device the run computes on, before any collective (NCCL
+    /// meets the other ranks there, waiting at most `timeout`); MPI and a world of one
+    /// need nothing.
+    ///
+    /// # Errors
+    /// The ranks could not meet, or the device does not suit the engine.
+    fn bind(&self, device: &Device, timeout: std::time::Duration) -> Result<()> {
+        let _ = (device, timeout);
+        Ok(())
+    }
     /// `dist.all_reduce(t, op=SUM)`: the element-wise sum of every rank's `t` (same
     /// shape everywhere), as a new tensor of `t`'s dtype on `t`'s device.
     fn all_reduce_sum(&self, t: &Tensor) -> Result<Tensor>;

@@ -235,6 +235,8 @@ pub(crate) struct Around<'a> {
     pub dir: Option<RunDir>,
     /// The processes training together (a world of one outside a launcher).
     pub group: Arc<dyn ProcessGroup>,
+    /// The experiment's device, opened (the group is bound to it).
+    pub device: Device,
     pub progress: bool,
     pub mirrors: Option<&'a [String]>,
     pub stop: Arc<AtomicBool>,
@@ -261,7 +263,7 @@ pub(crate) struct Built {
 /// callbacks: the run directory's records (TensorBoard's too, unless `[log]
 /// tensorboard = false`), progress, early stopping, checkpoints and the Ctrl-C stop.
 pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunError> {
-    let device = exp.device.open()?;
+    let device = around.device.clone();
     let name = crate::rundir::device_name(&device);
     tracing::info!(device = %name, requested = %exp.device, "device: {name}");
     let (train_ds, test_ds) = load_data(exp, around.mirrors)?;

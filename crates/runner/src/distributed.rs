@@ -113,6 +113,19 @@ pub(crate) fn data_parallel(
     (dp, agreed)
 }
 
+/// The experiment's device, opened, with `group` bound to it (after checking that the
+/// job's engine is the one the file asks for).
+pub(crate) fn open_device(
+    exp: &Experiment,
+    group: &dyn ProcessGroup,
+) -> Result<candle_core::Device, RunError> {
+    check_backend(exp, group)?;
+    let device = exp.device.open()?;
+    let timeout = exp.distributed.as_ref().map_or_else(timeout, |d| d.timeout);
+    group.bind(&device, std::time::Duration::from_secs(timeout))?;
+    Ok(device)
+}
+
 /// Refuses a job whose engine is not the one the file asks for.
 pub fn check_backend(exp: &Experiment, group: &dyn ProcessGroup) -> Result<(), RunError> {
     let Some(d) = &exp.distributed else {

@@ -95,7 +95,7 @@ impl<'a> Run<'a> {
     fn new(
         exp: &'a Experiment,
         opts: &'a RunOptions,
-        (dir, path): (Option<RunDir>, PathBuf),
+        (dir, path, device): (Option<RunDir>, PathBuf, Device),
         started: String,
         load_weights: bool,
     ) -> Result<Self, RunError> {
@@ -106,6 +106,7 @@ impl<'a> Run<'a> {
             Around {
                 dir,
                 group: Arc::clone(&opts.group),
+                device,
                 progress: opts.progress,
                 mirrors: opts.mirrors.as_deref(),
                 stop: Arc::clone(&opts.stop),
@@ -231,7 +232,7 @@ fn best_epoch(exp: &Experiment, history: &[EpochStats]) -> Option<(String, f64, 
 /// Trains an experiment and writes its run directory (in a distributed run, rank 0
 /// writes it and every rank trains).
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
-    crate::distributed::check_backend(exp, opts.group.as_ref())?;
+    let device = crate::distributed::open_device(exp, opts.group.as_ref())?;
     let writes = crate::distributed::writes(opts.group.as_ref());
     let dir = if writes {
         let dir = match &opts.run_dir {
@@ -245,13 +246,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, RunError> {
     };
     let path =
         crate::distributed::share_path(opts.group.as_ref(), dir.as_ref().map(|d| d.path.clone()))?;
-    let run = Run::new(
-        exp,
-        opts,
-        (dir, path),
-        chrono::Local::now().to_rfc3339(),
-        true,
-    )?;
+    let started = chrono::Local::now().to_rfc3339();
+    let run = Run::new(exp, opts, (dir, path, device), started, true)?;
     if writes {
         run.write_files()?;
     }
@@ -297,7 +293,7 @@ impl Run<'_> {
 /// `meta.json` as `resumed_with`, and `config.toml` is rewritten with them.
 pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> {
     let exp = resume_config(run_dir, &opts.overrides)?;
-    crate::distributed::check_backend(&exp, opts.group.as_ref())?;
+    let device = crate::distributed::open_device(&exp, opts.group.as_ref())?;
     let writes = crate::distributed::writes(opts.group.as_ref());
     // Peek at the state first: the run directory's metric files are cut back to it.
     // Rank 0 picks the checkpoint (moving damaged ones aside); every rank loads it.
@@ -327,7 +323,8 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> Result<RunReport, RunError> 
         overrides: rundir::meta_field(run_dir, "overrides").unwrap_or_default(),
         ..opts.clone()
     };
-    let mut run = Run::new(&exp, &first, (dir, run_dir.to_path_buf()), started, false)?;
+    let at = (dir, run_dir.to_path_buf(), device);
+    let mut run = Run::new(&exp, &first, at, started, false)?;
     run.resumed_with = opts.overrides.clone();
     let device = run.built.device.clone();
     run.built.trainer.resume_from(&last, &device)?;
