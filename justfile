@@ -70,7 +70,7 @@ link-shared-data:
     ln -sfn "$(cd ../shared/datasets/hymenoptera && pwd)" data/hymenoptera
     ln -sfn "$(cd ../shared/datasets/diabetes && pwd)" data/diabetes
 
-# type-check the CUDA build (`--features cuda`) without a GPU. It needs a CUDA toolkit:
+# type-check the CUDA build (`--features cuda`, and `nccl`) without a GPU. It needs a CUDA toolkit:
 # nvcc on PATH or in $CUDA_HOME/bin, and its headers. Without a system one, pip can
 # provide it: `python3 -m venv /tmp/cuda-venv && /tmp/cuda-venv/bin/pip install
 # nvidia-cuda-nvcc==13.4.92 'nvidia-cuda-runtime==13.4.*' 'nvidia-cuda-crt==13.4.*'
@@ -82,3 +82,6 @@ check-cuda:
     PATH="${CUDA_HOME:+$CUDA_HOME/bin:}$PATH" CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" \
         NVCC="${NVCC:-${CUDA_HOME:+$CUDA_HOME/bin/}nvcc}" \
         cargo check --workspace --all-targets --features cuda
+    PATH="${CUDA_HOME:+$CUDA_HOME/bin:}$PATH" CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" \
+        NVCC="${NVCC:-${CUDA_HOME:+$CUDA_HOME/bin/}nvcc}" \
+        cargo check -p wick -p wick-dist --all-targets --features nccl
