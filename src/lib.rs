@@ -16,8 +16,9 @@
 //! The library crates are re-exported under their `torch` names: [`nn`] (`torch.nn`
 //! layers), [`losses`], [`optim`] (`torch.optim` and its schedulers), [`data`]
 //! (`torch.utils.data` and `torchvision`'s datasets and transforms), [`tensor`]
-//! (devices, seeds, parameters, init, gradcheck) and [`runner`] (the experiment file,
-//! the trainer and the run directory).
+//! (devices, seeds, parameters, init, gradcheck), [`runner`] (the experiment file,
+//! the trainer and the run directory) and [`dist`] (`torch.distributed`'s process
+//! groups: MPI, NCCL).
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -28,6 +29,7 @@ mod logging;
 pub mod process;
 
 pub use wick_data as data;
+pub use wick_dist as dist;
 pub use wick_losses as losses;
 pub use wick_nn as nn;
 pub use wick_optim as optim;

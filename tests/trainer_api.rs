@@ -13,7 +13,7 @@ use wick::data::{DataLoader, DataLoaderConfig, Split};
 use wick::losses::{CrossEntropyLossConfig, LossSpec};
 use wick::nn::{BuildCtx, FlattenConfig, Layer, LayerConfig, LinearConfig, ReLUConfig, Sequential};
 use wick::optim::SgdConfig;
-use wick::runner::fit::{EpochStats, StepEnd};
+use wick::runner::fit::{DataParallel, EpochStats, StepEnd};
 use wick::runner::{
     Callback, Checkpoints, Control, EarlyStopping, RunError, StopOn, Trainer, View,
 };
@@ -293,4 +293,36 @@ fn a_run_stopped_mid_epoch_resumes_from_its_checkpoint_exactly() {
             (b.train_loss, b.train_acc, b.test_loss, b.test_acc)
         );
     }
+}
+
+/// The data-parallel path in a world of one (what every rank runs, with the collectives
+/// the identity): the same weights bit for bit as a plain trainer, the same epoch numbers
+/// (to the f32 the step's sums travel in); a Ctrl-C read at a step's all-reduce stops the
+/// run after the next step, on every rank alike.
+#[test]
+fn data_parallel_in_a_world_of_one_trains_as_a_plain_trainer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_tiny_mnist(&data, 200, 40);
+    let mut plain = mnist_trainer(&data);
+    let want = plain.fit().unwrap();
+    let group: Arc<dyn wick::dist::ProcessGroup> = Arc::new(wick::dist::Single);
+    let mut dp = mnist_trainer(&data).data_parallel(DataParallel::new(Arc::clone(&group)));
+    let got = dp.fit().unwrap();
+    assert_eq!(weights(&dp), weights(&plain));
+    for (a, b) in got.epochs.iter().zip(&want.epochs) {
+        assert!((a.train_loss - b.train_loss).abs() < 1e-6 * b.train_loss.abs().max(1.0));
+        assert_eq!(
+            (a.train_acc, a.test_loss, a.test_acc),
+            (b.train_acc, b.test_loss, b.test_acc)
+        );
+    }
+    let raw = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let agreed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut stopped = mnist_trainer(&data)
+        .data_parallel(DataParallel::new(group).interrupt(raw.clone(), agreed.clone()))
+        .callback(PressCtrlC { at: 3, flag: raw })
+        .callback(StopOn::flag(agreed));
+    let report = stopped.fit().unwrap();
+    assert_eq!(report.steps, 4, "{:?}", report.stopped);
 }

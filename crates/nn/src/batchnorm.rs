@@ -1,10 +1,12 @@
 use crate::batchnorm_op::{batch_norm_eval, batch_norm_train};
 use crate::layer::{py_bool, py_float};
 use crate::norm::{self, channel_affine, normalize, ones_zeros, RunningStats};
+use crate::sync_batchnorm::{global_stats, ProcessSum};
 use crate::{BuildCtx, Epilogue, Error, Layer, Result, Shape};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use wick_tensor::{Param, Parameter};
 
 config! {
@@ -114,6 +116,7 @@ impl BatchNormConfig {
             bias: b,
             stats,
             frozen: AtomicBool::new(false),
+            sync: RwLock::new(None),
         })
     }
 }
@@ -143,6 +146,8 @@ pub struct BatchNorm {
     stats: Option<RunningStats>,
     /// `frozen_batchnorm`: running statistics used and kept in train mode too.
     frozen: AtomicBool,
+    /// SyncBatchNorm: the sum over the processes of a data-parallel run.
+    sync: RwLock<Option<Arc<dyn ProcessSum>>>,
 }
 
 impl BatchNorm {
@@ -185,6 +190,34 @@ impl BatchNorm {
 }
 
 impl BatchNorm {
+    /// Train mode with the statistics of every process's batch (SyncBatchNorm),
+    /// composed from candle ops: autograd gives PyTorch's SyncBatchNorm backward.
+    fn apply_synced(
+        &self,
+        x3: &Tensor,
+        dims: Vec<usize>,
+        sum: &dyn ProcessSum,
+        relu: bool,
+    ) -> Result<Tensor> {
+        let (mean, var, count) = global_stats(x3, sum)?;
+        let c = self.num_features;
+        let inv = var
+            .affine(1.0, self.cfg.eps)?
+            .sqrt()?
+            .recip()?
+            .reshape((1, c, 1))?;
+        let xhat = x3
+            .broadcast_sub(&mean.reshape((1, c, 1))?)?
+            .broadcast_mul(&inv)?;
+        let y = channel_affine(
+            &xhat,
+            self.weight.as_ref().map(Parameter::tensor).as_ref(),
+            self.bias.as_ref().map(Parameter::tensor).as_ref(),
+        )?;
+        let y = if relu { crate::relu_op::relu(&y)? } else { y };
+        self.finish(y, dims, true, mean.detach(), var.detach(), count)
+    }
+
     /// `forward`, and a ReLU after it when `relu` (one fused kernel in train mode on
     /// the CPU).
     fn apply_norm(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
@@ -205,6 +238,10 @@ impl BatchNorm {
                 return Err(Error::shape(format!(
                     "Expected more than 1 value per channel when training, got input size {dims:?}"
                 )));
+            }
+            let sync = self.sync.read().map(|s| s.clone()).unwrap_or_default();
+            if let (true, Some(sum)) = (train, sync) {
+                return self.apply_synced(&x3, dims, sum.as_ref(), relu);
             }
             let (y, mean, var) = if wick_tensor::device_path::cpu_kernel(x) {
                 // one fused kernel with PyTorch's closed-form backward
@@ -262,6 +299,12 @@ impl Layer for BatchNorm {
 
     fn freeze_batchnorm(&self, on: bool) {
         self.frozen.store(on, Ordering::Relaxed);
+    }
+
+    fn sync_batchnorm(&self, sum: Option<Arc<dyn ProcessSum>>) {
+        if let Ok(mut s) = self.sync.write() {
+            *s = sum;
+        }
     }
 
     /// A `ReLU` (on the CPU, `BatchNorm → ReLU` is one kernel).

@@ -126,6 +126,12 @@ pub trait Layer: Send + Sync {
     fn freeze_batchnorm(&self, on: bool) {
         let _ = on;
     }
+    /// Makes a BatchNorm synchronized (`torch.nn.SyncBatchNorm.convert_sync_batchnorm`):
+    /// in train mode its batch statistics are those of every process's batch together,
+    /// summed by `sum` (`None`: its own batch again). Other layers ignore it.
+    fn sync_batchnorm(&self, sum: Option<std::sync::Arc<dyn crate::ProcessSum>>) {
+        let _ = sum;
+    }
     /// Child modules with their names (`"0"`, `"layers"`), for containers; used by the
     /// summary table.
     fn children(&self) -> Vec<(String, &dyn Layer)> {
@@ -192,6 +198,9 @@ macro_rules! pointer_layer {
             }
             fn freeze_batchnorm(&self, on: bool) {
                 (**self).freeze_batchnorm(on)
+            }
+            fn sync_batchnorm(&self, sum: Option<std::sync::Arc<dyn crate::ProcessSum>>) {
+                (**self).sync_batchnorm(sum)
             }
             fn children(&self) -> Vec<(String, &dyn Layer)> {
                 (**self).children()

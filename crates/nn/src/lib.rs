@@ -53,6 +53,7 @@ mod sequential;
 mod shape;
 mod state_dict;
 mod summary;
+mod sync_batchnorm;
 pub mod unary;
 mod wiring;
 
@@ -101,4 +102,5 @@ pub use sequential::{Sequential, SequentialConfig};
 pub use shape::{IntOrPair, Shape};
 pub use state_dict::{load_state_dict, load_state_dict_with, set_rng_counters, IncompatibleKeys};
 pub use summary::{LayerSummary, Summary};
+pub use sync_batchnorm::ProcessSum;
 pub use wiring::{connections, node_names, Connections};

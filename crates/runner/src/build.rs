@@ -293,6 +293,10 @@ pub(crate) fn build(exp: &Experiment, around: Around<'_>) -> Result<Built, RunEr
     let group = Arc::clone(&around.group);
     if group.world_size() > 1 {
         train = train.shard(group.world_size(), group.rank())?;
+        if exp.distributed.as_ref().is_some_and(|d| d.sync_batchnorm) {
+            let n = crate::sync_batchnorm::convert(&model, &group);
+            tracing::info!("{n} BatchNorm layers synchronized across the ranks");
+        }
     }
     let order = input_order(exp, train.dataset().as_ref());
     let mut trainer = trainer(exp, model)?.route_inputs(order);

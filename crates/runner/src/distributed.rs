@@ -7,6 +7,7 @@
 //! backend = "mpi"        # the engine: "mpi" (CPUs: mpirun, srun) or "nccl" (GPUs)
 //! bucket_cap_mb = 25     # DDP's gradient buckets
 //! timeout = 300          # seconds the ranks wait for each other at start-up
+//! sync_batchnorm = false # true: torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
 //! ```
 //!
 //! The table may be left out: a process started by `mpirun` or `srun` joins its job
@@ -58,6 +59,10 @@ pub struct DistributedConfig {
     /// Seconds the ranks wait for each other at start-up (default 300).
     #[serde(default = "timeout")]
     pub timeout: u64,
+    /// Every BatchNorm synchronized: batch statistics over all ranks' batches together
+    /// (`torch.nn.SyncBatchNorm.convert_sync_batchnorm`; default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sync_batchnorm: bool,
 }
 
 fn bucket_cap_mb() -> f64 {
@@ -73,6 +78,7 @@ impl Default for DistributedConfig {
             backend: Backend::default(),
             bucket_cap_mb: bucket_cap_mb(),
             timeout: timeout(),
+            sync_batchnorm: false,
         }
     }
 }

@@ -44,6 +44,7 @@ pub mod rundir;
 pub mod schema;
 pub mod sweep;
 pub mod sweep_config;
+mod sync_batchnorm;
 pub mod task;
 pub mod tensorboard;
 pub mod trainer;

@@ -259,7 +259,7 @@ mod pairs {
 }
 
 /// Every module of `model` under its path (`layer1.0.bn1`), depth first.
-fn modules(model: &Sequential) -> Vec<(String, &dyn Layer)> {
+pub(crate) fn modules(model: &Sequential) -> Vec<(String, &dyn Layer)> {
     let mut out = Vec::new();
     let mut todo: Vec<(String, &dyn Layer)> = model.children();
     while let Some((path, layer)) = todo.pop() {
