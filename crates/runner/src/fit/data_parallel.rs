@@ -151,6 +151,9 @@ impl DataParallel {
 
     /// Every parameter and buffer of `model` set to rank 0's.
     pub(crate) fn broadcast_model(&self, model: &dyn Layer) -> Result<(), RunError> {
+        if self.group.world_size() == 1 {
+            return Ok(());
+        }
         for p in model.parameters() {
             let v = self.group.broadcast(p.tensor(), 0)?;
             p.var.set(&v)?;
@@ -160,6 +163,9 @@ impl DataParallel {
 
     /// Every buffer of `model` set to rank 0's (before `test()`).
     pub(crate) fn broadcast_buffers(&self, model: &dyn Layer) -> Result<(), RunError> {
+        if self.group.world_size() == 1 {
+            return Ok(());
+        }
         for (name, b) in model.buffers() {
             let v = self.group.broadcast(&b, 0)?;
             model.load_buffer(&name, &v)?;
