@@ -210,13 +210,21 @@ fn check(experiment: &std::path::Path, set: &[Override]) -> ExitCode {
         Ok(e) => e,
         Err(code) => return code,
     };
+    // under a launcher the job's ranks meet, so that its hosts are known; rank 0 prints
+    let job = match crate::distributed::launched_rank() {
+        Some(_) => match crate::distributed::join() {
+            Ok(g) => Some(g),
+            Err(e) => return fail(&e, EXIT_FAILED_RUN),
+        },
+        None => None,
+    };
+    if job.as_ref().is_some_and(|g| g.rank() > 0) {
+        return ExitCode::SUCCESS;
+    }
     match wick_runner::build_model(&exp, &Device::Cpu) {
         Ok(model) => {
             let weights = exp.model.transfer.weights.as_deref();
-            let world = wick_dist::Launch::detect()
-                .ok()
-                .flatten()
-                .map(|l| l.world_size);
+            let world = job.map(|g| (g.world_size(), g.hosts()));
             let distributed = wick_runner::distributed::describe(&exp, world)
                 .map_or_else(String::new, |d| d + "\n");
             out(&format!(

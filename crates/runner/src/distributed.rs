@@ -202,19 +202,59 @@ pub(crate) fn parameter_checksums(
 
 /// What `wick check` says about a distributed experiment (`None` without
 /// `[distributed]` and outside a launcher): the engine, the batch per rank and the
-/// global batch for `world` ranks (when known).
-pub fn describe(exp: &Experiment, world: Option<usize>) -> Option<String> {
+/// global batch for the job's ranks and their hosts (when a launcher started it).
+pub fn describe(exp: &Experiment, world: Option<(usize, Vec<String>)>) -> Option<String> {
     if exp.distributed.is_none() && world.is_none() {
         return None;
     }
     let backend = exp.distributed.as_ref().map_or(Backend::Mpi, |d| d.backend);
     let b = exp.data.train.loader.batch_size;
     let global = match world {
-        Some(w) => format!("global batch {} ({w} ranks)", b * w),
+        Some((w, hosts)) if hosts.is_empty() => format!("global batch {} ({w} ranks)", b * w),
+        Some((w, hosts)) => {
+            format!("global batch {} ({w} ranks on {})", b * w, hosts.join(", "))
+        }
         None => format!("global batch {b} × the number of ranks"),
     };
     Some(format!(
         "distributed: {} backend; batch_size {b} per rank, {global}",
         backend.name()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mnist(extra: &str) -> Experiment {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/mnist.toml");
+        let src = std::fs::read_to_string(path).unwrap() + extra;
+        Experiment::from_toml(&src).unwrap()
+    }
+
+    #[test]
+    fn check_tells_the_batch_per_rank_and_the_global_batch() {
+        assert_eq!(describe(&mnist(""), None), None);
+        let exp = mnist("\n[distributed]\nsync_batchnorm = true\n");
+        let d = exp.distributed.clone().unwrap();
+        assert_eq!(
+            (d.backend, d.bucket_cap_mb, d.timeout),
+            (Backend::Mpi, 25.0, 300)
+        );
+        assert_eq!(
+            describe(&exp, None).unwrap(),
+            "distributed: mpi backend; batch_size 64 per rank, global batch 64 × the number of ranks"
+        );
+        let hosts = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(
+            describe(&mnist(""), Some((2, hosts))).unwrap(),
+            "distributed: mpi backend; batch_size 64 per rank, global batch 128 (2 ranks on a, b)"
+        );
+        // the resolved config keeps the table (config.toml of the run)
+        assert!(
+            exp.to_toml().contains("sync_batchnorm = true"),
+            "{}",
+            exp.to_toml()
+        );
+    }
 }
