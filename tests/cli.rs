@@ -619,3 +619,17 @@ fn a_launched_rank_without_its_engine_says_what_to_build() {
     assert!(err.contains("built without MPI"), "{err}");
     assert!(!tmp.path().join("runs").exists(), "no run directory");
 }
+
+/// A run directory that cannot be made is named, and the cause said once.
+#[test]
+fn a_run_directory_that_cannot_be_made_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("blocker"), "a file, not a folder").unwrap();
+    let exp = repo().join("experiments/mnist.toml");
+    let args = ["run", exp.to_str().unwrap(), "--runs-dir", "blocker/runs"];
+    let out = wick(&args, None, tmp.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("blocker/runs/mnist-mlp: "), "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+}

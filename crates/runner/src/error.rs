@@ -25,8 +25,10 @@ pub enum RunError {
     #[error(transparent)]
     Device(#[from] wick_tensor::Error),
     /// Writing the run directory failed.
+    // not `#[from]`: the message holds the I/O error already, and as a `source` too
+    // it was printed twice (`error: … (os error 2): No such file … (os error 2)`)
     #[error("cannot write the run directory: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -66,4 +68,10 @@ pub enum RunError {
         /// The run directory.
         dir: String,
     },
+}
+
+impl From<std::io::Error> for RunError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
 }

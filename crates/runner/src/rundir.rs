@@ -149,7 +149,8 @@ pub fn write_holdout(dir: &Path, parts: &[Vec<usize>]) -> io::Result<()> {
 /// Creates `parent/<prefix><YYYYmmdd-HHMMSS>` (with `-2`, `-3`… when that exists, so
 /// two processes started in the same second never share it) and returns its path.
 pub fn new_stamped_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
-    fs::create_dir_all(parent)?;
+    fs::create_dir_all(parent)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", parent.display())))?;
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
     let mut n = 1;
     loop {
@@ -161,7 +162,10 @@ pub fn new_stamped_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
         match fs::create_dir(&candidate) {
             Ok(()) => return Ok(candidate),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
-            Err(e) => return Err(e),
+            Err(e) => {
+                let at = candidate.display();
+                return Err(io::Error::new(e.kind(), format!("{at}: {e}")));
+            }
         }
     }
 }
