@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{repo, wick_with};
+use common::{only_run_dir, repo, wick_with};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,6 +27,15 @@ fn data(cwd: &Path) -> PathBuf {
     cwd.join("data")
 }
 
+/// `wick ARGS` on the shared MNIST, which must succeed; the run directory under `runs`.
+fn run_ok(cwd: &Path, runs: &str, args: &[&str]) -> PathBuf {
+    let out = wick_with(args, Some(&data(cwd)), cwd, &[]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    only_run_dir(&cwd.join(runs))
+}
+
 /// Runs the MNIST MLP for one epoch with `args` added; the run directory.
 fn mnist(cwd: &Path, runs: &str, args: &[&str]) -> PathBuf {
     let exp = repo().join("experiments/mnist.toml");
@@ -41,26 +50,7 @@ fn mnist(cwd: &Path, runs: &str, args: &[&str]) -> PathBuf {
         "log.tensorboard=false",
     ];
     all.extend_from_slice(args);
-    let out = wick_with(&all, Some(&data(cwd)), cwd, &[]);
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    only_run_dir(&cwd.join(runs))
-}
-
-fn only_run_dir(runs: &Path) -> PathBuf {
-    let name = std::fs::read_dir(runs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut stamps: Vec<_> = std::fs::read_dir(name)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(stamps.len(), 1, "{stamps:?}");
-    stamps.pop().unwrap()
+    run_ok(cwd, runs, &all)
 }
 
 /// The largest difference between two run directories' `last` weights.
@@ -346,11 +336,7 @@ fn bn_run(cwd: &Path, runs: &str, args: &[&str]) -> PathBuf {
     std::fs::write(&file, BN_CNN).unwrap();
     let mut all = vec!["run", file.to_str().unwrap(), "--runs-dir", runs];
     all.extend_from_slice(args);
-    let out = wick_with(&all, Some(&data(cwd)), cwd, &[]);
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    only_run_dir(&cwd.join(runs))
+    run_ok(cwd, runs, &all)
 }
 
 /// `sync_batchnorm = true` (torch's `convert_sync_batchnorm`): 2 ranks × 64 normalize

@@ -4,23 +4,8 @@
 
 mod common;
 
-use common::{wick, write_tiny_mnist};
+use common::{only_run_dir, wick, write_tiny_mnist};
 use std::path::{Path, PathBuf};
-
-fn run_dir(runs: &Path) -> PathBuf {
-    let name = std::fs::read_dir(runs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::read_dir(name)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-}
 
 fn text(o: &std::process::Output) -> String {
     format!(
@@ -91,7 +76,7 @@ fn a_ranking_model_trains_on_column_groups() {
         tmp.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
-    let dir = run_dir(&tmp.path().join("runs"));
+    let dir = only_run_dir(&tmp.path().join("runs"));
     let acc = last_test_acc(&dir);
     assert!(acc > 0.9, "ranking accuracy {acc}\n{}", text(&out));
     let model = std::fs::read(dir.join("checkpoints/last/model.safetensors")).unwrap();
@@ -113,7 +98,7 @@ fn siamese(mnist: &Path, file: &str, extra: &[&str]) -> (PathBuf, String) {
     args.extend_from_slice(extra);
     let out = wick(&args, Some(mnist), mnist);
     assert!(out.status.success(), "{}", text(&out));
-    (run_dir(&mnist.join("runs")), text(&out))
+    (only_run_dir(&mnist.join("runs")), text(&out))
 }
 
 #[test]
@@ -189,7 +174,7 @@ fn a_residual_written_as_a_graph_trains_the_same_bits() {
         ];
         let out = wick(&args, Some(tmp.path()), tmp.path());
         assert!(out.status.success(), "{}", text(&out));
-        let dir = run_dir(&tmp.path().join(runs));
+        let dir = only_run_dir(&tmp.path().join(runs));
         let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
         // loss, accuracy and lr columns (not the timings)
         csv.lines()

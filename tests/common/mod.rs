@@ -75,3 +75,19 @@ pub fn write_tiny_idx(dir: &Path, class_name: &str, n_train: usize, n_test: usiz
     write("t10k-images-idx3-ubyte", &[n_test as u32, 28, 28], &si);
     write("t10k-labels-idx1-ubyte", &[n_test as u32], &sl);
 }
+
+/// The one run directory under `runs` (`runs/<name>/<timestamp>`).
+pub fn only_run_dir(runs: &Path) -> PathBuf {
+    let name = std::fs::read_dir(runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut stamps: Vec<_> = std::fs::read_dir(name)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(stamps.len(), 1, "{stamps:?}");
+    stamps.pop().unwrap()
+}
