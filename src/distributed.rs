@@ -2,7 +2,6 @@
 //! process group), sharing the machine's cores between the ranks on it, and
 //! `wick run --nproc N`, which starts the ranks itself.
 
-use std::ffi::OsString;
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use wick_dist::{Launch, LaunchKind, ProcessGroup};
@@ -129,7 +128,7 @@ pub(crate) fn launch(nproc: usize, backend: Backend) -> ExitCode {
         "none",
     ])
     .arg(exe)
-    .args(without_nproc(std::env::args_os().skip(1)));
+    .args(crate::launcher::without_nproc(std::env::args_os().skip(1)));
     // Open MPI refuses to start as root unless told twice (containers run as root)
     // SAFETY: geteuid only reads the process's user id.
     if unsafe { libc::geteuid() } == 0 {
@@ -146,35 +145,5 @@ pub(crate) fn launch(nproc: usize, backend: Backend) -> ExitCode {
             );
             ExitCode::from(1)
         }
-    }
-}
-
-/// The arguments without `--nproc N` / `--nproc=N`.
-pub(crate) fn without_nproc(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
-    let mut out = Vec::new();
-    let mut skip = false;
-    for a in args {
-        if std::mem::take(&mut skip) {
-            continue;
-        }
-        if a == "--nproc" {
-            skip = true;
-        } else if !a.to_string_lossy().starts_with("--nproc=") {
-            out.push(a);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_ranks_get_the_command_line_without_nproc() {
-        let args =
-            ["run", "x.toml", "--nproc", "2", "--set", "a=1", "--nproc=3"].map(OsString::from);
-        let got = without_nproc(args.into_iter());
-        assert_eq!(got, ["run", "x.toml", "--set", "a=1"].map(OsString::from));
     }
 }

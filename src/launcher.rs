@@ -4,6 +4,7 @@
 //! `MASTER_PORT`), waited for; the first that fails ends the others (they would wait
 //! for it in their next collective forever), and its status is the launcher's.
 
+use std::ffi::OsString;
 use std::process::{Child, Command, ExitCode};
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ pub(crate) fn torchrun(nproc: usize) -> ExitCode {
 
 fn spawn(rank: usize, world: usize, port: u16) -> std::io::Result<Child> {
     let exe = std::env::current_exe()?;
-    let args = crate::distributed::without_nproc(std::env::args_os().skip(1));
+    let args = without_nproc(std::env::args_os().skip(1));
     Command::new(exe)
         .args(args)
         .env("RANK", rank.to_string())
@@ -90,5 +91,35 @@ fn end_all(children: &mut [Child]) {
     for c in children.iter_mut() {
         let _ = c.kill();
         let _ = c.wait();
+    }
+}
+
+/// The arguments without `--nproc N` / `--nproc=N`.
+pub(crate) fn without_nproc(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a == "--nproc" {
+            skip = true;
+        } else if !a.to_string_lossy().starts_with("--nproc=") {
+            out.push(a);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ranks_get_the_command_line_without_nproc() {
+        let args =
+            ["run", "x.toml", "--nproc", "2", "--set", "a=1", "--nproc=3"].map(OsString::from);
+        let got = without_nproc(args.into_iter());
+        assert_eq!(got, ["run", "x.toml", "--set", "a=1"].map(OsString::from));
     }
 }

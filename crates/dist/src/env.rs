@@ -129,13 +129,15 @@ impl Launch {
     }
 }
 
-/// This machine's name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`).
-pub(crate) fn host_name() -> String {
+/// This machine's name (`/proc/sys/kernel/hostname`, else `$HOSTNAME` or
+/// `$COMPUTERNAME`, else `localhost`).
+pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into())
 }
 

@@ -27,7 +27,7 @@ pub mod rendezvous;
 mod single;
 
 pub use bucket::{average_gradients, BucketPlan};
-pub use env::{Launch, LaunchKind};
+pub use env::{host_name, Launch, LaunchKind};
 pub use error::{Error, Result};
 #[cfg(feature = "mpi")]
 pub use mpi_group::Mpi;

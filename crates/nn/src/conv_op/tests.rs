@@ -30,6 +30,29 @@ fn geom(
     }
 }
 
+/// The sizes of a convolution of `[n, cin, h, w]` by `[cout, ·, kh, kw]` under `g`.
+fn dims_of(
+    n: usize,
+    cin: usize,
+    cout: usize,
+    (h, w): (usize, usize),
+    (kh, kw): (usize, usize),
+    g: &ConvGeom,
+) -> Dims {
+    let (oh, ow) = g.conv_hw(h, w, kh, kw).unwrap();
+    Dims {
+        n,
+        cin,
+        h,
+        w,
+        cout,
+        kh,
+        kw,
+        oh,
+        ow,
+    }
+}
+
 #[test]
 fn valid_range_matches_brute_force() {
     for out in 0..6 {
@@ -395,18 +418,8 @@ fn direct_kernels_equal_im2col() {
     pool.install(|| {
         for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
             let g = geom((1, 1), ph, pw, (1, 1), 1);
-            let (oh, ow) = g.conv_hw(h, w, kh, kw).unwrap();
-            let d = Dims {
-                n,
-                cin,
-                h,
-                w,
-                cout,
-                kh,
-                kw,
-                oh,
-                ow,
-            };
+            let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
+            let (oh, ow) = (d.oh, d.ow);
             let dg = direct_fits(&d, &g).expect("the direct kernels fit");
             let seed = i as u64 * 10;
             let x = values(n * cin * h * w, seed);
@@ -483,18 +496,8 @@ fn direct_kernels_keep_nan_where_im2col_does() {
     }
     let (n, cin, cout, h, w) = (2, 2, 3, 5, 6);
     let g = geom((1, 1), (1, 1), (0, 0), (1, 1), 1);
-    let (oh, ow) = g.conv_hw(h, w, 3, 3).unwrap();
-    let d = Dims {
-        n,
-        cin,
-        h,
-        w,
-        cout,
-        kh: 3,
-        kw: 3,
-        oh,
-        ow,
-    };
+    let d = dims_of(n, cin, cout, (h, w), (3, 3), &g);
+    let (oh, ow) = (d.oh, d.ow);
     let mut x = values(n * cin * h * w, 7);
     x[w] = f32::NAN; // sample 0, channel 0, row 1, column 0
     x[cin * h * w + 2 * w + w - 1] = f32::INFINITY;
@@ -547,18 +550,8 @@ fn channels_last_weight_gradient_equals_im2col() {
         .unwrap();
     for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
         let g = geom((1, 1), ph, pw, (1, 1), 1);
-        let (oh, ow) = g.conv_hw(h, w, kh, kw).unwrap();
-        let d = Dims {
-            n,
-            cin,
-            h,
-            w,
-            cout,
-            kh,
-            kw,
-            oh,
-            ow,
-        };
+        let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
+        let (oh, ow) = (d.oh, d.ow);
         assert!(channels_last::applies(&d, &g), "case {i}");
         let x = values(n * cin * h * w, 7 * i as u64);
         let gy = values(n * cout * oh * ow, 7 * i as u64 + 1);
@@ -692,18 +685,8 @@ const IM2COL_CASES: [Case; 6] = [
 fn im2col_case(i: usize) -> (Dims, ConvGeom, [Vec<f32>; 4]) {
     let (n, cin, cout, (h, w), (kh, kw), s, p, dil, groups) = IM2COL_CASES[i];
     let g = geom((s, s), (p, p), (p, p), (dil, dil), groups);
-    let (oh, ow) = g.conv_hw(h, w, kh, kw).unwrap();
-    let d = Dims {
-        n,
-        cin,
-        h,
-        w,
-        cout,
-        kh,
-        kw,
-        oh,
-        ow,
-    };
+    let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
+    let (oh, ow) = (d.oh, d.ow);
     let seed = 13 * i as u64;
     let data = [
         values(n * cin * h * w, seed),

@@ -89,14 +89,7 @@ fn newest_file_secs(dir: &Path) -> Option<u64> {
 /// This machine's name, as the file name holds it (`localhost` where it cannot be
 /// read); dots are kept, path separators are not.
 fn hostname() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    name.replace(['/', '\\'], "_")
+    wick_dist::host_name().replace(['/', '\\'], "_")
 }
 
 #[cfg(test)]
