@@ -179,8 +179,14 @@ fn main() -> Result<()> {
             shape,
             reps,
         } => {
-            let (f, b) = time_layers::run(&layers, &shape, reps)?;
+            let t = time_layers::run(&layers, &shape, reps)?;
+            let (f, b) = (t.forward, t.backward);
             println!("forward {f:.3} ms, backward {b:.3} ms (median of {reps})");
+            for k in &t.kernels {
+                let ms = k.seconds * 1e3 / reps as f64;
+                let name = k.kernel.name();
+                println!("  {name}: {ms:.3} ms per run, {:.0} GFLOP/s", k.gflops());
+            }
             Ok(())
         }
         Cmd::GemmPeak { size, reps } => {

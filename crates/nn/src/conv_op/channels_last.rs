@@ -130,7 +130,7 @@ pub(crate) fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvG
         }
         acc
     };
-    let acc = batch_sum(d.n, d.kh * block, chunk_sum);
+    let acc = batch_sum(d.n, SUM_CHUNK, d.kh * block, chunk_sum);
     to_torch_layout(&acc, d)
 }
 

@@ -2,85 +2,11 @@
 //! [`crate::kernel`], parallel over the batch (or inside the GEMM for small batches);
 //! the direct kernels of [`super::simd`] where they apply and are faster.
 
-use super::geometry::{batch_parallel, batch_sum, valid_range, ConvGeom, Dims, SUM_CHUNK};
+use super::geometry::{batch_parallel, batch_sum, ConvGeom, Dims, SUM_CHUNK};
+use super::unfold::{col2im, im2col};
 use crate::kernel::{assume_init, gemm, gemm_uninit, Float, Mat};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
-
-/// Unfolds one sample `x [cin, h, w]` into `cols [cin·kh·kw, oh·ow]`.
-pub(crate) fn im2col<T: Float>(x: &[T], cols: &mut [T], d: &Dims, g: &ConvGeom) {
-    let (h, w, oh, ow) = (d.h, d.w, d.oh, d.ow);
-    let l = oh * ow;
-    let zero = T::default();
-    for c in 0..d.cin {
-        let plane = &x[c * h * w..(c + 1) * h * w];
-        for ky in 0..d.kh {
-            let (y_lo, y_hi) = valid_range(oh, h, g.stride.0, ky * g.dilation.0, g.pad_h.0);
-            for kx in 0..d.kw {
-                let row = (c * d.kh + ky) * d.kw + kx;
-                let dst = &mut cols[row * l..(row + 1) * l];
-                let off = kx * g.dilation.1;
-                let (x_lo, x_hi) = valid_range(ow, w, g.stride.1, off, g.pad_w.0);
-                dst[..y_lo * ow].fill(zero);
-                dst[y_hi * ow..].fill(zero);
-                for oy in y_lo..y_hi {
-                    let iy = oy * g.stride.0 + ky * g.dilation.0 - g.pad_h.0;
-                    let src = &plane[iy * w..(iy + 1) * w];
-                    let seg = &mut dst[oy * ow..(oy + 1) * ow];
-                    seg[..x_lo].fill(zero);
-                    seg[x_hi..].fill(zero);
-                    if x_hi > x_lo {
-                        let ix0 = x_lo * g.stride.1 + off - g.pad_w.0;
-                        if g.stride.1 == 1 {
-                            seg[x_lo..x_hi].copy_from_slice(&src[ix0..ix0 + (x_hi - x_lo)]);
-                        } else {
-                            for (j, v) in seg[x_lo..x_hi].iter_mut().enumerate() {
-                                *v = src[ix0 + j * g.stride.1];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Folds `cols [cin·kh·kw, oh·ow]` back into one sample `x [cin, h, w]`, summing
-/// overlaps: the adjoint of [`im2col`]. `x` must hold zeros.
-pub(crate) fn col2im<T: Float>(cols: &[T], x: &mut [T], d: &Dims, g: &ConvGeom) {
-    let (h, w, oh, ow) = (d.h, d.w, d.oh, d.ow);
-    let l = oh * ow;
-    for c in 0..d.cin {
-        let plane = &mut x[c * h * w..(c + 1) * h * w];
-        for ky in 0..d.kh {
-            let (y_lo, y_hi) = valid_range(oh, h, g.stride.0, ky * g.dilation.0, g.pad_h.0);
-            for kx in 0..d.kw {
-                let row = (c * d.kh + ky) * d.kw + kx;
-                let src = &cols[row * l..(row + 1) * l];
-                let off = kx * g.dilation.1;
-                let (x_lo, x_hi) = valid_range(ow, w, g.stride.1, off, g.pad_w.0);
-                if x_hi <= x_lo {
-                    continue;
-                }
-                for oy in y_lo..y_hi {
-                    let iy = oy * g.stride.0 + ky * g.dilation.0 - g.pad_h.0;
-                    let dst = &mut plane[iy * w..(iy + 1) * w];
-                    let seg = &src[oy * ow + x_lo..oy * ow + x_hi];
-                    let ix0 = x_lo * g.stride.1 + off - g.pad_w.0;
-                    if g.stride.1 == 1 {
-                        for (a, &b) in dst[ix0..ix0 + seg.len()].iter_mut().zip(seg) {
-                            *a += b;
-                        }
-                    } else {
-                        for (j, &b) in seg.iter().enumerate() {
-                            dst[ix0 + j * g.stride.1] += b;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// Samples per rayon task: about four tasks per thread, so that the im2col buffer (one
 /// per task) is allocated a few times per call rather than once per sample, while a
@@ -109,7 +35,12 @@ pub(crate) fn conv_fwd<T: Float>(
         let y = super::simd::conv_fwd_direct(x, w, bias.and_then(T::as_f32), d, &dg, relu);
         return T::from_f32(y).expect("f32 in, f32 out");
     }
-    let mut y = conv_fwd_im2col(x, wt, bias, d, g);
+    let s = super::stacked::samples_per_gemm(d);
+    let mut y = if s > 1 {
+        super::stacked::conv_fwd(x, wt, bias, d, g, s)
+    } else {
+        conv_fwd_im2col(x, wt, bias, d, g)
+    };
     if relu {
         crate::kernel::relu_inplace(&mut y);
     }
@@ -137,7 +68,7 @@ pub(crate) fn conv_fwd_im2col<T: Float>(
             x_n
         } else {
             cols.resize(d.cin * d.kh * d.kw * l, T::default());
-            im2col(x_n, cols, d, g);
+            im2col(x_n, cols, l, d, g);
             cols
         };
         let operands = |gi: usize| {
@@ -206,7 +137,10 @@ pub(crate) fn conv_bwd_data<T: Float>(grad: &[T], wt: &[T], d: &Dims, g: &ConvGe
         let gx = super::simd::conv_bwd_data_direct(gy, w, d, &dg);
         return T::from_f32(gx).expect("f32 in, f32 out");
     }
-    conv_bwd_data_im2col(grad, wt, d, g)
+    match super::stacked::samples_per_gemm(d) {
+        1 => conv_bwd_data_im2col(grad, wt, d, g),
+        s => super::stacked::conv_bwd_data(grad, wt, d, g, s),
+    }
 }
 
 /// [`conv_bwd_data`] by GEMM + col2im.
@@ -242,7 +176,7 @@ pub(crate) fn conv_bwd_data_im2col<T: Float>(
             );
         }
         if !pointwise {
-            col2im(cols, gx_n, d, g);
+            col2im(cols, gx_n, l, d, g);
         }
     };
     if batch_parallel(d.n) {
@@ -269,7 +203,10 @@ pub(crate) fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvG
     if super::channels_last::applies(d, g) {
         return super::channels_last::conv_bwd_weight(x, grad, d, g);
     }
-    conv_bwd_weight_im2col(x, grad, d, g)
+    match super::stacked::samples_per_gemm(d) {
+        1 => conv_bwd_weight_im2col(x, grad, d, g),
+        s => super::stacked::conv_bwd_weight(x, grad, d, g, s),
+    }
 }
 
 /// [`conv_bwd_weight`] by im2col + GEMM.
@@ -291,7 +228,7 @@ pub(crate) fn conv_bwd_weight_im2col<T: Float>(
             x_n
         } else {
             cols.resize(d.cin * d.kh * d.kw * l, T::default());
-            im2col(x_n, cols, d, g);
+            im2col(x_n, cols, l, d, g);
             cols
         };
         for gi in 0..g.groups {
@@ -315,7 +252,7 @@ pub(crate) fn conv_bwd_weight_im2col<T: Float>(
         }
         acc
     };
-    batch_sum(d.n, w_len, chunk_sum)
+    batch_sum(d.n, SUM_CHUNK, w_len, chunk_sum)
 }
 
 /// `Σ_{n, y, x} grad[n, c, y, x]` for `grad [n, c, l]`, channels in parallel.

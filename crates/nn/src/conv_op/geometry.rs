@@ -118,17 +118,18 @@ pub(crate) fn batch_parallel(n: usize) -> bool {
 pub(crate) const SUM_CHUNK: usize = 8;
 
 /// `Σ` over a batch of `n` samples of per-sample terms of `len` values: `chunk_sum(c,
-/// par)` sums chunk `c` (samples `c·SUM_CHUNK..`, its GEMMs on the threads when `par`),
+/// par)` sums chunk `c` (samples `c·chunk..`, its GEMMs on the threads when `par`),
 /// the chunks run in parallel when there are enough of them, and the partial sums are
 /// added in chunk order, so the result does not depend on the thread count or on
 /// scheduling.
 pub(crate) fn batch_sum<T: crate::kernel::Float>(
     n: usize,
+    chunk: usize,
     len: usize,
     chunk_sum: impl Fn(usize, bool) -> Vec<T> + Sync,
 ) -> Vec<T> {
     use rayon::prelude::*;
-    let chunks = n.div_ceil(SUM_CHUNK);
+    let chunks = n.div_ceil(chunk.max(1));
     let partial: Vec<Vec<T>> = if batch_parallel(chunks) {
         (0..chunks)
             .into_par_iter()

@@ -28,8 +28,10 @@ pub(crate) mod geometry;
 mod op;
 #[cfg(target_arch = "x86_64")]
 mod simd;
+mod stacked;
 #[cfg(test)]
 mod tests;
+mod unfold;
 
 pub use geometry::ConvGeom;
 pub(crate) use op::ConvOp;

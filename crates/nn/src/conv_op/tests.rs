@@ -744,3 +744,51 @@ fn im2col_forward_and_input_gradient_equal_their_definitions() {
         }
     }
 }
+
+/// The stacked kernels (several samples per GEMM) equal the definitions on every case,
+/// with groups that do and do not divide the batch, on 1 and 2 threads; the weight
+/// gradient's bits do not depend on the thread count.
+#[test]
+fn stacked_kernels_equal_their_definitions() {
+    use super::stacked;
+    for i in 0..IM2COL_CASES.len() {
+        let (d, g, [x, wt, bias, gy]) = im2col_case(i);
+        let (want_y, want_gx, want_gw) = naive_conv(&x, &wt, &bias, &gy, &d, &g);
+        for s in [2, 3, d.n] {
+            let mut first_gw = None;
+            for threads in [1, 2] {
+                let (y, gx, gw) = pool(threads).install(|| {
+                    (
+                        stacked::conv_fwd(&x, &wt, Some(&bias), &d, &g, s),
+                        stacked::conv_bwd_data(&gy, &wt, &d, &g, s),
+                        stacked::conv_bwd_weight(&x, &gy, &d, &g, s),
+                    )
+                });
+                let at = format!("case {i}, {s} per GEMM, {threads} threads");
+                assert!(rel_diff(&y, &want_y) < 1e-5, "{at}: forward");
+                assert!(rel_diff(&gx, &want_gx) < 1e-5, "{at}: input gradient");
+                assert!(rel_diff(&gw, &want_gw) < 1e-5, "{at}: weight gradient");
+                match &first_gw {
+                    None => first_gw = Some(gw),
+                    Some(w) => assert_eq!(&gw, w, "{at}: the thread count changed the sum"),
+                }
+            }
+        }
+    }
+}
+
+/// Small planes are stacked up to about 512 columns, balanced over the batch; planes of
+/// 128 positions and more, and single samples, are not.
+#[test]
+fn samples_per_gemm_stacks_only_small_planes() {
+    use super::stacked::samples_per_gemm;
+    let g = geom((1, 1), (1, 1), (1, 1), (1, 1), 1);
+    let per_gemm = |n, hw| samples_per_gemm(&dims_of(n, 4, 4, (hw, hw), (3, 3), &g));
+    assert_eq!(per_gemm(16, 7), 8); // 49 positions: 11 wanted, two groups of 8
+    assert_eq!(per_gemm(64, 7), 11);
+    assert_eq!(per_gemm(3, 7), 3);
+    assert_eq!(per_gemm(1, 7), 1);
+    assert_eq!(per_gemm(16, 11), 4); // 121 positions: 5 wanted, four groups of 4
+    assert_eq!(per_gemm(16, 12), 1); // 144 positions
+    assert_eq!(per_gemm(16, 56), 1);
+}
