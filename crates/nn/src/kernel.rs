@@ -450,6 +450,34 @@ pub(crate) fn zip_map<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) 
     out
 }
 
+/// A buffer of `len` values built from zeros in chunks of `chunk` on the pool's threads:
+/// each chunk is zeroed by the task that then runs `f(state, i, chunk_i)` on it (a
+/// scatter or fold that adds into zeros), with `init` making each task's state. Unlike
+/// `vec![0; len]` and then the parallel loop, the zeros are written by every thread,
+/// each into memory it is about to use, rather than by one thread first.
+pub(crate) fn from_zeros_par<T: Float, S>(
+    len: usize,
+    chunk: usize,
+    min_chunks: usize,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, usize, &mut [T]) + Sync + Send,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .with_min_len(min_chunks.max(1))
+        .enumerate()
+        .for_each_init(init, |state, (i, c)| {
+            c.fill(MaybeUninit::new(T::default()));
+            // SAFETY: every element of `c` was written just above.
+            f(state, i, unsafe { assume_init(c) });
+        });
+    // SAFETY: the chunks cover the first `len` elements and each was zeroed before `f`
+    // ran on it (a panic in `f` propagates out of `for_each_init` before this line).
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// `y = max(y, 0)` in place: the epilogue of a layer fused with its `ReLU`.
 pub(crate) fn relu_inplace<T: Float>(y: &mut [T]) {
     y.iter_mut().for_each(|v| *v = v.relu());

@@ -4,7 +4,7 @@
 
 use super::geometry::{batch_parallel, batch_sum, ConvGeom, Dims, SUM_CHUNK};
 use super::unfold::{col2im, im2col};
-use crate::kernel::{assume_init, gemm, gemm_uninit, Float, Mat};
+use crate::kernel::{assume_init, from_zeros_par, gemm, gemm_uninit, Float, Mat};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -154,7 +154,6 @@ pub(crate) fn conv_bwd_data_im2col<T: Float>(
     let mg = d.cout / g.groups;
     let pointwise = d.is_pointwise(g);
     let in_len = d.cin * d.h * d.w;
-    let mut gx = vec![T::default(); d.n * in_len];
     let sample = |cols: &mut Vec<T>, i: usize, gx_n: &mut [T], par: bool| {
         let g_n = &grad[i * d.cout * l..(i + 1) * d.cout * l];
         let dst: &mut [T] = if pointwise {
@@ -180,15 +179,15 @@ pub(crate) fn conv_bwd_data_im2col<T: Float>(
         }
     };
     if batch_parallel(d.n) {
-        gx.par_chunks_mut(in_len)
-            .with_min_len(min_samples_per_task(d.n))
-            .enumerate()
-            .for_each_init(Vec::new, |cols, (i, gx_n)| sample(cols, i, gx_n, false));
-    } else {
-        let mut cols = Vec::new();
-        for (i, gx_n) in gx.chunks_mut(in_len).enumerate() {
-            sample(&mut cols, i, gx_n, true);
-        }
+        let min = min_samples_per_task(d.n);
+        return from_zeros_par(d.n * in_len, in_len, min, Vec::new, |cols, i, gx_n| {
+            sample(cols, i, gx_n, false)
+        });
+    }
+    let mut gx = vec![T::default(); d.n * in_len];
+    let mut cols = Vec::new();
+    for (i, gx_n) in gx.chunks_mut(in_len).enumerate() {
+        sample(&mut cols, i, gx_n, true);
     }
     gx
 }

@@ -24,7 +24,7 @@
 
 use super::geometry::{batch_parallel, batch_sum, ConvGeom, Dims, SUM_CHUNK};
 use super::unfold::{col2im, im2col};
-use crate::kernel::{gemm, Float, Mat};
+use crate::kernel::{assume_init, gemm, Float, Mat};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -172,8 +172,13 @@ pub(super) fn conv_bwd_data<T: Float>(
     let (kg, l) = (d.kg(g), d.l());
     let mg = d.cout / g.groups;
     let in_len = d.cin * d.h * d.w;
-    let mut gx = vec![T::default(); d.n * in_len];
-    let group = |b: &mut Buffers<T>, first: usize, gx_c: &mut [T], par| {
+    let len = d.n * in_len;
+    let mut gx: Vec<T> = Vec::with_capacity(len);
+    let group = |b: &mut Buffers<T>, first: usize, gx_c: &mut [MaybeUninit<T>], par| {
+        // zeros for col2im to add into, written by the task that uses them
+        gx_c.fill(MaybeUninit::new(T::default()));
+        // SAFETY: every element was written just above.
+        let gx_c = unsafe { assume_init(gx_c) };
         let ns = gx_c.len() / in_len;
         let ld = ns * l;
         let (cols, wide) = b.sized(d, ns);
@@ -187,7 +192,9 @@ pub(super) fn conv_bwd_data<T: Float>(
             col2im(&cols[j * l..], gx_n, ld, d, g);
         }
     };
-    for_groups(&mut gx, in_len, s, group);
+    for_groups(&mut gx.spare_capacity_mut()[..len], in_len, s, group);
+    // SAFETY: every group's chunk was zeroed, and the chunks cover `len`.
+    unsafe { gx.set_len(len) };
     gx
 }
 

@@ -6,7 +6,7 @@
 //! of each.
 
 use super::geometry::{Kind, PoolOp};
-use crate::kernel::Float;
+use crate::kernel::{from_zeros_par, Float};
 use rayon::prelude::*;
 
 /// `v[p] = max(x[2p], x[2p + 1])` and `i[p] = base + 2p + (0 or 1)`, the second of a
@@ -313,23 +313,27 @@ impl PoolOp {
     ) -> Vec<T> {
         let (oh, ow) = (self.rows.out(), self.cols.out());
         let w = self.cols.input;
-        let mut out = vec![T::default(); planes * hw];
         if let (Kind::Max, Some(arg)) = (self.kind, self.argmax.get()) {
-            out.par_chunks_mut(hw)
-                .zip(g.par_chunks(oh * ow))
-                .zip(arg.par_chunks(oh * ow))
-                .with_min_len(16)
-                .for_each(|((gx, gy), a)| {
+            return from_zeros_par(
+                planes * hw,
+                hw,
+                16,
+                || (),
+                |(), p, gx| {
+                    let (gy, a) = (&g[p * oh * ow..][..oh * ow], &arg[p * oh * ow..][..oh * ow]);
                     for (&i, &v) in a.iter().zip(gy) {
                         gx[i as usize] += v;
                     }
-                });
-            return out;
+                },
+            );
         }
-        out.par_chunks_mut(hw)
-            .zip(g.par_chunks(oh * ow))
-            .enumerate()
-            .for_each(|(p, (gx, gy))| {
+        from_zeros_par(
+            planes * hw,
+            hw,
+            1,
+            || (),
+            |(), p, gx| {
+                let gy = &g[p * oh * ow..][..oh * ow];
                 for oy in 0..oh {
                     for ox in 0..ow {
                         let gv = gy[oy * ow + ox];
@@ -358,8 +362,8 @@ impl PoolOp {
                         }
                     }
                 }
-            });
-        out
+            },
+        )
     }
 }
 
