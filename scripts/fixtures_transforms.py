@@ -1,7 +1,8 @@
 """Writes assets/fixtures/transforms.safetensors: torchvision transforms on real images.
 
-Inputs are a few hymenoptera photos (crops of them, to keep the file small) and MNIST
-digits. The DECODED input pixels are stored (`in/<name>`, uint8 [H, W, C]), so JPEG
+Inputs are synthetic images made here from fixed seeds: photograph-like RGB images
+(gradients, blobs, edges, noise; crops of them) and MNIST-like digits, so that no
+dataset's pixels are committed. The input pixels are stored (`in/<name>`, uint8 [H, W, C]), so JPEG
 decoder differences do not matter; outputs are `out/<case>/<name>`: uint8 [H, W, C] for
 PIL results, float32 [C, H, W] for tensor results. Random transforms are called through
 their functional form with fixed parameters. The Rust test
@@ -10,48 +11,64 @@ crates/data/tests/parity_transforms.rs lists the same cases.
 Run: /tmp/venv/bin/python scripts/fixtures_transforms.py
 """
 
-import gzip
 import os
 
 import numpy as np
 import torch
 import torchvision
 import torchvision.transforms.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw
 from safetensors.torch import save_file
 from torchvision.transforms import InterpolationMode as IM
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-DATA = os.path.join(ROOT, "..", "shared", "datasets")
-if not os.path.isdir(DATA):
-    DATA = "/work/shared/datasets"
-HY = os.path.join(DATA, "hymenoptera")
 
 
-def load(path, box=None):
-    im = Image.open(os.path.join(HY, path)).convert("RGB")
-    im.load()
-    if box is not None:
-        im = im.crop(box)
-    return im
+def photo(w, h, seed):
+    """A synthetic RGB "photograph" of w x h: smooth colour gradients, soft blobs,
+    a few hard edges and per-pixel noise (what resampling and colour transforms meet in
+    real photos), from a fixed seed. No dataset's pixels are committed."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.zeros((h, w, 3))
+    for c in range(3):
+        fx, fy, ph = rng.uniform(0.01, 0.08), rng.uniform(0.01, 0.08), rng.uniform(0, 6.3)
+        img[:, :, c] = 110 + 70 * np.sin(fx * x + ph) * np.cos(fy * y - ph)
+    for _ in range(6):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(5, 0.4 * min(w, h))
+        blob = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * r * r))
+        img += blob[:, :, None] * rng.uniform(-90, 90, size=3)
+    for _ in range(3):
+        a, b, c0 = rng.normal(), rng.normal(), rng.uniform(-0.3, 0.3) * (w + h)
+        img[a * (x - w / 2) + b * (y - h / 2) > c0] += rng.uniform(-50, 50, size=3)
+    img += rng.normal(0, 12, size=img.shape)
+    return Image.fromarray(np.clip(np.rint(img), 0, 255).astype(np.uint8), mode="RGB")
 
 
-def mnist(k):
-    with gzip.open(os.path.join(DATA, "mnist", "t10k-images-idx3-ubyte.gz")) as f:
-        raw = f.read()
-    a = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 28, 28)
-    return Image.fromarray(a[k].copy(), mode="L")
+def digit(seed):
+    """A synthetic 28 x 28 grey "digit": white anti-aliased strokes on black, as MNIST's
+    are (drawn at 4x and box-filtered down)."""
+    rng = np.random.default_rng(seed)
+    big = Image.new("L", (112, 112), 0)
+    d = ImageDraw.Draw(big)
+    x0, y0 = (int(v) for v in rng.integers(20, 40, size=2))
+    x1, y1 = x0 + int(rng.integers(35, 55)), y0 + int(rng.integers(40, 60))
+    d.ellipse([x0, y0, x1, y1], outline=255, width=11)
+    a, b = (tuple(int(v) for v in rng.integers(15, 95, size=2)) for _ in range(2))
+    d.line([a, b], fill=255, width=10)
+    return big.resize((28, 28), Image.BOX)
 
 
+img0, img1, img2 = photo(200, 137, 1), photo(199, 272, 2), photo(440, 330, 3)
 inputs = {
-    "img0": load("train/ants/army-ants-red-picture.jpg"),  # 200x137
-    "img1": load("train/ants/Ant_1.jpg"),  # 199x272, odd width
-    "img2": load("train/bees/92663402_37f379e57a.jpg", (60, 40, 380, 280)),  # 320x240
-    "mid0": load("train/ants/Ant_1.jpg", (60, 100, 124, 164)),  # 64x64
-    "mid1": load("train/ants/army-ants-red-picture.jpg", (90, 30, 150, 85)),  # 60x55
-    "small0": load("train/ants/army-ants-red-picture.jpg", (100, 50, 140, 80)),  # 40x30
-    "mnist0": mnist(0),
-    "mnist1": mnist(7),
+    "img0": img0,  # 200x137
+    "img1": img1,  # 199x272, odd width
+    "img2": img2.crop((60, 40, 380, 280)),  # 320x240
+    "mid0": img1.crop((60, 100, 124, 164)),  # 64x64
+    "mid1": img0.crop((90, 30, 150, 85)),  # 60x55
+    "small0": img0.crop((100, 50, 140, 80)),  # 40x30
+    "mnist0": digit(4),
+    "mnist1": digit(5),
 }
 
 tensors = {}
@@ -131,7 +148,7 @@ case(
     ROT,
     lambda im: F.affine(im, angle=-40.0, translate=[-6, 2], scale=0.8, shear=[0.0, 10.0], fill=60),
 )
-# --- pipelines (hymenoptera val, and a fixed train crop) ---
+# --- pipelines (the tutorial's val transform, and a fixed train crop) ---
 case("pipeline_val", ["img2"], lambda im: F.center_crop(F.resize(im, 256), 224))
 case("pipeline_train", ["img2"], lambda im: F.hflip(F.resized_crop(im, 17, 41, 150, 190, [112, 112])))
 

@@ -246,12 +246,14 @@ fn rgb2hsv_u8(r: u8, g: u8, b: u8) -> [u8; 3] {
     let rc = f32::from(maxc - r) / cr;
     let gc = f32::from(maxc - g) / cr;
     let bc = f32::from(maxc - b) / cr;
+    // as C evaluates PIL's `h = bc - gc` (float) and `h = 2.0 + rc - bc` (the double
+    // literal makes it double, stored back into the float)
     let h: f32 = if r == maxc {
         bc - gc
     } else if g == maxc {
-        2.0 + rc - bc
+        (2.0 + f64::from(rc) - f64::from(bc)) as f32
     } else {
-        4.0 + gc - rc
+        (4.0 + f64::from(gc) - f64::from(rc)) as f32
     };
     let h = ((f64::from(h) / 6.0 + 1.0) % 1.0) as f32;
     let clip = |v: f64| (v as i32).clamp(0, 255) as u8;
