@@ -3,7 +3,7 @@
 use crate::collate::{Collator, HostBatch, HostTargets};
 use crate::sampler::{BatchSampler, RandomSamplerConfig, SamplerConfig, SequentialSamplerConfig};
 use crate::transforms::{Compose, Transform};
-use crate::{Dataset, Error, Result};
+use crate::{CropBox, Dataset, Error, Input, Result, Sample, Target};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -361,17 +361,52 @@ impl Job {
         let mut collator = Collator::new(end - start);
         for pos in start..end {
             let idx = self.indices[pos];
-            let s = self.dataset.get(idx)?;
             let (replicas, rank) = self.shard;
             let global = (pos * replicas + rank) as u64;
             let mut rng = SeedRng::stream(self.seed, "transform", &[self.epoch, global]);
-            let mut inputs = Vec::with_capacity(1 + s.extra.len());
-            for x in std::iter::once(s.input).chain(s.extra) {
-                inputs.push(self.transform.apply(x, &mut rng)?);
-            }
-            collator.push_inputs(idx, inputs, s.target)?;
+            let (inputs, target) = self.transformed(idx, &mut rng)?;
+            collator.push_inputs(idx, inputs, target)?;
         }
         Ok(collator.finish())
+    }
+
+    /// Sample `idx`, transformed. Where the transforms begin with a crop, the dataset
+    /// is asked for the cropped box only ([`Dataset::get_region`]: the crop's
+    /// parameters drawn from the image's size, the rest of the transforms applied to
+    /// the box); otherwise, or where the dataset cannot, the whole sample is read and
+    /// transformed. Both give the same values.
+    fn transformed(&self, idx: usize, rng: &mut SeedRng) -> Result<(Vec<Input>, Target)> {
+        let mut rest = None;
+        let got = self.dataset.get_region(idx, &mut |h, w| {
+            Ok(match self.transform.split_crop(h, w, rng)? {
+                Some((b, after)) => {
+                    rest = Some(after);
+                    b
+                }
+                None => CropBox::whole(h, w),
+            })
+        })?;
+        let (
+            cropped,
+            Sample {
+                input,
+                target,
+                extra,
+            },
+        ) = match got {
+            Some(s) => (true, s),
+            None => (false, self.dataset.get(idx)?),
+        };
+        let first = match rest {
+            Some(after) if cropped => after(input, rng)?,
+            _ => self.transform.apply(input, rng)?,
+        };
+        let mut inputs = Vec::with_capacity(1 + extra.len());
+        inputs.push(first);
+        for x in extra {
+            inputs.push(self.transform.apply(x, rng)?);
+        }
+        Ok((inputs, target))
     }
 }
 

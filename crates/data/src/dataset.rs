@@ -15,6 +15,31 @@ pub struct Image {
     pub data: Vec<u8>,
 }
 
+/// A box of an image: rows `top..top + height`, columns `left..left + width`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CropBox {
+    /// First row.
+    pub top: usize,
+    /// First column.
+    pub left: usize,
+    /// Rows.
+    pub height: usize,
+    /// Columns.
+    pub width: usize,
+}
+
+impl CropBox {
+    /// The whole of a `height × width` image.
+    pub fn whole(height: usize, width: usize) -> Self {
+        Self {
+            top: 0,
+            left: 0,
+            height,
+            width,
+        }
+    }
+}
+
 /// A float array with its shape (`[C, H, W]` after `ToTensor`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Array {
@@ -121,6 +146,10 @@ impl Sample {
     }
 }
 
+/// What [`Dataset::get_region`] calls with an image's `(height, width)` to learn which
+/// box of it to decode.
+pub type RegionPicker<'a> = dyn FnMut(usize, usize) -> Result<CropBox> + 'a;
+
 /// A map-style dataset, as `torch.utils.data.Dataset` (`__len__` and `__getitem__`).
 pub trait Dataset: Send + Sync {
     /// Number of samples.
@@ -131,6 +160,19 @@ pub trait Dataset: Send + Sync {
     }
     /// The sample at `index` (< `len()`).
     fn get(&self, index: usize) -> Result<Sample>;
+    /// Sample `index` with only a box of its image, which `crop` picks from the
+    /// image's `(height, width)` before the pixels are decoded (the loader's `crop`
+    /// draws a crop transform's parameters: [`Transform::split_crop`]). A dataset of
+    /// encoded images overrides this to decode only the box (`ImageFolder` does, for
+    /// JPEGs); it calls `crop` once, and returns the box's pixels as the sample's
+    /// input. `Ok(None)` (the default), without calling `crop`, where the dataset does
+    /// not: the caller reads the whole sample with [`get`](Self::get).
+    ///
+    /// [`Transform::split_crop`]: crate::transforms::Transform::split_crop
+    fn get_region(&self, index: usize, crop: &mut RegionPicker<'_>) -> Result<Option<Sample>> {
+        let _ = (index, crop);
+        Ok(None)
+    }
     /// Class names, where the dataset knows them.
     fn classes(&self) -> Vec<String> {
         Vec::new()
@@ -162,6 +204,9 @@ impl<D: Dataset + ?Sized> Dataset for std::sync::Arc<D> {
     }
     fn get(&self, index: usize) -> Result<Sample> {
         (**self).get(index)
+    }
+    fn get_region(&self, index: usize, crop: &mut RegionPicker<'_>) -> Result<Option<Sample>> {
+        (**self).get_region(index, crop)
     }
     fn classes(&self) -> Vec<String> {
         (**self).classes()

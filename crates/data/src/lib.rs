@@ -28,6 +28,7 @@ pub mod datasets;
 pub mod download;
 mod error;
 pub mod idx;
+pub mod image_decode;
 mod mnist;
 pub mod pickle;
 pub mod sampler;
@@ -37,6 +38,6 @@ pub mod transforms;
 
 pub use cifar::{Cifar, CifarConfig, CifarKind};
 pub use dataloader::{Batch, BatchIter, DataLoader, DataLoaderConfig};
-pub use dataset::{Array, Dataset, Image, Input, Sample, Target};
+pub use dataset::{Array, CropBox, Dataset, Image, Input, RegionPicker, Sample, Target};
 pub use error::{Error, Result};
 pub use mnist::{data_root, EmnistSplit, Mnist, MnistKind, Split};

@@ -1,7 +1,6 @@
 use super::parquet_table::{self, Inputs, Labels, Table};
 use super::{hub_fetch, HuggingFaceConfig};
 use crate::{Array, Dataset, Error, Image, Input, Result, Sample, Split, Target};
-use std::io::Cursor;
 use std::path::PathBuf;
 
 /// A split of a Hugging Face hub dataset, read from its parquet files: what
@@ -99,24 +98,7 @@ impl HuggingFace {
     /// # Errors
     /// The decoder's message when the bytes are not an image it reads.
     pub fn decode(bytes: &[u8]) -> std::result::Result<Image, String> {
-        let img = image::ImageReader::new(Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| e.to_string())?
-            .decode()
-            .map_err(|e| e.to_string())?;
-        let (channels, w, h, data) = if img.color().has_color() {
-            let i = img.into_rgb8();
-            (3, i.width(), i.height(), i.into_raw())
-        } else {
-            let i = img.into_luma8();
-            (1, i.width(), i.height(), i.into_raw())
-        };
-        Ok(Image {
-            height: h as usize,
-            width: w as usize,
-            channels,
-            data,
-        })
+        crate::image_decode::gray_or_rgb(bytes)
     }
 }
 

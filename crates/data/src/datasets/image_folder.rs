@@ -1,7 +1,8 @@
-use crate::{Dataset, Error, Image, Input, Result, Sample, Target};
+use crate::{
+    image_decode, CropBox, Dataset, Error, Image, Input, RegionPicker, Result, Sample, Target,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 /// torchvision's `IMG_EXTENSIONS`: the file names `ImageFolder` takes (compared in
@@ -52,10 +53,14 @@ impl ImageFolderConfig {
 ///   and files sorted by name, as torchvision's `make_dataset`, so sample `i` is the
 ///   same file in both.
 /// - Images are decoded by content, not by extension (a GIF named `.jpg` is read as a
-///   GIF), with the `image` crate, and converted to 8-bit RGB as PIL's
-///   `.convert("RGB")` does: gray is replicated, alpha dropped (not blended).
-///   Differences: 16-bit images are scaled to 8 bits (PIL clips them), TIFF is not
-///   supported, and a JPEG's pixels may differ from libjpeg's by a step or two.
+///   GIF), and converted to 8-bit RGB as PIL's `.convert("RGB")` does: gray is
+///   replicated, alpha dropped (not blended). JPEGs are decoded by libjpeg-turbo's
+///   decoder, as PIL's, so their pixels are PIL's exactly; where the transforms begin
+///   with a crop (`RandomResizedCrop`, `RandomCrop`, `CenterCrop`), only the cropped
+///   box is decoded ([`Dataset::get_region`]), with the same pixels. Other formats go
+///   through the `image` crate ([`crate::image_decode`]). Differences: 16-bit images
+///   are scaled to 8 bits (PIL clips them), TIFF is not supported, CMYK JPEGs are
+///   converted by the `image` crate's formula.
 /// - Files are decoded when a sample is read (on the loader's workers), so scanning
 ///   is fast. With `skip_bad = false`, an unreadable file fails its `get` with an
 ///   error naming it. With `skip_bad = true`, the scan reads every candidate's header
@@ -157,23 +162,23 @@ impl ImageFolder {
     /// Decodes one file as an 8-bit RGB image (by content).
     pub fn load(path: &Path) -> Result<Image> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let corrupt = |e: image::ImageError| Error::Corrupt {
-            path: path.to_path_buf(),
-            message: format!("cannot decode the image: {e}"),
-        };
-        let img = image::ImageReader::new(Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| Error::io(path, e))?
-            .decode()
-            .map_err(corrupt)?
-            .into_rgb8();
-        let (w, h) = img.dimensions();
-        Ok(Image {
-            height: h as usize,
-            width: w as usize,
-            channels: 3,
-            data: img.into_raw(),
-        })
+        image_decode::rgb(&bytes, None).map_err(|e| corrupt(path, e))
+    }
+
+    /// Decodes the box of one file that `crop` picks from the image's size.
+    pub fn load_region(path: &Path, crop: &mut RegionPicker<'_>) -> Result<Image> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let (h, w) = image_decode::size(&bytes).map_err(|e| corrupt(path, e))?;
+        let b = crop(h, w)?;
+        let region = (b != CropBox::whole(h, w)).then_some(b);
+        image_decode::rgb(&bytes, region).map_err(|e| corrupt(path, e))
+    }
+}
+
+fn corrupt(path: &Path, e: String) -> Error {
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("cannot decode the image: {e}"),
     }
 }
 
@@ -239,6 +244,18 @@ impl Dataset for ImageFolder {
             target: Target::Class(*class),
             extra: Vec::new(),
         })
+    }
+
+    /// Decodes only the box `crop` picks: a JPEG's other rows and columns are not
+    /// transformed, its rows below the box not read at all.
+    fn get_region(&self, index: usize, crop: &mut RegionPicker<'_>) -> Result<Option<Sample>> {
+        Error::check_index(index, self.samples.len())?;
+        let (path, class) = &self.samples[index];
+        Ok(Some(Sample {
+            input: Input::Image(Self::load_region(path, crop)?),
+            target: Target::Class(*class),
+            extra: Vec::new(),
+        }))
     }
 
     fn classes(&self) -> Vec<String> {

@@ -1,4 +1,4 @@
-use crate::{Dataset, Error, Result, Sample};
+use crate::{Dataset, Error, RegionPicker, Result, Sample};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,6 +45,10 @@ impl Dataset for Subset {
         Error::check_index(index, self.indices.len())?;
         self.dataset.get(self.indices[index])
     }
+    fn get_region(&self, index: usize, crop: &mut RegionPicker<'_>) -> Result<Option<Sample>> {
+        Error::check_index(index, self.indices.len())?;
+        self.dataset.get_region(self.indices[index], crop)
+    }
     fn class_of(&self, index: usize) -> Result<Option<u32>> {
         Error::check_index(index, self.indices.len())?;
         self.dataset.class_of(self.indices[index])
@@ -85,6 +89,14 @@ impl ConcatDataset {
             .collect();
         Ok(Self { datasets, ends })
     }
+
+    /// Which dataset holds sample `index`, and its index there.
+    fn locate(&self, index: usize) -> Result<(usize, usize)> {
+        Error::check_index(index, self.len())?;
+        let d = self.ends.partition_point(|&e| e <= index);
+        let start = if d == 0 { 0 } else { self.ends[d - 1] };
+        Ok((d, index - start))
+    }
 }
 
 impl Dataset for ConcatDataset {
@@ -92,16 +104,16 @@ impl Dataset for ConcatDataset {
         self.ends.last().copied().unwrap_or(0)
     }
     fn get(&self, index: usize) -> Result<Sample> {
-        Error::check_index(index, self.len())?;
-        let d = self.ends.partition_point(|&e| e <= index);
-        let start = if d == 0 { 0 } else { self.ends[d - 1] };
-        self.datasets[d].get(index - start)
+        let (d, i) = self.locate(index)?;
+        self.datasets[d].get(i)
+    }
+    fn get_region(&self, index: usize, crop: &mut RegionPicker<'_>) -> Result<Option<Sample>> {
+        let (d, i) = self.locate(index)?;
+        self.datasets[d].get_region(i, crop)
     }
     fn class_of(&self, index: usize) -> Result<Option<u32>> {
-        Error::check_index(index, self.len())?;
-        let d = self.ends.partition_point(|&e| e <= index);
-        let start = if d == 0 { 0 } else { self.ends[d - 1] };
-        self.datasets[d].class_of(index - start)
+        let (d, i) = self.locate(index)?;
+        self.datasets[d].class_of(i)
     }
     fn classes(&self) -> Vec<String> {
         self.datasets[0].classes()

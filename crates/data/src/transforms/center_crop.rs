@@ -1,6 +1,6 @@
 use super::common::Size;
-use super::functional::{center_crop, dims};
-use super::Transform;
+use super::functional::{center_crop, centred, dims};
+use super::{nothing_after, AfterCrop, CropBox, Transform};
 use crate::{Error, Input, Result};
 use serde::{Deserialize, Serialize};
 use wick_tensor::SeedRng;
@@ -41,6 +41,26 @@ impl Transform for CenterCrop {
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         with_hw(input, self.h, self.w, "CenterCrop")
+    }
+
+    /// The centred box, where it fits in the image (a smaller image is padded first).
+    fn split_crop(
+        &self,
+        height: usize,
+        width: usize,
+        _rng: &mut SeedRng,
+    ) -> Result<Option<(CropBox, AfterCrop<'_>)>> {
+        if self.h > height || self.w > width {
+            return Ok(None);
+        }
+        let (top, left) = centred(height, width, self.h, self.w);
+        let b = CropBox {
+            top: top as usize,
+            left: left as usize,
+            height: self.h,
+            width: self.w,
+        };
+        Ok(Some((b, nothing_after())))
     }
 }
 

@@ -1,4 +1,4 @@
-use super::{Kind, Transform, TransformConfig};
+use super::{AfterCrop, CropBox, Kind, Transform, TransformConfig};
 use crate::Result;
 use serde::{Deserialize, Serialize};
 use wick_tensor::SeedRng;
@@ -47,6 +47,29 @@ impl Transform for Compose {
             s = t.output_shape(&s)?;
         }
         Ok(s)
+    }
+
+    /// The first transform's crop, then the rest of it and the other transforms.
+    fn split_crop(
+        &self,
+        height: usize,
+        width: usize,
+        rng: &mut SeedRng,
+    ) -> Result<Option<(CropBox, AfterCrop<'_>)>> {
+        let Some((first, others)) = self.0.split_first() else {
+            return Ok(None);
+        };
+        let Some((b, rest)) = first.split_crop(height, width, rng)? else {
+            return Ok(None);
+        };
+        let all: AfterCrop<'_> = Box::new(move |input, rng| {
+            let mut input = rest(input, rng)?;
+            for t in others {
+                input = t.apply(input, rng)?;
+            }
+            Ok(input)
+        });
+        Ok(Some((b, all)))
     }
 
     fn output_kind(&self, input: Kind) -> Result<Kind> {

@@ -37,8 +37,11 @@ mod random_rotation;
 mod random_tests;
 mod random_vertical_flip;
 mod resize;
+#[cfg(test)]
+mod split_tests;
 mod to_tensor;
 
+pub use crate::CropBox;
 pub use center_crop::{CenterCrop, CenterCropConfig};
 pub use color_jitter::{ColorJitter, ColorJitterConfig, ColorJitterParams};
 pub use common::{Fill, InterpolationMode, NumOrRange, PaddingMode, Size};
@@ -59,7 +62,7 @@ pub use random_erasing::{
 };
 pub use random_grayscale::{RandomGrayscale, RandomGrayscaleConfig};
 pub use random_horizontal_flip::{RandomHorizontalFlip, RandomHorizontalFlipConfig};
-pub use random_resized_crop::{CropBox, RandomResizedCrop, RandomResizedCropConfig};
+pub use random_resized_crop::{RandomResizedCrop, RandomResizedCropConfig};
 pub use random_rotation::{RandomRotation, RandomRotationConfig};
 pub use random_vertical_flip::{RandomVerticalFlip, RandomVerticalFlipConfig};
 pub use resize::{Resize, ResizeConfig};
@@ -104,6 +107,33 @@ pub trait Transform: Send + Sync {
     fn resizes(&self) -> bool {
         false
     }
+    /// For a transform that begins by cutting a box out of the image (the crops):
+    /// draws its parameters for an image of `height × width`, as [`apply`](Self::apply)
+    /// would, and returns the box and what remains to be done to the cut-out pixels, so
+    /// that a dataset can decode only the box ([`Dataset::get_region`]). `rest(crop)`
+    /// equals `apply(image)` bit for bit, and both draw the same numbers from `rng`.
+    /// `None` (the default), drawing nothing, where the transform needs the whole image
+    /// (it pads it, or the crop does not fit).
+    ///
+    /// [`Dataset::get_region`]: crate::Dataset::get_region
+    fn split_crop(
+        &self,
+        height: usize,
+        width: usize,
+        rng: &mut SeedRng,
+    ) -> Result<Option<(CropBox, AfterCrop<'_>)>> {
+        let _ = (height, width, rng);
+        Ok(None)
+    }
+}
+
+/// What remains of a transform after its crop ([`Transform::split_crop`]): applied to
+/// the cut-out image, with the sample's stream.
+pub type AfterCrop<'a> = Box<dyn FnOnce(Input, &mut SeedRng) -> Result<Input> + 'a>;
+
+/// The `AfterCrop` of a plain crop: nothing left to do.
+pub(crate) fn nothing_after<'a>() -> AfterCrop<'a> {
+    Box::new(|input, _| Ok(input))
 }
 
 /// The arguments of a transform class (`transforms.RandomCrop(size, padding, …)`): what

@@ -2,7 +2,7 @@ use super::center_crop::with_hw;
 use super::common::{Fill, PaddingMode, Size};
 use super::functional::{channels, crop, dims, pad};
 use super::pad::{padded_shape, Padding};
-use super::Transform;
+use super::{nothing_after, AfterCrop, CropBox, Transform};
 use crate::{Error, Input, Result};
 use serde::{Deserialize, Serialize};
 use wick_tensor::SeedRng;
@@ -138,5 +138,26 @@ impl Transform for RandomCrop {
             )));
         }
         with_hw(input, self.h, self.w, "RandomCrop")
+    }
+
+    /// The random box, where the image is not padded (no `padding`, and large enough
+    /// that `pad_if_needed` does nothing).
+    fn split_crop(
+        &self,
+        height: usize,
+        width: usize,
+        rng: &mut SeedRng,
+    ) -> Result<Option<(CropBox, AfterCrop<'_>)>> {
+        if self.padding.is_some() || height < self.h || width < self.w {
+            return Ok(None);
+        }
+        let p = self.get_params(rng, height, width)?;
+        let b = CropBox {
+            top: p.top,
+            left: p.left,
+            height: self.h,
+            width: self.w,
+        };
+        Ok(Some((b, nothing_after())))
     }
 }

@@ -1,8 +1,8 @@
 use super::center_crop::with_hw;
 use super::common::{pair, InterpolationMode, Size};
 use super::functional::{dims, resized_crop};
-use super::Transform;
-use crate::{Error, Input, Result};
+use super::{AfterCrop, Transform};
+use crate::{CropBox, Error, Input, Result};
 use serde::{Deserialize, Serialize};
 use wick_tensor::SeedRng;
 
@@ -68,19 +68,6 @@ pub struct RandomResizedCrop {
     ratio: (f64, f64),
     interpolation: InterpolationMode,
     antialias: bool,
-}
-
-/// A crop box `(top, left, height, width)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CropBox {
-    /// First row.
-    pub top: usize,
-    /// First column.
-    pub left: usize,
-    /// Rows.
-    pub height: usize,
-    /// Columns.
-    pub width: usize,
 }
 
 impl RandomResizedCrop {
@@ -154,5 +141,20 @@ impl Transform for RandomResizedCrop {
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         with_hw(input, self.size.0, self.size.1, "RandomResizedCrop")
+    }
+
+    /// The random box; what remains is the resize of the cut-out image.
+    fn split_crop(
+        &self,
+        height: usize,
+        width: usize,
+        rng: &mut SeedRng,
+    ) -> Result<Option<(CropBox, AfterCrop<'_>)>> {
+        let b = self.get_params(rng, height, width);
+        let rest: AfterCrop<'_> = Box::new(move |input, _| {
+            let (size, mode) = (self.size, self.interpolation);
+            resized_crop(input, 0, 0, b.height, b.width, size, mode, self.antialias)
+        });
+        Ok(Some((b, rest)))
     }
 }

@@ -150,9 +150,17 @@ pub fn center_crop(input: Input, height: usize, width: usize) -> Result<Input> {
             return Ok(input);
         }
     }
-    let top = round_half_even((ih as f64 - height as f64) / 2.0);
-    let left = round_half_even((iw as f64 - width as f64) / 2.0);
+    let (top, left) = centred(ih, iw, height, width);
     crop(input, top, left, height, width)
+}
+
+/// Where `center_crop` puts a `height × width` box in an `ih × iw` image: top
+/// `round((ih − height) / 2)`, left `round((iw − width) / 2)`, half to even.
+pub(crate) fn centred(ih: usize, iw: usize, height: usize, width: usize) -> (i64, i64) {
+    (
+        round_half_even((ih as f64 - height as f64) / 2.0),
+        round_half_even((iw as f64 - width as f64) / 2.0),
+    )
 }
 
 /// Python's `round` (half to even).

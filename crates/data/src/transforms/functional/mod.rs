@@ -13,6 +13,7 @@ pub use color::{
     adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, luma_f32, luma_u8,
     rgb_to_grayscale,
 };
+pub(crate) use geometry::centred;
 pub use geometry::{center_crop, channels, crop, dims, hflip, pad, vflip};
 pub use resample::{resize_exact, resized_output_size};
 
