@@ -7,12 +7,14 @@
 //! wick-bench wick-crates-loop w1 --experiment bench/w1_mlp.toml
 //! wick-bench gemm-peak [--size 1536]                     # the machine's GEMM rate
 //! wick-bench time-layers '[{ type = "ReLU" }]' 16,64,56,56  # one stack of layers
+//! wick-bench decode ../shared/datasets/hymenoptera/train   # JPEG decoders, whole and a crop
 //! ```
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod candle_loop;
 mod crates_loop;
+mod decode;
 mod explicit_loop;
 mod fashion;
 mod gemm_peak;
@@ -104,6 +106,15 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         reps: usize,
     },
+    /// JPEG decoding per image: the `image` crate's, libjpeg-turbo's whole, and
+    /// libjpeg-turbo's of a RandomResizedCrop(224) box (medians of interleaved rounds).
+    Decode {
+        /// A folder of JPEGs (searched recursively).
+        dir: PathBuf,
+        /// Interleaved rounds.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// W1's MLP with an explicit backward into preallocated buffers, without candle's
     /// autograd (the design issue 8 weighs against wick's), on pre-built tensors.
     ExplicitLoop {
@@ -187,6 +198,10 @@ fn main() -> Result<()> {
                 let name = k.kernel.name();
                 println!("  {name}: {ms:.3} ms per run, {:.0} GFLOP/s", k.gflops());
             }
+            Ok(())
+        }
+        Cmd::Decode { dir, rounds } => {
+            println!("{}", decode::run(&dir, rounds)?);
             Ok(())
         }
         Cmd::GemmPeak { size, reps } => {
