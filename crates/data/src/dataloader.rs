@@ -5,6 +5,7 @@ use crate::sampler::{BatchSampler, RandomSamplerConfig, SamplerConfig, Sequentia
 use crate::transforms::{Compose, Transform};
 use crate::{CropBox, Dataset, Error, Input, Result, Sample, Target};
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
@@ -27,7 +28,9 @@ pub struct DataLoaderConfig {
     /// Drop the last incomplete batch (default `false`).
     #[serde(default)]
     pub drop_last: bool,
-    /// Worker threads decoding and transforming batches (default 0: the main thread).
+    /// Worker threads decoding and transforming batches (default 0: the training
+    /// thread loads each batch when it needs it, its samples spread over the compute
+    /// threads).
     #[serde(default)]
     pub num_workers: usize,
     /// Batches loaded in advance by each worker (default 2 with workers).
@@ -151,7 +154,10 @@ pub struct Batch {
 /// the same whatever `num_workers` is. With workers, batch `b` is read, decoded,
 /// transformed and collated (into one contiguous buffer) by worker `b mod num_workers`
 /// and each worker keeps up to `prefetch_factor` batches ready, as PyTorch does; the
-/// main thread only copies each batch to the device, once. A failing sample (an
+/// main thread only copies each batch to the device, once. Without workers, the
+/// training thread loads each batch when it needs it, as PyTorch's `num_workers=0`,
+/// but the batch's samples are read and transformed in parallel on the compute
+/// threads, which would otherwise wait. A failing sample (an
 /// unreadable file, a shape mismatch) ends the epoch with its error.
 pub struct DataLoader {
     dataset: Arc<dyn Dataset>,
@@ -296,7 +302,7 @@ impl DataLoader {
                         .name(format!("wick-loader-{w}"))
                         .spawn(move || {
                             for b in (start + w..n_batches).step_by(workers) {
-                                let batch = job.build(b);
+                                let batch = job.build(b, false);
                                 let failed = batch.is_err();
                                 if tx.send(batch).is_err() || failed {
                                     break;
@@ -355,19 +361,39 @@ struct Job {
 }
 
 impl Job {
-    fn build(&self, b: usize) -> Result<HostBatch> {
+    /// Batch `b`, its samples read and transformed one after the other (on a worker
+    /// thread), or all at once on the compute threads where `parallel` (loading in the
+    /// training thread, `num_workers = 0`, while those threads wait for the batch).
+    /// Each sample's transforms draw from its own stream, so the batch is the same.
+    fn build(&self, b: usize, parallel: bool) -> Result<HostBatch> {
         let start = (b * self.batch_size).min(self.indices.len());
         let end = (start + self.batch_size).min(self.indices.len());
         let mut collator = Collator::new(end - start);
-        for pos in start..end {
-            let idx = self.indices[pos];
-            let (replicas, rank) = self.shard;
-            let global = (pos * replicas + rank) as u64;
-            let mut rng = SeedRng::stream(self.seed, "transform", &[self.epoch, global]);
-            let (inputs, target) = self.transformed(idx, &mut rng)?;
-            collator.push_inputs(idx, inputs, target)?;
+        if parallel {
+            let samples: Vec<_> = (start..end)
+                .into_par_iter()
+                .with_max_len(1)
+                .map(|pos| self.sample(pos))
+                .collect();
+            for (pos, s) in (start..end).zip(samples) {
+                let (inputs, target) = s?;
+                collator.push_inputs(self.indices[pos], inputs, target)?;
+            }
+        } else {
+            for pos in start..end {
+                let (inputs, target) = self.sample(pos)?;
+                collator.push_inputs(self.indices[pos], inputs, target)?;
+            }
         }
         Ok(collator.finish())
+    }
+
+    /// The sample at position `pos` of the epoch, transformed with its own stream.
+    fn sample(&self, pos: usize) -> Result<(Vec<Input>, Target)> {
+        let (replicas, rank) = self.shard;
+        let global = (pos * replicas + rank) as u64;
+        let mut rng = SeedRng::stream(self.seed, "transform", &[self.epoch, global]);
+        self.transformed(self.indices[pos], &mut rng)
     }
 
     /// Sample `idx`, transformed. Where the transforms begin with a crop, the dataset
@@ -444,7 +470,7 @@ impl Iterator for BatchIter<'_> {
         let b = self.next;
         self.next += 1;
         let host = match &mut self.source {
-            Source::Inline => self.job.build(b),
+            Source::Inline => self.job.build(b, true),
             Source::Workers(rxs) => {
                 let w = (b - self.start) % rxs.len();
                 rxs[w].recv().unwrap_or_else(|_| {

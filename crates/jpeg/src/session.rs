@@ -19,6 +19,11 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 /// binding's `[u8; 80]` is `JMSG_STR_PARM_MAX`, too short).
 const JMSG_LENGTH_MAX: usize = 200;
 
+/// The most memory libjpeg's whole-image buffers (a progressive JPEG's coefficients)
+/// may take, as the `image` crate's default allocation limit: past it libjpeg fails
+/// ("backing store not supported") instead of allocating what a header claims.
+const MAX_WORKING_MEMORY: usize = 512 << 20;
+
 /// `format_message` as libjpeg declares it: a pointer to a `JMSG_LENGTH_MAX` buffer.
 type FormatMessage = unsafe extern "C-unwind" fn(&mut ffi::jpeg_common_struct, *mut u8);
 
@@ -105,6 +110,8 @@ impl<'a> Decompress<'a> {
             ffi::jpeg_create_decompress(cinfo);
             ffi::jpeg_mem_src(cinfo, bytes.as_ptr(), bytes.len() as c_ulong);
         })?;
+        // SAFETY: jpeg_create_decompress succeeded, so `mem` is its memory manager
+        unsafe { (*cinfo.common.mem).max_memory_to_use = MAX_WORKING_MEMORY as _ };
         Ok(d)
     }
 }

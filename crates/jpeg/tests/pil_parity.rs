@@ -50,7 +50,7 @@ fn whole_images_are_pils_pixels_exactly() {
         assert_eq!((h.height, h.width), (want.height, want.width), "{name}");
         assert_eq!(h.gray, *name == "gray", "{name}");
         let got = decode(&bytes, None, false).unwrap().unwrap();
-        assert_eq!(got, want, "{name}");
+        assert!(got == want, "{name}: pixels differ from PIL's");
     }
 }
 
@@ -222,5 +222,35 @@ fn every_narrow_band_is_exact() {
             let got = decode(&bytes, Some(r), false).unwrap().unwrap();
             assert!(got.data == crop(&want, r), "{name}: region {r:?}");
         }
+    }
+}
+
+/// The JPEG of `name` with its frame header claiming `height × width`.
+fn claiming(fx: &HashMap<String, Tensor>, name: &str, height: u16, width: u16) -> Vec<u8> {
+    let (mut bytes, _) = case(fx, name);
+    let sof = (0..bytes.len() - 1)
+        .find(|&i| bytes[i] == 0xFF && matches!(bytes[i + 1], 0xC0 | 0xC2))
+        .unwrap();
+    bytes[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    bytes[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    bytes
+}
+
+#[test]
+fn headers_claiming_huge_images_are_refused_before_decoding() {
+    let fx = load_fixture("decode.safetensors");
+    for name in ["s420", "prog420"] {
+        let bytes = claiming(&fx, name, 60_000, 60_000);
+        assert_eq!(read_header(&bytes).unwrap().height, 60_000);
+        match decode(&bytes, None, false) {
+            Err(e) => assert!(e.0.contains("exceeds limit"), "{e}"),
+            Ok(_) => panic!("{name}: a 60000×60000 header was decoded"),
+        }
+        // under the limit: the entropy-coded data ends (at the EOI marker) long before
+        // the rows do; libjpeg fills the rest with grey and PIL returns that image
+        let bytes = claiming(&fx, name, 600, 800);
+        let p = decode(&bytes, None, false).unwrap().unwrap();
+        assert_eq!((p.height, p.width), (600, 800));
+        assert_eq!(p.data[p.data.len() - 3..], [128, 128, 128]);
     }
 }
