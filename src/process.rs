@@ -11,12 +11,16 @@
 ///   Keeping the freed memory for reuse makes the steady state fault-free; the peak
 ///   RSS is unchanged (the same buffers were live at the peak either way).
 ///
-/// - candle 0.11 runs large elementwise ops on a second pool of its own (the "barrier
-///   pool", `CANDLE_NUM_THREADS - 1` threads) whose workers spin before they sleep. Next
-///   to the rayon threads that run the GEMMs and wick's kernels, they fight for the same
-///   cores: on 2 cores the spinning took a fifth of the CPU and the MLP epoch was 15 %
-///   slower. Unless `CANDLE_NUM_THREADS` is set, that pool gets no workers and the
-///   elementwise ops run on the thread that asks (they are memory-bound anyway).
+/// - candle 0.11 runs large elementwise ops (64k elements and more) on a second pool of
+///   its own (the "barrier pool", `CANDLE_NUM_THREADS - 1` threads), among them the
+///   adds of its backward pass that accumulate every gradient. Its workers spin 25,000
+///   times before they sleep: next to the rayon threads that run the GEMMs and wick's
+///   kernels, on 2 cores that spinning took a fifth of the CPU and the MLP epoch was
+///   15 % slower; without the pool, the adds run on one thread, a fifth of a VGG-style
+///   CNN's step (W4) with the other core idle. Unless set, the pool gets as many
+///   threads as rayon (`CANDLE_NUM_THREADS`) and its workers sleep after 200 spins
+///   (`CANDLE_BARRIER_POOL_SPIN_LIMIT`): the adds run on every core and an idle worker
+///   gives its core back at once.
 /// - Threads spawned from here on get 8 MiB stacks, as the main thread has, unless
 ///   `RUST_MIN_STACK` says otherwise: the training runs on one of them.
 ///
@@ -32,8 +36,13 @@ pub fn tune_for_training() {
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        let n = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "1".into());
         // SAFETY (set_var): as above.
-        std::env::set_var("CANDLE_NUM_THREADS", "1");
+        std::env::set_var("CANDLE_NUM_THREADS", n);
+    }
+    if std::env::var_os("CANDLE_BARRIER_POOL_SPIN_LIMIT").is_none() {
+        // SAFETY (set_var): as above.
+        std::env::set_var("CANDLE_BARRIER_POOL_SPIN_LIMIT", "200");
     }
     if std::env::var_os("RUST_MIN_STACK").is_none() {
         // The work runs on a pool thread (see `in_compute_pool`): give it the main

@@ -412,20 +412,18 @@ impl Job {
                 None => CropBox::whole(h, w),
             })
         })?;
-        let (
-            cropped,
-            Sample {
-                input,
-                target,
-                extra,
-            },
-        ) = match got {
-            Some(s) => (true, s),
-            None => (false, self.dataset.get(idx)?),
+        let (s, rest) = match got {
+            Some(s) => (s, rest),
+            None => (self.dataset.get(idx)?, None),
         };
+        let Sample {
+            input,
+            target,
+            extra,
+        } = s;
         let first = match rest {
-            Some(after) if cropped => after(input, rng)?,
-            _ => self.transform.apply(input, rng)?,
+            Some(after) => after(input, rng)?,
+            None => self.transform.apply(input, rng)?,
         };
         let mut inputs = Vec::with_capacity(1 + extra.len());
         inputs.push(first);
