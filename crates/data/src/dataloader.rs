@@ -291,7 +291,7 @@ impl DataLoader {
             shard: self.shard,
         };
         let source = if self.num_workers == 0 || start == n_batches {
-            Source::Inline
+            Source::Inline(InlineCost::default())
         } else {
             let workers = self.num_workers.min(n_batches - start);
             let rxs = (0..workers)
@@ -370,9 +370,12 @@ impl Job {
         let end = (start + self.batch_size).min(self.indices.len());
         let mut collator = Collator::new(end - start);
         if parallel {
+            // one contiguous run of samples per thread: a cheap sample (an MNIST digit)
+            // costs less than a task of its own
+            let per_thread = (end - start).div_ceil(rayon::current_num_threads());
             let samples: Vec<_> = (start..end)
                 .into_par_iter()
-                .with_max_len(1)
+                .with_min_len(per_thread.max(1))
                 .map(|pos| self.sample(pos))
                 .collect();
             for (pos, s) in (start..end).zip(samples) {
@@ -434,8 +437,39 @@ impl Job {
     }
 }
 
+/// How long the last batch loaded on the training thread took, and whether its
+/// samples were spread over the compute threads: the next one is spread when the last
+/// one's samples cost at least [`PAR_BATCH_MIN`] in all (a batch of JPEGs, random
+/// affine warps), and built in order on the training thread when they are cheap (an
+/// MNIST batch's 64 digits take less than waking the other threads would).
+#[derive(Default)]
+struct InlineCost {
+    last: std::time::Duration,
+    parallel: bool,
+}
+
+/// The work a batch's samples must take, one after the other, for the loader to spread
+/// them over the compute threads.
+const PAR_BATCH_MIN: std::time::Duration = std::time::Duration::from_micros(500);
+
+impl InlineCost {
+    /// Builds batch `b` of `job`, spread or not as the last batch's cost says.
+    fn build(&mut self, job: &Job, b: usize) -> Result<HostBatch> {
+        let threads = if self.parallel {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
+        let parallel = self.last * threads as u32 >= PAR_BATCH_MIN;
+        let t = std::time::Instant::now();
+        let batch = job.build(b, parallel);
+        (self.last, self.parallel) = (t.elapsed(), parallel);
+        batch
+    }
+}
+
 enum Source {
-    Inline,
+    Inline(InlineCost),
     Workers(Vec<Receiver<Result<HostBatch>>>),
     Failed(Option<Error>),
 }
@@ -468,7 +502,7 @@ impl Iterator for BatchIter<'_> {
         let b = self.next;
         self.next += 1;
         let host = match &mut self.source {
-            Source::Inline => self.job.build(b, true),
+            Source::Inline(cost) => cost.build(&self.job, b),
             Source::Workers(rxs) => {
                 let w = (b - self.start) % rxs.len();
                 rxs[w].recv().unwrap_or_else(|_| {
@@ -589,6 +623,51 @@ mod tests {
             assert_eq!(all(&l, 3), want, "num_workers = {w}");
         }
         assert_ne!(all(&l0, 4).1, want.1, "a new epoch reshuffles");
+    }
+
+    /// `Ramp`, each sample taking `0.2 ms` (a JPEG's decode).
+    struct Slow;
+    impl Dataset for Slow {
+        fn len(&self) -> usize {
+            23
+        }
+        fn get(&self, i: usize) -> Result<Sample> {
+            let t = std::time::Instant::now();
+            while t.elapsed() < std::time::Duration::from_micros(200) {
+                std::hint::spin_loop();
+            }
+            Ramp(23).get(i)
+        }
+    }
+
+    /// Without workers, expensive samples are spread over the compute threads (from the
+    /// second batch on), cheap ones are not; the batches are the same either way.
+    #[test]
+    fn spreading_a_batch_over_threads_gives_the_same_batches() {
+        let cfg = DataLoaderConfig {
+            batch_size: 6,
+            shuffle: true,
+            ..Default::default()
+        };
+        let t = || Compose(vec![Box::new(ToTensor), Box::new(Noise)]);
+        let slow = DataLoader::new(Arc::new(Slow), t(), &cfg, 5, Device::Cpu).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        assert_eq!(pool.install(|| all(&slow, 3)), all(&loader(cfg.clone()), 3));
+        let job = slow.epoch(0).job;
+        let mut cost = InlineCost::default();
+        for (b, spread) in [(0, false), (1, true), (2, true)] {
+            pool.install(|| cost.build(&job, b)).unwrap();
+            assert_eq!(cost.parallel, spread, "batch {b}");
+        }
+        let cheap = loader(cfg).epoch(0).job;
+        let mut cost = InlineCost::default();
+        for b in 0..3 {
+            pool.install(|| cost.build(&cheap, b)).unwrap();
+            assert!(!cost.parallel, "batch {b} of cheap samples spread");
+        }
     }
 
     /// Two ranks with batch 4 see, batch by batch, the samples of one process with batch
