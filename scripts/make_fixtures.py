@@ -2,12 +2,13 @@
 """Generate PyTorch parity fixtures for wick's Rust tests.
 
 Writes assets/fixtures/parity.safetensors (float32 unless noted; targets are int64).
-Deterministic: torch.manual_seed(0), single-threaded CPU, real MNIST test digits.
+Deterministic: torch.manual_seed(0), single-threaded CPU. The inputs are synthetic
+MNIST-like digits (`synthetic_images.digit`, fixed seeds) with labels from a fixed seed,
+so that no dataset's pixels are committed.
 
-Usage: python scripts/make_fixtures.py [--mnist-dir /work/shared/datasets/mnist] [--out PATH]
+Usage: python scripts/make_fixtures.py [--out PATH]
 """
 import argparse
-import gzip
 import os
 
 import numpy as np
@@ -15,19 +16,16 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file
 
+from synthetic_images import digit
+
 MEAN, STD = 0.1307, 0.3081
 
 
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic = int.from_bytes(data[0:4], "big")
-    ndim = magic & 0xFF
-    dtype_code = (magic >> 8) & 0xFF
-    assert dtype_code == 0x08, f"unsupported IDX dtype {dtype_code:#x} in {path}"
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    return arr.reshape(dims)
+def synthetic_digits(n):
+    """n digit-like 28x28 uint8 images and labels 0-9, from fixed seeds."""
+    images = np.stack([np.asarray(digit(1000 + k)) for k in range(n)])
+    labels = np.random.default_rng(7).integers(0, 10, size=n).astype(np.uint8)
+    return images, labels
 
 
 def mnist_batch(images, labels, start, n):
@@ -77,7 +75,6 @@ def net_fixtures(out, prefix, model, batches, make_opt):
 def main():
     ap = argparse.ArgumentParser()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap.add_argument("--mnist-dir", default="/work/shared/datasets/mnist")
     ap.add_argument("--out", default=os.path.join(root, "assets", "fixtures", "parity.safetensors"))
     args = ap.parse_args()
 
@@ -85,8 +82,7 @@ def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
-    images = read_idx(os.path.join(args.mnist_dir, "t10k-images-idx3-ubyte.gz"))
-    labels = read_idx(os.path.join(args.mnist_dir, "t10k-labels-idx1-ubyte.gz"))
+    images, labels = synthetic_digits(112)
     out = {}
 
     # ---- a) MLP ----
