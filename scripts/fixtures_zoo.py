@@ -3,10 +3,11 @@
 state_dict keys with their shapes (in order) and the parameter count
 (assets/fixtures/zoo.json); and for the smallest, squeezenet1_1, a randomly
 initialised state_dict as torch.save writes it (assets/fixtures/zoo/squeezenet1_1.pth)
-with its eval-mode logits on two hymenoptera val images
+with its eval-mode logits on two synthetic photographs made from fixed seeds
 (assets/fixtures/zoo/squeezenet1_1.safetensors: `input` after the tutorial's eval
-transforms, `logits`). ImageNet weights cannot be downloaded here.
-Usage: /tmp/venv/bin/python scripts/fixtures_zoo.py [path/to/hymenoptera]
+transforms, `logits`; no dataset's pixels are committed). ImageNet weights cannot be
+downloaded here.
+Usage: /tmp/venv/bin/python scripts/fixtures_zoo.py
 """
 import json
 import os
@@ -15,19 +16,21 @@ import sys
 
 import torch
 import torchvision.models as models
-from PIL import Image
 from safetensors.torch import save_file
 from torchvision import transforms
+
+from synthetic_images import photo
 
 ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101", "squeezenet1_1", "alexnet",
          "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
          "mobilenet_v2", "densenet121", "efficientnet_b0"]
-IMAGES = ["ants/10308379_1b6c72e180.jpg", "bees/1032546534_06907fe3b3.jpg"]
+# the logits' inputs: synthetic photographs (width, height, seed)
+INPUTS = [(320, 260, 21), (250, 333, 22)]
 
 
-def write_weights(name, out, hymenoptera, safetensors=False):
+def write_weights(name, out, safetensors=False):
     """`name`'s random state_dict (seed 0) as torch.save writes it (and as safetensors),
-    with its eval-mode logits on two hymenoptera val images."""
+    with its eval-mode logits on two synthetic photographs (`INPUTS`)."""
     torch.manual_seed(0)
     m = getattr(models, name)(weights=None).eval()
     os.makedirs(out, exist_ok=True)
@@ -45,8 +48,7 @@ def write_weights(name, out, hymenoptera, safetensors=False):
         transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
         transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
     ])
-    x = torch.stack([tf(Image.open(os.path.join(hymenoptera, "val", f)).convert("RGB"))
-                     for f in IMAGES])
+    x = torch.stack([tf(photo(w, h, seed)) for w, h, seed in INPUTS])
     with torch.no_grad():
         logits = m(x)
     save_file({"input": x.contiguous(), "logits": logits.contiguous()},
@@ -65,10 +67,9 @@ def roundtrip(folder):
 
 def main():
     args = sys.argv[1:]
-    hymenoptera = args[-1] if len(args) in (1, 3) else "../shared/datasets/hymenoptera"
     if args[:1] == ["--all"]:
         for name in ARCHS:
-            write_weights(name, args[1], hymenoptera, safetensors=True)
+            write_weights(name, args[1], safetensors=True)
         return
     if args[:1] == ["--roundtrip"]:
         return roundtrip(args[1])
@@ -81,7 +82,7 @@ def main():
                 "state_dict": [[k, list(v.shape)] for k, v in m.state_dict().items()],
             }
     root = os.path.join(os.path.dirname(__file__), "..", "assets", "fixtures")
-    write_weights("squeezenet1_1", os.path.join(root, "zoo"), hymenoptera)
+    write_weights("squeezenet1_1", os.path.join(root, "zoo"))
     with open(os.path.join(root, "zoo.json"), "w") as f:
         json.dump(out, f)
         f.write("\n")
