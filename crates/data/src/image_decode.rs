@@ -5,7 +5,8 @@
 //! rest (what a random crop keeps). Other formats (PNG, GIF, BMP, WebP, and CMYK
 //! JPEGs) go through the `image` crate, whole, and a box is cut out after.
 
-use crate::{CropBox, Image};
+use crate::transforms::functional::crop;
+use crate::{CropBox, Image, Input};
 use std::io::Cursor;
 
 /// An image's `(height, width)` from its header, without decoding its pixels.
@@ -45,7 +46,7 @@ pub fn rgb(bytes: &[u8], region: Option<CropBox>) -> Result<Image, String> {
         data: img.into_raw(),
     };
     match region {
-        Some(b) => cut(&whole, b),
+        Some(b) => cut(whole, b),
         None => Ok(whole),
     }
 }
@@ -101,24 +102,18 @@ fn reader(bytes: &[u8]) -> Result<image::ImageReader<Cursor<&[u8]>>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The pixels of `img` in box `b`.
-fn cut(img: &Image, b: CropBox) -> Result<Image, String> {
+/// The pixels of `img` in box `b` (which must lie inside it).
+fn cut(img: Image, b: CropBox) -> Result<Image, String> {
     if b.top + b.height > img.height || b.left + b.width > img.width {
         return Err(format!(
             "the region {b:?} is not inside the {}×{} image",
             img.height, img.width
         ));
     }
-    let row = b.width * img.channels;
-    let mut data = Vec::with_capacity(b.height * row);
-    for y in b.top..b.top + b.height {
-        let o = (y * img.width + b.left) * img.channels;
-        data.extend_from_slice(&img.data[o..o + row]);
+    let (top, left) = (b.top as i64, b.left as i64);
+    match crop(Input::Image(img), top, left, b.height, b.width) {
+        Ok(Input::Image(img)) => Ok(img),
+        Ok(Input::Array(_)) => Err("cropping an image gave an array".into()),
+        Err(e) => Err(e.to_string()),
     }
-    Ok(Image {
-        height: b.height,
-        width: b.width,
-        channels: img.channels,
-        data,
-    })
 }
