@@ -1,8 +1,10 @@
-//! Stride-1 convolution computed directly from a zero-padded copy of each sample, with
-//! AVX-512 on f32: no im2col matrix and no GEMM packing. The `cpu` kernels use it for
-//! the forward pass and the input gradient of `Conv2d` with stride 1, dilation 1, one
-//! group and padding below the kernel size, when the CPU has AVX-512; every other case
-//! (and other CPUs) keeps im2col + GEMM, and so does the weight gradient.
+//! Convolution computed directly from a zero-padded copy of each sample, with AVX-512
+//! on f32: no im2col matrix and no GEMM packing. The `cpu` kernels use it for the
+//! forward pass (any stride) and the input gradient (stride 1) of `Conv2d` with
+//! dilation 1, one group and padding below the kernel size, when the CPU has AVX-512;
+//! every other case (and other CPUs) keeps im2col + GEMM, and so does the weight
+//! gradient. A strided forward runs over phase planes (see [`Geometry`]), where it is
+//! a stride-1 correlation again.
 //!
 //! The layout trick: a padded plane `[HP, WP]` is read as one flat row. Output position
 //! `(y, x)` is the flat position `q = y·WP + x`, and kernel tap `t = (c, ky, kx)` reads
@@ -37,8 +39,14 @@ pub(crate) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
 }
 
-/// Sizes of a stride-1 correlation of `[n, cin, h, w]` with `[cout, cin, kh, kw]` over
-/// planes zero-padded by `pad = (top, bottom, left, right)`.
+/// Sizes of a correlation of `[n, cin, h, w]` with `[cout, cin, kh, kw]` over planes
+/// zero-padded by `pad = (top, bottom, left, right)`, with `stride = (sH, sW)`.
+///
+/// A strided correlation is read as a stride-1 one over phase planes: with the padded
+/// plane split into `P_ab[i, j] = xp[sH·i + a, sW·j + b]` (`a < min(sH, kH)`,
+/// `b < min(sW, kW)`: the phases some tap reads), tap `(ky, kx)` of output `(y, x)`
+/// reads `xp[sH·y + ky, sW·x + kx] = P_{ky mod sH, kx mod sW}[y + ky div sH, x + kx div
+/// sW]`: a fixed flat offset again, on planes `HQ = ⌈HP/sH⌉` by `WQ = ⌈WP/sW⌉`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Geometry {
     pub n: usize,
@@ -49,6 +57,7 @@ pub(crate) struct Geometry {
     pub kh: usize,
     pub kw: usize,
     pub pad: (usize, usize, usize, usize),
+    pub stride: (usize, usize),
 }
 
 impl Geometry {
@@ -58,49 +67,72 @@ impl Geometry {
     fn wp(&self) -> usize {
         self.w + self.pad.2 + self.pad.3
     }
-    /// Output height `HP − kH + 1`.
-    pub fn oh(&self) -> usize {
-        self.hp() + 1 - self.kh
+    /// Height of a phase plane `⌈HP / sH⌉` (`HP` at stride 1).
+    fn hq(&self) -> usize {
+        self.hp().div_ceil(self.stride.0)
     }
-    /// Output width `WP − kW + 1`.
+    /// Width of a phase plane `⌈WP / sW⌉`: the row length of the flat positions.
+    fn wq(&self) -> usize {
+        self.wp().div_ceil(self.stride.1)
+    }
+    /// Phases per channel `(min(sH, kH), min(sW, kW))`.
+    fn phases(&self) -> (usize, usize) {
+        (self.stride.0.min(self.kh), self.stride.1.min(self.kw))
+    }
+    /// Output height `(HP − kH) / sH + 1`.
+    pub fn oh(&self) -> usize {
+        (self.hp() - self.kh) / self.stride.0 + 1
+    }
+    /// Output width `(WP − kW) / sW + 1`.
     pub fn ow(&self) -> usize {
-        self.wp() + 1 - self.kw
+        (self.wp() - self.kw) / self.stride.1 + 1
     }
     fn plane(&self) -> usize {
-        self.hp() * self.wp()
+        self.hq() * self.wq()
     }
-    /// Vectors covering the flat output positions `0..OH·WP`.
+    /// Planes of one padded sample: `cin` times the phases.
+    fn planes(&self) -> usize {
+        let (ph, pw) = self.phases();
+        self.cin * ph * pw
+    }
+    /// Vectors covering the flat output positions `0..OH·WQ`.
     fn vectors(&self) -> usize {
-        (self.oh() * self.wp()).div_ceil(LANES)
+        (self.oh() * self.wq()).div_ceil(LANES)
     }
     /// Length of one padded sample: the planes, then zeros for the reads of the last
     /// vector past the last plane (at most `kW + 14` elements, see [`Self::taps`]).
     fn padded_len(&self) -> usize {
-        self.cin * self.plane() + self.kw + LANES
+        self.planes() * self.plane() + self.kw + LANES
     }
-    /// The flat offset of each tap `(c, ky, kx)`, in weight order. The last vector's
-    /// last lane reads `off(t) + 16·vectors − 1 ≤ (cin−1)·HP·WP + (kH−1)·WP + kW − 1 +
-    /// OH·WP + 14 = cin·HP·WP + kW + 13`, inside [`Self::padded_len`].
+    /// The flat offset of each tap `(c, ky, kx)`, in weight order: plane `(c, ky mod
+    /// sH, kx mod sW)`, row `ky div sH`, column `kx div sW`. Since `sH·(OH − 1) + kH ≤
+    /// HP`, a tap's row plus `OH` is at most `HQ`, so the last vector's last lane reads
+    /// at most `planes·HQ·WQ + kW + 13`, inside [`Self::padded_len`].
     fn taps(&self) -> Vec<usize> {
-        let (plane, wp) = (self.plane(), self.wp());
+        let (plane, wq) = (self.plane(), self.wq());
+        let ((sh, sw), (ph, pw)) = (self.stride, self.phases());
         (0..self.cin)
             .flat_map(|c| {
-                (0..self.kh)
-                    .flat_map(move |ky| (0..self.kw).map(move |kx| c * plane + ky * wp + kx))
+                (0..self.kh).flat_map(move |ky| {
+                    (0..self.kw).map(move |kx| {
+                        let p = (c * ph + ky % sh) * pw + kx % sw;
+                        p * plane + ky / sh * wq + kx / sw
+                    })
+                })
             })
             .collect()
     }
     /// For each vector, the mask of its lanes that are output positions (`x < OW` and
     /// inside the plane) and the dense index `y·OW + x` of its first such lane.
     fn lanes(&self) -> Vec<(u16, usize)> {
-        let (wp, ow, len) = (self.wp(), self.ow(), self.oh() * self.wp());
+        let (wq, ow, len) = (self.wq(), self.ow(), self.oh() * self.wq());
         (0..self.vectors())
             .map(|v| {
                 let q0 = v * LANES;
                 let mask = (0..LANES)
-                    .filter(|&l| q0 + l < len && (q0 + l) % wp < ow)
+                    .filter(|&l| q0 + l < len && (q0 + l) % wq < ow)
                     .fold(0u16, |m, l| m | 1 << l);
-                (mask, (q0 / wp) * ow + (q0 % wp).min(ow))
+                (mask, (q0 / wq) * ow + (q0 % wq).min(ow))
             })
             .collect()
     }
@@ -208,37 +240,82 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 }
 
 /// Writes one padded sample: each plane `[HP, WP]` with `x [cin, h, w]` inside and zeros
-/// around it, then the zero tail.
+/// around it (at a stride above 1, each channel's phase planes), then the zero tail.
 fn pad_into(xp: &mut [f32], x: &[f32], g: &Geometry) {
-    let plane = g.plane();
+    let (plane, planes) = (g.plane(), g.planes());
     let (h, w) = (g.h, g.w);
     assert!(xp.len() >= g.padded_len() && x.len() >= g.cin * h * w);
     assert!(g.pad.2 + w <= g.wp() && g.pad.0 + h <= g.hp());
-    for (p, src) in xp[..g.cin * plane]
-        .chunks_exact_mut(plane)
-        .zip(x.chunks_exact(h * w))
-    {
-        // SAFETY: AVX-512F is present (the callers check); `p` holds the `hp·wp` plane,
-        // `src` the `h·w` one, and the interior fits (asserted above).
-        unsafe {
-            avx512::pad_plane(
-                p.as_mut_ptr(),
-                src.as_ptr(),
-                (h, w),
-                (g.hp(), g.wp()),
-                (g.pad.0, g.pad.2),
-            )
-        };
+    if g.stride == (1, 1) {
+        for (p, src) in xp[..planes * plane]
+            .chunks_exact_mut(plane)
+            .zip(x.chunks_exact(h * w))
+        {
+            // SAFETY: AVX-512F is present (the callers check); `p` holds the `hp·wp`
+            // plane, `src` the `h·w` one, and the interior fits (asserted above).
+            unsafe {
+                avx512::pad_plane(
+                    p.as_mut_ptr(),
+                    src.as_ptr(),
+                    (h, w),
+                    (g.hp(), g.wp()),
+                    (g.pad.0, g.pad.2),
+                )
+            };
+        }
+    } else {
+        let per_channel = planes / g.cin.max(1) * plane;
+        // one padded row, as long as the phase rows cover (`sW·WQ ≥ WP`)
+        let mut row = vec![0.0; g.stride.1 * g.wq()];
+        for (p, src) in xp[..planes * plane]
+            .chunks_exact_mut(per_channel)
+            .zip(x.chunks_exact(h * w))
+        {
+            phase_planes(p, src, &mut row, g);
+        }
     }
-    xp[g.cin * plane..g.padded_len()].fill(0.0);
+    xp[planes * plane..g.padded_len()].fill(0.0);
+}
+
+/// One channel's phase planes `P_ab [HQ, WQ]` (see [`Geometry`]) of `src [h, w]`
+/// padded; `row` holds one padded row (`sW·WQ` values, zeros past `WP`).
+fn phase_planes(dst: &mut [f32], src: &[f32], row: &mut [f32], g: &Geometry) {
+    let ((sh, sw), (ph, pw)) = (g.stride, g.phases());
+    let (wq, plane, (top, left)) = (g.wq(), g.plane(), (g.pad.0, g.pad.2));
+    assert!(row.len() == sw * wq && left + g.w <= row.len() && dst.len() == ph * pw * plane);
+    for a in 0..ph {
+        for i in 0..g.hq() {
+            let r = sh * i + a;
+            let out = |b: usize| (a * pw + b) * plane + i * wq;
+            if !(top..top + g.h).contains(&r) {
+                for b in 0..pw {
+                    dst[out(b)..][..wq].fill(0.0);
+                }
+                continue;
+            }
+            row[left..left + g.w].copy_from_slice(&src[(r - top) * g.w..][..g.w]);
+            if sw == 2 && pw == 2 {
+                let (even, odd) = dst[out(0)..].split_at_mut(plane);
+                // SAFETY: AVX-512F is present (the callers check).
+                unsafe { avx512::deinterleave(row, &mut even[..wq], &mut odd[..wq]) };
+            } else {
+                for b in 0..pw {
+                    let d = &mut dst[out(b)..][..wq];
+                    d.iter_mut()
+                        .zip(row[b..].iter().step_by(sw))
+                        .for_each(|(d, &v)| *d = v);
+                }
+            }
+        }
+    }
 }
 
 /// The geometry of the direct kernels (this module's) for this convolution,
-/// when they apply: a CPU with AVX-512, stride 1, dilation 1, one group, padding below
-/// the kernel size on every side (the input gradient pads by `k − 1 − p`), a batch that
-/// fills the threads, and enough work per output position: [`DIRECT_TAPS`] to
-/// [`DIRECT_MAX_TAPS`]
-/// taps (`channels in · kH · kW` of the correlation) and [`DIRECT_CHANNELS`] output
+/// when they apply: a CPU with AVX-512, dilation 1, one group, padding below the kernel
+/// size on every side (the input gradient pads by `k − 1 − p`), stride 1 or (forward
+/// only) a kernel of more than one tap at any stride, a batch that fills the threads,
+/// and enough work per output position: [`DIRECT_TAPS`] to [`DIRECT_MAX_TAPS`]
+/// taps (at a stride above 1, at most [`DIRECT_MAX_ROWS_STRIDED`] row segments) (`channels in · kH · kW` of the correlation) and [`DIRECT_CHANNELS`] output
 /// channels (`transposed`: the input gradient's, whose taps are the output channels).
 ///
 /// Measured on the W2 shapes (batch 64, 3×3, padding 1, 2 threads, AVX-512): 32 → 64
@@ -251,17 +328,22 @@ pub(super) fn direct(d: &Dims, g: &ConvGeom, transposed: bool) -> Option<Geometr
     } else {
         (d.cin * d.kh * d.kw, d.cout)
     };
-    let worth = (DIRECT_TAPS..=DIRECT_MAX_TAPS).contains(&taps)
-        && channels >= DIRECT_CHANNELS
-        && batch_parallel(d.n);
-    direct_fits(d, g).filter(|_| worth)
+    // at a stride, a tile reads `cin·kH·min(sW, kW)` row segments of phase planes
+    let strided_rows = d.cin * d.kh * g.stride.1.min(d.kw);
+    let within = if g.stride == (1, 1) {
+        taps <= DIRECT_MAX_TAPS
+    } else {
+        d.kh * d.kw > 1 && strided_rows <= DIRECT_MAX_ROWS_STRIDED
+    };
+    let worth = taps >= DIRECT_TAPS && within && channels >= DIRECT_CHANNELS && batch_parallel(d.n);
+    direct_fits(d, g, transposed).filter(|_| worth)
 }
 
 /// The direct kernels' geometry when they can compute this convolution (whether or not
-/// they are the faster way): AVX-512, stride 1, dilation 1, one group, padding below the
-/// kernel size.
-pub(super) fn direct_fits(d: &Dims, g: &ConvGeom) -> Option<Geometry> {
-    let fits = g.stride == (1, 1)
+/// they are the faster way): AVX-512, dilation 1, one group, padding below the kernel
+/// size; the input gradient (`transposed`) also needs stride 1.
+pub(super) fn direct_fits(d: &Dims, g: &ConvGeom, transposed: bool) -> Option<Geometry> {
+    let fits = (g.stride == (1, 1) || (!transposed && g.stride.0 >= 1 && g.stride.1 >= 1))
         && g.dilation == (1, 1)
         && g.groups == 1
         && g.pad_h.0 < d.kh
@@ -278,7 +360,9 @@ pub(super) fn direct_fits(d: &Dims, g: &ConvGeom) -> Option<Geometry> {
         kh: d.kh,
         kw: d.kw,
         pad: (g.pad_h.0, g.pad_h.1, g.pad_w.0, g.pad_w.1),
+        stride: g.stride,
     })
+    .filter(|dg| dg.oh() == d.oh && dg.ow() == d.ow)
 }
 
 /// `cpu::conv_fwd` by the direct kernel, for `dg` from [`direct_fits`].
@@ -316,6 +400,7 @@ pub(super) fn conv_bwd_data_direct(grad: &[f32], wt: &[f32], d: &Dims, dg: &Geom
             d.kw - 1 - dg.pad.2,
             d.kw - 1 - dg.pad.3,
         ),
+        stride: (1, 1),
     };
     let wt = flipped_taps_major(wt, d.cout, d.cin, d.kh, d.kw);
     correlate(grad, &back, &wt, None, false)
@@ -329,6 +414,16 @@ const DIRECT_TAPS: usize = 32;
 /// take an epoch of the hymenoptera images from 20.4 s to 16.9 s; up to 1152 taps the
 /// direct kernels stay at least as fast (W4's 576: 5 % faster than GEMM).
 const DIRECT_MAX_TAPS: usize = 1152;
+/// Most row segments a tile of the strided forward reads, `cin·kH·min(sW, kW)` (one
+/// per tap row and column phase): past them its inputs outgrow the caches and the GEMM
+/// is faster, as past [`DIRECT_MAX_TAPS`] at stride 1 (3×3: 384 rows). Measured at
+/// stride 2 (2 threads, AVX-512, ms per forward, im2col → direct, 3 interleaved runs):
+/// 3×3 16 → 32 on 28×28 at batch 64 (96 rows) 1.56 → 0.93; 48 → 64 at batch 32 (288)
+/// 2.67 → 2.10; 32 → 64 on 112×112 at batch 16 (192) 13.5 → 10.9; 5×5 32 → 32 at
+/// batch 32 (320) 3.93 → 1.70; the 7×7 stem 3 → 64 on 224×224 at batch 16 (42) 25.7 →
+/// 16.7; 64 → 128 on 56×56 at batch 16 (384) 9.5 → 9.8; 128 → 256 on 28×28 (768) 7.7 →
+/// 10.7. 1×1 kernels at a stride stay on im2col (64 → 128: 1.57 → 2.10).
+const DIRECT_MAX_ROWS_STRIDED: usize = 320;
 /// Fewest output channels for the direct kernels (their register tile has 4).
 const DIRECT_CHANNELS: usize = 8;
 
@@ -423,6 +518,34 @@ mod avx512 {
                 unsafe { _mm512_mask_storeu_ps(row.add(j0), store(j0), v) };
                 j0 += LANES;
             }
+        }
+    }
+
+    /// `even[j] = row[2j]`, `odd[j] = row[2j + 1]` for `j < even.len()`, by two-vector
+    /// permutes.
+    ///
+    /// # Safety
+    /// AVX-512F is present.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn deinterleave(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
+        let n = even.len();
+        assert!(odd.len() == n && row.len() >= 2 * n);
+        let lo = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let hi = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        let mut j = 0;
+        while j + LANES <= n {
+            // SAFETY: 2j + 32 ≤ 2n ≤ row.len(); j + 16 ≤ n for the stores.
+            unsafe {
+                let a = _mm512_loadu_ps(row.as_ptr().add(2 * j));
+                let b = _mm512_loadu_ps(row.as_ptr().add(2 * j + LANES));
+                _mm512_storeu_ps(even.as_mut_ptr().add(j), _mm512_permutex2var_ps(a, lo, b));
+                _mm512_storeu_ps(odd.as_mut_ptr().add(j), _mm512_permutex2var_ps(a, hi, b));
+            }
+            j += LANES;
+        }
+        for j in j..n {
+            even[j] = row[2 * j];
+            odd[j] = row[2 * j + 1];
         }
     }
 

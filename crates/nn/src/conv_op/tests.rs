@@ -420,7 +420,7 @@ fn direct_kernels_equal_im2col() {
             let g = geom((1, 1), ph, pw, (1, 1), 1);
             let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
             let (oh, ow) = (d.oh, d.ow);
-            let dg = direct_fits(&d, &g).expect("the direct kernels fit");
+            let dg = direct_fits(&d, &g, true).expect("the direct kernels fit");
             let seed = i as u64 * 10;
             let x = values(n * cin * h * w, seed);
             let wt = values(cout * cin * kh * kw, seed + 1);
@@ -446,6 +446,53 @@ fn direct_kernels_equal_im2col() {
             let got = conv_bwd_data_direct(&gy, &wt, &d, &dg);
             let want = conv_bwd_data_im2col(&gy, &wt, &d, &g);
             assert!(rel_diff(&got, &want) < 1e-5, "case {i} input gradient");
+        }
+    });
+}
+
+/// The direct forward kernel at strides above 1 (over phase planes) equals im2col +
+/// GEMM, on odd and even sizes, asymmetric padding, kernels smaller than the stride and
+/// ResNet's shapes (3×3 and 1×1 at stride 2, the 7×7 stem).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn strided_direct_forward_equals_im2col() {
+    if !available() {
+        eprintln!("skipped: this CPU has no AVX-512");
+        return;
+    }
+    // (n, cin, cout, (h, w), (kh, kw), stride, pad_h, pad_w)
+    let cases = [
+        (3, 16, 32, (28, 28), (3, 3), (2, 2), (1, 1), (1, 1)),
+        (2, 16, 8, (28, 28), (1, 1), (2, 2), (0, 0), (0, 0)),
+        (2, 3, 16, (37, 30), (7, 7), (2, 2), (3, 3), (3, 3)),
+        (2, 5, 6, (9, 11), (3, 2), (3, 2), (2, 0), (1, 1)),
+        (3, 4, 9, (7, 8), (2, 4), (1, 3), (0, 1), (3, 2)),
+        (2, 3, 5, (5, 5), (2, 2), (3, 3), (1, 1), (0, 1)),
+        (5, 2, 4, (16, 15), (3, 3), (2, 2), (0, 0), (2, 2)),
+    ];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        for (i, &(n, cin, cout, (h, w), (kh, kw), s, ph, pw)) in cases.iter().enumerate() {
+            let g = geom(s, ph, pw, (1, 1), 1);
+            let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
+            let dg = direct_fits(&d, &g, false).expect("the direct forward fits");
+            assert!(direct_fits(&d, &g, true).is_none() || s == (1, 1));
+            let seed = 100 + i as u64 * 10;
+            let x = values(n * cin * h * w, seed);
+            let wt = values(cout * cin * kh * kw, seed + 1);
+            let b = values(cout, seed + 2);
+            for (bias, relu) in [(true, false), (true, true), (false, false)] {
+                let bias = bias.then_some(&b[..]);
+                let mut want = conv_fwd_im2col(&x, &wt, bias, &d, &g);
+                if relu {
+                    crate::kernel::relu_inplace(&mut want);
+                }
+                let got = conv_fwd_direct(&x, &wt, bias, &d, &dg, relu);
+                assert!(rel_diff(&got, &want) < 1e-5, "case {i}, relu {relu}");
+            }
         }
     });
 }
@@ -479,8 +526,15 @@ fn direct_kernels_where_they_are_faster() {
             let (conv1, conv2) = (dims(1, 32, 28), dims(32, 64, 14));
             assert!(direct(&conv2, &g, false).is_some() && direct(&conv2, &g, true).is_some());
             assert!(direct(&conv1, &g, false).is_none() && direct(&conv1, &g, true).is_none());
+            // at stride 2, the forward only, and not for 1×1 kernels
             let strided = geom((2, 2), (1, 1), (1, 1), (1, 1), 1);
-            assert!(direct(&conv2, &strided, false).is_none());
+            let s2 = dims_of(64, 16, 32, (28, 28), (3, 3), &strided);
+            assert!(
+                direct(&s2, &strided, false).is_some() && direct(&s2, &strided, true).is_none()
+            );
+            let s2_1x1 = geom((2, 2), (0, 0), (0, 0), (1, 1), 1);
+            let pointwise = dims_of(64, 64, 128, (28, 28), (1, 1), &s2_1x1);
+            assert!(direct(&pointwise, &s2_1x1, false).is_none());
         });
 }
 
@@ -515,7 +569,7 @@ fn direct_kernels_keep_nan_where_im2col_does() {
         .build()
         .unwrap()
         .install(|| {
-            let dg = direct_fits(&d, &g).unwrap();
+            let dg = direct_fits(&d, &g, true).unwrap();
             let mixed =
                 |v: &[f32]| v.iter().any(|v| v.is_finite()) && v.iter().any(|v| !v.is_finite());
             let got = conv_fwd_direct(&x, &wt, None, &d, &dg, false);
