@@ -315,13 +315,16 @@ fn phase_planes(dst: &mut [f32], src: &[f32], row: &mut [f32], g: &Geometry) {
 /// size on every side (the input gradient pads by `k − 1 − p`), stride 1 or (forward
 /// only) a kernel of more than one tap at any stride, a batch that fills the threads,
 /// and enough work per output position: [`DIRECT_TAPS`] to [`DIRECT_MAX_TAPS`]
-/// taps (at a stride above 1, at most [`DIRECT_MAX_ROWS_STRIDED`] row segments) (`channels in · kH · kW` of the correlation) and [`DIRECT_CHANNELS`] output
+/// taps (a forward with at most [`DIRECT_FEW_TAPS_CHANNELS`] output channels: from
+/// [`DIRECT_FEW_TAPS`]; at a stride above 1, at most [`DIRECT_MAX_ROWS_STRIDED`] row
+/// segments) (`channels in · kH · kW` of the correlation) and [`DIRECT_CHANNELS`] output
 /// channels (`transposed`: the input gradient's, whose taps are the output channels).
 ///
 /// Measured on the W2 shapes (batch 64, 3×3, padding 1, 2 threads, AVX-512): 32 → 64
 /// on 14×14, forward 1.27 ms direct vs 1.81 ms im2col, input gradient 1.26 vs 1.67 ms;
-/// 1 → 32 on 28×28 (9 taps; its input gradient has one output channel), forward 0.18
-/// vs 0.13 ms, input gradient 0.37 vs 0.13 ms, so those stay on im2col.
+/// 1 → 32 on 28×28 (9 taps; its input gradient has one output channel), input
+/// gradient 0.37 vs 0.13 ms, so that one stays on im2col (its forward, 0.18 vs 0.13 ms
+/// then, now measures even: see [`DIRECT_FEW_TAPS`]).
 pub(super) fn direct(d: &Dims, g: &ConvGeom, transposed: bool) -> Option<Geometry> {
     let (taps, channels) = if transposed {
         (d.cout * d.kh * d.kw, d.cin)
@@ -335,7 +338,13 @@ pub(super) fn direct(d: &Dims, g: &ConvGeom, transposed: bool) -> Option<Geometr
     } else {
         d.kh * d.kw > 1 && strided_rows <= DIRECT_MAX_ROWS_STRIDED
     };
-    let worth = taps >= DIRECT_TAPS && within && channels >= DIRECT_CHANNELS && batch_parallel(d.n);
+    // a forward with few taps: direct up to 32 output channels, where the GEMM's rows
+    // are too few to pay for the im2col matrix
+    let few = !transposed && taps >= DIRECT_FEW_TAPS && channels <= DIRECT_FEW_TAPS_CHANNELS;
+    let worth = (taps >= DIRECT_TAPS || few)
+        && within
+        && channels >= DIRECT_CHANNELS
+        && batch_parallel(d.n);
     direct_fits(d, g, transposed).filter(|_| worth)
 }
 
@@ -408,6 +417,17 @@ pub(super) fn conv_bwd_data_direct(grad: &[f32], wt: &[f32], d: &Dims, dg: &Geom
 
 /// Fewest taps per output position for the direct kernels (see [`direct`]).
 const DIRECT_TAPS: usize = 32;
+/// Fewest taps for a direct forward with at most [`DIRECT_FEW_TAPS_CHANNELS`] output
+/// channels. Measured (2 threads, AVX-512, ms per forward, im2col → direct, 3
+/// interleaved runs): 3 → 16 3×3 stride 2 on 224×224 at batch 16 (27 taps, W3's
+/// first convolution) 3.55 → 2.13; 3 → 32 5.28 → 3.60; 1 → 32 stride 2 on 28×28 at
+/// batch 128 0.69 → 0.38; 3 → 24 stride 2 on 96×96 1.54 → 1.01; 3 → 16 stride 1 on
+/// 224×224 9.5 → 5.5; 2 → 16 on 28×28 at batch 64 0.41 → 0.35; 1 → 32 on 28×28
+/// 0.51 → 0.49 (batch 64), 0.92 → 0.91 (batch 128). With 64 output channels the GEMM
+/// wins: 3 → 64 on 32×32 at batch 128 3.9 → 5.3, stride 2 on 64×64 5.5 → 6.5.
+const DIRECT_FEW_TAPS: usize = 8;
+/// Most output channels of a direct forward with fewer than [`DIRECT_TAPS`] taps.
+const DIRECT_FEW_TAPS_CHANNELS: usize = 32;
 /// Most taps for the direct kernels: past them a tile's inputs and weights outgrow the
 /// L1 cache and the blocked GEMM is faster. Measured on ResNet-18 (batch 16, 224×224,
 /// 2 threads): its 256- and 512-channel 3×3 convolutions (2304 and 4608 taps) by GEMM
