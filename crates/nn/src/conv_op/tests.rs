@@ -393,13 +393,23 @@ fn rel_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
 }
 
-#[test]
+/// Runs `f` on a pool of 2 threads, when this CPU has AVX-512 (else says it skipped).
 #[cfg(target_arch = "x86_64")]
-fn direct_kernels_equal_im2col() {
+fn with_avx512_on_two_threads(f: impl FnOnce() + Send) {
     if !available() {
         eprintln!("skipped: this CPU has no AVX-512");
         return;
     }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(f);
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn direct_kernels_equal_im2col() {
     // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
     let cases = [
         (4, 1, 32, (28, 28), (3, 3), (1, 1), (1, 1)),
@@ -411,11 +421,7 @@ fn direct_kernels_equal_im2col() {
         (2, 6, 1, (3, 3), (3, 3), (2, 2), (2, 2)),
         (17, 3, 9, (2, 2), (2, 2), (1, 1), (0, 1)),
     ];
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    pool.install(|| {
+    with_avx512_on_two_threads(|| {
         for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
             let g = geom((1, 1), ph, pw, (1, 1), 1);
             let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
@@ -456,10 +462,6 @@ fn direct_kernels_equal_im2col() {
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn strided_direct_forward_equals_im2col() {
-    if !available() {
-        eprintln!("skipped: this CPU has no AVX-512");
-        return;
-    }
     // (n, cin, cout, (h, w), (kh, kw), stride, pad_h, pad_w)
     let cases = [
         (3, 16, 32, (28, 28), (3, 3), (2, 2), (1, 1), (1, 1)),
@@ -470,11 +472,7 @@ fn strided_direct_forward_equals_im2col() {
         (2, 3, 5, (5, 5), (2, 2), (3, 3), (1, 1), (0, 1)),
         (5, 2, 4, (16, 15), (3, 3), (2, 2), (0, 0), (2, 2)),
     ];
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    pool.install(|| {
+    with_avx512_on_two_threads(|| {
         for (i, &(n, cin, cout, (h, w), (kh, kw), s, ph, pw)) in cases.iter().enumerate() {
             let g = geom(s, ph, pw, (1, 1), 1);
             let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
