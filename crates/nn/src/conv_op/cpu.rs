@@ -27,6 +27,11 @@ pub(crate) fn conv_fwd<T: Float>(
     relu: bool,
 ) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
+    if let (true, Some(x), Some(w)) = (super::lanes::applies(d, g), T::as_f32(x), T::as_f32(wt)) {
+        let y = super::lanes::conv_fwd(x, w, bias.and_then(T::as_f32), d, g, relu);
+        return T::from_f32(y).expect("f32 in, f32 out");
+    }
+    #[cfg(target_arch = "x86_64")]
     if let (Some(dg), Some(x), Some(w)) = (
         super::simd::direct(d, g, false),
         T::as_f32(x),

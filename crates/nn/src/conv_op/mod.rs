@@ -17,14 +17,17 @@
 //! `index_add`), so they run on the device itself.
 //!
 //! The parts, one file each: [`geometry`] (the sizes and [`ConvGeom`]), `cpu` (im2col,
-//! col2im and the GEMM calls, f32 and f64), `simd` (the direct AVX-512 kernels for
-//! stride-1 convolutions, and when they apply), `op` (the candle custom ops and the
+//! col2im and the GEMM calls, f32 and f64), `simd` (the direct AVX-512 kernels with
+//! positions as the lanes, any stride forward, and when they apply), `lanes` (the direct
+//! forward with output channels as the lanes, for many input channels), `op` (the candle custom ops and the
 //! public functions) and `device` (the compositions of candle ops for other devices).
 
 mod channels_last;
 mod cpu;
 mod device;
 pub(crate) mod geometry;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 mod op;
 #[cfg(target_arch = "x86_64")]
 mod simd;

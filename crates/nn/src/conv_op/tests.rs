@@ -495,6 +495,42 @@ fn strided_direct_forward_equals_im2col() {
     });
 }
 
+/// The forward with output channels as lanes equals im2col + GEMM: channel counts that
+/// leave a partial input-channel block, widths that leave a partial tile, asymmetric
+/// padding, 3×3, 5×5 and 1×3 kernels, with and without bias and ReLU.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn lanes_forward_equals_im2col() {
+    // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
+    let cases = [
+        (2, 128, 32, (9, 9), (3, 3), (1, 1), (1, 1)),
+        (3, 140, 64, (7, 13), (3, 3), (1, 1), (0, 2)),
+        (2, 50, 32, (6, 15), (5, 5), (2, 1), (2, 2)),
+        (2, 400, 32, (5, 8), (1, 3), (0, 0), (1, 1)),
+        (4, 512, 64, (7, 7), (3, 3), (1, 1), (1, 1)),
+    ];
+    with_avx512_on_two_threads(|| {
+        for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
+            let g = geom((1, 1), ph, pw, (1, 1), 1);
+            let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
+            assert!(super::lanes::applies(&d, &g), "case {i} applies");
+            let seed = 200 + i as u64 * 10;
+            let x = values(n * cin * h * w, seed);
+            let wt = values(cout * cin * kh * kw, seed + 1);
+            let b = values(cout, seed + 2);
+            for (bias, relu) in [(true, false), (true, true), (false, false)] {
+                let bias = bias.then_some(&b[..]);
+                let mut want = conv_fwd_im2col(&x, &wt, bias, &d, &g);
+                if relu {
+                    crate::kernel::relu_inplace(&mut want);
+                }
+                let got = super::lanes::conv_fwd(&x, &wt, bias, &d, &g, relu);
+                assert!(rel_diff(&got, &want) < 1e-5, "case {i}, relu {relu}");
+            }
+        }
+    });
+}
+
 /// The W2 CNN's convolutions take the kernels measured fastest for them: the direct
 /// ones for 32 → 64 (both passes) and 1 → 32's forward, im2col for 1 → 32's input
 /// gradient (one output channel).
