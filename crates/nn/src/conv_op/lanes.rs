@@ -34,18 +34,12 @@ const MIN_TAPS: usize = 1152;
 /// group, a kernel of more than one tap with padding below its size, output channels a
 /// multiple of 32, at least [`MIN_TAPS`] taps and a batch that fills the threads.
 pub(super) fn applies(d: &Dims, g: &ConvGeom) -> bool {
-    g.stride == (1, 1)
-        && g.dilation == (1, 1)
-        && g.groups == 1
-        && g.pad_h.0 < d.kh
-        && g.pad_h.1 < d.kh
-        && g.pad_w.0 < d.kw
-        && g.pad_w.1 < d.kw
+    // the flat-position kernels' stride-1 conditions are this one's
+    super::simd::direct_fits(d, g, true).is_some()
         && d.kh * d.kw > 1
         && d.cout.is_multiple_of(BW)
         && d.cin * d.kh * d.kw >= MIN_TAPS
         && d.n >= rayon::current_num_threads()
-        && super::simd::available()
 }
 
 /// Sizes of the padded samples and the tiles.

@@ -456,6 +456,29 @@ fn direct_kernels_equal_im2col() {
     });
 }
 
+/// Checks a forward kernel `got(x, wt, bias, relu)` against im2col + GEMM (then a ReLU)
+/// with and without bias and ReLU, on inputs drawn from `seed`.
+fn check_forward(
+    d: &Dims,
+    g: &ConvGeom,
+    seed: u64,
+    what: &str,
+    got: impl Fn(&[f32], &[f32], Option<&[f32]>, bool) -> Vec<f32>,
+) {
+    let x = values(d.n * d.cin * d.h * d.w, seed);
+    let wt = values(d.cout * d.cin * d.kh * d.kw, seed + 1);
+    let b = values(d.cout, seed + 2);
+    for (bias, relu) in [(true, false), (true, true), (false, false)] {
+        let bias = bias.then_some(&b[..]);
+        let mut want = conv_fwd_im2col(&x, &wt, bias, d, g);
+        if relu {
+            crate::kernel::relu_inplace(&mut want);
+        }
+        let got = got(&x, &wt, bias, relu);
+        assert!(rel_diff(&got, &want) < 1e-5, "{what}, relu {relu}");
+    }
+}
+
 /// The direct forward kernel at strides above 1 (over phase planes) equals im2col +
 /// GEMM, on odd and even sizes, asymmetric padding, kernels smaller than the stride and
 /// ResNet's shapes (3×3 and 1×1 at stride 2, the 7×7 stem).
@@ -478,19 +501,10 @@ fn strided_direct_forward_equals_im2col() {
             let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
             let dg = direct_fits(&d, &g, false).expect("the direct forward fits");
             assert!(direct_fits(&d, &g, true).is_none() || s == (1, 1));
-            let seed = 100 + i as u64 * 10;
-            let x = values(n * cin * h * w, seed);
-            let wt = values(cout * cin * kh * kw, seed + 1);
-            let b = values(cout, seed + 2);
-            for (bias, relu) in [(true, false), (true, true), (false, false)] {
-                let bias = bias.then_some(&b[..]);
-                let mut want = conv_fwd_im2col(&x, &wt, bias, &d, &g);
-                if relu {
-                    crate::kernel::relu_inplace(&mut want);
-                }
-                let got = conv_fwd_direct(&x, &wt, bias, &d, &dg, relu);
-                assert!(rel_diff(&got, &want) < 1e-5, "case {i}, relu {relu}");
-            }
+            let what = format!("case {i}");
+            check_forward(&d, &g, 100 + i as u64 * 10, &what, |x, wt, b, relu| {
+                conv_fwd_direct(x, wt, b, &d, &dg, relu)
+            });
         }
     });
 }
@@ -514,19 +528,10 @@ fn lanes_forward_equals_im2col() {
             let g = geom((1, 1), ph, pw, (1, 1), 1);
             let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
             assert!(super::lanes::applies(&d, &g), "case {i} applies");
-            let seed = 200 + i as u64 * 10;
-            let x = values(n * cin * h * w, seed);
-            let wt = values(cout * cin * kh * kw, seed + 1);
-            let b = values(cout, seed + 2);
-            for (bias, relu) in [(true, false), (true, true), (false, false)] {
-                let bias = bias.then_some(&b[..]);
-                let mut want = conv_fwd_im2col(&x, &wt, bias, &d, &g);
-                if relu {
-                    crate::kernel::relu_inplace(&mut want);
-                }
-                let got = super::lanes::conv_fwd(&x, &wt, bias, &d, &g, relu);
-                assert!(rel_diff(&got, &want) < 1e-5, "case {i}, relu {relu}");
-            }
+            let what = format!("case {i}");
+            check_forward(&d, &g, 200 + i as u64 * 10, &what, |x, wt, b, relu| {
+                super::lanes::conv_fwd(x, wt, b, &d, &g, relu)
+            });
         }
     });
 }
