@@ -134,6 +134,15 @@ pub(crate) fn conv_fwd_im2col<T: Float>(
 /// the direct kernel on f32 where it applies, else GEMM + col2im.
 pub(crate) fn conv_bwd_data<T: Float>(grad: &[T], wt: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
+    if let (true, Some(gy), Some(w)) = (
+        super::lanes::applies_bwd_data(d, g),
+        T::as_f32(grad),
+        T::as_f32(wt),
+    ) {
+        let gx = super::lanes::conv_bwd_data(gy, w, d, g);
+        return T::from_f32(gx).expect("f32 in, f32 out");
+    }
+    #[cfg(target_arch = "x86_64")]
     if let (Some(dg), Some(gy), Some(w)) = (
         super::simd::direct(d, g, true),
         T::as_f32(grad),
@@ -204,6 +213,15 @@ pub(crate) fn conv_bwd_data_im2col<T: Float>(
 /// im2col + GEMM: 2.6–3.0 ms vs 1.75–1.85 ms for the W2 convolution 32 → 64 at batch
 /// 64, in several register tilings.)
 pub(crate) fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    #[cfg(target_arch = "x86_64")]
+    if let (true, Some(x), Some(gy)) = (
+        super::lanes_weight::applies(d, g),
+        T::as_f32(x),
+        T::as_f32(grad),
+    ) {
+        let gw = super::lanes_weight::conv_bwd_weight(x, gy, d, g);
+        return T::from_f32(gw).expect("f32 in, f32 out");
+    }
     if super::channels_last::applies(d, g) {
         return super::channels_last::conv_bwd_weight(x, grad, d, g);
     }

@@ -1,4 +1,5 @@
-//! The forward convolution with output channels as the AVX-512 lanes, for convolutions
+//! The forward convolution and its input gradient with output channels as the AVX-512
+//! lanes, for convolutions
 //! with many input channels (ResNet's 128- to 512-channel layers), where [`super::simd`]'s
 //! kernel (flat positions as the lanes) outgrows the L1 cache and im2col + GEMM packs a
 //! large weight matrix for every sample.
@@ -12,12 +13,17 @@
 //! 3×3) stay in the L1 cache while the tile sweeps every row of every sample of the
 //! thread; the partial sums wait in a channels-last buffer between blocks. The result
 //! is transposed into NCHW at the end, with the bias and the ReLU.
+//!
+//! The input gradient of a stride-1 convolution is the same kernel run on the output
+//! gradient with the weights transposed (`cin` and `cout` swapped) and each kernel
+//! rotated 180°, padded by `k − 1 − p`; the relayout reads them so from the forward
+//! weights.
 
 use super::geometry::{ConvGeom, Dims};
 use rayon::prelude::*;
 
 /// Output channels per tile (two vectors).
-const BW: usize = 32;
+pub(super) const BW: usize = 32;
 /// Positions per tile.
 const UR: usize = 7;
 /// Input channels per weight block.
@@ -44,18 +50,18 @@ pub(super) fn applies(d: &Dims, g: &ConvGeom) -> bool {
 
 /// Sizes of the padded samples and the tiles.
 #[derive(Clone, Copy)]
-struct Shape {
-    d: Dims,
+pub(super) struct Shape {
+    pub(super) d: Dims,
     top: usize,
     left: usize,
     hp: usize,
-    wp: usize,
+    pub(super) wp: usize,
     /// Output width rounded up to whole tiles.
     owr: usize,
 }
 
 impl Shape {
-    fn new(d: &Dims, g: &ConvGeom) -> Self {
+    pub(super) fn new(d: &Dims, g: &ConvGeom) -> Self {
         Self {
             d: *d,
             top: g.pad_h.0,
@@ -65,32 +71,87 @@ impl Shape {
             owr: d.ow.div_ceil(UR) * UR,
         }
     }
-    fn plane(&self) -> usize {
+    pub(super) fn plane(&self) -> usize {
         self.hp * self.wp
     }
     /// Padded length of `ns` samples: their planes, then zeros for the reads of the
     /// last tile past the last plane's last row (at most `owr − ow + kW` values).
-    fn padded_len(&self, ns: usize) -> usize {
+    pub(super) fn padded_len(&self, ns: usize) -> usize {
         ns * self.d.cin * self.plane() + self.owr + self.d.kw
     }
 }
 
-/// `w [cout, cin, kh, kw]` as `[cout/32][cin][kh·kw][32]`, blocks in parallel.
-fn relayout(w: &[f32], d: &Dims) -> Vec<f32> {
+/// The weights of `d` as `[cout/32][cin][kh·kw][32]`, blocks in parallel, from `w
+/// [cout, cin, kh, kw]`, or when `flipped` from the forward weights of the convolution
+/// whose input gradient `d` is (`w [cin, cout, kh, kw]`, each kernel rotated 180°).
+fn relayout(w: &[f32], d: &Dims, flipped: bool) -> Vec<f32> {
     let taps = d.kh * d.kw;
-    let block = d.cin * taps * BW;
+    assert!(w.len() >= d.cout * d.cin * taps);
+    if flipped {
+        blocked(d, |o, c, k| w[(c * d.cout + o) * taps + taps - 1 - k])
+    } else {
+        blocked(d, |o, c, k| w[(o * d.cin + c) * taps + k])
+    }
+}
+
+/// `t[ob][c][k][o] = at(ob·32 + o, c, k)` for the blocks of [`relayout`].
+fn blocked(d: &Dims, at: impl Fn(usize, usize, usize) -> f32 + Sync) -> Vec<f32> {
+    let taps = d.kh * d.kw;
     let mut t = vec![0.0; d.cout * d.cin * taps];
-    let row = d.cin * taps;
-    t.par_chunks_mut(block).enumerate().for_each(|(ob, dst)| {
-        let src = &w[ob * BW * row..][..BW * row];
-        // written in order, read from 32 rows side by side
-        for (k, out) in dst.chunks_exact_mut(BW).enumerate() {
-            for (o, v) in out.iter_mut().enumerate() {
-                *v = src[o * row + k];
+    t.par_chunks_mut(d.cin * taps * BW)
+        .enumerate()
+        .for_each(|(ob, dst)| {
+            // written in order, read from 32 kernels side by side
+            for (c, dst) in dst.chunks_exact_mut(taps * BW).enumerate() {
+                for (k, out) in dst.chunks_exact_mut(BW).enumerate() {
+                    for (o, v) in out.iter_mut().enumerate() {
+                        *v = at(ob * BW + o, c, k);
+                    }
+                }
             }
-        }
-    });
+        });
     t
+}
+
+/// The input gradient of a stride-1 convolution as a forward one: the output gradient
+/// `[n, cout, oh, ow]` correlated with the flipped, transposed weights, padded by `k − 1
+/// − p` on each side, gives `[n, cin, h, w]`.
+fn transposed(d: &Dims, g: &ConvGeom) -> Option<(Dims, ConvGeom)> {
+    let pad =
+        |k: usize, p: (usize, usize)| Some((k.checked_sub(p.0 + 1)?, k.checked_sub(p.1 + 1)?));
+    let gb = ConvGeom {
+        stride: (1, 1),
+        pad_h: pad(d.kh, g.pad_h)?,
+        pad_w: pad(d.kw, g.pad_w)?,
+        ..*g
+    };
+    let db = Dims {
+        cin: d.cout,
+        h: d.oh,
+        w: d.ow,
+        cout: d.cin,
+        oh: d.h,
+        ow: d.w,
+        ..*d
+    };
+    (g.stride == (1, 1)).then_some((db, gb))
+}
+
+/// Whether [`conv_bwd_data`] computes the input gradient of this convolution: a stride-1
+/// one whose transposed convolution [`applies`] (input channels a multiple of 32,
+/// `cout·kH·kW ≥ 1152`). Measured (input-gradient ms, batch 16, 2 threads, 3×3,
+/// interleaved runs, GEMM + col2im → this kernel): 512 on 7×7 22.5 → 14.1, 256 on
+/// 14×14 20.3 → 12.3, 128 → 256 on 14×14 10.2 → 6.4, 128 on 28×28 15.5 → 14.6.
+pub(super) fn applies_bwd_data(d: &Dims, g: &ConvGeom) -> bool {
+    transposed(d, g).is_some_and(|(db, gb)| applies(&db, &gb))
+}
+
+/// `gx [n, cin, h, w]` from `grad [n, cout, oh, ow]` and the forward weights `wt`, for a
+/// convolution [`applies_bwd_data`] accepts.
+pub(super) fn conv_bwd_data(grad: &[f32], wt: &[f32], d: &Dims, g: &ConvGeom) -> Vec<f32> {
+    let (db, gb) = transposed(d, g).expect("a stride-1 convolution");
+    assert!(applies(&db, &gb));
+    correlate(grad, &relayout(wt, &db, true), None, &db, &gb, false)
 }
 
 /// `y [n, cout, oh, ow] = conv(x, wt) (+ bias)`, then `max(·, 0)` when `relu`, for a
@@ -103,10 +164,21 @@ pub(super) fn conv_fwd(
     g: &ConvGeom,
     relu: bool,
 ) -> Vec<f32> {
-    assert!(applies(d, g) && x.len() >= d.n * d.cin * d.h * d.w);
-    assert!(wt.len() >= d.cout * d.cin * d.kh * d.kw);
+    assert!(applies(d, g));
+    correlate(x, &relayout(wt, d, false), bias, d, g, relu)
+}
+
+/// [`conv_fwd`] with the weights re-laid by [`relayout`].
+fn correlate(
+    x: &[f32],
+    wb: &[f32],
+    bias: Option<&[f32]>,
+    d: &Dims,
+    g: &ConvGeom,
+    relu: bool,
+) -> Vec<f32> {
+    assert!(x.len() >= d.n * d.cin * d.h * d.w && bias.is_none_or(|b| b.len() >= d.cout));
     let s = Shape::new(d, g);
-    let wb = relayout(wt, d);
     let out_len = d.cout * d.l();
     let per = d.n.div_ceil(rayon::current_num_threads());
     let mut y = vec![0.0; d.n * out_len];
@@ -126,18 +198,22 @@ pub(super) fn conv_fwd(
 
 /// `ns` samples of `x` zero-padded, then the zero tail.
 fn padded(x: &[f32], ns: usize, s: &Shape) -> Vec<f32> {
-    let (d, plane) = (&s.d, s.plane());
     let mut xp = vec![0.0; s.padded_len(ns)];
-    for (dst, src) in xp
-        .chunks_exact_mut(plane)
+    pad_planes(&mut xp[..ns * s.d.cin * s.plane()], x, s);
+    xp
+}
+
+/// Copies the planes of `x` into the middle of the zeroed padded planes `dst`.
+pub(super) fn pad_planes(dst: &mut [f32], x: &[f32], s: &Shape) {
+    let d = &s.d;
+    for (dst, src) in dst
+        .chunks_exact_mut(s.plane())
         .zip(x.chunks_exact(d.h * d.w))
-        .take(ns * d.cin)
     {
         for (r, row) in src.chunks_exact(d.w).enumerate() {
             dst[(r + s.top) * s.wp + s.left..][..d.w].copy_from_slice(row);
         }
     }
-    xp
 }
 
 /// The partial sums `part [ns][oh][owr][32]` of output block `wb` (its weights), over

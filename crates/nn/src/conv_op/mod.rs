@@ -19,7 +19,8 @@
 //! The parts, one file each: [`geometry`] (the sizes and [`ConvGeom`]), `cpu` (im2col,
 //! col2im and the GEMM calls, f32 and f64), `simd` (the direct AVX-512 kernels with
 //! positions as the lanes, any stride forward, and when they apply), `lanes` (the direct
-//! forward with output channels as the lanes, for many input channels), `op` (the candle custom ops and the
+//! forward and input gradient with output channels as the lanes, for many input channels),
+//! `lanes_weight` (the weight gradient of the same convolutions), `op` (the candle custom ops and the
 //! public functions) and `device` (the compositions of candle ops for other devices).
 
 mod channels_last;
@@ -28,6 +29,8 @@ mod device;
 pub(crate) mod geometry;
 #[cfg(target_arch = "x86_64")]
 mod lanes;
+#[cfg(target_arch = "x86_64")]
+mod lanes_weight;
 mod op;
 #[cfg(target_arch = "x86_64")]
 mod simd;

@@ -1,4 +1,4 @@
-use super::cpu::{conv_bwd_data_im2col, conv_fwd_im2col};
+use super::cpu::{conv_bwd_data_im2col, conv_bwd_weight_im2col, conv_fwd_im2col};
 use super::device::{conv2d_candle, conv2d_generic, conv_transpose2d_generic};
 use super::geometry::{valid_range, Dims};
 #[cfg(target_arch = "x86_64")]
@@ -536,6 +536,62 @@ fn lanes_forward_equals_im2col() {
     });
 }
 
+/// The input gradient by the lanes kernel (flipped, transposed weights) equals GEMM +
+/// col2im: no padding, asymmetric padding, partial channel blocks and tiles, 3×3, 5×5
+/// and 1×3 kernels.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn lanes_input_gradient_equals_col2im() {
+    // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
+    let cases = [
+        (2, 32, 128, (9, 9), (3, 3), (1, 1), (1, 1)),
+        (3, 64, 140, (7, 13), (3, 3), (1, 1), (0, 2)),
+        (2, 32, 130, (8, 10), (3, 3), (0, 0), (0, 0)),
+        (2, 32, 50, (6, 15), (5, 5), (2, 1), (2, 2)),
+        (2, 32, 400, (5, 8), (1, 3), (0, 0), (1, 1)),
+        (4, 64, 512, (7, 7), (3, 3), (1, 1), (1, 1)),
+    ];
+    with_avx512_on_two_threads(|| {
+        for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
+            let g = geom((1, 1), ph, pw, (1, 1), 1);
+            let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
+            assert!(super::lanes::applies_bwd_data(&d, &g), "case {i} applies");
+            let gy = values(n * cout * d.l(), 300 + i as u64);
+            let wt = values(cout * cin * kh * kw, 301 + i as u64);
+            let got = super::lanes::conv_bwd_data(&gy, &wt, &d, &g);
+            let want = conv_bwd_data_im2col(&gy, &wt, &d, &g);
+            assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
+        }
+    });
+}
+
+/// The weight gradient by the lanes kernel equals im2col + GEMM: partial tiles of
+/// kernel rows (5×5: 2 + 2 + 1 rows), asymmetric padding, 3×3 and 1×3 kernels.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn lanes_weight_gradient_equals_im2col() {
+    // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
+    let cases = [
+        (2, 128, 32, (9, 9), (3, 3), (1, 1), (1, 1)),
+        (3, 140, 64, (7, 13), (3, 3), (1, 1), (0, 2)),
+        (2, 50, 32, (6, 15), (5, 5), (2, 1), (2, 2)),
+        (2, 400, 32, (5, 8), (1, 3), (0, 0), (1, 1)),
+        (5, 512, 64, (7, 7), (3, 3), (1, 1), (1, 1)),
+    ];
+    with_avx512_on_two_threads(|| {
+        for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
+            let g = geom((1, 1), ph, pw, (1, 1), 1);
+            let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
+            assert!(super::lanes_weight::applies(&d, &g), "case {i} applies");
+            let x = values(n * cin * h * w, 400 + i as u64);
+            let gy = values(n * cout * d.l(), 401 + i as u64);
+            let got = super::lanes_weight::conv_bwd_weight(&x, &gy, &d, &g);
+            let want = conv_bwd_weight_im2col(&x, &gy, &d, &g);
+            assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
+        }
+    });
+}
+
 /// The W2 CNN's convolutions take the kernels measured fastest for them: the direct
 /// ones for 32 → 64 (both passes) and 1 → 32's forward, im2col for 1 → 32's input
 /// gradient (one output channel).
@@ -631,7 +687,6 @@ fn direct_kernels_keep_nan_where_im2col_does() {
 #[test]
 fn channels_last_weight_gradient_equals_im2col() {
     use super::channels_last;
-    use super::cpu::conv_bwd_weight_im2col;
     // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
     let cases = [
         (4, 32, 32, (28, 28), (3, 3), (1, 1), (1, 1)),
