@@ -20,7 +20,9 @@
 //! weights.
 
 use super::geometry::{ConvGeom, Dims};
+use crate::kernel::{assume_init, written};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Output channels per tile (two vectors).
 pub(super) const BW: usize = 32;
@@ -97,20 +99,22 @@ fn relayout(w: &[f32], d: &Dims, flipped: bool) -> Vec<f32> {
 /// `t[ob][c][k][o] = at(ob·32 + o, c, k)` for the blocks of [`relayout`].
 fn blocked(d: &Dims, at: impl Fn(usize, usize, usize) -> f32 + Sync) -> Vec<f32> {
     let taps = d.kh * d.kw;
-    let mut t = vec![0.0; d.cout * d.cin * taps];
-    t.par_chunks_mut(d.cin * taps * BW)
-        .enumerate()
-        .for_each(|(ob, dst)| {
-            // written in order, read from 32 kernels side by side
-            for (c, dst) in dst.chunks_exact_mut(taps * BW).enumerate() {
-                for (k, out) in dst.chunks_exact_mut(BW).enumerate() {
-                    for (o, v) in out.iter_mut().enumerate() {
-                        *v = at(ob * BW + o, c, k);
+    let fill = |t: &mut [MaybeUninit<f32>]| {
+        t.par_chunks_mut(d.cin * taps * BW)
+            .enumerate()
+            .for_each(|(ob, dst)| {
+                // written in order, read from 32 kernels side by side
+                for (c, dst) in dst.chunks_exact_mut(taps * BW).enumerate() {
+                    for (k, out) in dst.chunks_exact_mut(BW).enumerate() {
+                        for (o, v) in out.iter_mut().enumerate() {
+                            v.write(at(ob * BW + o, c, k));
+                        }
                     }
                 }
-            }
-        });
-    t
+            });
+    };
+    // SAFETY: `cout/32` whole blocks of `cin·taps·32` values, each written in full.
+    unsafe { written(d.cout * d.cin * taps, fill) }
 }
 
 /// The input gradient of a stride-1 convolution as a forward one: the output gradient
@@ -178,47 +182,69 @@ fn correlate(
     relu: bool,
 ) -> Vec<f32> {
     assert!(x.len() >= d.n * d.cin * d.h * d.w && bias.is_none_or(|b| b.len() >= d.cout));
+    // (the safety of the writes below: whole blocks of 32 channels, at least one input
+    // channel)
+    assert!(d.cout.is_multiple_of(BW) && d.cin > 0);
     let s = Shape::new(d, g);
     let out_len = d.cout * d.l();
     let per = d.n.div_ceil(rayon::current_num_threads());
-    let mut y = vec![0.0; d.n * out_len];
-    y.par_chunks_mut(per * out_len)
-        .enumerate()
-        .for_each(|(t, y_t)| {
-            let ns = y_t.len() / out_len;
-            let xp = padded(&x[t * per * d.cin * d.h * d.w..], ns, &s);
-            let mut part = vec![0.0; ns * d.oh * s.owr * BW];
-            for ob in 0..d.cout / BW {
-                sweep(&xp, &wb[ob * d.cin * d.kh * d.kw * BW..], &mut part, ns, &s);
-                store(&part, y_t, ob, bias, relu, &s);
-            }
-        });
-    y
+    let fill = |y: &mut [MaybeUninit<f32>]| {
+        y.par_chunks_mut(per * out_len)
+            .enumerate()
+            .for_each(|(t, y_t)| {
+                let ns = y_t.len() / out_len;
+                let xp = padded(&x[t * per * d.cin * d.h * d.w..], ns, &s);
+                let mut part = Box::new_uninit_slice(ns * d.oh * s.owr * BW);
+                for ob in 0..d.cout / BW {
+                    sweep(&xp, &wb[ob * d.cin * d.kh * d.kw * BW..], &mut part, ns, &s);
+                    // SAFETY: `sweep` wrote every partial sum (its first input-channel
+                    // block writes every tile of every row of every sample).
+                    store(unsafe { assume_init(&mut part) }, y_t, ob, bias, relu, &s);
+                }
+            });
+    };
+    // SAFETY: the threads' chunks cover `y`, and `store` writes every channel of each
+    // block `ob` of its chunk's samples.
+    unsafe { written(d.n * out_len, fill) }
 }
 
 /// `ns` samples of `x` zero-padded, then the zero tail.
 fn padded(x: &[f32], ns: usize, s: &Shape) -> Vec<f32> {
-    let mut xp = vec![0.0; s.padded_len(ns)];
-    pad_planes(&mut xp[..ns * s.d.cin * s.plane()], x, s);
-    xp
+    let fill = |xp: &mut [MaybeUninit<f32>]| {
+        let (planes, tail) = xp.split_at_mut(ns * s.d.cin * s.plane());
+        pad_planes(planes, x, s);
+        tail.fill(MaybeUninit::new(0.0));
+    };
+    // SAFETY: `pad_planes` writes every value of the planes, the tail is zeroed.
+    unsafe { written(s.padded_len(ns), fill) }
 }
 
-/// Copies the planes of `x` into the middle of the zeroed padded planes `dst`.
-pub(super) fn pad_planes(dst: &mut [f32], x: &[f32], s: &Shape) {
-    let d = &s.d;
-    for (dst, src) in dst
-        .chunks_exact_mut(s.plane())
-        .zip(x.chunks_exact(d.h * d.w))
-    {
-        for (r, row) in src.chunks_exact(d.w).enumerate() {
-            dst[(r + s.top) * s.wp + s.left..][..d.w].copy_from_slice(row);
+/// Writes every value of the padded planes `dst`: the planes of `x` in the middle,
+/// zeros around them (panics unless `x` has at least as many planes).
+pub(super) fn pad_planes(dst: &mut [MaybeUninit<f32>], x: &[f32], s: &Shape) {
+    let (d, plane) = (&s.d, s.plane());
+    assert!(dst.len().is_multiple_of(plane) && x.len() / (d.h * d.w) >= dst.len() / plane);
+    let zero = MaybeUninit::new(0.0);
+    for (dst, src) in dst.chunks_exact_mut(plane).zip(x.chunks_exact(d.h * d.w)) {
+        let (top, rest) = dst.split_at_mut(s.top * s.wp);
+        let (mid, bottom) = rest.split_at_mut(d.h * s.wp);
+        top.fill(zero);
+        bottom.fill(zero);
+        for (dst, row) in mid.chunks_exact_mut(s.wp).zip(src.chunks_exact(d.w)) {
+            let (left, rest) = dst.split_at_mut(s.left);
+            let (mid, right) = rest.split_at_mut(d.w);
+            left.fill(zero);
+            right.fill(zero);
+            for (v, &x) in mid.iter_mut().zip(row) {
+                v.write(x);
+            }
         }
     }
 }
 
 /// The partial sums `part [ns][oh][owr][32]` of output block `wb` (its weights), over
 /// every input-channel block in turn.
-fn sweep(xp: &[f32], wb: &[f32], part: &mut [f32], ns: usize, s: &Shape) {
+fn sweep(xp: &[f32], wb: &[f32], part: &mut [MaybeUninit<f32>], ns: usize, s: &Shape) {
     let (d, plane) = (&s.d, s.plane());
     let taps = d.kh * d.kw;
     assert!(xp.len() >= s.padded_len(ns) && part.len() >= ns * d.oh * s.owr * BW);
@@ -231,7 +257,9 @@ fn sweep(xp: &[f32], wb: &[f32], part: &mut [f32], ns: usize, s: &Shape) {
                     let t = avx512::Tile {
                         x: xp[(i * d.cin + c0) * plane + y * s.wp + x0..].as_ptr(),
                         w: wb[c0 * taps * BW..].as_ptr(),
-                        out: part[((i * d.oh + y) * s.owr + x0) * BW..].as_mut_ptr(),
+                        out: part[((i * d.oh + y) * s.owr + x0) * BW..]
+                            .as_mut_ptr()
+                            .cast(),
                         channels: cn,
                         plane,
                         wp: s.wp,
@@ -253,7 +281,14 @@ fn sweep(xp: &[f32], wb: &[f32], part: &mut [f32], ns: usize, s: &Shape) {
 }
 
 /// Output block `ob` of `y [ns, cout, oh, ow]` from `part` (+ bias, ReLU).
-fn store(part: &[f32], y: &mut [f32], ob: usize, bias: Option<&[f32]>, relu: bool, s: &Shape) {
+fn store(
+    part: &[f32],
+    y: &mut [MaybeUninit<f32>],
+    ob: usize,
+    bias: Option<&[f32]>,
+    relu: bool,
+    s: &Shape,
+) {
     let d = &s.d;
     for (i, y_n) in y.chunks_exact_mut(d.cout * d.l()).enumerate() {
         for o in 0..BW {
@@ -265,7 +300,7 @@ fn store(part: &[f32], y: &mut [f32], ob: usize, bias: Option<&[f32]>, relu: boo
                 for (xx, v) in row.iter_mut().enumerate() {
                     let z = src[xx * BW] + b;
                     // max(0, NaN) is NaN, as PyTorch's ReLU
-                    *v = if relu && z < 0.0 { 0.0 } else { z };
+                    v.write(if relu && z < 0.0 { 0.0 } else { z });
                 }
             }
         }

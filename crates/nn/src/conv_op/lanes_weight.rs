@@ -16,7 +16,9 @@
 
 use super::geometry::{ConvGeom, Dims};
 use super::lanes::{pad_planes, Shape, BW};
+use crate::kernel::written;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Most taps in a tile (24 accumulators of the 32 registers).
 const MAX_TAPS: usize = 12;
@@ -41,38 +43,50 @@ pub(super) fn conv_bwd_weight(x: &[f32], grad: &[f32], d: &Dims, g: &ConvGeom) -
     assert!(applies(d, g));
     assert!(x.len() >= d.n * d.cin * d.h * d.w && grad.len() >= d.n * d.cout * d.l());
     let s = Shape::new(d, g);
-    let mut xp = vec![0.0; s.padded_len(d.n)];
     let sample = d.cin * s.plane();
-    xp[..d.n * sample]
-        .par_chunks_mut(sample)
-        .zip(x.par_chunks(d.cin * d.h * d.w))
-        .for_each(|(dst, src)| pad_planes(dst, src, &s));
+    let fill = |xp: &mut [MaybeUninit<f32>]| {
+        let (planes, tail) = xp.split_at_mut(d.n * sample);
+        planes
+            .par_chunks_mut(sample)
+            .zip(x.par_chunks(d.cin * d.h * d.w))
+            .for_each(|(dst, src)| pad_planes(dst, src, &s));
+        tail.fill(MaybeUninit::new(0.0));
+    };
+    // SAFETY: `pad_planes` writes every value of each sample's planes, the tail is
+    // zeroed.
+    let xp = unsafe { written(s.padded_len(d.n), fill) };
     let taps = d.kh * d.kw;
-    let mut gwb = vec![0.0; d.cout * d.cin * taps];
-    gwb.par_chunks_mut(d.cin * taps * BW)
-        .enumerate()
-        .for_each(|(ob, gw)| {
-            let gl = channels_last(grad, ob, d);
-            for i in 0..d.n {
-                sweep(&xp[i * sample..], &gl[i * d.l() * BW..], gw, i == 0, &s);
-            }
-        });
+    let fill = |gwb: &mut [MaybeUninit<f32>]| {
+        gwb.par_chunks_mut(d.cin * taps * BW)
+            .enumerate()
+            .for_each(|(ob, gw)| {
+                let gl = channels_last(grad, ob, d);
+                for i in 0..d.n {
+                    sweep(&xp[i * sample..], &gl[i * d.l() * BW..], gw, i == 0, &s);
+                }
+            });
+    };
+    // SAFETY: the first sample's sweep writes every tap of every input channel of each
+    // block (`n ≥ 1`: `applies`).
+    let gwb = unsafe { written(d.cout * d.cin * taps, fill) };
     unblocked(&gwb, d)
 }
 
 /// Output channels `ob·32..ob·32 + 32` of `grad [n, cout, l]` as `[n][l][32]`.
 fn channels_last(grad: &[f32], ob: usize, d: &Dims) -> Vec<f32> {
     let l = d.l();
-    let mut gl = vec![0.0; d.n * l * BW];
-    for (i, dst) in gl.chunks_exact_mut(l * BW).enumerate() {
-        let src = &grad[(i * d.cout + ob * BW) * l..][..BW * l];
-        for (o, plane) in src.chunks_exact(l).enumerate() {
-            for (p, &v) in plane.iter().enumerate() {
-                dst[p * BW + o] = v;
+    let fill = |gl: &mut [MaybeUninit<f32>]| {
+        for (i, dst) in gl.chunks_exact_mut(l * BW).enumerate() {
+            let src = &grad[(i * d.cout + ob * BW) * l..][..BW * l];
+            for (o, plane) in src.chunks_exact(l).enumerate() {
+                for (p, &v) in plane.iter().enumerate() {
+                    dst[p * BW + o].write(v);
+                }
             }
         }
-    }
-    gl
+    };
+    // SAFETY: every (sample, position, channel) of the block is written.
+    unsafe { written(d.n * l * BW, fill) }
 }
 
 /// Bytes of output gradients a band of rows holds (`rows·ow·32` values): they stay in
@@ -82,7 +96,7 @@ const BAND_BYTES: usize = 24 << 10;
 /// One sample's terms added to the block's gradient `gw [cin][kh·kw][32]` (written
 /// from zero when `first`): `xp` the sample's padded planes, `gl` its output gradient
 /// channels-last; in bands of output rows (a band of 14×14: 13 rows of 14 × 32 gradients).
-fn sweep(xp: &[f32], gl: &[f32], gw: &mut [f32], first: bool, s: &Shape) {
+fn sweep(xp: &[f32], gl: &[f32], gw: &mut [MaybeUninit<f32>], first: bool, s: &Shape) {
     let d = &s.d;
     let taps = d.kh * d.kw;
     let rows = (MAX_TAPS / d.kw).min(d.kh);
@@ -95,7 +109,7 @@ fn sweep(xp: &[f32], gl: &[f32], gw: &mut [f32], first: bool, s: &Shape) {
                 let t = avx512::Tile {
                     x: xp[c * s.plane() + (y0 + ky) * s.wp..].as_ptr(),
                     g: gl[y0 * d.ow * BW..].as_ptr(),
-                    out: gw[(c * taps + ky * d.kw) * BW..].as_mut_ptr(),
+                    out: gw[(c * taps + ky * d.kw) * BW..].as_mut_ptr().cast(),
                     rows: rows.min(d.kh - ky),
                     kw: d.kw,
                     wp: s.wp,
@@ -117,20 +131,23 @@ fn sweep(xp: &[f32], gl: &[f32], gw: &mut [f32], first: bool, s: &Shape) {
 /// written in order, from 16 taps (2 KB) of the block at a time.
 fn unblocked(gwb: &[f32], d: &Dims) -> Vec<f32> {
     let row = d.cin * d.kh * d.kw;
-    let mut gw = vec![0.0; d.cout * row];
-    gw.par_chunks_mut(BW * row)
-        .zip(gwb.par_chunks(BW * row))
-        .for_each(|(dst, src)| {
-            for k0 in (0..row).step_by(16) {
-                let src = &src[k0 * BW..];
-                for (o, out) in dst.chunks_exact_mut(row).enumerate() {
-                    for (k, v) in out[k0..(k0 + 16).min(row)].iter_mut().enumerate() {
-                        *v = src[k * BW + o];
+    let fill = |gw: &mut [MaybeUninit<f32>]| {
+        gw.par_chunks_mut(BW * row)
+            .zip(gwb.par_chunks(BW * row))
+            .for_each(|(dst, src)| {
+                for k0 in (0..row).step_by(16) {
+                    let src = &src[k0 * BW..];
+                    for (o, out) in dst.chunks_exact_mut(row).enumerate() {
+                        for (k, v) in out[k0..(k0 + 16).min(row)].iter_mut().enumerate() {
+                            v.write(src[k * BW + o]);
+                        }
                     }
                 }
-            }
-        });
-    gw
+            });
+    };
+    // SAFETY: every tap `k` of every row `o` of each block is written, the blocks
+    // cover `cout` (a multiple of 32: `applies`).
+    unsafe { written(d.cout * row, fill) }
 }
 
 mod avx512 {
