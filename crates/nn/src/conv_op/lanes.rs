@@ -30,6 +30,9 @@ pub(super) const BW: usize = 32;
 const UR: usize = 7;
 /// Input channels per weight block.
 const CB: usize = 32;
+/// Bytes of padded input planes a thread sweeps with every block of output channels
+/// before it moves on to the next samples.
+const CHUNK_BYTES: usize = 1536 << 10;
 /// Fewest taps `cin·kH·kW` for this kernel: from 128 input channels at 3×3, where the
 /// flat-position kernel's inputs outgrow the L1 cache (it stops at 1152 taps) and GEMM
 /// takes over. Measured (forward ms, batch 16, 2 threads, 3 interleaved runs, before →
@@ -188,18 +191,24 @@ fn correlate(
     let s = Shape::new(d, g);
     let out_len = d.cout * d.l();
     let per = d.n.div_ceil(rayon::current_num_threads());
+    // samples per chunk: their padded planes stay in the L2 cache while every block of
+    // output channels sweeps them
+    let cs = (CHUNK_BYTES / (d.cin * s.plane() * 4)).clamp(1, per);
     let fill = |y: &mut [MaybeUninit<f32>]| {
         y.par_chunks_mut(per * out_len)
             .enumerate()
             .for_each(|(t, y_t)| {
-                let ns = y_t.len() / out_len;
-                let xp = padded(&x[t * per * d.cin * d.h * d.w..], ns, &s);
-                let mut part = Box::new_uninit_slice(ns * d.oh * s.owr * BW);
-                for ob in 0..d.cout / BW {
-                    sweep(&xp, &wb[ob * d.cin * d.kh * d.kw * BW..], &mut part, ns, &s);
-                    // SAFETY: `sweep` wrote every partial sum (its first input-channel
-                    // block writes every tile of every row of every sample).
-                    store(unsafe { assume_init(&mut part) }, y_t, ob, bias, relu, &s);
+                let x_t = &x[t * per * d.cin * d.h * d.w..];
+                for (j, y_c) in y_t.chunks_mut(cs * out_len).enumerate() {
+                    let ns = y_c.len() / out_len;
+                    let xp = padded(&x_t[j * cs * d.cin * d.h * d.w..], ns, &s);
+                    let mut part = Box::new_uninit_slice(ns * d.oh * s.owr * BW);
+                    for ob in 0..d.cout / BW {
+                        sweep(&xp, &wb[ob * d.cin * d.kh * d.kw * BW..], &mut part, ns, &s);
+                        // SAFETY: `sweep` wrote every partial sum (its first input-channel
+                        // block writes every tile of every row of every sample).
+                        store(unsafe { assume_init(&mut part) }, y_c, ob, bias, relu, &s);
+                    }
                 }
             });
     };

@@ -522,6 +522,8 @@ fn lanes_forward_equals_im2col() {
         (2, 50, 32, (6, 15), (5, 5), (2, 1), (2, 2)),
         (2, 400, 32, (5, 8), (1, 3), (0, 0), (1, 1)),
         (4, 512, 64, (7, 7), (3, 3), (1, 1), (1, 1)),
+        // 1.8 MB of padded planes a sample: one sample per chunk
+        (5, 512, 32, (28, 28), (3, 3), (1, 1), (1, 1)),
     ];
     with_avx512_on_two_threads(|| {
         for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
@@ -550,6 +552,8 @@ fn lanes_input_gradient_equals_col2im() {
         (2, 32, 50, (6, 15), (5, 5), (2, 1), (2, 2)),
         (2, 32, 400, (5, 8), (1, 3), (0, 0), (1, 1)),
         (4, 64, 512, (7, 7), (3, 3), (1, 1), (1, 1)),
+        // one sample per chunk (the output gradient's 512 planes of 30×30)
+        (5, 32, 512, (28, 28), (3, 3), (1, 1), (1, 1)),
     ];
     with_avx512_on_two_threads(|| {
         for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
