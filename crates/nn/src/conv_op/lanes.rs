@@ -1,18 +1,18 @@
 //! The forward convolution and its input gradient with output channels as the AVX-512
-//! lanes, for convolutions
-//! with many input channels (ResNet's 128- to 512-channel layers), where [`super::simd`]'s
-//! kernel (flat positions as the lanes) outgrows the L1 cache and im2col + GEMM packs a
-//! large weight matrix for every sample.
+//! lanes, for convolutions with many input channels (ResNet's 128- to 512-channel
+//! layers), where [`super::simd`]'s kernel (flat positions as the lanes) outgrows the L1
+//! cache and im2col + GEMM packs a large weight matrix for every sample.
 //!
 //! A register tile holds 2 blocks of 16 output channels × 7 consecutive positions of
 //! one output row (14 accumulators): each tap `(c, ky, kx)` is two vector loads of the
 //! re-laid weights `wb[ob][c][ky·kW + kx][0..32]` and 7 broadcasts of the input scalars
-//! `xp[c, y + ky, x + kx]` read from the zero-padded sample, so no lane is wasted on
-//! 7×7 or 14×14 planes (as oneDNN's AVX-512 kernels lay their vectors). The input
-//! channels run in blocks of [`CB`], whose weights (`CB·kH·kW·32` values, 37 KB for
-//! 3×3) stay in the L1 cache while the tile sweeps every row of every sample of the
-//! thread; the partial sums wait in a channels-last buffer between blocks. The result
-//! is transposed into NCHW at the end, with the bias and the ReLU.
+//! `xp[c, y·sH + ky, x·sW + kx]` read from the zero-padded sample (any stride costs the
+//! same), so no lane is wasted on 7×7 or 14×14 planes (as oneDNN's AVX-512 kernels lay
+//! their vectors). The input channels run in blocks of [`CB`], whose weights
+//! (`CB·kH·kW·32` values, 37 KB for 3×3) stay in the L1 cache while the tile sweeps
+//! every row of a chunk of the thread's samples (their padded planes in the L2 cache);
+//! the partial sums wait in a channels-last buffer between blocks. The result is
+//! transposed into NCHW at the end, with the bias and the ReLU.
 //!
 //! The input gradient of a stride-1 convolution is the same kernel run on the output
 //! gradient with the weights transposed (`cin` and `cout` swapped) and each kernel
@@ -37,16 +37,19 @@ const CHUNK_BYTES: usize = 1536 << 10;
 /// flat-position kernel's inputs outgrow the L1 cache (it stops at 1152 taps) and GEMM
 /// takes over. Measured (forward ms, batch 16, 2 threads, 3 interleaved runs, before →
 /// this kernel): 3×3 512 on 7×7 17.5 → 13.4, 256 on 14×14 16.4 → 12.8, 128 → 256 on
-/// 14×14 10.2 → 6.5, 128 on 28×28 16.0 → 13.5; at 576 taps the flat-position kernel
-/// is as fast or faster (64 on 14×14 at batch 128 8.5 → 8.1, 64 on 56×56 15.9 → 17.4).
+/// 14×14 10.2 → 6.5, 128 on 28×28 16.0 → 13.5; at stride 2 (im2col + GEMM → this
+/// kernel) 128 → 256 on 28×28 9.7 → 8.1, 256 → 512 on 14×14 9.5 → 9.1; at 576 taps the
+/// flat-position kernel is as fast or faster (64 on 14×14 at batch 128 8.5 → 8.1, 64
+/// on 56×56 15.9 → 17.4).
 const MIN_TAPS: usize = 1152;
 
-/// Whether [`conv_fwd`] computes this convolution: AVX-512, stride 1, dilation 1, one
-/// group, a kernel of more than one tap with padding below its size, output channels a
-/// multiple of 32, at least [`MIN_TAPS`] taps and a batch that fills the threads.
+/// Whether [`conv_fwd`] computes this convolution: AVX-512, any stride, dilation 1,
+/// one group, a kernel of more than one tap with padding below its size, output
+/// channels a multiple of 32, at least [`MIN_TAPS`] taps and a batch that fills the
+/// threads.
 pub(super) fn applies(d: &Dims, g: &ConvGeom) -> bool {
-    // the flat-position kernels' stride-1 conditions are this one's
-    super::simd::direct_fits(d, g, true).is_some()
+    // the direct forward's conditions are this one's
+    super::simd::direct_fits(d, g, false).is_some()
         && d.kh * d.kw > 1
         && d.cout.is_multiple_of(BW)
         && d.cin * d.kh * d.kw >= MIN_TAPS
@@ -59,8 +62,10 @@ pub(super) struct Shape {
     pub(super) d: Dims,
     top: usize,
     left: usize,
-    hp: usize,
+    pub(super) hp: usize,
     pub(super) wp: usize,
+    /// The stride `(sH, sW)`.
+    pub(super) stride: (usize, usize),
     /// Output width rounded up to whole tiles.
     owr: usize,
 }
@@ -73,6 +78,7 @@ impl Shape {
             left: g.pad_w.0,
             hp: d.h + g.pad_h.0 + g.pad_h.1,
             wp: d.w + g.pad_w.0 + g.pad_w.1,
+            stride: g.stride,
             owr: d.ow.div_ceil(UR) * UR,
         }
     }
@@ -80,9 +86,9 @@ impl Shape {
         self.hp * self.wp
     }
     /// Padded length of `ns` samples: their planes, then zeros for the reads of the
-    /// last tile past the last plane's last row (at most `owr − ow + kW` values).
+    /// last tile past the last plane's last row (at most `owr·sW + kW` values).
     pub(super) fn padded_len(&self, ns: usize) -> usize {
-        ns * self.d.cin * self.plane() + self.owr + self.d.kw
+        ns * self.d.cin * self.plane() + self.owr * self.stride.1 + self.d.kw
     }
 }
 
@@ -254,9 +260,10 @@ pub(super) fn pad_planes(dst: &mut [MaybeUninit<f32>], x: &[f32], s: &Shape) {
 /// The partial sums `part [ns][oh][owr][32]` of output block `wb` (its weights), over
 /// every input-channel block in turn.
 fn sweep(xp: &[f32], wb: &[f32], part: &mut [MaybeUninit<f32>], ns: usize, s: &Shape) {
-    let (d, plane) = (&s.d, s.plane());
+    let (d, plane, (sh, sw)) = (&s.d, s.plane(), s.stride);
     let taps = d.kh * d.kw;
     assert!(xp.len() >= s.padded_len(ns) && part.len() >= ns * d.oh * s.owr * BW);
+    assert!((d.oh - 1) * sh + d.kh <= s.hp && (d.ow - 1) * sw + d.kw <= s.wp);
     assert!(wb.len() >= d.cin * taps * BW);
     for c0 in (0..d.cin).step_by(CB) {
         let cn = CB.min(d.cin - c0);
@@ -264,7 +271,7 @@ fn sweep(xp: &[f32], wb: &[f32], part: &mut [MaybeUninit<f32>], ns: usize, s: &S
             for y in 0..d.oh {
                 for x0 in (0..d.ow).step_by(UR) {
                     let t = avx512::Tile {
-                        x: xp[(i * d.cin + c0) * plane + y * s.wp + x0..].as_ptr(),
+                        x: xp[(i * d.cin + c0) * plane + y * sh * s.wp + x0 * sw..].as_ptr(),
                         w: wb[c0 * taps * BW..].as_ptr(),
                         out: part[((i * d.oh + y) * s.owr + x0) * BW..]
                             .as_mut_ptr()
@@ -272,16 +279,17 @@ fn sweep(xp: &[f32], wb: &[f32], part: &mut [MaybeUninit<f32>], ns: usize, s: &S
                         channels: cn,
                         plane,
                         wp: s.wp,
+                        sw,
                         kh: d.kh,
                         kw: d.kw,
                     };
                     // SAFETY: AVX-512F is present (`applies`). Reads: channels
-                    // `c0..c0 + cn` of sample i, rows `y..y + kH`, columns `x0..x0 + 7 +
-                    // kW − 1`: past a row's end they read the next row (dropped
-                    // outputs), and past the last plane at most `owr − ow + kW − 1`
-                    // values, inside the zero tail of `padded_len`; the weights `cn·taps`
-                    // rows of 32 from `c0·taps`. Writes: 7 positions × 32 channels
-                    // inside `part` (`x0 + 7 ≤ owr`).
+                    // `c0..c0 + cn` of sample i, rows `y·sH..y·sH + kH` (at most the
+                    // last padded row), columns `x0·sW..(x0 + 6)·sW + kW`: past a row's
+                    // end they read the next row (dropped outputs), and past the last
+                    // plane less than `owr·sW + kW` values, inside the zero tail of
+                    // `padded_len`; the weights `cn·taps` rows of 32 from `c0·taps`.
+                    // Writes: 7 positions × 32 channels inside `part` (`x0 + 7 ≤ owr`).
                     unsafe { t.run(c0 == 0) };
                 }
             }
@@ -331,13 +339,15 @@ mod avx512 {
         pub channels: usize,
         pub plane: usize,
         pub wp: usize,
+        /// The stride along the row.
+        pub sw: usize,
         pub kh: usize,
         pub kw: usize,
     }
 
     impl Tile {
-        /// `out[x][o] (+)= Σ_{c, ky, kx} w[c][ky·kW + kx][o] · x[c·plane + ky·wp + x +
-        /// kx]`, starting from zero when `first`.
+        /// `out[x][o] (+)= Σ_{c, ky, kx} w[c][ky·kW + kx][o] · x[c·plane + ky·wp + x·sW
+        /// + kx]`, starting from zero when `first`.
         ///
         /// # Safety
         /// AVX-512F is present; the pointers are valid as `sweep` sets them up.
@@ -345,15 +355,17 @@ mod avx512 {
         pub(super) unsafe fn run(&self, first: bool) {
             // SAFETY: as this function's, with the tile's own kernel size.
             unsafe {
-                match (self.kh, self.kw) {
-                    (3, 3) => self.run_k::<3, 3>(first),
-                    _ => self.run_k::<0, 0>(first),
+                match (self.kh, self.kw, self.sw) {
+                    (3, 3, 1) => self.run_k::<3, 3, 1>(first),
+                    (3, 3, 2) => self.run_k::<3, 3, 2>(first),
+                    _ => self.run_k::<0, 0, 0>(first),
                 }
             }
         }
 
-        /// [`Self::run`] for a `KH × KW` kernel known at compile time (`0 × 0`: the
-        /// tile's own size, read at run time; the unrolled 3×3 loops are 15–30 % faster).
+        /// [`Self::run`] for a `KH × KW` kernel at row stride `SW` known at compile time
+        /// (`0, 0, 0`: the tile's own, read at run time; the unrolled 3×3 loops are
+        /// 15–30 % faster).
         ///
         /// # Safety
         /// As [`Self::run`].
@@ -361,11 +373,11 @@ mod avx512 {
         // accumulators the compiler kept them in memory and the tile ran at half speed.
         #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = "avx512f")]
-        unsafe fn run_k<const KH: usize, const KW: usize>(&self, first: bool) {
-            let (kh, kw) = if KH == 0 {
-                (self.kh, self.kw)
+        unsafe fn run_k<const KH: usize, const KW: usize, const SW: usize>(&self, first: bool) {
+            let (kh, kw, sw) = if KH == 0 {
+                (self.kh, self.kw, self.sw)
             } else {
-                (KH, KW)
+                (KH, KW, SW)
             };
             let mut acc = [[_mm512_setzero_ps(); UR]; 2];
             if !first {
@@ -387,8 +399,8 @@ mod avx512 {
                         // SAFETY: the 32 weights of tap (c, ky, kx).
                         let wv = unsafe { [_mm512_loadu_ps(w), _mm512_loadu_ps(w.add(16))] };
                         for x in 0..UR {
-                            // SAFETY: column x + kx of the window (see `sweep`).
-                            let b = _mm512_set1_ps(unsafe { *row.add(x + kx) });
+                            // SAFETY: column x·sW + kx of the window (see `sweep`).
+                            let b = _mm512_set1_ps(unsafe { *row.add(x * sw + kx) });
                             for j in 0..2 {
                                 acc[j][x] = _mm512_fmadd_ps(wv[j], b, acc[j][x]);
                             }

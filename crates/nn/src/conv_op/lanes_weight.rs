@@ -1,7 +1,7 @@
 //! The weight gradient of the convolutions [`super::lanes`] computes forward, with the
 //! output channels as the AVX-512 lanes again:
 //!
-//! `gw[o, c, ky, kx] = Σ_{n, y, x} gy[n, o, y, x] · xp[n, c, y + ky, x + kx]`.
+//! `gw[o, c, ky, kx] = Σ_{n, y, x} gy[n, o, y, x] · xp[n, c, y·sH + ky, x·sW + kx]`.
 //!
 //! A register tile holds 2 blocks of 16 output channels × up to 12 taps `(c, ky, kx)`
 //! of one input channel (whole kernel rows; all 9 of a 3×3 kernel). It sweeps every
@@ -27,11 +27,12 @@ const MAX_TAPS: usize = 12;
 /// [`super::channels_last`] (long sums, both operands read in place) are faster.
 /// Measured (weight-gradient ms, batch 16, 2 threads, 3×3, interleaved runs, GEMM →
 /// this kernel): 512 on 7×7 18.7 → 15.0, 256 on 14×14 14.3 → 12.8, 128 → 256 on 14×14
-/// 7.5 → 6.8, but 128 on 28×28 14.2 → 15.4.
+/// 7.5 → 6.8, at stride 2 256 → 512 on 14×14 10.5 → 9.1, but 128 on 28×28 14.2 →
+/// 15.4.
 const MAX_POSITIONS: usize = 256;
 
 /// Whether [`conv_bwd_weight`] computes this convolution's weight gradient: where the
-/// lanes forward applies (stride 1, `cout` a multiple of 32, `cin·kH·kW ≥ 1152`), with
+/// lanes forward applies (any stride, `cout` a multiple of 32, `cin·kH·kW ≥ 1152`), with
 /// a kernel row of at most 12 taps and at most [`MAX_POSITIONS`] output positions.
 pub(super) fn applies(d: &Dims, g: &ConvGeom) -> bool {
     super::lanes::applies(d, g) && d.kw <= MAX_TAPS && d.l() <= MAX_POSITIONS
@@ -97,30 +98,32 @@ const BAND_BYTES: usize = 24 << 10;
 /// from zero when `first`): `xp` the sample's padded planes, `gl` its output gradient
 /// channels-last; in bands of output rows (a band of 14×14: 13 rows of 14 × 32 gradients).
 fn sweep(xp: &[f32], gl: &[f32], gw: &mut [MaybeUninit<f32>], first: bool, s: &Shape) {
-    let d = &s.d;
+    let (d, (sh, sw)) = (&s.d, s.stride);
     let taps = d.kh * d.kw;
     let rows = (MAX_TAPS / d.kw).min(d.kh);
     let band = (BAND_BYTES / (d.ow * BW * 4)).max(1);
     assert!(xp.len() >= d.cin * s.plane() && gl.len() >= d.l() * BW);
+    assert!((d.oh - 1) * sh + d.kh <= s.hp && (d.ow - 1) * sw + d.kw <= s.wp);
     assert!(gw.len() >= d.cin * taps * BW && (1..=MAX_TAPS).contains(&(rows * d.kw)));
     for y0 in (0..d.oh).step_by(band) {
         for c in 0..d.cin {
             for ky in (0..d.kh).step_by(rows) {
                 let t = avx512::Tile {
-                    x: xp[c * s.plane() + (y0 + ky) * s.wp..].as_ptr(),
+                    x: xp[c * s.plane() + (y0 * sh + ky) * s.wp..].as_ptr(),
                     g: gl[y0 * d.ow * BW..].as_ptr(),
                     out: gw[(c * taps + ky * d.kw) * BW..].as_mut_ptr().cast(),
                     rows: rows.min(d.kh - ky),
                     kw: d.kw,
                     wp: s.wp,
+                    stride: (sh, sw),
                     oh: band.min(d.oh - y0),
                     ow: d.ow,
                 };
-                // SAFETY: AVX-512F is present (`applies`). Reads: input channel c from
-                // row y0 + ky, rows `y + ky..y + ky + rows` and columns `x..x + kW` for
-                // the band's output positions (y, x), inside the padded plane (`oh +
-                // kH − 1 = hp`, `ow + kW − 1 = wp`); the band's gradients. Writes: the
-                // tile's `rows·kW` taps × 32 channels, inside channel c's `kH·kW` taps.
+                // SAFETY: AVX-512F is present (`applies`). Reads: input channel c, rows
+                // `y·sH + ky..y·sH + ky + rows` and columns `x·sW..x·sW + kW` for the
+                // band's output positions (y, x), inside the padded plane (asserted
+                // above); the band's gradients. Writes: the tile's `rows·kW` taps × 32
+                // channels, inside channel c's `kH·kW` taps.
                 unsafe { t.run(first && y0 == 0) };
             }
         }
@@ -166,14 +169,16 @@ mod avx512 {
         pub rows: usize,
         pub kw: usize,
         pub wp: usize,
+        /// `(sH, sW)`.
+        pub stride: (usize, usize),
         /// Output rows of the band.
         pub oh: usize,
         pub ow: usize,
     }
 
     impl Tile {
-        /// `out[r·kW + kx][o] (+)= Σ_{y, x} g[y·ow + x][o] · x[(y + r)·wp + x + kx]`,
-        /// starting from zero when `first`.
+        /// `out[r·kW + kx][o] (+)= Σ_{y, x} g[y·ow + x][o] · x[(y·sH + r)·wp + x·sW +
+        /// kx]`, starting from zero when `first`.
         ///
         /// # Safety
         /// AVX-512F is present; the pointers are valid as `sweep` sets them up.
@@ -181,15 +186,16 @@ mod avx512 {
         pub(super) unsafe fn run(&self, first: bool) {
             // SAFETY: as this function's, with the tile's own size.
             unsafe {
-                match (self.rows, self.kw) {
-                    (3, 3) => self.run_k::<3, 3>(first),
-                    _ => self.run_k::<0, 0>(first),
+                match (self.rows, self.kw, self.stride.1) {
+                    (3, 3, 1) => self.run_k::<3, 3, 1>(first),
+                    (3, 3, 2) => self.run_k::<3, 3, 2>(first),
+                    _ => self.run_k::<0, 0, 0>(first),
                 }
             }
         }
 
-        /// [`Self::run`] for `R` rows of `KW` taps known at compile time (`0, 0`: the
-        /// tile's own, read at run time).
+        /// [`Self::run`] for `R` rows of `KW` taps at row stride `SW` known at compile
+        /// time (`0, 0, 0`: the tile's own, read at run time).
         ///
         /// # Safety
         /// As [`Self::run`].
@@ -197,11 +203,11 @@ mod avx512 {
         // accumulators stay in memory.
         #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = "avx512f")]
-        unsafe fn run_k<const R: usize, const KW: usize>(&self, first: bool) {
-            let (rows, kw) = if R == 0 {
-                (self.rows, self.kw)
+        unsafe fn run_k<const R: usize, const KW: usize, const SW: usize>(&self, first: bool) {
+            let (rows, kw, sw) = if R == 0 {
+                (self.rows, self.kw, self.stride.1)
             } else {
-                (R, KW)
+                (R, KW, SW)
             };
             let n = rows * kw;
             let mut acc = [[_mm512_setzero_ps(); MAX_TAPS]; 2];
@@ -215,7 +221,12 @@ mod avx512 {
             }
             for y in 0..self.oh {
                 // SAFETY: row y of the window and of the gradients (see `sweep`).
-                let (xr, gr) = unsafe { (self.x.add(y * self.wp), self.g.add(y * self.ow * BW)) };
+                let (xr, gr) = unsafe {
+                    (
+                        self.x.add(y * self.stride.0 * self.wp),
+                        self.g.add(y * self.ow * BW),
+                    )
+                };
                 for x in 0..self.ow {
                     // SAFETY: the 32 gradients of position (y, x).
                     let gv = unsafe {
@@ -227,7 +238,7 @@ mod avx512 {
                     for r in 0..rows {
                         for kx in 0..kw {
                             // SAFETY: column x + kx of window row r (see `sweep`).
-                            let b = _mm512_set1_ps(unsafe { *xr.add(r * self.wp + x + kx) });
+                            let b = _mm512_set1_ps(unsafe { *xr.add(r * self.wp + x * sw + kx) });
                             for j in 0..2 {
                                 acc[j][r * kw + kx] =
                                     _mm512_fmadd_ps(gv[j], b, acc[j][r * kw + kx]);

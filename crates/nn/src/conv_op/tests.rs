@@ -511,23 +511,28 @@ fn strided_direct_forward_equals_im2col() {
 
 /// The forward with output channels as lanes equals im2col + GEMM: channel counts that
 /// leave a partial input-channel block, widths that leave a partial tile, asymmetric
-/// padding, 3×3, 5×5 and 1×3 kernels, with and without bias and ReLU.
+/// padding, 3×3, 5×5 and 1×3 kernels, strides (2, 2) and (3, 2), with and without bias and
+/// ReLU.
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn lanes_forward_equals_im2col() {
-    // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
+    // (n, cin, cout, (h, w), (kh, kw), stride, pad_h, pad_w)
     let cases = [
-        (2, 128, 32, (9, 9), (3, 3), (1, 1), (1, 1)),
-        (3, 140, 64, (7, 13), (3, 3), (1, 1), (0, 2)),
-        (2, 50, 32, (6, 15), (5, 5), (2, 1), (2, 2)),
-        (2, 400, 32, (5, 8), (1, 3), (0, 0), (1, 1)),
-        (4, 512, 64, (7, 7), (3, 3), (1, 1), (1, 1)),
+        (2, 128, 32, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1)),
+        (3, 140, 64, (7, 13), (3, 3), (1, 1), (1, 1), (0, 2)),
+        (2, 50, 32, (6, 15), (5, 5), (1, 1), (2, 1), (2, 2)),
+        (2, 400, 32, (5, 8), (1, 3), (1, 1), (0, 0), (1, 1)),
+        (4, 512, 64, (7, 7), (3, 3), (1, 1), (1, 1), (1, 1)),
         // 1.8 MB of padded planes a sample: one sample per chunk
-        (5, 512, 32, (28, 28), (3, 3), (1, 1), (1, 1)),
+        (5, 512, 32, (28, 28), (3, 3), (1, 1), (1, 1), (1, 1)),
+        // strides: ResNet's downsampling, odd sizes, (3, 2) on the generic tile
+        (2, 128, 64, (14, 14), (3, 3), (2, 2), (1, 1), (1, 1)),
+        (3, 160, 32, (15, 13), (3, 3), (2, 2), (1, 0), (0, 1)),
+        (2, 64, 32, (11, 12), (5, 5), (3, 2), (2, 2), (1, 2)),
     ];
     with_avx512_on_two_threads(|| {
-        for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
-            let g = geom((1, 1), ph, pw, (1, 1), 1);
+        for (i, &(n, cin, cout, (h, w), (kh, kw), st, ph, pw)) in cases.iter().enumerate() {
+            let g = geom(st, ph, pw, (1, 1), 1);
             let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
             assert!(super::lanes::applies(&d, &g), "case {i} applies");
             let what = format!("case {i}");
@@ -570,21 +575,25 @@ fn lanes_input_gradient_equals_col2im() {
 }
 
 /// The weight gradient by the lanes kernel equals im2col + GEMM: partial tiles of
-/// kernel rows (5×5: 2 + 2 + 1 rows), asymmetric padding, 3×3 and 1×3 kernels.
+/// kernel rows (5×5: 2 + 2 + 1 rows), asymmetric padding, 3×3 and 1×3 kernels, strides
+/// (2, 2) and (3, 2).
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn lanes_weight_gradient_equals_im2col() {
-    // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
+    // (n, cin, cout, (h, w), (kh, kw), stride, pad_h, pad_w)
     let cases = [
-        (2, 128, 32, (9, 9), (3, 3), (1, 1), (1, 1)),
-        (3, 140, 64, (7, 13), (3, 3), (1, 1), (0, 2)),
-        (2, 50, 32, (6, 15), (5, 5), (2, 1), (2, 2)),
-        (2, 400, 32, (5, 8), (1, 3), (0, 0), (1, 1)),
-        (5, 512, 64, (7, 7), (3, 3), (1, 1), (1, 1)),
+        (2, 128, 32, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1)),
+        (3, 140, 64, (7, 13), (3, 3), (1, 1), (1, 1), (0, 2)),
+        (2, 50, 32, (6, 15), (5, 5), (1, 1), (2, 1), (2, 2)),
+        (2, 400, 32, (5, 8), (1, 3), (1, 1), (0, 0), (1, 1)),
+        (5, 512, 64, (7, 7), (3, 3), (1, 1), (1, 1), (1, 1)),
+        (2, 128, 64, (14, 14), (3, 3), (2, 2), (1, 1), (1, 1)),
+        (3, 160, 32, (15, 13), (3, 3), (2, 2), (1, 0), (0, 1)),
+        (2, 64, 32, (11, 12), (5, 5), (3, 2), (2, 2), (1, 2)),
     ];
     with_avx512_on_two_threads(|| {
-        for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
-            let g = geom((1, 1), ph, pw, (1, 1), 1);
+        for (i, &(n, cin, cout, (h, w), (kh, kw), st, ph, pw)) in cases.iter().enumerate() {
+            let g = geom(st, ph, pw, (1, 1), 1);
             let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
             assert!(super::lanes_weight::applies(&d, &g), "case {i} applies");
             let x = values(n * cin * h * w, 400 + i as u64);
