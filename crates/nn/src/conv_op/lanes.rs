@@ -1,5 +1,5 @@
 //! The forward convolution and its input gradient with output channels as the AVX-512
-//! lanes, for convolutions with many input channels (ResNet's 128- to 512-channel
+//! lanes, for convolutions with many input channels (ResNet's 64- to 512-channel
 //! layers), where [`super::simd`]'s kernel (flat positions as the lanes) outgrows the L1
 //! cache and im2col + GEMM packs a large weight matrix for every sample.
 //!
@@ -33,15 +33,16 @@ const CB: usize = 32;
 /// Bytes of padded input planes a thread sweeps with every block of output channels
 /// before it moves on to the next samples.
 const CHUNK_BYTES: usize = 1536 << 10;
-/// Fewest taps `cin·kH·kW` for this kernel: from 128 input channels at 3×3, where the
-/// flat-position kernel's inputs outgrow the L1 cache (it stops at 1152 taps) and GEMM
-/// takes over. Measured (forward ms, batch 16, 2 threads, 3 interleaved runs, before →
-/// this kernel): 3×3 512 on 7×7 17.5 → 13.4, 256 on 14×14 16.4 → 12.8, 128 → 256 on
-/// 14×14 10.2 → 6.5, 128 on 28×28 16.0 → 13.5; at stride 2 (im2col + GEMM → this
-/// kernel) 128 → 256 on 28×28 9.7 → 8.1, 256 → 512 on 14×14 9.5 → 9.1; at 576 taps the
-/// flat-position kernel is as fast or faster (64 on 14×14 at batch 128 8.5 → 8.1, 64
-/// on 56×56 15.9 → 17.4).
-const MIN_TAPS: usize = 1152;
+/// Fewest taps `cin·kH·kW` for this kernel: from 64 input channels at 3×3. Measured
+/// (forward ms, batch 16, 2 threads, 3 interleaved runs, before → this kernel): 3×3
+/// 512 on 7×7 17.5 → 13.4, 256 on 14×14 16.4 → 12.8, 128 → 256 on 14×14 10.2 → 6.5,
+/// 128 on 28×28 16.0 → 13.5; at stride 2 (im2col + GEMM → this kernel) 128 → 256 on
+/// 28×28 9.7 → 8.1, 256 → 512 on 14×14 9.5 → 9.1. At 576 taps, against the
+/// flat-position kernel (forward / input gradient): 64 on 56×56 16.6 → 14.5 / 16.3 →
+/// 14.3, 64 on 14×14 at batch 128 9.1 → 7.7 / 8.9 → 7.6, 64 → 128 on 28×28 at batch 32
+/// 16.1 → 14.1 / 14.5 → 13.6; at 288 taps it is slower (32 on 28×28 at batch 128 8.5 →
+/// 9.6 / 8.1 → 9.1).
+const MIN_TAPS: usize = 576;
 
 /// Whether [`conv_fwd`] computes this convolution: AVX-512, any stride, dilation 1,
 /// one group, a kernel of more than one tap with padding below its size, output
@@ -152,7 +153,7 @@ fn transposed(d: &Dims, g: &ConvGeom) -> Option<(Dims, ConvGeom)> {
 
 /// Whether [`conv_bwd_data`] computes the input gradient of this convolution: a stride-1
 /// one whose transposed convolution [`applies`] (input channels a multiple of 32,
-/// `cout·kH·kW ≥ 1152`). Measured (input-gradient ms, batch 16, 2 threads, 3×3,
+/// `cout·kH·kW ≥ 576`). Measured (input-gradient ms, batch 16, 2 threads, 3×3,
 /// interleaved runs, GEMM + col2im → this kernel): 512 on 7×7 22.5 → 14.1, 256 on
 /// 14×14 20.3 → 12.3, 128 → 256 on 14×14 10.2 → 6.4, 128 on 28×28 15.5 → 14.6.
 pub(super) fn applies_bwd_data(d: &Dims, g: &ConvGeom) -> bool {

@@ -32,7 +32,7 @@ const MAX_TAPS: usize = 12;
 const MAX_POSITIONS: usize = 256;
 
 /// Whether [`conv_bwd_weight`] computes this convolution's weight gradient: where the
-/// lanes forward applies (any stride, `cout` a multiple of 32, `cin·kH·kW ≥ 1152`), with
+/// lanes forward applies (any stride, `cout` a multiple of 32, `cin·kH·kW ≥ 576`), with
 /// a kernel row of at most 12 taps and at most [`MAX_POSITIONS`] output positions.
 pub(super) fn applies(d: &Dims, g: &ConvGeom) -> bool {
     super::lanes::applies(d, g) && d.kw <= MAX_TAPS && d.l() <= MAX_POSITIONS
