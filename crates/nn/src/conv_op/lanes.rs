@@ -40,7 +40,8 @@ const CHUNK_BYTES: usize = 1536 << 10;
 /// 28×28 9.7 → 8.1, 256 → 512 on 14×14 9.5 → 9.1. At 576 taps, against the
 /// flat-position kernel (forward / input gradient): 64 on 56×56 16.6 → 14.5 / 16.3 →
 /// 14.3, 64 on 14×14 at batch 128 9.1 → 7.7 / 8.9 → 7.6, 64 → 128 on 28×28 at batch 32
-/// 16.1 → 14.1 / 14.5 → 13.6; at 288 taps it is slower (32 on 28×28 at batch 128 8.5 →
+/// 16.1 → 14.1 / 14.5 → 13.6, 64 → 128 at stride 2 on 56×56 (forward, im2col + GEMM
+/// before) 11.0 → 7.7; at 288 taps it is slower (32 on 28×28 at batch 128 8.5 →
 /// 9.6 / 8.1 → 9.1).
 const MIN_TAPS: usize = 576;
 
