@@ -407,6 +407,29 @@ fn with_avx512_on_two_threads(f: impl FnOnce() + Send) {
         .install(f);
 }
 
+/// A convolution of the kernel tests: `(n, cin, cout, (h, w), (kh, kw), stride, pad_h,
+/// pad_w)`.
+type DirectCase = (
+    usize,
+    usize,
+    usize,
+    (usize, usize),
+    (usize, usize),
+    (usize, usize),
+    (usize, usize),
+    (usize, usize),
+);
+
+/// Runs `f(i, dims, geometry)` on each case, on two threads with AVX-512.
+fn on_cases(cases: &[DirectCase], f: impl Fn(usize, &Dims, &ConvGeom) + Sync) {
+    with_avx512_on_two_threads(|| {
+        for (i, &(n, cin, cout, hw, k, st, ph, pw)) in cases.iter().enumerate() {
+            let g = geom(st, ph, pw, (1, 1), 1);
+            f(i, &dims_of(n, cin, cout, hw, k, &g), &g);
+        }
+    });
+}
+
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn direct_kernels_equal_im2col() {
@@ -485,8 +508,7 @@ fn check_forward(
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn strided_direct_forward_equals_im2col() {
-    // (n, cin, cout, (h, w), (kh, kw), stride, pad_h, pad_w)
-    let cases = [
+    let cases: [DirectCase; 7] = [
         (3, 16, 32, (28, 28), (3, 3), (2, 2), (1, 1), (1, 1)),
         (2, 16, 8, (28, 28), (1, 1), (2, 2), (0, 0), (0, 0)),
         (2, 3, 16, (37, 30), (7, 7), (2, 2), (3, 3), (3, 3)),
@@ -495,17 +517,13 @@ fn strided_direct_forward_equals_im2col() {
         (2, 3, 5, (5, 5), (2, 2), (3, 3), (1, 1), (0, 1)),
         (5, 2, 4, (16, 15), (3, 3), (2, 2), (0, 0), (2, 2)),
     ];
-    with_avx512_on_two_threads(|| {
-        for (i, &(n, cin, cout, (h, w), (kh, kw), s, ph, pw)) in cases.iter().enumerate() {
-            let g = geom(s, ph, pw, (1, 1), 1);
-            let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
-            let dg = direct_fits(&d, &g, false).expect("the direct forward fits");
-            assert!(direct_fits(&d, &g, true).is_none() || s == (1, 1));
-            let what = format!("case {i}");
-            check_forward(&d, &g, 100 + i as u64 * 10, &what, |x, wt, b, relu| {
-                conv_fwd_direct(x, wt, b, &d, &dg, relu)
-            });
-        }
+    on_cases(&cases, |i, d, g| {
+        let dg = direct_fits(d, g, false).expect("the direct forward fits");
+        assert!(direct_fits(d, g, true).is_none() || g.stride == (1, 1));
+        let what = format!("case {i}");
+        check_forward(d, g, 100 + i as u64 * 10, &what, |x, wt, b, relu| {
+            conv_fwd_direct(x, wt, b, d, &dg, relu)
+        });
     });
 }
 
@@ -516,8 +534,7 @@ fn strided_direct_forward_equals_im2col() {
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn lanes_forward_equals_im2col() {
-    // (n, cin, cout, (h, w), (kh, kw), stride, pad_h, pad_w)
-    let cases = [
+    let cases: [DirectCase; 9] = [
         (2, 128, 32, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1)),
         (3, 140, 64, (7, 13), (3, 3), (1, 1), (1, 1), (0, 2)),
         (2, 50, 32, (6, 15), (5, 5), (1, 1), (2, 1), (2, 2)),
@@ -530,16 +547,12 @@ fn lanes_forward_equals_im2col() {
         (3, 160, 32, (15, 13), (3, 3), (2, 2), (1, 0), (0, 1)),
         (2, 64, 32, (11, 12), (5, 5), (3, 2), (2, 2), (1, 2)),
     ];
-    with_avx512_on_two_threads(|| {
-        for (i, &(n, cin, cout, (h, w), (kh, kw), st, ph, pw)) in cases.iter().enumerate() {
-            let g = geom(st, ph, pw, (1, 1), 1);
-            let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
-            assert!(super::lanes::applies(&d, &g), "case {i} applies");
-            let what = format!("case {i}");
-            check_forward(&d, &g, 200 + i as u64 * 10, &what, |x, wt, b, relu| {
-                super::lanes::conv_fwd(x, wt, b, &d, &g, relu)
-            });
-        }
+    on_cases(&cases, |i, d, g| {
+        assert!(super::lanes::applies(d, g), "case {i} applies");
+        let what = format!("case {i}");
+        check_forward(d, g, 200 + i as u64 * 10, &what, |x, wt, b, relu| {
+            super::lanes::conv_fwd(x, wt, b, d, g, relu)
+        });
     });
 }
 
@@ -549,28 +562,23 @@ fn lanes_forward_equals_im2col() {
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn lanes_input_gradient_equals_col2im() {
-    // (n, cin, cout, (h, w), (kh, kw), pad_h, pad_w)
-    let cases = [
-        (2, 32, 128, (9, 9), (3, 3), (1, 1), (1, 1)),
-        (3, 64, 140, (7, 13), (3, 3), (1, 1), (0, 2)),
-        (2, 32, 130, (8, 10), (3, 3), (0, 0), (0, 0)),
-        (2, 32, 50, (6, 15), (5, 5), (2, 1), (2, 2)),
-        (2, 32, 400, (5, 8), (1, 3), (0, 0), (1, 1)),
-        (4, 64, 512, (7, 7), (3, 3), (1, 1), (1, 1)),
+    let cases: [DirectCase; 7] = [
+        (2, 32, 128, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1)),
+        (3, 64, 140, (7, 13), (3, 3), (1, 1), (1, 1), (0, 2)),
+        (2, 32, 130, (8, 10), (3, 3), (1, 1), (0, 0), (0, 0)),
+        (2, 32, 50, (6, 15), (5, 5), (1, 1), (2, 1), (2, 2)),
+        (2, 32, 400, (5, 8), (1, 3), (1, 1), (0, 0), (1, 1)),
+        (4, 64, 512, (7, 7), (3, 3), (1, 1), (1, 1), (1, 1)),
         // one sample per chunk (the output gradient's 512 planes of 30×30)
-        (5, 32, 512, (28, 28), (3, 3), (1, 1), (1, 1)),
+        (5, 32, 512, (28, 28), (3, 3), (1, 1), (1, 1), (1, 1)),
     ];
-    with_avx512_on_two_threads(|| {
-        for (i, &(n, cin, cout, (h, w), (kh, kw), ph, pw)) in cases.iter().enumerate() {
-            let g = geom((1, 1), ph, pw, (1, 1), 1);
-            let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
-            assert!(super::lanes::applies_bwd_data(&d, &g), "case {i} applies");
-            let gy = values(n * cout * d.l(), 300 + i as u64);
-            let wt = values(cout * cin * kh * kw, 301 + i as u64);
-            let got = super::lanes::conv_bwd_data(&gy, &wt, &d, &g);
-            let want = conv_bwd_data_im2col(&gy, &wt, &d, &g);
-            assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
-        }
+    on_cases(&cases, |i, d, g| {
+        assert!(super::lanes::applies_bwd_data(d, g), "case {i} applies");
+        let gy = values(d.n * d.cout * d.l(), 300 + i as u64);
+        let wt = values(d.cout * d.cin * d.kh * d.kw, 301 + i as u64);
+        let got = super::lanes::conv_bwd_data(&gy, &wt, d, g);
+        let want = conv_bwd_data_im2col(&gy, &wt, d, g);
+        assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
     });
 }
 
@@ -580,8 +588,7 @@ fn lanes_input_gradient_equals_col2im() {
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn lanes_weight_gradient_equals_im2col() {
-    // (n, cin, cout, (h, w), (kh, kw), stride, pad_h, pad_w)
-    let cases = [
+    let cases: [DirectCase; 8] = [
         (2, 128, 32, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1)),
         (3, 140, 64, (7, 13), (3, 3), (1, 1), (1, 1), (0, 2)),
         (2, 50, 32, (6, 15), (5, 5), (1, 1), (2, 1), (2, 2)),
@@ -591,17 +598,13 @@ fn lanes_weight_gradient_equals_im2col() {
         (3, 160, 32, (15, 13), (3, 3), (2, 2), (1, 0), (0, 1)),
         (2, 64, 32, (11, 12), (5, 5), (3, 2), (2, 2), (1, 2)),
     ];
-    with_avx512_on_two_threads(|| {
-        for (i, &(n, cin, cout, (h, w), (kh, kw), st, ph, pw)) in cases.iter().enumerate() {
-            let g = geom(st, ph, pw, (1, 1), 1);
-            let d = dims_of(n, cin, cout, (h, w), (kh, kw), &g);
-            assert!(super::lanes_weight::applies(&d, &g), "case {i} applies");
-            let x = values(n * cin * h * w, 400 + i as u64);
-            let gy = values(n * cout * d.l(), 401 + i as u64);
-            let got = super::lanes_weight::conv_bwd_weight(&x, &gy, &d, &g);
-            let want = conv_bwd_weight_im2col(&x, &gy, &d, &g);
-            assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
-        }
+    on_cases(&cases, |i, d, g| {
+        assert!(super::lanes_weight::applies(d, g), "case {i} applies");
+        let x = values(d.n * d.cin * d.h * d.w, 400 + i as u64);
+        let gy = values(d.n * d.cout * d.l(), 401 + i as u64);
+        let got = super::lanes_weight::conv_bwd_weight(&x, &gy, d, g);
+        let want = conv_bwd_weight_im2col(&x, &gy, d, g);
+        assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
     });
 }
 
