@@ -381,6 +381,54 @@ conv_res = Residual(
 )
 case("conv_residual", conv_res_cfg, conv_res, [torch.randn(2, 3, 6, 6) for _ in range(2)], ["train", "eval"])
 
+# ---- Conv2d (no bias) → BatchNorm2d (→ ReLU): one fused op in wick's train mode
+conv_bn_cfg = {
+    "type": "Sequential",
+    "layers": [
+        {"type": "Conv2d", "out_channels": 6, "kernel_size": 3, "padding": 1, "bias": False},
+        {"type": "BatchNorm2d"},
+        {"type": "ReLU"},
+        {"type": "Conv2d", "out_channels": 5, "kernel_size": 3, "stride": 2, "bias": False},
+        {"type": "BatchNorm2d", "affine": False},
+        {"type": "ReLU"},
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 1, "bias": False},
+        {"type": "BatchNorm2d", "momentum": "None", "eps": 1e-3},
+        {"type": "ReLU"},
+        {"type": "MaxPool2d", "kernel_size": 2},
+    ],
+}
+conv_bn = nn.Sequential(
+    nn.Conv2d(3, 6, 3, padding=1, bias=False),
+    nn.BatchNorm2d(6),
+    nn.ReLU(),
+    nn.Conv2d(6, 5, 3, stride=2, bias=False),
+    nn.BatchNorm2d(5, affine=False),
+    nn.ReLU(),
+    nn.Conv2d(5, 4, 1, bias=False),
+    nn.BatchNorm2d(4, momentum=None, eps=1e-3),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+)
+case("conv_bn", conv_bn_cfg, conv_bn, [torch.randn(4, 3, 9, 9) * 2 for _ in range(3)], ["train", "train", "eval"])
+conv_bn_untracked_cfg = {
+    "type": "Sequential",
+    "layers": [
+        {"type": "Conv2d", "out_channels": 3, "kernel_size": 3, "bias": False},
+        {"type": "BatchNorm2d", "track_running_stats": False},
+        {"type": "ReLU"},
+    ],
+}
+conv_bn_untracked = nn.Sequential(
+    nn.Conv2d(2, 3, 3, bias=False), nn.BatchNorm2d(3, track_running_stats=False), nn.ReLU()
+)
+case(
+    "conv_bn_untracked",
+    conv_bn_untracked_cfg,
+    conv_bn_untracked,
+    [torch.randn(3, 2, 6, 6) for _ in range(2)],
+    ["train", "eval"],
+)
+
 os.makedirs(os.path.join(ROOT, "assets/fixtures"), exist_ok=True)
 OUT = {k: v.contiguous() for k, v in OUT.items()}
 save_file(OUT, os.path.join(ROOT, "assets/fixtures/nn_a.safetensors"))

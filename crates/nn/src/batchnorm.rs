@@ -1,12 +1,14 @@
 use crate::batchnorm_op::{batch_norm_eval, batch_norm_train};
 use crate::layer::{py_bool, py_float};
 use crate::norm::{self, channel_affine, normalize, ones_zeros, RunningStats};
+use crate::ops::{self, ConvGeom};
 use crate::sync_batchnorm::{global_stats, ProcessSum};
 use crate::{BuildCtx, Epilogue, Error, Layer, Result, Shape};
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use wick_tensor::device_path::cpu_kernel;
 use wick_tensor::{Param, Parameter};
 
 config! {
@@ -104,7 +106,7 @@ impl BatchNormConfig {
         } else {
             None
         };
-        Ok(BatchNorm {
+        Ok(BatchNorm(Arc::new(Core {
             name: if dims == 1 {
                 "BatchNorm1d"
             } else {
@@ -117,7 +119,7 @@ impl BatchNormConfig {
             stats,
             frozen: AtomicBool::new(false),
             sync: RwLock::new(None),
-        })
+        })))
     }
 }
 
@@ -137,7 +139,13 @@ impl BatchNormConfig {
 /// # Errors
 /// Training on one value per channel ("Expected more than 1 value per channel when
 /// training").
-pub struct BatchNorm {
+///
+/// A `BatchNorm2d` right after a `Conv2d` without bias (and the `ReLU` after it) runs in
+/// the convolution's op in train mode on the CPU ([`BatchNormEpilogue`]).
+pub struct BatchNorm(Arc<Core>);
+
+/// A [`BatchNorm`]'s configuration and state, shared with its [`BatchNormEpilogue`].
+struct Core {
     name: &'static str,
     cfg: BatchNormConfig,
     num_features: usize,
@@ -150,7 +158,7 @@ pub struct BatchNorm {
     sync: RwLock<Option<Arc<dyn ProcessSum>>>,
 }
 
-impl BatchNorm {
+impl Core {
     /// `γ` and `β`, or ones and zeros without `affine` (and without `bias`).
     fn affine_params(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let (c, dt, dev) = (self.num_features, x.dtype(), x.device());
@@ -189,7 +197,27 @@ impl BatchNorm {
     }
 }
 
-impl BatchNorm {
+/// The error of PyTorch's `_verify_batch_size`: batch statistics of one value.
+fn one_value_check(count: usize, dims: &[usize]) -> Result<()> {
+    if count <= 1 {
+        return Err(Error::shape(format!(
+            "Expected more than 1 value per channel when training, got input size {dims:?}"
+        )));
+    }
+    Ok(())
+}
+
+impl Core {
+    /// Train mode as the layer runs it: `train`, unless frozen with running statistics.
+    fn training(&self, train: bool) -> bool {
+        train && !(self.frozen.load(Ordering::Relaxed) && self.stats.is_some())
+    }
+
+    /// SyncBatchNorm's sum over the processes, when set.
+    fn synced(&self) -> Option<Arc<dyn ProcessSum>> {
+        self.sync.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// Train mode with the statistics of every process's batch (SyncBatchNorm),
     /// composed from candle ops: autograd gives PyTorch's SyncBatchNorm backward.
     fn apply_synced(
@@ -221,7 +249,7 @@ impl BatchNorm {
     /// `forward`, and a ReLU after it when `relu` (one fused kernel in train mode on
     /// the CPU).
     fn apply_norm(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
-        let train = train && !(self.frozen.load(Ordering::Relaxed) && self.stats.is_some());
+        let train = self.training(train);
         let dims = x.dims().to_vec();
         if dims.len() < 2 || dims[1] != self.num_features {
             return Err(Error::shape(format!(
@@ -234,13 +262,8 @@ impl BatchNorm {
         let x3 = x.reshape((n, c, l))?;
         if train || self.stats.is_none() {
             let count = n * l;
-            if count <= 1 {
-                return Err(Error::shape(format!(
-                    "Expected more than 1 value per channel when training, got input size {dims:?}"
-                )));
-            }
-            let sync = self.sync.read().map(|s| s.clone()).unwrap_or_default();
-            if let (true, Some(sum)) = (train, sync) {
+            one_value_check(count, &dims)?;
+            if let (true, Some(sum)) = (train, self.synced()) {
                 return self.apply_synced(&x3, dims, sum.as_ref(), relu);
             }
             let (y, mean, var) = if wick_tensor::device_path::cpu_kernel(x) {
@@ -290,19 +313,25 @@ impl BatchNorm {
 
 impl Layer for BatchNorm {
     fn type_name(&self) -> &'static str {
-        self.name
+        self.0.name
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.apply_norm(x, train, false)
+        self.0.apply_norm(x, train, false)
+    }
+
+    /// [`Epilogue::BatchNorm`], for `BatchNorm2d` (a convolution before it may run it).
+    fn epilogue(&self) -> Option<Epilogue> {
+        (self.0.name == "BatchNorm2d")
+            .then(|| Epilogue::BatchNorm(BatchNormEpilogue(self.0.clone())))
     }
 
     fn freeze_batchnorm(&self, on: bool) {
-        self.frozen.store(on, Ordering::Relaxed);
+        self.0.frozen.store(on, Ordering::Relaxed);
     }
 
     fn sync_batchnorm(&self, sum: Option<Arc<dyn ProcessSum>>) {
-        if let Ok(mut s) = self.sync.write() {
+        if let Ok(mut s) = self.0.sync.write() {
             *s = sum;
         }
     }
@@ -315,32 +344,33 @@ impl Layer for BatchNorm {
     fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
         match Epilogue::leading_relu(epilogue) {
             (true, rest) if wick_tensor::device_path::cpu_kernel(x) => {
-                Epilogue::apply_all(self.apply_norm(x, train, true)?, rest)
+                Epilogue::apply_all(self.0.apply_norm(x, train, true)?, rest, train)
             }
-            _ => Epilogue::apply_all(self.forward(x, train)?, epilogue),
+            _ => Epilogue::apply_all(self.forward(x, train)?, epilogue, train),
         }
     }
 
     fn parameters(&self) -> Vec<Param> {
         let mut p = Vec::new();
-        if let Some(w) = &self.weight {
+        if let Some(w) = &self.0.weight {
             p.push(Param::of("weight", w));
         }
-        if let Some(b) = &self.bias {
+        if let Some(b) = &self.0.bias {
             p.push(Param::of("bias", b));
         }
         p
     }
 
     fn buffers(&self) -> Vec<(String, Tensor)> {
-        self.stats
+        self.0
+            .stats
             .as_ref()
             .map(RunningStats::buffers)
             .unwrap_or_default()
     }
 
     fn load_buffer(&self, name: &str, value: &Tensor) -> Result<()> {
-        match &self.stats {
+        match &self.0.stats {
             Some(s) => s.load(name, value),
             None => Err(Error::shape(format!(
                 "unexpected key in state_dict: {name:?}"
@@ -351,14 +381,74 @@ impl Layer for BatchNorm {
     fn describe(&self) -> String {
         format!(
             "{}({}, eps={}, momentum={}, affine={}, bias={}, track_running_stats={})",
-            self.name,
-            self.num_features,
-            py_float(self.cfg.eps),
-            self.cfg.momentum.map_or("None".into(), py_float),
-            py_bool(self.cfg.affine),
-            py_bool(self.bias.is_some()),
-            py_bool(self.cfg.track_running_stats)
+            self.0.name,
+            self.0.num_features,
+            py_float(self.0.cfg.eps),
+            self.0.cfg.momentum.map_or("None".into(), py_float),
+            py_bool(self.0.cfg.affine),
+            py_bool(self.0.bias.is_some()),
+            py_bool(self.0.cfg.track_running_stats)
         )
+    }
+}
+
+/// A [`BatchNorm`] as the epilogue of the layer before it ([`Epilogue::BatchNorm`]).
+///
+/// It shares the layer's parameters, running statistics and modes (frozen, synced), so
+/// a convolution that runs it (`Conv2d → BatchNorm2d → ReLU`, fused when the model is
+/// built) computes what the layers compute one after the other, running statistics
+/// included. A user's convolution layer fuses it the same way, through
+/// [`BatchNormEpilogue::after_conv2d`].
+#[derive(Clone)]
+pub struct BatchNormEpilogue(Arc<Core>);
+
+impl BatchNormEpilogue {
+    /// The layer's `forward(x, train)`, then `F.relu` when `relu`: the epilogue on its
+    /// own.
+    pub fn apply(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
+        self.0.apply_norm(x, train, relu)
+    }
+
+    /// `F.conv2d(x, weight, None, …)` (geometry `geom`, zero padding), then this
+    /// normalization and `F.relu` when `relu`. In train mode on the CPU (f32, f64) it
+    /// is one op, [`crate::ops::conv2d_batch_norm`]; elsewhere, in eval mode and with
+    /// SyncBatchNorm, the ops one after the other.
+    pub fn after_conv2d(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        geom: ConvGeom,
+        train: bool,
+        relu: bool,
+    ) -> Result<Tensor> {
+        let core = &*self.0;
+        let train = core.training(train);
+        let batch = train || core.stats.is_none();
+        let fused = batch && cpu_kernel(x) && !(train && core.synced().is_some());
+        if !fused || weight.dim(0)? != core.num_features {
+            return core.apply_norm(&ops::conv2d(x, weight, None, geom)?, train, relu);
+        }
+        let (w, b) = core.affine_params(x)?;
+        let (y, st) = ops::conv2d_batch_norm(x, weight, [&w, &b], geom, core.cfg.eps, relu)?;
+        let dims = y.dims().to_vec();
+        let count = y.elem_count() / core.num_features;
+        one_value_check(count, &dims)?;
+        core.finish(y, dims, train, st.get(0)?, st.get(1)?, count)
+    }
+}
+
+impl PartialEq for BatchNormEpilogue {
+    /// The same layer.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for BatchNormEpilogue {}
+
+impl std::fmt::Debug for BatchNormEpilogue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}({})", self.0.name, self.0.num_features)
     }
 }
 

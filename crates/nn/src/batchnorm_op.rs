@@ -421,6 +421,15 @@ impl CustomOp2 for BatchNormTrain {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dp) = self.grads(x, p, grad)?;
+        Ok((Some(dx), Some(dp)))
+    }
+}
+
+impl BatchNormTrain {
+    /// The gradients of `x` `[N, C, *]` and of the parameters `[γ; β; μ; σ²]` (zero for
+    /// the statistics) for `grad` of the output.
+    pub(crate) fn grads(&self, x: &Tensor, p: &Tensor, grad: &Tensor) -> Result<(Tensor, Tensor)> {
         let (n, c) = (x.dim(0)?, x.dim(1)?);
         let l = x.elem_count() / (n * c).max(1);
         let op = BatchNormGrad {
@@ -431,7 +440,7 @@ impl CustomOp2 for BatchNormTrain {
         let flat = x.apply_op3_no_bwd(p, &grad.contiguous()?, &op)?;
         let dx = flat.narrow(0, 0, n * c * l)?.reshape(x.shape())?;
         let dp = flat.narrow(0, n * c * l, 4 * c)?.reshape((4, c))?;
-        Ok((Some(dx), Some(dp)))
+        Ok((dx, dp))
     }
 }
 

@@ -389,18 +389,9 @@ impl Conv2dConfig {
     }
 }
 
-/// Runs a convolution on `[N, C, H, W]` given its resolved geometry: explicit padding
-/// first for the non-zero modes, then the convolution op with `then`, the epilogues it
-/// runs ([`Conv2d`]'s fusions: none, a `ReLU`, or a `ReLU` and a max pooling).
-fn run_conv2d(
-    x: &Tensor,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
-    r: &Resolved,
-    groups: usize,
-    mode: PadMode,
-    then: &[Epilogue],
-) -> Result<Tensor> {
+/// The input and the convolution's geometry for `[N, C, H, W]` given the resolved
+/// options: explicit padding first for the non-zero modes.
+fn padded(x: &Tensor, r: &Resolved, groups: usize, mode: PadMode) -> Result<(Tensor, ConvGeom)> {
     let (ph, pw) = (r.pad[0], r.pad[1]);
     let (x, ph, pw) = if mode == PadMode::Zeros {
         (x.clone(), ph, pw)
@@ -414,17 +405,7 @@ fn run_conv2d(
         dilation: (r.dilation[0], r.dilation[1]),
         groups,
     };
-    Ok(match *then {
-        [] => ops::conv2d_act(&x, weight, bias, geom, false)?,
-        [Epilogue::Relu] => ops::conv2d_act(&x, weight, bias, geom, true)?,
-        [Epilogue::Relu, Epilogue::MaxPool(p)] => {
-            ops::conv2d_relu_max_pool2d(&x, weight, bias, geom, p)?
-        }
-        _ => {
-            let y = ops::conv2d_act(&x, weight, bias, geom, false)?;
-            Epilogue::apply_all(y, then)?
-        }
-    })
+    Ok((x, geom))
 }
 
 /// `F.conv2d` with the options of a [`Conv2dConfig`] (padding mode included), on
@@ -435,8 +416,8 @@ pub fn conv2d(
     bias: Option<&Tensor>,
     cfg: &Conv2dConfig,
 ) -> Result<Tensor> {
-    let r = cfg.resolved()?;
-    run_conv2d(x, weight, bias, &r, cfg.groups, cfg.padding_mode, &[])
+    let (x, geom) = padded(x, &cfg.resolved()?, cfg.groups, cfg.padding_mode)?;
+    Ok(ops::conv2d(&x, weight, bias, geom)?)
 }
 
 /// `torch.nn.Conv2d`: `out[n, o] = bias[o] + Σ_c weight[o, c] ⋆ input[n, c]`.
@@ -452,17 +433,31 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    /// The convolution, then the epilogues `then` (fused on the CPU).
-    fn apply(&self, x: &Tensor, then: &[Epilogue]) -> Result<Tensor> {
-        run_conv2d(
-            x,
-            &self.weight.tensor(),
-            self.bias.as_ref().map(Parameter::tensor).as_ref(),
-            &self.resolved,
-            self.cfg.groups,
-            self.cfg.padding_mode,
-            then,
-        )
+    /// The convolution, then the epilogues `then` (fused on the CPU: none, a `ReLU`, a
+    /// `ReLU` and a max pooling, a `BatchNorm2d` and maybe a `ReLU`).
+    fn apply(&self, x: &Tensor, then: &[Epilogue], train: bool) -> Result<Tensor> {
+        let (x, geom) = padded(x, &self.resolved, self.cfg.groups, self.cfg.padding_mode)?;
+        let (weight, bias) = (
+            self.weight.tensor(),
+            self.bias.as_ref().map(Parameter::tensor),
+        );
+        let bias = bias.as_ref();
+        Ok(match then {
+            [] => ops::conv2d_act(&x, &weight, bias, geom, false)?,
+            [Epilogue::Relu] => ops::conv2d_act(&x, &weight, bias, geom, true)?,
+            [Epilogue::Relu, Epilogue::MaxPool(p)] => {
+                ops::conv2d_relu_max_pool2d(&x, &weight, bias, geom, *p)?
+            }
+            [Epilogue::BatchNorm(bn), rest @ ..] if bias.is_none() => {
+                let (relu, rest) = Epilogue::leading_relu(rest);
+                let y = bn.after_conv2d(&x, &weight, geom, train, relu)?;
+                Epilogue::apply_all(y, rest, train)?
+            }
+            _ => {
+                let y = ops::conv2d_act(&x, &weight, bias, geom, false)?;
+                Epilogue::apply_all(y, then, train)?
+            }
+        })
     }
 }
 
@@ -471,21 +466,24 @@ impl Layer for Conv2d {
         "Conv2d"
     }
 
-    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
-        self.apply(x, &[])
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.apply(x, &[], train)
     }
 
-    /// A `ReLU`, and a `MaxPool2d` after it, run as the convolution's epilogue.
+    /// A `ReLU`, and a `MaxPool2d` after it, run as the convolution's epilogue; or,
+    /// without bias, a `BatchNorm2d` and the `ReLU` after it.
     fn fuses(&self, next: &[Epilogue]) -> usize {
         match next {
             [Epilogue::Relu, Epilogue::MaxPool(_), ..] => 2,
             [Epilogue::Relu, ..] => 1,
+            [Epilogue::BatchNorm(_), Epilogue::Relu, ..] if self.bias.is_none() => 2,
+            [Epilogue::BatchNorm(_), ..] if self.bias.is_none() => 1,
             _ => 0,
         }
     }
 
-    fn forward_fused(&self, x: &Tensor, _train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
-        self.apply(x, epilogue)
+    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        self.apply(x, epilogue, train)
     }
 
     fn parameters(&self) -> Vec<Param> {
@@ -667,15 +665,8 @@ fn run_conv1d(
     r: &Resolved,
     cfg: &Conv1dConfig,
 ) -> Result<Tensor> {
-    let y = run_conv2d(
-        &x.unsqueeze(2)?,
-        &weight.unsqueeze(2)?,
-        bias,
-        r,
-        cfg.groups,
-        cfg.padding_mode,
-        &[],
-    )?;
+    let (x, geom) = padded(&x.unsqueeze(2)?, r, cfg.groups, cfg.padding_mode)?;
+    let y = ops::conv2d(&x, &weight.unsqueeze(2)?, bias, geom)?;
     Ok(y.squeeze(2)?)
 }
 

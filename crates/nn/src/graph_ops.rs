@@ -19,10 +19,10 @@ impl AddConfig {
     }
 
     /// The sum and the epilogue: two inputs and a leading ReLU in one kernel.
-    pub fn apply_fused(&self, xs: &[Tensor], epilogue: &[Epilogue]) -> Result<Tensor> {
+    pub fn apply_fused(&self, xs: &[Tensor], epilogue: &[Epilogue], train: bool) -> Result<Tensor> {
         match (xs, Epilogue::leading_relu(epilogue)) {
-            ([a, b], (true, rest)) => Epilogue::apply_all(crate::ops::add_relu(a, b)?, rest),
-            _ => Epilogue::apply_all(self.apply(xs)?, epilogue),
+            ([a, b], (true, rest)) => Epilogue::apply_all(crate::ops::add_relu(a, b)?, rest, train),
+            _ => Epilogue::apply_all(self.apply(xs)?, epilogue, train),
         }
     }
 }

@@ -63,7 +63,7 @@ pub trait Layer: Send + Sync {
     /// with the values and gradients of `epilogue` applied to `self.forward(x)`, which
     /// is what the default computes; a layer with a fused kernel overrides it.
     fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
-        Epilogue::apply_all(self.forward(x, train)?, epilogue)
+        Epilogue::apply_all(self.forward(x, train)?, epilogue, train)
     }
     /// [`Layer::forward_fused`] for a node of several inputs (`from = ["a", "b"]`): the
     /// default runs one input through `forward_fused`, several through
@@ -76,7 +76,7 @@ pub trait Layer: Send + Sync {
     ) -> Result<Tensor> {
         match xs {
             [x] => self.forward_fused(x, train, epilogue),
-            _ => Epilogue::apply_all(self.forward_inputs(xs, train)?, epilogue),
+            _ => Epilogue::apply_all(self.forward_inputs(xs, train)?, epilogue, train),
         }
     }
     /// Parameters, named relative to the layer (`"weight"`, `"bias"`), in PyTorch order

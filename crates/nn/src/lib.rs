@@ -19,6 +19,7 @@ mod bilinear;
 mod children;
 mod config;
 mod conv;
+mod conv_bn_op;
 mod conv_op;
 mod conv_pool_op;
 mod conv_transpose;
@@ -67,7 +68,9 @@ pub use adaptive_pool::{
     AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AdaptiveMaxPool2d, AdaptiveMaxPool2dConfig,
     AdaptivePool2dConfig, OutputDim, OutputSize,
 };
-pub use batchnorm::{BatchNorm, BatchNorm1dConfig, BatchNorm2dConfig, BatchNormConfig};
+pub use batchnorm::{
+    BatchNorm, BatchNorm1dConfig, BatchNorm2dConfig, BatchNormConfig, BatchNormEpilogue,
+};
 pub use bilinear::{Bilinear, BilinearConfig};
 pub use config::{layer, register_builtins, LayerCatalog, LayerConfig, LayerSpec, RegisterLayer};
 pub use conv::{

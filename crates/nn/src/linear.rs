@@ -169,9 +169,9 @@ impl Layer for Linear {
         usize::from(next.first() == Some(&Epilogue::Relu))
     }
 
-    fn forward_fused(&self, x: &Tensor, _train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
         let (relu, rest) = Epilogue::leading_relu(epilogue);
-        Epilogue::apply_all(self.apply(x, relu)?, rest)
+        Epilogue::apply_all(self.apply(x, relu)?, rest, train)
     }
 
     fn parameters(&self) -> Vec<Param> {

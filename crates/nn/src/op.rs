@@ -39,9 +39,10 @@ pub trait OpSpec:
         0
     }
     /// The op followed by `epilogue` (a prefix of what [`OpSpec::fuses`] accepted): by
-    /// default the op, then the epilogue unfused.
-    fn apply_fused(&self, inputs: &[Tensor], epilogue: &[Epilogue]) -> Result<Tensor> {
-        Epilogue::apply_all(self.apply(inputs)?, epilogue)
+    /// default the op, then the epilogue unfused (`train`: the model's mode, for an
+    /// epilogue that has one, as `BatchNorm2d`).
+    fn apply_fused(&self, inputs: &[Tensor], epilogue: &[Epilogue], train: bool) -> Result<Tensor> {
+        Epilogue::apply_all(self.apply(inputs)?, epilogue, train)
     }
 }
 
@@ -61,8 +62,13 @@ macro_rules! builtin_ops {
                     fn fuses(&self, next: &[Epilogue]) -> usize {
                         <$cfg>::$fused(self, next)
                     }
-                    fn apply_fused(&self, inputs: &[Tensor], epilogue: &[Epilogue]) -> Result<Tensor> {
-                        <$cfg>::apply_fused(self, inputs, epilogue)
+                    fn apply_fused(
+                        &self,
+                        inputs: &[Tensor],
+                        epilogue: &[Epilogue],
+                        train: bool,
+                    ) -> Result<Tensor> {
+                        <$cfg>::apply_fused(self, inputs, epilogue, train)
                     }
                 )?
                 fn infer(&mut self, inputs: &[Shape]) -> Result<Shape> {
@@ -130,10 +136,10 @@ impl Layer for OpLayer {
     fn forward_fused_inputs(
         &self,
         xs: &[Tensor],
-        _train: bool,
+        train: bool,
         epilogue: &[Epilogue],
     ) -> Result<Tensor> {
-        self.config.apply_fused(xs, epilogue)
+        self.config.apply_fused(xs, epilogue, train)
     }
     fn forward_inputs(&self, xs: &[Tensor], _train: bool) -> Result<Tensor> {
         if xs.is_empty() {

@@ -10,9 +10,12 @@
 //! - [`conv2d`], [`conv_transpose2d`]: im2col + GEMM with a hand-written backward
 //!   (candle's conv2d backward fails on some strides, its conv_transpose has none).
 //! - [`conv2d_relu_max_pool2d`]: the three as one op (see `conv_pool_op.rs`).
+//! - [`conv2d_batch_norm`]: a convolution and a train-mode batch norm (and ReLU) as one
+//!   op (see `conv_bn_op.rs`).
 //! - [`pad2d`]: reflect / replicate / circular padding with its backward.
 //! - [`add_relu`]: `relu(a + b)` as one op (a residual block's end).
 
+pub use crate::conv_bn_op::conv2d_batch_norm;
 pub use crate::conv_op::{conv2d, conv2d_act, conv_transpose2d, ConvGeom};
 pub use crate::conv_pool_op::conv2d_relu_max_pool2d;
 pub use crate::pad_op::{pad2d, PadMode};

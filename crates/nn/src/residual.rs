@@ -147,7 +147,7 @@ impl Layer for Residual {
     }
     fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
         let (relu, rest) = Epilogue::leading_relu(epilogue);
-        Epilogue::apply_all(self.apply(x, train, relu)?, rest)
+        Epilogue::apply_all(self.apply(x, train, relu)?, rest, train)
     }
     fn parameters(&self) -> Vec<Param> {
         child_parameters(&self.named())

@@ -46,9 +46,10 @@ layers = [
 #[test]
 fn the_plan_is_made_when_the_model_is_built() {
     let net = build(VGG_BLOCK, &[2, 12, 12]);
-    // BatchNorm2d + ReLU; Conv2d + ReLU + MaxPool2d; the Conv2d before a MaxPool2d
-    // alone (no ReLU between); Linear + the first ReLU, the second ReLU on its own
-    assert_eq!(net.fused(), vec![1..3, 3..6, 10..12]);
+    // Conv2d (no bias) + BatchNorm2d + ReLU; Conv2d + ReLU + MaxPool2d; the Conv2d
+    // before a MaxPool2d alone (no ReLU between); Linear + the first ReLU, the second
+    // ReLU on its own
+    assert_eq!(net.fused(), vec![0..3, 3..6, 10..12]);
 }
 
 /// Every layer run by its own `forward`, in order: the unfused reference.
@@ -105,7 +106,9 @@ layers = [
 "#,
         &[1, 6, 6],
     );
-    assert_eq!(net.fused(), vec![1..3, 3..5]);
+    // Conv2d (no bias) + BatchNorm2d + ReLU; inside the block the Conv2d has a bias, so
+    // BatchNorm2d + ReLU; the block + its ReLU
+    assert_eq!(net.fused(), vec![0..3, 3..5]);
     let x =
         Var::from_tensor(&Tensor::randn(0f32, 1., (2, 1, 6, 6), &Device::Cpu).unwrap()).unwrap();
     let fused = net.forward(x.as_tensor(), true).unwrap();
@@ -197,4 +200,158 @@ fn a_layer_without_a_fused_kernel_runs_alone() {
         &[3],
     );
     assert!(net.fused().is_empty());
+}
+
+const CONV_BN: &str = r#"
+layers = [
+  { type = "Conv2d", out_channels = 64, kernel_size = 3, padding = 1, bias = false },
+  { type = "BatchNorm2d" },
+  { type = "ReLU" },
+  { type = "Conv2d", out_channels = 64, kernel_size = 3, stride = 2, padding = 1, bias = false },
+  { type = "BatchNorm2d", momentum = "None" },
+  { type = "Conv2d", out_channels = 8, kernel_size = 1, bias = false },
+  { type = "BatchNorm2d", affine = false },
+  { type = "ReLU" },
+]
+"#;
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// One step of `net` on `x` (fused, or each layer by its own `forward`) with the
+/// upstream gradient `up` (drawn on the first call): the output, the gradients of the
+/// input and of every parameter, and every buffer after it.
+fn step(
+    net: &Sequential,
+    x: &Var,
+    (train, fused): (bool, bool),
+    up: &mut Option<Tensor>,
+) -> Vec<(String, Vec<u32>)> {
+    let y = if fused {
+        net.forward(x.as_tensor(), train).unwrap()
+    } else {
+        one_by_one(net, x.as_tensor(), train)
+    };
+    let up = up.get_or_insert_with(|| Tensor::randn(0f32, 1., y.dims(), &Device::Cpu).unwrap());
+    let g = (&y * &*up).unwrap().sum_all().unwrap().backward().unwrap();
+    let mut out = vec![("out".into(), bits(&y))];
+    out.push(("dx".into(), bits(g.get(x.as_tensor()).unwrap())));
+    for p in net.parameters() {
+        out.push((format!("grad {}", p.name), bits(g.get(p.tensor()).unwrap())));
+    }
+    for (name, b) in net.buffers() {
+        if b.dtype() == DType::F32 {
+            out.push((name, bits(&b)));
+        }
+    }
+    out
+}
+
+/// `Conv2d → BatchNorm2d (→ ReLU)` fused is the layers one by one, bit for bit, in
+/// train mode (batch statistics, running statistics updated, γ and β learned), frozen
+/// (running statistics in train mode) and eval mode, on the lanes kernels' sizes.
+#[test]
+fn conv_batchnorm_relu_is_its_layers_one_by_one() {
+    let (fused, plain) = (build(CONV_BN, &[16, 10, 10]), build(CONV_BN, &[16, 10, 10]));
+    assert_eq!(fused.fused(), vec![0..3, 3..5, 5..8]);
+    let x =
+        Var::from_tensor(&Tensor::randn(0f32, 1., (3, 16, 10, 10), &Device::Cpu).unwrap()).unwrap();
+    for (k, (train, frozen)) in [(true, false), (true, false), (true, true), (false, false)]
+        .into_iter()
+        .enumerate()
+    {
+        for net in [&fused, &plain] {
+            net.layers().iter().for_each(|l| l.freeze_batchnorm(frozen));
+        }
+        let mut up = None;
+        let a = step(&fused, &x, (train, true), &mut up);
+        let b = step(&plain, &x, (train, false), &mut up);
+        for ((what, a), (_, b)) in a.iter().zip(&b) {
+            assert!(a == b, "step {k} (train {train}, frozen {frozen}): {what}");
+        }
+    }
+}
+
+/// A user's convolution (no bias, 1×1) that runs a following `BatchNorm2d` and `ReLU`
+/// as its epilogue through the same handle as `Conv2d`.
+struct MyPointwise {
+    weight: Var,
+}
+
+impl Layer for MyPointwise {
+    fn type_name(&self) -> &'static str {
+        "MyPointwise"
+    }
+    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+        let g = wick_nn::ops::ConvGeom::symmetric((1, 1), (0, 0), (1, 1), 1);
+        Ok(wick_nn::ops::conv2d(x, self.weight.as_tensor(), None, g)?)
+    }
+    fn fuses(&self, next: &[Epilogue]) -> usize {
+        match next {
+            [Epilogue::BatchNorm(_), Epilogue::Relu, ..] => 2,
+            _ => 0,
+        }
+    }
+    fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
+        let [Epilogue::BatchNorm(bn), Epilogue::Relu] = epilogue else {
+            panic!("planned: BatchNorm2d, ReLU; got {epilogue:?}");
+        };
+        let g = wick_nn::ops::ConvGeom::symmetric((1, 1), (0, 0), (1, 1), 1);
+        bn.after_conv2d(x, self.weight.as_tensor(), g, train, true)
+    }
+    fn parameters(&self) -> Vec<wick_tensor::Param> {
+        Vec::new()
+    }
+    fn describe(&self) -> String {
+        "MyPointwise()".into()
+    }
+}
+
+/// One built-in layer from its TOML table, for a per-sample input `input`.
+fn layer(toml_table: &str, input: &[usize]) -> Box<dyn Layer> {
+    let mut cfg: LayerConfig = toml::from_str::<toml::Table>(toml_table)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    cfg.infer(input).unwrap();
+    let mut rng = SeedRng::new(7);
+    let mut ctx = BuildCtx {
+        device: &Device::Cpu,
+        dtype: DType::F32,
+        rng: &mut rng,
+    };
+    cfg.build(&mut ctx).unwrap()
+}
+
+#[test]
+fn a_user_convolution_fuses_a_batchnorm() {
+    let w =
+        Var::from_tensor(&Tensor::randn(0f32, 1., (4, 3, 1, 1), &Device::Cpu).unwrap()).unwrap();
+    let layers: Vec<Box<dyn Layer>> = vec![
+        Box::new(MyPointwise { weight: w.clone() }),
+        layer(r#"type = "BatchNorm2d""#, &[4, 5, 5]),
+        layer(r#"type = "ReLU""#, &[4, 5, 5]),
+    ];
+    let plan = FusionPlan::new(&layers);
+    assert_eq!(plan.fused(), vec![0..3]);
+    let x = Tensor::randn(0f32, 1., (2, 3, 5, 5), &Device::Cpu).unwrap();
+    let fused = plan.forward(&layers, &x, true).unwrap();
+    let before = bits(&layers[1].buffers()[0].1);
+    let plain = layers
+        .iter()
+        .try_fold(x, |y, l| l.forward(&y, true))
+        .unwrap();
+    assert_eq!(bits(&fused), bits(&plain));
+    let (gf, gp) = (
+        fused.sum_all().unwrap().backward().unwrap(),
+        plain.sum_all().unwrap().backward().unwrap(),
+    );
+    assert_eq!(
+        bits(gf.get(w.as_tensor()).unwrap()),
+        bits(gp.get(w.as_tensor()).unwrap())
+    );
+    // the fused step updated the layer's running mean (from zeros)
+    assert!(before.iter().any(|&b| b != 0));
 }

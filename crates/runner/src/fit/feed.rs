@@ -72,7 +72,7 @@ mod tests {
             Ok((x.flatten_from(1)? * 2.0)?)
         }
         fn forward_fused(&self, x: &Tensor, t: bool, e: &[Epilogue]) -> Result<Tensor> {
-            Epilogue::apply_all(self.forward(x, t)?, e)
+            Epilogue::apply_all(self.forward(x, t)?, e, t)
         }
         fn describe(&self) -> String {
             "Twice()".into()

@@ -1,0 +1,149 @@
+//! `Conv2d → BatchNorm2d (→ ReLU)` in train mode as one op on the CPU: the commonest
+//! block of vision models (VGG-BN, ResNet).
+//!
+//! As two ops, candle's backward pass gives the convolution's output `z` (as large as
+//! any tensor of such a network) a gradient buffer of its own, zero-filled and then
+//! added to, between the normalization's backward and the convolution's. As one op the
+//! normalization's input gradient goes straight into the convolution's backward:
+//!
+//! `g_z = γσ⁻¹/M · (M·g' − Σg' − ẑ·Σ(g'·ẑ))`, `g' = g · [y > 0]` (with the ReLU)
+//!
+//! then `g_x`, `g_w` from `g_z` as the convolution's own backward (`M = N·H·W`,
+//! `ẑ = (z − μ)σ⁻¹`, sums per channel). The op keeps `z` and the batch statistics for
+//! its backward, as the two ops' graph would. Its kernels are those of the two ops, so
+//! its values and gradients are theirs, bit for bit: PyTorch's to rounding (checked by
+//! the `nn_a` fixtures' `conv_bn` cases).
+
+use crate::batchnorm_op::{BatchNormTrain, ChannelStats};
+use crate::conv_op::{ConvGeom, ConvOp};
+use crate::kernel::with_floats;
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor,
+};
+use std::sync::{Arc, Mutex};
+
+/// `F.batch_norm(F.conv2d(x, weight, None, …), None, None, gamma, beta, training=True,
+/// eps=eps)`, then `F.relu` when `relu`, as one op; returns the output and the batch's
+/// per-channel `[mean; biased variance]` (`[2, C_out]`, without gradient), from which
+/// the caller updates its running statistics. CPU tensors of f32 or f64 (the caller
+/// runs the two ops elsewhere); `gamma` and `beta` are `[C_out]`.
+pub fn conv2d_batch_norm(
+    x: &Tensor,
+    weight: &Tensor,
+    [gamma, beta]: [&Tensor; 2],
+    geom: ConvGeom,
+    eps: f64,
+    relu: bool,
+) -> Result<(Tensor, Tensor)> {
+    let c = gamma.elem_count();
+    let p = Tensor::cat(&[&gamma.reshape((1, c))?, &beta.reshape((1, c))?], 0)?;
+    let saved = Arc::new(Mutex::new(None));
+    let op = ConvBatchNorm {
+        conv: ConvOp::conv(geom, false),
+        norm: BatchNormTrain {
+            eps,
+            relu,
+            batch: true,
+        },
+        saved: Arc::clone(&saved),
+    };
+    let y = x.contiguous()?.apply_op3(&weight.contiguous()?, &p, op)?;
+    let stats = saved
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("conv2d_batch_norm: poisoned".into()))?
+        .as_ref()
+        .map(|s: &Saved| s.stats.clone());
+    match stats {
+        Some(stats) => Ok((y, stats)),
+        None => candle_core::bail!("conv2d_batch_norm: the CPU kernel did not run"),
+    }
+}
+
+/// What the forward pass keeps for the backward: the convolution's output and the
+/// batch statistics `[2, C]`.
+#[derive(Clone)]
+struct Saved {
+    z: Tensor,
+    stats: Tensor,
+}
+
+/// The fused op; args `(x, weight, [γ; β])`.
+struct ConvBatchNorm {
+    conv: ConvOp,
+    norm: BatchNormTrain,
+    saved: Arc<Mutex<Option<Saved>>>,
+}
+
+/// A CPU tensor that takes over `s`'s buffer.
+fn tensor_of(s: CpuStorage, shape: &Shape) -> Result<Tensor> {
+    match s {
+        CpuStorage::F32(v) => Tensor::from_vec(v, shape, &Device::Cpu),
+        CpuStorage::F64(v) => Tensor::from_vec(v, shape, &Device::Cpu),
+        _ => candle_core::bail!("conv2d_batch_norm: only f32 and f64 are supported"),
+    }
+}
+
+impl ConvBatchNorm {
+    fn saved(&self) -> Result<Saved> {
+        let saved = self.saved.lock().ok().and_then(|s| s.clone());
+        saved.ok_or_else(|| candle_core::Error::Msg("conv2d_batch_norm: no forward".into()))
+    }
+}
+
+impl CustomOp3 for ConvBatchNorm {
+    fn name(&self) -> &'static str {
+        "wick-conv2d-batch-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (z, shape) = self.conv.forward(s1, l1, s2, l2, None)?;
+        let c = shape.dims()[1];
+        if l3.dims() != [2, c] {
+            candle_core::bail!("conv2d_batch_norm: γ, β {:?} for {c} channels", l3.dims())
+        }
+        let zl = Layout::contiguous(&shape);
+        let (stats, stats_shape) = ChannelStats.cpu_fwd(&z, &zl)?;
+        let sl = Layout::contiguous(&stats_shape);
+        let op = "conv2d_batch_norm";
+        let p = with_floats!(op, [(s3, l3) => p, (&stats, &sl) => s], [p, s].concat());
+        let (y, _) = self
+            .norm
+            .cpu_fwd(&z, &zl, &p, &Layout::contiguous((4, c)))?;
+        let saved = Saved {
+            z: tensor_of(z, &shape)?,
+            stats: tensor_of(stats, &stats_shape)?,
+        };
+        if let Ok(mut s) = self.saved.lock() {
+            *s = Some(saved);
+        }
+        Ok((y, shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        p: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let Saved { z, stats } = self.saved()?;
+        let p4 = Tensor::cat(&[p, &stats], 0)?;
+        let (gz, gp) = self.norm.grads(&z, &p4, grad)?;
+        let (gx, gw) = self.conv.backward(x, w, &gz, x.track_op(), w.track_op())?;
+        let gp = if p.track_op() {
+            Some(gp.narrow(0, 0, 2)?)
+        } else {
+            None
+        };
+        Ok((gx, gw, gp))
+    }
+}
