@@ -183,17 +183,26 @@ impl Core {
         var: Tensor,
         count: usize,
     ) -> Result<Tensor> {
-        if let (true, Some(stats)) = (train, &self.stats) {
-            let tracked = stats.bump()?;
-            let m = self.cfg.momentum.unwrap_or(1.0 / tracked as f64);
-            let unbiased = var.affine(count as f64 / (count - 1) as f64, 0.0)?;
-            stats.update(m, &mean, &unbiased)?;
-        }
+        self.record(train, &mean, &var, count)?;
         Ok(if y.dims() == dims {
             y
         } else {
             y.reshape(dims)?
         })
+    }
+}
+
+impl Core {
+    /// In train mode, the running statistics updated from a batch's mean and biased
+    /// variance over `count` values per channel.
+    fn record(&self, train: bool, mean: &Tensor, var: &Tensor, count: usize) -> Result<()> {
+        if let (true, Some(stats)) = (train, &self.stats) {
+            let tracked = stats.bump()?;
+            let m = self.cfg.momentum.unwrap_or(1.0 / tracked as f64);
+            let unbiased = var.affine(count as f64 / (count - 1) as f64, 0.0)?;
+            stats.update(m, mean, &unbiased)?;
+        }
+        Ok(())
     }
 }
 
@@ -410,30 +419,41 @@ impl BatchNormEpilogue {
     }
 
     /// `F.conv2d(x, weight, None, …)` (geometry `geom`, zero padding), then this
-    /// normalization and `F.relu` when `relu`. In train mode on the CPU (f32, f64) it
-    /// is one op, [`crate::ops::conv2d_batch_norm`]; elsewhere, in eval mode and with
-    /// SyncBatchNorm, the ops one after the other.
+    /// normalization, then the epilogues `then` of the layers after it. In train mode
+    /// on the CPU (f32, f64) the convolution, the normalization, a `ReLU` and a
+    /// `MaxPool2d` after it are one op, [`crate::ops::conv2d_batch_norm`]; elsewhere, in
+    /// eval mode and with SyncBatchNorm, the ops run one after the other.
     pub fn after_conv2d(
         &self,
         x: &Tensor,
         weight: &Tensor,
         geom: ConvGeom,
         train: bool,
-        relu: bool,
+        then: &[Epilogue],
     ) -> Result<Tensor> {
         let core = &*self.0;
         let train = core.training(train);
         let batch = train || core.stats.is_none();
         let fused = batch && cpu_kernel(x) && !(train && core.synced().is_some());
+        let (relu, rest) = Epilogue::leading_relu(then);
         if !fused || weight.dim(0)? != core.num_features {
-            return core.apply_norm(&ops::conv2d(x, weight, None, geom)?, train, relu);
+            let y = core.apply_norm(&ops::conv2d(x, weight, None, geom)?, train, relu)?;
+            return Epilogue::apply_all(y, rest, train);
         }
-        let (w, b) = core.affine_params(x)?;
-        let (y, st) = ops::conv2d_batch_norm(x, weight, [&w, &b], geom, core.cfg.eps, relu)?;
-        let dims = y.dims().to_vec();
-        let count = y.elem_count() / core.num_features;
-        one_value_check(count, &dims)?;
-        core.finish(y, dims, train, st.get(0)?, st.get(1)?, count)
+        let (pool, rest) = match rest {
+            [Epilogue::MaxPool(p), rest @ ..] => (Some(*p), rest),
+            _ => (None, rest),
+        };
+        let (n, _, h, w) = x.dims4()?;
+        let (_, _, kh, kw) = weight.dims4()?;
+        let (oh, ow) = geom.conv_hw(h, w, kh, kw).unwrap_or_default();
+        let dims = vec![n, core.num_features, oh, ow];
+        one_value_check(n * oh * ow, &dims)?;
+        let (aw, ab) = core.affine_params(x)?;
+        let eps = core.cfg.eps;
+        let (y, st) = ops::conv2d_batch_norm(x, weight, [&aw, &ab], geom, eps, (relu, pool))?;
+        core.record(train, &st.get(0)?, &st.get(1)?, n * oh * ow)?;
+        Epilogue::apply_all(y, rest, train)
     }
 }
 

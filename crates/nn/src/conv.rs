@@ -448,10 +448,8 @@ impl Conv2d {
             [Epilogue::Relu, Epilogue::MaxPool(p)] => {
                 ops::conv2d_relu_max_pool2d(&x, &weight, bias, geom, *p)?
             }
-            [Epilogue::BatchNorm(bn), rest @ ..] if bias.is_none() => {
-                let (relu, rest) = Epilogue::leading_relu(rest);
-                let y = bn.after_conv2d(&x, &weight, geom, train, relu)?;
-                Epilogue::apply_all(y, rest, train)?
+            [Epilogue::BatchNorm(bn), ref rest @ ..] if bias.is_none() => {
+                bn.after_conv2d(&x, &weight, geom, train, rest)?
             }
             _ => {
                 let y = ops::conv2d_act(&x, &weight, bias, geom, false)?;
@@ -471,13 +469,16 @@ impl Layer for Conv2d {
     }
 
     /// A `ReLU`, and a `MaxPool2d` after it, run as the convolution's epilogue; or,
-    /// without bias, a `BatchNorm2d` and the `ReLU` after it.
+    /// without bias, a `BatchNorm2d`, and a `ReLU` and a `MaxPool2d` after it.
     fn fuses(&self, next: &[Epilogue]) -> usize {
         match next {
             [Epilogue::Relu, Epilogue::MaxPool(_), ..] => 2,
             [Epilogue::Relu, ..] => 1,
-            [Epilogue::BatchNorm(_), Epilogue::Relu, ..] if self.bias.is_none() => 2,
-            [Epilogue::BatchNorm(_), ..] if self.bias.is_none() => 1,
+            [Epilogue::BatchNorm(_), rest @ ..] if self.bias.is_none() => match rest {
+                [Epilogue::Relu, Epilogue::MaxPool(_), ..] => 3,
+                [Epilogue::Relu, ..] | [Epilogue::MaxPool(_), ..] => 2,
+                _ => 1,
+            },
             _ => 0,
         }
     }

@@ -1,5 +1,5 @@
-//! `Conv2d → BatchNorm2d (→ ReLU)` in train mode as one op on the CPU: the commonest
-//! block of vision models (VGG-BN, ResNet).
+//! `Conv2d → BatchNorm2d (→ ReLU) (→ MaxPool2d)` in train mode as one op on the CPU:
+//! the commonest block of vision models (VGG-BN, ResNet).
 //!
 //! As two ops, candle's backward pass gives the convolution's output `z` (as large as
 //! any tensor of such a network) a gradient buffer of its own, zero-filled and then
@@ -9,34 +9,46 @@
 //! `g_z = γσ⁻¹/M · (M·g' − Σg' − ẑ·Σ(g'·ẑ))`, `g' = g · [y > 0]` (with the ReLU)
 //!
 //! then `g_x`, `g_w` from `g_z` as the convolution's own backward (`M = N·H·W`,
-//! `ẑ = (z − μ)σ⁻¹`, sums per channel). The op keeps `z` and the batch statistics for
-//! its backward, as the two ops' graph would. Its kernels are those of the two ops, so
+//! `ẑ = (z − μ)σ⁻¹`, sums per channel). With a max pooling, `g` is the pooled output's
+//! gradient scattered to each window's first maximum (the argmax the forward pass
+//! kept), and the normalized output is never stored: the pooling's input gradient, the
+//! largest buffer of such a block after `z`'s, goes the same way as `z`'s. The op keeps
+//! `z` and the batch statistics for its backward, as the separate ops' graph would. Its kernels are those of the two ops, so
 //! its values and gradients are theirs, bit for bit: PyTorch's to rounding (checked by
 //! the `nn_a` fixtures' `conv_bn` cases).
 
 use crate::batchnorm_op::{BatchNormTrain, ChannelStats};
 use crate::conv_op::{ConvGeom, ConvOp};
 use crate::kernel::with_floats;
+use crate::pool_op::{max_pool2d, Pool2d, PoolOp};
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor,
 };
 use std::sync::{Arc, Mutex};
 
 /// `F.batch_norm(F.conv2d(x, weight, None, …), None, None, gamma, beta, training=True,
-/// eps=eps)`, then `F.relu` when `relu`, as one op; returns the output and the batch's
-/// per-channel `[mean; biased variance]` (`[2, C_out]`, without gradient), from which
-/// the caller updates its running statistics. CPU tensors of f32 or f64 (the caller
-/// runs the two ops elsewhere); `gamma` and `beta` are `[C_out]`.
+/// eps=eps)`, then `F.relu` when `relu`, then `F.max_pool2d(…, pool)` when `pool` is
+/// given, as one op (the pooling apart where its forward keeps no argmax: a dilated
+/// window); returns the output and the batch's per-channel `[mean; biased variance]`
+/// (`[2, C_out]`, without gradient), from which the caller updates its running
+/// statistics. CPU tensors of f32 or f64 (the caller runs the ops one by one
+/// elsewhere); `gamma` and `beta` are `[C_out]`.
 pub fn conv2d_batch_norm(
     x: &Tensor,
     weight: &Tensor,
     [gamma, beta]: [&Tensor; 2],
     geom: ConvGeom,
     eps: f64,
-    relu: bool,
+    (relu, pool): (bool, Option<Pool2d>),
 ) -> Result<(Tensor, Tensor)> {
     let c = gamma.elem_count();
     let p = Tensor::cat(&[&gamma.reshape((1, c))?, &beta.reshape((1, c))?], 0)?;
+    let (_, _, h, w) = x.dims4()?;
+    let (_, _, kh, kw) = weight.dims4()?;
+    let fused_pool = match (pool, geom.conv_hw(h, w, kh, kw)) {
+        (Some(p), Some(hw)) => PoolOp::max(p, hw).ok().filter(PoolOp::keeps_argmax),
+        _ => None,
+    };
     let saved = Arc::new(Mutex::new(None));
     let op = ConvBatchNorm {
         conv: ConvOp::conv(geom, false),
@@ -45,9 +57,14 @@ pub fn conv2d_batch_norm(
             relu,
             batch: true,
         },
+        pool: fused_pool.clone(),
         saved: Arc::clone(&saved),
     };
     let y = x.contiguous()?.apply_op3(&weight.contiguous()?, &p, op)?;
+    let y = match pool {
+        Some(p) if fused_pool.is_none() => max_pool2d(&y, p)?,
+        _ => y,
+    };
     let stats = saved
         .lock()
         .map_err(|_| candle_core::Error::Msg("conv2d_batch_norm: poisoned".into()))?
@@ -71,6 +88,8 @@ struct Saved {
 struct ConvBatchNorm {
     conv: ConvOp,
     norm: BatchNormTrain,
+    /// The max pooling after the normalization (and ReLU), keeping its argmax.
+    pool: Option<PoolOp>,
     saved: Arc<Mutex<Option<Saved>>>,
 }
 
@@ -117,6 +136,10 @@ impl CustomOp3 for ConvBatchNorm {
         let (y, _) = self
             .norm
             .cpu_fwd(&z, &zl, &p, &Layout::contiguous((4, c)))?;
+        let out = match &self.pool {
+            Some(pool) => pool.cpu_forward(&y, &zl)?,
+            None => (y, shape.clone()),
+        };
         let saved = Saved {
             z: tensor_of(z, &shape)?,
             stats: tensor_of(stats, &stats_shape)?,
@@ -124,7 +147,7 @@ impl CustomOp3 for ConvBatchNorm {
         if let Ok(mut s) = self.saved.lock() {
             *s = Some(saved);
         }
-        Ok((y, shape))
+        Ok(out)
     }
 
     fn bwd(
@@ -137,7 +160,11 @@ impl CustomOp3 for ConvBatchNorm {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let Saved { z, stats } = self.saved()?;
         let p4 = Tensor::cat(&[p, &stats], 0)?;
-        let (gz, gp) = self.norm.grads(&z, &p4, grad)?;
+        let gy = match &self.pool {
+            Some(pool) => pool.scatter(grad)?,
+            None => grad.clone(),
+        };
+        let (gz, gp) = self.norm.grads(&z, &p4, &gy)?;
         let (gx, gw) = self.conv.backward(x, w, &gz, x.track_op(), w.track_op())?;
         let gp = if p.track_op() {
             Some(gp.narrow(0, 0, 2)?)

@@ -212,6 +212,10 @@ layers = [
   { type = "Conv2d", out_channels = 8, kernel_size = 1, bias = false },
   { type = "BatchNorm2d", affine = false },
   { type = "ReLU" },
+  { type = "MaxPool2d", kernel_size = 2 },
+  { type = "Conv2d", out_channels = 8, kernel_size = 1, bias = false },
+  { type = "BatchNorm2d" },
+  { type = "MaxPool2d", kernel_size = 2, stride = 1, dilation = 2 },
 ]
 "#;
 
@@ -249,15 +253,17 @@ fn step(
     out
 }
 
-/// `Conv2d → BatchNorm2d (→ ReLU)` fused is the layers one by one, bit for bit, in
+/// `Conv2d → BatchNorm2d (→ ReLU) (→ MaxPool2d)` fused is the layers one by one, bit
+/// for bit, in
 /// train mode (batch statistics, running statistics updated, γ and β learned), frozen
 /// (running statistics in train mode) and eval mode, on the lanes kernels' sizes.
 #[test]
 fn conv_batchnorm_relu_is_its_layers_one_by_one() {
-    let (fused, plain) = (build(CONV_BN, &[16, 10, 10]), build(CONV_BN, &[16, 10, 10]));
-    assert_eq!(fused.fused(), vec![0..3, 3..5, 5..8]);
+    let (fused, plain) = (build(CONV_BN, &[16, 14, 14]), build(CONV_BN, &[16, 14, 14]));
+    // the dilated pooling keeps no argmax: run after the fused op
+    assert_eq!(fused.fused(), vec![0..3, 3..5, 5..9, 9..12]);
     let x =
-        Var::from_tensor(&Tensor::randn(0f32, 1., (3, 16, 10, 10), &Device::Cpu).unwrap()).unwrap();
+        Var::from_tensor(&Tensor::randn(0f32, 1., (3, 16, 14, 14), &Device::Cpu).unwrap()).unwrap();
     for (k, (train, frozen)) in [(true, false), (true, false), (true, true), (false, false)]
         .into_iter()
         .enumerate()
@@ -295,11 +301,11 @@ impl Layer for MyPointwise {
         }
     }
     fn forward_fused(&self, x: &Tensor, train: bool, epilogue: &[Epilogue]) -> Result<Tensor> {
-        let [Epilogue::BatchNorm(bn), Epilogue::Relu] = epilogue else {
+        let [Epilogue::BatchNorm(bn), rest @ ..] = epilogue else {
             panic!("planned: BatchNorm2d, ReLU; got {epilogue:?}");
         };
         let g = wick_nn::ops::ConvGeom::symmetric((1, 1), (0, 0), (1, 1), 1);
-        bn.after_conv2d(x, self.weight.as_tensor(), g, train, true)
+        bn.after_conv2d(x, self.weight.as_tensor(), g, train, rest)
     }
     fn parameters(&self) -> Vec<wick_tensor::Param> {
         Vec::new()
