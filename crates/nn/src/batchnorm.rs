@@ -140,8 +140,9 @@ impl BatchNormConfig {
 /// Training on one value per channel ("Expected more than 1 value per channel when
 /// training").
 ///
-/// A `BatchNorm2d` right after a `Conv2d` without bias (and the `ReLU` after it) runs in
-/// the convolution's op in train mode on the CPU ([`BatchNormEpilogue`]).
+/// A `BatchNorm2d` right after a `Conv2d` without bias (and a `ReLU`, a `MaxPool2d`
+/// after it) runs in the convolution's op in train mode on the CPU
+/// ([`BatchNormEpilogue`]).
 pub struct BatchNorm(Arc<Core>);
 
 /// A [`BatchNorm`]'s configuration and state, shared with its [`BatchNormEpilogue`].
@@ -404,8 +405,8 @@ impl Layer for BatchNorm {
 /// A [`BatchNorm`] as the epilogue of the layer before it ([`Epilogue::BatchNorm`]).
 ///
 /// It shares the layer's parameters, running statistics and modes (frozen, synced), so
-/// a convolution that runs it (`Conv2d → BatchNorm2d → ReLU`, fused when the model is
-/// built) computes what the layers compute one after the other, running statistics
+/// a convolution that runs it (`Conv2d → BatchNorm2d → ReLU (→ MaxPool2d)`, fused when
+/// the model is built) computes what the layers compute one after the other, running statistics
 /// included. A user's convolution layer fuses it the same way, through
 /// [`BatchNormEpilogue::after_conv2d`].
 #[derive(Clone)]
@@ -436,23 +437,27 @@ impl BatchNormEpilogue {
         let batch = train || core.stats.is_none();
         let fused = batch && cpu_kernel(x) && !(train && core.synced().is_some());
         let (relu, rest) = Epilogue::leading_relu(then);
-        if !fused || weight.dim(0)? != core.num_features {
+        let out = match (x.dims(), weight.dims()) {
+            (&[n, _, h, w], &[c, _, kh, kw]) if fused && c == core.num_features => {
+                geom.conv_hw(h, w, kh, kw).map(|(oh, ow)| [n, c, oh, ow])
+            }
+            _ => None,
+        };
+        let Some(dims) = out else {
+            // another device or mode, or sizes the convolution will report
             let y = core.apply_norm(&ops::conv2d(x, weight, None, geom)?, train, relu)?;
             return Epilogue::apply_all(y, rest, train);
-        }
+        };
         let (pool, rest) = match rest {
             [Epilogue::MaxPool(p), rest @ ..] => (Some(*p), rest),
             _ => (None, rest),
         };
-        let (n, _, h, w) = x.dims4()?;
-        let (_, _, kh, kw) = weight.dims4()?;
-        let (oh, ow) = geom.conv_hw(h, w, kh, kw).unwrap_or_default();
-        let dims = vec![n, core.num_features, oh, ow];
-        one_value_check(n * oh * ow, &dims)?;
+        let count = dims[0] * dims[2] * dims[3];
+        one_value_check(count, &dims)?;
         let (aw, ab) = core.affine_params(x)?;
         let eps = core.cfg.eps;
         let (y, st) = ops::conv2d_batch_norm(x, weight, [&aw, &ab], geom, eps, (relu, pool))?;
-        core.record(train, &st.get(0)?, &st.get(1)?, n * oh * ow)?;
+        core.record(train, &st.get(0)?, &st.get(1)?, count)?;
         Epilogue::apply_all(y, rest, train)
     }
 }

@@ -10,8 +10,8 @@
 //! - [`conv2d`], [`conv_transpose2d`]: im2col + GEMM with a hand-written backward
 //!   (candle's conv2d backward fails on some strides, its conv_transpose has none).
 //! - [`conv2d_relu_max_pool2d`]: the three as one op (see `conv_pool_op.rs`).
-//! - [`conv2d_batch_norm`]: a convolution and a train-mode batch norm (and ReLU) as one
-//!   op (see `conv_bn_op.rs`).
+//! - [`conv2d_batch_norm`]: a convolution, a train-mode batch norm, a ReLU and a max
+//!   pooling as one op (see `conv_bn_op.rs`).
 //! - [`pad2d`]: reflect / replicate / circular padding with its backward.
 //! - [`add_relu`]: `relu(a + b)` as one op (a residual block's end).
 
