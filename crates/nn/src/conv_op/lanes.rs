@@ -43,7 +43,7 @@ const CHUNK_BYTES: usize = 1536 << 10;
 /// 16.1 → 14.1 / 14.5 → 13.6, 64 → 128 at stride 2 on 56×56 (forward, im2col + GEMM
 /// before) 11.0 → 7.7; at 288 taps it is slower (32 on 28×28 at batch 128 8.5 →
 /// 9.6 / 8.1 → 9.1).
-const MIN_TAPS: usize = 576;
+pub(super) const MIN_TAPS: usize = 576;
 
 /// Whether [`conv_fwd`] computes this convolution: AVX-512, any stride, dilation 1,
 /// one group, a kernel of more than one tap with padding below its size, output

@@ -11,14 +11,16 @@
 //! terms, so no lane is wasted on planes of 7×7 or 14×14, and there is no im2col
 //! matrix (on ResNet's 512 channels on 7×7 the im2col path runs at ~190 GFLOP/s).
 //!
-//! The output-channel blocks run in parallel and each sums the batch's samples in
-//! order, so the result does not depend on the thread count.
+//! The output-channel blocks (and groups of input channels, where the blocks are fewer
+//! than the threads) run in parallel and each sums the batch's samples in order, so the
+//! result does not depend on the thread count.
 
 use super::geometry::{ConvGeom, Dims};
 use super::lanes::{pad_planes, Shape, BW};
 use crate::kernel::written;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 /// Most taps in a tile (24 accumulators of the 32 registers).
 const MAX_TAPS: usize = 12;
@@ -31,11 +33,31 @@ const MAX_TAPS: usize = 12;
 /// 15.4.
 const MAX_POSITIONS: usize = 256;
 
-/// Whether [`conv_bwd_weight`] computes this convolution's weight gradient: where the
-/// lanes forward applies (any stride, `cout` a multiple of 32, `cin·kH·kW ≥ 576`), with
-/// a kernel row of at most 12 taps and at most [`MAX_POSITIONS`] output positions.
+/// Fewest taps (`cin·kH·kW`) from which this kernel computes the weight gradients that
+/// the channels-last GEMMs cannot (strides above 1): there it replaces im2col + GEMM.
+/// Measured (ms, batch 64, 3×3 stride 2 on 28×28, 2 threads, interleaved, im2col →
+/// this kernel): 16 → 32 1.52 → 1.21, 16 → 64 1.83 → 1.53; 8 → 32 (72 taps) 0.87 →
+/// 0.90, 4 → 32 0.60 → 0.75. Where the channels-last GEMMs apply (stride 1) they stay
+/// faster below [`super::lanes`]'s 576 taps (32 → 32 on 14×14: 1.08 against 1.41).
+const MIN_TAPS_STRIDED: usize = 144;
+
+/// Whether [`conv_bwd_weight`] computes this convolution's weight gradient: AVX-512,
+/// any stride, dilation 1, one group, a kernel of more than one tap and at most 12 in a
+/// row, padding below the kernel, output channels a multiple of 32, at most
+/// [`MAX_POSITIONS`] output positions, a batch that fills the threads, and at least 576
+/// taps (where [`super::lanes`] computes the forward) or, where the channels-last GEMMs
+/// do not apply, [`MIN_TAPS_STRIDED`].
 pub(super) fn applies(d: &Dims, g: &ConvGeom) -> bool {
-    super::lanes::applies(d, g) && d.kw <= MAX_TAPS && d.l() <= MAX_POSITIONS
+    let taps = d.cin * d.kh * d.kw;
+    let enough = taps >= super::lanes::MIN_TAPS
+        || (taps >= MIN_TAPS_STRIDED && !super::channels_last::applies(d, g));
+    super::simd::direct_fits(d, g, false).is_some()
+        && d.kh * d.kw > 1
+        && d.kw <= MAX_TAPS
+        && d.cout.is_multiple_of(BW)
+        && d.l() <= MAX_POSITIONS
+        && d.n >= rayon::current_num_threads()
+        && enough
 }
 
 /// `gw [cout, cin, kh, kw]` from `x [n, cin, h, w]` and `grad [n, cout, oh, ow]`, for a
@@ -57,20 +79,37 @@ pub(super) fn conv_bwd_weight(x: &[f32], grad: &[f32], d: &Dims, g: &ConvGeom) -
     // zeroed.
     let xp = unsafe { written(s.padded_len(d.n), fill) };
     let taps = d.kh * d.kw;
+    let group = channel_group(d);
     let fill = |gwb: &mut [MaybeUninit<f32>]| {
         gwb.par_chunks_mut(d.cin * taps * BW)
             .enumerate()
             .for_each(|(ob, gw)| {
                 let gl = channels_last(grad, ob, d);
-                for i in 0..d.n {
-                    sweep(&xp[i * sample..], &gl[i * d.l() * BW..], gw, i == 0, &s);
-                }
+                gw.par_chunks_mut(group * taps * BW)
+                    .enumerate()
+                    .for_each(|(k, gw)| {
+                        let chans = k * group..(k * group + group).min(d.cin);
+                        for i in 0..d.n {
+                            let (xs, gs) = (&xp[i * sample..], &gl[i * d.l() * BW..]);
+                            sweep(xs, gs, gw, (i == 0, chans.clone()), &s);
+                        }
+                    });
             });
     };
     // SAFETY: the first sample's sweep writes every tap of every input channel of each
     // block (`n ≥ 1`: `applies`).
     let gwb = unsafe { written(d.cout * d.cin * taps, fill) };
     unblocked(&gwb, d)
+}
+
+/// Input channels per task: all of them where the output-channel blocks alone give
+/// every thread two tasks, else fewer, so that a convolution of 32 or 64 output
+/// channels runs on every thread too. Each task sums the whole batch in order for its
+/// own gradients: the result does not depend on the split.
+fn channel_group(d: &Dims) -> usize {
+    let blocks = d.cout / BW;
+    let parts = (2 * rayon::current_num_threads()).div_ceil(blocks.max(1));
+    d.cin.div_ceil(parts.clamp(1, d.cin.max(1)))
 }
 
 /// Output channels `ob·32..ob·32 + 32` of `grad [n, cout, l]` as `[n][l][32]`.
@@ -94,24 +133,31 @@ fn channels_last(grad: &[f32], ob: usize, d: &Dims) -> Vec<f32> {
 /// the L1 cache while every tile of the band reads them.
 const BAND_BYTES: usize = 24 << 10;
 
-/// One sample's terms added to the block's gradient `gw [cin][kh·kw][32]` (written
-/// from zero when `first`): `xp` the sample's padded planes, `gl` its output gradient
-/// channels-last; in bands of output rows (a band of 14×14: 13 rows of 14 × 32 gradients).
-fn sweep(xp: &[f32], gl: &[f32], gw: &mut [MaybeUninit<f32>], first: bool, s: &Shape) {
+/// One sample's terms added to the block's gradient `gw [chans][kh·kw][32]` of input
+/// channels `chans` (written from zero when `first`): `xp` the sample's padded planes,
+/// `gl` its output gradient channels-last; in bands of output rows (a band of 14×14:
+/// 13 rows of 14 × 32 gradients).
+fn sweep(
+    xp: &[f32],
+    gl: &[f32],
+    gw: &mut [MaybeUninit<f32>],
+    (first, chans): (bool, Range<usize>),
+    s: &Shape,
+) {
     let (d, (sh, sw)) = (&s.d, s.stride);
     let taps = d.kh * d.kw;
     let rows = (MAX_TAPS / d.kw).min(d.kh);
     let band = (BAND_BYTES / (d.ow * BW * 4)).max(1);
-    assert!(xp.len() >= d.cin * s.plane() && gl.len() >= d.l() * BW);
+    assert!(chans.end <= d.cin && xp.len() >= d.cin * s.plane() && gl.len() >= d.l() * BW);
     assert!((d.oh - 1) * sh + d.kh <= s.hp && (d.ow - 1) * sw + d.kw <= s.wp);
-    assert!(gw.len() >= d.cin * taps * BW && (1..=MAX_TAPS).contains(&(rows * d.kw)));
+    assert!(gw.len() >= chans.len() * taps * BW && (1..=MAX_TAPS).contains(&(rows * d.kw)));
     for y0 in (0..d.oh).step_by(band) {
-        for c in 0..d.cin {
+        for (j, c) in chans.clone().enumerate() {
             for ky in (0..d.kh).step_by(rows) {
                 let t = avx512::Tile {
                     x: xp[c * s.plane() + (y0 * sh + ky) * s.wp..].as_ptr(),
                     g: gl[y0 * d.ow * BW..].as_ptr(),
-                    out: gw[(c * taps + ky * d.kw) * BW..].as_mut_ptr().cast(),
+                    out: gw[(j * taps + ky * d.kw) * BW..].as_mut_ptr().cast(),
                     rows: rows.min(d.kh - ky),
                     kw: d.kw,
                     wp: s.wp,
@@ -123,7 +169,7 @@ fn sweep(xp: &[f32], gl: &[f32], gw: &mut [MaybeUninit<f32>], first: bool, s: &S
                 // `y·sH + ky..y·sH + ky + rows` and columns `x·sW..x·sW + kW` for the
                 // band's output positions (y, x), inside the padded plane (asserted
                 // above); the band's gradients. Writes: the tile's `rows·kW` taps × 32
-                // channels, inside channel c's `kH·kW` taps.
+                // channels, inside channel c's `kH·kW` taps (the `j`-th of `gw`'s).
                 unsafe { t.run(first && y0 == 0) };
             }
         }

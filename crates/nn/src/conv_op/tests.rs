@@ -588,9 +588,12 @@ fn lanes_input_gradient_equals_col2im() {
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn lanes_weight_gradient_equals_im2col() {
-    let cases: [DirectCase; 8] = [
+    let cases: [DirectCase; 10] = [
         (2, 128, 32, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1)),
         (3, 140, 64, (7, 13), (3, 3), (1, 1), (1, 1), (0, 2)),
+        // strided, few taps (W5's 16 → 32), input channels split across the tasks
+        (2, 16, 32, (28, 28), (3, 3), (2, 2), (1, 1), (1, 1)),
+        (3, 17, 64, (13, 11), (3, 3), (2, 2), (1, 1), (0, 1)),
         (2, 50, 32, (6, 15), (5, 5), (1, 1), (2, 1), (2, 2)),
         (2, 400, 32, (5, 8), (1, 3), (1, 1), (0, 0), (1, 1)),
         (5, 512, 64, (7, 7), (3, 3), (1, 1), (1, 1), (1, 1)),
@@ -606,6 +609,9 @@ fn lanes_weight_gradient_equals_im2col() {
         let want = conv_bwd_weight_im2col(&x, &gy, d, g);
         assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
     });
+    // few taps at stride 1: the channels-last GEMMs' (faster there)
+    let few: [DirectCase; 1] = [(2, 16, 32, (14, 14), (3, 3), (1, 1), (1, 1), (1, 1))];
+    on_cases(&few, |_, d, g| assert!(!super::lanes_weight::applies(d, g)));
 }
 
 /// The W2 CNN's convolutions take the kernels measured fastest for them: the direct
