@@ -174,3 +174,68 @@ impl CustomOp3 for ConvBatchNorm {
         Ok((gx, gw, gp))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batchnorm_op::batch_norm_train;
+    use candle_core::{DType, Var};
+
+    fn values(shape: &[usize], seed: usize) -> Tensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919 + seed * 104729) % 1009) as f64 / 504.5 - 1.0)
+            .collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn bits(t: &Tensor) -> Vec<u64> {
+        let v = t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// In f64, with and without the ReLU and the pooling (a 3×3 stride-2 window, and a
+    /// dilated one that runs after the op): the values, the batch statistics and the
+    /// gradients of input, weight, γ and β are those of the ops one by one.
+    #[test]
+    fn fused_equals_the_ops_one_by_one_in_f64() {
+        let geom = ConvGeom::symmetric((1, 1), (1, 1), (1, 1), 1);
+        let pool = |k, s, d| Pool2d {
+            kernel: (k, k),
+            stride: (s, s),
+            padding: (0, 0),
+            dilation: (d, d),
+            ceil_mode: false,
+        };
+        let tails = [
+            (false, None),
+            (true, None),
+            (true, Some(pool(3, 2, 1))),
+            (false, Some(pool(2, 1, 2))),
+        ];
+        for (case, (relu, p)) in tails.into_iter().enumerate() {
+            let x = Var::from_tensor(&values(&[3, 4, 9, 9], case)).unwrap();
+            let w = Var::from_tensor(&values(&[5, 4, 3, 3], case + 10)).unwrap();
+            let gamma = Var::from_tensor(&(values(&[5], case + 20) + 1.0).unwrap()).unwrap();
+            let beta = Var::from_tensor(&values(&[5], case + 30)).unwrap();
+            let (gb, bb) = (gamma.as_tensor(), beta.as_tensor());
+            let (fused, st) = conv2d_batch_norm(&x, &w, [gb, bb], geom, 1e-5, (relu, p)).unwrap();
+            let z = crate::ops::conv2d(&x, &w, None, geom).unwrap();
+            let (y, st_plain) = batch_norm_train(&z, gb, bb, 1e-5, relu).unwrap();
+            let plain = match p {
+                Some(p) => max_pool2d(&y, p).unwrap(),
+                None => y,
+            };
+            assert_eq!(fused.dtype(), DType::F64);
+            assert_eq!(bits(&fused), bits(&plain), "case {case}: output");
+            assert_eq!(bits(&st), bits(&st_plain), "case {case}: statistics");
+            let up = values(fused.dims(), case + 40);
+            let grads = |y: &Tensor| (y * &up).unwrap().sum_all().unwrap().backward().unwrap();
+            let (gf, gp) = (grads(&fused), grads(&plain));
+            for (v, what) in [(&x, "x"), (&w, "weight"), (&gamma, "γ"), (&beta, "β")] {
+                let (a, b) = (gf.get(v).unwrap(), gp.get(v).unwrap());
+                assert_eq!(bits(a), bits(b), "case {case}: gradient of {what}");
+            }
+        }
+    }
+}
