@@ -1,4 +1,5 @@
 use crate::batchnorm_op::{batch_norm_eval, batch_norm_train};
+use crate::epilogue::{BatchNormEpilogue, FusedNorm};
 use crate::layer::{py_bool, py_float};
 use crate::norm::{self, channel_affine, normalize, ones_zeros, RunningStats};
 use crate::ops::{self, ConvGeom};
@@ -333,7 +334,7 @@ impl Layer for BatchNorm {
     /// [`Epilogue::BatchNorm`], for `BatchNorm2d` (a convolution before it may run it).
     fn epilogue(&self) -> Option<Epilogue> {
         (self.0.name == "BatchNorm2d")
-            .then(|| Epilogue::BatchNorm(BatchNormEpilogue(self.0.clone())))
+            .then(|| Epilogue::BatchNorm(BatchNormEpilogue::new(self.0.clone())))
     }
 
     fn freeze_batchnorm(&self, on: bool) {
@@ -402,29 +403,16 @@ impl Layer for BatchNorm {
     }
 }
 
-/// A [`BatchNorm`] as the epilogue of the layer before it ([`Epilogue::BatchNorm`]).
-///
-/// It shares the layer's parameters, running statistics and modes (frozen, synced), so
-/// a convolution that runs it (`Conv2d → BatchNorm2d → ReLU (→ MaxPool2d)`, fused when
-/// the model is built) computes what the layers compute one after the other, running statistics
-/// included. A user's convolution layer fuses it the same way, through
-/// [`BatchNormEpilogue::after_conv2d`].
-#[derive(Clone)]
-pub struct BatchNormEpilogue(Arc<Core>);
-
-impl BatchNormEpilogue {
-    /// The layer's `forward(x, train)`, then `F.relu` when `relu`: the epilogue on its
-    /// own.
-    pub fn apply(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
-        self.0.apply_norm(x, train, relu)
+/// The state a [`BatchNorm`] shares with its [`BatchNormEpilogue`].
+impl FusedNorm for Core {
+    fn apply(&self, x: &Tensor, train: bool, relu: bool) -> Result<Tensor> {
+        self.apply_norm(x, train, relu)
     }
 
-    /// `F.conv2d(x, weight, None, …)` (geometry `geom`, zero padding), then this
-    /// normalization, then the epilogues `then` of the layers after it. In train mode
-    /// on the CPU (f32, f64) the convolution, the normalization, a `ReLU` and a
-    /// `MaxPool2d` after it are one op, [`crate::ops::conv2d_batch_norm`]; elsewhere, in
-    /// eval mode and with SyncBatchNorm, the ops run one after the other.
-    pub fn after_conv2d(
+    /// In train mode on the CPU (f32, f64) the convolution, the normalization, a `ReLU`
+    /// and a `MaxPool2d` after it are one op, [`crate::ops::conv2d_batch_norm`];
+    /// elsewhere, in eval mode and with SyncBatchNorm, the ops run one after the other.
+    fn after_conv2d(
         &self,
         x: &Tensor,
         weight: &Tensor,
@@ -432,20 +420,19 @@ impl BatchNormEpilogue {
         train: bool,
         then: &[Epilogue],
     ) -> Result<Tensor> {
-        let core = &*self.0;
-        let train = core.training(train);
-        let batch = train || core.stats.is_none();
-        let fused = batch && cpu_kernel(x) && !(train && core.synced().is_some());
+        let train = self.training(train);
+        let batch = train || self.stats.is_none();
+        let fused = batch && cpu_kernel(x) && !(train && self.synced().is_some());
         let (relu, rest) = Epilogue::leading_relu(then);
         let out = match (x.dims(), weight.dims()) {
-            (&[n, _, h, w], &[c, _, kh, kw]) if fused && c == core.num_features => {
+            (&[n, _, h, w], &[c, _, kh, kw]) if fused && c == self.num_features => {
                 geom.conv_hw(h, w, kh, kw).map(|(oh, ow)| [n, c, oh, ow])
             }
             _ => None,
         };
         let Some(dims) = out else {
             // another device or mode, or sizes the convolution will report
-            let y = core.apply_norm(&ops::conv2d(x, weight, None, geom)?, train, relu)?;
+            let y = self.apply_norm(&ops::conv2d(x, weight, None, geom)?, train, relu)?;
             return Epilogue::apply_all(y, rest, train);
         };
         let (pool, rest) = match rest {
@@ -454,26 +441,15 @@ impl BatchNormEpilogue {
         };
         let count = dims[0] * dims[2] * dims[3];
         one_value_check(count, &dims)?;
-        let (aw, ab) = core.affine_params(x)?;
-        let eps = core.cfg.eps;
+        let (aw, ab) = self.affine_params(x)?;
+        let eps = self.cfg.eps;
         let (y, st) = ops::conv2d_batch_norm(x, weight, [&aw, &ab], geom, eps, (relu, pool))?;
-        core.record(train, &st.get(0)?, &st.get(1)?, count)?;
+        self.record(train, &st.get(0)?, &st.get(1)?, count)?;
         Epilogue::apply_all(y, rest, train)
     }
-}
 
-impl PartialEq for BatchNormEpilogue {
-    /// The same layer.
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for BatchNormEpilogue {}
-
-impl std::fmt::Debug for BatchNormEpilogue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}({})", self.0.name, self.0.num_features)
+    fn name(&self) -> String {
+        format!("{}({})", self.name, self.num_features)
     }
 }
 

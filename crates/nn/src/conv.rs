@@ -434,7 +434,7 @@ pub struct Conv2d {
 
 impl Conv2d {
     /// The convolution, then the epilogues `then` (fused on the CPU: none, a `ReLU`, a
-    /// `ReLU` and a max pooling, a `BatchNorm2d` and maybe a `ReLU`).
+    /// `ReLU` and a max pooling, a `BatchNorm2d` and a `ReLU` and max pooling after it).
     fn apply(&self, x: &Tensor, then: &[Epilogue], train: bool) -> Result<Tensor> {
         let (x, geom) = padded(x, &self.resolved, self.cfg.groups, self.cfg.padding_mode)?;
         let (weight, bias) = (

@@ -68,9 +68,7 @@ pub use adaptive_pool::{
     AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AdaptiveMaxPool2d, AdaptiveMaxPool2dConfig,
     AdaptivePool2dConfig, OutputDim, OutputSize,
 };
-pub use batchnorm::{
-    BatchNorm, BatchNorm1dConfig, BatchNorm2dConfig, BatchNormConfig, BatchNormEpilogue,
-};
+pub use batchnorm::{BatchNorm, BatchNorm1dConfig, BatchNorm2dConfig, BatchNormConfig};
 pub use bilinear::{Bilinear, BilinearConfig};
 pub use config::{layer, register_builtins, LayerCatalog, LayerConfig, LayerSpec, RegisterLayer};
 pub use conv::{
@@ -79,7 +77,7 @@ pub use conv::{
 pub use conv_transpose::{conv_transpose2d, ConvTranspose2d, ConvTranspose2dConfig};
 pub use dropout::{Dropout, Dropout2dConfig, DropoutConfig, StochasticDepthConfig};
 pub use embedding::{Embedding, EmbeddingConfig};
-pub use epilogue::Epilogue;
+pub use epilogue::{BatchNormEpilogue, Epilogue, FusedNorm};
 pub use error::{Error, Result};
 pub use flatten::{Flatten, FlattenConfig, Unflatten, UnflattenConfig};
 pub use fusion::FusionPlan;
