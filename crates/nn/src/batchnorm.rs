@@ -160,6 +160,16 @@ struct Core {
     sync: RwLock<Option<Arc<dyn ProcessSum>>>,
 }
 
+/// The error of PyTorch's `_verify_batch_size`: batch statistics of one value.
+fn one_value_check(count: usize, dims: &[usize]) -> Result<()> {
+    if count <= 1 {
+        return Err(Error::shape(format!(
+            "Expected more than 1 value per channel when training, got input size {dims:?}"
+        )));
+    }
+    Ok(())
+}
+
 impl Core {
     /// `γ` and `β`, or ones and zeros without `affine` (and without `bias`).
     fn affine_params(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
@@ -192,9 +202,7 @@ impl Core {
             y.reshape(dims)?
         })
     }
-}
 
-impl Core {
     /// In train mode, the running statistics updated from a batch's mean and biased
     /// variance over `count` values per channel.
     fn record(&self, train: bool, mean: &Tensor, var: &Tensor, count: usize) -> Result<()> {
@@ -206,19 +214,7 @@ impl Core {
         }
         Ok(())
     }
-}
 
-/// The error of PyTorch's `_verify_batch_size`: batch statistics of one value.
-fn one_value_check(count: usize, dims: &[usize]) -> Result<()> {
-    if count <= 1 {
-        return Err(Error::shape(format!(
-            "Expected more than 1 value per channel when training, got input size {dims:?}"
-        )));
-    }
-    Ok(())
-}
-
-impl Core {
     /// Train mode as the layer runs it: `train`, unless frozen with running statistics.
     fn training(&self, train: bool) -> bool {
         train && !(self.frozen.load(Ordering::Relaxed) && self.stats.is_some())

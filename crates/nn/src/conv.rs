@@ -448,7 +448,7 @@ impl Conv2d {
             [Epilogue::Relu, Epilogue::MaxPool(p)] => {
                 ops::conv2d_relu_max_pool2d(&x, &weight, bias, geom, *p)?
             }
-            [Epilogue::BatchNorm(bn), ref rest @ ..] if bias.is_none() => {
+            [Epilogue::BatchNorm(bn), rest @ ..] if bias.is_none() => {
                 bn.after_conv2d(&x, &weight, geom, train, rest)?
             }
             _ => {
