@@ -27,8 +27,10 @@ pub(crate) fn conv_fwd<T: Float>(
     relu: bool,
 ) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
-    if let (true, Some(x), Some(w)) = (super::lanes::applies(d, g), T::as_f32(x), T::as_f32(wt)) {
-        let y = super::lanes::conv_fwd(x, w, bias.and_then(T::as_f32), d, g, relu);
+    if let (Some(isa), Some(x), Some(w)) =
+        (super::lanes::applies(d, g), T::as_f32(x), T::as_f32(wt))
+    {
+        let y = super::lanes::conv_fwd(isa, x, w, bias.and_then(T::as_f32), d, g, relu);
         return T::from_f32(y).expect("f32 in, f32 out");
     }
     #[cfg(target_arch = "x86_64")]
@@ -134,12 +136,12 @@ pub(crate) fn conv_fwd_im2col<T: Float>(
 /// the direct kernel on f32 where it applies, else GEMM + col2im.
 pub(crate) fn conv_bwd_data<T: Float>(grad: &[T], wt: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
-    if let (true, Some(gy), Some(w)) = (
+    if let (Some(isa), Some(gy), Some(w)) = (
         super::lanes::applies_bwd_data(d, g),
         T::as_f32(grad),
         T::as_f32(wt),
     ) {
-        let gx = super::lanes::conv_bwd_data(gy, w, d, g);
+        let gx = super::lanes::conv_bwd_data(isa, gy, w, d, g);
         return T::from_f32(gx).expect("f32 in, f32 out");
     }
     #[cfg(target_arch = "x86_64")]

@@ -1,10 +1,11 @@
-//! The forward convolution and its input gradient with output channels as the AVX-512
-//! lanes, for convolutions with many input channels (ResNet's 64- to 512-channel
-//! layers), where [`super::simd`]'s kernel (flat positions as the lanes) outgrows the L1
+//! The forward convolution and its input gradient with output channels as the vector
+//! lanes (AVX-512, or AVX2 with FMA: [`super::isa`]), for convolutions with many input
+//! channels (ResNet's 64- to 512-channel layers), where [`super::simd`]'s kernel (flat positions as the lanes) outgrows the L1
 //! cache and im2col + GEMM packs a large weight matrix for every sample.
 //!
-//! A register tile holds 2 blocks of 16 output channels × 7 consecutive positions of
-//! one output row (14 accumulators): each tap `(c, ky, kx)` is two vector loads of the
+//! A register tile ([`super::lanes_tile`]) holds 2 blocks of 16 output channels × 7
+//! consecutive positions of one output row (14 accumulators; on AVX2 each half in turn):
+//! each tap `(c, ky, kx)` is two vector loads of the
 //! re-laid weights `wb[ob][c][ky·kW + kx][0..32]` and 7 broadcasts of the input scalars
 //! `xp[c, y·sH + ky, x·sW + kx]` read from the zero-padded sample (any stride costs the
 //! same), so no lane is wasted on 7×7 or 14×14 planes (as oneDNN's AVX-512 kernels lay
@@ -20,6 +21,8 @@
 //! weights.
 
 use super::geometry::{ConvGeom, Dims};
+use super::isa::Isa;
+use super::lanes_tile::Tile;
 use crate::kernel::{assume_init, written};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -27,7 +30,7 @@ use std::mem::MaybeUninit;
 /// Output channels per tile (two vectors).
 pub(super) const BW: usize = 32;
 /// Positions per tile.
-const UR: usize = 7;
+pub(super) const UR: usize = 7;
 /// Input channels per weight block.
 const CB: usize = 32;
 /// Bytes of padded input planes a thread sweeps with every block of output channels
@@ -45,17 +48,34 @@ const CHUNK_BYTES: usize = 1536 << 10;
 /// 9.6 / 8.1 → 9.1).
 pub(super) const MIN_TAPS: usize = 576;
 
-/// Whether [`conv_fwd`] computes this convolution: AVX-512, any stride, dilation 1,
-/// one group, a kernel of more than one tap with padding below its size, output
-/// channels a multiple of 32, at least [`MIN_TAPS`] taps and a batch that fills the
-/// threads.
-pub(super) fn applies(d: &Dims, g: &ConvGeom) -> bool {
-    // the direct forward's conditions are this one's
-    super::simd::direct_fits(d, g, false).is_some()
+/// [`MIN_TAPS`] on AVX2, where the other way is im2col + GEMM (the flat-position kernel
+/// is AVX-512 only): from 32 input channels at 3×3. Measured on an AVX2 Zen 3 (ms,
+/// batch 128, 2 threads, 3 interleaved runs, forward / input gradient, im2col + GEMM →
+/// this kernel): 64 on 14×14 ≈21 / 19 → 17 / 17; at 288 taps 32 on 28×28 17–20 / 17–19
+/// → 15–17 / 15–17, 32 → 64 on 14×14 8–11 / 8–10 → 8–9 / 8.
+const MIN_TAPS_AVX2: usize = 288;
+
+/// The fewest taps from which the kernel runs on `isa`.
+pub(super) fn min_taps(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => MIN_TAPS,
+        Isa::Avx2 => MIN_TAPS_AVX2,
+    }
+}
+
+/// The instruction set on which [`conv_fwd`] computes this convolution, if it does:
+/// AVX-512 or AVX2 with FMA, any stride, dilation 1, one group, a kernel of more than
+/// one tap with padding below its size, output channels a multiple of 32, at least
+/// [`min_taps`] and a batch that fills the threads.
+pub(super) fn applies(d: &Dims, g: &ConvGeom) -> Option<Isa> {
+    let isa = Isa::best()?;
+    // the direct forward's geometry is this one's
+    let fits = super::simd::geometry_fits(d, g, false).is_some()
         && d.kh * d.kw > 1
         && d.cout.is_multiple_of(BW)
-        && d.cin * d.kh * d.kw >= MIN_TAPS
-        && d.n >= rayon::current_num_threads()
+        && d.cin * d.kh * d.kw >= min_taps(isa)
+        && d.n >= rayon::current_num_threads();
+    fits.then_some(isa)
 }
 
 /// Sizes of the padded samples and the tiles.
@@ -152,26 +172,33 @@ fn transposed(d: &Dims, g: &ConvGeom) -> Option<(Dims, ConvGeom)> {
     (g.stride == (1, 1)).then_some((db, gb))
 }
 
-/// Whether [`conv_bwd_data`] computes the input gradient of this convolution: a stride-1
-/// one whose transposed convolution [`applies`] (input channels a multiple of 32,
-/// `cout·kH·kW ≥ 576`). Measured (input-gradient ms, batch 16, 2 threads, 3×3,
+/// The instruction set on which [`conv_bwd_data`] computes the input gradient of this
+/// convolution, if it does: a stride-1 one whose transposed convolution [`applies`]
+/// (input channels a multiple of 32, `cout·kH·kW` at least [`min_taps`]). Measured (input-gradient ms, batch 16, 2 threads, 3×3,
 /// interleaved runs, GEMM + col2im → this kernel): 512 on 7×7 22.5 → 14.1, 256 on
 /// 14×14 20.3 → 12.3, 128 → 256 on 14×14 10.2 → 6.4, 128 on 28×28 15.5 → 14.6.
-pub(super) fn applies_bwd_data(d: &Dims, g: &ConvGeom) -> bool {
-    transposed(d, g).is_some_and(|(db, gb)| applies(&db, &gb))
+pub(super) fn applies_bwd_data(d: &Dims, g: &ConvGeom) -> Option<Isa> {
+    transposed(d, g).and_then(|(db, gb)| applies(&db, &gb))
 }
 
 /// `gx [n, cin, h, w]` from `grad [n, cout, oh, ow]` and the forward weights `wt`, for a
-/// convolution [`applies_bwd_data`] accepts.
-pub(super) fn conv_bwd_data(grad: &[f32], wt: &[f32], d: &Dims, g: &ConvGeom) -> Vec<f32> {
+/// convolution [`applies_bwd_data`] accepts, on `isa` (which the CPU must run).
+pub(super) fn conv_bwd_data(
+    isa: Isa,
+    grad: &[f32],
+    wt: &[f32],
+    d: &Dims,
+    g: &ConvGeom,
+) -> Vec<f32> {
     let (db, gb) = transposed(d, g).expect("a stride-1 convolution");
-    assert!(applies(&db, &gb));
-    correlate(grad, &relayout(wt, &db, true), None, &db, &gb, false)
+    assert!(applies(&db, &gb).is_some() && isa.runs());
+    correlate(isa, grad, &relayout(wt, &db, true), None, (&db, &gb), false)
 }
 
 /// `y [n, cout, oh, ow] = conv(x, wt) (+ bias)`, then `max(·, 0)` when `relu`, for a
-/// convolution [`applies`] accepts.
+/// convolution [`applies`] accepts, on `isa` (which the CPU must run).
 pub(super) fn conv_fwd(
+    isa: Isa,
     x: &[f32],
     wt: &[f32],
     bias: Option<&[f32]>,
@@ -179,17 +206,17 @@ pub(super) fn conv_fwd(
     g: &ConvGeom,
     relu: bool,
 ) -> Vec<f32> {
-    assert!(applies(d, g));
-    correlate(x, &relayout(wt, d, false), bias, d, g, relu)
+    assert!(applies(d, g).is_some() && isa.runs());
+    correlate(isa, x, &relayout(wt, d, false), bias, (d, g), relu)
 }
 
 /// [`conv_fwd`] with the weights re-laid by [`relayout`].
 fn correlate(
+    isa: Isa,
     x: &[f32],
     wb: &[f32],
     bias: Option<&[f32]>,
-    d: &Dims,
-    g: &ConvGeom,
+    (d, g): (&Dims, &ConvGeom),
     relu: bool,
 ) -> Vec<f32> {
     assert!(x.len() >= d.n * d.cin * d.h * d.w && bias.is_none_or(|b| b.len() >= d.cout));
@@ -212,7 +239,8 @@ fn correlate(
                     let xp = padded(&x_t[j * cs * d.cin * d.h * d.w..], ns, &s);
                     let mut part = Box::new_uninit_slice(ns * d.oh * s.owr * BW);
                     for ob in 0..d.cout / BW {
-                        sweep(&xp, &wb[ob * d.cin * d.kh * d.kw * BW..], &mut part, ns, &s);
+                        let wb = &wb[ob * d.cin * d.kh * d.kw * BW..];
+                        sweep(isa, &xp, wb, &mut part, (ns, &s));
                         // SAFETY: `sweep` wrote every partial sum (its first input-channel
                         // block writes every tile of every row of every sample).
                         store(unsafe { assume_init(&mut part) }, y_c, ob, bias, relu, &s);
@@ -260,8 +288,14 @@ pub(super) fn pad_planes(dst: &mut [MaybeUninit<f32>], x: &[f32], s: &Shape) {
 }
 
 /// The partial sums `part [ns][oh][owr][32]` of output block `wb` (its weights), over
-/// every input-channel block in turn.
-fn sweep(xp: &[f32], wb: &[f32], part: &mut [MaybeUninit<f32>], ns: usize, s: &Shape) {
+/// every input-channel block in turn, on `isa`.
+fn sweep(
+    isa: Isa,
+    xp: &[f32],
+    wb: &[f32],
+    part: &mut [MaybeUninit<f32>],
+    (ns, s): (usize, &Shape),
+) {
     let (d, plane, (sh, sw)) = (&s.d, s.plane(), s.stride);
     let taps = d.kh * d.kw;
     assert!(xp.len() >= s.padded_len(ns) && part.len() >= ns * d.oh * s.owr * BW);
@@ -272,7 +306,7 @@ fn sweep(xp: &[f32], wb: &[f32], part: &mut [MaybeUninit<f32>], ns: usize, s: &S
         for i in 0..ns {
             for y in 0..d.oh {
                 for x0 in (0..d.ow).step_by(UR) {
-                    let t = avx512::Tile {
+                    let t = Tile {
                         x: xp[(i * d.cin + c0) * plane + y * sh * s.wp + x0 * sw..].as_ptr(),
                         w: wb[c0 * taps * BW..].as_ptr(),
                         out: part[((i * d.oh + y) * s.owr + x0) * BW..]
@@ -285,14 +319,14 @@ fn sweep(xp: &[f32], wb: &[f32], part: &mut [MaybeUninit<f32>], ns: usize, s: &S
                         kh: d.kh,
                         kw: d.kw,
                     };
-                    // SAFETY: AVX-512F is present (`applies`). Reads: channels
+                    // SAFETY: the CPU runs `isa` (asserted by the callers). Reads: channels
                     // `c0..c0 + cn` of sample i, rows `y·sH..y·sH + kH` (at most the
                     // last padded row), columns `x0·sW..(x0 + 6)·sW + kW`: past a row's
                     // end they read the next row (dropped outputs), and past the last
                     // plane less than `owr·sW + kW` values, inside the zero tail of
                     // `padded_len`; the weights `cn·taps` rows of 32 from `c0·taps`.
                     // Writes: 7 positions × 32 channels inside `part` (`x0 + 7 ≤ owr`).
-                    unsafe { t.run(c0 == 0) };
+                    unsafe { t.run(c0 == 0, isa) };
                 }
             }
         }
@@ -320,100 +354,6 @@ fn store(
                     let z = src[xx * BW] + b;
                     // max(0, NaN) is NaN, as PyTorch's ReLU
                     v.write(if relu && z < 0.0 { 0.0 } else { z });
-                }
-            }
-        }
-    }
-}
-
-mod avx512 {
-    use super::{BW, UR};
-    use std::arch::x86_64::*;
-
-    /// One tile: 32 output channels × 7 positions, over `channels` input channels.
-    pub(super) struct Tile {
-        /// The padded input at the tile's first channel, row and column.
-        pub x: *const f32,
-        /// The weights of the first channel: `[channels][kh·kw][32]`.
-        pub w: *const f32,
-        /// The partial sums of the tile's first position: `[7][32]`.
-        pub out: *mut f32,
-        pub channels: usize,
-        pub plane: usize,
-        pub wp: usize,
-        /// The stride along the row.
-        pub sw: usize,
-        pub kh: usize,
-        pub kw: usize,
-    }
-
-    impl Tile {
-        /// `out[x][o] (+)= Σ_{c, ky, kx} w[c][ky·kW + kx][o] · x[c·plane + ky·wp + x·sW
-        /// + kx]`, starting from zero when `first`.
-        ///
-        /// # Safety
-        /// AVX-512F is present; the pointers are valid as `sweep` sets them up.
-        #[target_feature(enable = "avx512f")]
-        pub(super) unsafe fn run(&self, first: bool) {
-            // SAFETY: as this function's, with the tile's own kernel size.
-            unsafe {
-                match (self.kh, self.kw, self.sw) {
-                    (3, 3, 1) => self.run_k::<3, 3, 1>(first),
-                    (3, 3, 2) => self.run_k::<3, 3, 2>(first),
-                    _ => self.run_k::<0, 0, 0>(first),
-                }
-            }
-        }
-
-        /// [`Self::run`] for a `KH × KW` kernel at row stride `SW` known at compile time
-        /// (`0, 0, 0`: the tile's own, read at run time; the unrolled 3×3 loops are
-        /// 15–30 % faster).
-        ///
-        /// # Safety
-        /// As [`Self::run`].
-        // Indexed loops on purpose: with iterators (`iter_mut().zip`) over the
-        // accumulators the compiler kept them in memory and the tile ran at half speed.
-        #[allow(clippy::needless_range_loop)]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn run_k<const KH: usize, const KW: usize, const SW: usize>(&self, first: bool) {
-            let (kh, kw, sw) = if KH == 0 {
-                (self.kh, self.kw, self.sw)
-            } else {
-                (KH, KW, SW)
-            };
-            let mut acc = [[_mm512_setzero_ps(); UR]; 2];
-            if !first {
-                for x in 0..UR {
-                    for j in 0..2 {
-                        // SAFETY: inside the tile's 7 × 32 partial sums.
-                        acc[j][x] = unsafe { _mm512_loadu_ps(self.out.add(x * BW + 16 * j)) };
-                    }
-                }
-            }
-            let taps = kh * kw;
-            for c in 0..self.channels {
-                for ky in 0..kh {
-                    // SAFETY: channel c, row ky of the tile's window (see `sweep`).
-                    let row = unsafe { self.x.add(c * self.plane + ky * self.wp) };
-                    for kx in 0..kw {
-                        // SAFETY: tap (c, ky, kx)'s 32 weights.
-                        let w = unsafe { self.w.add((c * taps + ky * kw + kx) * BW) };
-                        // SAFETY: the 32 weights of tap (c, ky, kx).
-                        let wv = unsafe { [_mm512_loadu_ps(w), _mm512_loadu_ps(w.add(16))] };
-                        for x in 0..UR {
-                            // SAFETY: column x·sW + kx of the window (see `sweep`).
-                            let b = _mm512_set1_ps(unsafe { *row.add(x * sw + kx) });
-                            for j in 0..2 {
-                                acc[j][x] = _mm512_fmadd_ps(wv[j], b, acc[j][x]);
-                            }
-                        }
-                    }
-                }
-            }
-            for x in 0..UR {
-                for (j, a) in acc.iter().enumerate() {
-                    // SAFETY: inside the tile's 7 × 32 partial sums.
-                    unsafe { _mm512_storeu_ps(self.out.add(x * BW + 16 * j), a[x]) };
                 }
             }
         }

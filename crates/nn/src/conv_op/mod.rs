@@ -19,7 +19,8 @@
 //! The parts, one file each: [`geometry`] (the sizes and [`ConvGeom`]), `cpu` (im2col,
 //! col2im and the GEMM calls, f32 and f64), `simd` (the direct AVX-512 kernels with
 //! positions as the lanes, any stride forward, and when they apply), `lanes` (the direct
-//! forward and input gradient with output channels as the lanes, for many input channels),
+//! forward and input gradient with output channels as the lanes, for many input channels;
+//! its register tile in `lanes_tile`, on the instruction sets of `isa`),
 //! `lanes_weight` (the weight gradient of the same convolutions), `op` (the candle custom ops and the
 //! public functions) and `device` (the compositions of candle ops for other devices).
 
@@ -28,7 +29,11 @@ mod cpu;
 mod device;
 pub(crate) mod geometry;
 #[cfg(target_arch = "x86_64")]
+mod isa;
+#[cfg(target_arch = "x86_64")]
 mod lanes;
+#[cfg(target_arch = "x86_64")]
+mod lanes_tile;
 #[cfg(target_arch = "x86_64")]
 mod lanes_weight;
 mod op;

@@ -352,14 +352,19 @@ pub(super) fn direct(d: &Dims, g: &ConvGeom, transposed: bool) -> Option<Geometr
 /// they are the faster way): AVX-512, dilation 1, one group, padding below the kernel
 /// size; the input gradient (`transposed`) also needs stride 1.
 pub(super) fn direct_fits(d: &Dims, g: &ConvGeom, transposed: bool) -> Option<Geometry> {
+    geometry_fits(d, g, transposed).filter(|_| available())
+}
+
+/// [`direct_fits`] without the CPU's part: the geometries a direct kernel over
+/// zero-padded planes can compute, on any instruction set.
+pub(super) fn geometry_fits(d: &Dims, g: &ConvGeom, transposed: bool) -> Option<Geometry> {
     let fits = (g.stride == (1, 1) || (!transposed && g.stride.0 >= 1 && g.stride.1 >= 1))
         && g.dilation == (1, 1)
         && g.groups == 1
         && g.pad_h.0 < d.kh
         && g.pad_h.1 < d.kh
         && g.pad_w.0 < d.kw
-        && g.pad_w.1 < d.kw
-        && available();
+        && g.pad_w.1 < d.kw;
     fits.then_some(Geometry {
         n: d.n,
         cin: d.cin,

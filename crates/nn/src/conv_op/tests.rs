@@ -430,6 +430,73 @@ fn on_cases(cases: &[DirectCase], f: impl Fn(usize, &Dims, &ConvGeom) + Sync) {
     });
 }
 
+/// Runs `f` on each case, on two threads, once for each instruction set of the lanes
+/// kernels this CPU runs (skipped where it runs none).
+#[cfg(target_arch = "x86_64")]
+fn on_lanes_cases(
+    cases: &[DirectCase],
+    f: impl Fn(super::isa::Isa, usize, &Dims, &ConvGeom) + Sync,
+) {
+    let isas = super::isa::Isa::supported();
+    if isas.is_empty() {
+        eprintln!("skipped: this CPU has neither AVX-512 nor AVX2 with FMA");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for isa in isas {
+        pool.install(|| {
+            for (i, &(n, cin, cout, hw, k, st, ph, pw)) in cases.iter().enumerate() {
+                let g = geom(st, ph, pw, (1, 1), 1);
+                f(isa, i, &dims_of(n, cin, cout, hw, k, &g), &g);
+            }
+        });
+    }
+}
+
+/// On every instruction set the CPU runs, each output of the lanes forward is the
+/// chain of fused multiply-adds over `(c, ky, kx)` in order, from zero, then the bias:
+/// bit for bit (so AVX-512 and AVX2 agree exactly).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn lanes_forward_is_the_fma_chain_bit_for_bit() {
+    let cases: [DirectCase; 2] = [
+        (2, 70, 64, (14, 14), (3, 3), (1, 1), (1, 1), (1, 1)),
+        (2, 64, 32, (11, 12), (5, 5), (3, 2), (2, 2), (1, 2)),
+    ];
+    on_lanes_cases(&cases, |isa, i, d, g| {
+        let x = values(d.n * d.cin * d.h * d.w, 500 + i as u64);
+        let wt = values(d.cout * d.cin * d.kh * d.kw, 501 + i as u64);
+        let b = values(d.cout, 502 + i as u64);
+        let y = super::lanes::conv_fwd(isa, &x, &wt, Some(&b), d, g, false);
+        let at = |n: usize, c: usize, r: usize, q: usize| {
+            let (r, q) = (r.checked_sub(g.pad_h.0)?, q.checked_sub(g.pad_w.0)?);
+            (r < d.h && q < d.w).then(|| x[((n * d.cin + c) * d.h + r) * d.w + q])
+        };
+        for (k, &got) in y.iter().enumerate() {
+            let (n, o, p) = (k / (d.cout * d.l()), k / d.l() % d.cout, k % d.l());
+            let (oy, ox) = (p / d.ow, p % d.ow);
+            let mut acc = 0f32;
+            for c in 0..d.cin {
+                for ky in 0..d.kh {
+                    for kx in 0..d.kw {
+                        let v = at(n, c, oy * g.stride.0 + ky, ox * g.stride.1 + kx);
+                        let w = wt[((o * d.cin + c) * d.kh + ky) * d.kw + kx];
+                        acc = w.mul_add(v.unwrap_or(0.0), acc);
+                    }
+                }
+            }
+            let want = acc + b[o];
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "case {i} on {isa:?}, output {k}"
+            );
+        }
+    });
+}
+
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn direct_kernels_equal_im2col() {
@@ -547,11 +614,11 @@ fn lanes_forward_equals_im2col() {
         (3, 160, 32, (15, 13), (3, 3), (2, 2), (1, 0), (0, 1)),
         (2, 64, 32, (11, 12), (5, 5), (3, 2), (2, 2), (1, 2)),
     ];
-    on_cases(&cases, |i, d, g| {
-        assert!(super::lanes::applies(d, g), "case {i} applies");
-        let what = format!("case {i}");
+    on_lanes_cases(&cases, |isa, i, d, g| {
+        assert!(super::lanes::applies(d, g).is_some(), "case {i} applies");
+        let what = format!("case {i} on {isa:?}");
         check_forward(d, g, 200 + i as u64 * 10, &what, |x, wt, b, relu| {
-            super::lanes::conv_fwd(x, wt, b, d, g, relu)
+            super::lanes::conv_fwd(isa, x, wt, b, d, g, relu)
         });
     });
 }
@@ -572,13 +639,16 @@ fn lanes_input_gradient_equals_col2im() {
         // one sample per chunk (the output gradient's 512 planes of 30×30)
         (5, 32, 512, (28, 28), (3, 3), (1, 1), (1, 1), (1, 1)),
     ];
-    on_cases(&cases, |i, d, g| {
-        assert!(super::lanes::applies_bwd_data(d, g), "case {i} applies");
+    on_lanes_cases(&cases, |isa, i, d, g| {
+        assert!(
+            super::lanes::applies_bwd_data(d, g).is_some(),
+            "case {i} applies"
+        );
         let gy = values(d.n * d.cout * d.l(), 300 + i as u64);
         let wt = values(d.cout * d.cin * d.kh * d.kw, 301 + i as u64);
-        let got = super::lanes::conv_bwd_data(&gy, &wt, d, g);
+        let got = super::lanes::conv_bwd_data(isa, &gy, &wt, d, g);
         let want = conv_bwd_data_im2col(&gy, &wt, d, g);
-        assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
+        assert!(rel_diff(&got, &want) < 1e-5, "case {i} on {isa:?}");
     });
 }
 
