@@ -216,12 +216,12 @@ pub(crate) fn conv_bwd_data_im2col<T: Float>(
 /// 64, in several register tilings.)
 pub(crate) fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
     #[cfg(target_arch = "x86_64")]
-    if let (true, Some(x), Some(gy)) = (
+    if let (Some(isa), Some(x), Some(gy)) = (
         super::lanes_weight::applies(d, g),
         T::as_f32(x),
         T::as_f32(grad),
     ) {
-        let gw = super::lanes_weight::conv_bwd_weight(x, gy, d, g);
+        let gw = super::lanes_weight::conv_bwd_weight(isa, x, gy, d, g);
         return T::from_f32(gw).expect("f32 in, f32 out");
     }
     if super::channels_last::applies(d, g) {

@@ -16,6 +16,7 @@
 //! result does not depend on the thread count.
 
 use super::geometry::{ConvGeom, Dims};
+use super::isa::Isa;
 use super::lanes::{pad_planes, Shape, BW};
 use crate::kernel::written;
 use rayon::prelude::*;
@@ -39,31 +40,48 @@ const MAX_POSITIONS: usize = 256;
 /// this kernel): 16 → 32 1.52 → 1.21, 16 → 64 1.83 → 1.53; 8 → 32 (72 taps) 0.87 →
 /// 0.90, 4 → 32 0.60 → 0.75. Where the channels-last GEMMs apply (stride 1) they stay
 /// faster below [`super::lanes`]'s 576 taps (32 → 32 on 14×14: 1.08 against 1.41).
+///
+/// On AVX2 (an AVX2 Zen 3, same runs) the kernel is used there only: 16 → 32 stride 2
+/// 2.1–2.8 → 1.6–2.1 ms; at stride 1 it ties with the channels-last GEMMs (64 on 14×14
+/// at batch 128 13–22 ms either way, 256 on 14×14 at batch 16 29–41 → 30–34), which
+/// stay.
 const MIN_TAPS_STRIDED: usize = 144;
 
-/// Whether [`conv_bwd_weight`] computes this convolution's weight gradient: AVX-512,
-/// any stride, dilation 1, one group, a kernel of more than one tap and at most 12 in a
-/// row, padding below the kernel, output channels a multiple of 32, at most
-/// [`MAX_POSITIONS`] output positions, a batch that fills the threads, and at least 576
-/// taps (where [`super::lanes`] computes the forward) or, where the channels-last GEMMs
-/// do not apply, [`MIN_TAPS_STRIDED`].
-pub(super) fn applies(d: &Dims, g: &ConvGeom) -> bool {
+/// The instruction set on which [`conv_bwd_weight`] computes this convolution's weight
+/// gradient, if it does: one the kernel [`fits`], with at least 576 taps on AVX-512
+/// (where [`super::lanes`] computes the forward) or, on AVX-512 and AVX2, at least
+/// [`MIN_TAPS_STRIDED`] where the channels-last GEMMs do not apply.
+pub(super) fn applies(d: &Dims, g: &ConvGeom) -> Option<Isa> {
+    let isa = Isa::best()?;
     let taps = d.cin * d.kh * d.kw;
-    let enough = taps >= super::lanes::MIN_TAPS
+    let enough = (isa == Isa::Avx512 && taps >= super::lanes::MIN_TAPS)
         || (taps >= MIN_TAPS_STRIDED && !super::channels_last::applies(d, g));
-    super::simd::direct_fits(d, g, false).is_some()
+    (enough && fits(d, g)).then_some(isa)
+}
+
+/// Whether the kernel can compute this convolution's weight gradient: any stride,
+/// dilation 1, one group, a kernel of more than one tap and at most 12 in a row,
+/// padding below the kernel, output channels a multiple of 32, at most
+/// [`MAX_POSITIONS`] output positions and a batch that fills the threads.
+pub(super) fn fits(d: &Dims, g: &ConvGeom) -> bool {
+    super::simd::geometry_fits(d, g, false).is_some()
         && d.kh * d.kw > 1
         && d.kw <= MAX_TAPS
         && d.cout.is_multiple_of(BW)
         && d.l() <= MAX_POSITIONS
         && d.n >= rayon::current_num_threads()
-        && enough
 }
 
 /// `gw [cout, cin, kh, kw]` from `x [n, cin, h, w]` and `grad [n, cout, oh, ow]`, for a
-/// convolution [`applies`] accepts.
-pub(super) fn conv_bwd_weight(x: &[f32], grad: &[f32], d: &Dims, g: &ConvGeom) -> Vec<f32> {
-    assert!(applies(d, g));
+/// convolution the kernel [`fits`], on `isa` (which the CPU must run).
+pub(super) fn conv_bwd_weight(
+    isa: Isa,
+    x: &[f32],
+    grad: &[f32],
+    d: &Dims,
+    g: &ConvGeom,
+) -> Vec<f32> {
+    assert!(fits(d, g) && isa.runs());
     assert!(x.len() >= d.n * d.cin * d.h * d.w && grad.len() >= d.n * d.cout * d.l());
     let s = Shape::new(d, g);
     let sample = d.cin * s.plane();
@@ -91,7 +109,7 @@ pub(super) fn conv_bwd_weight(x: &[f32], grad: &[f32], d: &Dims, g: &ConvGeom) -
                         let chans = k * group..(k * group + group).min(d.cin);
                         for i in 0..d.n {
                             let (xs, gs) = (&xp[i * sample..], &gl[i * d.l() * BW..]);
-                            sweep(xs, gs, gw, (i == 0, chans.clone()), &s);
+                            sweep(isa, (xs, gs), gw, (i == 0, chans.clone()), &s);
                         }
                     });
             });
@@ -138,8 +156,8 @@ const BAND_BYTES: usize = 24 << 10;
 /// `gl` its output gradient channels-last; in bands of output rows (a band of 14×14:
 /// 13 rows of 14 × 32 gradients).
 fn sweep(
-    xp: &[f32],
-    gl: &[f32],
+    isa: Isa,
+    (xp, gl): (&[f32], &[f32]),
     gw: &mut [MaybeUninit<f32>],
     (first, chans): (bool, Range<usize>),
     s: &Shape,
@@ -154,7 +172,7 @@ fn sweep(
     for y0 in (0..d.oh).step_by(band) {
         for (j, c) in chans.clone().enumerate() {
             for ky in (0..d.kh).step_by(rows) {
-                let t = avx512::Tile {
+                let t = Tile {
                     x: xp[c * s.plane() + (y0 * sh + ky) * s.wp..].as_ptr(),
                     g: gl[y0 * d.ow * BW..].as_ptr(),
                     out: gw[(j * taps + ky * d.kw) * BW..].as_mut_ptr().cast(),
@@ -165,12 +183,12 @@ fn sweep(
                     oh: band.min(d.oh - y0),
                     ow: d.ow,
                 };
-                // SAFETY: AVX-512F is present (`applies`). Reads: input channel c, rows
+                // SAFETY: the CPU runs `isa` (asserted by the caller). Reads: input channel c, rows
                 // `y·sH + ky..y·sH + ky + rows` and columns `x·sW..x·sW + kW` for the
                 // band's output positions (y, x), inside the padded plane (asserted
                 // above); the band's gradients. Writes: the tile's `rows·kW` taps × 32
                 // channels, inside channel c's `kH·kW` taps (the `j`-th of `gw`'s).
-                unsafe { t.run(first && y0 == 0) };
+                unsafe { t.run(first && y0 == 0, isa) };
             }
         }
     }
@@ -199,106 +217,188 @@ fn unblocked(gwb: &[f32], d: &Dims) -> Vec<f32> {
     unsafe { written(d.cout * row, fill) }
 }
 
+/// One tile: 32 output channels × `rows · kw` taps of one input channel, summed over
+/// the positions of a band of output rows of one sample.
+struct Tile {
+    /// The padded input plane of the channel, at the tile's first kernel row.
+    x: *const f32,
+    /// The band's output gradient channels-last, `[oh·ow][32]`.
+    g: *const f32,
+    /// The tile's gradients: `[rows·kw][32]`.
+    out: *mut f32,
+    rows: usize,
+    kw: usize,
+    wp: usize,
+    /// `(sH, sW)`.
+    stride: (usize, usize),
+    /// Output rows of the band.
+    oh: usize,
+    ow: usize,
+}
+
+impl Tile {
+    /// `out[r·kW + kx][o] (+)= Σ_{y, x} g[y·ow + x][o] · x[(y·sH + r)·wp + x·sW + kx]`,
+    /// starting from zero when `first`.
+    ///
+    /// # Safety
+    /// The CPU runs `isa`; the pointers are valid as `sweep` sets them up.
+    unsafe fn run(&self, first: bool, isa: Isa) {
+        // SAFETY: as this function's.
+        unsafe {
+            match isa {
+                Isa::Avx512 => avx512::run(self, first),
+                Isa::Avx2 => avx2::run(self, first),
+            }
+        }
+    }
+}
+
 mod avx512 {
-    use super::{BW, MAX_TAPS};
+    use super::{Tile, BW, MAX_TAPS};
     use std::arch::x86_64::*;
 
-    /// One tile: 32 output channels × `rows · kw` taps of one input channel, summed
-    /// over the positions of a band of output rows of one sample.
-    pub(super) struct Tile {
-        /// The padded input plane of the channel, at the tile's first kernel row.
-        pub x: *const f32,
-        /// The band's output gradient channels-last, `[oh·ow][32]`.
-        pub g: *const f32,
-        /// The tile's gradients: `[rows·kw][32]`.
-        pub out: *mut f32,
-        pub rows: usize,
-        pub kw: usize,
-        pub wp: usize,
-        /// `(sH, sW)`.
-        pub stride: (usize, usize),
-        /// Output rows of the band.
-        pub oh: usize,
-        pub ow: usize,
+    /// [`Tile::run`] on AVX-512F.
+    ///
+    /// # Safety
+    /// As [`Tile::run`], with AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn run(t: &Tile, first: bool) {
+        // SAFETY: as this function's, with the tile's own size.
+        unsafe {
+            match (t.rows, t.kw, t.stride.1) {
+                (3, 3, 1) => run_k::<3, 3, 1>(t, first),
+                (3, 3, 2) => run_k::<3, 3, 2>(t, first),
+                _ => run_k::<0, 0, 0>(t, first),
+            }
+        }
     }
 
-    impl Tile {
-        /// `out[r·kW + kx][o] (+)= Σ_{y, x} g[y·ow + x][o] · x[(y·sH + r)·wp + x·sW +
-        /// kx]`, starting from zero when `first`.
-        ///
-        /// # Safety
-        /// AVX-512F is present; the pointers are valid as `sweep` sets them up.
-        #[target_feature(enable = "avx512f")]
-        pub(super) unsafe fn run(&self, first: bool) {
-            // SAFETY: as this function's, with the tile's own size.
-            unsafe {
-                match (self.rows, self.kw, self.stride.1) {
-                    (3, 3, 1) => self.run_k::<3, 3, 1>(first),
-                    (3, 3, 2) => self.run_k::<3, 3, 2>(first),
-                    _ => self.run_k::<0, 0, 0>(first),
+    /// [`run`] for `R` rows of `KW` taps at row stride `SW` known at compile time (`0,
+    /// 0, 0`: the tile's own, read at run time).
+    ///
+    /// # Safety
+    /// As [`run`].
+    // Indexed loops on purpose, as in the forward tile: with iterators the
+    // accumulators stay in memory.
+    #[allow(clippy::needless_range_loop)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run_k<const R: usize, const KW: usize, const SW: usize>(t: &Tile, first: bool) {
+        let (rows, kw, sw) = if R == 0 {
+            (t.rows, t.kw, t.stride.1)
+        } else {
+            (R, KW, SW)
+        };
+        let n = rows * kw;
+        let mut acc = [[_mm512_setzero_ps(); MAX_TAPS]; 2];
+        if !first {
+            for k in 0..n {
+                for j in 0..2 {
+                    // SAFETY: inside the tile's taps × 32 gradients.
+                    acc[j][k] = unsafe { _mm512_loadu_ps(t.out.add(k * BW + 16 * j)) };
                 }
             }
         }
-
-        /// [`Self::run`] for `R` rows of `KW` taps at row stride `SW` known at compile
-        /// time (`0, 0, 0`: the tile's own, read at run time).
-        ///
-        /// # Safety
-        /// As [`Self::run`].
-        // Indexed loops on purpose, as in the forward tile: with iterators the
-        // accumulators stay in memory.
-        #[allow(clippy::needless_range_loop)]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn run_k<const R: usize, const KW: usize, const SW: usize>(&self, first: bool) {
-            let (rows, kw, sw) = if R == 0 {
-                (self.rows, self.kw, self.stride.1)
-            } else {
-                (R, KW, SW)
-            };
-            let n = rows * kw;
-            let mut acc = [[_mm512_setzero_ps(); MAX_TAPS]; 2];
-            if !first {
-                for t in 0..n {
-                    for j in 0..2 {
-                        // SAFETY: inside the tile's taps × 32 gradients.
-                        acc[j][t] = unsafe { _mm512_loadu_ps(self.out.add(t * BW + 16 * j)) };
-                    }
-                }
-            }
-            for y in 0..self.oh {
-                // SAFETY: row y of the window and of the gradients (see `sweep`).
-                let (xr, gr) = unsafe {
-                    (
-                        self.x.add(y * self.stride.0 * self.wp),
-                        self.g.add(y * self.ow * BW),
-                    )
+        for y in 0..t.oh {
+            // SAFETY: row y of the window and of the gradients (see `sweep`).
+            let (xr, gr) = unsafe { (t.x.add(y * t.stride.0 * t.wp), t.g.add(y * t.ow * BW)) };
+            for x in 0..t.ow {
+                // SAFETY: the 32 gradients of position (y, x).
+                let gv = unsafe {
+                    [
+                        _mm512_loadu_ps(gr.add(x * BW)),
+                        _mm512_loadu_ps(gr.add(x * BW + 16)),
+                    ]
                 };
-                for x in 0..self.ow {
-                    // SAFETY: the 32 gradients of position (y, x).
-                    let gv = unsafe {
-                        [
-                            _mm512_loadu_ps(gr.add(x * BW)),
-                            _mm512_loadu_ps(gr.add(x * BW + 16)),
-                        ]
-                    };
-                    for r in 0..rows {
-                        for kx in 0..kw {
-                            // SAFETY: column x + kx of window row r (see `sweep`).
-                            let b = _mm512_set1_ps(unsafe { *xr.add(r * self.wp + x * sw + kx) });
-                            for j in 0..2 {
-                                acc[j][r * kw + kx] =
-                                    _mm512_fmadd_ps(gv[j], b, acc[j][r * kw + kx]);
-                            }
+                for r in 0..rows {
+                    for kx in 0..kw {
+                        // SAFETY: column x + kx of window row r (see `sweep`).
+                        let b = _mm512_set1_ps(unsafe { *xr.add(r * t.wp + x * sw + kx) });
+                        for j in 0..2 {
+                            acc[j][r * kw + kx] = _mm512_fmadd_ps(gv[j], b, acc[j][r * kw + kx]);
                         }
                     }
                 }
             }
-            for t in 0..n {
-                for (j, a) in acc.iter().enumerate() {
-                    // SAFETY: inside the tile's taps × 32 gradients.
-                    unsafe { _mm512_storeu_ps(self.out.add(t * BW + 16 * j), a[t]) };
+        }
+        for k in 0..n {
+            for (j, a) in acc.iter().enumerate() {
+                // SAFETY: inside the tile's taps × 32 gradients.
+                unsafe { _mm512_storeu_ps(t.out.add(k * BW + 16 * j), a[k]) };
+            }
+        }
+    }
+}
+
+mod avx2 {
+    use super::{Tile, BW, MAX_TAPS};
+    use std::arch::x86_64::*;
+
+    /// [`Tile::run`] on AVX2 with FMA: the 32 channels as four quarters of one 8-lane
+    /// vector each, in turn (up to 12 accumulators, the gradients' vector and the
+    /// broadcast input: 14 of the 16 registers). Each sum is the same chain of fused
+    /// multiply-adds as on AVX-512.
+    ///
+    /// # Safety
+    /// As [`Tile::run`], with AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn run(t: &Tile, first: bool) {
+        for q in [0, 8, 16, 24] {
+            // SAFETY: as this function's, `q + 8 ≤ 32`.
+            unsafe {
+                match (t.rows, t.kw, t.stride.1) {
+                    (3, 3, 1) => quarter::<3, 3, 1>(t, first, q),
+                    (3, 3, 2) => quarter::<3, 3, 2>(t, first, q),
+                    _ => quarter::<0, 0, 0>(t, first, q),
                 }
             }
+        }
+    }
+
+    /// The 8 channels from `q` of [`run`], for `R` rows of `KW` taps at row stride `SW`
+    /// known at compile time (`0, 0, 0`: the tile's own).
+    ///
+    /// # Safety
+    /// As [`run`], `q + 8 ≤ 32`.
+    #[allow(clippy::needless_range_loop)]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn quarter<const R: usize, const KW: usize, const SW: usize>(
+        t: &Tile,
+        first: bool,
+        q: usize,
+    ) {
+        let (rows, kw, sw) = if R == 0 {
+            (t.rows, t.kw, t.stride.1)
+        } else {
+            (R, KW, SW)
+        };
+        let n = rows * kw;
+        // SAFETY: `q + 8 ≤ 32`: inside each row of 32 gradients.
+        let (out, g) = unsafe { (t.out.add(q), t.g.add(q)) };
+        let mut acc = [_mm256_setzero_ps(); MAX_TAPS];
+        if !first {
+            for k in 0..n {
+                // SAFETY: inside the tile's taps × 32 gradients.
+                acc[k] = unsafe { _mm256_loadu_ps(out.add(k * BW)) };
+            }
+        }
+        for y in 0..t.oh {
+            // SAFETY: row y of the window and of the gradients (see `sweep`).
+            let (xr, gr) = unsafe { (t.x.add(y * t.stride.0 * t.wp), g.add(y * t.ow * BW)) };
+            for x in 0..t.ow {
+                // SAFETY: 8 of the 32 gradients of position (y, x).
+                let gv = unsafe { _mm256_loadu_ps(gr.add(x * BW)) };
+                for r in 0..rows {
+                    for kx in 0..kw {
+                        // SAFETY: column x + kx of window row r (see `sweep`).
+                        let b = _mm256_set1_ps(unsafe { *xr.add(r * t.wp + x * sw + kx) });
+                        acc[r * kw + kx] = _mm256_fmadd_ps(gv, b, acc[r * kw + kx]);
+                    }
+                }
+            }
+        }
+        for k in 0..n {
+            // SAFETY: inside the tile's taps × 32 gradients.
+            unsafe { _mm256_storeu_ps(out.add(k * BW), acc[k]) };
         }
     }
 }

@@ -671,17 +671,19 @@ fn lanes_weight_gradient_equals_im2col() {
         (3, 160, 32, (15, 13), (3, 3), (2, 2), (1, 0), (0, 1)),
         (2, 64, 32, (11, 12), (5, 5), (3, 2), (2, 2), (1, 2)),
     ];
-    on_cases(&cases, |i, d, g| {
-        assert!(super::lanes_weight::applies(d, g), "case {i} applies");
+    on_lanes_cases(&cases, |isa, i, d, g| {
+        assert!(super::lanes_weight::fits(d, g), "case {i} fits");
         let x = values(d.n * d.cin * d.h * d.w, 400 + i as u64);
         let gy = values(d.n * d.cout * d.l(), 401 + i as u64);
-        let got = super::lanes_weight::conv_bwd_weight(&x, &gy, d, g);
+        let got = super::lanes_weight::conv_bwd_weight(isa, &x, &gy, d, g);
         let want = conv_bwd_weight_im2col(&x, &gy, d, g);
-        assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
+        assert!(rel_diff(&got, &want) < 1e-5, "case {i} on {isa:?}");
     });
     // few taps at stride 1: the channels-last GEMMs' (faster there)
     let few: [DirectCase; 1] = [(2, 16, 32, (14, 14), (3, 3), (1, 1), (1, 1), (1, 1))];
-    on_cases(&few, |_, d, g| assert!(!super::lanes_weight::applies(d, g)));
+    on_lanes_cases(&few, |_, _, d, g| {
+        assert!(super::lanes_weight::applies(d, g).is_none())
+    });
 }
 
 /// The W2 CNN's convolutions take the kernels measured fastest for them: the direct
