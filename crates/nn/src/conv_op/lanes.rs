@@ -1,12 +1,12 @@
 //! The forward convolution and its input gradient with output channels as the vector
 //! lanes (AVX-512, or AVX2 with FMA: [`super::isa`]), for convolutions with many input
-//! channels (ResNet's 64- to 512-channel layers), where [`super::simd`]'s kernel (flat positions as the lanes) outgrows the L1
-//! cache and im2col + GEMM packs a large weight matrix for every sample.
+//! channels (ResNet's 64- to 512-channel layers), where [`super::simd`]'s kernel (flat
+//! positions as the lanes) outgrows the L1 cache and im2col + GEMM packs a large weight
+//! matrix for every sample.
 //!
 //! A register tile ([`super::lanes_tile`]) holds 2 blocks of 16 output channels × 7
-//! consecutive positions of one output row (14 accumulators; on AVX2 each half in turn):
-//! each tap `(c, ky, kx)` is two vector loads of the
-//! re-laid weights `wb[ob][c][ky·kW + kx][0..32]` and 7 broadcasts of the input scalars
+//! consecutive positions of one output row (14 accumulators; on AVX2 each half in
+//! turn): each tap `(c, ky, kx)` is two vector loads of the re-laid weights `wb[ob][c][ky·kW + kx][0..32]` and 7 broadcasts of the input scalars
 //! `xp[c, y·sH + ky, x·sW + kx]` read from the zero-padded sample (any stride costs the
 //! same), so no lane is wasted on 7×7 or 14×14 planes (as oneDNN's AVX-512 kernels lay
 //! their vectors). The input channels run in blocks of [`CB`], whose weights
@@ -64,18 +64,21 @@ pub(super) fn min_taps(isa: Isa) -> usize {
 }
 
 /// The instruction set on which [`conv_fwd`] computes this convolution, if it does:
-/// AVX-512 or AVX2 with FMA, any stride, dilation 1, one group, a kernel of more than
-/// one tap with padding below its size, output channels a multiple of 32, at least
-/// [`min_taps`] and a batch that fills the threads.
+/// AVX-512 or AVX2 with FMA, for a convolution the kernel [`fits`] with at least
+/// [`min_taps`].
 pub(super) fn applies(d: &Dims, g: &ConvGeom) -> Option<Isa> {
     let isa = Isa::best()?;
-    // the direct forward's geometry is this one's
-    let fits = super::simd::geometry_fits(d, g, false).is_some()
+    (fits(d, g) && d.cin * d.kh * d.kw >= min_taps(isa)).then_some(isa)
+}
+
+/// Whether the kernel can compute this convolution: any stride, dilation 1, one group,
+/// a kernel of more than one tap with padding below its size (the direct forward's
+/// geometry), output channels a multiple of 32 and a batch that fills the threads.
+pub(super) fn fits(d: &Dims, g: &ConvGeom) -> bool {
+    super::simd::geometry_fits(d, g, false).is_some()
         && d.kh * d.kw > 1
         && d.cout.is_multiple_of(BW)
-        && d.cin * d.kh * d.kw >= min_taps(isa)
-        && d.n >= rayon::current_num_threads();
-    fits.then_some(isa)
+        && d.n >= rayon::current_num_threads()
 }
 
 /// Sizes of the padded samples and the tiles.
@@ -174,15 +177,17 @@ fn transposed(d: &Dims, g: &ConvGeom) -> Option<(Dims, ConvGeom)> {
 
 /// The instruction set on which [`conv_bwd_data`] computes the input gradient of this
 /// convolution, if it does: a stride-1 one whose transposed convolution [`applies`]
-/// (input channels a multiple of 32, `cout·kH·kW` at least [`min_taps`]). Measured (input-gradient ms, batch 16, 2 threads, 3×3,
-/// interleaved runs, GEMM + col2im → this kernel): 512 on 7×7 22.5 → 14.1, 256 on
-/// 14×14 20.3 → 12.3, 128 → 256 on 14×14 10.2 → 6.4, 128 on 28×28 15.5 → 14.6.
+/// (input channels a multiple of 32, `cout·kH·kW` at least [`min_taps`]). Measured
+/// (input-gradient ms, batch 16, 2 threads, 3×3, interleaved runs, GEMM + col2im →
+/// this kernel, AVX-512): 512 on 7×7 22.5 → 14.1, 256 on 14×14 20.3 → 12.3, 128 → 256
+/// on 14×14 10.2 → 6.4, 128 on 28×28 15.5 → 14.6.
 pub(super) fn applies_bwd_data(d: &Dims, g: &ConvGeom) -> Option<Isa> {
     transposed(d, g).and_then(|(db, gb)| applies(&db, &gb))
 }
 
 /// `gx [n, cin, h, w]` from `grad [n, cout, oh, ow]` and the forward weights `wt`, for a
-/// convolution [`applies_bwd_data`] accepts, on `isa` (which the CPU must run).
+/// stride-1 convolution whose transposed one the kernel [`fits`], on `isa` (which the
+/// CPU must run).
 pub(super) fn conv_bwd_data(
     isa: Isa,
     grad: &[f32],
@@ -191,12 +196,12 @@ pub(super) fn conv_bwd_data(
     g: &ConvGeom,
 ) -> Vec<f32> {
     let (db, gb) = transposed(d, g).expect("a stride-1 convolution");
-    assert!(applies(&db, &gb).is_some() && isa.runs());
+    assert!(fits(&db, &gb) && isa.runs());
     correlate(isa, grad, &relayout(wt, &db, true), None, (&db, &gb), false)
 }
 
 /// `y [n, cout, oh, ow] = conv(x, wt) (+ bias)`, then `max(·, 0)` when `relu`, for a
-/// convolution [`applies`] accepts, on `isa` (which the CPU must run).
+/// convolution the kernel [`fits`], on `isa` (which the CPU must run).
 pub(super) fn conv_fwd(
     isa: Isa,
     x: &[f32],
@@ -206,7 +211,7 @@ pub(super) fn conv_fwd(
     g: &ConvGeom,
     relu: bool,
 ) -> Vec<f32> {
-    assert!(applies(d, g).is_some() && isa.runs());
+    assert!(fits(d, g) && isa.runs());
     correlate(isa, x, &relayout(wt, d, false), bias, (d, g), relu)
 }
 
