@@ -1,6 +1,7 @@
 //! The convolution's CPU kernels on f32 and f64: im2col / col2im around the GEMM of
 //! [`crate::kernel`], parallel over the batch (or inside the GEMM for small batches);
-//! the direct kernels of [`super::simd`] where they apply and are faster.
+//! Winograd's F(2×2, 3×3) ([`super::winograd`]) and the direct kernels of
+//! [`super::lanes`] and [`super::simd`] where they apply and are faster.
 
 use super::geometry::{batch_parallel, batch_sum, ConvGeom, Dims, SUM_CHUNK};
 use super::unfold::{col2im, im2col};
@@ -16,8 +17,8 @@ pub(crate) fn min_samples_per_task(n: usize) -> usize {
 }
 
 /// Convolution forward: `out [n, cout, oh, ow]` from `x [n, cin, h, w]`, `wt` and an
-/// optional `bias [cout]`, then `max(·, 0)` when `relu`: the direct kernel on f32 where
-/// it applies, else im2col + GEMM.
+/// optional `bias [cout]`, then `max(·, 0)` when `relu`: on f32 Winograd or a direct
+/// kernel where one applies, else im2col + GEMM.
 pub(crate) fn conv_fwd<T: Float>(
     x: &[T],
     wt: &[T],
@@ -26,6 +27,11 @@ pub(crate) fn conv_fwd<T: Float>(
     g: &ConvGeom,
     relu: bool,
 ) -> Vec<T> {
+    if let (true, Some(x), Some(w)) = (super::winograd::applies(d, g), T::as_f32(x), T::as_f32(wt))
+    {
+        let y = super::winograd::conv_fwd(x, w, bias.and_then(T::as_f32), d, g, relu);
+        return T::from_f32(y).expect("f32 in, f32 out");
+    }
     #[cfg(target_arch = "x86_64")]
     if let (Some(isa), Some(x), Some(w)) =
         (super::lanes::applies(d, g), T::as_f32(x), T::as_f32(wt))
@@ -135,6 +141,14 @@ pub(crate) fn conv_fwd_im2col<T: Float>(
 /// Convolution grad input: `gx [n, cin, h, w]` from `grad [n, cout, oh, ow]` and `wt`:
 /// the direct kernel on f32 where it applies, else GEMM + col2im.
 pub(crate) fn conv_bwd_data<T: Float>(grad: &[T], wt: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    if let (true, Some(gy), Some(w)) = (
+        super::winograd::applies_bwd_data(d, g),
+        T::as_f32(grad),
+        T::as_f32(wt),
+    ) {
+        let gx = super::winograd::conv_bwd_data(gy, w, d, g);
+        return T::from_f32(gx).expect("f32 in, f32 out");
+    }
     #[cfg(target_arch = "x86_64")]
     if let (Some(isa), Some(gy), Some(w)) = (
         super::lanes::applies_bwd_data(d, g),

@@ -145,3 +145,28 @@ pub(crate) fn batch_sum<T: crate::kernel::Float>(
     }
     acc
 }
+
+/// The input gradient of a stride-1 convolution as a forward one: the output gradient
+/// `[n, cout, oh, ow]` correlated with the flipped, transposed weights, padded by `k − 1
+/// − p` on each side, gives `[n, cin, h, w]` (at dilation 1; `None` at other strides or
+/// where a padding exceeds `k − 1`).
+pub(crate) fn stride1_transposed(d: &Dims, g: &ConvGeom) -> Option<(Dims, ConvGeom)> {
+    let pad =
+        |k: usize, p: (usize, usize)| Some((k.checked_sub(p.0 + 1)?, k.checked_sub(p.1 + 1)?));
+    let gb = ConvGeom {
+        stride: (1, 1),
+        pad_h: pad(d.kh, g.pad_h)?,
+        pad_w: pad(d.kw, g.pad_w)?,
+        ..*g
+    };
+    let db = Dims {
+        cin: d.cout,
+        h: d.oh,
+        w: d.ow,
+        cout: d.cin,
+        oh: d.h,
+        ow: d.w,
+        ..*d
+    };
+    (g.stride == (1, 1)).then_some((db, gb))
+}

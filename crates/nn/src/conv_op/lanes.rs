@@ -20,7 +20,7 @@
 //! rotated 180°, padded by `k − 1 − p`; the relayout reads them so from the forward
 //! weights.
 
-use super::geometry::{ConvGeom, Dims};
+use super::geometry::{stride1_transposed, ConvGeom, Dims};
 use super::isa::Isa;
 use super::lanes_tile::Tile;
 use crate::kernel::{assume_init, written};
@@ -151,30 +151,6 @@ fn blocked(d: &Dims, at: impl Fn(usize, usize, usize) -> f32 + Sync) -> Vec<f32>
     unsafe { written(d.cout * d.cin * taps, fill) }
 }
 
-/// The input gradient of a stride-1 convolution as a forward one: the output gradient
-/// `[n, cout, oh, ow]` correlated with the flipped, transposed weights, padded by `k − 1
-/// − p` on each side, gives `[n, cin, h, w]`.
-fn transposed(d: &Dims, g: &ConvGeom) -> Option<(Dims, ConvGeom)> {
-    let pad =
-        |k: usize, p: (usize, usize)| Some((k.checked_sub(p.0 + 1)?, k.checked_sub(p.1 + 1)?));
-    let gb = ConvGeom {
-        stride: (1, 1),
-        pad_h: pad(d.kh, g.pad_h)?,
-        pad_w: pad(d.kw, g.pad_w)?,
-        ..*g
-    };
-    let db = Dims {
-        cin: d.cout,
-        h: d.oh,
-        w: d.ow,
-        cout: d.cin,
-        oh: d.h,
-        ow: d.w,
-        ..*d
-    };
-    (g.stride == (1, 1)).then_some((db, gb))
-}
-
 /// The instruction set on which [`conv_bwd_data`] computes the input gradient of this
 /// convolution, if it does: a stride-1 one whose transposed convolution [`applies`]
 /// (input channels a multiple of 32, `cout·kH·kW` at least [`min_taps`]). Measured
@@ -182,7 +158,7 @@ fn transposed(d: &Dims, g: &ConvGeom) -> Option<(Dims, ConvGeom)> {
 /// this kernel, AVX-512): 512 on 7×7 22.5 → 14.1, 256 on 14×14 20.3 → 12.3, 128 → 256
 /// on 14×14 10.2 → 6.4, 128 on 28×28 15.5 → 14.6.
 pub(super) fn applies_bwd_data(d: &Dims, g: &ConvGeom) -> Option<Isa> {
-    transposed(d, g).and_then(|(db, gb)| applies(&db, &gb))
+    stride1_transposed(d, g).and_then(|(db, gb)| applies(&db, &gb))
 }
 
 /// `gx [n, cin, h, w]` from `grad [n, cout, oh, ow]` and the forward weights `wt`, for a
@@ -195,7 +171,7 @@ pub(super) fn conv_bwd_data(
     d: &Dims,
     g: &ConvGeom,
 ) -> Vec<f32> {
-    let (db, gb) = transposed(d, g).expect("a stride-1 convolution");
+    let (db, gb) = stride1_transposed(d, g).expect("a stride-1 convolution");
     assert!(fits(&db, &gb) && isa.runs());
     correlate(isa, grad, &relayout(wt, &db, true), None, (&db, &gb), false)
 }

@@ -21,8 +21,11 @@
 //! positions as the lanes, any stride forward, and when they apply), `lanes` (the direct
 //! forward and input gradient with output channels as the lanes, for many input channels;
 //! its register tile in `lanes_tile`, on the instruction sets of `isa`),
-//! `lanes_weight` (the weight gradient of the same convolutions), `op` (the candle custom ops and the
-//! public functions) and `device` (the compositions of candle ops for other devices).
+//! `lanes_weight` (the weight gradient of the same convolutions), `winograd` (F(2×2, 3×3)
+//! for the forward and input gradient of 3×3 stride-1 convolutions of 32 channels and
+//! more, first where it applies; its relayouts in `transpose`), `op` (the candle custom
+//! ops and the public functions) and `device` (the compositions of candle ops for other
+//! devices).
 
 mod channels_last;
 mod cpu;
@@ -42,7 +45,9 @@ mod simd;
 mod stacked;
 #[cfg(test)]
 mod tests;
+mod transpose;
 mod unfold;
+mod winograd;
 
 pub use geometry::ConvGeom;
 pub(crate) use op::ConvOp;

@@ -1038,3 +1038,106 @@ fn samples_per_gemm_stacks_only_small_planes() {
     assert_eq!(per_gemm(16, 12), 1); // 144 positions
     assert_eq!(per_gemm(16, 56), 1);
 }
+
+/// Winograd's cases: odd sizes (partial tiles at the last row and column), asymmetric
+/// and zero padding, padding 2, samples of more than one block of tile rows (40×40:
+/// 400 tiles) and blocks of several samples (7×7, 5×9), batches that leave a partial
+/// block and task.
+const WINOGRAD_CASES: [DirectCase; 7] = [
+    (2, 16, 16, (9, 9), (3, 3), (1, 1), (1, 1), (1, 1)),
+    (3, 20, 33, (7, 13), (3, 3), (1, 1), (1, 0), (0, 2)),
+    (2, 32, 16, (8, 10), (3, 3), (1, 1), (0, 0), (0, 0)),
+    (2, 17, 24, (40, 40), (3, 3), (1, 1), (1, 1), (1, 1)),
+    (7, 64, 32, (7, 7), (3, 3), (1, 1), (1, 1), (1, 1)),
+    (5, 16, 48, (5, 9), (3, 3), (1, 1), (2, 2), (2, 1)),
+    (3, 24, 16, (33, 31), (3, 3), (1, 1), (1, 2), (2, 0)),
+];
+
+/// Runs `f` on each of [`WINOGRAD_CASES`] on pools of 2 and 3 threads (the cases of a
+/// batch that fills the threads).
+fn on_winograd_cases(f: impl Fn(usize, &Dims, &ConvGeom) + Sync) {
+    for threads in [2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for (i, &(n, cin, cout, hw, k, st, ph, pw)) in WINOGRAD_CASES.iter().enumerate() {
+                if n < threads {
+                    continue;
+                }
+                let g = geom(st, ph, pw, (1, 1), 1);
+                f(i, &dims_of(n, cin, cout, hw, k, &g), &g);
+            }
+        });
+    }
+}
+
+/// The Winograd forward equals im2col + GEMM, with and without bias and ReLU.
+#[test]
+fn winograd_forward_equals_im2col() {
+    on_winograd_cases(|i, d, g| {
+        assert!(super::winograd::fits(d, g), "case {i} fits");
+        check_forward(
+            d,
+            g,
+            500 + i as u64 * 10,
+            &format!("case {i}"),
+            |x, wt, b, relu| super::winograd::conv_fwd(x, wt, b, d, g, relu),
+        );
+    });
+}
+
+/// The Winograd input gradient (flipped, transposed weights, padding `2 − p`) equals
+/// GEMM + col2im.
+#[test]
+fn winograd_input_gradient_equals_col2im() {
+    on_winograd_cases(|i, d, g| {
+        let (db, gb) = super::geometry::stride1_transposed(d, g).unwrap();
+        assert!(super::winograd::fits(&db, &gb), "case {i} fits");
+        let gy = values(d.n * d.cout * d.l(), 600 + i as u64);
+        let wt = values(d.cout * d.cin * d.kh * d.kw, 601 + i as u64);
+        let got = super::winograd::conv_bwd_data(&gy, &wt, d, g);
+        let want = conv_bwd_data_im2col(&gy, &wt, d, g);
+        assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
+    });
+}
+
+/// The Winograd kernel gives the same bits on any number of threads, and it does not
+/// apply where it cannot compute: strides, dilation, groups, other kernel sizes, few
+/// channels, padding past 2 for the input gradient.
+#[test]
+fn winograd_bits_do_not_depend_on_threads_and_it_applies_only_where_it_can() {
+    let (d, g) = {
+        let g = geom((1, 1), (1, 1), (1, 1), (1, 1), 1);
+        (dims_of(6, 16, 16, (9, 11), (3, 3), &g), g)
+    };
+    let x = values(d.n * d.cin * d.h * d.w, 700);
+    let wt = values(d.cout * d.cin * 9, 701);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| super::winograd::conv_fwd(&x, &wt, None, &d, &g, false))
+    };
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+    assert_eq!(bits(run(1)), bits(run(2)));
+    assert_eq!(bits(run(1)), bits(run(5)));
+    let applies = |n, cin, cout, k, s, p: usize, dil, groups| {
+        let g = geom(s, (p, p), (p, p), dil, groups);
+        super::winograd::applies(&dims_of(n, cin, cout, (12, 12), k, &g), &g)
+    };
+    assert!(applies(4, 32, 64, (3, 3), (1, 1), 1, (1, 1), 1));
+    assert!(!applies(4, 32, 32, (3, 3), (2, 2), 1, (1, 1), 1));
+    assert!(!applies(4, 32, 32, (3, 3), (1, 1), 2, (2, 2), 1));
+    assert!(!applies(4, 32, 32, (3, 3), (1, 1), 1, (1, 1), 2));
+    assert!(!applies(4, 32, 32, (5, 5), (1, 1), 2, (1, 1), 1));
+    assert!(!applies(4, 16, 32, (3, 3), (1, 1), 1, (1, 1), 1));
+    assert!(!applies(4, 32, 16, (3, 3), (1, 1), 1, (1, 1), 1));
+    assert!(!applies(1, 32, 32, (3, 3), (1, 1), 1, (1, 1), 1));
+    let g3 = geom((1, 1), (3, 3), (3, 3), (1, 1), 1);
+    let d3 = dims_of(4, 32, 32, (12, 12), (3, 3), &g3);
+    assert!(super::winograd::applies(&d3, &g3));
+    assert!(!super::winograd::applies_bwd_data(&d3, &g3));
+}
