@@ -38,7 +38,7 @@ impl Epilogue {
     }
 
     /// `x` through each of `epilogues` in order, unfused: what a layer's
-    /// [`Layer::forward_fused`] computes, and what it falls back to where it has no
+    /// [`crate::Layer::forward_fused`] computes, and what it falls back to where it has no
     /// fused kernel (another device, another dtype).
     pub fn apply_all(x: Tensor, epilogues: &[Epilogue], train: bool) -> Result<Tensor> {
         epilogues.iter().try_fold(x, |x, e| e.apply(&x, train))

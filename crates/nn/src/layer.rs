@@ -47,7 +47,7 @@ pub trait Layer: Send + Sync {
         Ok(vec![self.forward_inputs(xs, train)?])
     }
     /// What this layer is as the epilogue of the layer before it, which may then run it
-    /// in its own op ([`crate::fusion`]): `Some` for `ReLU` and `MaxPool2d`; `None`
+    /// in its own op (the model's fusion pass): `Some` for `ReLU` and `MaxPool2d`; `None`
     /// (the default) for every other layer.
     fn epilogue(&self) -> Option<Epilogue> {
         None

@@ -33,7 +33,7 @@ pub trait OpSpec:
     /// The PyTorch expression for `wick export --python`, given the inputs' names.
     fn python(&self, inputs: &[String]) -> String;
     /// How many of the epilogues after the op it runs in its own kernel
-    /// ([`crate::fusion`]); 0 by default.
+    /// (the model's fusion pass); 0 by default.
     fn fuses(&self, next: &[Epilogue]) -> usize {
         let _ = next;
         0
