@@ -222,13 +222,22 @@ pub(crate) fn conv_bwd_data_im2col<T: Float>(
     gx
 }
 
-/// Convolution grad weight: `gw [cout, cin/groups, kh, kw] = Σₙ grad[n] · im2col(x[n])ᵀ`.
+/// Convolution grad weight: `gw [cout, cin/groups, kh, kw] = Σₙ grad[n] · im2col(x[n])ᵀ`
+/// (on f32 through Winograd's transforms or a direct kernel where one applies).
 ///
 /// (A direct AVX-512 kernel for this one, over the flat padded planes as in
 /// [`super::simd`] with the sums across lanes at the end, ran slower than
 /// im2col + GEMM: 2.6–3.0 ms vs 1.75–1.85 ms for the W2 convolution 32 → 64 at batch
 /// 64, in several register tilings.)
 pub(crate) fn conv_bwd_weight<T: Float>(x: &[T], grad: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    if let (true, Some(x), Some(gy)) = (
+        super::winograd::applies_bwd_weight(d, g),
+        T::as_f32(x),
+        T::as_f32(grad),
+    ) {
+        let gw = super::winograd::conv_bwd_weight(x, gy, d, g);
+        return T::from_f32(gw).expect("f32 in, f32 out");
+    }
     #[cfg(target_arch = "x86_64")]
     if let (Some(isa), Some(x), Some(gy)) = (
         super::lanes_weight::applies(d, g),

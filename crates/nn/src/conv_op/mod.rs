@@ -22,8 +22,8 @@
 //! forward and input gradient with output channels as the lanes, for many input channels;
 //! its register tile in `lanes_tile`, on the instruction sets of `isa`),
 //! `lanes_weight` (the weight gradient of the same convolutions), `winograd` (F(2×2, 3×3)
-//! for the forward and input gradient of 3×3 stride-1 convolutions of 32 channels and
-//! more, first where it applies; its relayouts in `transpose`), `op` (the candle custom
+//! for the three kernels of 3×3 stride-1 convolutions of 32 channels and more, first
+//! where it applies; its relayouts in `transpose`), `op` (the candle custom
 //! ops and the public functions) and `device` (the compositions of candle ops for other
 //! devices).
 

@@ -1103,11 +1103,21 @@ fn winograd_input_gradient_equals_col2im() {
     });
 }
 
-/// The Winograd kernel gives the same bits on any number of threads, and it does not
-/// apply where it cannot compute: strides, dilation, groups, other kernel sizes, few
-/// channels, padding past 2 for the input gradient.
+/// The Winograd weight gradient (through the transforms) equals im2col + GEMM.
 #[test]
-fn winograd_bits_do_not_depend_on_threads_and_it_applies_only_where_it_can() {
+fn winograd_weight_gradient_equals_im2col() {
+    on_winograd_cases(|i, d, g| {
+        let x = values(d.n * d.cin * d.h * d.w, 650 + i as u64);
+        let gy = values(d.n * d.cout * d.l(), 651 + i as u64);
+        let got = super::winograd::conv_bwd_weight(&x, &gy, d, g);
+        let want = conv_bwd_weight_im2col(&x, &gy, d, g);
+        assert!(rel_diff(&got, &want) < 1e-5, "case {i}");
+    });
+}
+
+/// The Winograd forward and weight gradient give the same bits on any number of threads.
+#[test]
+fn winograd_bits_do_not_depend_on_threads() {
     let (d, g) = {
         let g = geom((1, 1), (1, 1), (1, 1), (1, 1), 1);
         (dims_of(6, 16, 16, (9, 11), (3, 3), &g), g)
@@ -1124,20 +1134,49 @@ fn winograd_bits_do_not_depend_on_threads_and_it_applies_only_where_it_can() {
     let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
     assert_eq!(bits(run(1)), bits(run(2)));
     assert_eq!(bits(run(1)), bits(run(5)));
-    let applies = |n, cin, cout, k, s, p: usize, dil, groups| {
-        let g = geom(s, (p, p), (p, p), dil, groups);
-        super::winograd::applies(&dims_of(n, cin, cout, (12, 12), k, &g), &g)
+    let gy = values(d.n * d.cout * d.l(), 702);
+    let run_w = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| super::winograd::conv_bwd_weight(&x, &gy, &d, &g))
     };
-    assert!(applies(4, 32, 64, (3, 3), (1, 1), 1, (1, 1), 1));
-    assert!(!applies(4, 32, 32, (3, 3), (2, 2), 1, (1, 1), 1));
-    assert!(!applies(4, 32, 32, (3, 3), (1, 1), 2, (2, 2), 1));
-    assert!(!applies(4, 32, 32, (3, 3), (1, 1), 1, (1, 1), 2));
-    assert!(!applies(4, 32, 32, (5, 5), (1, 1), 2, (1, 1), 1));
-    assert!(!applies(4, 16, 32, (3, 3), (1, 1), 1, (1, 1), 1));
-    assert!(!applies(4, 32, 16, (3, 3), (1, 1), 1, (1, 1), 1));
-    assert!(!applies(1, 32, 32, (3, 3), (1, 1), 1, (1, 1), 1));
-    let g3 = geom((1, 1), (3, 3), (3, 3), (1, 1), 1);
-    let d3 = dims_of(4, 32, 32, (12, 12), (3, 3), &g3);
-    assert!(super::winograd::applies(&d3, &g3));
-    assert!(!super::winograd::applies_bwd_data(&d3, &g3));
+    assert_eq!(bits(run_w(1)), bits(run_w(2)));
+    assert_eq!(bits(run_w(1)), bits(run_w(5)));
+}
+
+/// Winograd does not apply where it cannot compute or is not faster: strides, dilation,
+/// groups, other kernel sizes, few channels, a batch below the threads, padding past 2
+/// for the input gradient, few tiles per chunk for the weight gradient (on 2 threads).
+#[test]
+fn winograd_applies_only_where_it_can_and_pays() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let applies = |n, cin, cout, k, s, p: usize, dil, groups| {
+            let g = geom(s, (p, p), (p, p), dil, groups);
+            super::winograd::applies(&dims_of(n, cin, cout, (12, 12), k, &g), &g)
+        };
+        assert!(applies(4, 32, 64, (3, 3), (1, 1), 1, (1, 1), 1));
+        assert!(!applies(4, 32, 32, (3, 3), (2, 2), 1, (1, 1), 1));
+        assert!(!applies(4, 32, 32, (3, 3), (1, 1), 2, (2, 2), 1));
+        assert!(!applies(4, 32, 32, (3, 3), (1, 1), 1, (1, 1), 2));
+        assert!(!applies(4, 32, 32, (5, 5), (1, 1), 2, (1, 1), 1));
+        assert!(!applies(4, 16, 32, (3, 3), (1, 1), 1, (1, 1), 1));
+        assert!(!applies(4, 32, 16, (3, 3), (1, 1), 1, (1, 1), 1));
+        assert!(!applies(1, 32, 32, (3, 3), (1, 1), 1, (1, 1), 1));
+        let g3 = geom((1, 1), (3, 3), (3, 3), (1, 1), 1);
+        let d3 = dims_of(4, 32, 32, (12, 12), (3, 3), &g3);
+        assert!(super::winograd::applies(&d3, &g3));
+        assert!(!super::winograd::applies_bwd_data(&d3, &g3));
+        // the weight gradient only with enough tiles in a chunk of its sum
+        let g1 = geom((1, 1), (1, 1), (1, 1), (1, 1), 1);
+        let ww =
+            |n, c, hw| super::winograd::applies_bwd_weight(&dims_of(n, c, c, hw, (3, 3), &g1), &g1);
+        assert!(ww(16, 64, (56, 56)) && ww(128, 32, (28, 28)) && ww(16, 256, (14, 14)));
+        assert!(!ww(16, 512, (7, 7)) && !ww(2, 64, (14, 14)));
+    });
 }
