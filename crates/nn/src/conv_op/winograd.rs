@@ -110,8 +110,8 @@ pub(super) fn applies_bwd_weight(d: &Dims, g: &ConvGeom) -> bool {
 /// each of which adds into `16·cin·cout` partial sums). Measured on an AVX2 Zen 3
 /// (weight-gradient ms, fastest of 3 interleaved runs, the kernels before → this one):
 /// 32 channels on 28×28 at batch 128 (1568 tiles a chunk) 22.6 → 20.5, 64 on 14×14 at
-/// batch 128 (392) 19.9 → 20.6, at batch 16 64 on 56×56 (6272) 24.3 → 18.3, 256 on
-/// 14×14 (392) 27.8 → 20.6, 512 on 7×7 (128) 27.0 → 38.8.
+/// batch 128 (490) 19.9 → 20.6, at batch 16 64 on 56×56 (6272) 24.3 → 18.3, 256 on
+/// 14×14 (490) 27.8 → 20.6, 512 on 7×7 (128) 27.0 → 38.8.
 const MIN_CHUNK_TILES: usize = 256;
 
 /// `gw [cout, cin, 3, 3]` from `x [n, cin, h, w]` and `grad [n, cout, oh, ow]`: the
