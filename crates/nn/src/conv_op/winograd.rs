@@ -373,14 +373,14 @@ fn transform_input(pad: &[f32], p: &Plan, rows: usize, t0: usize, tb: usize, v: 
         for tx in 0..p.tw {
             let base = 2 * r * row + 2 * tx * cin;
             let at = (t0 + r * p.tw + tx) * cin;
-            let mut c = 0;
-            while c + 8 <= cin {
-                input_tile::<8>(pad, base + c, row, cin, v, at + c, tb * cin);
-                c += 8;
-            }
-            for c in c..cin {
-                input_tile::<1>(pad, base + c, row, cin, v, at + c, tb * cin);
-            }
+            by_eights(cin, |c, wide| {
+                let (from, to) = (base + c, at + c);
+                if wide {
+                    input_tile::<8>(pad, from, row, cin, v, to, tb * cin);
+                } else {
+                    input_tile::<1>(pad, from, row, cin, v, to, tb * cin);
+                }
+            });
         }
     }
 }
@@ -426,6 +426,15 @@ fn input_tile<const W: usize>(
     }
 }
 
+/// `f(c, true)` for each group of 8 channels `c..c + 8` of `n`, then `f(c, false)` for
+/// each channel left (the transforms' 8-lane and 1-lane tiles).
+#[inline(always)]
+fn by_eights(n: usize, mut f: impl FnMut(usize, bool)) {
+    let full = n - n % 8;
+    (0..full).step_by(8).for_each(|c| f(c, true));
+    (full..n).for_each(|c| f(c, false));
+}
+
 /// `[f(0), …, f(W − 1)]`.
 #[inline(always)]
 fn lanes<const W: usize>(f: impl Fn(usize) -> f32) -> [f32; W] {
@@ -448,14 +457,14 @@ fn transform_output(
     let row = 2 * p.tw * cout;
     for tx in 0..p.tw {
         let (at, to) = ((t + tx) * cout, 2 * tx * cout);
-        let mut o = 0;
-        while o + 8 <= cout {
-            output_tile::<8>(m, at + o, tb * cout, bias, o, relu, q, to + o, (cout, row));
-            o += 8;
-        }
-        for o in o..cout {
-            output_tile::<1>(m, at + o, tb * cout, bias, o, relu, q, to + o, (cout, row));
-        }
+        by_eights(cout, |o, wide| {
+            let steps = (cout, row);
+            if wide {
+                output_tile::<8>(m, at + o, tb * cout, bias, o, relu, q, to + o, steps);
+            } else {
+                output_tile::<1>(m, at + o, tb * cout, bias, o, relu, q, to + o, steps);
+            }
+        });
     }
 }
 
@@ -568,14 +577,13 @@ fn transform_grad(q: &[f32], p: &Plan, t: usize, tb: usize, m: &mut [f32]) {
     let row = 2 * p.tw * cout;
     for tx in 0..p.tw {
         let (from, at) = (2 * tx * cout, (t + tx) * cout);
-        let mut o = 0;
-        while o + 8 <= cout {
-            grad_tile::<8>(q, from + o, (cout, row), m, at + o, tb * cout);
-            o += 8;
-        }
-        for o in o..cout {
-            grad_tile::<1>(q, from + o, (cout, row), m, at + o, tb * cout);
-        }
+        by_eights(cout, |o, wide| {
+            if wide {
+                grad_tile::<8>(q, from + o, (cout, row), m, at + o, tb * cout);
+            } else {
+                grad_tile::<1>(q, from + o, (cout, row), m, at + o, tb * cout);
+            }
+        });
     }
 }
 
